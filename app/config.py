@@ -1,0 +1,167 @@
+"""Every setting NPS TV reads, declared once with its default and help.
+
+This module is the only reader of ``os.environ``. Settings come from variables prefixed
+``NPS_TV_``; ``DATABASE_URL`` is honoured too, as PaaS hosts set it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PACKAGE_ROOT = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_ROOT.parent
+DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
+ENV_PREFIX = "NPS_TV_"
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true/false, got {value!r}")
+
+
+def _optional_float(value: str) -> float | None:
+    return float(value) if value.strip() else None
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configuration knob: its attribute name, parser, default and a line of help."""
+
+    name: str
+    parse: Callable[[str], Any]
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("database_url", str, "",
+            "SQLAlchemy URL of the response store; empty means SQLite at DATA_DIR/nps_tv.db. "
+            "DATABASE_URL is used when this is unset."),
+    Setting("data_dir", str, str(DEFAULT_DATA_DIR),
+            "Folder for the embedded SQLite stores and shipped config such as topics.json."),
+    Setting("topics_file", str, "",
+            "JSON keyword taxonomy for topics; empty means DATA_DIR/topics.json."),
+    Setting("host", str, "127.0.0.1",
+            "Interface to listen on; use 0.0.0.0 to let a TV on the LAN reach the wall."),
+    Setting("port", int, 8050, "TCP port to listen on (Procfile hosts set PORT instead)."),
+    Setting("workers", int, 2, "gunicorn worker processes for `nps-tv serve`."),
+    Setting("threads", int, 8, "Threads per gunicorn worker (each wall tab polls)."),
+    Setting("poll_seconds", float, 3.0,
+            "How often the poller reads new and changed responses, and how often screens ask."),
+    Setting("poll_overlap_seconds", float, 10.0,
+            "Each poll re-reads rows updated this far behind its watermark, so late commits are seen."),
+    Setting("window_days", int, 30,
+            "Default rolling window in days; the delta compares with the same length before it."),
+    Setting("timezone", str, "UTC", "IANA time zone in which days, weeks and months are cut."),
+    Setting("min_sample", int, 5,
+            "Below this many responses a score is not shown (\"not enough responses\")."),
+    Setting("segment_fields", _csv, ("product", "region", "plan"),
+            "Comma-separated response properties that the wall and API can filter by."),
+    Setting("goal", _optional_float, None, "Optional NPS goal drawn as a line on the trend."),
+    Setting("comments_keep", int, 60, "How many of the newest comments the comment feed keeps."),
+    Setting("dwell_seconds", float, 15.0, "Default seconds each wall panel stays on screen."),
+    Setting("stale_seconds", float, 60.0,
+            "The wall's 'updated' label turns amber after this many seconds without fresh data "
+            "and red after three times as long."),
+    Setting("nightly_reload", str, "03:30",
+            "Local time (HH:MM) at which wall screens reload to release browser memory; "
+            "empty disables."),
+    Setting("build_id", str, "",
+            "Identifies this deployment; screens reload when it changes. Empty: version + start time."),
+    Setting("demo_seed", int, 7, "Random seed of `nps-tv demo`, so the demo history is repeatable."),
+    Setting("demo_days", int, 180, "Days of history `nps-tv demo` writes."),
+    Setting("demo_every_seconds", float, 6.0,
+            "How often `nps-tv demo` adds a live response once the history is written."),
+)
+SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved configuration: pass one to ``create_app``; tests build their own."""
+
+    database_url: str = ""
+    data_dir: str = str(DEFAULT_DATA_DIR)
+    topics_file: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8050
+    workers: int = 2
+    threads: int = 8
+    poll_seconds: float = 3.0
+    poll_overlap_seconds: float = 10.0
+    window_days: int = 30
+    timezone: str = "UTC"
+    min_sample: int = 5
+    segment_fields: tuple[str, ...] = ("product", "region", "plan")
+    goal: float | None = None
+    comments_keep: int = 60
+    dwell_seconds: float = 15.0
+    stale_seconds: float = 60.0
+    nightly_reload: str = "03:30"
+    build_id: str = ""
+    demo_seed: int = 7
+    demo_days: int = 180
+    demo_every_seconds: float = 6.0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read every declared setting from the environment, then apply ``overrides``."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            raw = environ.get(setting.env)
+            if raw is None:
+                continue
+            try:
+                values[setting.name] = setting.parse(raw)
+            except ValueError as exc:
+                raise ValueError(f"{setting.env}: {exc}") from None
+        if "database_url" not in values and environ.get("DATABASE_URL"):
+            values["database_url"] = environ["DATABASE_URL"]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some settings changed."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The store URL, with PaaS-style ``postgres://`` mapped to the psycopg driver."""
+        url = self.database_url or f"sqlite:///{Path(self.data_dir) / 'nps_tv.db'}"
+        return normalise_database_url(url)
+
+    @property
+    def demo_database_url(self) -> str:
+        """The demo's own store, never the user's real one."""
+        return f"sqlite:///{Path(self.data_dir) / 'demo.db'}"
+
+    @property
+    def resolved_topics_file(self) -> Path:
+        return Path(self.topics_file) if self.topics_file else Path(self.data_dir) / "topics.json"
+
+
+def normalise_database_url(url: str) -> str:
+    """Map ``postgres://`` and ``postgresql://`` to SQLAlchemy's psycopg 3 dialect."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url

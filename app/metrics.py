@@ -1,0 +1,221 @@
+"""Pure NPS arithmetic: one definition for the wall, the API, exports and tests.
+
+Conventions (DESIGN.md): promoters score 9-10, passives 7-8, detractors 0-6;
+NPS = %promoters - %detractors from raw counts; the displayed score is an integer rounded
+half away from zero; the three displayed percentages sum to 100 (largest remainder);
+the 95% margin is 1.96 * sqrt(100^2 * (p + d - (p - d)^2) / n).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+PROMOTER, PASSIVE, DETRACTOR = 0, 1, 2
+CATEGORY_NAMES = ("promoter", "passive", "detractor")
+Z_95 = 1.96
+
+
+def categorize(score: int) -> int:
+    """The category index (PROMOTER, PASSIVE or DETRACTOR) of a 0-10 score."""
+    if score >= 9:
+        return PROMOTER
+    if score >= 7:
+        return PASSIVE
+    return DETRACTOR
+
+
+def round_half_away(value: float) -> int:
+    """Round to the nearest integer, halves away from zero (72.5 -> 73, -72.5 -> -73)."""
+    return int(math.copysign(math.floor(abs(value) + 0.5), value))
+
+
+def compute_nps(promoters: int, passives: int, detractors: int) -> float | None:
+    """The exact NPS from counts, or None when there are no responses."""
+    n = promoters + passives + detractors
+    if n == 0:
+        return None
+    return 100.0 * (promoters - detractors) / n
+
+
+def compute_margin(promoters: int, passives: int, detractors: int) -> float | None:
+    """Half-width of the 95% confidence interval of the NPS, in NPS points."""
+    n = promoters + passives + detractors
+    if n == 0:
+        return None
+    p, d = promoters / n, detractors / n
+    variance = 100.0**2 * max(p + d - (p - d) ** 2, 0.0) / n
+    return Z_95 * math.sqrt(variance)
+
+
+def split_percentages(counts: Sequence[int]) -> tuple[int, ...]:
+    """Integer percentages that sum to exactly 100 (largest-remainder method).
+
+    Ties in the remainder go to the earlier category, so the result is deterministic.
+    """
+    n = sum(counts)
+    if n == 0:
+        return tuple(0 for _ in counts)
+    exact = [100.0 * c / n for c in counts]
+    floors = [math.floor(x) for x in exact]
+    missing = 100 - sum(floors)
+    order = sorted(range(len(counts)), key=lambda i: (-(exact[i] - floors[i]), i))
+    for i in order[:missing]:
+        floors[i] += 1
+    return tuple(floors)
+
+
+@dataclass(frozen=True)
+class ScoreSummary:
+    """Everything the wall and the API say about one set of responses."""
+
+    promoters: int
+    passives: int
+    detractors: int
+    min_sample: int
+
+    @property
+    def n(self) -> int:
+        return self.promoters + self.passives + self.detractors
+
+    @property
+    def counts(self) -> tuple[int, int, int]:
+        return (self.promoters, self.passives, self.detractors)
+
+    @property
+    def enough(self) -> bool:
+        """True when there are at least ``min_sample`` responses to show a score."""
+        return self.n >= max(self.min_sample, 1)
+
+    @property
+    def nps(self) -> float | None:
+        return compute_nps(*self.counts)
+
+    @property
+    def nps_display(self) -> int | None:
+        return None if self.nps is None else round_half_away(self.nps)
+
+    @property
+    def margin(self) -> float | None:
+        return compute_margin(*self.counts)
+
+    @property
+    def percentages(self) -> tuple[int, ...]:
+        return split_percentages(self.counts)
+
+    def as_dict(self) -> dict:
+        """The JSON shape used by the API."""
+        pct = self.percentages
+        return {
+            "n": self.n,
+            "enough_responses": self.enough,
+            "min_sample": self.min_sample,
+            "nps": self.nps_display if self.enough else None,
+            "nps_exact": round(self.nps, 4) if self.nps is not None and self.enough else None,
+            "margin_of_error": round(self.margin, 4)
+            if self.margin is not None and self.enough else None,
+            "promoters": {"count": self.promoters, "percent": pct[0]},
+            "passives": {"count": self.passives, "percent": pct[1]},
+            "detractors": {"count": self.detractors, "percent": pct[2]},
+        }
+
+
+def summarize(counts: Sequence[int], min_sample: int) -> ScoreSummary:
+    """A ScoreSummary from (promoters, passives, detractors)."""
+    p, s, d = (int(c) for c in counts)
+    return ScoreSummary(p, s, d, min_sample)
+
+
+def compute_delta(current: ScoreSummary, previous: ScoreSummary | None) -> float | None:
+    """Exact NPS change against the previous window; None unless both have enough responses."""
+    if previous is None or not current.enough or not previous.enough:
+        return None
+    return current.nps - previous.nps  # type: ignore[operator]
+
+
+def choose_granularity(days: int) -> str:
+    """Trend period for a window of ``days``: day up to 45 days, week up to 200, else month."""
+    if days <= 45:
+        return "day"
+    if days <= 200:
+        return "week"
+    return "month"
+
+
+ROLLING_PERIODS = {"day": 7, "week": 4, "month": 3}
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """One period of the trend, with its trailing rolling score and margin band."""
+
+    start: str  # ISO date of the period's first day
+    summary: ScoreSummary
+    rolling: ScoreSummary
+
+
+def build_trend_points(starts: Sequence[str], counts: Sequence[Sequence[int]],
+                       granularity: str, min_sample: int) -> tuple[TrendPoint, ...]:
+    """Trend points from per-period counts, each with a trailing rolling sum of periods."""
+    k = ROLLING_PERIODS[granularity]
+    points = []
+    for i, start in enumerate(starts):
+        window = counts[max(0, i - k + 1): i + 1]
+        rolling = [sum(c[j] for c in window) for j in range(3)]
+        points.append(TrendPoint(start, summarize(counts[i], min_sample),
+                                 summarize(rolling, min_sample)))
+    return tuple(points)
+
+
+@dataclass(frozen=True)
+class TopicRow:
+    """One line of the topic table."""
+
+    topic: str
+    current: ScoreSummary
+    previous: ScoreSummary
+    impact: float  # NPS points this topic moves the overall score by
+    detractor_share: float  # share of this topic's mentions that come from detractors
+
+    @property
+    def mentions(self) -> int:
+        return self.current.n
+
+    @property
+    def delta(self) -> float | None:
+        return compute_delta(self.current, self.previous)
+
+    def as_dict(self) -> dict:
+        """The JSON shape used by the API."""
+        return {
+            "topic": self.topic,
+            "mentions": self.mentions,
+            "nps": self.current.nps_display if self.current.enough else None,
+            "nps_exact": self.current.nps if self.current.enough else None,
+            "delta": self.delta,
+            "detractor_share": self.detractor_share,
+            "impact": self.impact,
+        }
+
+
+def build_topic_table(names: Sequence[str], current: Sequence[Sequence[int]],
+                      previous: Sequence[Sequence[int]], overall: ScoreSummary,
+                      min_sample: int) -> tuple[TopicRow, ...]:
+    """Topic rows sorted by impact (largest pull on the score first), unmentioned ones dropped.
+
+    Impact = share of all responses mentioning the topic x (topic NPS - overall NPS): how many
+    points the score would move if the topic's responders scored like everyone else.
+    """
+    rows = []
+    overall_nps = overall.nps or 0.0
+    total = max(overall.n, 1)
+    for name, cur, prev in zip(names, current, previous, strict=True):
+        summary = summarize(cur, min_sample)
+        if summary.n == 0:
+            continue
+        impact = (summary.n / total) * ((summary.nps or 0.0) - overall_nps)
+        rows.append(TopicRow(name, summary, summarize(prev, min_sample), impact,
+                             summary.detractors / summary.n))
+    rows.sort(key=lambda r: (-abs(r.impact), -r.mentions, r.topic))
+    return tuple(rows)

@@ -1,0 +1,106 @@
+"""The poll job: read what changed since the watermark, fold it, publish a snapshot."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from app.config import Settings
+from app.rollup import Rollup, Snapshot
+from app.store import Store
+from app.views import View, ViewCache, ViewRequest
+
+log = logging.getLogger(__name__)
+
+
+def empty_snapshot(topic_names: tuple[str, ...] = ()) -> Snapshot:
+    """The snapshot viewers see before the first poll finishes."""
+    return Snapshot(
+        version=0, as_of=datetime.fromtimestamp(0, tz=UTC), day0=0,
+        counts=np.zeros((0, 0, 3), dtype=np.int32),
+        topic_counts=np.zeros((0, 0, len(topic_names), 3), dtype=np.int32),
+        combos=(), topic_names=topic_names, comments=(), events=(), stored=0)
+
+
+class Poller:
+    """Owns the rollup; ``poll()`` is read-only on the database and safe to run anywhere."""
+
+    def __init__(self, store: Store, settings: Settings, topic_names: tuple[str, ...] = ()):
+        self.store = store
+        self.settings = settings
+        self.rollup = Rollup(settings.timezone, topic_names, settings.comments_keep)
+        self.views = ViewCache()
+        self._snapshot = empty_snapshot(tuple(topic_names))
+        self._lock = threading.Lock()
+        self._loaded = False
+        self._events: tuple = ()
+        self.last_success: datetime | None = None
+        self.last_error: str | None = None
+        self.last_poll_seconds = 0.0
+        self.last_poll_rows = 0
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The newest published snapshot (never mutated)."""
+        return self._snapshot
+
+    def view(self, request: ViewRequest, now: datetime | None = None) -> View:
+        """The (cached) view of the current snapshot for a request."""
+        s = self.settings
+        return self.views.get(self._snapshot, request, min_sample=s.min_sample, tz=s.timezone,
+                              goal=s.goal, now=now)
+
+    def poll(self) -> bool:
+        """Fold in changed rows and events; publish and return True if anything changed."""
+        with self._lock:
+            started = time.perf_counter()
+            try:
+                changed = self._poll()
+            except Exception as exc:  # the job must survive a database outage
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("poll failed: %s", self.last_error)
+                return False
+            self.last_error = None
+            self.last_success = datetime.now(UTC)
+            self.last_poll_seconds = time.perf_counter() - started
+            return changed
+
+    def _poll(self) -> bool:
+        rollup = self.rollup
+        if not self._loaded:
+            rows = self.store.load_all()
+            rollup.fold(rows)
+            rollup.seed_comments(self.store.newest_comments(self.settings.comments_keep))
+            changed = True
+        else:
+            rows = self.store.changed_since(self._poll_start(), rollup.max_id)
+            changed = rollup.fold(rows) > 0
+        self.last_poll_rows = len(rows)
+        events = tuple(self.store.list_events())
+        if events != self._events:
+            self._events = events
+            changed = True
+        if changed:
+            self._snapshot = rollup.snapshot(self._snapshot.version + 1, datetime.now(UTC),
+                                             events)
+        self._loaded = True
+        return changed
+
+    def _poll_start(self) -> datetime:
+        watermark = datetime.fromtimestamp(self.rollup.max_updated_micros / 1e6, tz=UTC)
+        return watermark - timedelta(seconds=self.settings.poll_overlap_seconds)
+
+    def health(self) -> dict:
+        """Poll status for /health: last success, snapshot age and version."""
+        now = datetime.now(UTC)
+        age = (now - self.last_success).total_seconds() if self.last_success else None
+        return {
+            "snapshot_version": self._snapshot.version,
+            "snapshot_age_seconds": None if age is None else round(age, 3),
+            "last_poll_error": self.last_error,
+            "responses_loaded": self._snapshot.stored,
+        }

@@ -1,0 +1,273 @@
+"""The incremental in-memory rollup and the immutable snapshots it publishes.
+
+The rollup keeps counts by (segment combination, local day, category) and by
+(segment combination, local day, topic, category) in numpy arrays. A poll folds in only
+the rows that changed: a row seen before is first taken out with the values it was
+counted with, then put back with its new ones, so late updates never double-count.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from app.privacy import mask_personal_data
+from app.store.database import ChangedRows, EventRow
+
+MICROS_PER_DAY = 86_400_000_000
+NOT_COUNTED = -1
+UNSEEN = -1
+MAX_TOPICS = 63  # topics are a bit mask in an int64
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A verbatim comment as the wall shows it (personal data already masked)."""
+
+    id: int
+    created_at: datetime
+    score: int
+    text: str
+    segments: Mapping[str, str]
+    topics: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """An immutable, versioned picture of the store that every viewer reads."""
+
+    version: int
+    as_of: datetime
+    day0: int  # epoch day (in the display time zone) of index 0 of the day axis
+    counts: np.ndarray  # (combos, days, 3) int32
+    topic_counts: np.ndarray  # (combos, days, topics, 3) int32
+    combos: tuple[Mapping[str, str], ...]
+    topic_names: tuple[str, ...]
+    comments: tuple[Comment, ...]  # newest first
+    events: tuple[EventRow, ...]
+    stored: int  # responses folded in, excluded ones included
+    latest: Comment | None = None
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def days(self) -> int:
+        return self.counts.shape[1]
+
+
+def to_micros(values: Sequence[object]) -> np.ndarray:
+    """UTC microseconds since the epoch for naive-UTC datetimes or ISO strings."""
+    if not len(values):
+        return np.zeros(0, dtype=np.int64)
+    if isinstance(values[0], str):
+        index = pd.to_datetime(pd.Index(values), format="ISO8601")
+    else:
+        index = pd.DatetimeIndex(values)
+    if index.tz is not None:
+        index = index.tz_convert("UTC").tz_localize(None)
+    return index.as_unit("us").asi8.astype(np.int64)
+
+
+def local_days(micros: np.ndarray, tz: str) -> np.ndarray:
+    """Epoch day numbers of UTC instants, cut at midnight in ``tz``."""
+    if not len(micros):
+        return np.zeros(0, dtype=np.int64)
+    local = pd.DatetimeIndex(micros.astype("datetime64[us]")).tz_localize("UTC").tz_convert(tz)
+    return local.tz_localize(None).as_unit("us").asi8 // MICROS_PER_DAY
+
+
+def categories(scores: np.ndarray) -> np.ndarray:
+    """Vectorised ``metrics.categorize``: 0 promoter, 1 passive, 2 detractor."""
+    return np.where(scores >= 9, 0, np.where(scores >= 7, 1, 2)).astype(np.int8)
+
+
+class Rollup:
+    """Mutable counts owned by the poller; ``snapshot()`` freezes a copy for viewers."""
+
+    def __init__(self, tz: str = "UTC", topic_names: Sequence[str] = (), comments_keep: int = 60):
+        self.tz = tz
+        self.comments_keep = comments_keep
+        self.topic_names: list[str] = list(topic_names)
+        self._topic_index = {name: i for i, name in enumerate(self.topic_names)}
+        self._topic_masks: dict[str, int] = {"": 0}
+        self._combo_index: dict[str, int] = {}
+        self.combos: list[dict[str, str]] = []
+        self.day0 = 0
+        self.counts = np.zeros((0, 0, 3), dtype=np.int32)
+        self.topic_counts = np.zeros((0, 0, max(len(self.topic_names), 1), 3), dtype=np.int32)
+        self._day = np.zeros(0, dtype=np.int64)
+        self._combo = np.zeros(0, dtype=np.int32)
+        self._cat = np.zeros(0, dtype=np.int8)
+        self._tmask = np.zeros(0, dtype=np.int64)
+        self._updated = np.zeros(0, dtype=np.int64)
+        self.comments: dict[int, Comment] = {}
+        self.latest: Comment | None = None
+        self.stored = 0
+        self.max_id = 0
+        self.max_updated_micros = 0
+
+    # -- folding --------------------------------------------------------------------------
+
+    def fold(self, rows: ChangedRows) -> int:
+        """Fold changed rows into the counts; returns how many rows changed anything."""
+        if not len(rows):
+            return 0
+        ids = np.asarray(rows.ids, dtype=np.int64)
+        updated = to_micros(rows.updated)
+        self._grow_ids(int(ids.max()) + 1)
+        fresh = self._updated[ids] != updated
+        if not fresh.any():
+            return 0
+        sel = np.flatnonzero(fresh)
+        ids, updated = ids[sel], updated[sel]
+        seen = self._updated[ids] != UNSEEN
+        self.stored += int((~seen).sum())
+        self._apply(ids[seen], sign=-1)  # take out what these rows counted before
+
+        created = to_micros([rows.created[i] for i in sel])
+        days = local_days(created, self.tz)
+        scores = np.asarray([rows.scores[i] for i in sel], dtype=np.int16)
+        excluded = np.asarray([bool(rows.excluded[i]) for i in sel])
+        cats = np.where(excluded, NOT_COUNTED, categories(scores)).astype(np.int8)
+        combos = np.asarray([self._combo_of(rows.segments[i]) for i in sel], dtype=np.int32)
+        masks = np.asarray([self._mask_of(rows.topics[i]) for i in sel], dtype=np.int64)
+        self._ensure_shape(len(self.combos), int(days.min()), int(days.max()))
+        self._day[ids], self._combo[ids], self._cat[ids] = days, combos, cats
+        self._tmask[ids], self._updated[ids] = masks, updated
+        self._apply(ids, sign=+1)
+
+        self.max_id = max(self.max_id, int(ids.max()))
+        self.max_updated_micros = max(self.max_updated_micros, int(updated.max()))
+        if rows.comments is not None:
+            self._fold_comments(rows, sel, created, scores, excluded)
+        return len(sel)
+
+    def _apply(self, ids: np.ndarray, sign: int) -> None:
+        if not len(ids):
+            return
+        cats = self._cat[ids]
+        counted = cats != NOT_COUNTED
+        ids, cats = ids[counted], cats[counted]
+        combos, days = self._combo[ids], self._day[ids] - self.day0
+        np.add.at(self.counts, (combos, days, cats), sign)
+        masks = self._tmask[ids]
+        for t in range(len(self.topic_names)):
+            hit = (masks >> t) & 1 == 1
+            if hit.any():
+                np.add.at(self.topic_counts, (combos[hit], days[hit], t, cats[hit]), sign)
+
+    def _combo_of(self, segments: str) -> int:
+        index = self._combo_index.get(segments)
+        if index is None:
+            index = len(self.combos)
+            self._combo_index[segments] = index
+            self.combos.append(json.loads(segments) if segments else {})
+        return index
+
+    def _mask_of(self, topics: str) -> int:
+        mask = self._topic_masks.get(topics)
+        if mask is None:
+            mask = 0
+            for name in topics.split(","):
+                if name not in self._topic_index:
+                    if len(self.topic_names) >= MAX_TOPICS:
+                        continue
+                    self._topic_index[name] = len(self.topic_names)
+                    self.topic_names.append(name)
+                mask |= 1 << self._topic_index[name]
+            self._topic_masks[topics] = mask
+        return mask
+
+    def _grow_ids(self, size: int) -> None:
+        if size <= len(self._updated):
+            return
+        size = max(size, 2 * len(self._updated), 1024)
+
+        def grow(arr: np.ndarray, fill: int) -> np.ndarray:
+            out = np.full(size, fill, dtype=arr.dtype)
+            out[: len(arr)] = arr
+            return out
+
+        self._day, self._combo = grow(self._day, 0), grow(self._combo, 0)
+        self._cat, self._tmask = grow(self._cat, NOT_COUNTED), grow(self._tmask, 0)
+        self._updated = grow(self._updated, UNSEEN)
+
+    def _ensure_shape(self, combos: int, day_min: int, day_max: int) -> None:
+        c, d, t = self.counts.shape[0], self.counts.shape[1], len(self.topic_names)
+        if d == 0:
+            self.day0 = day_min
+        lo, hi = min(self.day0, day_min), max(self.day0 + d - 1, day_max)
+        if d and combos <= c and lo == self.day0 and hi < self.day0 + d and \
+                t <= self.topic_counts.shape[2]:
+            return
+        # Grow with headroom so a live feed does not reallocate every day or new combination.
+        new_c = max(combos, c + c // 2, 8) if combos > c else c
+        new_lo = lo - 7 if lo < self.day0 or d == 0 else self.day0
+        new_hi = hi + 31 if d == 0 or hi >= self.day0 + d else self.day0 + d - 1
+        new_t = max(t, self.topic_counts.shape[2], 1)
+        counts = np.zeros((new_c, new_hi - new_lo + 1, 3), dtype=np.int32)
+        topic_counts = np.zeros((new_c, new_hi - new_lo + 1, new_t, 3), dtype=np.int32)
+        if d:
+            off = self.day0 - new_lo
+            counts[:c, off:off + d] = self.counts
+            old_t = self.topic_counts.shape[2]
+            topic_counts[:c, off:off + d, :old_t] = self.topic_counts
+        self.counts, self.topic_counts, self.day0 = counts, topic_counts, new_lo
+
+    # -- comments -------------------------------------------------------------------------
+
+    def seed_comments(self, rows: ChangedRows) -> None:
+        """Load the newest comments (the first full read leaves comments out)."""
+        sel = np.arange(len(rows))
+        created = to_micros(rows.created)
+        scores = np.asarray(rows.scores, dtype=np.int16)
+        excluded = np.asarray([bool(x) for x in rows.excluded], dtype=bool)
+        self._fold_comments(rows, sel, created, scores, excluded)
+
+    def _fold_comments(self, rows: ChangedRows, sel: np.ndarray, created: np.ndarray,
+                       scores: np.ndarray, excluded: np.ndarray) -> None:
+        newest: Comment | None = None
+        for k, i in enumerate(sel):
+            rid, text = int(rows.ids[i]), (rows.comments[i] or "").strip()
+            comment = Comment(
+                id=rid,
+                created_at=datetime.fromtimestamp(created[k] / 1e6, tz=UTC),
+                score=int(scores[k]),
+                text=mask_personal_data(text),
+                segments=self.combos[self._combo_of(rows.segments[i])],
+                topics=tuple(n for n in rows.topics[i].split(",") if n),
+            )
+            if not excluded[k] and (newest is None or comment.created_at >= newest.created_at):
+                newest = comment
+            if text and not excluded[k]:
+                self.comments[rid] = comment
+            else:
+                self.comments.pop(rid, None)
+        if newest is not None and (self.latest is None
+                                   or newest.created_at >= self.latest.created_at):
+            self.latest = newest
+        if len(self.comments) > self.comments_keep:
+            keep = sorted(self.comments.values(), key=lambda c: (c.created_at, c.id),
+                          reverse=True)[: self.comments_keep]
+            self.comments = {c.id: c for c in keep}
+
+    # -- publishing -----------------------------------------------------------------------
+
+    def snapshot(self, version: int, as_of: datetime, events: Sequence[EventRow]) -> Snapshot:
+        """Freeze a copy of the current counts for viewers."""
+        c = len(self.combos)
+        counts = self.counts[:c].copy()
+        topic_counts = self.topic_counts[:c, :, : len(self.topic_names)].copy()
+        counts.flags.writeable = False
+        topic_counts.flags.writeable = False
+        comments = tuple(sorted(self.comments.values(), key=lambda m: (m.created_at, m.id),
+                                reverse=True))
+        return Snapshot(
+            version=version, as_of=as_of, day0=self.day0, counts=counts,
+            topic_counts=topic_counts, combos=tuple(dict(x) for x in self.combos),
+            topic_names=tuple(self.topic_names), comments=comments, events=tuple(events),
+            stored=self.stored, latest=self.latest)

@@ -1,0 +1,5 @@
+"""The response store: the only place in NPS TV that speaks SQL."""
+
+from app.store.database import EventRow, ResponseRecord, Store, UpsertResult
+
+__all__ = ["EventRow", "ResponseRecord", "Store", "UpsertResult"]

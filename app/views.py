@@ -1,0 +1,253 @@
+"""Filtered views of a snapshot: what one screen or one API call asks for.
+
+A view is computed from the snapshot's numpy counts in memory (no SQL, no pandas) and
+cached by (snapshot version, request, today), so many screens showing the same thing
+cost one computation per poll.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from app import metrics
+from app.metrics import ScoreSummary, TopicRow, TrendPoint
+from app.rollup import Comment, Snapshot
+from app.store.database import EventRow
+
+EPOCH = date(1970, 1, 1)
+WINDOW_RE = re.compile(r"^(\d{1,4})d$")
+
+
+class RequestError(ValueError):
+    """A view request that cannot be served; the message names the parameter and reason."""
+
+
+@dataclass(frozen=True)
+class ViewRequest:
+    """What a screen asks for: a window and optional segment filters."""
+
+    window: str = "30d"  # "<N>d", "all", or "range"
+    start: date | None = None  # with window="range"
+    end: date | None = None
+    segments: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @classmethod
+    def parse(cls, args: Mapping[str, str], segment_fields: tuple[str, ...],
+              default_window: str) -> ViewRequest:
+        """Build a request from query parameters; raise RequestError naming a bad one."""
+        start, end = _parse_date(args, "from"), _parse_date(args, "to")
+        window = (args.get("window") or "").strip().lower()
+        if start or end:
+            if window and window != "range":
+                raise RequestError("window: give either window or from/to, not both")
+            if start and end and start > end:
+                raise RequestError("from: must not be after to")
+            window = "range"
+        else:
+            window = window or default_window
+            if window != "all" and not WINDOW_RE.match(window):
+                raise RequestError(f"window: must be like 30d, 90d or all, got {window!r}")
+            if window != "all" and int(window[:-1]) < 1:
+                raise RequestError("window: must be at least 1d")
+        segments = []
+        for name in segment_fields:
+            raw = args.get(name)
+            if raw:
+                values = tuple(sorted({v.strip() for v in raw.split(",") if v.strip()}))
+                if values:
+                    segments.append((name, values))
+        return cls(window=window, start=start, end=end, segments=tuple(segments))
+
+
+def _parse_date(args: Mapping[str, str], name: str) -> date | None:
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise RequestError(f"{name}: must be a date like 2026-01-31, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class View:
+    """Everything the four panels and the summary endpoint show, for one request."""
+
+    version: int
+    as_of: datetime
+    request: ViewRequest
+    start: date
+    end: date
+    current: ScoreSummary
+    previous: ScoreSummary | None
+    delta: float | None
+    granularity: str
+    trend: tuple[TrendPoint, ...]
+    events: tuple[EventRow, ...]
+    topics: tuple[TopicRow, ...]
+    comments: tuple[Comment, ...]
+    goal: float | None
+    latest: Comment | None
+
+    @property
+    def label(self) -> str:
+        if self.request.window == "all":
+            return "all time"
+        if self.request.window == "range":
+            return f"{self.start.isoformat()} to {self.end.isoformat()}"
+        return f"last {self.request.window[:-1]} days"
+
+
+def today_in(tz: str, now: datetime | None = None) -> date:
+    """Today's date in the display time zone."""
+    return (now or datetime.now(UTC)).astimezone(ZoneInfo(tz)).date()
+
+
+def _epoch_day(d: date) -> int:
+    return (d - EPOCH).days
+
+
+def _from_epoch_day(n: int) -> date:
+    return EPOCH + timedelta(days=int(n))
+
+
+def _combo_mask(snapshot: Snapshot, request: ViewRequest) -> np.ndarray:
+    mask = np.ones(len(snapshot.combos), dtype=bool)
+    for name, values in request.segments:
+        wanted = set(values)
+        mask &= np.array([c.get(name) in wanted for c in snapshot.combos], dtype=bool)
+    return mask
+
+
+def _window_bounds(snapshot: Snapshot, request: ViewRequest, today: date) -> tuple[date, date]:
+    if request.window == "range":
+        first = request.start or (_from_epoch_day(snapshot.day0) if snapshot.days else today)
+        return first, request.end or today
+    if request.window == "all":
+        first = _first_day_with_data(snapshot)
+        return (first or today), today
+    days = int(request.window[:-1])
+    return today - timedelta(days=days - 1), today
+
+
+def _first_day_with_data(snapshot: Snapshot) -> date | None:
+    per_day = snapshot.counts.sum(axis=(0, 2)) if snapshot.days else np.zeros(0)
+    nonzero = np.flatnonzero(per_day)
+    return _from_epoch_day(snapshot.day0 + nonzero[0]) if len(nonzero) else None
+
+
+def _slice_sum(per_day: np.ndarray, day0: int, start: date, end: date) -> np.ndarray:
+    """Sum of the rows of ``per_day`` (axis 0 = days from day0) between two dates, inclusive."""
+    lo = max(_epoch_day(start) - day0, 0)
+    hi = min(_epoch_day(end) - day0 + 1, per_day.shape[0])
+    if hi <= lo:
+        return np.zeros(per_day.shape[1:], dtype=np.int64)
+    return per_day[lo:hi].sum(axis=0, dtype=np.int64)
+
+
+def _period_starts(start: date, end: date, granularity: str) -> list[date]:
+    if granularity == "day":
+        return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    if granularity == "week":
+        first = start - timedelta(days=start.weekday())
+        return [first + timedelta(weeks=i) for i in range((end - first).days // 7 + 1)]
+    starts, d = [], date(start.year, start.month, 1)
+    while d <= end:
+        starts.append(d)
+        d = date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+    return starts
+
+
+def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz: str,
+               goal: float | None = None, now: datetime | None = None) -> View:
+    """Compute the view of ``snapshot`` that ``request`` asks for."""
+    today = today_in(tz, now)
+    start, end = _window_bounds(snapshot, request, today)
+    mask = _combo_mask(snapshot, request)
+    per_day = snapshot.counts[mask].sum(axis=0, dtype=np.int64) if snapshot.days \
+        else np.zeros((0, 3), dtype=np.int64)
+    topic_day = snapshot.topic_counts[mask].sum(axis=0, dtype=np.int64) if snapshot.days \
+        else np.zeros((0, len(snapshot.topic_names), 3), dtype=np.int64)
+
+    current = metrics.summarize(_slice_sum(per_day, snapshot.day0, start, end), min_sample)
+    previous = None
+    if request.window != "all":
+        length = (end - start).days + 1
+        p_end = start - timedelta(days=1)
+        p_start = p_end - timedelta(days=length - 1)
+        previous = metrics.summarize(_slice_sum(per_day, snapshot.day0, p_start, p_end),
+                                     min_sample)
+    else:
+        p_start = p_end = start - timedelta(days=1)
+
+    granularity = metrics.choose_granularity((end - start).days + 1)
+    starts = _period_starts(start, end, granularity)
+    bounds = starts[1:] + [end + timedelta(days=1)]
+    period_counts = [
+        _slice_sum(per_day, snapshot.day0, max(s, start), b - timedelta(days=1)).tolist()
+        for s, b in zip(starts, bounds, strict=True)
+    ]
+    trend = metrics.build_trend_points([s.isoformat() for s in starts], period_counts,
+                                       granularity, min_sample)
+
+    topic_cur = _slice_sum(topic_day, snapshot.day0, start, end) if len(snapshot.topic_names) \
+        else np.zeros((0, 3), dtype=np.int64)
+    topic_prev = _slice_sum(topic_day, snapshot.day0, p_start, p_end) \
+        if len(snapshot.topic_names) and previous is not None \
+        else np.zeros((len(snapshot.topic_names), 3), dtype=np.int64)
+    topics = metrics.build_topic_table(snapshot.topic_names, topic_cur.tolist(),
+                                       topic_prev.tolist(), current, min_sample)
+
+    first = datetime.combine(start, datetime.min.time(), ZoneInfo(tz))
+    last = datetime.combine(end + timedelta(days=1), datetime.min.time(), ZoneInfo(tz))
+    events = tuple(e for e in snapshot.events if first <= e.occurred_at < last)
+    comments = tuple(
+        c for c in snapshot.comments
+        if first <= c.created_at < last and _matches(c.segments, request)
+    )
+    latest = snapshot.latest if snapshot.latest and _matches(snapshot.latest.segments, request) \
+        else None
+    return View(
+        version=snapshot.version, as_of=snapshot.as_of, request=request, start=start, end=end,
+        current=current, previous=previous, delta=metrics.compute_delta(current, previous),
+        granularity=granularity, trend=trend, events=events, topics=topics,
+        comments=comments, goal=goal, latest=latest)
+
+
+def _matches(segments: Mapping[str, str], request: ViewRequest) -> bool:
+    return all(segments.get(name) in values for name, values in request.segments)
+
+
+class ViewCache:
+    """A small LRU of views keyed by (snapshot version, request, today)."""
+
+    def __init__(self, size: int = 64):
+        self.size = size
+        self._items: OrderedDict[tuple, View] = OrderedDict()
+        self._lock = threading.Lock()
+        self.misses = 0
+
+    def get(self, snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz: str,
+            goal: float | None = None, now: datetime | None = None) -> View:
+        """The cached view, computing it on a miss."""
+        key = (snapshot.version, request, today_in(tz, now))
+        with self._lock:
+            view = self._items.get(key)
+            if view is not None:
+                self._items.move_to_end(key)
+                return view
+        view = build_view(snapshot, request, min_sample=min_sample, tz=tz, goal=goal, now=now)
+        with self._lock:
+            self.misses += 1
+            self._items[key] = view
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return view

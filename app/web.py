@@ -1,0 +1,95 @@
+"""The app factory: ``create_app(settings)`` builds the Dash app, its Flask server and the
+poller; ``start_jobs`` starts polling. Nothing here runs on import."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from urllib.parse import parse_qsl
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from dash import Dash, Input, Output, State, dcc, html
+from flask import Flask
+
+from app import __version__, manager, tv
+from app.api import build_blueprint
+from app.config import PROJECT_ROOT, Settings
+from app.poller import Poller
+from app.scheduler import start_scheduler
+from app.store import Store
+from app.topics import load_taxonomy, tag_topics
+
+ASSETS_DIR = PROJECT_ROOT / "assets"
+URL_ID = "page-url"
+PAGE_ID = "page-content"
+
+
+@dataclass
+class Services:
+    """What pages, callbacks and endpoints share: settings, the store and the poller."""
+
+    settings: Settings
+    store: Store
+    poller: Poller
+    build_id: str
+    scheduler: BackgroundScheduler | None = field(default=None)
+
+
+def create_app(settings: Settings | None = None, *, store: Store | None = None) -> Dash:
+    """Build the Dash app (``dash_app.server`` is the Flask app) on an upgraded store."""
+    settings = settings or Settings.from_env()
+    taxonomy = load_taxonomy(settings.resolved_topics_file)
+    if store is None:
+        store = Store(settings.resolved_database_url, tagger=partial(tag_topics, taxonomy=taxonomy))
+    store.upgrade()
+    poller = Poller(store, settings, tuple(taxonomy.names))
+    build_id = settings.build_id or f"{__version__}-{int(time.time())}"
+    services = Services(settings, store, poller, build_id)
+
+    server = Flask("nps_tv")
+    server.extensions["nps_tv"] = services
+    server.register_blueprint(build_blueprint())
+    dash_app = Dash(
+        "nps_tv",
+        server=server,
+        assets_folder=str(ASSETS_DIR),
+        title="NPS TV",
+        update_title=None,  # a wall tab must never say "Updating..."
+        suppress_callback_exceptions=True,
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+    )
+    dash_app.layout = html.Div([dcc.Location(id=URL_ID, refresh=False), html.Div(id=PAGE_ID)])
+
+    @dash_app.callback(Output(PAGE_ID, "children"), Input(URL_ID, "pathname"),
+                       State(URL_ID, "search"))
+    def route(pathname: str | None, search: str | None):
+        query = dict(parse_qsl((search or "").lstrip("?")))
+        if (pathname or "/").rstrip("/") == "/tv":
+            return tv.build_layout(query, services)
+        return manager.build_layout(query, services)
+
+    tv.register_callbacks(dash_app, services)
+    manager.register_callbacks(dash_app, services)
+    return dash_app
+
+
+def get_services(dash_app: Dash) -> Services:
+    """The Services object of an app built by ``create_app``."""
+    return dash_app.server.extensions["nps_tv"]
+
+
+def start_jobs(dash_app: Dash) -> BackgroundScheduler:
+    """Start polling for this process (first poll runs before this returns)."""
+    services = get_services(dash_app)
+    if services.scheduler is None:
+        services.scheduler = start_scheduler(services.poller, services.settings.poll_seconds)
+    return services.scheduler
+
+
+def stop_jobs(dash_app: Dash) -> None:
+    """Stop this process's scheduler, if it runs."""
+    services = get_services(dash_app)
+    if services.scheduler is not None:
+        services.scheduler.shutdown(wait=False)
+        services.scheduler = None

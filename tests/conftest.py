@@ -1,0 +1,96 @@
+"""Fixtures: every test gets a fresh app on a temporary store."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from app.config import DEFAULT_DATA_DIR, Settings
+from app.store import ResponseRecord, Store
+from app.topics import load_taxonomy, tag_topics
+
+REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
+POSTGRES_URL = os.environ.get(
+    "NPS_TV_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+TOPICS_FILE = DEFAULT_DATA_DIR / "topics.json"
+
+
+def real_data(name: str) -> Path:
+    """Path of a file in ../shared/data/real; skip with a reason when the folder is absent."""
+    path = REAL_DATA / name
+    if not path.exists():
+        pytest.skip(f"real survey data not found at {path} (it lives in ../shared/data/real)")
+    return path
+
+
+def _postgres_available() -> str | None:
+    try:
+        store = Store(POSTGRES_URL)
+        ok = store.ping()
+        store.dispose()
+        return None if ok else "did not answer SELECT 1"
+    except Exception as exc:  # noqa: BLE001 - any failure means: skip with the reason
+        return str(exc)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings on a temporary data folder, with the shipped topic taxonomy."""
+    return Settings(data_dir=str(tmp_path), topics_file=str(TOPICS_FILE), poll_seconds=1.0,
+                    poll_overlap_seconds=5.0, build_id="test-build")
+
+
+@pytest.fixture
+def tagger():
+    """The shipped taxonomy's tagger."""
+    return partial(tag_topics, taxonomy=load_taxonomy(TOPICS_FILE))
+
+
+@pytest.fixture
+def sqlite_store(settings: Settings, tagger) -> Iterator[Store]:
+    """An upgraded SQLite store in the test's temporary folder."""
+    store = Store(settings.resolved_database_url, tagger=tagger)
+    store.upgrade()
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+def postgres_store(tagger) -> Iterator[Store]:
+    """An upgraded, emptied store on the real PostgreSQL server (skipped when none answers)."""
+    reason = _postgres_available()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is required in CI: {reason}")
+        pytest.skip(f"no PostgreSQL at {POSTGRES_URL}: {reason}")
+    store = Store(POSTGRES_URL, tagger=tagger)
+    _reset_postgres(store)
+    store.upgrade()
+    yield store
+    store.dispose()
+
+
+def _reset_postgres(store: Store) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS responses, events, alembic_version CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request) -> Store:
+    """The store under test, once on SQLite and once on PostgreSQL."""
+    name = "sqlite_store" if request.param == "sqlite" else "postgres_store"
+    return request.getfixturevalue(name)
+
+
+def make_record(i: int, score: int, *, when: datetime | None = None, comment: str | None = None,
+                source: str = "test", **segments: str) -> ResponseRecord:
+    """A response record for tests; ``i`` becomes the external id."""
+    return ResponseRecord(source=source, external_id=str(i), score=score,
+                          created_at=when or datetime.now(UTC) - timedelta(hours=1),
+                          comment=comment, segments=segments)
