@@ -57,10 +57,11 @@ def split_percentages(counts: Sequence[int]) -> tuple[int, ...]:
     n = sum(counts)
     if n == 0:
         return tuple(0 for _ in counts)
-    exact = [100.0 * c / n for c in counts]
-    floors = [math.floor(x) for x in exact]
+    # Integer arithmetic: float remainders would break ties by rounding noise.
+    floors = [100 * c // n for c in counts]
+    remainders = [100 * c % n for c in counts]
     missing = 100 - sum(floors)
-    order = sorted(range(len(counts)), key=lambda i: (-(exact[i] - floors[i]), i))
+    order = sorted(range(len(counts)), key=lambda i: (-remainders[i], i))
     for i in order[:missing]:
         floors[i] += 1
     return tuple(floors)

@@ -1,0 +1,177 @@
+"""The ``nps-tv`` command: serve, demo, import, event, settings, upgrade."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+
+from app import __version__
+from app.config import SETTINGS, Settings
+from app.store import Store
+
+
+def build_store(settings: Settings, url: str | None = None) -> Store:
+    """A store on the configured (or given) URL, tagging topics with the configured taxonomy."""
+    from app.topics import load_taxonomy, tag_topics
+
+    taxonomy = load_taxonomy(settings.resolved_topics_file)
+    store = Store(url or settings.resolved_database_url,
+                  tagger=partial(tag_topics, taxonomy=taxonomy))
+    store.upgrade()
+    return store
+
+
+def run_server(settings: Settings, background: threading.Thread | None = None) -> int:
+    """Serve the app under gunicorn (a production WSGI server) until interrupted."""
+    from app.wsgi import WallServer
+
+    print(f"NPS TV {__version__} on http://{_display_host(settings.host)}:{settings.port}/  "
+          f"(wall: /tv, manager: /, health: /health)", flush=True)
+    if background is not None:
+        background.start()
+    WallServer(settings).run()
+    return 0
+
+
+def _display_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "::") else host
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    build_store(settings).dispose()  # migrate once, before workers start
+    return run_server(settings)
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from app.demo.history import LiveFeed, build_demo_history
+
+    url = settings.demo_database_url
+    if args.reset:
+        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+    store = build_store(settings, url)
+    if store.count_responses() == 0:
+        print(f"Writing {settings.demo_days} days of demo history to {url} ...", flush=True)
+        written = build_demo_history(store, days=settings.demo_days, seed=settings.demo_seed)
+        print(f"  {written} responses and the story's events written.", flush=True)
+    settings = settings.replace(database_url=url)
+    feeder = None
+    if not args.no_live:
+        feeder = threading.Thread(target=_feed_forever, name="demo-feed", daemon=True,
+                                  args=(LiveFeed(store, settings.demo_seed),
+                                        settings.demo_every_seconds))
+    print(f"Open the wall: http://{_display_host(settings.host)}:{settings.port}/tv", flush=True)
+    return run_server(settings, background=feeder)
+
+
+def _feed_forever(feed, every: float) -> None:
+    stop = threading.Event()
+    while not stop.wait(every):
+        try:
+            feed.add_one()
+        except Exception as exc:  # noqa: BLE001 - a demo hiccup must not stop the feed
+            print(f"demo feed: {exc}", file=sys.stderr, flush=True)
+
+
+def cmd_event(args: argparse.Namespace, settings: Settings) -> int:
+    store = build_store(settings)
+    if args.action == "add":
+        when = _parse_when(args.at) if args.at else datetime.now(UTC)
+        event_id = store.add_event(when, args.label, args.kind, args.note)
+        print(f"event {event_id} added: {when.isoformat()} {args.label}")
+    elif args.action == "list":
+        for e in store.list_events():
+            print(f"{e.id}\t{e.occurred_at.isoformat()}\t{e.kind}\t{e.label}")
+    else:
+        if not store.remove_event(args.id):
+            print(f"no event with id {args.id}", file=sys.stderr)
+            return 1
+        print(f"event {args.id} removed")
+    return 0
+
+
+def _parse_when(raw: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(raw)
+    except ValueError:
+        raise SystemExit(f"--at: not an ISO 8601 time: {raw!r}") from None
+    if when.tzinfo is None:
+        raise SystemExit(f"--at: give a time zone, e.g. {raw}Z or {raw}+02:00")
+    return when
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from app.ingest.cli_import import run_import
+
+    return run_import(args, build_store(settings))
+
+
+def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
+    for s in SETTINGS:
+        value = getattr(settings, s.name)
+        shown = ",".join(value) if isinstance(value, tuple) else value
+        print(f"{s.env}={'' if shown is None else shown}\n    {s.help} (default: {s.default})")
+    return 0
+
+
+def cmd_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    store = build_store(settings)
+    print(f"database at revision {store.current_revision()}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse tree of ``nps-tv``."""
+    from app.ingest.cli_import import add_import_parser
+
+    parser = argparse.ArgumentParser(prog="nps-tv", description="A live NPS wall for the office.")
+    parser.add_argument("--version", action="version", version=f"nps-tv {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    for name, help_ in (("serve", "serve the wall and the manager view on the configured store"),
+                        ("demo", "fill a separate demo store and serve it, adding live responses")):
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("--host", help="interface (default 127.0.0.1; 0.0.0.0 for a TV on the LAN)")
+        p.add_argument("--port", type=int, help="port (default 8050)")
+        p.add_argument("--workers", type=int, help="gunicorn worker processes")
+        if name == "demo":
+            p.add_argument("--reset", action="store_true", help="rebuild the demo store")
+            p.add_argument("--no-live", action="store_true", help="do not add live responses")
+        p.set_defaults(func=cmd_serve if name == "serve" else cmd_demo)
+
+    add_import_parser(sub).set_defaults(func=cmd_import)
+
+    ev = sub.add_parser("event", help="tag events on the trend (a release, a price change)")
+    ev_sub = ev.add_subparsers(dest="action", required=True)
+    add = ev_sub.add_parser("add", help="add an event")
+    add.add_argument("label", help='what happened, e.g. "v2.3 released"')
+    add.add_argument("--kind", default="note", help="release, pricing, outage, launch, note ...")
+    add.add_argument("--at", help="when (ISO 8601 with zone; default now)")
+    add.add_argument("--note", help="a longer description")
+    ev_sub.add_parser("list", help="list events")
+    rm = ev_sub.add_parser("remove", help="remove an event")
+    rm.add_argument("id", type=int)
+    ev.set_defaults(func=cmd_event)
+
+    sub.add_parser("settings", help="print every setting, its value and help").set_defaults(
+        func=cmd_settings)
+    sub.add_parser("upgrade", help="migrate the store's schema to this version").set_defaults(
+        func=cmd_upgrade)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``nps-tv`` and ``python -m app``."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env(host=getattr(args, "host", None),
+                                     port=getattr(args, "port", None),
+                                     workers=getattr(args, "workers", None))
+    except ValueError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    return args.func(args, settings)

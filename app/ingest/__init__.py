@@ -1,0 +1,1 @@
+"""Validating and mapping incoming responses (REST, vendor webhooks, CSV) onto store records."""

@@ -1,0 +1,106 @@
+"""The store on SQLite and on the real PostgreSQL: schema, idempotent upserts, reads."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import inspect
+
+from app.store import ResponseRecord, Store
+from tests.conftest import make_record
+
+
+def test_upgrade_creates_schema_at_head_and_is_repeatable(store: Store):
+    assert store.current_revision() == "0001"
+    store.upgrade()
+    assert store.current_revision() == "0001"
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"responses", "events", "alembic_version"} <= tables
+
+
+def test_upsert_is_idempotent_on_source_and_external_id(store: Store):
+    records = [make_record(i, i % 11, comment=f"comment {i}") for i in range(30)]
+    assert store.upsert_responses(records).inserted == 30
+    again = store.upsert_responses(records)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 30)
+    assert store.count_responses() == 30
+
+
+def test_same_external_id_from_another_source_is_another_response(store: Store):
+    store.upsert_responses([make_record(1, 9, source="a"), make_record(1, 9, source="b")])
+    assert store.count_responses() == 2
+
+
+def test_a_repeat_with_new_content_updates_the_row_and_its_updated_at(store: Store):
+    first = datetime.now(UTC) - timedelta(minutes=5)
+    store.upsert_responses([make_record(1, 9)], now=first)
+    before = store.changed_since(first - timedelta(seconds=1), 0)
+    result = store.upsert_responses([make_record(1, 9, comment="added later")])
+    assert (result.inserted, result.updated) == (0, 1)
+    rows = store.changed_since(datetime.now(UTC) - timedelta(minutes=1), 10**9)
+    assert rows.ids == before.ids
+    assert rows.comments == ["added later"]
+
+
+def test_unchanged_repeat_keeps_updated_at(store: Store):
+    earlier = datetime.now(UTC) - timedelta(hours=1)
+    store.upsert_responses([make_record(1, 9, when=earlier)], now=earlier)
+    store.upsert_responses([make_record(1, 9, when=earlier)])
+    assert len(store.changed_since(datetime.now(UTC) - timedelta(minutes=10), 10**9)) == 0
+
+
+def test_topics_are_tagged_at_ingest(store: Store):
+    store.upsert_responses([make_record(1, 3, comment="Way too expensive after the renewal")])
+    rows = store.load_all()
+    assert "Pricing" in rows.topics[0].split(",")
+
+
+def test_changed_since_reads_new_ids_and_recent_updates_only(store: Store):
+    old = datetime.now(UTC) - timedelta(hours=2)
+    store.upsert_responses([make_record(i, 8) for i in range(100)], now=old)
+    all_rows = store.load_all()
+    assert len(all_rows) == 100
+    assert all_rows.comments is None  # the full read leaves comments out
+    newest = max(all_rows.ids)
+    assert len(store.changed_since(datetime.now(UTC) - timedelta(minutes=1), newest)) == 0
+    store.upsert_responses([make_record(500, 10)])
+    assert len(store.changed_since(datetime.now(UTC) - timedelta(minutes=1), newest)) == 1
+    # A row with an id above the watermark is read even if its clock was behind.
+    store.upsert_responses([make_record(501, 10)], now=old)
+    rows = store.changed_since(datetime.now(UTC) - timedelta(minutes=1), newest + 1)
+    assert len(rows) == 2
+
+
+def test_newest_comments_skip_blank_and_excluded(store: Store):
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    store.upsert_responses([
+        make_record(1, 9, when=base, comment="oldest"),
+        make_record(2, 9, when=base + timedelta(days=1), comment=""),
+        make_record(3, 9, when=base + timedelta(days=2), comment="newest"),
+        ResponseRecord("test", "4", 2, base + timedelta(days=3), "hidden", {}, excluded=True),
+    ])
+    assert store.newest_comments(5).comments == ["newest", "oldest"]
+
+
+def test_events_round_trip_in_utc(store: Store):
+    when = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
+    event_id = store.add_event(when, "v2.3 released", "release", "notes")
+    [event] = store.list_events()
+    assert (event.id, event.occurred_at, event.label, event.kind) == (
+        event_id, when, "v2.3 released", "release")
+    assert store.remove_event(event_id) is True
+    assert store.remove_event(event_id) is False
+    assert store.list_events() == []
+
+
+def test_naive_times_are_refused_before_anything_is_written(store: Store):
+    naive = ResponseRecord("test", "x", 9, datetime(2026, 1, 1))
+    with pytest.raises(Exception, match="naive"):
+        store.upsert_responses([make_record(1, 9), naive])
+    assert store.count_responses() == 0
+
+
+def test_ping_reports_an_unreachable_database(tmp_path):
+    bad = Store("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    assert bad.ping() is False
