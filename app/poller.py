@@ -72,8 +72,13 @@ class Poller:
     def _poll(self) -> bool:
         rollup = self.rollup
         if not self._loaded:
+            # The watermark is read first: anything committed during the bulk read is newer
+            # than it, so the next poll reads it again rather than missing it.
+            watermark = self.store.max_updated()
             rows = self.store.load_all()
             rollup.fold(rows)
+            if watermark is not None:
+                rollup.max_updated_micros = int(watermark.timestamp() * 1_000_000)
             rollup.seed_comments(self.store.newest_comments(self.settings.comments_keep))
             changed = True
         else:

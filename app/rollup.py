@@ -59,6 +59,15 @@ class Snapshot:
         return self.counts.shape[1]
 
 
+def _add(array: np.ndarray, flat_index: np.ndarray, sign: int) -> None:
+    """Add ``sign`` at each flat index (repeats accumulate); bincount is fast for big batches."""
+    flat = array.reshape(-1)
+    if len(flat_index) < 4096:
+        np.add.at(flat, flat_index, sign)
+    else:
+        flat += (sign * np.bincount(flat_index, minlength=flat.size)).astype(array.dtype)
+
+
 def to_micros(values: Sequence[object]) -> np.ndarray:
     """UTC microseconds since the epoch for naive-UTC datetimes or ISO strings."""
     if not len(values):
@@ -116,49 +125,63 @@ class Rollup:
         """Fold changed rows into the counts; returns how many rows changed anything."""
         if not len(rows):
             return 0
-        ids = np.asarray(rows.ids, dtype=np.int64)
-        updated = to_micros(rows.updated)
+        ids = rows.ids
         self._grow_ids(int(ids.max()) + 1)
-        fresh = self._updated[ids] != updated
+        if rows.updated is not None:
+            updated = to_micros(rows.updated)
+            fresh = self._updated[ids] != updated
+        else:  # a bulk read: no updated_at, so any later read of the row refolds it once
+            updated = np.zeros(len(ids), dtype=np.int64)
+            fresh = np.ones(len(ids), dtype=bool)
         if not fresh.any():
             return 0
         sel = np.flatnonzero(fresh)
         ids, updated = ids[sel], updated[sel]
+        days = local_days(rows.created[sel] * 1_000_000, self.tz)
+        cats = np.where(rows.excluded[sel], NOT_COUNTED, categories(rows.scores[sel]))
+        combos = self._lookup(rows.segment_sets[sel], rows.segment_keys, self._combo_of)
+        masks = self._lookup(rows.topic_sets[sel], rows.topic_keys, self._mask_of)
         seen = self._updated[ids] != UNSEEN
+        # Re-read rows (the overlap, a repeat delivery) that count exactly as before are no change.
+        moved = ~seen | (self._day[ids] != days) | (self._combo[ids] != combos) \
+            | (self._cat[ids] != cats) | (self._tmask[ids] != masks)
         self.stored += int((~seen).sum())
-        self._apply(ids[seen], sign=-1)  # take out what these rows counted before
-
-        created = to_micros([rows.created[i] for i in sel])
-        days = local_days(created, self.tz)
-        scores = np.asarray([rows.scores[i] for i in sel], dtype=np.int16)
-        excluded = np.asarray([bool(rows.excluded[i]) for i in sel])
-        cats = np.where(excluded, NOT_COUNTED, categories(scores)).astype(np.int8)
-        combos = np.asarray([self._combo_of(rows.segments[i]) for i in sel], dtype=np.int32)
-        masks = np.asarray([self._mask_of(rows.topics[i]) for i in sel], dtype=np.int64)
+        self._apply(ids[seen & moved], sign=-1)  # take out what these rows counted before
         self._ensure_shape(len(self.combos), int(days.min()), int(days.max()))
         self._day[ids], self._combo[ids], self._cat[ids] = days, combos, cats
         self._tmask[ids], self._updated[ids] = masks, updated
-        self._apply(ids, sign=+1)
+        self._apply(ids[moved], sign=+1)
 
         self.max_id = max(self.max_id, int(ids.max()))
-        self.max_updated_micros = max(self.max_updated_micros, int(updated.max()))
+        if rows.updated is not None:
+            self.max_updated_micros = max(self.max_updated_micros, int(updated.max()))
+        changed = int(moved.sum())
         if rows.comments is not None:
-            self._fold_comments(rows, sel, created, scores, excluded)
-        return len(sel)
+            changed += self._fold_comments(rows, sel)
+        return changed
+
+    @staticmethod
+    def _lookup(set_ids: np.ndarray, keys: Mapping[int, str], resolve) -> np.ndarray:
+        """Map lookup-table ids to rollup indices, resolving each distinct id once."""
+        unique, inverse = np.unique(set_ids, return_inverse=True)
+        mapped = np.array([resolve(keys[int(u)]) for u in unique], dtype=np.int64)
+        return mapped[inverse]
 
     def _apply(self, ids: np.ndarray, sign: int) -> None:
         if not len(ids):
             return
         cats = self._cat[ids]
         counted = cats != NOT_COUNTED
-        ids, cats = ids[counted], cats[counted]
-        combos, days = self._combo[ids], self._day[ids] - self.day0
-        np.add.at(self.counts, (combos, days, cats), sign)
+        ids, cats = ids[counted], cats[counted].astype(np.int64)
+        combos, days = self._combo[ids].astype(np.int64), self._day[ids] - self.day0
+        _add(self.counts, (combos * self.counts.shape[1] + days) * 3 + cats, sign)
         masks = self._tmask[ids]
+        n_days, n_topics = self.topic_counts.shape[1], self.topic_counts.shape[2]
         for t in range(len(self.topic_names)):
             hit = (masks >> t) & 1 == 1
             if hit.any():
-                np.add.at(self.topic_counts, (combos[hit], days[hit], t, cats[hit]), sign)
+                flat = ((combos[hit] * n_days + days[hit]) * n_topics + t) * 3 + cats[hit]
+                _add(self.topic_counts, flat, sign)
 
     def _combo_of(self, segments: str) -> int:
         index = self._combo_index.get(segments)
@@ -222,31 +245,31 @@ class Rollup:
 
     def seed_comments(self, rows: ChangedRows) -> None:
         """Load the newest comments (the first full read leaves comments out)."""
-        sel = np.arange(len(rows))
-        created = to_micros(rows.created)
-        scores = np.asarray(rows.scores, dtype=np.int16)
-        excluded = np.asarray([bool(x) for x in rows.excluded], dtype=bool)
-        self._fold_comments(rows, sel, created, scores, excluded)
+        self._fold_comments(rows, np.arange(len(rows)))
 
-    def _fold_comments(self, rows: ChangedRows, sel: np.ndarray, created: np.ndarray,
-                       scores: np.ndarray, excluded: np.ndarray) -> None:
+    def _fold_comments(self, rows: ChangedRows, sel: np.ndarray) -> int:
+        """Update the newest-comments list; returns how many entries changed."""
         newest: Comment | None = None
-        for k, i in enumerate(sel):
+        changes = 0
+        for i in sel:
             rid, text = int(rows.ids[i]), (rows.comments[i] or "").strip()
+            excluded = bool(rows.excluded[i])
+            topics = rows.topic_keys[int(rows.topic_sets[i])]
             comment = Comment(
                 id=rid,
-                created_at=datetime.fromtimestamp(created[k] / 1e6, tz=UTC),
-                score=int(scores[k]),
+                created_at=datetime.fromtimestamp(int(rows.created[i]), tz=UTC),
+                score=int(rows.scores[i]),
                 text=mask_personal_data(text),
-                segments=self.combos[self._combo_of(rows.segments[i])],
-                topics=tuple(n for n in rows.topics[i].split(",") if n),
+                segments=self.combos[self._combo_of(rows.segment_keys[int(rows.segment_sets[i])])],
+                topics=tuple(n for n in topics.split(",") if n),
             )
-            if not excluded[k] and (newest is None or comment.created_at >= newest.created_at):
+            if not excluded and (newest is None or comment.created_at >= newest.created_at):
                 newest = comment
-            if text and not excluded[k]:
+            if text and not excluded:
+                changes += self.comments.get(rid) != comment
                 self.comments[rid] = comment
             else:
-                self.comments.pop(rid, None)
+                changes += self.comments.pop(rid, None) is not None
         if newest is not None and (self.latest is None
                                    or newest.created_at >= self.latest.created_at):
             self.latest = newest
@@ -254,6 +277,7 @@ class Rollup:
             keep = sorted(self.comments.values(), key=lambda c: (c.created_at, c.id),
                           reverse=True)[: self.comments_keep]
             self.comments = {c.id: c for c in keep}
+        return changes
 
     # -- publishing -----------------------------------------------------------------------
 

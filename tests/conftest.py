@@ -78,7 +78,8 @@ def postgres_store(tagger) -> Iterator[Store]:
 
 def _reset_postgres(store: Store) -> None:
     with store.engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS responses, events, alembic_version CASCADE"))
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

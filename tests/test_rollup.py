@@ -22,7 +22,8 @@ def recount(store: Store, tz: str) -> dict[tuple[str, int], list[int]]:
     """Counts by (segments JSON, local epoch day) straight from the table."""
     with store.engine.connect() as conn:
         rows = conn.execute(text(
-            "SELECT score, created_at, segments, excluded FROM responses")).all()
+            "SELECT score, created_at, s.key, excluded FROM responses r"
+            " JOIN segment_sets s ON s.id = r.segment_set_id")).all()
     out: dict[tuple[str, int], list[int]] = {}
     for score, created, segments, excluded in rows:
         if excluded:
@@ -178,9 +179,12 @@ def test_rollup_grows_days_backwards_and_forwards():
 
     def rows(ids, days):
         created = [f"2026-01-{d:02d} 12:00:00.000000" for d in days]
-        return ChangedRows(ids=ids, scores=[9] * len(ids), created=created, updated=created,
-                           segments=['{"p": "A"}'] * len(ids), topics=[""] * len(ids),
-                           excluded=[False] * len(ids), comments=None)
+        n = len(ids)
+        return ChangedRows(
+            ids=np.array(ids), created=to_micros(created) // 1_000_000,
+            scores=np.full(n, 9), excluded=np.zeros(n, dtype=bool),
+            segment_sets=np.ones(n, dtype=np.int64), topic_sets=np.ones(n, dtype=np.int64),
+            segment_keys={1: '{"p": "A"}'}, topic_keys={1: ""}, updated=created)
 
     rollup.fold(rows([1], [15]))
     rollup.fold(rows([2], [2]))

@@ -53,7 +53,7 @@ def test_unchanged_repeat_keeps_updated_at(store: Store):
 def test_topics_are_tagged_at_ingest(store: Store):
     store.upsert_responses([make_record(1, 3, comment="Way too expensive after the renewal")])
     rows = store.load_all()
-    assert "Pricing" in rows.topics[0].split(",")
+    assert "Pricing" in rows.topic_keys[int(rows.topic_sets[0])].split(",")
 
 
 def test_changed_since_reads_new_ids_and_recent_updates_only(store: Store):

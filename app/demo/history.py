@@ -57,7 +57,8 @@ def story_shift(days_ago: float, region: str) -> float:
     if 25 >= days_ago > 11:  # the price change bites, then fades as people adjust
         shift += 0.16 * math.exp(-(25 - days_ago) / 12)
     if days_ago <= 11:  # the release wins people back, and a bit more
-        shift += 0.10 * math.exp(-(25 - days_ago) / 12) - 0.08 * (1 - math.exp(-(11 - days_ago) / 3))
+        lingering = 0.10 * math.exp(-(25 - days_ago) / 12)
+        shift += lingering - 0.08 * (1 - math.exp(-(11 - days_ago) / 3))
     if 61 >= days_ago > 55 and region == "EMEA":
         shift += 0.25
     return shift
@@ -67,7 +68,8 @@ def _weighted(rng: random.Random, values: Sequence[str], weights: Sequence[float
     return rng.choices(values, weights=weights, k=1)[0]
 
 
-def draw_response(rng: random.Random, when: datetime, days_ago: float, number: int) -> ResponseRecord:
+def draw_response(rng: random.Random, when: datetime, days_ago: float,
+                  number: int) -> ResponseRecord:
     """One plausible response at ``when``."""
     product = _weighted(rng, PRODUCTS, PRODUCT_WEIGHTS)
     region = _weighted(rng, REGIONS, REGION_WEIGHTS)

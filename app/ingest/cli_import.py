@@ -40,8 +40,8 @@ def add_import_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
     parser.add_argument("--time", metavar="COL",
                         help="column with the response time (default: the time of the import)")
     parser.add_argument("--time-format", metavar="FMT",
-                        help="strptime format of --time, or 'iso'; default: auto-detect ISO 8601, "
-                             "M/D/YYYY H:MM:SS and M/D/YY H:MM")
+                        help="strptime format of --time (default: auto-detect ISO 8601, "
+                             "M/D/YYYY H:MM:SS and M/D/YY H:MM)")
     parser.add_argument("--timezone", default="UTC", metavar="TZ",
                         help="IANA zone of times written without one (default: UTC)")
     parser.add_argument("--segment", action="append", default=[], metavar="NAME=COL",
@@ -54,7 +54,8 @@ def add_import_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
     parser.add_argument("--id-column", metavar="COL",
                         help="column with a unique response id (default: hash of the row)")
     parser.add_argument("--delimiter", metavar="CHAR",
-                        help="field separator (default: tab for .tsv, else guessed from the header)")
+                        help="field separator (default: tab for .tsv, else guessed from the "
+                             "header)")
     parser.add_argument("--dry-run", action="store_true",
                         help="validate the whole file and write nothing")
     parser.add_argument("--max-errors", type=_non_negative, default=100, metavar="N",

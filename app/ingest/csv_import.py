@@ -41,7 +41,7 @@ _SLASH_TIME = re.compile(
 ColumnSpec = str | int
 
 
-class ImportError_(NamedTuple):  # noqa: N801 - trailing underscore: not the builtin ImportError
+class ImportError_(NamedTuple):  # the underscore keeps the builtin ImportError usable
     """One rejected value: the file line its row starts on, the column, and why."""
 
     line: int
@@ -111,15 +111,15 @@ class ImportOptions:
             raise ImportFailed(f"--scale {self.scale!r}: choose one of {', '.join(SCALES)}")
         if self.max_errors < 0:
             raise ImportFailed("--max-errors must be 0 or more")
-        if isinstance(self.comments, str | int):
-            object.__setattr__(self, "comments", (self.comments,))
-        segments = self.segments
+        comments, segments = self.comments, self.segments
         if isinstance(segments, Mapping):
             segments = tuple((str(name), col) for name, col in segments.items())
-        elif isinstance(segments, str):
-            segments = (segments,)
-        object.__setattr__(self, "comments", tuple(self.comments))
-        object.__setattr__(self, "segments", tuple(segments))
+        object.__setattr__(self, "comments", _as_tuple(comments))
+        object.__setattr__(self, "segments", _as_tuple(segments))
+
+
+def _as_tuple(value: object) -> tuple:
+    return (value,) if isinstance(value, str | int) else tuple(value)
 
 
 class Column(NamedTuple):
@@ -147,8 +147,7 @@ class _Plan:
 
 def import_file(store: Store, path: str | Path, options: ImportOptions,
                 progress: bool = False) -> ImportReport:
-    """Validate a CSV/TSV export, then upsert its rows in batches; raise ImportAborted on too
-    many errors (nothing is written then)."""
+    """Validate a whole CSV/TSV export, then upsert it in batches; on abort nothing is written."""
     started = time.perf_counter()
     path = Path(path)
     plan = _build_plan(path, options)
@@ -307,15 +306,14 @@ def _check_id(external_id: str, line: int, seen: dict[str, int]) -> str | None:
 def parse_score(text: str, low: int = 0) -> int:
     """A whole score from ``low`` to 10 ("9", "9.0"); ValueError with the reason otherwise."""
     try:
-        value = int(text)
+        if "_" in text:  # float() and int() read "1_0" as 10; a person did not mean that
+            raise ValueError(text)
+        number = float(text)
     except ValueError:
-        try:
-            number = float(text)
-        except ValueError:
-            raise ValueError(f"score {_shorten(text)!r} is not a number") from None
-        if not number.is_integer():
-            raise ValueError(f"score {_shorten(text)!r} is not a whole number") from None
-        value = int(number)
+        raise ValueError(f"score {_shorten(text)!r} is not a number") from None
+    if not number.is_integer():
+        raise ValueError(f"score {_shorten(text)!r} is not a whole number")
+    value = int(number)
     if not low <= value <= 10:
         raise ValueError(f"score {value} is outside the {low}-10 scale")
     return value
@@ -332,13 +330,10 @@ def build_time_parser(time_format: str | None, zone: tzinfo) -> Callable[[str], 
     """A parser returning aware datetimes; naive times are read in ``zone``.
 
     ``time_format`` None (or "auto") accepts ISO 8601, M/D/YYYY H:MM:SS and M/D/YY H:MM;
-    "iso" accepts ISO 8601 only; anything else is a ``strptime`` format.
+    anything else is a ``strptime`` format.
     """
-    mode = (time_format or "auto").lower()
-    if mode == "auto":
+    if (time_format or "auto").lower() == "auto":
         parse_naive = _parse_auto_time
-    elif mode == "iso":
-        parse_naive = _parse_iso_time
     else:
         def parse_naive(text: str) -> datetime:
             try:
@@ -354,17 +349,10 @@ def build_time_parser(time_format: str | None, zone: tzinfo) -> Callable[[str], 
     return parse
 
 
-def _parse_iso_time(text: str) -> datetime:
-    try:
-        return datetime.fromisoformat(text)  # 3.11 reads a trailing Z and most ISO 8601 forms
-    except ValueError:
-        raise ValueError(f"time {_shorten(text)!r} is not ISO 8601") from None
-
-
 def _parse_auto_time(text: str) -> datetime:
     if "/" not in text:
         try:
-            return datetime.fromisoformat(text)
+            return datetime.fromisoformat(text)  # 3.11 reads a trailing Z and most ISO forms
         except ValueError:
             pass
     else:

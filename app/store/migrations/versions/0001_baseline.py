@@ -17,6 +17,14 @@ ID_TYPE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
+    for name in ("segment_sets", "topic_sets"):
+        op.create_table(
+            name,
+            sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+            sa.Column("key", sa.Text(), nullable=False),
+            sa.PrimaryKeyConstraint("id", name=f"pk_{name}"),
+            sa.UniqueConstraint("key", name=f"uq_{name}_key"),
+        )
     op.create_table(
         "responses",
         sa.Column("id", ID_TYPE, primary_key=True, autoincrement=True),
@@ -26,10 +34,14 @@ def upgrade() -> None:
         sa.Column("comment", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
-        sa.Column("segments", sa.Text(), nullable=False),
-        sa.Column("topics", sa.Text(), nullable=False),
+        sa.Column("segment_set_id", sa.Integer(), nullable=False),
+        sa.Column("topic_set_id", sa.Integer(), nullable=False),
         sa.Column("excluded", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_responses"),
+        sa.ForeignKeyConstraint(["segment_set_id"], ["segment_sets.id"],
+                                name="fk_responses_segment_set_id_segment_sets"),
+        sa.ForeignKeyConstraint(["topic_set_id"], ["topic_sets.id"],
+                                name="fk_responses_topic_set_id_topic_sets"),
         sa.UniqueConstraint("source", "external_id", name="uq_responses_source_external_id"),
     )
     op.create_index("ix_responses_updated_at", "responses", ["updated_at"])
@@ -50,3 +62,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("events")
     op.drop_table("responses")
+    op.drop_table("topic_sets")
+    op.drop_table("segment_sets")

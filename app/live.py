@@ -1,0 +1,343 @@
+"""What the wall and the manager page share: screen settings from the URL, the cached panel
+parts, and the one live-update step that sends nothing when nothing changed.
+
+``compute_update`` is a plain function so tests can call it without a browser. Its fast path
+(the client already has this snapshot) compares two strings and builds a small status dict;
+figures and panels are built once per (snapshot version, day, request, theme) and shared by
+every screen that shows the same thing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from dash import no_update
+
+from app.config import Settings
+from app.panels import category_name
+from app.panels.comments import build_comments_panel
+from app.panels.score import build_score_panel
+from app.panels.topics import build_topics_panel
+from app.panels.trend import build_trend_figure
+from app.views import RequestError, View, ViewRequest, today_in
+
+if TYPE_CHECKING:
+    from app.web import Services
+
+PANEL_NAMES = ("score", "trend", "topics", "comments")
+THEME_NAMES = ("dark", "light")
+VIEW_PARAMS = ("window", "from", "to")
+SCREEN_PARAMS = ("panels", "dwell", "theme", "shift", "token")
+DWELL_RANGE = (3.0, 3600.0)
+MANAGER_COMMENTS = 30
+
+
+@dataclass(frozen=True)
+class ScreenConfig:
+    """What one screen shows, parsed from its URL query; bad values fell back to defaults."""
+
+    request: ViewRequest
+    panels: tuple[str, ...]
+    dwell: tuple[tuple[str, float], ...]
+    theme: str
+    shift: bool
+    notices: tuple[str, ...]
+    query: str  # canonical query string that reproduces this screen
+    view_query: str  # the part of ``query`` that selects data (window and segments)
+
+    @property
+    def data_key(self) -> str:
+        """Identifies the data this screen shows (not how it rotates)."""
+        return f"{self.theme}?{self.view_query}"
+
+    def dwell_for(self, panel: str) -> float:
+        """Seconds the wall stays on ``panel``."""
+        return dict(self.dwell)[panel]
+
+
+def parse_screen(query: Mapping[str, str], settings: Settings) -> ScreenConfig:
+    """Parse kiosk settings from a URL query; never raises (bad values become notices)."""
+    items = tuple(sorted((str(k), str(v)) for k, v in query.items()))
+    return _parse_screen(items, settings.segment_fields, settings.window_days,
+                         settings.dwell_seconds)
+
+
+@lru_cache(maxsize=512)
+def _parse_screen(items: tuple[tuple[str, str], ...], segment_fields: tuple[str, ...],
+                  window_days: int, default_dwell: float) -> ScreenConfig:
+    query = dict(items)
+    notices: list[str] = []
+    default_window = f"{window_days}d"
+    try:
+        request = ViewRequest.parse(query, segment_fields, default_window)
+    except RequestError as exc:
+        notices.append(f"{exc}; showing {default_window}")
+        request = ViewRequest.parse({k: v for k, v in query.items() if k not in VIEW_PARAMS},
+                                    segment_fields, default_window)
+    panels = _parse_panels(query.get("panels"), notices)
+    dwell = _parse_dwell(query.get("dwell"), default_dwell, notices)
+    theme = (query.get("theme") or "dark").strip().lower()
+    if theme not in THEME_NAMES:
+        notices.append(f"theme: unknown {query['theme']!r}; using dark")
+        theme = "dark"
+    shift = _parse_flag(query.get("shift"), "shift", notices)
+    unknown = sorted(set(query) - set(VIEW_PARAMS) - set(SCREEN_PARAMS) - set(segment_fields))
+    if unknown:
+        notices.append("ignored: " + ", ".join(unknown))
+    view_query = urlencode(_request_params(request, default_window))
+    screen_params = []
+    if panels != PANEL_NAMES:
+        screen_params.append(("panels", ",".join(panels)))
+    if query.get("dwell") and not any(n.startswith("dwell") for n in notices):
+        screen_params.append(("dwell", query["dwell"].strip()))
+    if theme != "dark":
+        screen_params.append(("theme", theme))
+    if not shift:
+        screen_params.append(("shift", "0"))
+    if query.get("token"):
+        screen_params.append(("token", query["token"]))
+    full = "&".join(part for part in (urlencode(screen_params), view_query) if part)
+    dwell_map = tuple((name, dwell.get(name, default_dwell)) for name in PANEL_NAMES)
+    return ScreenConfig(request, panels, dwell_map, theme, shift, tuple(notices), full,
+                        view_query)
+
+
+def _parse_panels(raw: str | None, notices: list[str]) -> tuple[str, ...]:
+    if raw is None or not raw.strip():
+        return PANEL_NAMES
+    names: list[str] = []
+    for part in raw.split(","):
+        name = part.strip().lower()
+        if name in PANEL_NAMES and name not in names:
+            names.append(name)
+        elif name and name not in PANEL_NAMES:
+            notices.append(f"panels: unknown {name!r}")
+    if not names:
+        notices.append("panels: none recognised; showing all")
+        return PANEL_NAMES
+    return tuple(names)
+
+
+def _parse_dwell(raw: str | None, default: float, notices: list[str]) -> dict[str, float]:
+    """``dwell=15`` for every panel or ``dwell=score:20,trend:10`` per panel."""
+    if raw is None or not raw.strip():
+        return {}
+    values: dict[str, float] = {}
+    for part in raw.split(","):
+        name, _, seconds = part.rpartition(":")
+        name = name.strip().lower()
+        try:
+            value = float(seconds)
+        except ValueError:
+            notices.append(f"dwell: {part.strip()!r} is not a number of seconds")
+            continue
+        if not DWELL_RANGE[0] <= value <= DWELL_RANGE[1]:
+            notices.append(f"dwell: {value:g}s is outside {DWELL_RANGE[0]:g}-{DWELL_RANGE[1]:g}s")
+            continue
+        if not name:
+            values.update(dict.fromkeys(PANEL_NAMES, value))
+        elif name in PANEL_NAMES:
+            values[name] = value
+        else:
+            notices.append(f"dwell: unknown panel {name!r}")
+    return values
+
+
+def _parse_flag(raw: str | None, name: str, notices: list[str]) -> bool:
+    if raw is None or not raw.strip():
+        return True
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    notices.append(f"{name}: expected 0 or 1, got {raw!r}")
+    return True
+
+
+def _request_params(request: ViewRequest, default_window: str) -> list[tuple[str, str]]:
+    params: list[tuple[str, str]] = []
+    if request.window == "range":
+        params += [("from", request.start.isoformat())] if request.start else []
+        params += [("to", request.end.isoformat())] if request.end else []
+    elif request.window != default_window:
+        params.append(("window", request.window))
+    params += [(name, ",".join(values)) for name, values in request.segments]
+    return params
+
+
+def describe_request(request: ViewRequest) -> str:
+    """A short subtitle: "Last 30 days · Ledger, Pulse · EMEA"."""
+    if request.window == "all":
+        parts = ["All time"]
+    elif request.window == "range":
+        start = request.start.isoformat() if request.start else "start"
+        end = request.end.isoformat() if request.end else "today"
+        parts = [f"{start} to {end}"]
+    else:
+        days = int(request.window[:-1])
+        parts = ["Today" if days == 1 else f"Last {days} days"]
+    parts += [", ".join(values) for _, values in request.segments]
+    return " · ".join(parts)
+
+
+# -- parts: built once per (snapshot version, day, request, theme) --------------------------
+
+
+@dataclass(frozen=True)
+class Part:
+    """A built piece of a page and a stable fingerprint of what it shows."""
+
+    fingerprint: str
+    payload: Any
+
+
+def fingerprint(*values: object) -> str:
+    """A short hash of ``repr(values)``; stable across processes (unlike ``hash``)."""
+    return hashlib.blake2b(repr(values).encode(), digest_size=8).hexdigest()
+
+
+def _latest_payload(view: View) -> dict | None:
+    c = view.latest
+    if c is None:
+        return None
+    return {"id": c.id, "score": c.score, "category": category_name(c.score),
+            "text": c.text[:280], "at": c.created_at.timestamp(),
+            "chips": [v for v in c.segments.values() if v]}
+
+
+def _build_part(name: str, view: View, screen: ScreenConfig, tz: str) -> Part:
+    if name == "score":
+        key: tuple = (view.current, view.previous, view.delta, view.label, view.request.window)
+        return Part(fingerprint(name, *key), build_score_panel(view))
+    if name == "trend":
+        key = (view.trend, view.events, view.goal, view.granularity, view.start, view.end,
+               screen.theme, tz)
+        return Part(fingerprint(name, *key), build_trend_figure(view, screen.theme, tz))
+    if name == "topics":
+        return Part(fingerprint(name, view.topics[:8], len(view.topics), view.label),
+                    build_topics_panel(view))
+    if name in ("comments", "comment_list"):
+        limit = MANAGER_COMMENTS if name == "comment_list" else 20
+        key = tuple((c.id, c.score, c.text, tuple(c.segments.items()), c.topics)
+                    for c in view.comments[:limit])
+        return Part(fingerprint(name, key, view.label),
+                    build_comments_panel(view, datetime.now(UTC), limit=limit,
+                                         scroll=name == "comments"))
+    if name == "latest":
+        payload = _latest_payload(view)
+        return Part(fingerprint(name, payload and (payload["id"], payload["at"])), payload)
+    raise ValueError(f"unknown part {name!r}")
+
+
+class PartCache:
+    """An LRU of built parts keyed by (snapshot version, day, data key); one build per key."""
+
+    def __init__(self, size: int = 48):
+        self.size = size
+        self.builds = 0
+        self._items: OrderedDict[tuple, dict[str, Part]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, names: Iterable[str], build: Callable[[str], Part]) -> dict:
+        """The parts named, building the missing ones (under the lock, so only once)."""
+        with self._lock:
+            entry = self._items.get(key)
+            if entry is None:
+                entry = self._items[key] = {}
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+            self._items.move_to_end(key)
+            for name in names:
+                if name not in entry:
+                    entry[name] = build(name)
+                    self.builds += 1
+            return {name: entry[name] for name in names}
+
+
+# One cache per poller (so per app), dropped with it; not state shared between apps.
+_CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def get_part_cache(services: Services) -> PartCache:
+    """The part cache of an app's poller."""
+    cache = _CACHES.get(services.poller)
+    if cache is None:
+        cache = _CACHES.setdefault(services.poller, PartCache())
+    return cache
+
+
+# -- the update step -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Update:
+    """What one poll of a screen sends: parts (or no_update), the client state, the status."""
+
+    parts: dict[str, Any]
+    state: Any
+    status: dict
+
+
+def compute_update(services: Services, screen: ScreenConfig, state: Mapping | None,
+                   names: tuple[str, ...]) -> Update:
+    """The live update of one screen: ``no_update`` for every part the client already has."""
+    settings = services.settings
+    poller = services.poller
+    status = build_status(services)
+    today = today_in(settings.timezone)
+    token = f"{poller.snapshot.version}:{today.toordinal()}:{screen.data_key}"
+    if state and state.get("token") == token:
+        return Update(dict.fromkeys(names, no_update), no_update, status)
+    view = poller.view(screen.request)
+    token = f"{view.version}:{today.toordinal()}:{screen.data_key}"
+    parts = get_part_cache(services).get(
+        (view.version, today, screen.data_key), names,
+        lambda name: _build_part(name, view, screen, settings.timezone))
+    known = (state or {}).get("hashes") or {}
+    sent = {name: no_update if known.get(name) == part.fingerprint else part.payload
+            for name, part in parts.items()}
+    new_state = {"token": token, "hashes": {name: part.fingerprint for name, part in parts.items()}}
+    return Update(sent, new_state, status)
+
+
+def build_status(services: Services) -> dict:
+    """The small status every poll returns: when the last good poll was, and how long ago."""
+    last = services.poller.last_success
+    if last is None:
+        return {"ok": None, "age": None, "hhmm": None, "error": services.poller.last_error}
+    age = (datetime.now(UTC) - last).total_seconds()
+    return {"ok": round(last.timestamp(), 3), "age": round(age, 2),
+            "hhmm": format_hhmm(last, services.settings.timezone),
+            "error": services.poller.last_error}
+
+
+@lru_cache(maxsize=64)
+def format_hhmm(moment: datetime, tz: str) -> str:
+    """hh:mm of an instant in a time zone."""
+    return moment.astimezone(ZoneInfo(tz)).strftime("%H:%M")
+
+
+def next_reload_at(hhmm: str, tz: str, now: datetime | None = None) -> int | None:
+    """Epoch milliseconds of the next local ``hh:mm`` (at least a minute away); None if off."""
+    try:
+        hour, minute = (int(x) for x in hhmm.strip().split(":"))
+        at = time(hour, minute)
+    except ValueError:
+        return None
+    zone = ZoneInfo(tz)
+    now = (now or datetime.now(UTC)).astimezone(zone)
+    candidate = datetime.combine(now.date(), at, zone)
+    if candidate <= now + timedelta(minutes=1):
+        candidate = datetime.combine(now.date() + timedelta(days=1), at, zone)
+    return int(candidate.timestamp() * 1000)

@@ -1,0 +1,104 @@
+"""Panel builders: a View in, Dash components or plain-dict figures out (no database).
+
+This package module holds what the builders share: score bands, themes, number and time
+formatting. Each panel lives in its own module (score, trend, topics, comments).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from app.metrics import CATEGORY_NAMES, categorize, round_half_away
+
+# NPS bands, low edge inclusive: <0 negative, 0-29 low, 30-69 good, >=70 great.
+BAND_EDGES = ((70, "great"), (30, "good"), (0, "low"))
+ARROW_UP, ARROW_DOWN, ARROW_FLAT = "▲", "▼", "▶"
+NOT_AVAILABLE = "—"
+
+# Colours the figures need in Python; the CSS (assets/nps_tv.css) holds the same palette.
+THEMES: dict[str, dict[str, str]] = {
+    "dark": {
+        "text": "#e8ecf4", "muted": "#8d97ab", "faint": "#5b6478", "grid": "rgba(141,151,171,0.16)",
+        "zero": "rgba(232,236,244,0.38)", "panel": "#121a2e", "accent": "#7aa7ff",
+        "band": "rgba(122,167,255,0.20)", "point": "rgba(232,236,244,0.78)",
+        "negative": "#ff6b6b", "low": "#ffb547", "good": "#62d68a", "great": "#17e0a0",
+        "goal": "#ffd166",
+    },
+    "light": {
+        "text": "#141a2a", "muted": "#5a6478", "faint": "#9aa3b5", "grid": "rgba(20,26,42,0.10)",
+        "zero": "rgba(20,26,42,0.35)", "panel": "#ffffff", "accent": "#2f5fd0",
+        "band": "rgba(47,95,208,0.16)", "point": "rgba(20,26,42,0.70)",
+        "negative": "#d33a3a", "low": "#c27a00", "good": "#2e9a4e", "great": "#078a5f",
+        "goal": "#b7791f",
+    },
+}
+EVENT_COLOURS = {
+    "dark": {"launch": "#b794ff", "release": "#b794ff", "price": "#ffb547", "pricing": "#ffb547",
+             "outage": "#ff6b6b", "incident": "#ff6b6b", "default": "#9fb0cc"},
+    "light": {"launch": "#7048c8", "release": "#7048c8", "price": "#b86e00", "pricing": "#b86e00",
+              "outage": "#cc3030", "incident": "#cc3030", "default": "#56627a"},
+}
+
+
+def resolve_theme(theme: str) -> dict[str, str]:
+    """The palette of a theme name, dark when unknown."""
+    return THEMES.get(theme, THEMES["dark"])
+
+
+def classify_band(nps: float) -> str:
+    """The band of a (displayed) NPS: negative, low, good or great."""
+    for edge, name in BAND_EDGES:
+        if nps >= edge:
+            return name
+    return "negative"
+
+
+def category_name(score: int) -> str:
+    """promoter, passive or detractor for a 0-10 score."""
+    return CATEGORY_NAMES[categorize(score)]
+
+
+def describe_delta(delta: float | None) -> tuple[str, str, str]:
+    """(arrow, magnitude text, direction class) of a score change; "—" when unknown."""
+    if delta is None:
+        return "", NOT_AVAILABLE, "is-none"
+    shown = round_half_away(delta)
+    if shown > 0:
+        return ARROW_UP, str(shown), "is-up"
+    if shown < 0:
+        return ARROW_DOWN, str(-shown), "is-down"
+    return ARROW_FLAT, "0", "is-flat"
+
+
+def format_count(n: int) -> str:
+    """A count with thousands separators (1,234)."""
+    return f"{n:,}"
+
+
+def format_ago(then: datetime, now: datetime) -> str:
+    """A relative time such as "just now", "4 min ago", "3 h ago" (assets JS mirrors this)."""
+    seconds = (now - then).total_seconds()
+    if seconds < 45:
+        return "just now"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min ago"
+    hours = round(seconds / 3600)
+    if hours < 24:
+        return f"{hours} h ago"
+    days = round(seconds / 86400)
+    if days < 2:
+        return "yesterday"
+    if days <= 30:
+        return f"{days} days ago"
+    return then.strftime("%d %b").lstrip("0")
+
+
+def describe_previous(window: str) -> str:
+    """How the comparison window is named: "vs previous 30 days"."""
+    if window.endswith("d") and window[:-1].isdigit():
+        days = int(window[:-1])
+        return "vs previous day" if days == 1 else f"vs previous {days} days"
+    if window == "range":
+        return "vs previous period"
+    return "no earlier period to compare"

@@ -1,0 +1,62 @@
+"""The comments panel: the newest verbatims, scrolling slowly, with badges and chips."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from dash import html
+from dash.development.base_component import Component
+
+from app.panels import category_name, format_ago
+from app.rollup import Comment
+from app.views import View
+
+COMMENTS_LIST = "comments-list"
+WALL_COMMENTS = 20
+SECONDS_PER_COMMENT = 7  # scroll speed: one card every few seconds
+MIN_TO_SCROLL = 4  # fewer than this fit on screen, so they stand still
+
+
+def build_comments_panel(view: View, now: datetime | None = None, *, limit: int = WALL_COMMENTS,
+                         scroll: bool = True) -> list[Component]:
+    """The comment feed for a view: newest first, looping upwards when ``scroll`` is on."""
+    now = now or datetime.now(UTC)
+    comments = view.comments[:limit]
+    if not comments:
+        where = "yet" if view.request.window == "all" else f"in the {view.label}"
+        return [html.Div(f"No comments {where}", className="panel-message")]
+    cards = [build_comment_card(c, now) for c in comments]
+    scrolling = scroll and len(cards) >= MIN_TO_SCROLL
+    track = list(cards)
+    if scrolling:
+        # A second copy makes the loop seamless: the track moves up by half its height.
+        track += [build_comment_card(c, now, clone=True) for c in comments]
+    style = {"animationDuration": f"{len(cards) * SECONDS_PER_COMMENT}s"} if scrolling else {}
+    return [html.Div(className="comments-viewport", children=[
+        html.Div(track, id=COMMENTS_LIST, style=style,
+                 className="comments-track is-scrolling" if scrolling else "comments-track"),
+    ])]
+
+
+def build_comment_card(comment: Comment, now: datetime, clone: bool = False) -> html.Div:
+    """One comment: score badge, the verbatim, relative time, segment and topic chips."""
+    category = category_name(comment.score)
+    chips = [html.Span(value, className="chip chip-segment", title=name)
+             for name, value in comment.segments.items() if value]
+    chips += [html.Span(topic, className="chip chip-topic") for topic in comment.topics]
+    extra = {"aria-hidden": "true"} if clone else {}
+    return html.Div(
+        className="comment-card is-clone" if clone else "comment-card",
+        **{"data-category": category, "data-id": str(comment.id)}, **extra,
+        children=[
+            html.Div(str(comment.score), className=f"comment-badge badge-{category}",
+                     title=category),
+            html.Div(className="comment-body", children=[
+                html.P(comment.text, className="comment-text"),
+                html.Div(className="comment-meta", children=[
+                    html.Span(format_ago(comment.created_at, now), className="rel-time",
+                              **{"data-ts": comment.created_at.isoformat()}),
+                    *chips,
+                ]),
+            ]),
+        ])

@@ -1,0 +1,93 @@
+"""The score panel: the big NPS, its delta, the split bar, responses and margin."""
+
+from __future__ import annotations
+
+from dash import html
+from dash.development.base_component import Component
+
+from app.metrics import ScoreSummary
+from app.panels import classify_band, describe_delta, describe_previous, format_count
+from app.views import View
+
+SCORE_VALUE = "score-value"
+SCORE_DELTA = "score-delta"
+SCORE_SPLIT = "score-split"
+SCORE_RESPONSES = "score-responses"
+SCORE_MARGIN = "score-margin"
+SPLIT_LABELS = ("Promoters", "Passives", "Detractors")
+SPLIT_CLASSES = ("promoter", "passive", "detractor")
+
+
+def build_score_panel(view: View) -> list[Component]:
+    """The score panel's children for a view."""
+    current = view.current
+    if not current.enough:
+        return [_build_insufficient(current, view.label)]
+    shown = current.nps_display or 0
+    band = classify_band(shown)
+    arrow, magnitude, direction = describe_delta(view.delta)
+    margin = current.margin or 0.0
+    return [
+        html.Div(className="score-main", children=[
+            html.Div(className="score-hero", children=[
+                html.Div(str(shown), id=SCORE_VALUE, className=f"score-value band-{band}",
+                         **{"data-band": band, "aria-label": f"NPS {shown}"}),
+                html.Div(className="score-hero-caption", children=[
+                    html.Span("NPS", className="score-unit"),
+                    html.Span(f"± {margin:.1f}", id=SCORE_MARGIN, className="score-margin",
+                              title="95% margin of error"),
+                ]),
+            ]),
+            html.Div(className="score-side", children=[
+                html.Div(id=SCORE_DELTA, className=f"score-delta {direction}", children=[
+                    html.Span(arrow, className="delta-arrow") if arrow else None,
+                    html.Span(magnitude, className="delta-value"),
+                ]),
+                html.Div(describe_previous(view.request.window), className="score-side-caption"),
+                html.Div(className="score-facts", children=[
+                    _build_fact(format_count(current.n), f"responses, {view.label}", SCORE_RESPONSES),
+                    _build_fact(f"±{margin:.1f}", "margin of error (95%)"),
+                ]),
+            ]),
+        ]),
+        _build_split(current),
+    ]
+
+
+def _build_fact(value: str, label: str, fact_id: str | None = None) -> html.Div:
+    props = {"id": fact_id} if fact_id else {}
+    return html.Div(className="score-fact", children=[
+        html.Span(value, className="fact-value"), html.Span(label, className="fact-label"),
+    ], **props)
+
+
+def _build_split(summary: ScoreSummary) -> html.Div:
+    percentages = summary.percentages
+    segments, legend = [], []
+    for label, css, count, pct in zip(SPLIT_LABELS, SPLIT_CLASSES, summary.counts, percentages,
+                                      strict=True):
+        segments.append(html.Div(className=f"split-segment split-{css}",
+                                 style={"width": f"{pct}%"}, title=f"{label}: {pct}%"))
+        legend.append(html.Div(className=f"split-item split-item-{css}", children=[
+            html.Span(className=f"split-dot split-{css}"),
+            html.Span(label, className="split-label"),
+            html.Span(f"{pct}%", className="split-pct"),
+            html.Span(format_count(count), className="split-count"),
+        ]))
+    return html.Div(id=SCORE_SPLIT, className="score-split", children=[
+        html.Div(segments, className="split-bar"),
+        html.Div(legend, className="split-legend"),
+    ])
+
+
+def _build_insufficient(summary: ScoreSummary, label: str) -> html.Div:
+    n = summary.n
+    responses = "1 response" if n == 1 else f"{format_count(n)} responses"
+    return html.Div(className="score-main score-insufficient", children=[
+        html.Div("Not enough responses", id=SCORE_VALUE, className="score-value is-insufficient",
+                 **{"data-band": "none"}),
+        html.Div(className="score-insufficient-detail", children=[
+            html.Span(responses, id=SCORE_RESPONSES, className="insufficient-count"),
+            html.Span(f" {label} — a score needs at least {summary.min_sample}."),
+        ]),
+    ])

@@ -1,0 +1,68 @@
+"""The topics panel: a table of topics by impact, readable from across the room."""
+
+from __future__ import annotations
+
+from dash import html
+from dash.development.base_component import Component
+
+from app.metrics import TopicRow
+from app.panels import NOT_AVAILABLE, classify_band, describe_delta, format_count
+from app.views import View
+
+TOPICS_TABLE = "topics-table"
+WALL_ROWS = 8
+HEADINGS = ("Topic", "Mentions", "NPS", "Change", "Detractors", "Effect on score")
+
+
+def build_topics_panel(view: View, limit: int = WALL_ROWS) -> list[Component]:
+    """The topic table's children: the ``limit`` topics with the most impact on the score."""
+    rows = view.topics[:limit]
+    if not rows:
+        where = "yet" if view.request.window == "all" else f"in the {view.label}"
+        return [html.Div(f"No topics mentioned {where}", className="panel-message")]
+    header = html.Div([html.Div(h, className=f"topic-cell topic-head-{i}")
+                       for i, h in enumerate(HEADINGS)], className="topic-row topic-header")
+    body = [_build_row(row) for row in rows]
+    note = None
+    if len(view.topics) > limit:
+        note = html.Div(f"+{len(view.topics) - limit} more topics with a smaller effect",
+                        className="topics-more")
+    return [html.Div([header, *body], id=TOPICS_TABLE, className="topics-table",
+                     **{"data-rows": str(len(rows))}), note]
+
+
+def _build_row(row: TopicRow) -> html.Div:
+    current = row.current
+    if current.enough:
+        shown = current.nps_display or 0
+        band = classify_band(shown)
+        nps_cell = [html.Span(str(shown), className=f"topic-nps-value band-{band}"),
+                    _build_bar(shown, band)]
+    else:
+        nps_cell = [html.Span(NOT_AVAILABLE, className="topic-nps-value is-muted"),
+                    html.Span("few mentions", className="topic-nps-note")]
+    arrow, magnitude, direction = describe_delta(row.delta)
+    impact = round(row.impact, 1)
+    impact_class = "is-up" if impact > 0 else "is-down" if impact < 0 else "is-flat"
+    return html.Div(className="topic-row", children=[
+        html.Div(row.topic, className="topic-cell topic-name"),
+        html.Div(format_count(row.mentions), className="topic-cell topic-mentions"),
+        html.Div(nps_cell, className="topic-cell topic-nps"),
+        html.Div([html.Span(arrow, className="delta-arrow") if arrow else None,
+                  html.Span(magnitude, className="delta-value")],
+                 className=f"topic-cell topic-delta {direction}"),
+        html.Div(f"{round(row.detractor_share * 100)}%", className="topic-cell topic-detractors"),
+        html.Div(f"{impact:+.1f}" if impact else "0.0",
+                 className=f"topic-cell topic-impact {impact_class}"),
+    ])
+
+
+def _build_bar(nps: int, band: str) -> html.Span:
+    """A -100..100 track with a fill from the centre to the score."""
+    half = min(abs(nps), 100) / 2
+    left = 50 if nps >= 0 else 50 - half
+    return html.Span(className="nps-bar", children=[
+        html.Span(className="nps-bar-zero"),
+        html.Span(className=f"nps-bar-fill band-{band}",
+                  style={"left": f"{left:g}%", "width": f"{half:g}%"}),
+    ])

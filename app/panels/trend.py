@@ -1,0 +1,241 @@
+"""The trend panel: NPS per period, rolling line with its margin band, goal and events.
+
+Figures are plain dicts (plotly's ``go.Figure`` validation costs more than our per-update
+budget). Sizes are in "base pixels" for a 1080p wall; the page scales fonts, markers and
+margins to the viewport in the browser (``scale_figure`` in assets/nps_tv.js).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from app.metrics import ROLLING_PERIODS, TrendPoint
+from app.panels import EVENT_COLOURS, resolve_theme
+from app.store.database import EventRow
+from app.views import View
+
+FONT_FAMILY = ('"Inter", "Segoe UI", "Roboto", "Helvetica Neue", "Liberation Sans", '
+               '"DejaVu Sans", Arial, sans-serif')
+BASE_FONT = 20
+EVENT_FONT = 17
+PLOT_WIDTH_GUESS = 1400  # base px of plot area used to stagger event labels
+EVENT_ROW_PX = 36
+EVENT_ROWS = 4
+EVENT_LABEL_CHARS = 26
+PERIOD_NAMES = {"day": "Daily", "week": "Weekly", "month": "Monthly"}
+PERIOD_PAD = {"day": timedelta(hours=14), "week": timedelta(days=4), "month": timedelta(days=16)}
+TICK_FORMATS = {"day": "%b %-d", "week": "%b %-d", "month": "%b %Y"}
+
+
+def build_trend_figure(view: View, theme: str = "dark", tz: str = "UTC") -> dict:
+    """The trend figure for a view, or a figure that says why there is nothing to draw."""
+    palette = resolve_theme(theme)
+    points = view.trend
+    if not any(p.summary.n for p in points):
+        return build_message_figure(f"No responses {_window_phrase(view)}", palette)
+    x0, x1 = _x_range(view)
+    traces = [_band_trace(points, palette), _rolling_trace(points, view.granularity, palette)]
+    traces += _point_traces(points, view.granularity, palette)
+    y_range = _y_range(points, view.goal)
+    _drop_outside(traces[-1], y_range)
+    shapes, annotations = [], []
+    if view.goal is not None:
+        _add_goal(view.goal, palette, shapes, annotations)
+    rows = _add_events(view.events, tz, x0, x1, theme, palette, shapes, annotations)
+    layout = _base_layout(palette)
+    layout.update({
+        "margin": {"l": 70, "r": 30, "t": 24 + rows * EVENT_ROW_PX, "b": 96, "pad": 0},
+        "xaxis": {
+            "type": "date", "range": [x0.isoformat(), x1.isoformat()], "showgrid": False,
+            "tickformat": TICK_FORMATS[view.granularity], "tickfont": {"size": BASE_FONT,
+                                                                        "color": palette["muted"]},
+            "linecolor": palette["grid"], "ticks": "outside", "ticklen": 6,
+            "tickcolor": palette["grid"], "fixedrange": True, "nticks": 8,
+        },
+        "yaxis": {
+            "range": list(y_range), "gridcolor": palette["grid"], "zeroline": True,
+            "zerolinecolor": palette["zero"], "zerolinewidth": 2, "fixedrange": True,
+            "tickfont": {"size": BASE_FONT, "color": palette["muted"]}, "nticks": 7,
+        },
+        "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": -0.1, "yanchor": "top",
+                   "font": {"size": BASE_FONT - 2, "color": palette["muted"]},
+                   "bgcolor": "rgba(0,0,0,0)", "itemclick": False, "itemdoubleclick": False},
+        "showlegend": True,
+        "hovermode": "closest",
+        "shapes": shapes,
+        "annotations": annotations,
+    })
+    return {"data": traces, "layout": layout}
+
+
+def build_message_figure(message: str, palette: dict[str, str]) -> dict:
+    """A figure with no axes and a centred message, so a chart is never an empty frame."""
+    layout = _base_layout(palette)
+    layout.update({
+        "xaxis": {"visible": False}, "yaxis": {"visible": False}, "showlegend": False,
+        "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+        "annotations": [{"text": message, "x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper",
+                         "showarrow": False, "font": {"size": BASE_FONT * 1.6,
+                                                      "color": palette["muted"]}}],
+    })
+    return {"data": [], "layout": layout}
+
+
+def _base_layout(palette: dict[str, str]) -> dict:
+    return {
+        "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)", "autosize": True,
+        "font": {"family": FONT_FAMILY, "size": BASE_FONT, "color": palette["text"]},
+        "hoverlabel": {"font": {"size": BASE_FONT - 2}},
+    }
+
+
+def _window_phrase(view: View) -> str:
+    if view.request.window == "all":
+        return "yet"
+    return f"in the {view.label}" if view.label.startswith("last") else f"from {view.label}"
+
+
+def _x_range(view: View) -> tuple[datetime, datetime]:
+    pad = PERIOD_PAD[view.granularity]
+    first = date.fromisoformat(view.trend[0].start) if view.trend else view.start
+    start = datetime.combine(first, datetime.min.time()) - pad
+    last = datetime.combine(date.fromisoformat(view.trend[-1].start), datetime.min.time()) + pad
+    end = max(last, datetime.combine(view.end + timedelta(days=1), datetime.min.time()))
+    return start, end
+
+
+def _band_trace(points: tuple[TrendPoint, ...], palette: dict[str, str]) -> dict:
+    """One filled polygon per run of periods whose rolling window has enough responses."""
+    xs: list = []
+    ys: list = []
+    run: list[tuple[str, float, float]] = []
+    for p in (*points, None):
+        if p is not None and p.rolling.enough:
+            nps, margin = p.rolling.nps or 0.0, p.rolling.margin or 0.0
+            run.append((p.start, min(nps + margin, 100.0), max(nps - margin, -100.0)))
+            continue
+        if run:
+            xs += [r[0] for r in run] + [r[0] for r in reversed(run)] + [None]
+            ys += [r[1] for r in run] + [r[2] for r in reversed(run)] + [None]
+            run = []
+    return {"type": "scatter", "x": xs, "y": ys, "mode": "lines", "fill": "toself",
+            "fillcolor": palette["band"], "line": {"width": 0, "color": palette["band"]},
+            "hoverinfo": "skip", "name": "95% margin", "showlegend": True}
+
+
+def _rolling_trace(points: tuple[TrendPoint, ...], granularity: str,
+                   palette: dict[str, str]) -> dict:
+    k = ROLLING_PERIODS[granularity]
+    y = [round(p.rolling.nps, 2) if p.rolling.enough and p.rolling.nps is not None else None
+         for p in points]
+    return {"type": "scatter", "x": [p.start for p in points], "y": y, "mode": "lines",
+            "line": {"color": palette["accent"], "width": 5, "shape": "spline",
+                     "smoothing": 0.5},
+            "connectgaps": False, "name": f"{k}-{granularity} rolling NPS",
+            "hovertemplate": "%{x|%b %-d}: rolling NPS %{y:.0f}<extra></extra>"}
+
+
+def _point_traces(points: tuple[TrendPoint, ...], granularity: str,
+                  palette: dict[str, str]) -> list[dict]:
+    """Confident period dots, then muted hollow rings for periods under the minimum sample."""
+    sure = [p for p in points if p.summary.enough]
+    thin = [p for p in points if p.summary.n and not p.summary.enough]
+    name = PERIOD_NAMES[granularity]
+    hover = "%{x|%b %-d}: NPS %{y:.0f} (%{customdata} responses)<extra></extra>"
+    minimum = points[0].summary.min_sample if points else 0
+    return [
+        {"type": "scatter", "x": [p.start for p in sure],
+         "y": [round(p.summary.nps, 2) for p in sure], "customdata": [p.summary.n for p in sure],
+         "mode": "markers", "name": f"{name} NPS", "hovertemplate": hover,
+         "marker": {"size": 11, "color": palette["point"], "line": {"width": 0}}},
+        {"type": "scatter", "x": [p.start for p in thin],
+         "y": [round(p.summary.nps, 2) for p in thin], "customdata": [p.summary.n for p in thin],
+         "mode": "markers", "name": f"under {minimum} responses", "hovertemplate": hover,
+         "marker": {"size": 9, "color": "rgba(0,0,0,0)",
+                    "line": {"width": 2, "color": palette["faint"]}}},
+    ]
+
+
+def _y_range(points: tuple[TrendPoint, ...], goal: float | None) -> tuple[int, int]:
+    values: list[float] = []
+    for p in points:
+        if p.summary.enough and p.summary.nps is not None:
+            values.append(p.summary.nps)
+        if p.rolling.enough and p.rolling.nps is not None:
+            margin = p.rolling.margin or 0.0
+            values += [p.rolling.nps + margin, p.rolling.nps - margin]
+    if goal is not None:
+        values.append(goal)
+    if not values:
+        return -100, 100
+    lo = max(-100, math.floor((min(values) - 4) / 10) * 10)
+    hi = min(100, math.ceil((max(values) + 4) / 10) * 10)
+    while hi - lo < 40:
+        lo, hi = max(-100, lo - 10), min(100, hi + 10)
+    return lo, hi
+
+
+def _drop_outside(trace: dict, y_range: tuple[int, int]) -> None:
+    """Leave out muted points beyond the axis rather than widen it for a tiny sample."""
+    keep = [i for i, y in enumerate(trace["y"]) if y_range[0] <= y <= y_range[1]]
+    for key in ("x", "y", "customdata"):
+        trace[key] = [trace[key][i] for i in keep]
+
+
+def _add_goal(goal: float, palette: dict[str, str], shapes: list, annotations: list) -> None:
+    shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": goal,
+                   "y1": goal, "layer": "below",
+                   "line": {"color": palette["goal"], "width": 2.5, "dash": "dash"}})
+    annotations.append({"text": f"Goal {goal:g}", "xref": "paper", "x": 1, "xanchor": "right",
+                        "yref": "y", "y": goal, "yanchor": "bottom", "showarrow": False,
+                        "font": {"size": BASE_FONT - 2, "color": palette["goal"]}, "yshift": 2})
+
+
+def _add_events(events: tuple[EventRow, ...], tz: str, x0: datetime, x1: datetime, theme: str,
+                palette: dict[str, str], shapes: list, annotations: list) -> int:
+    """Dotted vertical markers with labels staggered over rows; returns the rows used."""
+    colours = EVENT_COLOURS.get(theme, EVENT_COLOURS["dark"])
+    span = (x1 - x0).total_seconds() or 1.0
+    row_ends = [-math.inf] * EVENT_ROWS
+    rows_used = 0
+    zone = ZoneInfo(tz)
+    for event in sorted(events, key=lambda e: e.occurred_at):
+        local = _to_local(event.occurred_at, zone)
+        frac = (local - x0).total_seconds() / span
+        if not 0 <= frac <= 1:
+            continue
+        text = _shorten(event.label)
+        width = len(text) * EVENT_FONT * 0.58 + 22
+        centre = frac * PLOT_WIDTH_GUESS
+        left = min(max(centre - width / 2, 0), PLOT_WIDTH_GUESS - width)
+        free = [r for r in range(EVENT_ROWS) if row_ends[r] + 12 <= left]
+        row = free[0] if free else min(range(EVENT_ROWS), key=lambda r: row_ends[r])
+        row_ends[row] = left + width
+        rows_used = max(rows_used, row + 1)
+        colour = colours.get(event.kind.lower(), colours["default"])
+        x = local.isoformat(timespec="minutes")
+        shapes.append({"type": "line", "xref": "x", "x0": x, "x1": x, "yref": "paper", "y0": 0,
+                       "y1": 1, "layer": "below", "line": {"color": colour, "width": 2,
+                                                           "dash": "dot"}})
+        annotations.append({
+            "text": text, "x": x, "xref": "x", "y": 1, "yref": "paper", "showarrow": True,
+            "arrowhead": 0, "arrowwidth": 2, "arrowcolor": colour, "standoff": 0,
+            "ax": round(left + width / 2 - centre), "ay": -(16 + row * EVENT_ROW_PX),
+            "font": {"size": EVENT_FONT, "color": palette["text"]}, "bgcolor": palette["panel"],
+            "bordercolor": colour, "borderwidth": 2, "borderpad": 4,
+            "hovertext": f"{event.label} ({event.kind})",
+        })
+    return rows_used
+
+
+def _to_local(moment: datetime, zone: ZoneInfo) -> datetime:
+    if moment.tzinfo is None:  # stored times are UTC
+        moment = moment.replace(tzinfo=ZoneInfo("UTC"))
+    return moment.astimezone(zone).replace(tzinfo=None)
+
+
+def _shorten(label: str) -> str:
+    label = " ".join(label.split())
+    return label if len(label) <= EVENT_LABEL_CHARS else label[: EVENT_LABEL_CHARS - 1] + "…"

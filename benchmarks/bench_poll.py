@@ -1,0 +1,139 @@
+"""Poll, first-snapshot and viewer-update costs at 10,000 and 1,000,000 stored responses.
+
+    python benchmarks/bench_poll.py            # 10k and 1M (about a minute, mostly seeding)
+    python benchmarks/bench_poll.py --sizes 10000 100000
+
+Budgets (DESIGN.md): a poll with <=100 new rows costs <= 20 ms at 1M and <= 1.5x the same
+poll at 10k; the first snapshot at 1M <= 2 s; a viewer's update <= 2 ms when nothing
+changed and <= 10 ms after a change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.config import DEFAULT_DATA_DIR, Settings  # noqa: E402
+from app.poller import Poller  # noqa: E402
+from app.store import ResponseRecord, Store  # noqa: E402
+from app.topics import load_taxonomy  # noqa: E402
+
+PRODUCTS, REGIONS, PLANS = ("Ledger", "Pulse", "Atlas", "Relay"), ("NA", "EMEA", "APAC"), (
+    "Starter", "Team", "Enterprise")
+TOPICS = ("Pricing", "Support", "Performance", "", "", "Pricing,Support")
+
+
+def seed(path: Path, rows: int, days: int = 365) -> None:
+    """Write ``rows`` responses straight through sqlite3 (seeding speed is not measured)."""
+    store = Store(f"sqlite:///{path}")
+    store.upgrade()
+    store.dispose()
+    rng = random.Random(1)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    old = (now - timedelta(days=2)).isoformat(sep=" ", timespec="microseconds")
+    con = sqlite3.connect(path)
+    segs = [json.dumps({"plan": pl, "product": p, "region": r}, sort_keys=True)
+            for p in PRODUCTS for r in REGIONS for pl in PLANS]
+    con.executemany("INSERT INTO segment_sets (key) VALUES (?)", [(k,) for k in segs])
+    con.executemany("INSERT INTO topic_sets (key) VALUES (?)", [(k,) for k in set(TOPICS)])
+    seg_ids = [i for (i,) in con.execute("SELECT id FROM segment_sets")]
+    topic_ids = [i for (i,) in con.execute("SELECT id FROM topic_sets")]
+    comments = (None, None, None, "Too expensive for what it does", "Support was quick")
+    batch = []
+    for i in range(rows):
+        created = now - timedelta(seconds=rng.randrange(days * 86400))
+        batch.append(("bench", str(i), rng.randint(0, 10), rng.choice(comments),
+                      created.isoformat(sep=" ", timespec="microseconds"), old,
+                      rng.choice(seg_ids), rng.choice(topic_ids), 0))
+        if len(batch) == 50_000:
+            _insert(con, batch)
+            batch = []
+    _insert(con, batch)
+    con.close()
+
+
+def _insert(con: sqlite3.Connection, batch: list[tuple]) -> None:
+    con.executemany(
+        "INSERT INTO responses (source, external_id, score, comment, created_at, updated_at,"
+        " segment_set_id, topic_set_id, excluded) VALUES (?,?,?,?,?,?,?,?,?)", batch)
+    con.commit()
+
+
+def new_records(start: int, count: int) -> list[ResponseRecord]:
+    rng = random.Random(start)
+    return [ResponseRecord("bench-live", str(start + k), rng.randint(0, 10), datetime.now(UTC),
+                           "the new pricing is steep", {"product": rng.choice(PRODUCTS),
+                                                        "region": "EMEA", "plan": "Team"})
+            for k in range(count)]
+
+
+def measure(size: int, workdir: Path, repeats: int = 15) -> dict[str, float]:
+    path = workdir / f"bench-{size}.db"
+    t0 = time.perf_counter()
+    seed(path, size)
+    seeded = time.perf_counter() - t0
+    settings = Settings(data_dir=str(workdir), topics_file=str(DEFAULT_DATA_DIR / "topics.json"))
+    store = Store(f"sqlite:///{path}")
+    poller = Poller(store, settings, tuple(load_taxonomy(settings.resolved_topics_file).names))
+    t0 = time.perf_counter()
+    poller.poll()
+    first = time.perf_counter() - t0
+
+    idle, busy = [], []
+    for r in range(repeats):
+        t0 = time.perf_counter()
+        poller.poll()
+        idle.append(time.perf_counter() - t0)
+        store.upsert_responses(new_records(10_000_000 + r * 100, 100))
+        t0 = time.perf_counter()
+        changed = poller.poll()
+        busy.append(time.perf_counter() - t0)
+        assert changed
+    result = {"seed_s": seeded, "first_snapshot_s": first,
+              "poll_idle_ms": 1000 * statistics.median(idle),
+              "poll_100_new_ms": 1000 * statistics.median(busy)}
+    result.update(measure_viewers(poller, store))
+    store.dispose()
+    return result
+
+
+def measure_viewers(poller: Poller, store: Store, repeats: int = 200) -> dict[str, float]:
+    """Server time of a wall screen's update callback, unchanged and after a change."""
+    try:
+        from app.live import measure_update_costs
+    except ImportError:
+        return {}
+    return measure_update_costs(poller, store, repeats)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 1_000_000])
+    args = parser.parse_args()
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in args.sizes:
+            results[size] = measure(size, Path(tmp))
+            print(f"{size:>9,} stored: " + ", ".join(
+                f"{k} {v:.3f}" for k, v in results[size].items()), flush=True)
+    small, large = min(results), max(results)
+    if small != large:
+        ratio = results[large]["poll_100_new_ms"] / results[small]["poll_100_new_ms"]
+        print(f"poll with 100 new rows, {large:,} vs {small:,} stored: ratio {ratio:.2f} "
+              f"(budget <= 1.5; <= 20 ms at 1M: {results[large]['poll_100_new_ms']:.1f} ms)")
+        print(f"first snapshot at {large:,}: {results[large]['first_snapshot_s']:.2f} s "
+              f"(budget <= 2 s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,401 @@
+"""CSV/TSV import: real survey exports, column mapping, validation, idempotency and the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import text
+
+from app.ingest.cli_import import add_import_parser, run_import
+from app.ingest.csv_import import (
+    BATCH_SIZE,
+    ImportAborted,
+    ImportError_,
+    ImportFailed,
+    ImportOptions,
+    build_time_parser,
+    import_file,
+)
+from app.metrics import DETRACTOR, PASSIVE, PROMOTER, categorize, compute_nps
+from app.store import Store
+
+REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
+SURVEY_2018 = "r-community-survey-2018.tsv"
+SURVEY_2019 = "r-community-survey-2019.tsv"
+CARPENTRIES = "carpentries-instructor-training-post-survey.csv"
+HEADER = ["id", "score", "time", "best", "least", "country"]
+
+# r-community-survey-2019.tsv by position (see ../shared/data/real/README.md):
+# 1 Timestamp, 19 recommend R, 23/24 like best/least, 46 country, 47 industry,
+# 48 job title, 49 work category.
+OPTIONS_2019 = ImportOptions(
+    score="19", time="1", comments=("23", "24"), scale="1-10",
+    segments=("country=46", "industry=47", "job_title=48", "work_category=49"))
+
+
+def real_file(name: str) -> Path:
+    """A file in ../shared/data/real; skip when the folder is absent."""
+    path = REAL_DATA / name
+    if not path.exists():
+        pytest.skip(f"real survey data not found at {path}")
+    return path
+
+
+@pytest.fixture
+def empty_store(tmp_path: Path) -> Iterator[Store]:
+    """An upgraded SQLite store without topic tagging."""
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}", tagger=None)
+    store.upgrade()
+    yield store
+    store.dispose()
+
+
+def write_rows(folder: Path, rows: Sequence[Sequence[object]], header: Sequence[str] = HEADER,
+               name: str = "answers.csv", delimiter: str = ",") -> Path:
+    """Write a small export with ``csv.writer`` (quoting cells that need it)."""
+    path = folder / name
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter=delimiter)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def basic_options(**overrides: object) -> ImportOptions:
+    """Options for files written by ``write_rows``."""
+    values: dict[str, object] = {"score": "score", "time": "time", "comments": ("best",)}
+    values.update(overrides)
+    return ImportOptions(**values)  # type: ignore[arg-type]
+
+
+def stored(store: Store) -> list[dict]:
+    """Every stored response (score, comment, created_at, segments) in insertion order.
+
+    Read through the poller's public API, so the test does not depend on the table layout.
+    """
+    rows = store.changed_since(datetime(1970, 1, 1, tzinfo=UTC), 0)
+    return [
+        {"score": int(rows.scores[i]), "comment": rows.comments[i],
+         "created_at": datetime.fromtimestamp(int(rows.created[i]), UTC),
+         "segments": rows.segment_keys[int(rows.segment_sets[i])]}
+        for i in sorted(range(len(rows)), key=lambda i: int(rows.ids[i]))
+    ]
+
+
+def stored_nps(store: Store) -> float | None:
+    """NPS of the stored, counted responses, via app.metrics."""
+    counts = {PROMOTER: 0, PASSIVE: 0, DETRACTOR: 0}
+    with store.engine.connect() as conn:
+        for score, excluded in conn.execute(text("SELECT score, excluded FROM responses")):
+            if not excluded:
+                counts[categorize(score)] += 1
+    return compute_nps(counts[PROMOTER], counts[PASSIVE], counts[DETRACTOR])
+
+
+# -- real survey exports ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "options", "count", "nps"), [
+    (SURVEY_2018, ImportOptions(score="Qrecommend", time="Qtime", scale="1-10",
+                                comments=("Qlike_best", "Qlike_least"),
+                                segments=("Qcountry", "Qindustry")), 3018, 72.13),
+    (CARPENTRIES, ImportOptions(score="LikelyToRecommend", time="Date",
+                                time_format="%m/%d/%y %H:%M",
+                                segments=("MemberSite", "WhenTaking")), 889, 48.37),
+    (CARPENTRIES, ImportOptions(score="LikelyToRecommend", time="Date",
+                                segments=("MemberSite", "WhenTaking")), 889, 48.37),
+], ids=["r-2018", "carpentries-explicit-format", "carpentries-auto-format"])
+def test_real_export_stores_every_answered_row(empty_store: Store, name: str,
+                                               options: ImportOptions, count: int, nps: float):
+    report = import_file(empty_store, real_file(name), options)
+    assert report.errors == []
+    assert report.imported == count == empty_store.count_responses()
+    assert report.rows_read == count + report.skipped_blank
+    assert round(stored_nps(empty_store), 2) == nps
+
+
+def test_r_2018_keeps_comments_segments_and_times(empty_store: Store):
+    options = ImportOptions(score="Qrecommend", time="Qtime", scale="1-10",
+                            comments=("Qlike_best", "Qlike_least"),
+                            segments=("Qcountry", "industry=Qindustry"))
+    import_file(empty_store, real_file(SURVEY_2018), options)
+    first, second = stored(empty_store)[:2]
+    assert first["created_at"] == datetime(2018, 12, 6, 16, 57, 58, tzinfo=UTC)
+    assert json.loads(first["segments"]) == {"industry": "Research"}  # country is NA
+    assert first["comment"] is None  # both comments are NA
+    assert json.loads(second["segments"]) == {"qcountry": "Germany", "industry": "Research"}
+    assert second["comment"].startswith("Perfect visualizations\n\nSometimes small things")
+    assert any("ñ" in (row["comment"] or "") or "é" in (row["comment"] or "")
+               for row in stored(empty_store))
+
+
+def test_r_2019_by_position_loads_and_reimport_adds_nothing(empty_store: Store):
+    path = real_file(SURVEY_2019)
+    first = import_file(empty_store, path, OPTIONS_2019)
+    assert first.errors == []
+    assert first.imported == 1795 == empty_store.count_responses()
+    assert first.skipped_blank == first.rows_read - 1795
+    row = stored(empty_store)[0]
+    assert row["created_at"] == datetime(2019, 12, 13, 9, 50, 30, tzinfo=UTC)
+    assert set(json.loads(row["segments"])) <= {"country", "industry", "job_title",
+                                                "work_category"}
+    again = import_file(empty_store, path, OPTIONS_2019)
+    assert (again.imported, again.updated, again.unchanged) == (0, 0, 1795)
+    assert empty_store.count_responses() == 1795
+
+
+def test_identical_rows_are_kept_as_separate_answers(empty_store: Store, tmp_path: Path):
+    path = write_rows(tmp_path, [["", 9, "2024-05-01T10:00:00Z", "same", "", ""]] * 3)
+    report = import_file(empty_store, path, basic_options())
+    assert report.imported == 3
+    assert import_file(empty_store, path, basic_options()).unchanged == 3
+
+
+# -- cells --------------------------------------------------------------------------------
+
+
+def test_multiline_quoted_comment_survives_intact(empty_store: Store, tmp_path: Path):
+    comment = 'First line, with "quotes"\nsecond line\tand a tab\n\nCafé, Ñandú, 東京'
+    path = write_rows(tmp_path, [["a", 10, "2024-05-01T10:00:00Z", comment, "", ""],
+                                 ["b", 3, "2024-05-01T11:00:00Z", "short", "", ""]])
+    report = import_file(empty_store, path, basic_options())
+    assert (report.rows_read, report.imported) == (2, 2)
+    assert [r["comment"] for r in stored(empty_store)] == [comment, "short"]
+
+
+@pytest.mark.parametrize(("best", "least", "expected"), [
+    ("Fast", "Pricey", "Fast\n\nPricey"),
+    ("Fast", "NA", "Fast"),
+    ("  ", "Pricey", "Pricey"),
+    ("N/A", "", None),
+])
+def test_comment_columns_are_joined_with_a_blank_line(empty_store: Store, tmp_path: Path,
+                                                      best: str, least: str,
+                                                      expected: str | None):
+    path = write_rows(tmp_path, [["a", 8, "2024-05-01T10:00:00Z", best, least, ""]])
+    import_file(empty_store, path, basic_options(comments=("best", "least")))
+    assert stored(empty_store)[0]["comment"] == expected
+
+
+@pytest.mark.parametrize("blank", ["", "NA", "N/A", "   ", "na"])
+def test_missing_score_is_skipped_not_an_error(empty_store: Store, tmp_path: Path, blank: str):
+    path = write_rows(tmp_path, [["a", blank, "2024-05-01T10:00:00Z", "x", "", ""],
+                                 ["b", 9, "2024-05-01T10:00:00Z", "y", "", ""]])
+    report = import_file(empty_store, path, basic_options())
+    assert (report.skipped_blank, report.imported, report.errors) == (1, 1, [])
+
+
+def test_segments_named_after_header_or_given_names(empty_store: Store, tmp_path: Path):
+    path = write_rows(tmp_path, [["a", 9, "2024-05-01T10:00:00Z", "", "", " France "],
+                                 ["b", 9, "2024-05-01T10:00:00Z", "", "Slow", "NA"]])
+    import_file(empty_store, path, basic_options(segments=("country", "mood=5")))
+    assert [json.loads(r["segments"]) for r in stored(empty_store)] == [
+        {"country": "France"}, {"mood": "Slow"}]
+
+
+def test_segments_accept_a_mapping(empty_store: Store, tmp_path: Path):
+    path = write_rows(tmp_path, [["a", 9, "2024-05-01T10:00:00Z", "", "", "Peru"]])
+    import_file(empty_store, path, basic_options(segments={"land": 6}))
+    assert json.loads(stored(empty_store)[0]["segments"]) == {"land": "Peru"}
+
+
+# -- errors -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("score", "reason"), [
+    ("eleven", "not a number"),
+    ("11", "outside the 0-10 scale"),
+    ("-1", "outside the 0-10 scale"),
+    ("7.5", "not a whole number"),
+])
+def test_bad_score_is_reported_with_line_and_column(empty_store: Store, tmp_path: Path,
+                                                    score: str, reason: str):
+    # The first row's comment spans three physical lines, so the bad row starts on line 5.
+    path = write_rows(tmp_path, [["a", 9, "2024-05-01T10:00:00Z", "one\ntwo\nthree", "", ""],
+                                 ["b", score, "2024-05-01T10:00:00Z", "bad", "", ""],
+                                 ["c", 10, "2024-05-01T10:00:00Z", "fine", "", ""]])
+    report = import_file(empty_store, path, basic_options())
+    assert len(report.errors) == 1
+    error = report.errors[0]
+    assert (error.line, error.column) == (5, "score")
+    assert reason in error.reason
+    assert report.imported == 2 == empty_store.count_responses()
+
+
+@pytest.mark.parametrize("when", ["yesterday", "13/45/2019 9:00:00", "2024-02-30T10:00:00Z",
+                                  "NA"])
+def test_bad_time_is_reported_and_the_row_left_out(empty_store: Store, tmp_path: Path,
+                                                   when: str):
+    path = write_rows(tmp_path, [["a", 9, when, "x", "", ""],
+                                 ["b", 9, "2024-05-01T10:00:00Z", "y", "", ""]])
+    report = import_file(empty_store, path, basic_options())
+    assert [(e.line, e.column) for e in report.errors] == [(2, "time")]
+    assert "time" in report.errors[0].reason
+    assert [r["comment"] for r in stored(empty_store)] == ["y"]
+
+
+def test_too_many_errors_abort_and_leave_the_store_empty(empty_store: Store, tmp_path: Path):
+    good = [[f"g{i}", 9, "2024-05-01T10:00:00Z", "", "", ""] for i in range(BATCH_SIZE + 500)]
+    bad = [[f"b{i}", "x", "2024-05-01T10:00:00Z", "", "", ""] for i in range(4)]
+    path = write_rows(tmp_path, good + bad + good[:1])
+    with pytest.raises(ImportAborted) as caught:
+        import_file(empty_store, path, basic_options(max_errors=3))
+    assert caught.value.report.aborted
+    assert len(caught.value.report.errors) == 4
+    assert empty_store.count_responses() == 0
+
+
+def test_errors_up_to_the_limit_still_import_the_good_rows(empty_store: Store, tmp_path: Path):
+    rows = [["a", "x", "2024-05-01T10:00:00Z", "", "", ""],
+            ["b", 12, "2024-05-01T10:00:00Z", "", "", ""],
+            ["c", 7, "2024-05-01T10:00:00Z", "", "", ""]]
+    report = import_file(empty_store, write_rows(tmp_path, rows), basic_options(max_errors=2))
+    assert [e.line for e in report.errors] == [2, 3]
+    assert report.imported == 1
+
+
+def test_dry_run_validates_and_writes_nothing(empty_store: Store, tmp_path: Path):
+    rows = [["a", 9, "2024-05-01T10:00:00Z", "", "", ""],
+            ["b", "bad", "2024-05-01T10:00:00Z", "", "", ""],
+            ["c", "", "2024-05-01T10:00:00Z", "", "", ""]]
+    report = import_file(empty_store, write_rows(tmp_path, rows), basic_options(dry_run=True))
+    assert (report.rows_read, report.valid, report.skipped_blank) == (3, 1, 1)
+    assert report.errors == [ImportError_(3, "score", "score 'bad' is not a number")]
+    assert report.imported == 0 == empty_store.count_responses()
+
+
+@pytest.mark.parametrize(("scale", "accepted"), [("0-10", True), ("1-10", False)])
+def test_scale_decides_whether_zero_is_allowed(empty_store: Store, tmp_path: Path,
+                                               scale: str, accepted: bool):
+    path = write_rows(tmp_path, [["a", 0, "2024-05-01T10:00:00Z", "", "", ""]])
+    report = import_file(empty_store, path, basic_options(scale=scale))
+    assert (report.imported == 1) is accepted
+    if not accepted:
+        assert "outside the 1-10 scale" in report.errors[0].reason
+
+
+@pytest.mark.parametrize(("option", "spec", "flag", "hint"), [
+    ("score", "scroe", "--score", "'score' (position 2)"),
+    ("time", "Time", "--time", "'time' (position 3)"),
+    ("comments", ("bestt",), "--comment", "'best' (position 4)"),
+    ("segments", ("land=contry",), "--segment", "'country' (position 6)"),
+    ("id_column", "ID", "--id-column", "'id' (position 1)"),
+    ("score", "7", "--score", "no such position; the file has 6 columns"),
+])
+def test_unknown_column_names_the_option(empty_store: Store, tmp_path: Path, option: str,
+                                         spec: object, flag: str, hint: str):
+    path = write_rows(tmp_path, [["a", 9, "2024-05-01T10:00:00Z", "", "", ""]])
+    with pytest.raises(ImportFailed) as caught:
+        import_file(empty_store, path, basic_options(**{option: spec}))
+    assert flag in str(caught.value)
+    assert hint in str(caught.value)
+
+
+def test_duplicate_id_in_one_file_is_an_error(empty_store: Store, tmp_path: Path):
+    rows = [["a", 9, "2024-05-01T10:00:00Z", "", "", ""],
+            ["a", 3, "2024-05-01T10:00:00Z", "", "", ""]]
+    report = import_file(empty_store, write_rows(tmp_path, rows), basic_options(id_column="id"))
+    assert report.errors == [ImportError_(3, "id", "id 'a' repeats line 2")]
+
+
+def test_id_column_reimport_updates_changed_rows(empty_store: Store, tmp_path: Path):
+    rows = [["a", 9, "2024-05-01T10:00:00Z", "", "", ""],
+            ["b", 3, "2024-05-01T10:00:00Z", "", "", ""]]
+    import_file(empty_store, write_rows(tmp_path, rows), basic_options(id_column="id"))
+    rows[1][1] = 4
+    report = import_file(empty_store, write_rows(tmp_path, rows), basic_options(id_column="id"))
+    assert (report.imported, report.updated, report.unchanged) == (0, 1, 1)
+
+
+def test_file_that_is_not_utf8_fails_clearly(empty_store: Store, tmp_path: Path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("score,comment\n9,caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ImportFailed, match="not UTF-8"):
+        import_file(empty_store, path, ImportOptions(score="score"))
+
+
+# -- times and delimiters -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "time_format", "zone", "expected"), [
+    ("2018-12-06T16:57:58Z", None, "UTC", datetime(2018, 12, 6, 16, 57, 58, tzinfo=UTC)),
+    ("2024-07-01T12:00:00+02:00", None, "UTC", datetime(2024, 7, 1, 10, 0, tzinfo=UTC)),
+    ("12/13/2019 9:50:30", None, "UTC", datetime(2019, 12, 13, 9, 50, 30, tzinfo=UTC)),
+    ("9/8/18 15:29", None, "UTC", datetime(2018, 9, 8, 15, 29, tzinfo=UTC)),
+    ("12/13/2019 9:50:30 PM", None, "UTC", datetime(2019, 12, 13, 21, 50, 30, tzinfo=UTC)),
+    ("2024-07-01 12:00", None, "Europe/Paris", datetime(2024, 7, 1, 10, 0, tzinfo=UTC)),
+    ("01.07.2024 12:00", "%d.%m.%Y %H:%M", "Europe/Paris", datetime(2024, 7, 1, 10, 0,
+                                                                      tzinfo=UTC)),
+])
+def test_time_parser_reads_common_export_formats(value: str, time_format: str | None,
+                                                 zone: str, expected: datetime):
+    tz = UTC if zone == "UTC" else ZoneInfo(zone)
+    assert build_time_parser(time_format, tz)(value) == expected
+
+
+def test_timezone_applies_to_naive_times_on_import(empty_store: Store, tmp_path: Path):
+    path = write_rows(tmp_path, [["a", 9, "12/13/2019 9:50:30", "", "", ""]])
+    import_file(empty_store, path, basic_options(timezone="America/New_York"))
+    assert stored(empty_store)[0]["created_at"] == datetime(2019, 12, 13, 14, 50, 30,
+                                                                     tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("name", "delimiter"), [
+    ("semi.csv", ";"), ("tabs.tsv", "\t"), ("pipes.txt", "|"), ("plain.csv", ","),
+])
+def test_delimiter_is_detected(empty_store: Store, tmp_path: Path, name: str, delimiter: str):
+    path = write_rows(tmp_path, [["a", 9, "2024-05-01T10:00:00Z", "x, y; z", "", ""]],
+                      name=name, delimiter=delimiter)
+    report = import_file(empty_store, path, basic_options())
+    assert (report.imported, report.errors) == (1, [])
+    assert stored(empty_store)[0]["comment"] == "x, y; z"
+
+
+def test_progress_bar_goes_to_stderr(empty_store: Store, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]):
+    path = write_rows(tmp_path, [["a", 9, "2024-05-01T10:00:00Z", "", "", ""]])
+    import_file(empty_store, path, basic_options(), progress=True)
+    captured = capsys.readouterr()
+    assert "importing" in captured.err
+    assert captured.out == ""
+
+
+# -- command line -------------------------------------------------------------------------
+
+
+def run_cli(store: Store, argv: list[str]) -> int:
+    """Parse ``argv`` with the import sub-command and run it."""
+    parser = argparse.ArgumentParser(prog="nps-tv")
+    add_import_parser(parser.add_subparsers(dest="command"))
+    return run_import(parser.parse_args(argv), store)
+
+
+@pytest.mark.parametrize(("scores", "extra", "code", "expected"), [
+    ([9, 10, ""], [], 0, "imported 2, updated 0, unchanged 0, skipped blank 1"),
+    ([9, "eleven"], [], 1, "line 3, column score: score 'eleven' is not a number"),
+    ([9, "x", "y"], ["--max-errors", "1"], 2, "nothing imported"),
+    ([9, "x"], ["--dry-run"], 1, "dry run, nothing written"),
+])
+def test_cli_summary_and_exit_code(empty_store: Store, tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str], scores: list,
+                                   extra: list[str], code: int, expected: str):
+    rows = [[f"r{i}", s, "2024-05-01T10:00:00Z", "", "", "NL"] for i, s in enumerate(scores)]
+    path = write_rows(tmp_path, rows)
+    argv = ["import", str(path), "--score", "score", "--time", "3", "--comment", "best",
+            "--segment", "country", "--no-progress", *extra]
+    assert run_cli(empty_store, argv) == code
+    assert expected in capsys.readouterr().out
+
+
+def test_cli_unknown_column_fails_with_its_option(empty_store: Store, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]):
+    path = write_rows(tmp_path, [["a", 9, "2024-05-01T10:00:00Z", "", "", ""]])
+    assert run_cli(empty_store, ["import", str(path), "--score", "nps", "--no-progress"]) == 2
+    assert "--score 'nps': no such column" in capsys.readouterr().err
