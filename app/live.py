@@ -94,7 +94,7 @@ def _parse_screen(items: tuple[tuple[str, str], ...], segment_fields: tuple[str,
     unknown = sorted(set(query) - set(VIEW_PARAMS) - set(SCREEN_PARAMS) - set(segment_fields))
     if unknown:
         notices.append("ignored: " + ", ".join(unknown))
-    view_query = urlencode(_request_params(request, default_window))
+    view_query = urlencode(_request_params(request, default_window), safe=",")
     screen_params = []
     if panels != PANEL_NAMES:
         screen_params.append(("panels", ",".join(panels)))
@@ -106,7 +106,7 @@ def _parse_screen(items: tuple[tuple[str, str], ...], segment_fields: tuple[str,
         screen_params.append(("shift", "0"))
     if query.get("token"):
         screen_params.append(("token", query["token"]))
-    full = "&".join(part for part in (urlencode(screen_params), view_query) if part)
+    full = "&".join(p for p in (urlencode(screen_params, safe=",:"), view_query) if p)
     dwell_map = tuple((name, dwell.get(name, default_dwell)) for name in PANEL_NAMES)
     return ScreenConfig(request, panels, dwell_map, theme, shift, tuple(notices), full,
                         view_query)

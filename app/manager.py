@@ -182,7 +182,7 @@ def register_callbacks(dash_app: Dash, services: Services) -> None:
         query = build_query(config.get("query") or {}, window, config.get("fields") or [],
                             values)
         screen = live.parse_screen(query, services.settings)
-        search = f"?{urlencode(query)}" if query else ""
+        search = f"?{urlencode(query, safe=',:')}" if query else ""
         return search, _wall_href(screen)
 
     dash_app.clientside_callback(

@@ -288,11 +288,14 @@ def test_scale_decides_whether_zero_is_allowed(empty_store: Store, tmp_path: Pat
     ("segments", ("land=contry",), "--segment", "'country' (position 6)"),
     ("id_column", "ID", "--id-column", "'id' (position 1)"),
     ("score", "7", "--score", "no such position; the file has 6 columns"),
+    ("segments", ("country", "country=best"), "--segment", "'country' is given twice"),
+    ("scale", "0-5", "--scale", "choose one of 0-10, 1-10"),
+    ("timezone", "Mars/Olympus", "--timezone", "unknown time zone"),
 ])
-def test_unknown_column_names_the_option(empty_store: Store, tmp_path: Path, option: str,
+def test_bad_option_error_names_the_option(empty_store: Store, tmp_path: Path, option: str,
                                          spec: object, flag: str, hint: str):
     path = write_rows(tmp_path, [["a", 9, "2024-05-01T10:00:00Z", "", "", ""]])
-    with pytest.raises(ImportFailed) as caught:
+    with pytest.raises(ImportFailed) as caught:  # ImportOptions itself checks scale
         import_file(empty_store, path, basic_options(**{option: spec}))
     assert flag in str(caught.value)
     assert hint in str(caught.value)

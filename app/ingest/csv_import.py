@@ -405,7 +405,10 @@ def _build_plan(path: Path, options: ImportOptions) -> _Plan:
     for item in options.segments:
         name, spec = _split_segment(item, header)
         column = resolve_column(header, spec, "--segment")
-        segments.append((name or column.name.lower(), column))
+        name = name or column.name.lower()
+        if any(name == taken for taken, _column in segments):
+            raise ImportFailed(f"--segment {item!r}: segment {name!r} is given twice")
+        segments.append((name, column))
     time_column = None if options.time is None else resolve_column(header, options.time, "--time")
     source = options.source or f"import:{path.name}"[:SOURCE_MAX]
     if len(source) > SOURCE_MAX:

@@ -55,7 +55,7 @@ def build_comment_card(comment: Comment, now: datetime, clone: bool = False) -> 
                 html.P(comment.text, className="comment-text"),
                 html.Div(className="comment-meta", children=[
                     html.Span(format_ago(comment.created_at, now), className="rel-time",
-                              **{"data-ts": comment.created_at.isoformat()}),
+                              **{"data-ts": comment.created_at.isoformat(timespec="seconds")}),
                     *chips,
                 ]),
             ]),

@@ -1,0 +1,128 @@
+"""/health and /api/v1/summary, including the real-data figures the issue names."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app.web import create_app, get_services
+from tests.conftest import make_record, real_data
+
+
+@pytest.fixture
+def dash_app(settings):
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(dash_app):
+    return dash_app.server.test_client()
+
+
+def poll(dash_app) -> None:
+    get_services(dash_app).poller.poll()
+
+
+def test_health_reports_database_snapshot_and_build(dash_app, client):
+    poll(dash_app)
+    body = client.get("/health").get_json()
+    assert body["status"] == "ok"
+    assert body["database"] == "reachable"
+    assert body["build_id"] == "test-build"
+    assert body["snapshot_age_seconds"] is not None and body["snapshot_age_seconds"] < 5
+    assert body["version"]
+
+
+def test_health_is_503_when_the_database_is_unreachable(dash_app, client, monkeypatch):
+    monkeypatch.setattr(get_services(dash_app).store, "ping", lambda: False)
+    response = client.get("/health")
+    assert response.status_code == 503
+    assert response.get_json()["database"] == "unreachable"
+
+
+def test_summary_reports_exact_and_displayed_score(dash_app, client):
+    store = get_services(dash_app).store
+    now = datetime.now(UTC)
+    # 5 promoters, 2 passives, 1 detractor: NPS 50 exactly; then one more passive: 44.44
+    scores = [10, 9, 9, 10, 9, 7, 8, 3, 8]
+    store.upsert_responses([make_record(i, s, when=now - timedelta(days=1))
+                            for i, s in enumerate(scores)])
+    poll(dash_app)
+    body = client.get("/api/v1/summary").get_json()
+    assert body["n"] == 9
+    assert body["nps"] == 44
+    assert body["nps_exact"] == pytest.approx(44.4444, abs=1e-4)
+    assert body["promoters"] == {"count": 5, "percent": 56}
+    assert body["passives"]["count"] == 3 and body["detractors"]["count"] == 1
+    pct = [body[k]["percent"] for k in ("promoters", "passives", "detractors")]
+    assert sum(pct) == 100
+    assert body["margin_of_error"] > 0
+    assert body["window"]["end"] == now.date().isoformat()
+    assert body["as_of"]
+
+
+def test_summary_below_minimum_sample_has_no_score(dash_app, client):
+    store = get_services(dash_app).store
+    store.upsert_responses([make_record(i, 10) for i in range(4)])
+    poll(dash_app)
+    body = client.get("/api/v1/summary").get_json()
+    assert body["n"] == 4
+    assert body["nps"] is None and body["enough_responses"] is False
+
+
+def test_summary_windows_and_segments(dash_app, client):
+    store = get_services(dash_app).store
+    now = datetime.now(UTC)
+    store.upsert_responses(
+        [make_record(i, 10, when=now - timedelta(days=1), product="A") for i in range(6)]
+        + [make_record(100 + i, 0, when=now - timedelta(days=60), product="B")
+           for i in range(6)])
+    poll(dash_app)
+    assert client.get("/api/v1/summary?window=30d").get_json()["n"] == 6
+    assert client.get("/api/v1/summary?window=90d").get_json()["n"] == 12
+    assert client.get("/api/v1/summary?window=all").get_json()["n"] == 12
+    only_b = client.get("/api/v1/summary?window=all&product=B").get_json()
+    assert (only_b["n"], only_b["nps"]) == (6, -100)
+    day = (now - timedelta(days=60)).date().isoformat()
+    ranged = client.get(f"/api/v1/summary?from={day}&to={day}").get_json()
+    assert ranged["n"] == 6 and ranged["window"]["start"] == day
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("window=30x", "window"), ("window=0d", "window"), ("from=2026-13-01", "from"),
+     ("from=2026-02-01&to=2026-01-01", "from"), ("window=30d&from=2026-01-01", "window")],
+)
+def test_bad_summary_parameters_name_the_field(client, query, field):
+    response = client.get(f"/api/v1/summary?{query}")
+    assert response.status_code == 400
+    problem = response.get_json()["problems"][0]
+    assert problem["field"] == field and field in problem["message"]
+
+
+@pytest.mark.parametrize(
+    ("file", "args", "n", "nps", "exact"),
+    [
+        ("r-community-survey-2018.tsv",
+         ["--score", "Qrecommend", "--time", "Qtime", "--comment", "Qlike_best",
+          "--comment", "Qlike_least", "--segment", "country=Qcountry"], 3018, 72, 72.13),
+        ("carpentries-instructor-training-post-survey.csv",
+         ["--score", "LikelyToRecommend", "--time", "Date", "--time-format", "%m/%d/%y %H:%M",
+          "--segment", "site=MemberSite"], 889, 48, 48.37),
+    ],
+)
+def test_real_exports_give_the_published_score(settings, file, args, n, nps, exact, monkeypatch,
+                                               capsys):
+    from app.cli import main
+
+    path = real_data(file)
+    monkeypatch.setenv("NPS_TV_DATA_DIR", settings.data_dir)
+    monkeypatch.setenv("NPS_TV_TOPICS_FILE", settings.topics_file)
+    assert main(["import", str(path), *args, "--no-progress"]) == 0
+    dash_app = create_app(settings)
+    poll(dash_app)
+    body = dash_app.server.test_client().get("/api/v1/summary?window=all").get_json()
+    assert body["n"] == n
+    assert body["nps"] == nps
+    assert round(body["nps_exact"], 2) == exact

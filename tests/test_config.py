@@ -1,0 +1,53 @@
+"""Every setting has a default, help, an environment variable and a line in the README."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from app.config import SETTINGS, Settings, normalise_database_url
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_every_setting_is_documented_in_the_readme():
+    text = README.read_text()
+    missing = [s.env for s in SETTINGS if f"`{s.env}`" not in text]
+    assert missing == []
+
+
+def test_registry_and_settings_class_declare_the_same_settings():
+    fields = {f.name for f in dataclasses.fields(Settings)} - {"extra"}
+    assert {s.name for s in SETTINGS} == fields
+    for s in SETTINGS:
+        assert s.help.strip(), s.name
+        assert getattr(Settings(), s.name) == s.default, s.name
+
+
+def test_settings_are_read_from_the_environment():
+    env = {"NPS_TV_POLL_SECONDS": "2.5", "NPS_TV_SEGMENT_FIELDS": "plan, tier",
+           "NPS_TV_GOAL": "40", "NPS_TV_PORT": "9000"}
+    s = Settings.from_env(env)
+    assert (s.poll_seconds, s.segment_fields, s.goal, s.port) == (2.5, ("plan", "tier"), 40.0, 9000)
+
+
+def test_a_bad_value_names_the_variable():
+    with pytest.raises(ValueError, match="NPS_TV_PORT"):
+        Settings.from_env({"NPS_TV_PORT": "eighty"})
+
+
+def test_database_url_falls_back_to_paas_variable_and_maps_the_driver():
+    s = Settings.from_env({"DATABASE_URL": "postgres://u@h/db"})
+    assert s.resolved_database_url == "postgresql+psycopg://u@h/db"
+    own = Settings.from_env({"DATABASE_URL": "postgres://u@h/db",
+                             "NPS_TV_DATABASE_URL": "sqlite:///x.db"})
+    assert own.resolved_database_url == "sqlite:///x.db"
+    assert normalise_database_url("postgresql://a@b/c") == "postgresql+psycopg://a@b/c"
+
+
+def test_default_store_is_sqlite_in_the_data_dir(tmp_path):
+    s = Settings(data_dir=str(tmp_path))
+    assert s.resolved_database_url == f"sqlite:///{tmp_path / 'nps_tv.db'}"
+    assert s.demo_database_url != s.resolved_database_url
