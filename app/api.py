@@ -1,4 +1,4 @@
-"""JSON endpoints and /health; they read the snapshot, never the database (except /health's ping)."""
+"""JSON endpoints and /health: they read the snapshot, never the database (but /health's ping)."""
 
 from __future__ import annotations
 

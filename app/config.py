@@ -57,7 +57,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("data_dir", str, str(DEFAULT_DATA_DIR),
             "Folder for the embedded SQLite stores and shipped config such as topics.json."),
     Setting("topics_file", str, "",
-            "JSON keyword taxonomy for topics; empty means DATA_DIR/topics.json."),
+            "JSON keyword taxonomy for topics; empty means DATA_DIR/topics.json, "
+            "or the shipped data/topics.json when DATA_DIR has none."),
     Setting("host", str, "127.0.0.1",
             "Interface to listen on; use 0.0.0.0 to let a TV on the LAN reach the wall."),
     Setting("port", int, 8050, "TCP port to listen on (Procfile hosts set PORT instead)."),
@@ -66,7 +67,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("poll_seconds", float, 3.0,
             "How often the poller reads new and changed responses, and how often screens ask."),
     Setting("poll_overlap_seconds", float, 10.0,
-            "Each poll re-reads rows updated this far behind its watermark, so late commits are seen."),
+            "Each poll re-reads rows updated this far behind its watermark, "
+            "so late commits are seen."),
     Setting("window_days", int, 30,
             "Default rolling window in days; the delta compares with the same length before it."),
     Setting("timezone", str, "UTC", "IANA time zone in which days, weeks and months are cut."),
@@ -84,8 +86,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Local time (HH:MM) at which wall screens reload to release browser memory; "
             "empty disables."),
     Setting("build_id", str, "",
-            "Identifies this deployment; screens reload when it changes. Empty: version + start time."),
-    Setting("demo_seed", int, 7, "Random seed of `nps-tv demo`, so the demo history is repeatable."),
+            "Identifies this deployment; screens reload when it changes. "
+            "Empty: version + start time."),
+    Setting("demo_seed", int, 7,
+            "Random seed of `nps-tv demo`, so the demo history is repeatable."),
     Setting("demo_days", int, 180, "Days of history `nps-tv demo` writes."),
     Setting("demo_every_seconds", float, 6.0,
             "How often `nps-tv demo` adds a live response once the history is written."),
@@ -156,7 +160,11 @@ class Settings:
 
     @property
     def resolved_topics_file(self) -> Path:
-        return Path(self.topics_file) if self.topics_file else Path(self.data_dir) / "topics.json"
+        """The taxonomy: the configured file, else DATA_DIR/topics.json, else the shipped one."""
+        if self.topics_file:
+            return Path(self.topics_file)
+        local = Path(self.data_dir) / "topics.json"
+        return local if local.exists() else DEFAULT_DATA_DIR / "topics.json"
 
 
 def normalise_database_url(url: str) -> str:

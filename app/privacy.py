@@ -8,7 +8,8 @@ EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # Card-like: 13-19 digits, optionally grouped by spaces or dashes.
 CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 # Phone-like: an optional +country code, then 7+ digits with common separators.
-PHONE = re.compile(r"(?<![\w])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2,4}){2,4}(?![\w])")
+PHONE = re.compile(
+    r"(?<![\w])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2,4}){2,4}(?![\w])")
 
 
 def mask_personal_data(text: str) -> str:

@@ -3,7 +3,6 @@ poller; ``start_jobs`` starts polling. Nothing here runs on import."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from functools import partial
 from urllib.parse import parse_qsl
@@ -44,7 +43,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         store = Store(settings.resolved_database_url, tagger=partial(tag_topics, taxonomy=taxonomy))
     store.upgrade()
     poller = Poller(store, settings, tuple(taxonomy.names))
-    build_id = settings.build_id or f"{__version__}-{int(time.time())}"
+    build_id = settings.build_id or default_build_id()
     services = Services(settings, store, poller, build_id)
 
     server = Flask("nps_tv")
@@ -72,6 +71,19 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     tv.register_callbacks(dash_app, services)
     manager.register_callbacks(dash_app, services)
     return dash_app
+
+
+def default_build_id() -> str:
+    """Version plus the newest modification time of the code and assets.
+
+    Every worker of one deployment computes the same id (a start time would differ between
+    workers and make screens reload in a loop), and a deploy that changes a file changes it.
+    """
+    newest = max(
+        (p.stat().st_mtime for folder in (PROJECT_ROOT / "app", ASSETS_DIR)
+         for p in folder.rglob("*") if p.suffix in {".py", ".js", ".css"}),
+        default=0.0)
+    return f"{__version__}-{int(newest)}"
 
 
 def get_services(dash_app: Dash) -> Services:

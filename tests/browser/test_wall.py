@@ -1,0 +1,105 @@
+"""The wall in headless Chromium: rotation, live responses and events reaching the screen."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from selenium.webdriver.common.by import By
+
+from app.web import create_app, get_services, start_jobs, stop_jobs
+from tests.conftest import make_record
+
+POLL_SECONDS = 1.0
+# The issue allows the poll interval plus a few seconds from write to screen.
+REACH_SECONDS = POLL_SECONDS + 6
+
+
+@pytest.fixture
+def wall(dash_duo, settings):
+    """A running server on a fresh store with a few days of responses, polling every second."""
+    dash_app = create_app(settings.replace(poll_seconds=POLL_SECONDS))
+    store = get_services(dash_app).store
+    now = datetime.now(UTC)
+    store.upsert_responses([
+        make_record(i, 10 if i % 2 else 8, when=now - timedelta(days=i % 20, hours=2),
+                    comment=f"Solid product, comment {i}", product="Ledger", region="EMEA")
+        for i in range(40)])
+    start_jobs(dash_app)
+    dash_duo.start_server(dash_app)
+    yield dash_duo, dash_app
+    stop_jobs(dash_app)
+
+
+def text_content(dash_duo, selector: str) -> str:
+    """All text under an element, visible or not (Selenium's .text skips hidden panels)."""
+    return dash_duo.driver.find_element(By.CSS_SELECTOR, selector).get_attribute("textContent")
+
+
+def wait_for_text(dash_duo, selector: str, expected: str, timeout: float) -> float:
+    """Wait until ``expected`` is in the element's text; return the seconds it took."""
+    started = time.monotonic()
+    last = ""
+    while time.monotonic() - started < timeout:
+        try:
+            last = text_content(dash_duo, selector)
+        except Exception:  # noqa: BLE001 - the element may be re-rendered while we look
+            last = ""
+        if expected in last:
+            return time.monotonic() - started
+        time.sleep(0.2)
+    raise AssertionError(f"{expected!r} not in {selector} after {timeout}s: {last[:300]!r}")
+
+
+def active_panel(dash_duo) -> str | None:
+    for element in dash_duo.driver.find_elements(By.CSS_SELECTOR, ".tv-panel"):
+        if "is-active" in (element.get_attribute("class") or "").split():
+            return element.get_attribute("id")
+    return None
+
+
+def test_each_panel_becomes_visible_in_turn(wall):
+    dash_duo, _ = wall
+    dash_duo.driver.get(f"{dash_duo.server_url}/tv?dwell=3")
+    dash_duo.wait_for_element("#tv-panel-score", timeout=10)
+    seen: list[str] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(seen) < 5:
+        current = active_panel(dash_duo)
+        if current and (not seen or seen[-1] != current):
+            seen.append(current)
+            time.sleep(1.0)  # let the 0.8 s cross-fade finish
+            element = dash_duo.driver.find_element(By.ID, current)
+            assert element.is_displayed()
+            others = [e for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, ".tv-panel")
+                      if e.get_attribute("id") != current]
+            assert not any(e.is_displayed() for e in others), "only one panel at a time"
+        time.sleep(0.25)
+    assert seen[:5] == ["tv-panel-score", "tv-panel-trend", "tv-panel-topics",
+                        "tv-panel-comments", "tv-panel-score"]
+
+
+def test_a_new_response_reaches_the_comments_and_moves_the_score(wall):
+    dash_duo, dash_app = wall
+    dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score,comments&dwell=600")
+    # 20 promoters and 20 passives: NPS 50
+    wait_for_text(dash_duo, "#score-value", "50", timeout=10)
+    store = get_services(dash_app).store
+    unique = "The invoice export broke twice this week"
+    store.upsert_responses([make_record(1000 + i, 0, when=datetime.now(UTC), comment=unique,
+                                        product="Ledger") for i in range(10)])
+    took = wait_for_text(dash_duo, "#tv-panel-comments", unique, timeout=REACH_SECONDS)
+    assert took <= REACH_SECONDS
+    # 20 promoters, 20 passives, 10 detractors: NPS 20
+    wait_for_text(dash_duo, "#score-value", "20", timeout=REACH_SECONDS)
+    assert text_content(dash_duo, "#score-value").strip() == "20"
+
+
+def test_an_event_added_to_the_store_appears_on_the_trend(wall):
+    dash_duo, dash_app = wall
+    dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=trend")
+    dash_duo.wait_for_element("#tv-trend-graph .main-svg", timeout=10)
+    get_services(dash_app).store.add_event(datetime.now(UTC) - timedelta(days=3),
+                                           "Pricing page relaunch", "pricing")
+    wait_for_text(dash_duo, "#tv-panel-trend", "Pricing page relaunch", timeout=REACH_SECONDS)
