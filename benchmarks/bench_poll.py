@@ -24,9 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.config import DEFAULT_DATA_DIR, Settings  # noqa: E402
-from app.poller import Poller  # noqa: E402
 from app.store import ResponseRecord, Store  # noqa: E402
-from app.topics import load_taxonomy  # noqa: E402
+from app.web import create_app, get_services  # noqa: E402
 
 PRODUCTS, REGIONS, PLANS = ("Ledger", "Pulse", "Atlas", "Relay"), ("NA", "EMEA", "APAC"), (
     "Starter", "Team", "Enterprise")
@@ -82,9 +81,11 @@ def measure(size: int, workdir: Path, repeats: int = 15) -> dict[str, float]:
     t0 = time.perf_counter()
     seed(path, size)
     seeded = time.perf_counter() - t0
-    settings = Settings(data_dir=str(workdir), topics_file=str(DEFAULT_DATA_DIR / "topics.json"))
-    store = Store(f"sqlite:///{path}")
-    poller = Poller(store, settings, tuple(load_taxonomy(settings.resolved_topics_file).names))
+    settings = Settings(data_dir=str(workdir), database_url=f"sqlite:///{path}",
+                        topics_file=str(DEFAULT_DATA_DIR / "topics.json"))
+    dash_app = create_app(settings)
+    services = get_services(dash_app)
+    poller, store = services.poller, services.store
     t0 = time.perf_counter()
     poller.poll()
     first = time.perf_counter() - t0
@@ -102,18 +103,45 @@ def measure(size: int, workdir: Path, repeats: int = 15) -> dict[str, float]:
     result = {"seed_s": seeded, "first_snapshot_s": first,
               "poll_idle_ms": 1000 * statistics.median(idle),
               "poll_100_new_ms": 1000 * statistics.median(busy)}
-    result.update(measure_viewers(poller, store))
+    result.update(measure_viewers(services))
     store.dispose()
     return result
 
 
-def measure_viewers(poller: Poller, store: Store, repeats: int = 200) -> dict[str, float]:
-    """Server time of a wall screen's update callback, unchanged and after a change."""
-    try:
-        from app.live import measure_update_costs
-    except ImportError:
-        return {}
-    return measure_update_costs(poller, store, repeats)
+def measure_viewers(services, repeats: int = 30) -> dict[str, float]:
+    """Server time of a wall screen's update step, with nothing changed and after a change.
+
+    "first viewer" builds the changed parts (once per snapshot and filter); every other
+    screen showing the same thing is served from the part cache.
+    """
+    from app import live
+    from app.tv import select_parts
+
+    screen = live.parse_screen({}, services.settings)
+    names = select_parts(screen)
+    state = live.compute_update(services, screen, None, names).state
+    unchanged, first_viewer, other_viewers, sent = [], [], [], []
+    for r in range(repeats):
+        for _ in range(20):
+            t0 = time.perf_counter()
+            update = live.compute_update(services, screen, state, names)
+            unchanged.append(time.perf_counter() - t0)
+            assert all(v is live.no_update for v in update.parts.values())
+        services.store.upsert_responses(new_records(20_000_000 + r * 10, 10))
+        services.poller.poll()
+        t0 = time.perf_counter()
+        update = live.compute_update(services, screen, state, names)
+        first_viewer.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        live.compute_update(services, screen, state, names)
+        other_viewers.append(time.perf_counter() - t0)
+        sent.append(sum(v is not live.no_update for v in update.parts.values()))
+        state = update.state
+    return {"viewer_unchanged_ms": 1000 * statistics.median(unchanged),
+            "viewer_after_change_first_ms": 1000 * statistics.median(first_viewer),
+            "viewer_after_change_others_ms": 1000 * statistics.median(other_viewers),
+            "parts_sent_after_change": statistics.median(sent),
+            "parts_total": len(names)}
 
 
 def main() -> None:
@@ -133,6 +161,11 @@ def main() -> None:
               f"(budget <= 1.5; <= 20 ms at 1M: {results[large]['poll_100_new_ms']:.1f} ms)")
         print(f"first snapshot at {large:,}: {results[large]['first_snapshot_s']:.2f} s "
               f"(budget <= 2 s)")
+    for size, r in results.items():
+        print(f"viewer at {size:,}: unchanged {r['viewer_unchanged_ms']:.3f} ms (budget 2), "
+              f"after a change {r['viewer_after_change_first_ms']:.2f} ms for the first screen, "
+              f"{r['viewer_after_change_others_ms']:.3f} ms for the others (budget 10); "
+              f"{r['parts_sent_after_change']:.0f} of {r['parts_total']} parts sent")
 
 
 if __name__ == "__main__":
