@@ -126,3 +126,10 @@ def test_real_exports_give_the_published_score(settings, file, args, n, nps, exa
     assert body["n"] == n
     assert body["nps"] == nps
     assert round(body["nps_exact"], 2) == exact
+
+
+def test_default_build_id_is_the_same_in_every_worker(settings):
+    first = get_services(create_app(settings.replace(build_id=""))).build_id
+    second = get_services(create_app(settings.replace(build_id=""))).build_id
+    assert first == second
+    assert first.startswith("0.") or first[0].isdigit()
