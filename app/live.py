@@ -216,7 +216,8 @@ def _latest_payload(view: View) -> dict | None:
             "chips": [v for v in c.segments.values() if v]}
 
 
-def _build_part(name: str, view: View, screen: ScreenConfig, tz: str) -> Part:
+def _build_part(name: str, view: View, screen: ScreenConfig, settings: Settings) -> Part:
+    tz = settings.timezone
     if name == "score":
         key: tuple = (view.current, view.previous, view.delta, view.label, view.request.window)
         return Part(fingerprint(name, *key), build_score_panel(view))
@@ -233,7 +234,8 @@ def _build_part(name: str, view: View, screen: ScreenConfig, tz: str) -> Part:
                     for c in view.comments[:limit])
         return Part(fingerprint(name, key, view.label),
                     build_comments_panel(view, datetime.now(UTC), limit=limit,
-                                         scroll=name == "comments"))
+                                         scroll=name == "comments",
+                                         fields=settings.segment_fields))
     if name == "latest":
         payload = _latest_payload(view)
         return Part(fingerprint(name, payload and (payload["id"], payload["at"])), payload)
@@ -303,7 +305,7 @@ def compute_update(services: Services, screen: ScreenConfig, state: Mapping | No
     token = f"{view.version}:{today.toordinal()}:{screen.data_key}"
     parts = get_part_cache(services).get(
         (view.version, today, screen.data_key), names,
-        lambda name: _build_part(name, view, screen, settings.timezone))
+        lambda name: _build_part(name, view, screen, settings))
     known = (state or {}).get("hashes") or {}
     sent = {name: no_update if known.get(name) == part.fingerprint else part.payload
             for name, part in parts.items()}

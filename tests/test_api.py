@@ -132,4 +132,6 @@ def test_default_build_id_is_the_same_in_every_worker(settings):
     first = get_services(create_app(settings.replace(build_id=""))).build_id
     second = get_services(create_app(settings.replace(build_id=""))).build_id
     assert first == second
-    assert first.startswith("0.") or first[0].isdigit()
+    from app import __version__
+
+    assert first.startswith(f"{__version__}-")

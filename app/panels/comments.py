@@ -18,19 +18,19 @@ MIN_TO_SCROLL = 4  # fewer than this fit on screen, so they stand still
 
 
 def build_comments_panel(view: View, now: datetime | None = None, *, limit: int = WALL_COMMENTS,
-                         scroll: bool = True) -> list[Component]:
+                         scroll: bool = True, fields: tuple[str, ...] = ()) -> list[Component]:
     """The comment feed for a view: newest first, looping upwards when ``scroll`` is on."""
     now = now or datetime.now(UTC)
     comments = view.comments[:limit]
     if not comments:
         where = "yet" if view.request.window == "all" else f"in the {view.label}"
         return [html.Div(f"No comments {where}", className="panel-message")]
-    cards = [build_comment_card(c, now) for c in comments]
+    cards = [build_comment_card(c, now, fields=fields) for c in comments]
     scrolling = scroll and len(cards) >= MIN_TO_SCROLL
     track = list(cards)
     if scrolling:
         # A second copy makes the loop seamless: the track moves up by half its height.
-        track += [build_comment_card(c, now, clone=True) for c in comments]
+        track += [build_comment_card(c, now, clone=True, fields=fields) for c in comments]
     style = {"animationDuration": f"{len(cards) * SECONDS_PER_COMMENT}s"} if scrolling else {}
     return [html.Div(className="comments-viewport", children=[
         html.Div(track, id=COMMENTS_LIST, style=style,
@@ -38,11 +38,14 @@ def build_comments_panel(view: View, now: datetime | None = None, *, limit: int 
     ])]
 
 
-def build_comment_card(comment: Comment, now: datetime, clone: bool = False) -> html.Div:
+def build_comment_card(comment: Comment, now: datetime, clone: bool = False,
+                       fields: tuple[str, ...] = ()) -> html.Div:
     """One comment: score badge, the verbatim, relative time, segment and topic chips."""
     category = category_name(comment.score)
-    chips = [html.Span(value, className="chip chip-segment", title=name)
-             for name, value in comment.segments.items() if value]
+    order = {name: i for i, name in enumerate(fields)}
+    names = sorted(comment.segments, key=lambda name: (order.get(name, len(order)), name))
+    chips = [html.Span(comment.segments[name], className="chip chip-segment", title=name)
+             for name in names if comment.segments[name]]
     chips += [html.Span(topic, className="chip chip-topic") for topic in comment.topics]
     extra = {"aria-hidden": "true"} if clone else {}
     return html.Div(

@@ -6,7 +6,13 @@ from dash import html
 from dash.development.base_component import Component
 
 from app.metrics import ScoreSummary
-from app.panels import classify_band, describe_delta, describe_previous, format_count
+from app.panels import (
+    NOT_AVAILABLE,
+    classify_band,
+    describe_delta,
+    describe_previous,
+    format_count,
+)
 from app.views import View
 
 SCORE_VALUE = "score-value"
@@ -45,13 +51,29 @@ def build_score_panel(view: View) -> list[Component]:
                 ]),
                 html.Div(describe_previous(view.request.window), className="score-side-caption"),
                 html.Div(className="score-facts", children=[
-                    _build_fact(format_count(current.n), f"responses, {view.label}", SCORE_RESPONSES),
-                    _build_fact(f"±{margin:.1f}", "margin of error (95%)"),
+                    _build_fact(format_count(current.n), f"responses, {view.label}",
+                                SCORE_RESPONSES),
+                    _build_fact(_previous_text(view.previous), _previous_label(view)),
                 ]),
             ]),
         ]),
         _build_split(current),
     ]
+
+
+def _previous_text(previous: ScoreSummary | None) -> str:
+    if previous is None or not previous.enough:
+        return NOT_AVAILABLE
+    return str(previous.nps_display)
+
+
+def _previous_label(view: View) -> str:
+    if view.request.window == "all":
+        return "no earlier period"
+    label = describe_previous(view.request.window).removeprefix("vs ")
+    if view.previous is not None and not view.previous.enough:
+        return f"{label}: too few responses"
+    return label
 
 
 def _build_fact(value: str, label: str, fact_id: str | None = None) -> html.Div:

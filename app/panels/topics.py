@@ -11,7 +11,7 @@ from app.views import View
 
 TOPICS_TABLE = "topics-table"
 WALL_ROWS = 8
-HEADINGS = ("Topic", "Mentions", "NPS", "Change", "Detractors", "Effect on score")
+HEADINGS = ("Topic", "Mentions", "NPS", "Change", "Detractors", "Impact")
 
 
 def build_topics_panel(view: View, limit: int = WALL_ROWS) -> list[Component]:

@@ -19,10 +19,11 @@ from app.views import View
 FONT_FAMILY = ('"Inter", "Segoe UI", "Roboto", "Helvetica Neue", "Liberation Sans", '
                '"DejaVu Sans", Arial, sans-serif')
 BASE_FONT = 20
-EVENT_FONT = 17
+EVENT_FONT = 19
 PLOT_WIDTH_GUESS = 1400  # base px of plot area used to stagger event labels
 EVENT_ROW_PX = 36
 EVENT_ROWS = 4
+EVENT_STEM_PX = 30  # from the plot's top edge to the middle of the first row of labels
 EVENT_LABEL_CHARS = 26
 PERIOD_NAMES = {"day": "Daily", "week": "Weekly", "month": "Monthly"}
 PERIOD_PAD = {"day": timedelta(hours=14), "week": timedelta(days=4), "month": timedelta(days=16)}
@@ -46,7 +47,8 @@ def build_trend_figure(view: View, theme: str = "dark", tz: str = "UTC") -> dict
     rows = _add_events(view.events, tz, x0, x1, theme, palette, shapes, annotations)
     layout = _base_layout(palette)
     layout.update({
-        "margin": {"l": 70, "r": 30, "t": 24 + rows * EVENT_ROW_PX, "b": 96, "pad": 0},
+        "margin": {"l": 70, "r": 30 if view.goal is None else 110,
+                   "t": 24 + rows * EVENT_ROW_PX if rows else 24, "b": 96, "pad": 0},
         "xaxis": {
             "type": "date", "range": [x0.isoformat(), x1.isoformat()], "showgrid": False,
             "tickformat": TICK_FORMATS[view.granularity], "tickfont": {"size": BASE_FONT,
@@ -60,7 +62,7 @@ def build_trend_figure(view: View, theme: str = "dark", tz: str = "UTC") -> dict
             "tickfont": {"size": BASE_FONT, "color": palette["muted"]}, "nticks": 7,
         },
         "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": -0.1, "yanchor": "top",
-                   "font": {"size": BASE_FONT - 2, "color": palette["muted"]},
+                   "font": {"size": BASE_FONT, "color": palette["muted"]},
                    "bgcolor": "rgba(0,0,0,0)", "itemclick": False, "itemdoubleclick": False},
         "showlegend": True,
         "hovermode": "closest",
@@ -188,9 +190,9 @@ def _add_goal(goal: float, palette: dict[str, str], shapes: list, annotations: l
     shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": goal,
                    "y1": goal, "layer": "below",
                    "line": {"color": palette["goal"], "width": 2.5, "dash": "dash"}})
-    annotations.append({"text": f"Goal {goal:g}", "xref": "paper", "x": 1, "xanchor": "right",
-                        "yref": "y", "y": goal, "yanchor": "bottom", "showarrow": False,
-                        "font": {"size": BASE_FONT - 2, "color": palette["goal"]}, "yshift": 2})
+    annotations.append({"text": f"Goal {goal:g}", "xref": "paper", "x": 1, "xanchor": "left",
+                        "yref": "y", "y": goal, "yanchor": "middle", "showarrow": False,
+                        "font": {"size": BASE_FONT, "color": palette["goal"]}, "xshift": 10})
 
 
 def _add_events(events: tuple[EventRow, ...], tz: str, x0: datetime, x1: datetime, theme: str,
@@ -222,7 +224,7 @@ def _add_events(events: tuple[EventRow, ...], tz: str, x0: datetime, x1: datetim
         annotations.append({
             "text": text, "x": x, "xref": "x", "y": 1, "yref": "paper", "showarrow": True,
             "arrowhead": 0, "arrowwidth": 2, "arrowcolor": colour, "standoff": 0,
-            "ax": round(left + width / 2 - centre), "ay": -(16 + row * EVENT_ROW_PX),
+            "ax": round(left + width / 2 - centre), "ay": -(EVENT_STEM_PX + row * EVENT_ROW_PX),
             "font": {"size": EVENT_FONT, "color": palette["text"]}, "bgcolor": palette["panel"],
             "bordercolor": colour, "borderwidth": 2, "borderpad": 4,
             "hovertext": f"{event.label} ({event.kind})",
