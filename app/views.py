@@ -166,6 +166,16 @@ def _period_starts(start: date, end: date, granularity: str) -> list[date]:
     return starts
 
 
+def _periods_before(start: date, granularity: str, count: int) -> date:
+    """The first day of the period ``count`` periods before the one holding ``start``."""
+    if granularity == "day":
+        return start - timedelta(days=count)
+    if granularity == "week":
+        return start - timedelta(days=start.weekday(), weeks=count)
+    months = start.year * 12 + start.month - 1 - count
+    return date(months // 12, months % 12 + 1, 1)
+
+
 def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz: str,
                goal: float | None = None, now: datetime | None = None) -> View:
     """Compute the view of ``snapshot`` that ``request`` asks for."""
@@ -189,14 +199,19 @@ def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz:
         p_start = p_end = start - timedelta(days=1)
 
     granularity = metrics.choose_granularity((end - start).days + 1)
-    starts = _period_starts(start, end, granularity)
+    # The rolling line starts with the periods before the window, so its first points are
+    # as steady as the rest instead of resting on a single day.
+    lead = metrics.ROLLING_PERIODS[granularity] - 1
+    starts = _period_starts(_periods_before(start, granularity, lead), end, granularity)
     bounds = starts[1:] + [end + timedelta(days=1)]
     period_counts = [
-        _slice_sum(per_day, snapshot.day0, max(s, start), b - timedelta(days=1)).tolist()
+        _slice_sum(per_day, snapshot.day0, s if b <= start else max(s, start),
+                   b - timedelta(days=1)).tolist()
         for s, b in zip(starts, bounds, strict=True)
     ]
+    first_in_window = sum(1 for b in bounds if b <= start)
     trend = metrics.build_trend_points([s.isoformat() for s in starts], period_counts,
-                                       granularity, min_sample)
+                                       granularity, min_sample)[first_in_window:]
 
     topic_cur = _slice_sum(topic_day, snapshot.day0, start, end) if len(snapshot.topic_names) \
         else np.zeros((0, 3), dtype=np.int64)

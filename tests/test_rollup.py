@@ -190,3 +190,31 @@ def test_rollup_grows_days_backwards_and_forwards():
     rollup.fold(rows([2], [2]))
     rollup.fold(rows([3], [30]))
     assert int(np.asarray(rollup.counts).sum()) == 3
+
+
+def test_trend_rolling_line_uses_the_days_before_the_window(sqlite_store: Store, settings):
+    poller = Poller(sqlite_store, settings)
+    now = datetime.now(UTC)
+    # Promoters the week before the window, one detractor on its first day.
+    sqlite_store.upsert_responses(
+        [make_record(i, 10, when=now - timedelta(days=30 + i % 6)) for i in range(30)]
+        + [make_record(99, 0, when=now - timedelta(days=29))])
+    poller.poll()
+    view = poller.view(ViewRequest(window="30d"), now=now)
+    assert len(view.trend) == 30
+    first = view.trend[0]
+    assert first.summary.counts == (0, 0, 1)
+    assert first.rolling.counts == (30, 0, 1)
+
+
+@pytest.mark.parametrize(("window", "granularity", "periods"),
+                         [("30d", "day", 30), ("90d", "week", 14), ("365d", "month", 13)])
+def test_trend_granularity_follows_the_window(sqlite_store: Store, settings, window,
+                                              granularity, periods):
+    poller = Poller(sqlite_store, settings)
+    sqlite_store.upsert_responses([make_record(1, 9)])
+    poller.poll()
+    view = poller.view(ViewRequest(window=window))
+    assert view.granularity == granularity
+    assert len(view.trend) in (periods - 1, periods, periods + 1)
+    assert view.trend[0].start <= view.start.isoformat() or granularity == "day"
