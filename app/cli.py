@@ -62,7 +62,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     feeder = None
     if not args.no_live:
         feeder = threading.Thread(target=_feed_forever, name="demo-feed", daemon=True,
-                                  args=(LiveFeed(store, settings.demo_seed),
+                                  args=(LiveFeed(store),
                                         settings.demo_every_seconds))
     print(f"Open the wall: http://{_display_host(settings.host)}:{settings.port}/tv", flush=True)
     return run_server(settings, background=feeder)

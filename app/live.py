@@ -39,7 +39,7 @@ THEME_NAMES = ("dark", "light")
 VIEW_PARAMS = ("window", "from", "to")
 SCREEN_PARAMS = ("panels", "dwell", "theme", "shift", "token")
 DWELL_RANGE = (3.0, 3600.0)
-MANAGER_COMMENTS = 30
+COMMENT_LIMITS = {"comments": 20, "comment_list": 30}  # wall feed, manager list
 
 
 @dataclass(frozen=True)
@@ -216,43 +216,57 @@ def _latest_payload(view: View) -> dict | None:
             "chips": [v for v in c.segments.values() if v]}
 
 
-def _build_part(name: str, view: View, screen: ScreenConfig, settings: Settings) -> Part:
-    tz = settings.timezone
+def _fingerprint_part(name: str, view: View, screen: ScreenConfig, settings: Settings) -> str:
+    """What a part shows, hashed; equal fingerprints mean an equal payload."""
     if name == "score":
         key: tuple = (view.current, view.previous, view.delta, view.label, view.request.window)
-        return Part(fingerprint(name, *key), build_score_panel(view))
-    if name == "trend":
+    elif name == "trend":
         key = (view.trend, view.events, view.goal, view.granularity, view.start, view.end,
-               screen.theme, tz)
-        return Part(fingerprint(name, *key), build_trend_figure(view, screen.theme, tz))
+               screen.theme, settings.timezone)
+    elif name == "topics":
+        key = (view.topics[:8], len(view.topics), view.label)
+    elif name in COMMENT_LIMITS:
+        key = (tuple((c.id, c.score, c.text, tuple(c.segments.items()), c.topics)
+                     for c in view.comments[:COMMENT_LIMITS[name]]), view.label,
+               settings.segment_fields)
+    elif name == "latest":
+        latest = view.latest
+        key = (latest.id, latest.created_at) if latest else (None,)
+    else:
+        raise ValueError(f"unknown part {name!r}")
+    return fingerprint(name, *key)
+
+
+def _build_payload(name: str, view: View, screen: ScreenConfig, settings: Settings) -> Any:
+    if name == "score":
+        return build_score_panel(view)
+    if name == "trend":
+        return build_trend_figure(view, screen.theme, settings.timezone)
     if name == "topics":
-        return Part(fingerprint(name, view.topics[:8], len(view.topics), view.label),
-                    build_topics_panel(view))
-    if name in ("comments", "comment_list"):
-        limit = MANAGER_COMMENTS if name == "comment_list" else 20
-        key = tuple((c.id, c.score, c.text, tuple(c.segments.items()), c.topics)
-                    for c in view.comments[:limit])
-        return Part(fingerprint(name, key, view.label),
-                    build_comments_panel(view, datetime.now(UTC), limit=limit,
-                                         scroll=name == "comments",
-                                         fields=settings.segment_fields))
-    if name == "latest":
-        payload = _latest_payload(view)
-        return Part(fingerprint(name, payload and (payload["id"], payload["at"])), payload)
-    raise ValueError(f"unknown part {name!r}")
+        return build_topics_panel(view)
+    if name in COMMENT_LIMITS:
+        return build_comments_panel(view, datetime.now(UTC), limit=COMMENT_LIMITS[name],
+                                    scroll=name == "comments", fields=settings.segment_fields)
+    return _latest_payload(view)
 
 
 class PartCache:
-    """An LRU of built parts keyed by (snapshot version, day, data key); one build per key."""
+    """Built parts keyed by (snapshot version, day, data key), built once per key.
+
+    A part whose fingerprint equals the one built for the previous version is reused, so a
+    new event rebuilds the trend and nothing else.
+    """
 
     def __init__(self, size: int = 48):
         self.size = size
         self.builds = 0
         self._items: OrderedDict[tuple, dict[str, Part]] = OrderedDict()
+        self._recent: OrderedDict[tuple, Part] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple, names: Iterable[str], build: Callable[[str], Part]) -> dict:
-        """The parts named, building the missing ones (under the lock, so only once)."""
+    def get(self, key: tuple, names: Iterable[str], fingerprint_of: Callable[[str], str],
+            build: Callable[[str], Any]) -> dict[str, Part]:
+        """The parts named for ``key`` = (version, *rest), building only what changed."""
         with self._lock:
             entry = self._items.get(key)
             if entry is None:
@@ -261,9 +275,18 @@ class PartCache:
                     self._items.popitem(last=False)
             self._items.move_to_end(key)
             for name in names:
-                if name not in entry:
-                    entry[name] = build(name)
+                if name in entry:
+                    continue
+                print_ = fingerprint_of(name)
+                recent_key = (*key[1:], name)
+                part = self._recent.get(recent_key)
+                if part is None or part.fingerprint != print_:
+                    part = Part(print_, build(name))
                     self.builds += 1
+                entry[name] = self._recent[recent_key] = part
+                self._recent.move_to_end(recent_key)
+                while len(self._recent) > self.size * 8:
+                    self._recent.popitem(last=False)
             return {name: entry[name] for name in names}
 
 
@@ -305,7 +328,8 @@ def compute_update(services: Services, screen: ScreenConfig, state: Mapping | No
     token = f"{view.version}:{today.toordinal()}:{screen.data_key}"
     parts = get_part_cache(services).get(
         (view.version, today, screen.data_key), names,
-        lambda name: _build_part(name, view, screen, settings))
+        lambda name: _fingerprint_part(name, view, screen, settings),
+        lambda name: _build_payload(name, view, screen, settings))
     known = (state or {}).get("hashes") or {}
     sent = {name: no_update if known.get(name) == part.fingerprint else part.payload
             for name, part in parts.items()}

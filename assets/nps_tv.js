@@ -111,7 +111,7 @@
   // -- figures: server sizes are for a 1080p wall; scale them to this screen ---------------
   var SCALED_KEYS = {
     size: 1, width: 1, yshift: 1, xshift: 1, ax: 1, ay: 1, borderpad: 1, borderwidth: 1,
-    arrowwidth: 1, ticklen: 1, standoff: 1, zerolinewidth: 1
+    arrowwidth: 1, ticklen: 1, standoff: 1, zerolinewidth: 1, itemwidth: 1
   };
 
   function scaleTree(node, factor, key, parentKey) {

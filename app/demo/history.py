@@ -137,9 +137,11 @@ def build_demo_history(store: Store, days: int = 180, seed: int = 7,
 class LiveFeed:
     """Adds one fresh response at a time."""
 
-    def __init__(self, store: Store, seed: int = 7):
+    def __init__(self, store: Store, seed: int | None = None):
         self.store = store
-        self.rng = random.Random(seed * 7919)
+        # The history is repeatable; the live trickle differs on every run, so a restarted
+        # demo does not replay the same "new" comments.
+        self.rng = random.Random(seed)
 
     def add_one(self, now: datetime | None = None) -> ResponseRecord:
         """Write one response dated now and return it."""

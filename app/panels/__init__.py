@@ -94,6 +94,15 @@ def format_ago(then: datetime, now: datetime) -> str:
     return then.strftime("%d %b").lstrip("0")
 
 
+def describe_window(request_window: str, label: str) -> str:
+    """The window as a phrase: "in the last 30 days", "so far", "from 2026-01-01 to …"."""
+    if request_window == "all":
+        return "so far"
+    if request_window == "range":
+        return f"from {label}"
+    return f"in the {label}"
+
+
 def describe_previous(window: str) -> str:
     """How the comparison window is named: "vs previous 30 days"."""
     if window.endswith("d") and window[:-1].isdigit():

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from dash import html
 from dash.development.base_component import Component
 
-from app.panels import category_name, format_ago
+from app.panels import category_name, describe_window, format_ago
 from app.rollup import Comment
 from app.views import View
 
@@ -23,14 +23,14 @@ def build_comments_panel(view: View, now: datetime | None = None, *, limit: int 
     now = now or datetime.now(UTC)
     comments = view.comments[:limit]
     if not comments:
-        where = "yet" if view.request.window == "all" else f"in the {view.label}"
+        where = describe_window(view.request.window, view.label)
         return [html.Div(f"No comments {where}", className="panel-message")]
     cards = [build_comment_card(c, now, fields=fields) for c in comments]
     scrolling = scroll and len(cards) >= MIN_TO_SCROLL
-    track = list(cards)
+    track: list[Component] = list(cards)
     if scrolling:
-        # A second copy makes the loop seamless: the track moves up by half its height.
-        track += [build_comment_card(c, now, clone=True, fields=fields) for c in comments]
+        # A hidden second copy makes the loop seamless: the track moves up by half its height.
+        track.append(html.Div(cards, className="comments-clone", **{"aria-hidden": "true"}))
     style = {"animationDuration": f"{len(cards) * SECONDS_PER_COMMENT}s"} if scrolling else {}
     return [html.Div(className="comments-viewport", children=[
         html.Div(track, id=COMMENTS_LIST, style=style,
@@ -38,7 +38,7 @@ def build_comments_panel(view: View, now: datetime | None = None, *, limit: int 
     ])]
 
 
-def build_comment_card(comment: Comment, now: datetime, clone: bool = False,
+def build_comment_card(comment: Comment, now: datetime,
                        fields: tuple[str, ...] = ()) -> html.Div:
     """One comment: score badge, the verbatim, relative time, segment and topic chips."""
     category = category_name(comment.score)
@@ -47,10 +47,8 @@ def build_comment_card(comment: Comment, now: datetime, clone: bool = False,
     chips = [html.Span(comment.segments[name], className="chip chip-segment", title=name)
              for name in names if comment.segments[name]]
     chips += [html.Span(topic, className="chip chip-topic") for topic in comment.topics]
-    extra = {"aria-hidden": "true"} if clone else {}
     return html.Div(
-        className="comment-card is-clone" if clone else "comment-card",
-        **{"data-category": category, "data-id": str(comment.id)}, **extra,
+        className="comment-card", **{"data-category": category, "data-id": str(comment.id)},
         children=[
             html.Div(str(comment.score), className=f"comment-badge badge-{category}",
                      title=category),

@@ -11,6 +11,7 @@ from app.panels import (
     classify_band,
     describe_delta,
     describe_previous,
+    describe_window,
     format_count,
 )
 from app.views import View
@@ -28,7 +29,7 @@ def build_score_panel(view: View) -> list[Component]:
     """The score panel's children for a view."""
     current = view.current
     if not current.enough:
-        return [_build_insufficient(current, view.label)]
+        return [_build_insufficient(current, describe_window(view.request.window, view.label))]
     shown = current.nps_display or 0
     band = classify_band(shown)
     arrow, magnitude, direction = describe_delta(view.delta)
@@ -102,7 +103,7 @@ def _build_split(summary: ScoreSummary) -> html.Div:
     ])
 
 
-def _build_insufficient(summary: ScoreSummary, label: str) -> html.Div:
+def _build_insufficient(summary: ScoreSummary, where: str) -> html.Div:
     n = summary.n
     responses = "1 response" if n == 1 else f"{format_count(n)} responses"
     return html.Div(className="score-main score-insufficient", children=[
@@ -110,6 +111,6 @@ def _build_insufficient(summary: ScoreSummary, label: str) -> html.Div:
                  **{"data-band": "none"}),
         html.Div(className="score-insufficient-detail", children=[
             html.Span(responses, id=SCORE_RESPONSES, className="insufficient-count"),
-            html.Span(f" {label} — a score needs at least {summary.min_sample}."),
+            html.Span(f" {where} — a score needs at least {summary.min_sample}."),
         ]),
     ])

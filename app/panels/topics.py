@@ -6,7 +6,7 @@ from dash import html
 from dash.development.base_component import Component
 
 from app.metrics import TopicRow
-from app.panels import NOT_AVAILABLE, classify_band, describe_delta, format_count
+from app.panels import NOT_AVAILABLE, classify_band, describe_delta, describe_window, format_count
 from app.views import View
 
 TOPICS_TABLE = "topics-table"
@@ -18,7 +18,7 @@ def build_topics_panel(view: View, limit: int = WALL_ROWS) -> list[Component]:
     """The topic table's children: the ``limit`` topics with the most impact on the score."""
     rows = view.topics[:limit]
     if not rows:
-        where = "yet" if view.request.window == "all" else f"in the {view.label}"
+        where = describe_window(view.request.window, view.label)
         return [html.Div(f"No topics mentioned {where}", className="panel-message")]
     header = html.Div([html.Div(h, className=f"topic-cell topic-head-{i}")
                        for i, h in enumerate(HEADINGS)], className="topic-row topic-header")

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from app.metrics import ROLLING_PERIODS, TrendPoint
-from app.panels import EVENT_COLOURS, resolve_theme
+from app.panels import EVENT_COLOURS, describe_window, resolve_theme
 from app.store.database import EventRow
 from app.views import View
 
@@ -35,7 +35,8 @@ def build_trend_figure(view: View, theme: str = "dark", tz: str = "UTC") -> dict
     palette = resolve_theme(theme)
     points = view.trend
     if not any(p.summary.n for p in points):
-        return build_message_figure(f"No responses {_window_phrase(view)}", palette)
+        where = describe_window(view.request.window, view.label)
+        return build_message_figure(f"No responses {where}", palette)
     x0, x1 = _x_range(view)
     traces = [_band_trace(points, palette), _rolling_trace(points, view.granularity, palette)]
     traces += _point_traces(points, view.granularity, palette)
@@ -63,7 +64,8 @@ def build_trend_figure(view: View, theme: str = "dark", tz: str = "UTC") -> dict
         },
         "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": -0.1, "yanchor": "top",
                    "font": {"size": BASE_FONT, "color": palette["muted"]},
-                   "bgcolor": "rgba(0,0,0,0)", "itemclick": False, "itemdoubleclick": False},
+                   "bgcolor": "rgba(0,0,0,0)", "itemclick": False, "itemdoubleclick": False,
+                   "itemwidth": 44},
         "showlegend": True,
         "hovermode": "closest",
         "shapes": shapes,
@@ -91,12 +93,6 @@ def _base_layout(palette: dict[str, str]) -> dict:
         "font": {"family": FONT_FAMILY, "size": BASE_FONT, "color": palette["text"]},
         "hoverlabel": {"font": {"size": BASE_FONT - 2}},
     }
-
-
-def _window_phrase(view: View) -> str:
-    if view.request.window == "all":
-        return "yet"
-    return f"in the {view.label}" if view.label.startswith("last") else f"from {view.label}"
 
 
 def _x_range(view: View) -> tuple[datetime, datetime]:
