@@ -114,6 +114,8 @@ def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
     for s in SETTINGS:
         value = getattr(settings, s.name)
         shown = ",".join(value) if isinstance(value, tuple) else value
+        if s.name.endswith(("_token", "_secret")):  # secrets never reach a terminal or log
+            shown = "(set)" if value else "(not set)"
         print(f"{s.env}={'' if shown is None else shown}\n    {s.help} (default: {s.default})")
     return 0
 

@@ -88,6 +88,24 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("build_id", str, "",
             "Identifies this deployment; screens reload when it changes. "
             "Empty: version + start time."),
+    Setting("ingest_token", str, "",
+            "Bearer token that POST /api/v1/responses and the webhooks require; empty refuses "
+            "every write."),
+    Setting("admin_token", str, "",
+            "Bearer token for /api/v1/events and reading /api/v1/responses; empty refuses them."),
+    Setting("max_body_bytes", int, 2_000_000,
+            "Largest request body the API accepts; larger ones get 413."),
+    Setting("delighted_secret", str, "",
+            "Delighted webhook signing secret; when set, "
+            "X-Delighted-Webhook-Signature is checked."),
+    Setting("wootric_secret", str, "",
+            "Wootric (InMoment) webhook secret; when set, the payload signature is checked."),
+    Setting("typeform_secret", str, "",
+            "Typeform webhook secret; when set, Typeform-Signature is checked."),
+    Setting("webhook_segments", _csv, (),
+            "Vendor properties mapped to segments, as segment=property pairs "
+            "(e.g. product=Product,region=Region); by default each segment field takes the "
+            "property of the same name."),
     Setting("demo_seed", int, 7,
             "Random seed of `nps-tv demo`, so the demo history is repeatable."),
     Setting("demo_days", int, 180, "Days of history `nps-tv demo` writes."),
@@ -120,6 +138,13 @@ class Settings:
     stale_seconds: float = 60.0
     nightly_reload: str = "03:30"
     build_id: str = ""
+    ingest_token: str = ""
+    admin_token: str = ""
+    max_body_bytes: int = 2_000_000
+    delighted_secret: str = ""
+    wootric_secret: str = ""
+    typeform_secret: str = ""
+    webhook_segments: tuple[str, ...] = ()
     demo_seed: int = 7
     demo_days: int = 180
     demo_every_seconds: float = 6.0

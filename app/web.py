@@ -14,6 +14,7 @@ from flask import Flask
 from app import __version__, manager, tv
 from app.api import build_blueprint
 from app.config import PROJECT_ROOT, Settings
+from app.ingest.rest import build_blueprint as build_ingest_blueprint
 from app.poller import Poller
 from app.scheduler import start_scheduler
 from app.store import Store
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     server = Flask("nps_tv")
     server.extensions["nps_tv"] = services
     server.register_blueprint(build_blueprint())
+    server.register_blueprint(build_ingest_blueprint())
     dash_app = Dash(
         "nps_tv",
         server=server,

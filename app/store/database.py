@@ -364,6 +364,49 @@ class Store:
         return dict(conn.execute(select(table.c.id, table.c.key).where(
             table.c.id.in_([int(i) for i in ids]))).all())
 
+    def list_responses(self, *, after_id: int = 0, limit: int = 100,
+                       created_from: datetime | None = None, created_to: datetime | None = None,
+                       source: str | None = None, segments: Mapping[str, str] | None = None,
+                       score_min: int | None = None, score_max: int | None = None
+                       ) -> list[dict[str, Any]]:
+        """A page of stored responses, oldest id first, for the JSON API."""
+        seg = SEGMENT_SETS.alias("seg")
+        top = TOPIC_SETS.alias("top")
+        stmt = (
+            select(RESPONSES, seg.c.key.label("segments_key"), top.c.key.label("topics_key"))
+            .join(seg, seg.c.id == RESPONSES.c.segment_set_id)
+            .join(top, top.c.id == RESPONSES.c.topic_set_id)
+            .where(RESPONSES.c.id > after_id)
+            .order_by(RESPONSES.c.id)
+            .limit(limit)
+        )
+        if created_from is not None:
+            stmt = stmt.where(RESPONSES.c.created_at >= created_from)
+        if created_to is not None:
+            stmt = stmt.where(RESPONSES.c.created_at < created_to)
+        if source:
+            stmt = stmt.where(RESPONSES.c.source == source)
+        if score_min is not None:
+            stmt = stmt.where(RESPONSES.c.score >= score_min)
+        if score_max is not None:
+            stmt = stmt.where(RESPONSES.c.score <= score_max)
+        if segments:
+            wanted = {k: str(v) for k, v in segments.items()}
+            with self.engine.connect() as conn:
+                ids = [i for i, key in conn.execute(select(SEGMENT_SETS.c.id, SEGMENT_SETS.c.key))
+                       if all(json.loads(key).get(k) == v for k, v in wanted.items())]
+            stmt = stmt.where(RESPONSES.c.segment_set_id.in_(ids or [-1]))
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).mappings().all()
+        return [{
+            "id": r["id"], "source": r["source"], "external_id": r["external_id"],
+            "score": r["score"], "comment": r["comment"],
+            "created_at": r["created_at"].isoformat(), "updated_at": r["updated_at"].isoformat(),
+            "segments": json.loads(r["segments_key"]),
+            "topics": [t for t in r["topics_key"].split(",") if t],
+            "excluded": bool(r["excluded"]),
+        } for r in rows]
+
     def max_updated(self) -> datetime | None:
         """The newest ``updated_at`` stored (aware UTC)."""
         with self.engine.connect() as conn:

@@ -1,0 +1,124 @@
+"""What every write endpoint shares: strict body reading, token checks, problem responses."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Request, jsonify
+
+
+@dataclass
+class ApiError(Exception):
+    """A refused request: the status and every problem, each naming its field and reason."""
+
+    status: int
+    problems: list[dict[str, str]] = field(default_factory=list)
+    error: str = "invalid request"
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def single(cls, status: int, path: str, message: str, error: str = "invalid request",
+               **headers: str) -> ApiError:
+        return cls(status, [{"path": path, "message": message}], error, headers)
+
+    def to_response(self):
+        """A Flask JSON response for this error."""
+        detail = "; ".join(f"{p['path']}: {p['message']}" for p in self.problems)
+        response = jsonify({"error": self.error, "detail": detail, "problems": self.problems})
+        response.status_code = self.status
+        response.headers.update(self.headers)
+        return response
+
+
+def check_bearer(request: Request, expected: str, setting: str) -> None:
+    """Require ``Authorization: Bearer <expected>``, compared in constant time."""
+    if not expected:
+        raise ApiError.single(
+            403, "authorization",
+            f"writes are disabled: set {setting} on the server and send it as "
+            "'Authorization: Bearer <token>'", error="forbidden")
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        raise ApiError.single(401, "authorization", "missing 'Authorization: Bearer <token>'",
+                              error="unauthorized", **{"WWW-Authenticate": "Bearer"})
+    if not tokens_equal(given.strip(), expected):
+        raise ApiError.single(401, "authorization", "token is not valid", error="unauthorized",
+                              **{"WWW-Authenticate": "Bearer"})
+
+
+def tokens_equal(given: str, expected: str) -> bool:
+    """Constant-time comparison of two secrets."""
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def read_body(request: Request, max_bytes: int) -> bytes:
+    """The raw body, refusing empty (400) and oversized (413) ones without reading them whole."""
+    length = request.content_length
+    if length is not None and length > max_bytes:
+        raise ApiError.single(413, "body", f"is {length} bytes; the limit is {max_bytes}",
+                              error="payload too large")
+    body = request.stream.read(max_bytes + 1)
+    if len(body) > max_bytes:
+        raise ApiError.single(413, "body", f"is larger than the limit of {max_bytes} bytes",
+                              error="payload too large")
+    if not body.strip():
+        raise ApiError.single(400, "body", "is empty; send a JSON object or list")
+    return body
+
+
+def require_json_type(request: Request) -> None:
+    """415 unless the body is declared as JSON."""
+    mimetype = request.mimetype or ""
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise ApiError.single(415, "Content-Type",
+                              f"must be application/json, got {mimetype or 'none'!r}",
+                              error="unsupported media type")
+
+
+def parse_json(body: bytes) -> Any:
+    """Strict JSON: valid UTF-8, no duplicate keys, no NaN or Infinity."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError.single(400, "body", f"is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+    except _JsonProblem as exc:
+        raise ApiError.single(400, exc.path, exc.message) from None
+    except json.JSONDecodeError as exc:
+        raise ApiError.single(400, "body", f"is not valid JSON: {exc.msg} at line {exc.lineno} "
+                                           f"column {exc.colno}") from None
+
+
+class _JsonProblem(ValueError):
+    def __init__(self, path: str, message: str):
+        super().__init__(message)
+        self.path, self.message = path, message
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _JsonProblem(key, "appears twice in the same object")
+        seen[key] = value
+    return seen
+
+
+def _no_constants(name: str) -> float:
+    raise _JsonProblem("body", f"contains {name}, which is not valid JSON")
+
+
+def is_finite_number(value: Any) -> bool:
+    """True for ints and finite floats (bools excluded)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, float) and math.isfinite(value)

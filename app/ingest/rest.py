@@ -1,0 +1,168 @@
+"""REST ingest and events: POST/GET /api/v1/responses, POST/GET/DELETE /api/v1/events."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from app.ingest.http import ApiError, check_bearer, parse_json, read_body, require_json_type
+from app.ingest.schema import NAME_RE, parse_responses, parse_time, problems_from
+
+API = "/api/v1"
+CATEGORY_RANGES = {"promoter": (9, 10), "passive": (7, 8), "detractor": (0, 6)}
+MAX_PAGE = 500
+
+
+class EventIn(BaseModel):
+    """An event as POST /api/v1/events takes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str
+    occurred_at: Any = None
+    kind: str = "note"
+    note: str | None = None
+
+    @field_validator("label", mode="before")
+    @classmethod
+    def _label(cls, value: Any) -> str:
+        if not isinstance(value, str) or not 1 <= len(value.strip()) <= 200:
+            raise ValueError("must be text of 1 to 200 characters")
+        return value.strip()
+
+    @field_validator("occurred_at", mode="before")
+    @classmethod
+    def _time(cls, value: Any) -> datetime | None:
+        return None if value is None else parse_time(value)
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind(cls, value: Any) -> str:
+        if not isinstance(value, str) or not NAME_RE.match(value) or len(value) > 40:
+            raise ValueError("must be 1 to 40 letters, digits or _.:- (release, pricing, ...)")
+        return value
+
+    @field_validator("note", mode="before")
+    @classmethod
+    def _note(cls, value: Any) -> str | None:
+        if value is not None and (not isinstance(value, str) or len(value) > 2000):
+            raise ValueError("must be text of at most 2000 characters")
+        return value
+
+
+def _services():
+    return current_app.extensions["nps_tv"]
+
+
+def build_blueprint() -> Blueprint:
+    """Routes for REST ingest and events."""
+    bp = Blueprint("nps_ingest", __name__)
+
+    @bp.errorhandler(ApiError)
+    def refused(error: ApiError):
+        return error.to_response()
+
+    @bp.post(f"{API}/responses")
+    def post_responses():
+        settings = _services().settings
+        check_bearer(request, settings.ingest_token, "NPS_TV_INGEST_TOKEN")
+        require_json_type(request)
+        payload = parse_json(read_body(request, settings.max_body_bytes))
+        items = parse_responses(payload)
+        now = datetime.now(UTC)
+        result = _services().store.upsert_responses([item.to_record(now) for item in items])
+        status = 201 if result.inserted else 200
+        return jsonify({"received": len(items), "inserted": result.inserted,
+                        "updated": result.updated, "unchanged": result.unchanged}), status
+
+    @bp.get(f"{API}/responses")
+    def get_responses():
+        settings = _services().settings
+        check_bearer(request, settings.admin_token, "NPS_TV_ADMIN_TOKEN")
+        args = request.args
+        filters = _response_filters(args, settings.segment_fields)
+        page = _services().store.list_responses(**filters)
+        body: dict[str, Any] = {"responses": page}
+        if len(page) == filters["limit"]:
+            body["next_after_id"] = page[-1]["id"]
+        return jsonify(body)
+
+    @bp.post(f"{API}/events")
+    def post_event():
+        settings = _services().settings
+        check_bearer(request, settings.admin_token, "NPS_TV_ADMIN_TOKEN")
+        require_json_type(request)
+        payload = parse_json(read_body(request, settings.max_body_bytes))
+        if not isinstance(payload, dict):
+            raise ApiError.single(400, "body", "must be an event object")
+        try:
+            event = EventIn.model_validate(payload)
+        except ValidationError as exc:
+            raise ApiError(400, problems_from(exc)) from None
+        when = event.occurred_at or datetime.now(UTC)
+        event_id = _services().store.add_event(when, event.label, event.kind, event.note)
+        return jsonify({"id": event_id, "occurred_at": when.isoformat(), "label": event.label,
+                        "kind": event.kind, "note": event.note}), 201
+
+    @bp.get(f"{API}/events")
+    def get_events():
+        check_bearer(request, _services().settings.admin_token, "NPS_TV_ADMIN_TOKEN")
+        return jsonify({"events": [
+            {"id": e.id, "occurred_at": e.occurred_at.isoformat(), "label": e.label,
+             "kind": e.kind, "note": e.note} for e in _services().store.list_events()]})
+
+    @bp.delete(f"{API}/events/<int:event_id>")
+    def delete_event(event_id: int):
+        check_bearer(request, _services().settings.admin_token, "NPS_TV_ADMIN_TOKEN")
+        if not _services().store.remove_event(event_id):
+            raise ApiError.single(404, "id", f"no event with id {event_id}", error="not found")
+        return "", 204
+
+    return bp
+
+
+def _response_filters(args, segment_fields: tuple[str, ...]) -> dict[str, Any]:
+    problems = []
+
+    def integer(name: str, default: int, low: int, high: int) -> int:
+        raw = args.get(name)
+        if raw is None:
+            return default
+        if not raw.isdigit() or not low <= int(raw) <= high:
+            problems.append({"path": name, "message": f"must be an integer from {low} to {high}"})
+            return default
+        return int(raw)
+
+    def day(name: str, shift: int = 0) -> datetime | None:
+        raw = args.get(name)
+        if not raw:
+            return None
+        try:
+            value = date.fromisoformat(raw)
+        except ValueError:
+            problems.append({"path": name, "message": f"must be a date like 2026-01-31, "
+                                                      f"got {raw!r}"})
+            return None
+        return datetime.combine(value + timedelta(days=shift), datetime.min.time(), UTC)
+
+    filters: dict[str, Any] = {
+        "limit": integer("limit", 100, 1, MAX_PAGE),
+        "after_id": integer("after_id", 0, 0, 2**62),
+        "created_from": day("from"),
+        "created_to": day("to", shift=1),
+        "source": args.get("source") or None,
+        "segments": {k: args[k] for k in segment_fields if args.get(k)},
+    }
+    category = args.get("category")
+    if category:
+        if category not in CATEGORY_RANGES:
+            problems.append({"path": "category",
+                             "message": "must be promoter, passive or detractor"})
+        else:
+            filters["score_min"], filters["score_max"] = CATEGORY_RANGES[category]
+    if problems:
+        raise ApiError(400, problems)
+    return filters

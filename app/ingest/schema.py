@@ -1,0 +1,189 @@
+"""The REST payloads, validated with pydantic; every refusal names its path and reason."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from app.ingest.http import ApiError
+from app.store import ResponseRecord
+
+MAX_BATCH = 1000
+MAX_COMMENT = 10_000
+MAX_SEGMENTS = 20
+MAX_SEGMENT_VALUE = 200
+NAME_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+SEGMENT_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def parse_score(value: Any, low: int = 0, high: int = 10) -> int:
+    """An integer score in range; bools, floats with fractions, NaN and strings are refused."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"must be an integer from {low} to {high}, got {_show(value)}")
+    return value
+
+
+def parse_time(value: Any) -> datetime:
+    """An ISO 8601 time with a zone; a naive time is an error, not a guess."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"must be an ISO 8601 time like 2026-11-23T09:30:00Z, "
+                             f"got {_show(value)}") from None
+    else:
+        raise ValueError(f"must be an ISO 8601 time string, got {_show(value)}")
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"must include a time zone (Z or +01:00), got {_show(value)}")
+    return moment.astimezone(UTC)
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class ResponseIn(BaseModel):
+    """One response as POST /api/v1/responses takes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    score: Any
+    comment: str | None = None
+    created_at: Any = None
+    external_id: str | None = None
+    source: str = "api"
+    segments: dict[str, Any] = {}
+    excluded: Any = False
+
+    _score = field_validator("score", mode="before")(lambda v: parse_score(v))
+
+    @field_validator("created_at", mode="before")
+    @classmethod
+    def _time(cls, value: Any) -> datetime | None:
+        return None if value is None else parse_time(value)
+
+    @field_validator("comment", mode="before")
+    @classmethod
+    def _comment(cls, value: Any) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ValueError(f"must be a string or null, got {_show(value)}")
+        if len(value) > MAX_COMMENT:
+            raise ValueError(f"is {len(value)} characters; the limit is {MAX_COMMENT}")
+        return value
+
+    @field_validator("external_id", mode="before")
+    @classmethod
+    def _external_id(cls, value: Any) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise ValueError(f"must be a string or an integer, got {_show(value)}")
+        text = str(value).strip()
+        if not 1 <= len(text) <= 255 or CONTROL_RE.search(text):
+            raise ValueError("must be 1 to 255 printable characters")
+        return text
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _source(cls, value: Any) -> str:
+        if not isinstance(value, str) or not NAME_RE.match(value):
+            raise ValueError(f"must be 1 to 64 letters, digits or _.:- , got {_show(value)}")
+        return value
+
+    @field_validator("segments", mode="before")
+    @classmethod
+    def _segments(cls, value: Any) -> dict[str, str]:
+        if not isinstance(value, dict):
+            raise ValueError(f"must be an object of name: text, got {_show(value)}")
+        if len(value) > MAX_SEGMENTS:
+            raise ValueError(f"has {len(value)} properties; the limit is {MAX_SEGMENTS}")
+        out = {}
+        for key, item in value.items():
+            if not SEGMENT_KEY_RE.match(key):
+                raise ValueError(f"property name {_show(key)} must be a letter or _ followed "
+                                 "by up to 63 letters, digits or _")
+            if isinstance(item, bool) or not isinstance(item, str | int):
+                raise ValueError(f"{key} must be a string, got {_show(item)}")
+            text = str(item).strip()
+            if len(text) > MAX_SEGMENT_VALUE or CONTROL_RE.search(text):
+                raise ValueError(f"{key} must be at most {MAX_SEGMENT_VALUE} printable characters")
+            if text:
+                out[key] = text
+        return out
+
+    @field_validator("excluded", mode="before")
+    @classmethod
+    def _excluded(cls, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"must be true or false, got {_show(value)}")
+        return value
+
+    def to_record(self, now: datetime) -> ResponseRecord:
+        """The store record; a missing external id makes a new response every time."""
+        return ResponseRecord(
+            source=self.source, external_id=self.external_id or uuid.uuid4().hex,
+            score=self.score, created_at=self.created_at or now, comment=self.comment,
+            segments=self.segments, excluded=self.excluded)
+
+
+MESSAGES = {
+    "missing": "is required",
+    "extra_forbidden": "is not a known field",
+    "model_type": "must be an object",
+    "dict_type": "must be an object",
+    "string_type": "must be a string",
+}
+
+
+def problems_from(error: ValidationError, prefix: str = "") -> list[dict[str, str]]:
+    """Pydantic errors as [{path, message}] with paths like ``[3].score``."""
+    out = []
+    for item in error.errors():
+        path = prefix
+        for part in item["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        message = MESSAGES.get(item["type"], item["msg"])
+        message = message.removeprefix("Value error, ")
+        out.append({"path": path or "body", "message": message})
+    return out
+
+
+def parse_responses(payload: Any) -> list[ResponseIn]:
+    """One object or a list of up to MAX_BATCH; all valid or ApiError listing every problem."""
+    single = isinstance(payload, dict)
+    items: Sequence[Any] = [payload] if single else payload
+    if not single and not isinstance(payload, list):
+        raise ApiError.single(400, "body", "must be a response object or a list of them")
+    if not items:
+        raise ApiError.single(400, "body", "is an empty list; send at least one response")
+    if len(items) > MAX_BATCH:
+        raise ApiError.single(413, "body", f"has {len(items)} responses; the limit is "
+                                           f"{MAX_BATCH} per request", error="payload too large")
+    parsed, problems = [], []
+    for index, item in enumerate(items):
+        prefix = "" if single else f"[{index}]"
+        if not isinstance(item, dict):
+            problems.append({"path": prefix or "body", "message": "must be an object"})
+            continue
+        try:
+            parsed.append(ResponseIn.model_validate(item))
+        except ValidationError as exc:
+            problems.extend(problems_from(exc, prefix))
+    keys = [(r.source, r.external_id) for r in parsed if r.external_id]
+    if len(keys) != len(set(keys)):
+        problems.append({"path": "body", "message": "the same source and external_id appear "
+                                                    "twice in one request"})
+    if problems:
+        raise ApiError(400, problems)
+    return parsed
