@@ -111,6 +111,9 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
+    if args.markdown:
+        print(settings_table())
+        return 0
     for s in SETTINGS:
         value = getattr(settings, s.name)
         shown = ",".join(value) if isinstance(value, tuple) else value
@@ -118,6 +121,18 @@ def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
             shown = "(set)" if value else "(not set)"
         print(f"{s.env}={'' if shown is None else shown}\n    {s.help} (default: {s.default})")
     return 0
+
+
+def settings_table() -> str:
+    """The README's settings table, generated from the registry."""
+    lines = ["| variable | default | what it does |", "|---|---|---|"]
+    for s in SETTINGS:
+        default = ",".join(s.default) if isinstance(s.default, tuple) else s.default
+        if s.name == "data_dir":
+            default = "data/ in the project"
+        shown = f"`{default}`" if default not in (None, "", ()) else "(empty)"
+        lines.append(f"| `{s.env}` | {shown} | {s.help} |")
+    return "\n".join(lines)
 
 
 def cmd_upgrade(args: argparse.Namespace, settings: Settings) -> int:
@@ -159,8 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("id", type=int)
     ev.set_defaults(func=cmd_event)
 
-    sub.add_parser("settings", help="print every setting, its value and help").set_defaults(
-        func=cmd_settings)
+    st = sub.add_parser("settings", help="print every setting, its value and help")
+    st.add_argument("--markdown", action="store_true", help="print the README's table")
+    st.set_defaults(func=cmd_settings)
     sub.add_parser("upgrade", help="migrate the store's schema to this version").set_defaults(
         func=cmd_upgrade)
     return parser

@@ -51,3 +51,9 @@ def test_default_store_is_sqlite_in_the_data_dir(tmp_path):
     s = Settings(data_dir=str(tmp_path))
     assert s.resolved_database_url == f"sqlite:///{tmp_path / 'nps_tv.db'}"
     assert s.demo_database_url != s.resolved_database_url
+
+
+def test_readme_table_is_the_generated_one():
+    from app.cli import settings_table
+
+    assert settings_table() in README.read_text()
