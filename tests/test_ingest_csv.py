@@ -400,5 +400,15 @@ def test_cli_summary_and_exit_code(empty_store: Store, tmp_path: Path,
 def test_cli_unknown_column_fails_with_its_option(empty_store: Store, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]):
     path = write_rows(tmp_path, [["a", 9, "2024-05-01T10:00:00Z", "", "", ""]])
-    assert run_cli(empty_store, ["import", str(path), "--score", "nps", "--no-progress"]) == 2
+    assert run_cli(empty_store, ["import", str(path), "--score", "nps", "--time", "time", "--no-progress"]) == 2
     assert "--score 'nps': no such column" in capsys.readouterr().err
+
+
+def test_cli_requires_a_time_column(empty_store: Store, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]):
+    # Without one, a re-import would move every response to the time of the import.
+    path = write_rows(tmp_path, [["a", 9, "2024-05-01T10:00:00Z", "", "", ""]])
+    with pytest.raises(SystemExit):
+        run_cli(empty_store, ["import", str(path), "--score", "score", "--no-progress"])
+    assert "--time" in capsys.readouterr().err
+    assert empty_store.count_responses() == 0

@@ -37,8 +37,9 @@ def add_import_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
                         help="column holding the 0-10 (or 1-10) score")
     parser.add_argument("--comment", action="append", default=[], metavar="COL",
                         help="comment column; repeat to join several with a blank line")
-    parser.add_argument("--time", metavar="COL",
-                        help="column with the response time (default: the time of the import)")
+    # Required: with the import's own time, a re-import would move every response to "now".
+    parser.add_argument("--time", metavar="COL", required=True,
+                        help="column with the response time")
     parser.add_argument("--time-format", metavar="FMT",
                         help="strptime format of --time (default: auto-detect ISO 8601, "
                              "M/D/YYYY H:MM:SS and M/D/YY H:MM)")
