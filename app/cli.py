@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import secrets
 import sys
 import threading
 from collections.abc import Sequence
@@ -58,7 +59,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Writing {settings.demo_days} days of demo history to {url} ...", flush=True)
         written = build_demo_history(store, days=settings.demo_days, seed=settings.demo_seed)
         print(f"  {written} responses and the story's events written.", flush=True)
-    settings = settings.replace(database_url=url)
+    settings = settings.replace(database_url=url,
+                                ingest_token=settings.ingest_token or demo_token(settings))
     feeder = None
     if not args.no_live:
         feeder = threading.Thread(target=_feed_forever, name="demo-feed", daemon=True,
@@ -66,6 +68,19 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
                                         settings.demo_every_seconds))
     print(f"Open the wall: http://{_display_host(settings.host)}:{settings.port}/tv", flush=True)
     return run_server(settings, background=feeder)
+
+
+def demo_token(settings: Settings) -> str:
+    """The demo's own ingest token, kept in DATA_DIR/demo-token (never printed or logged)."""
+    path = Path(settings.data_dir) / "demo-token"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(24))
+    token = path.read_text().strip()
+    print(f"Demo ingest token: in {path} (send it as 'Authorization: Bearer <token>')",
+          flush=True)
+    return token
 
 
 def _feed_forever(feed, every: float) -> None:

@@ -59,3 +59,17 @@ def test_python_dash_m_app_runs_the_cli():
     out = subprocess.run([sys.executable, "-m", "app", "--version"], capture_output=True,
                          text=True, check=True)
     assert out.stdout.startswith("nps-tv ")
+
+
+def test_demo_token_is_kept_private_and_stable(settings, capsys):
+    import stat
+    from pathlib import Path
+
+    from app.cli import demo_token
+
+    first = demo_token(settings)
+    assert len(first) >= 24 and demo_token(settings) == first
+    out = capsys.readouterr().out
+    assert first not in out
+    mode = stat.S_IMODE((Path(settings.data_dir) / "demo-token").stat().st_mode)
+    assert mode & 0o077 == 0
