@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -207,13 +206,13 @@ def fingerprint(*values: object) -> str:
     return hashlib.blake2b(repr(values).encode(), digest_size=8).hexdigest()
 
 
-def _latest_payload(view: View) -> dict | None:
+def _latest_payload(view: View, fields: tuple[str, ...]) -> dict | None:
     c = view.latest
     if c is None:
         return None
+    chips = [c.segments[f] for f in fields if c.segments.get(f)]
     return {"id": c.id, "score": c.score, "category": category_name(c.score),
-            "text": c.text[:280], "at": c.created_at.timestamp(),
-            "chips": [v for v in c.segments.values() if v]}
+            "text": c.text[:280], "at": c.created_at.timestamp(), "chips": chips}
 
 
 def _fingerprint_part(name: str, view: View, screen: ScreenConfig, settings: Settings) -> str:
@@ -247,7 +246,7 @@ def _build_payload(name: str, view: View, screen: ScreenConfig, settings: Settin
     if name in COMMENT_LIMITS:
         return build_comments_panel(view, datetime.now(UTC), limit=COMMENT_LIMITS[name],
                                     scroll=name == "comments", fields=settings.segment_fields)
-    return _latest_payload(view)
+    return _latest_payload(view, settings.segment_fields)
 
 
 class PartCache:
@@ -277,11 +276,11 @@ class PartCache:
             for name in names:
                 if name in entry:
                     continue
-                print_ = fingerprint_of(name)
+                stamp = fingerprint_of(name)
                 recent_key = (*key[1:], name)
                 part = self._recent.get(recent_key)
-                if part is None or part.fingerprint != print_:
-                    part = Part(print_, build(name))
+                if part is None or part.fingerprint != stamp:
+                    part = Part(stamp, build(name))
                     self.builds += 1
                 entry[name] = self._recent[recent_key] = part
                 self._recent.move_to_end(recent_key)
@@ -290,16 +289,9 @@ class PartCache:
             return {name: entry[name] for name in names}
 
 
-# One cache per poller (so per app), dropped with it; not state shared between apps.
-_CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def get_part_cache(services: Services) -> PartCache:
-    """The part cache of an app's poller."""
-    cache = _CACHES.get(services.poller)
-    if cache is None:
-        cache = _CACHES.setdefault(services.poller, PartCache())
-    return cache
+    """The part cache of an app (one per app, made with its Services)."""
+    return services.parts
 
 
 # -- the update step -----------------------------------------------------------------------

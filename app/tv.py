@@ -98,7 +98,7 @@ def _panel_class(name: str, screen: ScreenConfig) -> str:
     return base + (f" {ACTIVE_CLASS}" if name == screen.panels[0] else "")
 
 
-def _build_panel(name: str, screen: ScreenConfig, parts: dict[str, Any]) -> html.Div:
+def _build_panel(name: str, screen: ScreenConfig, parts: dict[str, Any]) -> html.Section:
     shown = name in screen.panels
     if name == "trend":
         figure = parts.get("trend") if shown else None
@@ -126,14 +126,19 @@ def _build_bar(screen: ScreenConfig) -> html.Footer:
     nav = []
     for name in PANEL_NAMES:
         shown = name in screen.panels
-        state = "" if not shown else f" {ACTIVE_CLASS}" if name == screen.panels[0] else ""
-        nav.append(html.Span(NAV_LABELS[name], id=NAV_IDS[name],
-                             className="tv-nav-item" + (state if shown else " is-off"),
-                             style={"order": screen.panels.index(name) if shown else 9}))
+        css = "tv-nav-item"
+        if not shown:
+            css += " is-off"
+        elif name == screen.panels[0]:
+            css += f" {ACTIVE_CLASS}"
+        # Items follow the rotation order given in the URL.
+        order = screen.panels.index(name) if shown else len(PANEL_NAMES)
+        nav.append(html.Span(NAV_LABELS[name], id=NAV_IDS[name], className=css,
+                             style={"order": order}))
     notice = None
     if screen.notices:
-        notice = html.Span("URL settings ignored", id=NOTICE, className="tv-notice",
-                           title="; ".join(screen.notices))
+        notice = html.Span("Ignored in URL: " + " · ".join(screen.notices), id=NOTICE,
+                           className="tv-notice", title="; ".join(screen.notices))
     return html.Footer(className="tv-bar", children=[
         html.Div(className="tv-brand", children=[
             html.Span(className="tv-brand-mark"), html.Span("NPS TV", className="tv-brand-name"),

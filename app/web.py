@@ -15,6 +15,8 @@ from app import __version__, manager, tv
 from app.api import build_blueprint
 from app.config import PROJECT_ROOT, Settings
 from app.ingest.rest import build_blueprint as build_ingest_blueprint
+from app.ingest.webhooks import build_blueprint as build_webhook_blueprint
+from app.live import PartCache
 from app.poller import Poller
 from app.scheduler import start_scheduler
 from app.store import Store
@@ -33,6 +35,7 @@ class Services:
     store: Store
     poller: Poller
     build_id: str
+    parts: PartCache = field(default_factory=PartCache)
     scheduler: BackgroundScheduler | None = field(default=None)
 
 
@@ -51,6 +54,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     server.extensions["nps_tv"] = services
     server.register_blueprint(build_blueprint())
     server.register_blueprint(build_ingest_blueprint())
+    server.register_blueprint(build_webhook_blueprint(settings))
     dash_app = Dash(
         "nps_tv",
         server=server,

@@ -148,16 +148,16 @@
     detractor: "Heads up: a detractor" };
 
   function renderGong(latest) {
-    var body = [el("div", "gong-headline", HEADLINES[latest.category] || "New response")];
-    if (latest.text) { body.push(el("p", "gong-text", "\u201c" + latest.text + "\u201d")); }
+    var body = [el("Div", "gong-headline", HEADLINES[latest.category] || "New response")];
+    if (latest.text) { body.push(el("P", "gong-text", "\u201c" + latest.text + "\u201d")); }
     if (latest.chips && latest.chips.length) {
-      body.push(el("div", "gong-chips", latest.chips.map(function (c) {
-        return el("span", "chip chip-segment", c);
+      body.push(el("Div", "gong-chips", latest.chips.map(function (c) {
+        return el("Span", "chip chip-segment", c);
       })));
     }
-    return el("div", "gong-card gong-" + latest.category, [
-      el("div", "gong-badge badge-" + latest.category, String(latest.score)),
-      el("div", "gong-body", body)
+    return el("Div", "gong-card gong-" + latest.category, [
+      el("Div", "gong-badge badge-" + latest.category, String(latest.score)),
+      el("Div", "gong-body", body)
     ]);
   }
 

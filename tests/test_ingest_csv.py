@@ -400,7 +400,8 @@ def test_cli_summary_and_exit_code(empty_store: Store, tmp_path: Path,
 def test_cli_unknown_column_fails_with_its_option(empty_store: Store, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]):
     path = write_rows(tmp_path, [["a", 9, "2024-05-01T10:00:00Z", "", "", ""]])
-    assert run_cli(empty_store, ["import", str(path), "--score", "nps", "--time", "time", "--no-progress"]) == 2
+    argv = ["import", str(path), "--score", "nps", "--time", "time", "--no-progress"]
+    assert run_cli(empty_store, argv) == 2
     assert "--score 'nps': no such column" in capsys.readouterr().err
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from app.metrics import CATEGORY_NAMES, categorize, round_half_away
+from app.metrics import CATEGORY_NAMES, ScoreSummary, categorize, round_half_away
 
 # NPS bands, low edge inclusive: <0 negative, 0-29 low, 30-69 good, >=70 great.
 BAND_EDGES = ((70, "great"), (30, "good"), (0, "low"))
@@ -56,6 +56,13 @@ def classify_band(nps: float) -> str:
 def category_name(score: int) -> str:
     """promoter, passive or detractor for a 0-10 score."""
     return CATEGORY_NAMES[categorize(score)]
+
+
+def compute_shown_delta(current: ScoreSummary, previous: ScoreSummary | None) -> int | None:
+    """The change between the two scores as displayed, so the screen adds up (41 vs 41 is 0)."""
+    if previous is None or not current.enough or not previous.enough:
+        return None
+    return (current.nps_display or 0) - (previous.nps_display or 0)
 
 
 def describe_delta(delta: float | None) -> tuple[str, str, str]:

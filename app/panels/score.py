@@ -9,6 +9,7 @@ from app.metrics import ScoreSummary
 from app.panels import (
     NOT_AVAILABLE,
     classify_band,
+    compute_shown_delta,
     describe_delta,
     describe_previous,
     describe_window,
@@ -32,7 +33,7 @@ def build_score_panel(view: View) -> list[Component]:
         return [_build_insufficient(current, describe_window(view.request.window, view.label))]
     shown = current.nps_display or 0
     band = classify_band(shown)
-    arrow, magnitude, direction = describe_delta(view.delta)
+    arrow, magnitude, direction = describe_delta(compute_shown_delta(current, view.previous))
     margin = current.margin or 0.0
     return [
         html.Div(className="score-main", children=[

@@ -6,7 +6,14 @@ from dash import html
 from dash.development.base_component import Component
 
 from app.metrics import TopicRow
-from app.panels import NOT_AVAILABLE, classify_band, describe_delta, describe_window, format_count
+from app.panels import (
+    NOT_AVAILABLE,
+    classify_band,
+    compute_shown_delta,
+    describe_delta,
+    describe_window,
+    format_count,
+)
 from app.views import View
 
 TOPICS_TABLE = "topics-table"
@@ -41,7 +48,7 @@ def _build_row(row: TopicRow) -> html.Div:
     else:
         nps_cell = [html.Span(NOT_AVAILABLE, className="topic-nps-value is-muted"),
                     html.Span("few mentions", className="topic-nps-note")]
-    arrow, magnitude, direction = describe_delta(row.delta)
+    arrow, magnitude, direction = describe_delta(compute_shown_delta(current, row.previous))
     impact = round(row.impact, 1)
     impact_class = "is-up" if impact > 0 else "is-down" if impact < 0 else "is-flat"
     return html.Div(className="topic-row", children=[

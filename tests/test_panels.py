@@ -1,0 +1,277 @@
+"""The pure panel builders: a View in, components or plain-dict figures out."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from dash.development.base_component import Component
+
+from app.metrics import TopicRow, build_trend_points, compute_delta, summarize
+from app.panels import classify_band, describe_delta, format_ago
+from app.panels.comments import COMMENTS_LIST, build_comments_panel
+from app.panels.score import SCORE_DELTA, SCORE_VALUE, build_score_panel
+from app.panels.topics import build_topics_panel
+from app.panels.trend import build_trend_figure
+from app.rollup import Comment
+from app.store.database import EventRow
+from app.views import View, ViewRequest
+
+NOW = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
+TODAY = date(2026, 3, 31)
+
+
+def walk(node) -> Iterator[Component]:
+    """Every component in a tree of components and lists."""
+    if isinstance(node, (list, tuple)):
+        for item in node:
+            yield from walk(item)
+    elif isinstance(node, Component):
+        yield node
+        yield from walk(getattr(node, "children", None))
+
+
+def find_id(node, component_id: str) -> Component:
+    """The component with this id."""
+    return next(c for c in walk(node) if getattr(c, "id", None) == component_id)
+
+
+def find_class(node, css_class: str) -> list[Component]:
+    """Components whose className contains ``css_class``."""
+    return [c for c in walk(node) if css_class in (getattr(c, "className", "") or "").split()]
+
+
+def text_of(node) -> str:
+    """All the text in a tree of components."""
+    if isinstance(node, str):
+        return node
+    if isinstance(node, (int, float)):
+        return str(node)
+    if isinstance(node, (list, tuple)):
+        return " ".join(text_of(n) for n in node)
+    if isinstance(node, Component):
+        return text_of(getattr(node, "children", None))
+    return ""
+
+
+def make_trend(counts: list[tuple[int, int, int]], min_sample: int = 5):
+    starts = [(TODAY - timedelta(days=len(counts) - 1 - i)).isoformat()
+              for i in range(len(counts))]
+    return build_trend_points(starts, counts, "day", min_sample)
+
+
+def make_view(counts=(60, 25, 15), previous=(50, 30, 20), *, trend=None, events=(),
+              topics=(), comments=(), goal=None, window="30d", min_sample=5) -> View:
+    current = summarize(counts, min_sample)
+    prev = summarize(previous, min_sample) if previous is not None else None
+    trend = make_trend([(6, 2, 2)] * 30) if trend is None else trend
+    return View(
+        version=1, as_of=NOW, request=ViewRequest(window=window),
+        start=TODAY - timedelta(days=29), end=TODAY, current=current, previous=prev,
+        delta=compute_delta(current, prev), granularity="day", trend=trend,
+        events=tuple(events), topics=tuple(topics), comments=tuple(comments), goal=goal,
+        latest=None)
+
+
+def make_comment(i: int, score: int, minutes_ago: float = 4, **segments: str) -> Comment:
+    return Comment(id=i, created_at=NOW - timedelta(minutes=minutes_ago), score=score,
+                   text=f"Comment number {i}", segments=segments or {"product": "Ledger"},
+                   topics=("Pricing", "Support"))
+
+
+# -- score ------------------------------------------------------------------------------------
+
+
+def test_score_shows_rounded_nps_coloured_by_band():
+    panel = build_score_panel(make_view((60, 25, 15)))
+    value = find_id(panel, SCORE_VALUE)
+    assert value.children == "45"
+    assert "band-good" in value.className
+
+
+@pytest.mark.parametrize(("nps", "band"), [
+    (-40, "negative"), (-1, "negative"), (0, "low"), (29, "low"), (30, "good"), (69, "good"),
+    (70, "great"), (100, "great"),
+])
+def test_bands(nps, band):
+    assert classify_band(nps) == band
+
+
+def test_score_below_min_sample_shows_count_and_no_number():
+    panel = build_score_panel(make_view((2, 1, 0), min_sample=5))
+    value = find_id(panel, SCORE_VALUE)
+    assert "not enough responses" in text_of(value).lower()
+    assert not re.search(r"\d", text_of(value))
+    assert "3 responses" in text_of(panel)
+    assert not find_class(panel, "split-pct")  # no percentages from three answers
+
+
+@pytest.mark.parametrize("counts", [(1, 1, 1), (2, 2, 3), (13, 17, 19), (1, 0, 0), (33, 33, 34)])
+def test_split_percentages_shown_sum_to_100(counts):
+    panel = build_score_panel(make_view(counts, min_sample=1))
+    shown = [int(text_of(c).rstrip("%")) for c in find_class(panel, "split-pct")]
+    assert len(shown) == 3
+    assert sum(shown) == 100
+    assert [text_of(c) for c in find_class(panel, "split-count")] == [str(n) for n in counts]
+
+
+def test_score_delta_arrow_and_missing_delta():
+    up = find_id(build_score_panel(make_view((60, 25, 15), (50, 30, 20))), SCORE_DELTA)
+    assert "▲" in text_of(up) and "15" in text_of(up) and "is-up" in up.className
+    down = find_id(build_score_panel(make_view((50, 30, 20), (60, 25, 15))), SCORE_DELTA)
+    assert "▼" in text_of(down) and "is-down" in down.className
+    none = find_id(build_score_panel(make_view(previous=(1, 0, 0))), SCORE_DELTA)
+    assert text_of(none).strip() == "—"
+    assert describe_delta(None)[1] == "—"
+
+
+def test_score_delta_is_the_difference_of_the_shown_scores():
+    # 41.4 shows as 41 and 40.6 as 41: the arrow must not say 1 next to two equal numbers.
+    view = make_view((707, 0, 293), (703, 0, 297))
+    assert view.current.nps_display == 41 and view.previous.nps_display == 41
+    assert view.delta == pytest.approx(0.8)
+    delta = find_id(build_score_panel(view), SCORE_DELTA)
+    assert "is-flat" in delta.className and "0" in text_of(delta)
+
+
+def test_score_shows_responses_margin_and_window():
+    text = text_of(build_score_panel(make_view((60, 25, 15))))
+    assert "100" in text and "last 30 days" in text
+    assert re.search(r"± \d+\.\d", text)
+
+
+# -- trend ------------------------------------------------------------------------------------
+
+
+def _events() -> list[EventRow]:
+    day = datetime(2026, 3, 20, 9, tzinfo=UTC)
+    return [EventRow(1, day, "Price change", "price", None),
+            EventRow(2, day + timedelta(hours=20), "Atlas 3.0 released", "launch", None),
+            EventRow(3, day - timedelta(days=12), "Outage", "outage", None)]
+
+
+def test_trend_has_band_rolling_line_points_goal_and_events():
+    fig = build_trend_figure(make_view(goal=40, events=_events()), "dark")
+    names = [t["name"] for t in fig["data"]]
+    band = fig["data"][0]
+    assert band["fill"] == "toself" and None not in band["y"][:-1]
+    rolling = next(t for t in fig["data"] if "rolling" in t["name"])
+    assert rolling["mode"] == "lines" and all(y is not None for y in rolling["y"])
+    assert any("Daily NPS" == n for n in names)
+    assert all(t["type"] == "scatter" for t in fig["data"])  # never scattergl
+    layout = fig["layout"]
+    goal_lines = [s for s in layout["shapes"] if s["xref"] == "paper" and s["y0"] == 40]
+    assert goal_lines and any(a["text"] == "Goal 40" for a in layout["annotations"])
+    event_lines = [s for s in layout["shapes"] if s["yref"] == "paper"]
+    assert len(event_lines) == 3
+    labels = {a["text"]: a for a in layout["annotations"] if a.get("showarrow")}
+    assert set(labels) == {"Price change", "Atlas 3.0 released", "Outage"}
+    # Two events a day apart are staggered onto different rows.
+    assert labels["Price change"]["ay"] != labels["Atlas 3.0 released"]["ay"]
+
+
+def test_trend_mutes_small_periods():
+    counts = [(6, 2, 2)] * 10 + [(1, 0, 1)] + [(0, 0, 0)] + [(6, 2, 2)] * 5
+    fig = build_trend_figure(make_view(trend=make_trend(counts)), "dark")
+    sure = next(t for t in fig["data"] if t["name"] == "Daily NPS")
+    thin = next(t for t in fig["data"] if t["name"].startswith("under"))
+    small_day = make_trend(counts)[10].start
+    empty_day = make_trend(counts)[11].start
+    assert small_day not in sure["x"] and empty_day not in sure["x"]
+    assert thin["x"] == [small_day]
+    assert thin["marker"]["color"] == "rgba(0,0,0,0)"  # a hollow ring, not a dot
+
+
+def test_trend_without_data_says_so():
+    view = make_view((0, 0, 0), trend=make_trend([(0, 0, 0)] * 30))
+    fig = build_trend_figure(view, "dark")
+    assert fig["data"] == []
+    texts = [a["text"] for a in fig["layout"]["annotations"]]
+    assert texts == ["No responses in the last 30 days"]
+
+
+def test_trend_light_theme_uses_light_palette():
+    dark = build_trend_figure(make_view(), "dark")
+    light = build_trend_figure(make_view(), "light")
+    assert dark["layout"]["font"]["color"] != light["layout"]["font"]["color"]
+
+
+# -- topics -----------------------------------------------------------------------------------
+
+
+def _topic(name: str, cur, prev, impact: float) -> TopicRow:
+    current = summarize(cur, 5)
+    return TopicRow(name, current, summarize(prev, 5), impact, current.detractors / current.n)
+
+
+def test_topics_table_rows_columns_and_limit():
+    rows = [_topic(f"Topic {i}", (5, 2, 3), (6, 2, 2), -1.0 + i / 100) for i in range(12)]
+    rows[0] = _topic("Pricing", (2, 3, 10), (5, 5, 5), -4.2)
+    panel = build_topics_panel(make_view(topics=rows), limit=8)
+    body = [r for r in find_class(panel, "topic-row") if "topic-header" not in r.className]
+    assert len(body) == 8
+    first = text_of(body[0])
+    assert "Pricing" in first and "15" in first and "-53" in first and "67%" in first
+    assert "▼" in first and "-4.2" in first
+    assert find_class(body[0], "nps-bar-fill")
+    assert "+4 more topics" in text_of(panel)
+
+
+def test_topic_below_min_sample_shows_no_score():
+    panel = build_topics_panel(make_view(topics=[_topic("Docs", (1, 1, 0), (0, 0, 0), 0.1)]))
+    row = find_class(panel, "topic-row")[1]
+    assert "—" in text_of(find_class(row, "topic-nps")[0])
+    assert not find_class(row, "nps-bar")
+
+
+def test_topics_empty_message():
+    assert "No topics mentioned" in text_of(build_topics_panel(make_view(topics=())))
+
+
+# -- comments ---------------------------------------------------------------------------------
+
+
+def test_comments_badges_chips_and_relative_time():
+    comments = [make_comment(1, 10, region="EMEA", product="Ledger"), make_comment(2, 7),
+                make_comment(3, 2, minutes_ago=180)]
+    panel = build_comments_panel(make_view(comments=comments), NOW,
+                                 fields=("product", "region"))
+    track = find_id(panel, COMMENTS_LIST)
+    cards = [c for c in track.children if "comment-card" in c.className]
+    assert len(cards) == 3
+    badges = [find_class(card, "comment-badge")[0].className for card in cards]
+    assert badges == ["comment-badge badge-promoter", "comment-badge badge-passive",
+                      "comment-badge badge-detractor"]
+    assert [text_of(c) for c in find_class(cards[0], "chip-segment")] == ["Ledger", "EMEA"]
+    assert [text_of(c) for c in find_class(cards[0], "chip-topic")] == ["Pricing", "Support"]
+    assert text_of(find_class(cards[0], "rel-time")[0]) == "4 min ago"
+    assert text_of(find_class(cards[2], "rel-time")[0]) == "3 h ago"
+
+
+def test_comments_scroll_with_a_hidden_copy_only_when_many():
+    many = [make_comment(i, 9) for i in range(6)]
+    panel = build_comments_panel(make_view(comments=many), NOW)
+    track = find_id(panel, COMMENTS_LIST)
+    assert "is-scrolling" in track.className
+    assert len([c for c in track.children if c.className == "comment-card"]) == 6
+    clone = track.children[-1]
+    assert clone.className == "comments-clone"
+    assert clone.to_plotly_json()["props"]["aria-hidden"] == "true"
+    assert len(clone.children) == 6
+    few = build_comments_panel(make_view(comments=many[:2]), NOW)
+    assert "is-scrolling" not in find_id(few, COMMENTS_LIST).className
+    assert not find_class(few, "comments-clone")
+
+
+def test_comments_empty_message():
+    assert text_of(build_comments_panel(make_view(), NOW)) == "No comments in the last 30 days"
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (10, "just now"), (240, "4 min ago"), (3 * 3600, "3 h ago"), (30 * 3600, "yesterday"),
+    (5 * 86400, "5 days ago"),
+])
+def test_format_ago(seconds, text):
+    assert format_ago(NOW - timedelta(seconds=seconds), NOW) == text

@@ -1,0 +1,243 @@
+"""The wall's live update and URL settings, on a real app over a temporary store."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from dash import no_update
+
+from app import live, manager, tv
+from app.web import create_app, get_services
+from tests.conftest import make_record
+
+DEFAULT_PARTS = ("score", "trend", "topics", "comments", "latest")
+
+
+@pytest.fixture
+def services(settings, sqlite_store):
+    """The services of an app whose store holds a month of responses and one event."""
+    now = datetime.now(UTC)
+    records = [make_record(i, score, when=now - timedelta(days=i % 25, hours=2, minutes=i),
+                           comment="Support was quick" if i % 4 == 0 else None,
+                           product="Ledger" if i % 2 else "Pulse", region="EMEA")
+               for i, score in enumerate([10, 9, 8, 3, 10, 7, 9, 6, 10, 2] * 12)]
+    sqlite_store.upsert_responses(records)
+    sqlite_store.add_event(now - timedelta(days=10), "Price change", "price")
+    dash_app = create_app(settings)
+    services = get_services(dash_app)
+    services.poller.poll()
+    return services
+
+
+def first_update(services, query=None):
+    config = {"query": query or {}}
+    outputs = tv.run_update(services, config, None)
+    return config, outputs
+
+
+def split(outputs):
+    """(parts by name, client state, status) from the wall callback's outputs."""
+    parts = dict(zip(tv.PART_ORDER, outputs[: len(tv.PART_ORDER)], strict=True))
+    return parts, outputs[-2], outputs[-1]
+
+
+def test_first_update_sends_every_part_and_status(services):
+    _, outputs = first_update(services)
+    parts, state, status = split(outputs)
+    assert all(parts[name] is not no_update for name in DEFAULT_PARTS)
+    assert parts["trend"]["data"] and "layout" in parts["trend"]
+    assert set(state["hashes"]) == set(DEFAULT_PARTS)
+    assert status["hhmm"] and status["age"] is not None
+
+
+def test_unchanged_version_sends_no_update_for_every_part(services):
+    config, outputs = first_update(services)
+    _, state, _ = split(outputs)
+    again = tv.run_update(services, config, state)
+    parts, new_state, status = split(again)
+    assert all(parts[name] is no_update for name in tv.PART_ORDER)
+    assert new_state is no_update
+    assert isinstance(status, dict) and status["ok"]  # the status always goes out
+
+
+def test_new_event_sends_only_the_trend(services):
+    config, outputs = first_update(services)
+    _, state, _ = split(outputs)
+    services.store.add_event(datetime.now(UTC) - timedelta(days=2), "Atlas 3.0", "launch")
+    assert services.poller.poll()
+    parts, new_state, _ = split(tv.run_update(services, config, state))
+    assert parts["trend"] is not no_update
+    texts = [a["text"] for a in parts["trend"]["layout"]["annotations"]]
+    assert "Atlas 3.0" in texts
+    assert [name for name, p in parts.items() if p is not no_update] == ["trend"]
+    assert new_state["hashes"]["score"] == state["hashes"]["score"]
+
+
+def test_new_response_sends_score_and_latest(services):
+    config, outputs = first_update(services)
+    _, state, _ = split(outputs)
+    services.store.upsert_responses([make_record(9999, 0, comment="Broken again",
+                                                 when=datetime.now(UTC), product="Pulse")])
+    services.poller.poll()
+    parts, _, _ = split(tv.run_update(services, config, state))
+    assert parts["score"] is not no_update
+    assert parts["latest"]["score"] == 0 and parts["latest"]["category"] == "detractor"
+    assert parts["comments"] is not no_update
+
+
+def test_pinned_panel_only_builds_and_sends_that_panel(services):
+    config, outputs = first_update(services, {"panels": "trend"})
+    parts, state, _ = split(outputs)
+    assert parts["trend"] is not no_update
+    assert parts["score"] is no_update and parts["topics"] is no_update
+    assert set(state["hashes"]) == {"trend", "latest"}
+
+
+def test_screens_with_the_same_request_share_one_build(services):
+    cache = live.get_part_cache(services)
+    first_update(services, {"window": "90d"})
+    builds = cache.builds
+    first_update(services, {"window": "90d", "dwell": "20", "panels": "trend,score,topics"})
+    assert cache.builds == builds
+
+
+def test_other_worker_state_resends_nothing_that_matches(services):
+    """A state from another process (other version number) costs a lookup, not a resend."""
+    config, outputs = first_update(services)
+    _, state, _ = split(outputs)
+    foreign = {"token": "999:1:elsewhere", "hashes": state["hashes"]}
+    parts, new_state, _ = split(tv.run_update(services, config, foreign))
+    assert all(parts[name] is no_update for name in tv.PART_ORDER)
+    assert new_state["token"] == state["token"]
+
+
+def test_registered_callback_answers_with_status_only_when_unchanged(services, settings):
+    dash_app = create_app(settings)
+    svc = get_services(dash_app)
+    svc.poller.poll()
+    config = {"query": {}}
+    state = split(tv.run_update(svc, config, None))[1]
+    outputs = [{"id": tv.SCORE_BODY, "property": "children"},
+               {"id": tv.TREND_FIGURE, "property": "data"},
+               {"id": tv.TOPICS_BODY, "property": "children"},
+               {"id": tv.COMMENTS_BODY, "property": "children"},
+               {"id": tv.LATEST, "property": "data"},
+               {"id": tv.STATE, "property": "data"},
+               {"id": tv.STATUS, "property": "data"}]
+    body = {
+        "output": ".." + "...".join(f"{o['id']}.{o['property']}" for o in outputs) + "..",
+        "outputs": outputs,
+        "inputs": [{"id": tv.POLL, "property": "n_intervals", "value": 1}],
+        "state": [{"id": tv.CONFIG, "property": "data", "value": config},
+                  {"id": tv.STATE, "property": "data", "value": state}],
+        "changedPropIds": [f"{tv.POLL}.n_intervals"],
+    }
+    client = dash_app.server.test_client()
+    reply = client.post("/_dash-update-component", json=body)
+    assert reply.status_code == 200
+    sent = json.loads(reply.data)["response"]
+    assert list(sent) == [tv.STATUS]
+
+
+def test_layout_mounts_every_panel_and_activates_the_first(services):
+    layout = tv.build_layout({"panels": "topics,score"}, services)
+    flat = json.dumps(layout.to_plotly_json(), default=lambda o: o.to_plotly_json())
+    for name in live.PANEL_NAMES:
+        assert f'"{tv.PANEL_IDS[name]}"' in flat
+    classes = {c.id: c.className for c in _walk(layout) if getattr(c, "id", None)
+               in tv.PANEL_IDS.values()}
+    assert classes["tv-panel-topics"].endswith("is-active")
+    assert "is-active" not in classes["tv-panel-score"]
+    assert "is-off" in classes["tv-panel-trend"]
+    root = layout.to_plotly_json()["props"]
+    assert root["data-build-id"] == services.build_id
+    assert root["data-reload-at"].isdigit()
+
+
+def _walk(node):
+    if isinstance(node, (list, tuple)):
+        for item in node:
+            yield from _walk(item)
+    elif hasattr(node, "to_plotly_json"):
+        yield node
+        yield from _walk(getattr(node, "children", None))
+
+
+# -- URL settings -----------------------------------------------------------------------------
+
+
+def parse(settings, **query):
+    return live.parse_screen(query, settings)
+
+
+def test_defaults(settings):
+    screen = parse(settings)
+    assert screen.panels == live.PANEL_NAMES
+    assert screen.theme == "dark" and screen.shift
+    assert screen.request.window == f"{settings.window_days}d"
+    assert all(seconds == settings.dwell_seconds for _, seconds in screen.dwell)
+    assert screen.notices == () and screen.query == ""
+
+
+@pytest.mark.parametrize(("raw", "panels"), [
+    ("trend", ("trend",)),
+    ("comments,score", ("comments", "score")),
+    (" Score , TREND,score", ("score", "trend")),
+    ("score,bogus", ("score",)),
+])
+def test_panels(settings, raw, panels):
+    assert parse(settings, panels=raw).panels == panels
+
+
+def test_dwell_for_all_and_per_panel(settings):
+    assert dict(parse(settings, dwell="20").dwell) == dict.fromkeys(live.PANEL_NAMES, 20.0)
+    per = dict(parse(settings, dwell="score:30,trend:10").dwell)
+    assert per["score"] == 30 and per["trend"] == 10 and per["topics"] == settings.dwell_seconds
+
+
+def test_window_theme_shift_and_segments(settings):
+    screen = parse(settings, window="90d", theme="light", shift="0", product="Ledger,Pulse",
+                   region="EMEA")
+    assert screen.request.window == "90d"
+    assert screen.request.segments == (("product", ("Ledger", "Pulse")), ("region", ("EMEA",)))
+    assert screen.theme == "light" and not screen.shift
+    assert "window=90d" in screen.query and "product=Ledger,Pulse" in screen.query
+    assert parse(settings, window="all").request.window == "all"
+
+
+@pytest.mark.parametrize("query", [
+    {"panels": "nothing,useful"}, {"dwell": "abc"}, {"dwell": "score:0.5"}, {"dwell": "foo:10"},
+    {"theme": "purple"}, {"window": "fortnight"}, {"window": "0d"}, {"shift": "maybe"},
+    {"from": "yesterday"}, {"colour": "red"},
+])
+def test_bad_values_fall_back_with_a_notice(settings, query):
+    screen = live.parse_screen(query, settings)
+    default = live.parse_screen({}, settings)
+    assert screen.notices
+    assert screen.panels == default.panels and screen.theme == default.theme
+    assert screen.request == default.request
+    assert dict(screen.dwell) == dict(default.dwell)
+
+
+def test_bad_url_still_renders_the_wall_with_a_notice(services):
+    layout = tv.build_layout({"theme": "purple", "window": "x", "dwell": "-3"}, services)
+    notice = next(c for c in _walk(layout) if getattr(c, "id", None) == tv.NOTICE)
+    assert "theme" in notice.title and "window" in notice.title
+
+
+def test_manager_query_keeps_screen_settings_and_sets_filters():
+    query = manager.build_query({"theme": "light", "window": "30d", "product": "Atlas"}, "90d",
+                                ["product", "region"], [["Ledger", "Pulse"], None])
+    assert query == {"theme": "light", "window": "90d", "product": "Ledger,Pulse"}
+
+
+def test_manager_update_follows_the_selector(services):
+    config = {"query": {}, "fields": list(services.settings.segment_fields)}
+    first = manager.run_update(services, config, None, "30d", [None, None, None])
+    state = first[-2]
+    same = manager.run_update(services, config, state, "30d", [None, None, None])
+    assert all(p is no_update for p in same[:5])
+    changed = manager.run_update(services, config, state, "90d", [["Ledger"], None, None])
+    assert changed[0] is not no_update and changed[4] == "Last 90 days · Ledger"
