@@ -104,3 +104,19 @@ def test_naive_times_are_refused_before_anything_is_written(store: Store):
 def test_ping_reports_an_unreachable_database(tmp_path):
     bad = Store("postgresql+psycopg://nobody@127.0.0.1:1/none")
     assert bad.ping() is False
+
+
+def test_a_late_repeat_without_comment_keeps_the_comment(store: Store):
+    when = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    store.upsert_responses([make_record(1, 9, when=when)])
+    store.upsert_responses([make_record(1, 9, when=when, comment="Support was superb")])
+    # The vendor retries its first "created" delivery after the "updated" one.
+    result = store.upsert_responses([make_record(1, 9, when=when)])
+    assert (result.updated, result.unchanged) == (0, 1)
+    [row] = store.list_responses()
+    assert row["comment"] == "Support was superb"
+    assert "Support" in row["topics"]
+    # A real change of score still applies, and the comment stays.
+    store.upsert_responses([make_record(1, 4, when=when, comment="")])
+    [row] = store.list_responses()
+    assert (row["score"], row["comment"]) == (4, "Support was superb")

@@ -152,11 +152,10 @@ def import_file(store: Store, path: str | Path, options: ImportOptions,
     path = Path(path)
     plan = _build_plan(path, options)
     report = ImportReport(path=str(path), source=plan.source, dry_run=options.dry_run)
-    now = datetime.now(UTC)
     size = path.stat().st_size
     try:
         with _progress_bar(progress, size, "B", "checking") as bar:
-            for _record in _iter_records(path, plan, now, report, bar):
+            for _record in _iter_records(path, plan, report, bar):
                 report.valid += 1
             bar.update(max(size - bar.n, 0))
     except ImportAborted:
@@ -167,7 +166,7 @@ def import_file(store: Store, path: str | Path, options: ImportOptions,
         scratch = ImportReport(path=str(path), source=plan.source)
         with _progress_bar(progress, report.valid, "rows", "importing") as bar:
             batch: list[ResponseRecord] = []
-            for record in _iter_records(path, plan, now, scratch, None):
+            for record in _iter_records(path, plan, scratch, None):
                 batch.append(record)
                 if len(batch) >= BATCH_SIZE:
                     _write_batch(store, batch, report, bar)
@@ -196,14 +195,14 @@ def _progress_bar(enabled: bool, total: int, unit: str, desc: str) -> tqdm:
 # -- reading ----------------------------------------------------------------------------------
 
 
-def _iter_records(path: Path, plan: _Plan, now: datetime, report: ImportReport,
+def _iter_records(path: Path, plan: _Plan, report: ImportReport,
                   bar: tqdm | None) -> Iterator[ResponseRecord]:
     """Convert each data row, counting blanks and errors in ``report``."""
     seen_rows: dict[bytes, int] = {}
     seen_ids: dict[str, int] = {}
     for line, cells in _iter_rows(path, plan.delimiter, bar):
         report.rows_read += 1
-        record = _convert_row(cells, line, plan, now, report, seen_rows, seen_ids)
+        record = _convert_row(cells, line, plan, report, seen_rows, seen_ids)
         if len(report.errors) > plan.max_errors:
             raise ImportAborted(report, plan.max_errors)
         if record is not None:
@@ -242,7 +241,7 @@ def _counted(lines: Iterable[str], bar: tqdm | None) -> Iterator[str]:
         yield text
 
 
-def _convert_row(cells: list[str], line: int, plan: _Plan, now: datetime, report: ImportReport,
+def _convert_row(cells: list[str], line: int, plan: _Plan, report: ImportReport,
                  seen_rows: dict[bytes, int], seen_ids: dict[str, int]) -> ResponseRecord | None:
     raw_score = _value(cells, plan.score.index)
     if raw_score is None:
@@ -254,7 +253,8 @@ def _convert_row(cells: list[str], line: int, plan: _Plan, now: datetime, report
         score = parse_score(raw_score, plan.low)
     except ValueError as exc:
         errors.append(ImportError_(line, plan.score.name, str(exc)))
-    created_at = now
+    # Without a time column: now for a new response, the stored time on a re-import.
+    created_at: datetime | None = None
     if plan.time is not None:
         raw_time = _value(cells, plan.time.index)
         try:

@@ -82,7 +82,7 @@ def require_json_type(request: Request) -> None:
 
 
 def parse_json(body: bytes) -> Any:
-    """Strict JSON: valid UTF-8, no duplicate keys, no NaN or Infinity."""
+    """Strict JSON: valid UTF-8, no duplicate keys, no NaN or Infinity, no NUL in text."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -94,6 +94,10 @@ def parse_json(body: bytes) -> Any:
     except json.JSONDecodeError as exc:
         raise ApiError.single(400, "body", f"is not valid JSON: {exc.msg} at line {exc.lineno} "
                                            f"column {exc.colno}") from None
+    except RecursionError:  # json's C scanner recurses once per [ or {
+        raise ApiError.single(400, "body", "is nested too deeply") from None
+    except ValueError:  # an integer longer than sys.get_int_max_str_digits() (4300) digits
+        raise ApiError.single(400, "body", "contains a number with too many digits") from None
 
 
 class _JsonProblem(ValueError):
@@ -107,8 +111,24 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     for key, value in pairs:
         if key in seen:
             raise _JsonProblem(key, "appears twice in the same object")
+        if isinstance(value, str):
+            _check_text(key, value)
         seen[key] = value
     return seen
+
+
+def _check_text(key: str, value: str) -> None:
+    # "\ud800" escapes decode to lone surrogates that no database can encode, and PostgreSQL
+    # text cannot hold NUL: refused here, they would otherwise fail the insert with a 500.
+    if "\x00" in value:
+        raise _JsonProblem(key, "contains a NUL character (\\u0000), which cannot be stored")
+    if value.isascii():
+        return
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _JsonProblem(key, "contains an unpaired UTF-16 surrogate escape; "
+                                "send valid Unicode text") from None
 
 
 def _no_constants(name: str) -> float:

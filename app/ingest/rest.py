@@ -72,8 +72,7 @@ def build_blueprint() -> Blueprint:
         require_json_type(request)
         payload = parse_json(read_body(request, settings.max_body_bytes))
         items = parse_responses(payload)
-        now = datetime.now(UTC)
-        result = _services().store.upsert_responses([item.to_record(now) for item in items])
+        result = _services().store.upsert_responses([item.to_record() for item in items])
         status = 201 if result.inserted else 200
         return jsonify({"received": len(items), "inserted": result.inserted,
                         "updated": result.updated, "unchanged": result.unchanged}), status

@@ -20,10 +20,11 @@ MAX_SEGMENT_VALUE = 200
 NAME_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 SEGMENT_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+ID_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")  # an id has no tabs or line breaks either
 
 
 def parse_score(value: Any, low: int = 0, high: int = 10) -> int:
-    """An integer score in range; bools, floats with fractions, NaN and strings are refused."""
+    """An integer score in range; bools, floats (9.0 too), NaN and strings are refused."""
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ValueError(f"must be an integer from {low} to {high}, got {_show(value)}")
     return value
@@ -90,7 +91,7 @@ class ResponseIn(BaseModel):
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise ValueError(f"must be a string or an integer, got {_show(value)}")
         text = str(value).strip()
-        if not 1 <= len(text) <= 255 or CONTROL_RE.search(text):
+        if not 1 <= len(text) <= 255 or ID_CONTROL_RE.search(text):
             raise ValueError("must be 1 to 255 printable characters")
         return text
 
@@ -129,11 +130,15 @@ class ResponseIn(BaseModel):
             raise ValueError(f"must be true or false, got {_show(value)}")
         return value
 
-    def to_record(self, now: datetime) -> ResponseRecord:
-        """The store record; a missing external id makes a new response every time."""
+    def to_record(self) -> ResponseRecord:
+        """The store record; a missing external id makes a new response every time.
+
+        A missing ``created_at`` is left to the store: now for a new response, while a repeat
+        keeps the time first stored (a retried post must not move a response to a later day).
+        """
         return ResponseRecord(
             source=self.source, external_id=self.external_id or uuid.uuid4().hex,
-            score=self.score, created_at=self.created_at or now, comment=self.comment,
+            score=self.score, created_at=self.created_at, comment=self.comment,
             segments=self.segments, excluded=self.excluded)
 
 

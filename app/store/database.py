@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import chain
+from itertools import chain, groupby
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import (
     BigInteger,
     Engine,
+    and_,
     case,
     cast,
     create_engine,
@@ -37,6 +38,7 @@ from app.store.models import Event, Response, SegmentSet, TopicSet
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Any constant works; it only has to be the same in every process of one deployment.
 UPGRADE_LOCK_KEY = 0x4E505354  # "NPST"
+WRITE_LOCK_KEY = 0x4E505357  # "NPSW"
 RESPONSES = Response.__table__
 EVENTS = Event.__table__
 SEGMENT_SETS = SegmentSet.__table__
@@ -53,7 +55,7 @@ class ResponseRecord:
     source: str
     external_id: str
     score: int
-    created_at: datetime
+    created_at: datetime | None  # None: now for a new response; a stored one keeps its time
     comment: str | None = None
     segments: Mapping[str, str] = field(default_factory=dict)
     excluded: bool = False
@@ -177,25 +179,29 @@ class Store:
 
         The (source, external_id) pair is the idempotency key: a repeat with identical content
         leaves the row untouched (its ``updated_at`` too); a repeat with new content updates it.
+        A record without ``created_at`` gets ``now`` when new and keeps the stored time when not.
         """
         if not records:
             return UpsertResult(0, 0, 0)
         now = now or datetime.now(UTC)
-        rows = [self._row(record, now) for record in records]
-        by_key = {(r["source"], r["external_id"]): r for r in rows}  # last one wins
-        rows = list(by_key.values())
+        by_key = {(r.source, r.external_id): r for r in records}  # last one wins
+        keys = list(by_key)
+        rows = [self._row(by_key[key], now) for key in keys]
+        keep_time = [by_key[key].created_at is None for key in keys]
         dialect_insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
-        stmt = dialect_insert(RESPONSES)
-        content = ("score", "comment", "created_at", "segment_set_id", "topic_set_id", "excluded")
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["source", "external_id"],
-            set_={name: stmt.excluded[name] for name in (*content, "updated_at")},
-            where=or_(*(RESPONSES.c[n].is_distinct_from(stmt.excluded[n]) for n in content)),
-        )
         with self._write_lock, self.engine.begin() as conn:
+            # _write_lock's twin across worker processes. On PostgreSQL two transactions
+            # inserting the same new keys in different orders would otherwise deadlock; on
+            # SQLite the driver would only begin at the first INSERT, after the reads that
+            # count what was inserted, updated or unchanged.
+            if self.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY})
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
             learned = self._resolve_sets(conn, rows)
-            before = self._existing(conn, list(by_key))
-            conn.execute(stmt, rows)
+            before = self._existing(conn, keys)
+            for keeps, run in groupby(zip(rows, keep_time, strict=True), key=lambda p: p[1]):
+                conn.execute(_upsert_statement(dialect_insert, keeps), [row for row, _ in run])
             touched = self._existing(conn, list(before), updated_at=now) if before else set()
         for name, ids in learned.items():  # only ids that were committed
             self._set_cache.setdefault(name, {}).update(ids)
@@ -208,8 +214,9 @@ class Store:
             "source": record.source,
             "external_id": record.external_id,
             "score": int(record.score),
-            "comment": record.comment,
-            "created_at": record.created_at,
+            # PostgreSQL text cannot hold NUL; dropped on SQLite too so both stores agree.
+            "comment": record.comment.replace("\x00", "") if record.comment else record.comment,
+            "created_at": record.created_at or now,
             "updated_at": now,
             "segment_set_id": canonical_segments(record.segments),  # resolved to an id later
             "topic_set_id": ",".join(self.tagger(record.comment)),
@@ -411,6 +418,30 @@ class Store:
         """The newest ``updated_at`` stored (aware UTC)."""
         with self.engine.connect() as conn:
             return conn.execute(select(func.max(RESPONSES.c.updated_at))).scalar()
+
+
+def _upsert_statement(dialect_insert, keep_time: bool):
+    """INSERT ... ON CONFLICT updating only rows whose content changed."""
+    stmt = dialect_insert(RESPONSES)
+    content = ("score", "created_at", "segment_set_id", "excluded")
+    if keep_time:
+        content = tuple(name for name in content if name != "created_at")
+    # A repeat without a comment never erases one: vendors deliver "created" (score only)
+    # and "updated" (with the comment) and may retry the first after the second.
+    new_comment = func.nullif(stmt.excluded.comment, "")
+    has_comment = new_comment.is_not(None)
+    set_ = {name: stmt.excluded[name] for name in (*content, "updated_at")}
+    set_["comment"] = func.coalesce(new_comment, RESPONSES.c.comment)
+    set_["topic_set_id"] = case((has_comment, stmt.excluded.topic_set_id),
+                                else_=RESPONSES.c.topic_set_id)
+    return stmt.on_conflict_do_update(
+        index_elements=["source", "external_id"],
+        set_=set_,
+        where=or_(*(RESPONSES.c[n].is_distinct_from(stmt.excluded[n]) for n in content),
+                  and_(has_comment,
+                       or_(RESPONSES.c.comment.is_distinct_from(stmt.excluded.comment),
+                           RESPONSES.c.topic_set_id.is_distinct_from(stmt.excluded.topic_set_id)))),
+    )
 
 
 def _raw_param(value: Any) -> Any:

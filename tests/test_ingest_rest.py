@@ -1,0 +1,416 @@
+"""REST ingest and events: posting, idempotency, tokens, paging, filters, and the events API."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from app.ingest.schema import MAX_BATCH
+from app.store import Store
+from app.web import create_app, get_services
+from tests.conftest import make_record
+
+INGEST_TOKEN = "ingest-secret"
+ADMIN_TOKEN = "admin-secret"
+RESPONSES = "/api/v1/responses"
+EVENTS = "/api/v1/events"
+SEEN_AT = "2026-11-20T09:30:00+01:00"
+
+
+@pytest.fixture
+def dash_app(settings):
+    """The app on a fresh SQLite store, with both tokens set."""
+    return create_app(settings.replace(ingest_token=INGEST_TOKEN, admin_token=ADMIN_TOKEN))
+
+
+@pytest.fixture
+def client(dash_app):
+    return dash_app.server.test_client()
+
+
+@pytest.fixture
+def app_store(dash_app) -> Store:
+    return get_services(dash_app).store
+
+
+@pytest.fixture
+def client_on(settings, store: Store) -> Iterator[Any]:
+    """A test client of an app on the ``store`` fixture's database (SQLite, then PostgreSQL)."""
+    dash_app = create_app(settings.replace(database_url=store.url, ingest_token=INGEST_TOKEN,
+                                           admin_token=ADMIN_TOKEN))
+    yield dash_app.server.test_client()
+    get_services(dash_app).store.dispose()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def post(client, body: Any, url: str = RESPONSES, token: str = INGEST_TOKEN):
+    """POST ``body`` as JSON with a bearer token."""
+    return client.post(url, data=json.dumps(body), content_type="application/json",
+                       headers=bearer(token))
+
+
+def get(client, url: str, token: str = ADMIN_TOKEN):
+    return client.get(url, headers=bearer(token))
+
+
+def answer(i: int, score: int = 9, **fields: Any) -> dict[str, Any]:
+    """A valid response payload with external id ``r{i}``."""
+    return {"score": score, "external_id": f"r{i}", **fields}
+
+
+def stored(store: Store) -> list[dict[str, Any]]:
+    return store.list_responses(limit=500)
+
+
+# -- posting ------------------------------------------------------------------------------------
+
+
+def test_single_response_is_stored_with_every_field(client, app_store):
+    body = answer(1, 6, comment="Support took three days to answer.", source="survey-q4",
+                  segments={"plan": "team", "region": "EMEA"}, created_at=SEEN_AT)
+    response = post(client, body)
+    assert response.status_code == 201
+    assert response.get_json() == {"received": 1, "inserted": 1, "updated": 0, "unchanged": 0}
+    [row] = stored(app_store)
+    assert (row["source"], row["external_id"], row["score"]) == ("survey-q4", "r1", 6)
+    assert row["comment"] == "Support took three days to answer."
+    assert row["segments"] == {"plan": "team", "region": "EMEA"}
+    assert row["created_at"] == "2026-11-20T08:30:00+00:00"  # stored in UTC
+    assert row["excluded"] is False
+
+
+def test_integer_external_id_is_stored_as_text(client, app_store):
+    assert post(client, {"score": 10, "external_id": 12345}).status_code == 201
+    assert stored(app_store)[0]["external_id"] == "12345"
+
+
+@pytest.mark.parametrize("size", [2, 250, MAX_BATCH])
+def test_list_of_responses_is_stored_in_one_request(client, app_store, size):
+    response = post(client, [answer(i, i % 11) for i in range(size)])
+    assert response.status_code == 201
+    assert response.get_json()["inserted"] == size
+    assert app_store.count_responses() == size
+
+
+def test_list_over_the_batch_limit_is_refused_whole(client, app_store):
+    response = post(client, [answer(i) for i in range(MAX_BATCH + 1)])
+    assert response.status_code == 413
+    assert f"{MAX_BATCH + 1} responses; the limit is {MAX_BATCH}" in response.get_json()["detail"]
+    assert app_store.count_responses() == 0
+
+
+@pytest.mark.parametrize("bad_index", [0, 17, 99])
+def test_one_bad_item_stores_none_of_the_list(client, app_store, bad_index):
+    items = [answer(i) for i in range(100)]
+    items[bad_index]["score"] = 11
+    response = post(client, items)
+    assert response.status_code == 400
+    [problem] = response.get_json()["problems"]
+    assert problem["path"] == f"[{bad_index}].score"
+    assert "from 0 to 10" in problem["message"]
+    assert app_store.count_responses() == 0
+
+
+def test_every_bad_item_of_a_list_is_reported(client):
+    items = [answer(0), answer(1, 12), answer(2, comment=7), {"external_id": "r3"}]
+    problems = post(client, items).get_json()["problems"]
+    assert [p["path"] for p in problems] == ["[1].score", "[2].comment", "[3].score"]
+
+
+def test_response_without_external_id_is_new_every_time(client, app_store):
+    for _ in range(3):
+        assert post(client, {"score": 8}).status_code == 201
+    rows = stored(app_store)
+    assert len(rows) == 3 and len({r["external_id"] for r in rows}) == 3
+
+
+# -- idempotency --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("created_at", [SEEN_AT, None], ids=["with-time", "time-defaulted"])
+def test_identical_repeat_is_unchanged_and_never_a_second_row(client_on, store, created_at):
+    body = answer(1, 9, comment="Great", segments={"plan": "pro"})
+    if created_at:
+        body["created_at"] = created_at
+    first = post(client_on, body)
+    [before] = stored(store)
+    second = post(client_on, body)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert second.get_json() == {"received": 1, "inserted": 0, "updated": 0, "unchanged": 1}
+    # updated_at too: an unchanged repeat must not make the poller re-read the row.
+    assert stored(store) == [before]
+
+
+@pytest.mark.parametrize(("change", "check"), [
+    ({"comment": "Checkout was slow"}, lambda row: row["comment"] == "Checkout was slow"),
+    ({"score": 3}, lambda row: row["score"] == 3),
+    ({"segments": {"plan": "team"}}, lambda row: row["segments"] == {"plan": "team"}),
+    ({"excluded": True}, lambda row: row["excluded"] is True),
+    ({"created_at": "2026-11-21T00:00:00Z"},
+     lambda row: row["created_at"] == "2026-11-21T00:00:00+00:00"),
+], ids=["comment-added-later", "score", "segments", "excluded", "created_at"])
+def test_repeat_with_new_content_updates_the_same_row(client_on, store, change, check):
+    assert post(client_on, answer(1, 9)).status_code == 201
+    [before] = stored(store)
+    response = post(client_on, answer(1, 9) | change)
+    assert response.status_code == 200
+    assert response.get_json() == {"received": 1, "inserted": 0, "updated": 1, "unchanged": 0}
+    [after] = stored(store)
+    assert after["id"] == before["id"] and check(after)
+    assert after["updated_at"] > before["updated_at"]
+    if "created_at" not in change:  # a defaulted time is the first post's, kept on update
+        assert after["created_at"] == before["created_at"]
+
+
+def test_comment_added_later_is_tagged_with_its_topics(client, app_store):
+    post(client, answer(1, 4))
+    assert stored(app_store)[0]["topics"] == []
+    post(client, answer(1, 4, comment="Far too expensive since the price hike"))
+    assert "Pricing" in stored(app_store)[0]["topics"]
+
+
+def test_mixed_list_reports_inserted_updated_and_unchanged(client, app_store):
+    post(client, [answer(1, 9), answer(2, 9)])
+    response = post(client, [answer(1, 9), answer(2, 5), answer(3, 7)])
+    assert response.status_code == 201  # something was new
+    assert response.get_json() == {"received": 3, "inserted": 1, "updated": 1, "unchanged": 1}
+    assert app_store.count_responses() == 3
+
+
+def test_same_external_id_in_another_source_is_another_response(client, app_store):
+    post(client, answer(1, source="typeform"))
+    post(client, answer(1, source="delighted"))
+    assert sorted(r["source"] for r in stored(app_store)) == ["delighted", "typeform"]
+
+
+# -- defaults and the excluded flag ------------------------------------------------------------
+
+
+def test_created_at_defaults_to_the_time_of_the_post(client, app_store):
+    start = datetime.now(UTC)
+    post(client, answer(1))
+    created = datetime.fromisoformat(stored(app_store)[0]["created_at"])
+    assert start - timedelta(seconds=1) <= created <= datetime.now(UTC)
+
+
+@pytest.mark.parametrize(("payload", "expected"), [
+    ({}, False), ({"excluded": False}, False), ({"excluded": True}, True)])
+def test_excluded_flag_is_stored(client, app_store, payload, expected):
+    post(client, answer(1) | payload)
+    assert stored(app_store)[0]["excluded"] is expected
+
+
+def test_excluded_responses_are_stored_but_not_counted(dash_app, client, app_store):
+    post(client, [answer(i, 10) for i in range(5)] + [answer(9, 0, excluded=True)])
+    get_services(dash_app).poller.poll()
+    assert app_store.count_responses() == 6
+    summary = client.get("/api/v1/summary?window=all").get_json()
+    assert (summary["n"], summary["nps"]) == (5, 100)
+
+
+# -- tokens -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("method", "url", "setting"), [
+    ("post", RESPONSES, "NPS_TV_INGEST_TOKEN"),
+    ("get", RESPONSES, "NPS_TV_ADMIN_TOKEN"),
+    ("post", EVENTS, "NPS_TV_ADMIN_TOKEN"),
+    ("get", EVENTS, "NPS_TV_ADMIN_TOKEN"),
+    ("delete", f"{EVENTS}/1", "NPS_TV_ADMIN_TOKEN"),
+])
+def test_without_a_configured_token_requests_are_refused_saying_how_to_enable(
+        settings, method, url, setting):
+    client = create_app(settings).server.test_client()  # no tokens configured
+    response = client.open(url, method=method.upper(), data=json.dumps(answer(1)),
+                           content_type="application/json", headers=bearer("anything"))
+    assert response.status_code == 403
+    detail = response.get_json()["detail"]
+    assert f"set {setting} on the server" in detail
+    assert "Authorization: Bearer <token>" in detail
+
+
+@pytest.mark.parametrize(("headers", "reason"), [
+    ({}, "missing 'Authorization: Bearer <token>'"),
+    ({"Authorization": "Bearer wrong-token"}, "token is not valid"),
+    ({"Authorization": f"Bearer {INGEST_TOKEN}x"}, "token is not valid"),
+    ({"Authorization": f"Basic {INGEST_TOKEN}"}, "missing 'Authorization: Bearer <token>'"),
+    ({"Authorization": "Bearer"}, "missing 'Authorization: Bearer <token>'"),
+    ({"Authorization": f"Bearer {ADMIN_TOKEN}"}, "token is not valid"),
+], ids=["none", "wrong", "longer", "basic", "empty", "admin-token"])
+def test_wrong_or_missing_ingest_token_is_401(client, app_store, headers, reason):
+    response = client.post(RESPONSES, data=json.dumps(answer(1)),
+                           content_type="application/json", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert response.get_json()["problems"] == [{"path": "authorization", "message": reason}]
+    assert app_store.count_responses() == 0
+
+
+@pytest.mark.parametrize(("method", "url"), [
+    ("GET", RESPONSES), ("GET", EVENTS), ("POST", EVENTS), ("DELETE", f"{EVENTS}/1")])
+def test_admin_endpoints_refuse_the_ingest_token(client, method, url):
+    response = client.open(url, method=method, data=json.dumps({"label": "x"}),
+                           content_type="application/json", headers=bearer(INGEST_TOKEN))
+    assert response.status_code == 401
+
+
+def test_bearer_scheme_is_case_insensitive(client):
+    response = client.post(RESPONSES, data=json.dumps(answer(1)), content_type="application/json",
+                           headers={"Authorization": f"bearer {INGEST_TOKEN}"})
+    assert response.status_code == 201
+
+
+# -- reading responses: paging and filters -----------------------------------------------------
+
+
+def test_paging_walks_every_response_once_in_id_order(client, app_store):
+    app_store.upsert_responses([make_record(i, i % 11) for i in range(23)])
+    seen, after, pages = [], 0, 0
+    while pages < 10:
+        body = get(client, f"{RESPONSES}?limit=5&after_id={after}").get_json()
+        seen += [r["id"] for r in body["responses"]]
+        pages += 1
+        if "next_after_id" not in body:
+            break
+        after = body["next_after_id"]
+        assert after == body["responses"][-1]["id"]
+    assert pages == 5
+    assert seen == sorted(seen) and len(seen) == len(set(seen)) == 23
+
+
+def test_full_last_page_points_to_an_empty_one(client, app_store):
+    app_store.upsert_responses([make_record(i, 9) for i in range(4)])
+    body = get(client, f"{RESPONSES}?limit=4").get_json()
+    assert len(body["responses"]) == 4
+    following = get(client, f"{RESPONSES}?limit=4&after_id={body['next_after_id']}").get_json()
+    assert following == {"responses": []}
+
+
+def test_default_page_is_100(client, app_store):
+    app_store.upsert_responses([make_record(i, 9) for i in range(120)])
+    body = get(client, RESPONSES).get_json()
+    assert len(body["responses"]) == 100 and "next_after_id" in body
+
+
+@pytest.fixture
+def filtered_store(app_store: Store) -> Store:
+    """Nine responses over three days, two sources, two plans and every category."""
+    day = datetime(2026, 11, 10, 12, tzinfo=UTC)
+    app_store.upsert_responses([
+        make_record(1, 10, when=day, plan="team"),
+        make_record(2, 9, when=day, plan="pro", source="typeform"),
+        make_record(3, 8, when=day + timedelta(days=1), plan="team"),
+        make_record(4, 7, when=day + timedelta(days=1), plan="pro", region="EMEA"),
+        make_record(5, 6, when=day + timedelta(days=1), plan="team", source="typeform"),
+        make_record(6, 0, when=day + timedelta(days=2), plan="pro"),
+        make_record(7, 3, when=day + timedelta(days=2), plan="team", region="EMEA"),
+        make_record(8, 10, when=day + timedelta(days=2, hours=11, minutes=59)),
+        make_record(9, 5, when=day - timedelta(hours=13)),  # 2026-11-09 23:00 UTC
+    ])
+    return app_store
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("", ["1", "2", "3", "4", "5", "6", "7", "8", "9"]),
+    ("from=2026-11-11", ["3", "4", "5", "6", "7", "8"]),
+    ("to=2026-11-10", ["1", "2", "9"]),  # "to" includes the whole day
+    ("from=2026-11-11&to=2026-11-11", ["3", "4", "5"]),
+    ("from=2026-11-12&to=2026-11-12", ["6", "7", "8"]),
+    ("source=typeform", ["2", "5"]),
+    ("source=nobody", []),
+    ("plan=team", ["1", "3", "5", "7"]),
+    ("plan=team&region=EMEA", ["7"]),
+    ("plan=enterprise", []),
+    ("category=promoter", ["1", "2", "8"]),
+    ("category=passive", ["3", "4"]),
+    ("category=detractor", ["5", "6", "7", "9"]),
+    ("category=detractor&plan=team&from=2026-11-11", ["5", "7"]),
+    ("unknown_segment=x", ["1", "2", "3", "4", "5", "6", "7", "8", "9"]),  # not a segment field
+])
+def test_filters_select_matching_responses(client, filtered_store, query, expected):
+    body = get(client, f"{RESPONSES}?{query}").get_json()
+    assert sorted(r["external_id"] for r in body["responses"]) == expected
+
+
+def test_filters_combine_with_paging(client, filtered_store):
+    first = get(client, f"{RESPONSES}?plan=team&limit=2").get_json()
+    rest = get(client, f"{RESPONSES}?plan=team&limit=2&after_id={first['next_after_id']}")
+    ids = [r["external_id"] for r in first["responses"] + rest.get_json()["responses"]]
+    assert ids == ["1", "3", "5", "7"]
+
+
+@pytest.mark.parametrize(("query", "path"), [
+    ("limit=0", "limit"), ("limit=501", "limit"), ("limit=ten", "limit"), ("limit=-5", "limit"),
+    ("after_id=-1", "after_id"), ("after_id=1.5", "after_id"),
+    ("from=yesterday", "from"), ("to=2026-02-30", "to"), ("category=fan", "category"),
+])
+def test_bad_query_parameters_are_refused_naming_them(client, query, path):
+    response = get(client, f"{RESPONSES}?{query}")
+    assert response.status_code == 400
+    assert [p["path"] for p in response.get_json()["problems"]] == [path]
+
+
+def test_every_bad_query_parameter_is_reported_at_once(client):
+    problems = get(client, f"{RESPONSES}?limit=0&from=x&category=y").get_json()["problems"]
+    assert {p["path"] for p in problems} == {"limit", "from", "category"}
+
+
+# -- events ------------------------------------------------------------------------------------
+
+
+def test_event_is_added_listed_and_deleted(client, app_store):
+    created = post(client, {"label": "v2.3 released", "kind": "release",
+                            "occurred_at": "2026-11-20T10:00:00+02:00", "note": "big one"},
+                   url=EVENTS, token=ADMIN_TOKEN)
+    assert created.status_code == 201
+    event = created.get_json()
+    assert event["occurred_at"] == "2026-11-20T08:00:00+00:00"
+    listed = get(client, EVENTS).get_json()["events"]
+    assert listed == [{"id": event["id"], "occurred_at": "2026-11-20T08:00:00+00:00",
+                       "label": "v2.3 released", "kind": "release", "note": "big one"}]
+    deleted = client.delete(f"{EVENTS}/{event['id']}", headers=bearer(ADMIN_TOKEN))
+    assert (deleted.status_code, deleted.data) == (204, b"")
+    assert get(client, EVENTS).get_json() == {"events": []}
+    assert app_store.list_events() == []
+
+
+def test_event_defaults_to_now_and_a_note_kind(client):
+    start = datetime.now(UTC)
+    body = post(client, {"label": "  Price change  "}, url=EVENTS, token=ADMIN_TOKEN).get_json()
+    assert (body["label"], body["kind"], body["note"]) == ("Price change", "note", None)
+    assert start - timedelta(seconds=1) <= datetime.fromisoformat(body["occurred_at"])
+
+
+def test_events_are_listed_oldest_first(client):
+    for label, when in (("b", "2026-11-02T00:00:00Z"), ("a", "2026-11-01T00:00:00Z"),
+                        ("c", "2026-11-03T00:00:00Z")):
+        post(client, {"label": label, "occurred_at": when}, url=EVENTS, token=ADMIN_TOKEN)
+    assert [e["label"] for e in get(client, EVENTS).get_json()["events"]] == ["a", "b", "c"]
+
+
+def test_deleting_an_unknown_event_is_404_naming_the_id(client):
+    response = client.delete(f"{EVENTS}/4242", headers=bearer(ADMIN_TOKEN))
+    assert response.status_code == 404
+    assert response.get_json()["problems"] == [{"path": "id", "message": "no event with id 4242"}]
+
+
+@pytest.mark.parametrize(("body", "path", "reason"), [
+    ({}, "label", "is required"),
+    ({"label": ""}, "label", "1 to 200 characters"),
+    ({"label": "x", "kind": "a b"}, "kind", "letters, digits"),
+    ({"label": "x", "occurred_at": "2026-11-20T10:00:00"}, "occurred_at", "time zone"),
+    ({"label": "x", "colour": "red"}, "colour", "is not a known field"),
+])
+def test_invalid_event_is_refused_and_nothing_is_added(client, app_store, body, path, reason):
+    response = post(client, body, url=EVENTS, token=ADMIN_TOKEN)
+    assert response.status_code == 400
+    [problem] = response.get_json()["problems"]
+    assert problem["path"] == path and reason in problem["message"]
+    assert app_store.list_events() == []
