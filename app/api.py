@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, current_app, jsonify, request
 
 from app import __version__
+from app.ingest.http import ApiError
 from app.views import RequestError, View, ViewRequest
 
 API_PREFIX = "/api/v1"
@@ -36,9 +37,8 @@ def build_blueprint() -> Blueprint:
             req = ViewRequest.parse(request.args, services.settings.segment_fields,
                                     f"{services.settings.window_days}d")
         except RequestError as exc:
-            field = str(exc).split(":", 1)[0]
-            return jsonify({"error": "invalid request",
-                            "problems": [{"field": field, "message": str(exc)}]}), 400
+            path, _, message = str(exc).partition(": ")
+            return ApiError.single(400, path, message).to_response()
         return jsonify(summary_json(services.poller.view(req)))
 
     return bp

@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from app import __version__
 from app.config import SETTINGS, Settings
 from app.store import Store
@@ -53,7 +55,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
     url = settings.demo_database_url
     if args.reset:
-        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+        base = url.removeprefix("sqlite:///")
+        for suffix in ("", "-wal", "-shm"):  # a stale WAL beside a new file corrupts it
+            Path(base + suffix).unlink(missing_ok=True)
     store = build_store(settings, url)
     if store.count_responses() == 0:
         print(f"Writing {settings.demo_days} days of demo history to {url} ...", flush=True)
@@ -134,6 +138,8 @@ def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
         shown = ",".join(value) if isinstance(value, tuple) else value
         if s.name.endswith(("_token", "_secret")):  # secrets never reach a terminal or log
             shown = "(set)" if value else "(not set)"
+        elif s.name == "database_url" and value:
+            shown = make_url(value).render_as_string(hide_password=True)
         print(f"{s.env}={'' if shown is None else shown}\n    {s.help} (default: {s.default})")
     return 0
 

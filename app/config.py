@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +87,7 @@ SETTINGS: tuple[Setting, ...] = (
             "empty disables."),
     Setting("build_id", str, "",
             "Identifies this deployment; screens reload when it changes. "
-            "Empty: version + start time."),
+            "Empty: version + the newest change time of the code and assets."),
     Setting("ingest_token", str, "",
             "Bearer token that POST /api/v1/responses and the webhooks require; empty refuses "
             "every write."),
@@ -148,7 +148,6 @@ class Settings:
     demo_seed: int = 7
     demo_days: int = 180
     demo_every_seconds: float = 6.0
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

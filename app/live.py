@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 PANEL_NAMES = ("score", "trend", "topics", "comments")
 THEME_NAMES = ("dark", "light")
 VIEW_PARAMS = ("window", "from", "to")
-SCREEN_PARAMS = ("panels", "dwell", "theme", "shift", "token")
+SCREEN_PARAMS = ("panels", "dwell", "theme", "shift")
 DWELL_RANGE = (3.0, 3600.0)
 COMMENT_LIMITS = {"comments": 20, "comment_list": 30}  # wall feed, manager list
 
@@ -103,8 +103,6 @@ def _parse_screen(items: tuple[tuple[str, str], ...], segment_fields: tuple[str,
         screen_params.append(("theme", theme))
     if not shift:
         screen_params.append(("shift", "0"))
-    if query.get("token"):
-        screen_params.append(("token", query["token"]))
     full = "&".join(p for p in (urlencode(screen_params, safe=",:"), view_query) if p)
     dwell_map = tuple((name, dwell.get(name, default_dwell)) for name in PANEL_NAMES)
     return ScreenConfig(request, panels, dwell_map, theme, shift, tuple(notices), full,
@@ -225,12 +223,13 @@ def _fingerprint_part(name: str, view: View, screen: ScreenConfig, settings: Set
     elif name == "topics":
         key = (view.topics[:8], len(view.topics), view.label)
     elif name in COMMENT_LIMITS:
-        key = (tuple((c.id, c.score, c.text, tuple(c.segments.items()), c.topics)
+        key = (tuple((c.id, c.created_at, c.score, c.text, tuple(c.segments.items()), c.topics)
                      for c in view.comments[:COMMENT_LIMITS[name]]), view.label,
                settings.segment_fields)
     elif name == "latest":
         latest = view.latest
-        key = (latest.id, latest.created_at) if latest else (None,)
+        key = (latest.id, latest.created_at, latest.score, latest.text,
+               tuple(latest.segments.items())) if latest else (None,)
     else:
         raise ValueError(f"unknown part {name!r}")
     return fingerprint(name, *key)
@@ -289,11 +288,6 @@ class PartCache:
             return {name: entry[name] for name in names}
 
 
-def get_part_cache(services: Services) -> PartCache:
-    """The part cache of an app (one per app, made with its Services)."""
-    return services.parts
-
-
 # -- the update step -----------------------------------------------------------------------
 
 
@@ -313,20 +307,44 @@ def compute_update(services: Services, screen: ScreenConfig, state: Mapping | No
     poller = services.poller
     status = build_status(services)
     today = today_in(settings.timezone)
-    token = f"{poller.snapshot.version}:{today.toordinal()}:{screen.data_key}"
-    if state and state.get("token") == token:
+    snapshot = poller.snapshot
+    token = f"{snapshot.version}:{today.toordinal()}:{screen.data_key}"
+    if state and (state.get("token") == token or _is_behind(snapshot.mark, state.get("mark"))):
+        # Nothing new, or this worker has not yet seen data the screen already shows (the
+        # screen's last poll reached another gunicorn worker): never step back.
         return Update(dict.fromkeys(names, no_update), no_update, status)
     view = poller.view(screen.request)
     token = f"{view.version}:{today.toordinal()}:{screen.data_key}"
-    parts = get_part_cache(services).get(
+    parts = services.parts.get(
         (view.version, today, screen.data_key), names,
         lambda name: _fingerprint_part(name, view, screen, settings),
         lambda name: _build_payload(name, view, screen, settings))
     known = (state or {}).get("hashes") or {}
     sent = {name: no_update if known.get(name) == part.fingerprint else part.payload
             for name, part in parts.items()}
-    new_state = {"token": token, "hashes": {name: part.fingerprint for name, part in parts.items()}}
+    new_state = {"token": token, "mark": list(snapshot.mark),
+                 "hashes": {name: part.fingerprint for name, part in parts.items()}}
     return Update(sent, new_state, status)
+
+
+def _is_behind(mine: tuple[int, int], theirs: Any) -> bool:
+    """True when a screen's data mark is newer than this worker's snapshot."""
+    try:
+        return theirs is not None and tuple(int(x) for x in theirs) > tuple(mine)
+    except (TypeError, ValueError):
+        return False
+
+
+def screen_poll_ms(settings: Settings) -> int:
+    """How often a screen asks: at most every second, so a new response shows within the
+    server's poll interval plus one second (an unchanged answer costs microseconds)."""
+    return int(min(settings.poll_seconds, 1.0) * 1000)
+
+
+def public_query(query: Mapping[str, str], segment_fields: tuple[str, ...]) -> dict[str, str]:
+    """The URL parameters a page may keep in its layout: known names only."""
+    known = set(VIEW_PARAMS) | set(SCREEN_PARAMS) | set(segment_fields)
+    return {k: v for k, v in query.items() if k in known}
 
 
 def build_status(services: Services) -> dict:

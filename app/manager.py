@@ -76,7 +76,8 @@ def build_layout(query: dict[str, str], services: Services) -> html.Div:
     if window and window not in {o["value"] for o in options}:
         options.insert(0, {"label": window.replace("d", " days"), "value": window})
     selected = dict(screen.request.segments)
-    config = {"query": query, "fields": list(settings.segment_fields),
+    config = {"query": live.public_query(query, settings.segment_fields),
+              "fields": list(settings.segment_fields),
               "stale": settings.stale_seconds, "poll": settings.poll_seconds,
               "lost_after": max(3 * settings.poll_seconds, 10.0), "tz": settings.timezone,
               "scale": "manager"}
@@ -90,7 +91,7 @@ def build_layout(query: dict[str, str], services: Services) -> html.Div:
                        title="; ".join(screen.notices)) if screen.notices else None
     parts = first.parts
     return html.Div(id=ROOT, className=f"mgr-root theme-{screen.theme}", children=[
-        dcc.Interval(id=POLL, interval=int(settings.poll_seconds * 1000)),
+        dcc.Interval(id=POLL, interval=live.screen_poll_ms(settings)),
         dcc.Interval(id=TICK, interval=1000),
         dcc.Store(id=CONFIG, data=config),
         dcc.Store(id=STATE, data=first.state),

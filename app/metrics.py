@@ -14,14 +14,18 @@ from dataclasses import dataclass
 
 PROMOTER, PASSIVE, DETRACTOR = 0, 1, 2
 CATEGORY_NAMES = ("promoter", "passive", "detractor")
+PROMOTER_MIN, PASSIVE_MIN = 9, 7  # 9-10 promoters, 7-8 passives, 0-6 detractors
+# Inclusive score range of each category, by name (API filters use it).
+CATEGORY_RANGES = {"promoter": (PROMOTER_MIN, 10), "passive": (PASSIVE_MIN, PROMOTER_MIN - 1),
+                   "detractor": (0, PASSIVE_MIN - 1)}
 Z_95 = 1.96
 
 
 def categorize(score: int) -> int:
     """The category index (PROMOTER, PASSIVE or DETRACTOR) of a 0-10 score."""
-    if score >= 9:
+    if score >= PROMOTER_MIN:
         return PROMOTER
-    if score >= 7:
+    if score >= PASSIVE_MIN:
         return PASSIVE
     return DETRACTOR
 
@@ -157,12 +161,19 @@ class TrendPoint:
 
 
 def build_trend_points(starts: Sequence[str], counts: Sequence[Sequence[int]],
-                       granularity: str, min_sample: int) -> tuple[TrendPoint, ...]:
-    """Trend points from per-period counts, each with a trailing rolling sum of periods."""
+                       granularity: str, min_sample: int,
+                       rolling_counts: Sequence[Sequence[int]] | None = None
+                       ) -> tuple[TrendPoint, ...]:
+    """Trend points from per-period counts, each with a trailing rolling sum of periods.
+
+    ``rolling_counts`` (default ``counts``) feed the rolling sum: a period cut short by the
+    window's start shows only its days in the window, but rolls over all of them.
+    """
     k = ROLLING_PERIODS[granularity]
+    source = counts if rolling_counts is None else rolling_counts
     points = []
     for i, start in enumerate(starts):
-        window = counts[max(0, i - k + 1): i + 1]
+        window = source[max(0, i - k + 1): i + 1]
         rolling = [sum(c[j] for c in window) for j in range(3)]
         points.append(TrendPoint(start, summarize(counts[i], min_sample),
                                  summarize(rolling, min_sample)))

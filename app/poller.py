@@ -32,7 +32,8 @@ class Poller:
     def __init__(self, store: Store, settings: Settings, topic_names: tuple[str, ...] = ()):
         self.store = store
         self.settings = settings
-        self.rollup = Rollup(settings.timezone, topic_names, settings.comments_keep)
+        self.rollup = Rollup(settings.timezone, topic_names, settings.comments_keep,
+                             settings.segment_fields)
         self.views = ViewCache()
         self._snapshot = empty_snapshot(tuple(topic_names))
         self._lock = threading.Lock()
@@ -61,8 +62,10 @@ class Poller:
             try:
                 changed = self._poll()
             except Exception as exc:  # the job must survive a database outage
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("poll failed: %s", self.last_error)
+                # Only the class name is shown (/health, the wall): driver messages can name
+                # hosts, users and SQL. The full text goes to the server's log.
+                self.last_error = type(exc).__name__
+                log.warning("poll failed: %s: %s", type(exc).__name__, exc)
                 return False
             self.last_error = None
             self.last_success = datetime.now(UTC)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 
+from app.metrics import DETRACTOR, PASSIVE, PASSIVE_MIN, PROMOTER, PROMOTER_MIN
 from app.privacy import mask_personal_data
 from app.store.database import ChangedRows, EventRow
 
@@ -52,7 +53,9 @@ class Snapshot:
     events: tuple[EventRow, ...]
     stored: int  # responses folded in, excluded ones included
     latest: Comment | None = None
-    extra: Mapping[str, object] = field(default_factory=dict)
+    # (newest updated_at in microseconds, newest id): comparable across worker processes,
+    # unlike ``version``, so a screen never takes older data from a worker that lags.
+    mark: tuple[int, int] = (0, 0)
 
     @property
     def days(self) -> int:
@@ -91,19 +94,25 @@ def local_days(micros: np.ndarray, tz: str) -> np.ndarray:
 
 def categories(scores: np.ndarray) -> np.ndarray:
     """Vectorised ``metrics.categorize``: 0 promoter, 1 passive, 2 detractor."""
-    return np.where(scores >= 9, 0, np.where(scores >= 7, 1, 2)).astype(np.int8)
+    return np.where(scores >= PROMOTER_MIN, PROMOTER,
+                    np.where(scores >= PASSIVE_MIN, PASSIVE, DETRACTOR)).astype(np.int8)
 
 
 class Rollup:
     """Mutable counts owned by the poller; ``snapshot()`` freezes a copy for viewers."""
 
-    def __init__(self, tz: str = "UTC", topic_names: Sequence[str] = (), comments_keep: int = 60):
+    def __init__(self, tz: str = "UTC", topic_names: Sequence[str] = (), comments_keep: int = 60,
+                 segment_fields: Sequence[str] | None = None):
         self.tz = tz
         self.comments_keep = comments_keep
         self.topic_names: list[str] = list(topic_names)
         self._topic_index = {name: i for i, name in enumerate(self.topic_names)}
         self._topic_masks: dict[str, int] = {"": 0}
-        self._combo_index: dict[str, int] = {}
+        # Only the configured segment fields form groups: a per-customer property would
+        # otherwise make one group per response (and reach the wall as a chip).
+        self.segment_fields = None if segment_fields is None else frozenset(segment_fields)
+        self._combo_index: dict[str, int] = {}  # stored segments JSON -> combo
+        self._reduced_index: dict[str, int] = {}  # JSON of the kept fields -> combo
         self.combos: list[dict[str, str]] = []
         self.day0 = 0
         self.counts = np.zeros((0, 0, 3), dtype=np.int32)
@@ -186,9 +195,15 @@ class Rollup:
     def _combo_of(self, segments: str) -> int:
         index = self._combo_index.get(segments)
         if index is None:
-            index = len(self.combos)
+            values = json.loads(segments) if segments else {}
+            if self.segment_fields is not None:
+                values = {k: v for k, v in values.items() if k in self.segment_fields}
+            reduced = json.dumps(values, sort_keys=True)
+            index = self._reduced_index.get(reduced)
+            if index is None:
+                index = self._reduced_index[reduced] = len(self.combos)
+                self.combos.append(values)
             self._combo_index[segments] = index
-            self.combos.append(json.loads(segments) if segments else {})
         return index
 
     def _mask_of(self, topics: str) -> int:
@@ -294,4 +309,5 @@ class Rollup:
             version=version, as_of=as_of, day0=self.day0, counts=counts,
             topic_counts=topic_counts, combos=tuple(dict(x) for x in self.combos),
             topic_names=tuple(self.topic_names), comments=comments, events=tuple(events),
-            stored=self.stored, latest=self.latest)
+            stored=self.stored, latest=self.latest,
+            mark=(self.max_updated_micros, self.max_id))

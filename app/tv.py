@@ -64,7 +64,8 @@ def build_layout(query: dict[str, str], services: Services) -> html.Div:
     classes += [] if screen.shift else ["no-shift"]
     classes += ["is-single"] if len(screen.panels) == 1 else []
     config = {
-        "query": query, "panels": list(screen.panels), "dwell": dict(screen.dwell),
+        "query": live.public_query(query, settings.segment_fields),
+        "panels": list(screen.panels), "dwell": dict(screen.dwell),
         "stale": settings.stale_seconds, "poll": settings.poll_seconds,
         "lost_after": max(3 * settings.poll_seconds, 10.0), "tz": settings.timezone,
         "scale": "viewport",
@@ -74,7 +75,7 @@ def build_layout(query: dict[str, str], services: Services) -> html.Div:
             "data-poll-seconds": f"{settings.poll_seconds:g}"}
     trend = parts.get("trend")
     return html.Div(id=ROOT, className=" ".join(classes), **data, children=[
-        dcc.Interval(id=POLL, interval=int(settings.poll_seconds * 1000)),
+        dcc.Interval(id=POLL, interval=live.screen_poll_ms(settings)),
         dcc.Interval(id=TICK, interval=1000),
         dcc.Store(id=CONFIG, data=config),
         dcc.Store(id=STATE, data=first.state),

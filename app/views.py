@@ -127,21 +127,22 @@ def _combo_mask(snapshot: Snapshot, request: ViewRequest) -> np.ndarray:
     return mask
 
 
-def _window_bounds(snapshot: Snapshot, request: ViewRequest, today: date) -> tuple[date, date]:
+def _window_bounds(snapshot: Snapshot, request: ViewRequest, today: date,
+                   per_day: np.ndarray) -> tuple[date, date]:
     if request.window == "range":
-        first = request.start or (_from_epoch_day(snapshot.day0) if snapshot.days else today)
+        first = request.start or _first_day_with_data(snapshot.day0, per_day) or today
         return first, request.end or today
     if request.window == "all":
-        first = _first_day_with_data(snapshot)
+        first = _first_day_with_data(snapshot.day0, per_day)
         return (first or today), today
     days = int(request.window[:-1])
     return today - timedelta(days=days - 1), today
 
 
-def _first_day_with_data(snapshot: Snapshot) -> date | None:
-    per_day = snapshot.counts.sum(axis=(0, 2)) if snapshot.days else np.zeros(0)
-    nonzero = np.flatnonzero(per_day)
-    return _from_epoch_day(snapshot.day0 + nonzero[0]) if len(nonzero) else None
+def _first_day_with_data(day0: int, per_day: np.ndarray) -> date | None:
+    """The first day with a counted response (of the filtered segments)."""
+    nonzero = np.flatnonzero(per_day.sum(axis=1)) if len(per_day) else per_day
+    return _from_epoch_day(day0 + nonzero[0]) if len(nonzero) else None
 
 
 def _slice_sum(per_day: np.ndarray, day0: int, start: date, end: date) -> np.ndarray:
@@ -180,10 +181,10 @@ def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz:
                goal: float | None = None, now: datetime | None = None) -> View:
     """Compute the view of ``snapshot`` that ``request`` asks for."""
     today = today_in(tz, now)
-    start, end = _window_bounds(snapshot, request, today)
     mask = _combo_mask(snapshot, request)
     per_day = snapshot.counts[mask].sum(axis=0, dtype=np.int64) if snapshot.days \
         else np.zeros((0, 3), dtype=np.int64)
+    start, end = _window_bounds(snapshot, request, today, per_day)
     topic_day = snapshot.topic_counts[mask].sum(axis=0, dtype=np.int64) if snapshot.days \
         else np.zeros((0, len(snapshot.topic_names), 3), dtype=np.int64)
 
@@ -204,14 +205,14 @@ def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz:
     lead = metrics.ROLLING_PERIODS[granularity] - 1
     starts = _period_starts(_periods_before(start, granularity, lead), end, granularity)
     bounds = starts[1:] + [end + timedelta(days=1)]
-    period_counts = [
-        _slice_sum(per_day, snapshot.day0, s if b <= start else max(s, start),
-                   b - timedelta(days=1)).tolist()
-        for s, b in zip(starts, bounds, strict=True)
-    ]
+    whole = [_slice_sum(per_day, snapshot.day0, s, b - timedelta(days=1)).tolist()
+             for s, b in zip(starts, bounds, strict=True)]
+    shown = [_slice_sum(per_day, snapshot.day0, max(s, start), b - timedelta(days=1)).tolist()
+             if s < start < b else counts for s, b, counts in zip(starts, bounds, whole,
+                                                                    strict=True)]
     first_in_window = sum(1 for b in bounds if b <= start)
-    trend = metrics.build_trend_points([s.isoformat() for s in starts], period_counts,
-                                       granularity, min_sample)[first_in_window:]
+    trend = metrics.build_trend_points([s.isoformat() for s in starts], shown, granularity,
+                                       min_sample, rolling_counts=whole)[first_in_window:]
 
     topic_cur = _slice_sum(topic_day, snapshot.day0, start, end) if len(snapshot.topic_names) \
         else np.zeros((0, 3), dtype=np.int64)

@@ -31,6 +31,8 @@ class WallServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        from app.server import create_server
+        from app.web import create_app, start_jobs
 
-        return create_server(self.settings)
+        dash_app = create_app(self.settings)
+        start_jobs(dash_app)
+        return dash_app.server

@@ -97,8 +97,10 @@ def test_summary_windows_and_segments(dash_app, client):
 def test_bad_summary_parameters_name_the_field(client, query, field):
     response = client.get(f"/api/v1/summary?{query}")
     assert response.status_code == 400
-    problem = response.get_json()["problems"][0]
-    assert problem["field"] == field and field in problem["message"]
+    body = response.get_json()
+    problem = body["problems"][0]
+    assert problem["path"] == field and problem["message"]
+    assert body["detail"].startswith(f"{field}: ")
 
 
 @pytest.mark.parametrize(

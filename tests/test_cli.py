@@ -73,3 +73,12 @@ def test_demo_token_is_kept_private_and_stable(settings, capsys):
     assert first not in out
     mode = stat.S_IMODE((Path(settings.data_dir) / "demo-token").stat().st_mode)
     assert mode & 0o077 == 0
+
+
+def test_settings_hide_the_database_password(env, monkeypatch, capsys):
+    monkeypatch.setenv("NPS_TV_DATABASE_URL", "postgresql://nps:hunter2@db.internal/nps")
+    monkeypatch.setenv("NPS_TV_INGEST_TOKEN", "tok-abc-123")
+    assert main(["settings"]) == 0
+    out = capsys.readouterr().out
+    assert "hunter2" not in out and "tok-abc-123" not in out
+    assert "db.internal" in out and "NPS_TV_INGEST_TOKEN=(set)" in out

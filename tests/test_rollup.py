@@ -134,7 +134,7 @@ def test_poll_survives_a_database_error(sqlite_store: Store, settings):
     with sqlite_store.engine.begin() as conn:
         conn.execute(text("ALTER TABLE responses RENAME TO gone"))
     assert poller.poll() is False
-    assert "responses" in poller.last_error
+    assert poller.last_error == "OperationalError"  # the class only: no SQL, host or user
     assert poller.health()["last_poll_error"] == poller.last_error
     with sqlite_store.engine.begin() as conn:
         conn.execute(text("ALTER TABLE gone RENAME TO responses"))
@@ -218,3 +218,43 @@ def test_trend_granularity_follows_the_window(sqlite_store: Store, settings, win
     assert view.granularity == granularity
     assert len(view.trend) in (periods - 1, periods, periods + 1)
     assert view.trend[0].start <= view.start.isoformat() or granularity == "day"
+
+
+def test_only_configured_segment_fields_form_groups(sqlite_store: Store, settings):
+    poller = Poller(sqlite_store, settings.replace(segment_fields=("product",)))
+    sqlite_store.upsert_responses([
+        make_record(i, 9, comment="great", product="Ledger", customer_id=f"c-{i}")
+        for i in range(50)])
+    poller.poll()
+    assert poller.snapshot.combos == ({"product": "Ledger"},)
+    assert poller.snapshot.comments[0].segments == {"product": "Ledger"}
+    assert poller.view(ViewRequest()).current.n == 50
+
+
+def test_all_time_with_a_segment_filter_starts_at_that_segments_first_day(sqlite_store: Store,
+                                                                         settings):
+    poller = Poller(sqlite_store, settings)
+    now = datetime.now(UTC)
+    sqlite_store.upsert_responses(
+        [make_record(1, 9, when=now - timedelta(days=400), product="Old")]
+        + [make_record(10 + i, 9, when=now - timedelta(days=20), product="New")
+           for i in range(5)])
+    poller.poll()
+    view = poller.view(ViewRequest(window="all", segments=(("product", ("New",)),)), now=now)
+    assert view.start == (now - timedelta(days=20)).date()
+    assert view.granularity == "day"
+
+
+def test_weekly_rolling_line_counts_the_whole_first_week(sqlite_store: Store, settings):
+    poller = Poller(sqlite_store, settings)
+    now = datetime(2026, 11, 19, 12, tzinfo=UTC)  # a Thursday
+    start = (now - timedelta(days=89)).date()  # the 90d window starts on a Saturday
+    before_start = datetime.combine(start - timedelta(days=1), datetime.min.time(), UTC)
+    sqlite_store.upsert_responses([make_record(i, 0, when=before_start + timedelta(hours=12))
+                                   for i in range(5)])
+    poller.poll()
+    view = poller.view(ViewRequest(window="90d"), now=now)
+    first = view.trend[0]
+    assert view.granularity == "week"
+    assert first.summary.n == 0  # the day before the window is not a dot in it...
+    assert first.rolling.n == 5  # ...but the rolling line covers the whole week

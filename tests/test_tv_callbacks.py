@@ -96,7 +96,7 @@ def test_pinned_panel_only_builds_and_sends_that_panel(services):
 
 
 def test_screens_with_the_same_request_share_one_build(services):
-    cache = live.get_part_cache(services)
+    cache = services.parts
     first_update(services, {"window": "90d"})
     builds = cache.builds
     first_update(services, {"window": "90d", "dwell": "20", "panels": "trend,score,topics"})
@@ -241,3 +241,20 @@ def test_manager_update_follows_the_selector(services):
     assert all(p is no_update for p in same[:5])
     changed = manager.run_update(services, config, state, "90d", [["Ledger"], None, None])
     assert changed[0] is not no_update and changed[4] == "Last 90 days · Ledger"
+
+
+def test_a_lagging_worker_never_sends_older_data(services):
+    config, outputs = first_update(services)
+    _, state, _ = split(outputs)
+    # The screen's last poll reached a worker that had already seen newer rows.
+    ahead = {**state, "token": "other-worker", "mark": [state["mark"][0] + 1, state["mark"][1]]}
+    parts, new_state, _ = split(tv.run_update(services, config, ahead))
+    assert all(parts[name] is no_update for name in tv.PART_ORDER)
+    assert new_state is no_update
+
+
+def test_unknown_url_parameters_such_as_a_token_never_reach_the_page(services):
+    layout = tv.build_layout({"token": "s3cret-value", "panels": "score"}, services)
+    assert "s3cret-value" not in json.dumps(layout.to_plotly_json(), default=str)
+    page = manager.build_layout({"token": "s3cret-value"}, services)
+    assert "s3cret-value" not in json.dumps(page.to_plotly_json(), default=str)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,12 +132,3 @@ def _check_text(key: str, value: str) -> None:
 
 def _no_constants(name: str) -> float:
     raise _JsonProblem("body", f"contains {name}, which is not valid JSON")
-
-
-def is_finite_number(value: Any) -> bool:
-    """True for ints and finite floats (bools excluded)."""
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int):
-        return True
-    return isinstance(value, float) and math.isfinite(value)

@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from app.ingest.http import ApiError, check_bearer, parse_json, read_body, require_json_type
 from app.ingest.schema import NAME_RE, parse_responses, parse_time, problems_from
+from app.metrics import CATEGORY_RANGES
 
 API = "/api/v1"
-CATEGORY_RANGES = {"promoter": (9, 10), "passive": (7, 8), "detractor": (0, 6)}
 MAX_PAGE = 500
 
 
@@ -130,7 +130,7 @@ def _response_filters(args, segment_fields: tuple[str, ...]) -> dict[str, Any]:
         raw = args.get(name)
         if raw is None:
             return default
-        if not raw.isdigit() or not low <= int(raw) <= high:
+        if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
             problems.append({"path": name, "message": f"must be an integer from {low} to {high}"})
             return default
         return int(raw)

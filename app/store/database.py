@@ -7,7 +7,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from itertools import chain, groupby
 from pathlib import Path
 from typing import Any
@@ -183,10 +183,8 @@ class Store:
         """
         if not records:
             return UpsertResult(0, 0, 0)
-        now = now or datetime.now(UTC)
         by_key = {(r.source, r.external_id): r for r in records}  # last one wins
         keys = list(by_key)
-        rows = [self._row(by_key[key], now) for key in keys]
         keep_time = [by_key[key].created_at is None for key in keys]
         dialect_insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
         with self._write_lock, self.engine.begin() as conn:
@@ -198,6 +196,10 @@ class Store:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY})
             else:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Stamped once the locks are held: a writer that waited for them must not commit
+            # an updated_at older than the poller's watermark minus its overlap.
+            now = now or datetime.now(UTC)
+            rows = [self._row(by_key[key], now) for key in keys]
             learned = self._resolve_sets(conn, rows)
             before = self._existing(conn, keys)
             for keeps, run in groupby(zip(rows, keep_time, strict=True), key=lambda p: p[1]):
@@ -466,8 +468,3 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-
-
-def poll_start(watermark: datetime, overlap_seconds: float) -> datetime:
-    """Where the next poll starts reading: the watermark minus the overlap, naive UTC."""
-    return to_naive_utc(watermark) - timedelta(seconds=overlap_seconds)

@@ -11,14 +11,15 @@ from selenium.webdriver.common.by import By
 from app.web import create_app, get_services, start_jobs, stop_jobs
 from tests.conftest import make_record
 
-POLL_SECONDS = 1.0
-# The issue allows the poll interval plus a few seconds from write to screen.
-REACH_SECONDS = POLL_SECONDS + 6
+POLL_SECONDS = 2.0
+# DESIGN.md: a new response is visible within the poll interval plus one second; one more
+# second of slack for a loaded CI machine.
+REACH_SECONDS = POLL_SECONDS + 2
 
 
 @pytest.fixture
 def wall(dash_duo, settings):
-    """A running server on a fresh store with a few days of responses, polling every second."""
+    """A running server on a fresh store with a few days of responses, polling every 2 s."""
     dash_app = create_app(settings.replace(poll_seconds=POLL_SECONDS))
     store = get_services(dash_app).store
     now = datetime.now(UTC)
@@ -63,21 +64,22 @@ def test_each_panel_becomes_visible_in_turn(wall):
     dash_duo, _ = wall
     dash_duo.driver.get(f"{dash_duo.server_url}/tv?dwell=3")
     dash_duo.wait_for_element("#tv-panel-score", timeout=10)
-    seen: list[str] = []
+    order: list[str] = []  # distinct active panels, in the order they came
+    alone: set[str] = set()  # panels seen as the only one on screen (after the cross-fade)
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and len(seen) < 5:
+    while time.monotonic() < deadline and len(order) < 5:
         current = active_panel(dash_duo)
-        if current and (not seen or seen[-1] != current):
-            seen.append(current)
-            time.sleep(1.0)  # let the 0.8 s cross-fade finish
-            element = dash_duo.driver.find_element(By.ID, current)
-            assert element.is_displayed()
-            others = [e for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, ".tv-panel")
-                      if e.get_attribute("id") != current]
-            assert not any(e.is_displayed() for e in others), "only one panel at a time"
+        shown = {e.get_attribute("id")
+                 for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, ".tv-panel")
+                 if e.is_displayed()}
+        if current and (not order or order[-1] != current):
+            order.append(current)
+        if current and shown == {current}:
+            alone.add(current)
         time.sleep(0.25)
-    assert seen[:5] == ["tv-panel-score", "tv-panel-trend", "tv-panel-topics",
-                        "tv-panel-comments", "tv-panel-score"]
+    panels = ["tv-panel-score", "tv-panel-trend", "tv-panel-topics", "tv-panel-comments"]
+    assert order[:5] == [*panels, "tv-panel-score"]
+    assert alone == set(panels), "each panel had the screen to itself"
 
 
 def test_a_new_response_reaches_the_comments_and_moves_the_score(wall):
@@ -89,8 +91,7 @@ def test_a_new_response_reaches_the_comments_and_moves_the_score(wall):
     unique = "The invoice export broke twice this week"
     store.upsert_responses([make_record(1000 + i, 0, when=datetime.now(UTC), comment=unique,
                                         product="Ledger") for i in range(10)])
-    took = wait_for_text(dash_duo, "#tv-panel-comments", unique, timeout=REACH_SECONDS)
-    assert took <= REACH_SECONDS
+    wait_for_text(dash_duo, "#tv-panel-comments", unique, timeout=REACH_SECONDS)
     # 20 promoters, 20 passives, 10 detractors: NPS 20
     wait_for_text(dash_duo, "#score-value", "20", timeout=REACH_SECONDS)
     assert text_content(dash_duo, "#score-value").strip() == "20"
