@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import chain, groupby
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import (
-    BigInteger,
     Engine,
     and_,
     case,
-    cast,
     create_engine,
     delete,
     event,
@@ -33,7 +29,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from app.store import polling
 from app.store.models import Event, Response, SegmentSet, TopicSet
+from app.store.polling import ChangedRows, to_naive_utc  # noqa: F401 - re-exported
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Any constant works; it only has to be the same in every process of one deployment.
@@ -43,9 +41,6 @@ RESPONSES = Response.__table__
 EVENTS = Event.__table__
 SEGMENT_SETS = SegmentSet.__table__
 TOPIC_SETS = TopicSet.__table__
-# The poller's rows carry score, flag and both set ids packed into one integer, so a read
-# of a million rows makes three Python ints per row instead of six (see ChangedRows.unpack).
-SEGMENT_SHIFT, TOPIC_SHIFT = 5, 36
 
 
 @dataclass(frozen=True)
@@ -81,42 +76,10 @@ class EventRow:
     note: str | None
 
 
-@dataclass(frozen=True)
-class ChangedRows:
-    """Rows read by one poll, as numpy columns, plus the keys of the sets they point at."""
-
-    ids: np.ndarray  # int64
-    created: np.ndarray  # int64, UTC seconds since the epoch
-    scores: np.ndarray  # int16
-    excluded: np.ndarray  # bool
-    segment_sets: np.ndarray  # int64 ids into segment_keys
-    topic_sets: np.ndarray  # int64 ids into topic_keys
-    segment_keys: dict[int, str]
-    topic_keys: dict[int, str]
-    updated: list[Any] | None = None  # raw updated_at values (incremental reads only)
-    comments: list[str | None] | None = None
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-
 def canonical_segments(segments: Mapping[str, Any]) -> str:
     """Segment properties as canonical JSON, so equal sets compare equal as strings."""
     return json.dumps({str(k): str(v) for k, v in segments.items()}, sort_keys=True,
                       ensure_ascii=False)
-
-
-def to_naive_utc(moment: datetime) -> datetime:
-    """Naive UTC, as stored; raw driver reads and binds use this form."""
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime; attach a time zone first")
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
-def _packed_code():
-    return (cast(RESPONSES.c.score, BigInteger) + case((RESPONSES.c.excluded, 16), else_=0)
-            + cast(RESPONSES.c.segment_set_id, BigInteger) * (1 << SEGMENT_SHIFT)
-            + cast(RESPONSES.c.topic_set_id, BigInteger) * (1 << TOPIC_SHIFT))
 
 
 class Store:
@@ -298,80 +261,15 @@ class Store:
 
     def load_all(self) -> ChangedRows:
         """Every response, without comments: the first poll of a fresh process."""
-        return self._read(select(RESPONSES.c.id, self._epoch(RESPONSES.c.created_at),
-                                 _packed_code()), with_comments=False)
+        return polling.load_all(self.engine)
 
     def changed_since(self, updated_after: datetime, after_id: int) -> ChangedRows:
-        """Rows updated at or after ``updated_after`` or with an id above ``after_id``.
-
-        Both indexes serve the OR, so the cost follows the number of changed rows, not
-        the size of the table.
-        """
-        stmt = select(RESPONSES.c.id, self._epoch(RESPONSES.c.created_at), _packed_code(),
-                      RESPONSES.c.updated_at, RESPONSES.c.comment).where(
-            or_(RESPONSES.c.updated_at >= updated_after, RESPONSES.c.id > after_id))
-        return self._read(stmt, with_comments=True)
+        """Rows updated at or after ``updated_after`` or with an id above ``after_id``."""
+        return polling.changed_since(self.engine, updated_after, after_id)
 
     def newest_comments(self, limit: int) -> ChangedRows:
         """The newest ``limit`` counted responses that carry a comment."""
-        stmt = (
-            select(RESPONSES.c.id, self._epoch(RESPONSES.c.created_at), _packed_code(),
-                   RESPONSES.c.updated_at, RESPONSES.c.comment)
-            .where(RESPONSES.c.comment.is_not(None), RESPONSES.c.comment != "",
-                   RESPONSES.c.excluded.is_(False))
-            .order_by(RESPONSES.c.created_at.desc(), RESPONSES.c.id.desc())
-            .limit(limit)
-        )
-        return self._read(stmt, with_comments=True)
-
-    def _epoch(self, column):
-        """Whole UTC seconds since the epoch, computed by the database."""
-        if self.dialect == "sqlite":
-            if sqlite3.sqlite_version_info >= (3, 38):
-                return func.unixepoch(column)
-            return cast(func.strftime("%s", column), BigInteger)
-        return cast(func.extract("epoch", column), BigInteger)
-
-    def _read(self, stmt, with_comments: bool) -> ChangedRows:
-        # Raw driver rows of plain integers: SQLAlchemy's per-row processing would dominate
-        # a million-row read.
-        with self.engine.connect() as conn:
-            compiled = stmt.compile(dialect=self.engine.dialect)
-            params = {k: _raw_param(v) for k, v in compiled.params.items()}
-            # The DBAPI cursor itself: SQLAlchemy's Row wrapping costs ~1 s per million rows.
-            cursor = conn.connection.cursor()
-            try:
-                cursor.execute(str(compiled), _positional(compiled, params))
-                rows = cursor.fetchall()
-            finally:
-                cursor.close()
-            n = len(rows)
-            if with_comments:
-                flat = np.array([(r[0], r[1], r[2]) for r in rows], dtype=np.int64).reshape(n, 3)
-            else:
-                flat = np.fromiter(chain.from_iterable(rows), dtype=np.int64,
-                                   count=3 * n).reshape(n, 3)
-            code = flat[:, 2]
-            segment_sets = (code >> SEGMENT_SHIFT) & ((1 << (TOPIC_SHIFT - SEGMENT_SHIFT)) - 1)
-            topic_sets = code >> TOPIC_SHIFT
-            segment_keys = self._set_keys(conn, SEGMENT_SETS, np.unique(segment_sets))
-            topic_keys = self._set_keys(conn, TOPIC_SETS, np.unique(topic_sets))
-        return ChangedRows(
-            ids=flat[:, 0].copy(), created=flat[:, 1].copy(),
-            scores=(code & 15).astype(np.int16), excluded=(code & 16) != 0,
-            segment_sets=segment_sets, topic_sets=topic_sets,
-            segment_keys=segment_keys, topic_keys=topic_keys,
-            updated=[r[3] for r in rows] if with_comments else None,
-            comments=[r[4] for r in rows] if with_comments else None)
-
-    @staticmethod
-    def _set_keys(conn, table, ids: np.ndarray) -> dict[int, str]:
-        if not len(ids):
-            return {}
-        if len(ids) > 500:
-            return dict(conn.execute(select(table.c.id, table.c.key)).all())
-        return dict(conn.execute(select(table.c.id, table.c.key).where(
-            table.c.id.in_([int(i) for i in ids]))).all())
+        return polling.newest_comments(self.engine, limit)
 
     def list_responses(self, *, after_id: int = 0, limit: int = 100,
                        created_from: datetime | None = None, created_to: datetime | None = None,
@@ -444,20 +342,6 @@ def _upsert_statement(dialect_insert, keep_time: bool):
                        or_(RESPONSES.c.comment.is_distinct_from(stmt.excluded.comment),
                            RESPONSES.c.topic_set_id.is_distinct_from(stmt.excluded.topic_set_id)))),
     )
-
-
-def _raw_param(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return to_naive_utc(value) if value.tzinfo else value
-    if isinstance(value, np.integer):  # sqlite3 would bind a numpy int as a BLOB
-        return int(value)
-    return value
-
-
-def _positional(compiled, params: dict[str, Any]):
-    if compiled.positiontup is not None:
-        return tuple(params[name] for name in compiled.positiontup)
-    return params
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
