@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from dash import no_update
+from dash import ClientsideFunction, Input, Output, State, no_update
 
 from app.config import Settings
 from app.panels import category_name
@@ -333,6 +333,19 @@ def _is_behind(mine: tuple[int, int], theirs: Any) -> bool:
         return theirs is not None and tuple(int(x) for x in theirs) > tuple(mine)
     except (TypeError, ValueError):
         return False
+
+
+def register_client_callbacks(dash_app, *, updated: str, clock: str, connection: str, tick: str,
+                              status: str, config: str, graph: str, figure: str) -> None:
+    """The browser-side callbacks both pages share: staleness label, clock, trend sizing."""
+    dash_app.clientside_callback(
+        ClientsideFunction("nps_tv", "status"),
+        Output(updated, "children"), Output(updated, "className"), Output(clock, "children"),
+        Output(connection, "children"), Output(connection, "className"),
+        Input(tick, "n_intervals"), Input(status, "data"), State(config, "data"))
+    dash_app.clientside_callback(
+        ClientsideFunction("nps_tv", "scale_figure"),
+        Output(graph, "figure"), Input(figure, "data"), State(config, "data"))
 
 
 def screen_poll_ms(settings: Settings) -> int:

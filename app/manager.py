@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from dash import ALL, ClientsideFunction, Dash, Input, Output, State, ctx, dcc, html, no_update
+from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from app import live
 from app.live import ScreenConfig
@@ -186,11 +186,6 @@ def register_callbacks(dash_app: Dash, services: Services) -> None:
         search = f"?{urlencode(query, safe=',:')}" if query else ""
         return search, _wall_href(screen)
 
-    dash_app.clientside_callback(
-        ClientsideFunction("nps_tv", "status"),
-        Output(UPDATED, "children"), Output(UPDATED, "className"), Output(CLOCK, "children"),
-        Output(CONNECTION, "children"), Output(CONNECTION, "className"),
-        Input(TICK, "n_intervals"), Input(STATUS, "data"), State(CONFIG, "data"))
-    dash_app.clientside_callback(
-        ClientsideFunction("nps_tv", "scale_figure"),
-        Output(TREND_GRAPH, "figure"), Input(TREND_FIGURE, "data"), State(CONFIG, "data"))
+    live.register_client_callbacks(dash_app, updated=UPDATED, clock=CLOCK,
+                                   connection=CONNECTION, tick=TICK, status=STATUS,
+                                   config=CONFIG, graph=TREND_GRAPH, figure=TREND_FIGURE)

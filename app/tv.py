@@ -178,14 +178,9 @@ def register_callbacks(dash_app: Dash, services: Services) -> None:
         *[Output(PANEL_IDS[name], "className") for name in PANEL_NAMES],
         *[Output(NAV_IDS[name], "className") for name in PANEL_NAMES],
         Input(TICK, "n_intervals"), State(CONFIG, "data"))
-    dash_app.clientside_callback(
-        ClientsideFunction("nps_tv", "status"),
-        Output(UPDATED, "children"), Output(UPDATED, "className"), Output(CLOCK, "children"),
-        Output(CONNECTION, "children"), Output(CONNECTION, "className"),
-        Input(TICK, "n_intervals"), Input(STATUS, "data"), State(CONFIG, "data"))
-    dash_app.clientside_callback(
-        ClientsideFunction("nps_tv", "scale_figure"),
-        Output(TREND_GRAPH, "figure"), Input(TREND_FIGURE, "data"), State(CONFIG, "data"))
+    live.register_client_callbacks(dash_app, updated=UPDATED, clock=CLOCK,
+                                   connection=CONNECTION, tick=TICK, status=STATUS,
+                                   config=CONFIG, graph=TREND_GRAPH, figure=TREND_FIGURE)
     dash_app.clientside_callback(
         ClientsideFunction("nps_tv", "gong"),
         Output(GONG, "children"), Output(GONG, "className"),
