@@ -9,36 +9,36 @@ a no-op: rows are keyed by an id column or by a hash of the row's raw cells.
 from __future__ import annotations
 
 import csv
-import difflib
 import hashlib
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tqdm import tqdm
 
+from app.ingest.csv_values import (
+    Column,
+    ColumnSpec,
+    ImportFailed,
+    build_time_parser,
+    cell_value,
+    parse_score,
+    resolve_column,
+    resolve_zone,
+    shorten,
+    split_segment,
+)
 from app.store import ResponseRecord, Store
 
 BATCH_SIZE = 2_000
-MISSING_VALUES = frozenset({"", "NA", "N/A"})  # compared after strip() and upper()
 SCALES = {"0-10": 0, "1-10": 1}
 SOURCE_MAX = 64  # responses.source is VARCHAR(64)
 EXTERNAL_ID_MAX = 255  # responses.external_id is VARCHAR(255)
 TAB_EXTENSIONS = frozenset({".tsv", ".tab"})
 SNIFF_DELIMITERS = (",", "\t", ";", "|")
-
-# M/D/YYYY H:MM:SS (Google Forms) or M/D/YY H:MM (Excel), seconds and AM/PM optional.
-_SLASH_TIME = re.compile(
-    r"(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})"
-    r"(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s*([AaPp])\.?[Mm]\.?)?)?"
-)
-
-ColumnSpec = str | int
 
 
 class ImportError_(NamedTuple):  # the underscore keeps the builtin ImportError usable
@@ -70,10 +70,6 @@ class ImportReport:
     def rows_per_second(self) -> float:
         """Rows read per second of wall-clock time (0 before anything was timed)."""
         return self.rows_read / self.seconds if self.seconds > 0 else 0.0
-
-
-class ImportFailed(ValueError):
-    """The import cannot run: a bad option, an unknown column, an unreadable file."""
 
 
 class ImportAborted(ImportFailed):
@@ -120,13 +116,6 @@ class ImportOptions:
 
 def _as_tuple(value: object) -> tuple:
     return (value,) if isinstance(value, str | int) else tuple(value)
-
-
-class Column(NamedTuple):
-    """A resolved column: its 0-based index and the name used in messages."""
-
-    index: int
-    name: str
 
 
 @dataclass(frozen=True)
@@ -243,7 +232,7 @@ def _counted(lines: Iterable[str], bar: tqdm | None) -> Iterator[str]:
 
 def _convert_row(cells: list[str], line: int, plan: _Plan, report: ImportReport,
                  seen_rows: dict[bytes, int], seen_ids: dict[str, int]) -> ResponseRecord | None:
-    raw_score = _value(cells, plan.score.index)
+    raw_score = cell_value(cells, plan.score.index)
     if raw_score is None:
         report.skipped_blank += 1
         return None
@@ -256,7 +245,7 @@ def _convert_row(cells: list[str], line: int, plan: _Plan, report: ImportReport,
     # Without a time column: now for a new response, the stored time on a re-import.
     created_at: datetime | None = None
     if plan.time is not None:
-        raw_time = _value(cells, plan.time.index)
+        raw_time = cell_value(cells, plan.time.index)
         try:
             if raw_time is None:
                 raise ValueError("time is missing")
@@ -269,29 +258,21 @@ def _convert_row(cells: list[str], line: int, plan: _Plan, report: ImportReport,
         # Identical rows are distinct answers (19 in the 2018 R survey): number the repeats.
         external_id = digest.hex() if repeat == 1 else f"{digest.hex()}-{repeat}"
     else:
-        external_id = _value(cells, plan.id_column.index) or ""
+        external_id = cell_value(cells, plan.id_column.index) or ""
         reason = _check_id(external_id, line, seen_ids)
         if reason:
             errors.append(ImportError_(line, plan.id_column.name, reason))
     if len(errors) > count_before:
         return None
-    texts = [t for t in (_value(cells, c.index) for c in plan.comments) if t is not None]
+    texts = [t for t in (cell_value(cells, c.index) for c in plan.comments) if t is not None]
     segments = {}
     for name, column in plan.segments:
-        value = _value(cells, column.index)
+        value = cell_value(cells, column.index)
         if value is not None:
             segments[name] = value
     return ResponseRecord(
         source=plan.source, external_id=external_id, score=score, created_at=created_at,
         comment="\n\n".join(texts).replace("\r\n", "\n") if texts else None, segments=segments)
-
-
-def _value(cells: list[str], index: int) -> str | None:
-    """The stripped cell, or None when it is absent, blank, NA or N/A."""
-    if index >= len(cells):
-        return None
-    text = cells[index].strip()
-    return None if text.upper() in MISSING_VALUES else text
 
 
 def _check_id(external_id: str, line: int, seen: dict[str, int]) -> str | None:
@@ -300,93 +281,7 @@ def _check_id(external_id: str, line: int, seen: dict[str, int]) -> str | None:
     if len(external_id) > EXTERNAL_ID_MAX:
         return f"id is longer than {EXTERNAL_ID_MAX} characters"
     first = seen.setdefault(external_id, line)
-    return None if first == line else f"id {_shorten(external_id)!r} repeats line {first}"
-
-
-def parse_score(text: str, low: int = 0) -> int:
-    """A whole score from ``low`` to 10 ("9", "9.0"); ValueError with the reason otherwise."""
-    try:
-        if "_" in text:  # float() and int() read "1_0" as 10; a person did not mean that
-            raise ValueError(text)
-        number = float(text)
-    except ValueError:
-        raise ValueError(f"score {_shorten(text)!r} is not a number") from None
-    if not number.is_integer():
-        raise ValueError(f"score {_shorten(text)!r} is not a whole number")
-    value = int(number)
-    if not low <= value <= 10:
-        raise ValueError(f"score {value} is outside the {low}-10 scale")
-    return value
-
-
-def _shorten(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-# -- times ------------------------------------------------------------------------------------
-
-
-def build_time_parser(time_format: str | None, zone: tzinfo) -> Callable[[str], datetime]:
-    """A parser returning aware datetimes; naive times are read in ``zone``.
-
-    ``time_format`` None (or "auto") accepts ISO 8601, M/D/YYYY H:MM:SS and M/D/YY H:MM;
-    anything else is a ``strptime`` format.
-    """
-    if (time_format or "auto").lower() == "auto":
-        parse_naive = _parse_auto_time
-    else:
-        def parse_naive(text: str) -> datetime:
-            try:
-                return datetime.strptime(text, time_format)
-            except ValueError:
-                raise ValueError(f"time {_shorten(text)!r} does not match "
-                                 f"{time_format!r}") from None
-
-    def parse(text: str) -> datetime:
-        moment = parse_naive(text)
-        return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
-
-    return parse
-
-
-def _parse_auto_time(text: str) -> datetime:
-    if "/" not in text:
-        try:
-            return datetime.fromisoformat(text)  # 3.11 reads a trailing Z and most ISO forms
-        except ValueError:
-            pass
-    else:
-        match = _SLASH_TIME.fullmatch(text)
-        if match is not None:
-            try:
-                return _slash_datetime(*match.groups())
-            except ValueError as exc:
-                raise ValueError(f"time {_shorten(text)!r} is not a valid date: {exc}") from None
-    raise ValueError(f"time {_shorten(text)!r} is not ISO 8601, M/D/YYYY H:MM:SS or "
-                     "M/D/YY H:MM (give a --time-format)")
-
-
-def _slash_datetime(month: str, day: str, year: str, hour: str | None, minute: str | None,
-                    second: str | None, half: str | None) -> datetime:
-    full_year = int(year)
-    if len(year) == 2:  # strptime's %y rule: 69-99 are 19xx, 00-68 are 20xx
-        full_year += 1900 if full_year >= 69 else 2000
-    hours = int(hour or 0)
-    if half:
-        if not 1 <= hours <= 12:
-            raise ValueError("hour must be 1-12 with AM/PM")
-        hours = hours % 12 + (12 if half in "Pp" else 0)
-    return datetime(full_year, int(month), int(day), hours, int(minute or 0), int(second or 0))
-
-
-def _resolve_zone(name: str) -> tzinfo:
-    if name.strip().upper() in {"UTC", "Z"}:
-        return UTC
-    try:
-        return ZoneInfo(name.strip())
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ImportFailed(f"--timezone {name!r}: unknown time zone "
-                           "(use an IANA name such as Europe/Paris)") from None
+    return None if first == line else f"id {shorten(external_id)!r} repeats line {first}"
 
 
 # -- planning ---------------------------------------------------------------------------------
@@ -403,7 +298,7 @@ def _build_plan(path: Path, options: ImportOptions) -> _Plan:
     header = [name.strip() for name in header]
     segments = []
     for item in options.segments:
-        name, spec = _split_segment(item, header)
+        name, spec = split_segment(item, header)
         column = resolve_column(header, spec, "--segment")
         name = name or column.name.lower()
         if any(name == taken for taken, _column in segments):
@@ -421,24 +316,11 @@ def _build_plan(path: Path, options: ImportOptions) -> _Plan:
         segments=tuple(segments),
         id_column=None if options.id_column is None
         else resolve_column(header, options.id_column, "--id-column"),
-        parse_time=build_time_parser(options.time_format, _resolve_zone(options.timezone)),
+        parse_time=build_time_parser(options.time_format, resolve_zone(options.timezone)),
         low=SCALES[options.scale],
         source=source,
         max_errors=options.max_errors,
     )
-
-
-def _split_segment(item: str | tuple[str, ColumnSpec], header: list[str]
-                   ) -> tuple[str | None, ColumnSpec]:
-    if isinstance(item, tuple):
-        return item[0], item[1]
-    text = str(item)
-    if "=" in text and text.strip() not in header:
-        name, spec = text.split("=", 1)
-        if not name.strip():
-            raise ImportFailed(f"--segment {text!r}: the segment name before '=' is empty")
-        return name.strip(), spec.strip()
-    return None, text
 
 
 def detect_delimiter(path: Path) -> str:
@@ -450,38 +332,3 @@ def detect_delimiter(path: Path) -> str:
     counts = {d: first.count(d) for d in SNIFF_DELIMITERS}
     best = max(SNIFF_DELIMITERS, key=lambda d: counts[d])
     return best if counts[best] else ","
-
-
-def resolve_column(header: Sequence[str], spec: ColumnSpec, option: str) -> Column:
-    """Find a column by exact header name, else by 1-based position; ImportFailed if neither."""
-    text = str(spec).strip()
-    hits = [i for i, name in enumerate(header) if name == text]
-    if len(hits) == 1:
-        return Column(hits[0], header[hits[0]])
-    if len(hits) > 1:
-        positions = ", ".join(str(i + 1) for i in hits)
-        raise ImportFailed(f"{option} {text!r}: several columns have that header "
-                           f"(positions {positions}); give a position instead")
-    if text.isdigit():
-        position = int(text)
-        if 1 <= position <= len(header):
-            return Column(position - 1, header[position - 1] or f"#{position}")
-        raise ImportFailed(f"{option} {text}: no such position; the file has "
-                           f"{len(header)} columns (1-{len(header)})")
-    raise ImportFailed(f"{option} {text!r}: no such column; {_suggest(header, text)}")
-
-
-def _suggest(header: Sequence[str], text: str) -> str:
-    lowered = [name.lower() for name in header]
-    wanted = text.lower()
-    picks = [i for i, name in enumerate(lowered) if wanted and wanted in name]
-    for name in difflib.get_close_matches(wanted, lowered, n=5, cutoff=0.6):  # best first
-        index = lowered.index(name)
-        if index not in picks:
-            picks.append(index)
-    if not picks:
-        shown = ", ".join(repr(_shorten(name, 30)) for name in header[:12])
-        more = ", …" if len(header) > 12 else ""
-        return f"the columns are {shown}{more}"
-    return "close matches: " + ", ".join(
-        f"{_shorten(header[i], 60)!r} (position {i + 1})" for i in picks[:5])

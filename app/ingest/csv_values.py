@@ -1,0 +1,187 @@
+"""The pure half of the CSV import: reading one cell's text as a value, and finding columns.
+
+Nothing here touches a file or the store: missing-value handling, score parsing, time-format
+detection and parsing, time zone resolution, and resolving a column spec against a header.
+``app.ingest.csv_import`` drives these over a whole file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, tzinfo
+from typing import NamedTuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+MISSING_VALUES = frozenset({"", "NA", "N/A"})  # compared after strip() and upper()
+
+# M/D/YYYY H:MM:SS (Google Forms) or M/D/YY H:MM (Excel), seconds and AM/PM optional.
+_SLASH_TIME = re.compile(
+    r"(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})"
+    r"(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s*([AaPp])\.?[Mm]\.?)?)?"
+)
+
+ColumnSpec = str | int
+
+
+class ImportFailed(ValueError):
+    """The import cannot run: a bad option, an unknown column, an unreadable file."""
+
+
+class Column(NamedTuple):
+    """A resolved column: its 0-based index and the name used in messages."""
+
+    index: int
+    name: str
+
+
+# -- cells ------------------------------------------------------------------------------------
+
+
+def cell_value(cells: list[str], index: int) -> str | None:
+    """The stripped cell, or None when it is absent, blank, NA or N/A."""
+    if index >= len(cells):
+        return None
+    text = cells[index].strip()
+    return None if text.upper() in MISSING_VALUES else text
+
+
+def parse_score(text: str, low: int = 0) -> int:
+    """A whole score from ``low`` to 10 ("9", "9.0"); ValueError with the reason otherwise."""
+    try:
+        if "_" in text:  # float() and int() read "1_0" as 10; a person did not mean that
+            raise ValueError(text)
+        number = float(text)
+    except ValueError:
+        raise ValueError(f"score {shorten(text)!r} is not a number") from None
+    if not number.is_integer():
+        raise ValueError(f"score {shorten(text)!r} is not a whole number")
+    value = int(number)
+    if not low <= value <= 10:
+        raise ValueError(f"score {value} is outside the {low}-10 scale")
+    return value
+
+
+def shorten(text: str, limit: int = 40) -> str:
+    """``text`` cut to ``limit`` characters, ending in an ellipsis when cut, for messages."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# -- times ------------------------------------------------------------------------------------
+
+
+def build_time_parser(time_format: str | None, zone: tzinfo) -> Callable[[str], datetime]:
+    """A parser returning aware datetimes; naive times are read in ``zone``.
+
+    ``time_format`` None (or "auto") accepts ISO 8601, M/D/YYYY H:MM:SS and M/D/YY H:MM;
+    anything else is a ``strptime`` format.
+    """
+    if (time_format or "auto").lower() == "auto":
+        parse_naive = _parse_auto_time
+    else:
+        def parse_naive(text: str) -> datetime:
+            try:
+                return datetime.strptime(text, time_format)
+            except ValueError:
+                raise ValueError(f"time {shorten(text)!r} does not match "
+                                 f"{time_format!r}") from None
+
+    def parse(text: str) -> datetime:
+        moment = parse_naive(text)
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+
+    return parse
+
+
+def _parse_auto_time(text: str) -> datetime:
+    if "/" not in text:
+        try:
+            return datetime.fromisoformat(text)  # 3.11 reads a trailing Z and most ISO forms
+        except ValueError:
+            pass
+    else:
+        match = _SLASH_TIME.fullmatch(text)
+        if match is not None:
+            try:
+                return _slash_datetime(*match.groups())
+            except ValueError as exc:
+                raise ValueError(f"time {shorten(text)!r} is not a valid date: {exc}") from None
+    raise ValueError(f"time {shorten(text)!r} is not ISO 8601, M/D/YYYY H:MM:SS or "
+                     "M/D/YY H:MM (give a --time-format)")
+
+
+def _slash_datetime(month: str, day: str, year: str, hour: str | None, minute: str | None,
+                    second: str | None, half: str | None) -> datetime:
+    full_year = int(year)
+    if len(year) == 2:  # strptime's %y rule: 69-99 are 19xx, 00-68 are 20xx
+        full_year += 1900 if full_year >= 69 else 2000
+    hours = int(hour or 0)
+    if half:
+        if not 1 <= hours <= 12:
+            raise ValueError("hour must be 1-12 with AM/PM")
+        hours = hours % 12 + (12 if half in "Pp" else 0)
+    return datetime(full_year, int(month), int(day), hours, int(minute or 0), int(second or 0))
+
+
+def resolve_zone(name: str) -> tzinfo:
+    """The time zone for a --timezone name (UTC, Z or IANA); ImportFailed if unknown."""
+    if name.strip().upper() in {"UTC", "Z"}:
+        return UTC
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ImportFailed(f"--timezone {name!r}: unknown time zone "
+                           "(use an IANA name such as Europe/Paris)") from None
+
+
+# -- columns ----------------------------------------------------------------------------------
+
+
+def split_segment(item: str | tuple[str, ColumnSpec], header: list[str]
+                  ) -> tuple[str | None, ColumnSpec]:
+    """(segment name or None, column) for a ``NAME=COLUMN``, ``COLUMN`` or (name, column) item."""
+    if isinstance(item, tuple):
+        return item[0], item[1]
+    text = str(item)
+    if "=" in text and text.strip() not in header:
+        name, spec = text.split("=", 1)
+        if not name.strip():
+            raise ImportFailed(f"--segment {text!r}: the segment name before '=' is empty")
+        return name.strip(), spec.strip()
+    return None, text
+
+
+def resolve_column(header: Sequence[str], spec: ColumnSpec, option: str) -> Column:
+    """Find a column by exact header name, else by 1-based position; ImportFailed if neither."""
+    text = str(spec).strip()
+    hits = [i for i, name in enumerate(header) if name == text]
+    if len(hits) == 1:
+        return Column(hits[0], header[hits[0]])
+    if len(hits) > 1:
+        positions = ", ".join(str(i + 1) for i in hits)
+        raise ImportFailed(f"{option} {text!r}: several columns have that header "
+                           f"(positions {positions}); give a position instead")
+    if text.isdigit():
+        position = int(text)
+        if 1 <= position <= len(header):
+            return Column(position - 1, header[position - 1] or f"#{position}")
+        raise ImportFailed(f"{option} {text}: no such position; the file has "
+                           f"{len(header)} columns (1-{len(header)})")
+    raise ImportFailed(f"{option} {text!r}: no such column; {_suggest(header, text)}")
+
+
+def _suggest(header: Sequence[str], text: str) -> str:
+    lowered = [name.lower() for name in header]
+    wanted = text.lower()
+    picks = [i for i, name in enumerate(lowered) if wanted and wanted in name]
+    for name in difflib.get_close_matches(wanted, lowered, n=5, cutoff=0.6):  # best first
+        index = lowered.index(name)
+        if index not in picks:
+            picks.append(index)
+    if not picks:
+        shown = ", ".join(repr(shorten(name, 30)) for name in header[:12])
+        more = ", …" if len(header) > 12 else ""
+        return f"the columns are {shown}{more}"
+    return "close matches: " + ", ".join(
+        f"{shorten(header[i], 60)!r} (position {i + 1})" for i in picks[:5])
