@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time as _time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -288,6 +289,55 @@ class PartCache:
             return {name: entry[name] for name in names}
 
 
+class ActiveScreens:
+    """The screens (URL requests and parts) asked for lately, so a new snapshot's parts can
+    be built in the poll job before any of them asks again."""
+
+    def __init__(self, size: int = 32, max_age: float = 120.0):
+        self.size, self.max_age = size, max_age
+        self._items: OrderedDict[str, tuple[ScreenConfig, tuple[str, ...], float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def note(self, screen: ScreenConfig, names: tuple[str, ...]) -> None:
+        """Remember that a screen asked just now."""
+        key = f"{screen.data_key}|{','.join(names)}"
+        with self._lock:
+            self._items[key] = (screen, names, _time.monotonic())
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def recent(self) -> list[tuple[ScreenConfig, tuple[str, ...]]]:
+        """Screens that asked within ``max_age`` seconds."""
+        cutoff = _time.monotonic() - self.max_age
+        with self._lock:
+            return [(s, n) for s, n, seen in self._items.values() if seen >= cutoff]
+
+
+def prewarm(services: Services) -> int:
+    """Build the parts of every recently active screen for the current snapshot.
+
+    Runs in the poll job right after a publish, so screens find their parts ready and the
+    request path stays a cache lookup. Returns how many screens were warmed.
+    """
+    today = today_in(services.settings.timezone)
+    screens = services.screens.recent()
+    for screen, names in screens:
+        _build_parts(services, screen, names, today)
+    return len(screens)
+
+
+def _build_parts(services: Services, screen: ScreenConfig, names: tuple[str, ...],
+                 today: date) -> tuple[View, dict[str, Part]]:
+    settings = services.settings
+    view = services.poller.view(screen.request)
+    parts = services.parts.get(
+        (view.version, today, screen.data_key), names,
+        lambda name: _fingerprint_part(name, view, screen, settings),
+        lambda name: _build_payload(name, view, screen, settings))
+    return view, parts
+
+
 # -- the update step -----------------------------------------------------------------------
 
 
@@ -308,17 +358,14 @@ def compute_update(services: Services, screen: ScreenConfig, state: Mapping | No
     status = build_status(services)
     today = today_in(settings.timezone)
     snapshot = poller.snapshot
+    services.screens.note(screen, names)
     token = f"{snapshot.version}:{today.toordinal()}:{screen.data_key}"
     if state and (state.get("token") == token or _is_behind(snapshot.mark, state.get("mark"))):
         # Nothing new, or this worker has not yet seen data the screen already shows (the
         # screen's last poll reached another gunicorn worker): never step back.
         return Update(dict.fromkeys(names, no_update), no_update, status)
-    view = poller.view(screen.request)
+    view, parts = _build_parts(services, screen, names, today)
     token = f"{view.version}:{today.toordinal()}:{screen.data_key}"
-    parts = services.parts.get(
-        (view.version, today, screen.data_key), names,
-        lambda name: _fingerprint_part(name, view, screen, settings),
-        lambda name: _build_payload(name, view, screen, settings))
     known = (state or {}).get("hashes") or {}
     sent = {name: no_update if known.get(name) == part.fingerprint else part.payload
             for name, part in parts.items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -43,6 +44,7 @@ class Poller:
         self.last_error: str | None = None
         self.last_poll_seconds = 0.0
         self.last_poll_rows = 0
+        self.on_publish: list[Callable[[], object]] = []  # run in the poll job after a publish
 
     @property
     def snapshot(self) -> Snapshot:
@@ -70,7 +72,13 @@ class Poller:
             self.last_error = None
             self.last_success = datetime.now(UTC)
             self.last_poll_seconds = time.perf_counter() - started
-            return changed
+        if changed:
+            for listener in self.on_publish:
+                try:
+                    listener()
+                except Exception:  # a listener's bug must not stop the polling
+                    log.exception("publish listener failed")
+        return changed
 
     def _poll(self) -> bool:
         rollup = self.rollup

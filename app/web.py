@@ -16,7 +16,7 @@ from app.api import build_blueprint
 from app.config import PROJECT_ROOT, Settings
 from app.ingest.rest import build_blueprint as build_ingest_blueprint
 from app.ingest.webhooks import build_blueprint as build_webhook_blueprint
-from app.live import PartCache
+from app.live import ActiveScreens, PartCache, prewarm
 from app.poller import Poller
 from app.scheduler import start_scheduler
 from app.store import Store
@@ -36,6 +36,7 @@ class Services:
     poller: Poller
     build_id: str
     parts: PartCache = field(default_factory=PartCache)
+    screens: ActiveScreens = field(default_factory=ActiveScreens)
     scheduler: BackgroundScheduler | None = field(default=None)
 
 
@@ -49,6 +50,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     poller = Poller(store, settings, tuple(taxonomy.names))
     build_id = settings.build_id or default_build_id()
     services = Services(settings, store, poller, build_id)
+    # Build the parts screens will ask for in the poll job, not on their request path.
+    poller.on_publish.append(partial(prewarm, services))
 
     server = Flask("nps_tv")
     server.extensions["nps_tv"] = services

@@ -258,3 +258,24 @@ def test_unknown_url_parameters_such_as_a_token_never_reach_the_page(services):
     assert "s3cret-value" not in json.dumps(layout.to_plotly_json(), default=str)
     page = manager.build_layout({"token": "s3cret-value"}, services)
     assert "s3cret-value" not in json.dumps(page.to_plotly_json(), default=str)
+
+
+def test_the_poll_job_builds_parts_before_an_active_screen_asks(services):
+    config, outputs = first_update(services, {"window": "90d"})
+    _, state, _ = split(outputs)
+    services.store.upsert_responses([make_record(7777, 10, comment="Fast support",
+                                                 when=datetime.now(UTC), product="Pulse")])
+    assert services.poller.poll() is True  # publishes, then prewarms the active screen
+    builds = services.parts.builds
+    parts, _, _ = split(tv.run_update(services, config, state))
+    assert parts["score"] is not no_update  # the screen gets the new data...
+    assert services.parts.builds == builds  # ...without building anything on its request
+
+
+def test_a_screen_not_seen_lately_is_not_prewarmed(services):
+    services.screens.max_age = 0.0
+    first_update(services, {"window": "90d"})
+    services.store.upsert_responses([make_record(7778, 10, when=datetime.now(UTC))])
+    builds = services.parts.builds
+    services.poller.poll()
+    assert services.parts.builds == builds
