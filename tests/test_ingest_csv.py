@@ -25,8 +25,8 @@ from app.ingest.csv_import import (
 )
 from app.metrics import DETRACTOR, PASSIVE, PROMOTER, categorize, compute_nps
 from app.store import Store
+from tests.conftest import real_data
 
-REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
 SURVEY_2018 = "r-community-survey-2018.tsv"
 SURVEY_2019 = "r-community-survey-2019.tsv"
 CARPENTRIES = "carpentries-instructor-training-post-survey.csv"
@@ -40,12 +40,7 @@ OPTIONS_2019 = ImportOptions(
     segments=("country=46", "industry=47", "job_title=48", "work_category=49"))
 
 
-def real_file(name: str) -> Path:
-    """A file in ../shared/data/real; skip when the folder is absent."""
-    path = REAL_DATA / name
-    if not path.exists():
-        pytest.skip(f"real survey data not found at {path}")
-    return path
+real_file = real_data  # the one skip-with-reason helper, from conftest
 
 
 @pytest.fixture
