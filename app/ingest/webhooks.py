@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -105,7 +104,7 @@ def build_blueprint(settings: Settings | None = None) -> Blueprint:
         mapped = vendor.map_payload(payload, mapping)
         if isinstance(mapped, Ignored):
             return jsonify({"ignored": mapped.event}), 200
-        result = services.store.upsert_responses(mapped, now=datetime.now(UTC))
+        result = services.store.upsert_responses(mapped)
         return jsonify({"received": len(mapped), "inserted": result.inserted,
                         "updated": result.updated, "unchanged": result.unchanged}), (
             201 if result.inserted else 200)
