@@ -100,6 +100,18 @@ def get_services(dash_app: Dash) -> Services:
     return dash_app.server.extensions["nps_tv"]
 
 
+def warm_up(dash_app: Dash) -> None:
+    """Serve one page inside the process before real traffic arrives.
+
+    Dash registers its script bundles on the first request, and marks that done before it
+    has finished; under a threaded server the browser's parallel bundle requests to a fresh
+    worker then fail with "dash is not a registered library" (500). One request first
+    avoids the race.
+    """
+    with dash_app.server.test_client() as client:
+        client.get("/health")
+
+
 def start_jobs(dash_app: Dash) -> BackgroundScheduler:
     """Start polling for this process (first poll runs before this returns)."""
     services = get_services(dash_app)

@@ -31,8 +31,9 @@ class WallServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        from app.web import create_app, start_jobs
+        from app.web import create_app, start_jobs, warm_up
 
         dash_app = create_app(self.settings)
+        warm_up(dash_app)
         start_jobs(dash_app)
         return dash_app.server
