@@ -10,6 +10,7 @@ every screen that shows the same thing.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time as _time
 from collections import OrderedDict
@@ -29,11 +30,13 @@ from app.panels.comments import build_comments_panel
 from app.panels.score import build_score_panel
 from app.panels.topics import build_topics_panel
 from app.panels.trend import build_trend_figure
+from app.rollup import Snapshot
 from app.views import RequestError, View, ViewRequest, today_in
 
 if TYPE_CHECKING:
     from app.web import Services
 
+log = logging.getLogger(__name__)
 PANEL_NAMES = ("score", "trend", "topics", "comments")
 THEME_NAMES = ("dark", "light")
 VIEW_PARAMS = ("window", "from", "to")
@@ -321,16 +324,21 @@ def prewarm(services: Services) -> int:
     request path stays a cache lookup. Returns how many screens were warmed.
     """
     today = today_in(services.settings.timezone)
-    screens = services.screens.recent()
-    for screen, names in screens:
-        _build_parts(services, screen, names, today)
-    return len(screens)
+    snapshot = services.poller.snapshot
+    warmed = 0
+    for screen, names in services.screens.recent():
+        try:
+            _build_parts(services, snapshot, screen, names, today)
+            warmed += 1
+        except Exception:  # one bad screen must not keep the others cold
+            log.exception("could not prepare the parts of %s", screen.data_key)
+    return warmed
 
 
-def _build_parts(services: Services, screen: ScreenConfig, names: tuple[str, ...],
-                 today: date) -> tuple[View, dict[str, Part]]:
+def _build_parts(services: Services, snapshot: Snapshot, screen: ScreenConfig,
+                 names: tuple[str, ...], today: date) -> tuple[View, dict[str, Part]]:
     settings = services.settings
-    view = services.poller.view(screen.request)
+    view = services.poller.view(screen.request, snapshot=snapshot)
     parts = services.parts.get(
         (view.version, today, screen.data_key), names,
         lambda name: _fingerprint_part(name, view, screen, settings),
@@ -360,16 +368,18 @@ def compute_update(services: Services, screen: ScreenConfig, state: Mapping | No
     snapshot = poller.snapshot
     services.screens.note(screen, names)
     token = f"{snapshot.version}:{today.toordinal()}:{screen.data_key}"
-    if state and (state.get("token") == token or _is_behind(snapshot.mark, state.get("mark"))):
+    same_view = bool(state) and state.get("key") == screen.data_key
+    if state and (state.get("token") == token
+                  or (same_view and _is_behind(snapshot.mark, state.get("mark")))):
         # Nothing new, or this worker has not yet seen data the screen already shows (the
         # screen's last poll reached another gunicorn worker): never step back.
         return Update(dict.fromkeys(names, no_update), no_update, status)
-    view, parts = _build_parts(services, screen, names, today)
+    view, parts = _build_parts(services, snapshot, screen, names, today)
     token = f"{view.version}:{today.toordinal()}:{screen.data_key}"
     known = (state or {}).get("hashes") or {}
     sent = {name: no_update if known.get(name) == part.fingerprint else part.payload
             for name, part in parts.items()}
-    new_state = {"token": token, "mark": list(snapshot.mark),
+    new_state = {"token": token, "key": screen.data_key, "mark": list(snapshot.mark),
                  "hashes": {name: part.fingerprint for name, part in parts.items()}}
     return Update(sent, new_state, status)
 

@@ -51,11 +51,12 @@ class Poller:
         """The newest published snapshot (never mutated)."""
         return self._snapshot
 
-    def view(self, request: ViewRequest, now: datetime | None = None) -> View:
-        """The (cached) view of the current snapshot for a request."""
+    def view(self, request: ViewRequest, now: datetime | None = None,
+             snapshot: Snapshot | None = None) -> View:
+        """The (cached) view of a snapshot (by default the current one) for a request."""
         s = self.settings
-        return self.views.get(self._snapshot, request, min_sample=s.min_sample, tz=s.timezone,
-                              goal=s.goal, now=now)
+        return self.views.get(snapshot or self._snapshot, request, min_sample=s.min_sample,
+                              tz=s.timezone, goal=s.goal, now=now)
 
     def poll(self) -> bool:
         """Fold in changed rows and events; publish and return True if anything changed."""
@@ -100,7 +101,10 @@ class Poller:
         if events != self._events:
             self._events = events
             changed = True
-        if changed:
+        # A moved mark is published too (even when no count changed), so screens that saw a
+        # newer mark on another worker do not take this one for a lagging worker.
+        if changed or (rollup.max_updated_micros, rollup.max_id) != self._snapshot.mark:
+            changed = True
             self._snapshot = rollup.snapshot(self._snapshot.version + 1, datetime.now(UTC),
                                              events)
         self._loaded = True

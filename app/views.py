@@ -23,6 +23,7 @@ from app.rollup import Comment, Snapshot
 from app.store.database import EventRow
 
 EPOCH = date(1970, 1, 1)
+EARLIEST, LATEST = date(1970, 1, 1), date(2200, 12, 31)  # room for trend periods either side
 WINDOW_RE = re.compile(r"^(\d{1,4})d$")
 
 
@@ -72,9 +73,12 @@ def _parse_date(args: Mapping[str, str], name: str) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        value = date.fromisoformat(raw)
     except ValueError:
         raise RequestError(f"{name}: must be a date like 2026-01-31, got {raw!r}") from None
+    if not EARLIEST <= value <= LATEST:
+        raise RequestError(f"{name}: must be between {EARLIEST} and {LATEST}, got {raw!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -130,8 +134,9 @@ def _combo_mask(snapshot: Snapshot, request: ViewRequest) -> np.ndarray:
 def _window_bounds(snapshot: Snapshot, request: ViewRequest, today: date,
                    per_day: np.ndarray) -> tuple[date, date]:
     if request.window == "range":
-        first = request.start or _first_day_with_data(snapshot.day0, per_day) or today
-        return first, request.end or today
+        last = request.end or today
+        first = request.start or _first_day_with_data(snapshot.day0, per_day) or last
+        return min(first, last), last
     if request.window == "all":
         first = _first_day_with_data(snapshot.day0, per_day)
         return (first or today), today

@@ -137,3 +137,10 @@ def test_default_build_id_is_the_same_in_every_worker(settings):
     from app import __version__
 
     assert first.startswith(f"{__version__}-")
+
+
+@pytest.mark.parametrize("query", ["from=0001-01-05", "to=9999-12-31"])
+def test_dates_far_outside_any_data_are_refused_with_the_field(client, query):
+    response = client.get(f"/api/v1/summary?{query}")
+    assert response.status_code == 400
+    assert response.get_json()["problems"][0]["path"] == query.split("=")[0]

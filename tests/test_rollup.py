@@ -258,3 +258,31 @@ def test_weekly_rolling_line_counts_the_whole_first_week(sqlite_store: Store, se
     assert view.granularity == "week"
     assert first.summary.n == 0  # the day before the window is not a dot in it...
     assert first.rolling.n == 5  # ...but the rolling line covers the whole week
+
+
+@pytest.mark.parametrize("segments", [(), (("product", ("Late",)),)])
+def test_a_range_ending_before_the_first_response_is_empty_not_an_error(sqlite_store: Store,
+                                                                       settings, segments):
+    poller = Poller(sqlite_store, settings)
+    now = datetime(2026, 3, 20, 12, tzinfo=UTC)
+    sqlite_store.upsert_responses([make_record(i, 9, when=datetime(2026, 3, 15, tzinfo=UTC),
+                                               product="Late") for i in range(6)])
+    poller.poll()
+    view = poller.view(ViewRequest(window="range", end=datetime(2026, 3, 1).date(),
+                                   segments=segments), now=now)
+    assert view.start == view.end == datetime(2026, 3, 1).date()
+    assert view.current.n == 0
+
+
+def test_a_publish_follows_a_moved_mark_even_without_a_count_change(sqlite_store: Store,
+                                                                    settings):
+    poller = Poller(sqlite_store, settings.replace(segment_fields=("product",)))
+    when = datetime.now(UTC)
+    sqlite_store.upsert_responses([make_record(1, 9, when=when, product="A", plan="x")])
+    poller.poll()
+    version = poller.snapshot.version
+    # Only a field that is not a segment field changes: no count moves, the mark does.
+    sqlite_store.upsert_responses([make_record(1, 9, when=when, product="A", plan="y")])
+    assert poller.poll() is True
+    assert poller.snapshot.version == version + 1
+    assert poller.snapshot.mark == (poller.rollup.max_updated_micros, poller.rollup.max_id)

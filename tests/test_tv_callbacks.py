@@ -279,3 +279,13 @@ def test_a_screen_not_seen_lately_is_not_prewarmed(services):
     builds = services.parts.builds
     services.poller.poll()
     assert services.parts.builds == builds
+
+
+def test_a_lagging_worker_still_answers_a_screen_that_changed_its_view(services):
+    config, outputs = first_update(services)
+    _, state, _ = split(outputs)
+    ahead = {**state, "mark": [state["mark"][0] + 1, state["mark"][1]]}
+    other = {"query": {"window": "90d"}}
+    parts, new_state, _ = split(tv.run_update(services, other, ahead))
+    assert parts["score"] is not no_update
+    assert new_state["key"] != state["key"]
