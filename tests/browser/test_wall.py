@@ -12,9 +12,10 @@ from app.web import create_app, get_services, start_jobs, stop_jobs
 from tests.conftest import make_record
 
 POLL_SECONDS = 2.0
-# DESIGN.md: a new response is visible within the poll interval plus one second; one more
-# second of slack for a loaded CI machine.
-REACH_SECONDS = POLL_SECONDS + 2
+# The issue: visible "within the poll interval plus a few seconds". The design's own budget
+# (poll + 1 s) is met on this machine (1.3-2.8 s measured with a 2 s poll); two more seconds
+# of slack keep a loaded CI machine from failing on timing alone.
+REACH_SECONDS = POLL_SECONDS + 3
 
 
 @pytest.fixture
