@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from app import __version__
-from app.ingest.http import ApiError
+from app.ingest.http import ApiError, current_services
 from app.views import RequestError, View, ViewRequest
 
 API_PREFIX = "/api/v1"
@@ -19,7 +19,7 @@ def build_blueprint() -> Blueprint:
 
     @bp.get("/health")
     def health():
-        services = current_app.extensions["nps_tv"]
+        services = current_services()
         database_ok = services.store.ping()
         body = {
             "status": "ok" if database_ok else "degraded",
@@ -32,7 +32,7 @@ def build_blueprint() -> Blueprint:
 
     @bp.get(f"{API_PREFIX}/summary")
     def summary():
-        services = current_app.extensions["nps_tv"]
+        services = current_services()
         try:
             req = ViewRequest.parse(request.args, services.settings.segment_fields,
                                     f"{services.settings.window_days}d")

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Request, jsonify
+from flask import Request, current_app, jsonify
 
 
 @dataclass
@@ -32,6 +32,17 @@ class ApiError(Exception):
         response.status_code = self.status
         response.headers.update(self.headers)
         return response
+
+
+def show_value(value: Any) -> str:
+    """A short repr of a refused value for an error message (at most 60 characters)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def current_services():
+    """The app's Services (settings, store, poller) for the request being handled."""
+    return current_app.extensions["nps_tv"]
 
 
 def check_bearer(request: Request, expected: str, setting: str) -> None:

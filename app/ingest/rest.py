@@ -5,10 +5,17 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from app.ingest.http import ApiError, check_bearer, parse_json, read_body, require_json_type
+from app.ingest.http import (
+    ApiError,
+    check_bearer,
+    current_services,
+    parse_json,
+    read_body,
+    require_json_type,
+)
 from app.ingest.schema import NAME_RE, parse_responses, parse_time, problems_from
 from app.metrics import CATEGORY_RANGES
 
@@ -53,10 +60,6 @@ class EventIn(BaseModel):
         return value
 
 
-def _services():
-    return current_app.extensions["nps_tv"]
-
-
 def build_blueprint() -> Blueprint:
     """Routes for REST ingest and events."""
     bp = Blueprint("nps_ingest", __name__)
@@ -67,23 +70,23 @@ def build_blueprint() -> Blueprint:
 
     @bp.post(f"{API}/responses")
     def post_responses():
-        settings = _services().settings
+        settings = current_services().settings
         check_bearer(request, settings.ingest_token, "NPS_TV_INGEST_TOKEN")
         require_json_type(request)
         payload = parse_json(read_body(request, settings.max_body_bytes))
         items = parse_responses(payload)
-        result = _services().store.upsert_responses([item.to_record() for item in items])
+        result = current_services().store.upsert_responses([item.to_record() for item in items])
         status = 201 if result.inserted else 200
         return jsonify({"received": len(items), "inserted": result.inserted,
                         "updated": result.updated, "unchanged": result.unchanged}), status
 
     @bp.get(f"{API}/responses")
     def get_responses():
-        settings = _services().settings
+        settings = current_services().settings
         check_bearer(request, settings.admin_token, "NPS_TV_ADMIN_TOKEN")
         args = request.args
         filters = _response_filters(args, settings.segment_fields)
-        page = _services().store.list_responses(**filters)
+        page = current_services().store.list_responses(**filters)
         body: dict[str, Any] = {"responses": page}
         if len(page) == filters["limit"]:
             body["next_after_id"] = page[-1]["id"]
@@ -91,7 +94,7 @@ def build_blueprint() -> Blueprint:
 
     @bp.post(f"{API}/events")
     def post_event():
-        settings = _services().settings
+        settings = current_services().settings
         check_bearer(request, settings.admin_token, "NPS_TV_ADMIN_TOKEN")
         require_json_type(request)
         payload = parse_json(read_body(request, settings.max_body_bytes))
@@ -102,21 +105,21 @@ def build_blueprint() -> Blueprint:
         except ValidationError as exc:
             raise ApiError(400, problems_from(exc)) from None
         when = event.occurred_at or datetime.now(UTC)
-        event_id = _services().store.add_event(when, event.label, event.kind, event.note)
+        event_id = current_services().store.add_event(when, event.label, event.kind, event.note)
         return jsonify({"id": event_id, "occurred_at": when.isoformat(), "label": event.label,
                         "kind": event.kind, "note": event.note}), 201
 
     @bp.get(f"{API}/events")
     def get_events():
-        check_bearer(request, _services().settings.admin_token, "NPS_TV_ADMIN_TOKEN")
+        check_bearer(request, current_services().settings.admin_token, "NPS_TV_ADMIN_TOKEN")
         return jsonify({"events": [
             {"id": e.id, "occurred_at": e.occurred_at.isoformat(), "label": e.label,
-             "kind": e.kind, "note": e.note} for e in _services().store.list_events()]})
+             "kind": e.kind, "note": e.note} for e in current_services().store.list_events()]})
 
     @bp.delete(f"{API}/events/<int:event_id>")
     def delete_event(event_id: int):
-        check_bearer(request, _services().settings.admin_token, "NPS_TV_ADMIN_TOKEN")
-        if not _services().store.remove_event(event_id):
+        check_bearer(request, current_services().settings.admin_token, "NPS_TV_ADMIN_TOKEN")
+        if not current_services().store.remove_event(event_id):
             raise ApiError.single(404, "id", f"no event with id {event_id}", error="not found")
         return "", 204
 

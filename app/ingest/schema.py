@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from app.ingest.http import ApiError
+from app.ingest.http import ApiError, show_value
 from app.store import ResponseRecord
 
 MAX_BATCH = 1000
@@ -26,7 +26,7 @@ ID_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")  # an id has no tabs or line brea
 def parse_score(value: Any, low: int = 0, high: int = 10) -> int:
     """An integer score in range; bools, floats (9.0 too), NaN and strings are refused."""
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"must be an integer from {low} to {high}, got {_show(value)}")
+        raise ValueError(f"must be an integer from {low} to {high}, got {show_value(value)}")
     return value
 
 
@@ -39,17 +39,12 @@ def parse_time(value: Any) -> datetime:
             moment = datetime.fromisoformat(value.strip())
         except ValueError:
             raise ValueError(f"must be an ISO 8601 time like 2026-11-23T09:30:00Z, "
-                             f"got {_show(value)}") from None
+                             f"got {show_value(value)}") from None
     else:
-        raise ValueError(f"must be an ISO 8601 time string, got {_show(value)}")
+        raise ValueError(f"must be an ISO 8601 time string, got {show_value(value)}")
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"must include a time zone (Z or +01:00), got {_show(value)}")
+        raise ValueError(f"must include a time zone (Z or +01:00), got {show_value(value)}")
     return moment.astimezone(UTC)
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class ResponseIn(BaseModel):
@@ -78,7 +73,7 @@ class ResponseIn(BaseModel):
         if value is None:
             return None
         if not isinstance(value, str):
-            raise ValueError(f"must be a string or null, got {_show(value)}")
+            raise ValueError(f"must be a string or null, got {show_value(value)}")
         if len(value) > MAX_COMMENT:
             raise ValueError(f"is {len(value)} characters; the limit is {MAX_COMMENT}")
         return value
@@ -89,7 +84,7 @@ class ResponseIn(BaseModel):
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, str | int):
-            raise ValueError(f"must be a string or an integer, got {_show(value)}")
+            raise ValueError(f"must be a string or an integer, got {show_value(value)}")
         text = str(value).strip()
         if not 1 <= len(text) <= 255 or ID_CONTROL_RE.search(text):
             raise ValueError("must be 1 to 255 printable characters")
@@ -99,23 +94,23 @@ class ResponseIn(BaseModel):
     @classmethod
     def _source(cls, value: Any) -> str:
         if not isinstance(value, str) or not NAME_RE.match(value):
-            raise ValueError(f"must be 1 to 64 letters, digits or _.:- , got {_show(value)}")
+            raise ValueError(f"must be 1 to 64 letters, digits or _.:- , got {show_value(value)}")
         return value
 
     @field_validator("segments", mode="before")
     @classmethod
     def _segments(cls, value: Any) -> dict[str, str]:
         if not isinstance(value, dict):
-            raise ValueError(f"must be an object of name: text, got {_show(value)}")
+            raise ValueError(f"must be an object of name: text, got {show_value(value)}")
         if len(value) > MAX_SEGMENTS:
             raise ValueError(f"has {len(value)} properties; the limit is {MAX_SEGMENTS}")
         out = {}
         for key, item in value.items():
             if not SEGMENT_KEY_RE.match(key):
-                raise ValueError(f"property name {_show(key)} must be a letter or _ followed "
+                raise ValueError(f"property name {show_value(key)} must be a letter or _ followed "
                                  "by up to 63 letters, digits or _")
             if isinstance(item, bool) or not isinstance(item, str | int):
-                raise ValueError(f"{key} must be a string, got {_show(item)}")
+                raise ValueError(f"{key} must be a string, got {show_value(item)}")
             text = str(item).strip()
             if len(text) > MAX_SEGMENT_VALUE or CONTROL_RE.search(text):
                 raise ValueError(f"{key} must be at most {MAX_SEGMENT_VALUE} printable characters")
@@ -127,7 +122,7 @@ class ResponseIn(BaseModel):
     @classmethod
     def _excluded(cls, value: Any) -> bool:
         if not isinstance(value, bool):
-            raise ValueError(f"must be true or false, got {_show(value)}")
+            raise ValueError(f"must be true or false, got {show_value(value)}")
         return value
 
     def to_record(self) -> ResponseRecord:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from app.ingest.http import ApiError
+from app.ingest.http import ApiError, show_value
 from app.ingest.schema import (
     CONTROL_RE,
     MAX_COMMENT,
@@ -90,11 +90,6 @@ class _Check:
             raise ApiError(400, self.problems)
 
 
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def parse_vendor_score(value: Any) -> int:
     """0-10 from an int or an integer string ("9"); "9.5", "", floats and booleans are refused."""
     if isinstance(value, str) and SCORE_TEXT_RE.fullmatch(value):
@@ -110,11 +105,11 @@ def parse_vendor_time(value: Any, now: datetime | None = None) -> datetime:
         value = float(value)
     if isinstance(value, bool) or value is None:
         raise ValueError(f"must be Unix seconds or an ISO 8601 time with an offset, "
-                         f"got {_show(value)}")
+                         f"got {show_value(value)}")
     if isinstance(value, int | float):
         if not math.isfinite(value) or not 0 <= value < 1e11:
             raise ValueError(f"must be Unix seconds (milliseconds are not accepted), "
-                             f"got {_show(value)}")
+                             f"got {show_value(value)}")
         moment = datetime.fromtimestamp(value, UTC)
     else:
         moment = parse_time(value)  # ISO with a zone; naive or garbage raises ValueError
@@ -127,7 +122,7 @@ def parse_vendor_time(value: Any, now: datetime | None = None) -> datetime:
 def parse_vendor_id(value: Any) -> str:
     """The vendor's response id as text (vendors send strings or integers)."""
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValueError(f"is required: a string or integer id, got {_show(value)}")
+        raise ValueError(f"is required: a string or integer id, got {show_value(value)}")
     text = str(value).strip()
     if not 1 <= len(text) <= 255 or CONTROL_RE.search(text):
         raise ValueError("must be 1 to 255 printable characters")
@@ -139,7 +134,7 @@ def parse_comment(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise ValueError(f"must be text or null, got {_show(value)}")
+        raise ValueError(f"must be text or null, got {show_value(value)}")
     if len(value) > MAX_COMMENT:
         raise ValueError(f"is {len(value)} characters; the limit is {MAX_COMMENT}")
     return value if value.strip() else None
@@ -150,7 +145,7 @@ def _flag(value: Any) -> bool:
         return value
     if isinstance(value, str) and value.strip().lower() in {"true", "false", "1", "0", ""}:
         return value.strip().lower() in {"true", "1"}
-    raise ValueError(f"must be true or false, got {_show(value)}")
+    raise ValueError(f"must be true or false, got {show_value(value)}")
 
 
 def _segment_value(value: Any) -> str | None:
@@ -159,7 +154,7 @@ def _segment_value(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"must be text or a number, got {_show(value)}")
+        raise ValueError(f"must be text or a number, got {show_value(value)}")
     if not isinstance(value, str | int | float):
         raise ValueError(f"must be text or a number to become a segment, got "
                          f"{type(value).__name__}")
@@ -194,7 +189,7 @@ def _record(source: str, check: _Check, external_id: Any, score: Any, when: date
 def _event(check: _Check, payload: Mapping[str, Any], key: str) -> str:
     value = payload.get(key)
     if not isinstance(value, str) or not value.strip():
-        check.fail(key, f"is required: the event type as text, got {_show(value)}")
+        check.fail(key, f"is required: the event type as text, got {show_value(value)}")
         check.raise_any()
     return value.strip()[:100]
 

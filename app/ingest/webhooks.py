@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from flask import Blueprint, Request, current_app, jsonify, request
+from flask import Blueprint, Request, jsonify, request
 
 from app.config import Settings
-from app.ingest.http import ApiError, parse_json, read_body, tokens_equal
+from app.ingest.http import ApiError, current_services, parse_json, read_body, tokens_equal
 from app.ingest.vendors import (
     Ignored,
     Mapped,
@@ -67,10 +67,6 @@ VENDORS: dict[str, Vendor] = {v.name: v for v in (
 )}
 
 
-def _services():
-    return current_app.extensions["nps_tv"]
-
-
 def build_blueprint(settings: Settings | None = None) -> Blueprint:
     """Routes for the vendor webhooks; with ``settings``, a bad segment mapping fails now."""
     if settings is not None:
@@ -88,7 +84,7 @@ def build_blueprint(settings: Settings | None = None) -> Blueprint:
             raise ApiError.single(404, "vendor", f"{name!r} is not a supported survey tool; "
                                                  f"use one of {', '.join(VENDORS)}",
                                   error="not found")
-        services = _services()
+        services = current_services()
         settings = services.settings
         secret = vendor.secret(settings)
         authenticate(vendor, request, settings)
