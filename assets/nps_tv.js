@@ -281,4 +281,21 @@
       .then(function () { watchdog.busy = false; });
   }
   setInterval(checkHealth, HEALTH_EVERY_MS);
+
+  // -- Dash's undo history: bounded ----------------------------------------------------------
+  // dash-renderer records every change of a callback Input in an undo history (the
+  // recordHistory reducer) and never trims it; with the undo/redo buttons hidden nothing
+  // reads it. Our 1 s poll and tick intervals add ~7,200 entries an hour, a slow leak on a
+  // wall that runs for weeks (measured with benchmarks/bench_wall_memory.py). Keep a few.
+  var HISTORY_KEEP = 10;
+  var HISTORY_TRIM_MS = 5000;
+  function trimDashHistory() {
+    var stores = window.dash_stores || [];
+    for (var i = 0; i < stores.length; i++) {
+      var state = stores[i].getState && stores[i].getState();
+      var past = state && state.history && state.history.past;
+      if (past && past.length > HISTORY_KEEP) { past.splice(0, past.length - HISTORY_KEEP); }
+    }
+  }
+  setInterval(trimDashHistory, HISTORY_TRIM_MS);
 })();

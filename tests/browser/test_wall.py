@@ -105,3 +105,16 @@ def test_an_event_added_to_the_store_appears_on_the_trend(wall):
     get_services(dash_app).store.add_event(datetime.now(UTC) - timedelta(days=3),
                                            "Pricing page relaunch", "pricing")
     wait_for_text(dash_duo, "#tv-panel-trend", "Pricing page relaunch", timeout=REACH_SECONDS)
+
+
+def test_dash_undo_history_stays_bounded_on_a_wall(wall):
+    # dash-renderer appends every Input change (our 1 s intervals) to an undo history it
+    # never trims: ~2 entries a second. The wall's script keeps the last 10 (every 5 s).
+    dash_duo, _ = wall
+    dash_duo.driver.get(f"{dash_duo.server_url}/tv?dwell=3")
+    dash_duo.wait_for_element("#tv-panel-score", timeout=10)
+    time.sleep(25)  # untrimmed, the history would hold about 50 entries by now
+    length = dash_duo.driver.execute_script(
+        "return Math.max.apply(null, (window.dash_stores || []).map("
+        "function (s) { return s.getState().history.past.length; }));")
+    assert 0 < length <= 10 + 2 * 5 + 4
