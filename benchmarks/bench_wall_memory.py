@@ -46,6 +46,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--every", type=float, default=30.0, help="seconds between samples")
+    parser.add_argument("--query", default="dwell=3", help="the wall's URL query")
+    parser.add_argument("--no-feed", action="store_true", help="no live responses")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     with tempfile.TemporaryDirectory() as tmp:
@@ -58,7 +60,9 @@ def main() -> None:
         server = make_server("127.0.0.1", 0, dash_app.server, threaded=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         stop = threading.Event()
-        threading.Thread(target=feed_until, args=(LiveFeed(store), stop), daemon=True).start()
+        if not args.no_feed:
+            threading.Thread(target=feed_until, args=(LiveFeed(store), stop),
+                             daemon=True).start()
         options = webdriver.ChromeOptions()
         for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
                      "--no-first-run", "--disable-background-networking",
@@ -69,7 +73,7 @@ def main() -> None:
         options.binary_location = "/usr/bin/chromium"
         driver = webdriver.Chrome(options=options)
         try:
-            driver.get(f"http://127.0.0.1:{server.server_port}/tv?dwell=3")
+            driver.get(f"http://127.0.0.1:{server.server_port}/tv?{args.query}")
             time.sleep(10)
             started = time.monotonic()
             xs, heap, nodes = [], [], []
