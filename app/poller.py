@@ -123,4 +123,6 @@ class Poller:
             "snapshot_age_seconds": None if age is None else round(age, 3),
             "last_poll_error": self.last_error,
             "responses_loaded": self._snapshot.stored,
+            "last_poll_ms": round(1000 * self.last_poll_seconds, 2),
+            "last_poll_rows": self.last_poll_rows,
         }

@@ -254,7 +254,6 @@ class ViewCache:
         self.size = size
         self._items: OrderedDict[tuple, View] = OrderedDict()
         self._lock = threading.Lock()
-        self.misses = 0
 
     def get(self, snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz: str,
             goal: float | None = None, now: datetime | None = None) -> View:
@@ -267,7 +266,6 @@ class ViewCache:
                 return view
         view = build_view(snapshot, request, min_sample=min_sample, tz=tz, goal=goal, now=now)
         with self._lock:
-            self.misses += 1
             self._items[key] = view
             while len(self._items) > self.size:
                 self._items.popitem(last=False)

@@ -31,6 +31,7 @@ def test_health_reports_database_snapshot_and_build(dash_app, client):
     assert body["database"] == "reachable"
     assert body["build_id"] == "test-build"
     assert body["snapshot_age_seconds"] is not None and body["snapshot_age_seconds"] < 5
+    assert body["last_poll_ms"] > 0 and body["last_poll_rows"] == 0
     assert body["version"]
 
 
