@@ -90,11 +90,41 @@ SETTINGS: tuple[Setting, ...] = (
             "Empty: version + the newest change time of the code and assets."),
     Setting("ingest_token", str, "",
             "Bearer token that POST /api/v1/responses and the webhooks require; empty refuses "
-            "every write."),
+            "every write. Several, comma-separated, are all valid (for rotation); each at least "
+            "16 characters."),
     Setting("admin_token", str, "",
-            "Bearer token for /api/v1/events and reading /api/v1/responses; empty refuses them."),
+            "Bearer token for /api/v1/events and reading /api/v1/responses; empty refuses them. "
+            "Comma-separated for rotation; never equal to an ingest token."),
     Setting("max_body_bytes", int, 2_000_000,
             "Largest request body the API accepts; larger ones get 413."),
+    Setting("max_dash_body_bytes", int, 200_000,
+            "Largest body a screen's update request (/_dash-update-component) may send; larger "
+            "ones get 413."),
+    Setting("earliest_date", str, "2000-01-01",
+            "Earliest plausible response or event date; every way in refuses older times."),
+    Setting("future_hours", float, 24.0,
+            "How far ahead of now a response or event time may lie; later ones are refused."),
+    Setting("segment_values_max", int, 200,
+            "Distinct values kept per segment field; further values are grouped as 'Other' "
+            "(with a warning on /health and in the log)."),
+    Setting("cache_mb", float, 64.0,
+            "Memory the caches of filtered views and screen parts may use, per worker."),
+    Setting("write_concurrency", int, 4,
+            "Writes (ingest, webhooks) a worker runs at once; more wait their turn, so writes "
+            "never take every thread from the wall."),
+    Setting("write_timeout_seconds", float, 5.0,
+            "How long a write waits for its turn and for the store's locks before it answers "
+            "503 with Retry-After."),
+    Setting("health_failures", int, 3,
+            "/health answers 503 after this many failed polls or writes in a row."),
+    Setting("health_max_age_seconds", float, 60.0,
+            "/health answers 503 when the newest snapshot is older than this."),
+    Setting("replay_window_seconds", float, 300.0,
+            "Webhook deliveries whose signed timestamp is older than this are refused as "
+            "replays (vendors that sign a timestamp)."),
+    Setting("proxy_hops", int, 0,
+            "Reverse proxies in front of NPS TV whose X-Forwarded-For is trusted "
+            "(0: use the socket's address)."),
     Setting("delighted_secret", str, "",
             "Delighted webhook signing secret; when set, "
             "X-Delighted-Webhook-Signature is checked."),
@@ -102,6 +132,15 @@ SETTINGS: tuple[Setting, ...] = (
             "Wootric (InMoment) webhook secret; when set, the payload signature is checked."),
     Setting("typeform_secret", str, "",
             "Typeform webhook secret; when set, Typeform-Signature is checked."),
+    Setting("delighted_token", str, "",
+            "Token for ?token= on the Delighted webhook URL only (instead of the ingest token), "
+            "so one pasted URL can be rotated alone; comma-separated for rotation."),
+    Setting("wootric_token", str, "",
+            "Token for ?token= on the Wootric webhook URL only; comma-separated for rotation."),
+    Setting("typeform_token", str, "",
+            "Token for ?token= on the Typeform webhook URL only; comma-separated for rotation."),
+    Setting("asknicely_token", str, "",
+            "Token for the AskNicely webhook URL only; comma-separated for rotation."),
     Setting("webhook_segments", _csv, (),
             "Vendor properties mapped to segments, as segment=property pairs "
             "(e.g. product=Product,region=Region); by default each segment field takes the "
@@ -141,9 +180,24 @@ class Settings:
     ingest_token: str = ""
     admin_token: str = ""
     max_body_bytes: int = 2_000_000
+    max_dash_body_bytes: int = 200_000
+    earliest_date: str = "2000-01-01"
+    future_hours: float = 24.0
+    segment_values_max: int = 200
+    cache_mb: float = 64.0
+    write_concurrency: int = 4
+    write_timeout_seconds: float = 5.0
+    health_failures: int = 3
+    health_max_age_seconds: float = 60.0
+    replay_window_seconds: float = 300.0
+    proxy_hops: int = 0
     delighted_secret: str = ""
     wootric_secret: str = ""
     typeform_secret: str = ""
+    delighted_token: str = ""
+    wootric_token: str = ""
+    typeform_token: str = ""
+    asknicely_token: str = ""
     webhook_segments: tuple[str, ...] = ()
     demo_seed: int = 7
     demo_days: int = 180

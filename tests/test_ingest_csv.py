@@ -32,7 +32,7 @@ SURVEY_2019 = "r-community-survey-2019.tsv"
 CARPENTRIES = "carpentries-instructor-training-post-survey.csv"
 HEADER = ["id", "score", "time", "best", "least", "country"]
 
-# r-community-survey-2019.tsv by position (see ../shared/data/real/README.md):
+# r-community-survey-2019.tsv by position (see tests/data/real/README.md):
 # 1 Timestamp, 19 recommend R, 23/24 like best/least, 46 country, 47 industry,
 # 48 job title, 49 work category.
 OPTIONS_2019 = ImportOptions(

@@ -54,6 +54,9 @@ class ResponseRecord:
     comment: str | None = None
     segments: Mapping[str, str] = field(default_factory=dict)
     excluded: bool = False
+    # The sender's own time of this version (a vendor's updated_at or event time, or a REST
+    # client's), when it sends one: an older version never overwrites a newer stored one.
+    source_updated_at: datetime | None = None
 
 
 @dataclass(frozen=True)

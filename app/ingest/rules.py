@@ -1,0 +1,103 @@
+"""One set of input rules for every way in: REST, webhooks, CSV import and the CLI.
+
+Every path that takes a response or an event from outside calls these, so the same input is
+refused (or cleaned) the same way with the same message wherever it arrives. Each function
+raises ``ValueError`` whose text is the reason; callers add the field or line it came from.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+MAX_COMMENT = 10_000
+MAX_SEGMENT_VALUE = 200
+MAX_ID = 255
+MAX_LABEL = 200
+MAX_NOTE = 2_000
+
+# C0 controls but tab, line feed and carriage return; DEL; C1 controls (ESC starts a terminal
+# escape sequence, so it is in here).
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Embeddings, overrides and isolates reorder how text is shown ("Trojan Source"): a comment
+# could display other words than it holds. Marks (U+200E/U+200F) are harmless and kept.
+BIDI_RE = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
+# Line breaks of any kind, for one-line values (segments, ids, labels).
+LINE_BREAK_RE = re.compile(r"[\t\n\r\x0b\x0c\u0085\u2028\u2029]")
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """The plausible response times: from ``earliest`` to ``ahead`` after now."""
+
+    earliest: datetime = datetime(2000, 1, 1, tzinfo=UTC)
+    ahead: timedelta = timedelta(days=1)
+
+    @classmethod
+    def from_settings(cls, settings) -> TimeRange:
+        """The range the settings configure (NPS_TV_EARLIEST_DATE, NPS_TV_FUTURE_HOURS)."""
+        earliest = date.fromisoformat(settings.earliest_date)
+        return cls(datetime(earliest.year, earliest.month, earliest.day, tzinfo=UTC),
+                   timedelta(hours=settings.future_hours))
+
+    def latest(self, now: datetime | None = None) -> datetime:
+        """The latest plausible time at ``now``."""
+        return (now or datetime.now(UTC)) + self.ahead
+
+    def check(self, moment: datetime, now: datetime | None = None) -> datetime:
+        """``moment`` (aware) when it lies in the range; ValueError naming the range if not."""
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise ValueError(f"must include a time zone, got {moment.isoformat()}")
+        if not self.earliest <= moment <= self.latest(now):
+            raise ValueError(
+                f"must lie between {self.earliest:%Y-%m-%d} and {describe_ahead(self.ahead)}, "
+                f"got {moment.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}")
+        return moment
+
+
+def describe_ahead(ahead: timedelta) -> str:
+    """'now + 24 h' style wording of how far ahead a time may lie."""
+    hours = ahead.total_seconds() / 3600
+    return f"now + {hours:g} h"
+
+
+def clean_comment(value: str, limit: int = MAX_COMMENT) -> str:
+    """A comment as stored: control and direction-override characters removed, length checked.
+
+    Line breaks and tabs stay (customers write paragraphs); the length counts what is kept.
+    """
+    text = BIDI_RE.sub("", CONTROL_RE.sub("", value)).strip()
+    if len(text) > limit:
+        raise ValueError(f"is {len(text)} characters; the limit is {limit}")
+    return text
+
+
+def clean_line(value: str, limit: int, what: str = "characters") -> str:
+    """A one-line value (segment value, id, label): refused when it holds control or direction
+    characters or line breaks, or is longer than ``limit``; surrounding blanks are trimmed."""
+    text = value.strip()
+    if CONTROL_RE.search(text) or LINE_BREAK_RE.search(text):
+        raise ValueError("must be one line without control characters")
+    if BIDI_RE.search(text):
+        raise ValueError("must not contain text-direction override characters")
+    if len(text) > limit:
+        raise ValueError(f"is {len(text)} {what}; the limit is {limit}")
+    return text
+
+
+def clean_segment_value(value: str) -> str:
+    """A segment value (product, region, ...): one printable line of at most 200 characters."""
+    return clean_line(value, MAX_SEGMENT_VALUE)
+
+
+def parse_ascii_int(text: str) -> int:
+    """An integer written in ASCII digits ("10", "-3"); other digits ("١٠", "１０") are refused.
+
+    ``int()`` reads every Unicode decimal digit, which nobody types into a survey on purpose.
+    """
+    stripped = text.strip()
+    body = stripped[1:] if stripped[:1] in "+-" else stripped
+    if not body or not (body.isascii() and body.isdigit()):
+        raise ValueError(f"must be written with the digits 0-9, got {stripped[:40]!r}")
+    return int(stripped)
