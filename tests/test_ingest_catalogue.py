@@ -17,8 +17,8 @@ from app.store import Store
 from app.web import create_app, get_services
 from tests.conftest import make_record
 
-INGEST_TOKEN = "ingest-secret"
-ADMIN_TOKEN = "admin-secret"
+INGEST_TOKEN = "ingest-secret-0123456789"
+ADMIN_TOKEN = "admin-secret-0123456789"
 RESPONSES = "/api/v1/responses"
 EVENTS = "/api/v1/events"
 JSON = "application/json"

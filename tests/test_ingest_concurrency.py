@@ -23,7 +23,7 @@ from app.store import Store
 from app.store.database import RESPONSES
 from app.web import create_app, get_services
 
-TOKEN = "ingest-secret"
+TOKEN = "ingest-secret-0123456789"
 WORKERS = 2
 CLIENTS = 20
 PER_CLIENT = 500

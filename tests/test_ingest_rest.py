@@ -14,8 +14,8 @@ from app.store import Store
 from app.web import create_app, get_services
 from tests.conftest import make_record
 
-INGEST_TOKEN = "ingest-secret"
-ADMIN_TOKEN = "admin-secret"
+INGEST_TOKEN = "ingest-secret-0123456789"
+ADMIN_TOKEN = "admin-secret-0123456789"
 RESPONSES = "/api/v1/responses"
 EVENTS = "/api/v1/events"
 SEEN_AT = "2026-11-20T09:30:00+01:00"

@@ -23,7 +23,7 @@ from app.ingest.vendors import (
 )
 from app.web import create_app, get_services
 
-TOKEN = "ingest-token-5f2c"
+TOKEN = "ingest-token-5f2c-0123456789"
 SECRETS = {"delighted": "dl-api-key-123", "wootric": "wt-secret-456", "typeform": "tf-secret-789"}
 SIGNED = tuple(SECRETS)
 VENDORS = ("delighted", "wootric", "typeform", "asknicely")
