@@ -49,11 +49,21 @@ class TimeRange:
         """``moment`` (aware) when it lies in the range; ValueError naming the range if not."""
         if moment.tzinfo is None or moment.utcoffset() is None:
             raise ValueError(f"must include a time zone, got {moment.isoformat()}")
-        if not self.earliest <= moment <= self.latest(now):
+        try:
+            utc = moment.astimezone(UTC)
+        except OverflowError:  # 0001-01-01 at +01:00 is before year 1 in UTC: out of range
+            utc = None
+        if utc is None or not self.earliest <= utc <= self.latest(now):
+            shown = moment.isoformat() if utc is None else show_utc(utc)
             raise ValueError(
-                f"must lie between {self.earliest:%Y-%m-%d} and {describe_ahead(self.ahead)}, "
-                f"got {moment.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}")
+                f"must lie between {show_utc(self.earliest)[:10]} and "
+                f"{describe_ahead(self.ahead)}, got {shown}")
         return moment
+
+
+def show_utc(moment: datetime) -> str:
+    """'0001-01-01T00:00:00Z': strftime's %Y drops the zero padding of years below 1000."""
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}Z"
 
 
 def describe_ahead(ahead: timedelta) -> str:
@@ -101,3 +111,36 @@ def parse_ascii_int(text: str) -> int:
     if not body or not (body.isascii() and body.isdigit()):
         raise ValueError(f"must be written with the digits 0-9, got {stripped[:40]!r}")
     return int(stripped)
+
+
+def parse_iso_time(value: str) -> datetime:
+    """An ISO 8601 time that names its zone ("2026-11-23T09:30:00Z"); naive or garbage refused."""
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"must be an ISO 8601 time like 2026-11-23T09:30:00Z, "
+                         f"got {value[:40]!r}") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"must include a time zone (Z or +01:00), got {value[:40]!r}")
+    return moment
+
+
+def clean_external_id(value: str) -> str:
+    """A response id: one printable line of 1 to 255 characters."""
+    text = clean_line(value, MAX_ID)
+    if not text:
+        raise ValueError("must not be empty")
+    return text
+
+
+def clean_label(value: str) -> str:
+    """An event label: one printable line of 1 to 200 characters."""
+    text = clean_line(value, MAX_LABEL)
+    if not text:
+        raise ValueError("must not be empty")
+    return text
+
+
+def clean_note(value: str) -> str:
+    """An event note: cleaned like a comment (paragraphs allowed), at most 2,000 characters."""
+    return clean_comment(value, MAX_NOTE)
