@@ -125,8 +125,9 @@ def _parse_when(raw: str) -> datetime:
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from app.ingest.cli_import import run_import
+    from app.ingest.rules import TimeRange
 
-    return run_import(args, build_store(settings))
+    return run_import(args, build_store(settings), time_range=TimeRange.from_settings(settings))
 
 
 def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
