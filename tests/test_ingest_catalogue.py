@@ -374,6 +374,55 @@ IMPORT_CASES = [
                             ("nothing imported", "line 3, column time",
                              "does not match '%d.%m.%Y %H:%M'")),
                  id="time-format-mismatch"),
+    # The shared input rules (issue 6): the REST reasons, after "line L, column C:".
+    pytest.param(ImportCase(rows("b1,9,0001-01-01T00:00:00Z,x", good_first=False), (), 1, "out",
+                            ("line 2, column time: must lie between 2000-01-01 and now + 24 h, "
+                             "got 0001-01-01T00:00:00Z", "1 refused rows were NOT imported")),
+                 id="null-date-iso"),
+    pytest.param(ImportCase(rows("b1,9,1/1/0001 12:00:00 AM,x"), ABORT, 2, "out",
+                            ("nothing imported", "line 4, column time: must lie between "
+                             "2000-01-01 and now + 24 h, got 0001-01-01T00:00:00Z")),
+                 id="null-date-dotnet"),
+    pytest.param(ImportCase(rows("b1,9,9999-12-31T23:59:59Z,x"), ABORT, 2, "out",
+                            ("nothing imported", "line 4, column time: must lie between",
+                             "got 9999-12-31T23:59:59Z")), id="year-9999"),
+    pytest.param(ImportCase(rows("b1,9,1999-12-31 23:59:59,x"), ABORT, 2, "out",
+                            ("nothing imported", "line 4, column time: must lie between")),
+                 id="just-before-2000"),
+    pytest.param(ImportCase(rows("b1,9,2026-11-01T10:00:00Z,\x1b[31m" + "x" * 130_000), ABORT,
+                            2, "out", ("nothing imported", "line 4, column comment: is 130004 "
+                                       "characters; the limit is 10000")),
+                 id="comment-130000"),
+    pytest.param(ImportCase("id,score,time,comment,plan\n"
+                            "a1,9,2026-11-01T10:00:00Z,great,team\n"
+                            "b1,9,2026-11-01T10:00:00Z,x,\x1b[2J\x1b[31m" + "p" * 5_000 + "\n",
+                            (*ABORT, "--segment", "plan"), 2, "out",
+                            ("nothing imported", "line 3, column plan: must be one line without "
+                             "control characters")), id="segment-5000-terminal-escapes"),
+    pytest.param(ImportCase("id,score,time,comment,plan\n"
+                            "a1,9,2026-11-01T10:00:00Z,great,team\n"
+                            "b1,9,2026-11-01T10:00:00Z,x," + "p" * 201 + "\n",
+                            (*ABORT, "--segment", "plan"), 2, "out",
+                            ("nothing imported", "line 3, column plan: is 201 characters; the "
+                             "limit is 200")), id="segment-201-chars"),
+    pytest.param(ImportCase("id,score,time,comment,plan\n"
+                            "a1,9,2026-11-01T10:00:00Z,great,\u202eeert\n",
+                            ("--segment", "plan"), 1, "out",
+                            ("line 2, column plan: must not contain text-direction override",)),
+                 id="segment-bidi-override"),
+    pytest.param(ImportCase(rows("b1,\u0661\u0660,2026-11-01T10:00:00Z,x"), ABORT, 2, "out",
+                            ("nothing imported", "line 4, column score: must be written with the "
+                             "digits 0-9, got '\u0661\u0660'")), id="score-arabic-indic-digits"),
+    pytest.param(ImportCase(rows("b1,\uff11\uff10,2026-11-01T10:00:00Z,x"), ABORT, 2, "out",
+                            ("nothing imported", "line 4, column score: must be written with the "
+                             "digits 0-9")), id="score-fullwidth-digits"),
+    pytest.param(ImportCase(rows("b\x1b1,9,2026-11-01T10:00:00Z,x"), (*ABORT, "--id-column", "id"),
+                            2, "out", ("nothing imported", "line 4, column id: must be one line "
+                                       "without control characters")), id="id-control-char"),
+    pytest.param(ImportCase(rows("x" * 256 + ",9,2026-11-01T10:00:00Z,x"),
+                            (*ABORT, "--id-column", "id"), 2, "out",
+                            ("line 4, column id: is 256 characters; the limit is 255",)),
+                 id="id-too-long"),
     # Refused before any row is read (exit 2, on stderr).
     pytest.param(ImportCase(rows(), ("--score", "rating"), 2, "err",
                             ("--score 'rating': no such column",)), id="unknown-score-column"),
