@@ -15,7 +15,7 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
@@ -146,6 +146,7 @@ class _Plan:
     id_column: Column | None
     parse_time: Callable[[str], datetime]
     time_range: TimeRange
+    started: datetime  # "now" for the time range: one instant for the whole file
     low: int
     source: str
     max_errors: int
@@ -275,38 +276,38 @@ def _convert_row(cells: list[str], line: int, plan: _Plan, report: ImportReport,
         return None
     errors = report.errors
     count_before = len(errors)
-
-    def check(column: Column, rule: Callable[[], object]) -> object:
-        try:
-            return rule()
-        except ValueError as exc:
-            errors.append(ImportError_(line, column.name, str(exc)))
-            return None
-
     number, labelled = split_scale_label(raw_score)
-    score = check(plan.score, lambda: parse_score(number, plan.low))
+    score = _apply(errors, line, plan.score, parse_score, number, plan.low)
     if labelled and score is not None:
         report.labelled += 1
     # Without a time column: now for a new response, the stored time on a re-import.
-    created_at = None if plan.time is None else check(plan.time, lambda: _time(cells, plan))
+    created_at = None
+    if plan.time is not None:
+        created_at = _apply(errors, line, plan.time, _parse_time,
+                            cell_value(cells, plan.time.index), plan)
     if plan.id_column is None:
         digest = hashlib.blake2b("\x1f".join(cells).encode(), digest_size=16).digest()
         repeat = seen_rows[digest] = seen_rows.get(digest, 0) + 1
         # Identical rows are distinct answers (19 in the 2018 R survey): number the repeats.
         external_id = digest.hex() if repeat == 1 else f"{digest.hex()}-{repeat}"
     else:
-        external_id = check(plan.id_column, lambda: _external_id(cells, plan, line, seen_ids))
-    texts = [check(c, lambda c=c: clean_comment(cells[c.index])) for c in plan.comments
-             if cell_value(cells, c.index) is not None]
-    comment = "\n\n".join(t for t in texts if t).replace("\r\n", "\n") or None
+        external_id = _apply(errors, line, plan.id_column, _external_id,
+                             cell_value(cells, plan.id_column.index), line, seen_ids)
+    texts = []
+    for column in plan.comments:
+        raw = cell_value(cells, column.index)
+        if raw is not None and (text := _apply(errors, line, column, clean_comment, raw)):
+            texts.append(text)
+    comment = "\n\n".join(texts).replace("\r\n", "\n") if texts else None
     if comment is not None and len(comment) > MAX_COMMENT:
         columns = " + ".join(c.name for c in plan.comments)
         errors.append(ImportError_(line, columns, f"joined comments are {len(comment)} "
                                                   f"characters; the limit is {MAX_COMMENT}"))
     segments = {}
     for name, column in plan.segments:
-        if cell_value(cells, column.index) is not None:
-            segments[name] = check(column, lambda c=column: clean_segment_value(cells[c.index]))
+        raw = cell_value(cells, column.index)
+        if raw is not None:
+            segments[name] = _apply(errors, line, column, clean_segment_value, raw)
     if len(errors) > count_before:
         return None
     return ResponseRecord(
@@ -314,15 +315,23 @@ def _convert_row(cells: list[str], line: int, plan: _Plan, report: ImportReport,
         comment=comment, segments=segments)
 
 
-def _time(cells: list[str], plan: _Plan) -> datetime:
-    raw = cell_value(cells, plan.time.index)
+def _apply(errors: list[ImportError_], line: int, column: Column, rule: Callable, *args):
+    """``rule(*args)``, or None with the rule's reason recorded against the cell."""
+    try:
+        return rule(*args)
+    except ValueError as exc:
+        errors.append(ImportError_(line, column.name, str(exc)))
+        return None
+
+
+def _parse_time(raw: str | None, plan: _Plan) -> datetime:
     if raw is None:
         raise ValueError("time is missing")
-    return plan.time_range.check(plan.parse_time(raw))
+    return plan.time_range.check(plan.parse_time(raw), plan.started)
 
 
-def _external_id(cells: list[str], plan: _Plan, line: int, seen: dict[str, int]) -> str:
-    external_id = clean_external_id(cell_value(cells, plan.id_column.index) or "")
+def _external_id(raw: str | None, line: int, seen: dict[str, int]) -> str:
+    external_id = clean_external_id(raw or "")
     first = seen.setdefault(external_id, line)
     if first != line:
         raise ValueError(f"id {shorten(external_id)!r} repeats line {first}")
@@ -363,6 +372,7 @@ def _build_plan(path: Path, options: ImportOptions) -> _Plan:
         else resolve_column(header, options.id_column, "--id-column"),
         parse_time=build_time_parser(options.time_format, resolve_zone(options.timezone)),
         time_range=options.time_range,
+        started=datetime.now(UTC),
         low=SCALES[options.scale],
         source=source,
         max_errors=options.max_errors,
