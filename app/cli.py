@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from app import __version__
 from app.config import SETTINGS, Settings
@@ -132,7 +133,13 @@ def _add_event(args: argparse.Namespace, settings: Settings) -> int:
             print(f"event add: {option}: {problem['message']}", file=sys.stderr)
         return 2
     when = event.occurred_at or datetime.now(UTC)
-    event_id = build_store(settings).add_event(when, event.label, event.kind, event.note)
+    try:
+        event_id = build_store(settings).add_event(when, event.label, event.kind, event.note)
+    except SQLAlchemyError as exc:  # one line, like a failed import: no traceback
+        cause = getattr(exc, "orig", None) or exc
+        first = (str(cause).strip().splitlines() or [""])[0]
+        print(f"event add failed: {type(cause).__name__}: {first}", file=sys.stderr)
+        return 3
     print(f"event {event_id} added: {when.isoformat()} {event.label}")
     return 0
 

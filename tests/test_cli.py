@@ -122,3 +122,21 @@ def test_settings_hide_the_database_password(env, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "hunter2" not in out and "tok-abc-123" not in out
     assert "db.internal" in out and "NPS_TV_INGEST_TOKEN=(set)" in out
+
+
+def test_event_add_store_failure_is_one_line_and_exit_3(env, store, monkeypatch, capsys):
+    monkeypatch.setenv("NPS_TV_DATABASE_URL", store.url)
+    with store.engine.begin() as conn:
+        if store.dialect == "sqlite":
+            conn.exec_driver_sql("CREATE TRIGGER full BEFORE INSERT ON events "
+                                 "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+        else:
+            conn.exec_driver_sql("CREATE FUNCTION full() RETURNS trigger LANGUAGE plpgsql AS "
+                                 "$$ BEGIN RAISE EXCEPTION 'No space left on device'; END $$")
+            conn.exec_driver_sql("CREATE TRIGGER full BEFORE INSERT ON events FOR EACH ROW "
+                                 "EXECUTE FUNCTION full()")
+    assert main(["event", "add", "v2.3", "--at", "2026-11-01T10:00:00Z"]) == 3
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("event add failed: ")
+    assert "disk is full" in line or "No space left on device" in line
+    assert store.list_events() == []

@@ -24,7 +24,6 @@ ERRORS_LISTED = 20
 # or options were refused (argparse's usage errors are 2 as well); 3 nothing imported, the
 # store failed while writing (safe to run again once it is fixed).
 EXIT_OK, EXIT_REFUSED_ROWS, EXIT_REFUSED, EXIT_WRITE_FAILED = 0, 1, 2, 3
-EXIT_ERRORS, EXIT_ABORTED = EXIT_REFUSED_ROWS, EXIT_REFUSED  # the names before issue 6
 
 DESCRIPTION = """\
 Import survey responses from a CSV or TSV export. Every COL is a header name or a 1-based
@@ -109,10 +108,10 @@ def run_import(args: argparse.Namespace, store: Store, out: TextIO | None = None
         return EXIT_WRITE_FAILED
     except ImportAborted as exc:
         print(format_summary(exc.report, aborted_because=str(exc)), file=out)
-        return EXIT_ABORTED
+        return EXIT_REFUSED
     except ImportFailed as exc:
         print(f"import failed: {exc}", file=sys.stderr)
-        return EXIT_ABORTED
+        return EXIT_REFUSED
     print(format_summary(report), file=out)
     return EXIT_REFUSED_ROWS if report.errors else EXIT_OK
 
