@@ -128,13 +128,13 @@ def test_event_add_store_failure_is_one_line_and_exit_3(env, store, monkeypatch,
     monkeypatch.setenv("NPS_TV_DATABASE_URL", store.url)
     with store.engine.begin() as conn:
         if store.dialect == "sqlite":
-            conn.exec_driver_sql("CREATE TRIGGER full BEFORE INSERT ON events "
+            conn.exec_driver_sql("CREATE TRIGGER fail_events BEFORE INSERT ON events "
                                  "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
         else:
-            conn.exec_driver_sql("CREATE FUNCTION full() RETURNS trigger LANGUAGE plpgsql AS "
-                                 "$$ BEGIN RAISE EXCEPTION 'No space left on device'; END $$")
-            conn.exec_driver_sql("CREATE TRIGGER full BEFORE INSERT ON events FOR EACH ROW "
-                                 "EXECUTE FUNCTION full()")
+            conn.exec_driver_sql("CREATE FUNCTION fail_events() RETURNS trigger LANGUAGE plpgsql "
+                                 "AS $$ BEGIN RAISE EXCEPTION 'No space left on device'; END $$")
+            conn.exec_driver_sql("CREATE TRIGGER fail_events BEFORE INSERT ON events FOR EACH ROW "
+                                 "EXECUTE FUNCTION fail_events()")
     assert main(["event", "add", "v2.3", "--at", "2026-11-01T10:00:00Z"]) == 3
     [line] = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("event add failed: ")
