@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from app import __version__
 from app.config import SETTINGS, Settings
@@ -96,13 +97,14 @@ def _feed_forever(feed, every: float) -> None:
             print(f"demo feed: {exc}", file=sys.stderr, flush=True)
 
 
+EVENT_OPTIONS = {"label": "label", "occurred_at": "--at", "kind": "--kind", "note": "--note"}
+
+
 def cmd_event(args: argparse.Namespace, settings: Settings) -> int:
-    store = build_store(settings)
     if args.action == "add":
-        when = _parse_when(args.at) if args.at else datetime.now(UTC)
-        event_id = store.add_event(when, args.label, args.kind, args.note)
-        print(f"event {event_id} added: {when.isoformat()} {args.label}")
-    elif args.action == "list":
+        return _add_event(args, settings)
+    store = build_store(settings)
+    if args.action == "list":
         for e in store.list_events():
             print(f"{e.id}\t{e.occurred_at.isoformat()}\t{e.kind}\t{e.label}")
     else:
@@ -113,20 +115,40 @@ def cmd_event(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _parse_when(raw: str) -> datetime:
+def _add_event(args: argparse.Namespace, settings: Settings) -> int:
+    """``event add`` under the REST rules and messages; 2 and one line per problem if refused."""
+    from pydantic import ValidationError
+
+    from app.ingest.rest import validate_event
+    from app.ingest.rules import TimeRange
+    from app.ingest.schema import problems_from
+
+    fields = {"label": args.label, "kind": args.kind, "occurred_at": args.at, "note": args.note}
     try:
-        when = datetime.fromisoformat(raw)
-    except ValueError:
-        raise SystemExit(f"--at: not an ISO 8601 time: {raw!r}") from None
-    if when.tzinfo is None:
-        raise SystemExit(f"--at: give a time zone, e.g. {raw}Z or {raw}+02:00")
-    return when
+        event = validate_event({k: v for k, v in fields.items() if v is not None},
+                               TimeRange.from_settings(settings))
+    except ValidationError as exc:
+        for problem in problems_from(exc):
+            option = EVENT_OPTIONS.get(problem["path"], problem["path"])
+            print(f"event add: {option}: {problem['message']}", file=sys.stderr)
+        return 2
+    when = event.occurred_at or datetime.now(UTC)
+    try:
+        event_id = build_store(settings).add_event(when, event.label, event.kind, event.note)
+    except SQLAlchemyError as exc:  # one line, like a failed import: no traceback
+        cause = getattr(exc, "orig", None) or exc
+        first = (str(cause).strip().splitlines() or [""])[0]
+        print(f"event add failed: {type(cause).__name__}: {first}", file=sys.stderr)
+        return 3
+    print(f"event {event_id} added: {when.isoformat()} {event.label}")
+    return 0
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from app.ingest.cli_import import run_import
+    from app.ingest.rules import TimeRange
 
-    return run_import(args, build_store(settings))
+    return run_import(args, build_store(settings), time_range=TimeRange.from_settings(settings))
 
 
 def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:

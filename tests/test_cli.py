@@ -28,9 +28,49 @@ def test_event_add_list_remove(env, capsys):
     assert "no event with id" in capsys.readouterr().err
 
 
-def test_event_time_without_zone_is_refused(env):
-    with pytest.raises(SystemExit, match="--at: give a time zone"):
-        main(["event", "add", "x", "--at", "2026-11-01T10:00:00"])
+@pytest.mark.parametrize(("argv", "says"), [
+    (["x", "--at", "2026-11-01T10:00:00"], "event add: --at: must include a time zone"),
+    (["x", "--at", "last tuesday"], "event add: --at: must be an ISO 8601 time"),
+    (["x", "--at", "0001-01-01T00:00:00Z"], "event add: --at: must lie between 2000-01-01 and "
+                                            "now + 24 h, got 0001-01-01T00:00:00Z"),
+    (["x", "--at", "9999-12-31T23:59:59+00:00"], "--at: must lie between 2000-01-01"),
+    (["x" * 201], "event add: label: is 201 characters; the limit is 200"),
+    (["v2\nreleased"], "event add: label: must be one line without control characters"),
+    (["\x1b[2Jv2"], "event add: label: must be one line without control characters"),
+    (["\u202edesaeler"], "event add: label: must not contain text-direction override"),
+    (["   "], "event add: label: must not be empty"),
+    (["x", "--kind", "big release!"], "event add: --kind: must be 1 to 40 letters"),
+    (["x", "--note", "n" * 2001], "event add: --note: is 2001 characters; the limit is 2000"),
+])
+def test_event_add_refuses_what_rest_refuses_without_a_traceback(env, store, monkeypatch,
+                                                                 capsys, argv, says):
+    monkeypatch.setenv("NPS_TV_DATABASE_URL", store.url)  # SQLite, then PostgreSQL
+    assert main(["event", "add", "seed", "--at", "2026-11-01T10:00:00Z"]) == 0
+    capsys.readouterr()
+    assert main(["event", "list"]) == 0
+    before = capsys.readouterr().out
+    assert "seed" in before
+    assert main(["event", "add", *argv]) == 2
+    err = capsys.readouterr().err
+    assert says in err and "Traceback" not in err
+    assert main(["event", "list"]) == 0
+    assert capsys.readouterr().out == before
+
+
+def test_event_add_cleans_the_note_like_rest(env, capsys):
+    assert main(["event", "add", "v2.4", "--at", "2026-11-01T10:00:00Z",
+                 "--note", "fixes\x1b[0m\u202e\nmore"]) == 0
+    from app.cli import build_store
+    from app.config import Settings
+
+    [event] = build_store(Settings.from_env()).list_events()
+    assert (event.label, event.note) == ("v2.4", "fixes[0m\nmore")
+
+
+def test_event_range_follows_the_settings(env, monkeypatch, capsys):
+    monkeypatch.setenv("NPS_TV_EARLIEST_DATE", "2026-01-01")
+    assert main(["event", "add", "x", "--at", "2025-12-31T23:00:00Z"]) == 2
+    assert "--at: must lie between 2026-01-01" in capsys.readouterr().err
 
 
 def test_settings_lists_every_variable(env, capsys):
@@ -82,3 +122,21 @@ def test_settings_hide_the_database_password(env, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "hunter2" not in out and "tok-abc-123" not in out
     assert "db.internal" in out and "NPS_TV_INGEST_TOKEN=(set)" in out
+
+
+def test_event_add_store_failure_is_one_line_and_exit_3(env, store, monkeypatch, capsys):
+    monkeypatch.setenv("NPS_TV_DATABASE_URL", store.url)
+    with store.engine.begin() as conn:
+        if store.dialect == "sqlite":
+            conn.exec_driver_sql("CREATE TRIGGER fail_events BEFORE INSERT ON events "
+                                 "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+        else:
+            conn.exec_driver_sql("CREATE FUNCTION fail_events() RETURNS trigger LANGUAGE plpgsql "
+                                 "AS $$ BEGIN RAISE EXCEPTION 'No space left on device'; END $$")
+            conn.exec_driver_sql("CREATE TRIGGER fail_events BEFORE INSERT ON events FOR EACH ROW "
+                                 "EXECUTE FUNCTION fail_events()")
+    assert main(["event", "add", "v2.3", "--at", "2026-11-01T10:00:00Z"]) == 3
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("event add failed: ")
+    assert "disk is full" in line or "No space left on device" in line
+    assert store.list_events() == []

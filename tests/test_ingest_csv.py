@@ -13,19 +13,26 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import text
 
-from app.ingest.cli_import import add_import_parser, run_import
+from app.ingest.cli_import import (
+    EXIT_REFUSED_ROWS,
+    EXIT_WRITE_FAILED,
+    add_import_parser,
+    run_import,
+)
 from app.ingest.csv_import import (
     BATCH_SIZE,
     ImportAborted,
     ImportError_,
     ImportFailed,
     ImportOptions,
+    ImportWriteFailed,
     build_time_parser,
     import_file,
 )
+from app.ingest.rules import TimeRange
 from app.metrics import DETRACTOR, PASSIVE, PROMOTER, categorize, compute_nps
 from app.store import Store
-from tests.conftest import real_data
+from tests.conftest import make_record, real_data
 
 SURVEY_2018 = "r-community-survey-2018.tsv"
 SURVEY_2019 = "r-community-survey-2019.tsv"
@@ -408,3 +415,170 @@ def test_cli_requires_a_time_column(empty_store: Store, tmp_path: Path,
         run_cli(empty_store, ["import", str(path), "--score", "score", "--no-progress"])
     assert "--time" in capsys.readouterr().err
     assert empty_store.count_responses() == 0
+
+
+# -- the shared input rules (issue 6) ---------------------------------------------------------
+
+
+def labelled_2018(folder: Path) -> tuple[Path, int]:
+    """The 2018 R survey with its scale ends labelled SurveyMonkey-style; how many were."""
+    lines = real_file(SURVEY_2018).read_text(encoding="utf-8").split("\n")
+    header = lines[0].split("\t")
+    column = header.index("Qrecommend")
+    labels = {"10": "10 - Extremely likely", "1": "1 - Not at all likely"}
+    changed = 0
+    for number, line in enumerate(lines[1:], start=1):
+        cells = line.split("\t")
+        if len(cells) > column and cells[column] in labels:
+            cells[column] = labels[cells[column]]
+            lines[number] = "\t".join(cells)
+            changed += 1
+    path = folder / "labelled-2018.tsv"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path, changed
+
+
+def test_labelled_scale_ends_keep_the_real_2018_counts_and_nps(empty_store: Store,
+                                                               tmp_path: Path):
+    path, labelled = labelled_2018(tmp_path)
+    assert labelled > 1000  # the ends are most of this survey's answers
+    options = ImportOptions(score="Qrecommend", time="Qtime", scale="1-10",
+                            comments=("Qlike_best", "Qlike_least"),
+                            segments=("Qcountry", "Qindustry"))
+    report = import_file(empty_store, path, options)
+    assert report.errors == []
+    assert (report.imported, report.labelled) == (3018, labelled)
+    assert round(stored_nps(empty_store), 2) == 72.13
+
+
+@pytest.mark.parametrize(("cell", "score"), [
+    ("10 - Extremely likely", 10),
+    ("0 - Not at all likely", 0),
+    ("10 \u2013 Extremely likely", 10),
+    ("10: Extremely likely", 10),
+    ("0 (Not at all likely)", 0),
+    ("5 - Neutral", 5),
+])
+def test_labelled_scale_cells_are_read_as_their_number(store: Store, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str],
+                                                       cell: str, score: int):
+    path = write_rows(tmp_path, [["a", cell, "2024-05-01T10:00:00Z", "x", "", ""],
+                                 ["b", 9, "2024-05-01T10:00:00Z", "y", "", ""]])
+    argv = ["import", str(path), "--score", "score", "--time", "time", "--no-progress"]
+    assert run_cli(store, argv) == 0
+    assert "1 labelled scale cells (such as '10 - Extremely likely') read as their number" in (
+        capsys.readouterr().out)
+    assert sorted(r["score"] for r in store.list_responses()) == sorted([score, 9])
+
+
+@pytest.mark.parametrize(("cell", "reason"), [
+    ("10 - 5", "score '10 - 5' is not a number"),
+    ("\u0661\u0660", "must be written with the digits 0-9, got '\u0661\u0660'"),
+    ("\uff11\uff10", "must be written with the digits 0-9, got '\uff11\uff10'"),
+    ("\u0969", "must be written with the digits 0-9"),
+    ("\u0661\u0660 - Extremely likely", "must be written with the digits 0-9"),
+    ("1e1", "score '1e1' is not a number"),
+    ("inf", "score 'inf' is not a number"),
+])
+def test_scores_in_other_digits_or_forms_are_refused_and_reported(
+        store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str], cell: str,
+        reason: str):
+    store.upsert_responses([make_record(1, 7)])
+    before = store.list_responses()
+    path = write_rows(tmp_path, [["a", cell, "2024-05-01T10:00:00Z", "x", "", ""]])
+    argv = ["import", str(path), "--score", "score", "--time", "time", "--no-progress"]
+    assert run_cli(store, argv) == EXIT_REFUSED_ROWS
+    assert f"line 2, column score: {reason}" in capsys.readouterr().out
+    assert store.list_responses() == before
+
+
+def test_comment_is_cleaned_like_rest(empty_store: Store, tmp_path: Path):
+    comment = "Great\x1b[31m support\u202e!\r\nSecond\tline\x07"
+    path = write_rows(tmp_path, [["a", 9, "2024-05-01T10:00:00Z", comment, "", ""]])
+    assert import_file(empty_store, path, basic_options()).errors == []
+    assert stored(empty_store)[0]["comment"] == "Great[31m support!\nSecond\tline"
+
+
+def test_time_range_is_the_one_given(empty_store: Store, tmp_path: Path):
+    rows = [["a", 9, "2019-12-31T23:00:00Z", "", "", ""],
+            ["b", 9, "2020-01-01T00:00:00Z", "", "", ""]]
+    recent = TimeRange(earliest=datetime(2020, 1, 1, tzinfo=UTC))
+    report = import_file(empty_store, write_rows(tmp_path, rows),
+                         basic_options(time_range=recent))
+    assert report.errors == [ImportError_(2, "time", "must lie between 2020-01-01 and "
+                                                     "now + 24 h, got 2019-12-31T23:00:00Z")]
+    assert report.imported == 1
+
+
+def test_every_refused_row_is_counted_even_past_the_listed_ones(
+        empty_store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    rows = [[f"b{i}", "x", "2024-05-01T10:00:00Z", "", "", ""] for i in range(25)]
+    path = write_rows(tmp_path, [["a", 9, "2024-05-01T10:00:00Z", "", "", ""], *rows])
+    argv = ["import", str(path), "--score", "score", "--time", "time", "--no-progress"]
+    assert run_cli(empty_store, argv) == EXIT_REFUSED_ROWS
+    out = capsys.readouterr().out
+    assert "25 refused rows were NOT imported" in out
+    assert "line 26, column score" not in out and "… and 5 more errors" in out
+
+
+# -- all or nothing -----------------------------------------------------------------------------
+
+
+def fail_inserts_at(store: Store, external_id: str) -> None:
+    """Make the database itself refuse the insert of ``external_id`` (a disk-full stand-in)."""
+    if store.dialect == "sqlite":
+        statements = [
+            f"CREATE TRIGGER fail_at BEFORE INSERT ON responses WHEN NEW.external_id = "
+            f"'{external_id}' BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"]
+    else:
+        statements = [
+            "CREATE FUNCTION fail_at() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF NEW.external_id = '{external_id}' THEN "
+            "RAISE EXCEPTION 'could not extend file: No space left on device'; END IF; "
+            "RETURN NEW; END $$",
+            "CREATE TRIGGER fail_at BEFORE INSERT ON responses FOR EACH ROW "
+            "EXECUTE FUNCTION fail_at()"]
+    with store.engine.begin() as conn:
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+
+
+def big_export(folder: Path, rows: int = 3 * BATCH_SIZE) -> Path:
+    return write_rows(folder, [[f"r{i}", i % 11, "2024-05-01T10:00:00Z", f"c{i}", "", "NL"]
+                               for i in range(rows)])
+
+
+def test_write_failure_mid_import_commits_nothing(store: Store, tmp_path: Path):
+    store.upsert_responses([make_record(1, 7, comment="kept")])
+    before = store.list_responses()
+    fail_inserts_at(store, f"r{2 * BATCH_SIZE + 10}")  # in the third batch
+    options = basic_options(id_column="id", segments=("country",))
+    with pytest.raises(ImportWriteFailed) as caught:
+        import_file(store, big_export(tmp_path), options)
+    message = str(caught.value)
+    assert message.startswith(f"writing to the store failed after {2 * BATCH_SIZE:,} of "
+                              f"{3 * BATCH_SIZE:,} rows: ")
+    assert message.endswith("rolled back, nothing imported")
+    assert ("disk is full" in message) or ("No space left on device" in message)
+    assert "\n" not in message and "INSERT" not in message
+    assert store.list_responses() == before
+
+
+def test_write_failure_exits_3_with_one_line_and_a_retry_imports_all(
+        store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    path = big_export(tmp_path)
+    fail_inserts_at(store, f"r{BATCH_SIZE + 1}")
+    argv = ["import", str(path), "--score", "score", "--time", "time", "--id-column", "id",
+            "--segment", "country", "--no-progress"]
+    assert run_cli(store, argv) == EXIT_WRITE_FAILED
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    [line] = captured.err.strip().splitlines()
+    assert line.startswith("import failed: writing to the store failed after")
+    assert store.count_responses() == 0
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER fail_at" if store.dialect == "sqlite"
+                             else "DROP TRIGGER fail_at ON responses")
+    assert run_cli(store, argv) == 0
+    assert store.count_responses() == 3 * BATCH_SIZE
+    assert len({tuple(sorted(r["segments"].items())) for r in store.list_responses()}) == 1

@@ -403,7 +403,8 @@ def test_deleting_an_unknown_event_is_404_naming_the_id(client):
 
 @pytest.mark.parametrize(("body", "path", "reason"), [
     ({}, "label", "is required"),
-    ({"label": ""}, "label", "1 to 200 characters"),
+    ({"label": ""}, "label", "must not be empty"),
+    ({"label": "x", "occurred_at": "0001-01-01T00:00:00Z"}, "occurred_at", "must lie between"),
     ({"label": "x", "kind": "a b"}, "kind", "letters, digits"),
     ({"label": "x", "occurred_at": "2026-11-20T10:00:00"}, "occurred_at", "time zone"),
     ({"label": "x", "colour": "red"}, "colour", "is not a known field"),
@@ -414,3 +415,56 @@ def test_invalid_event_is_refused_and_nothing_is_added(client, app_store, body, 
     [problem] = response.get_json()["problems"]
     assert problem["path"] == path and reason in problem["message"]
     assert app_store.list_events() == []
+
+
+# -- the shared input rules (issue 6) ----------------------------------------------------------
+
+
+def test_comment_loses_control_and_override_characters_but_keeps_its_lines(client_on, store):
+    comment = "Great\x1b[31m support\u202e!\r\nSecond\tline\x07"
+    response = post(client_on, answer(1, comment=comment, created_at=SEEN_AT))
+    assert response.status_code == 201
+    [row] = stored(store)
+    assert row["comment"] == "Great[31m support!\r\nSecond\tline"
+
+
+def test_times_at_the_ends_of_the_range_are_accepted(client_on, store):
+    soon = (datetime.now(UTC) + timedelta(hours=23)).isoformat()
+    response = post(client_on, [answer(1, created_at="2000-01-01T00:00:00Z"),
+                                answer(2, created_at=soon)])
+    assert response.status_code == 201
+    assert [r["created_at"][:10] for r in stored(store)] == [
+        "2000-01-01", soon[:10]]
+
+
+@pytest.mark.parametrize(("when", "shown"), [
+    ("2019-12-31T23:59:59Z", "got 2019-12-31T23:59:59Z"),
+    ("+3h", "now + 2 h"),
+])
+def test_plausible_range_comes_from_the_settings(settings, store, when, shown):
+    dash_app = create_app(settings.replace(
+        database_url=store.url, ingest_token=INGEST_TOKEN, admin_token=ADMIN_TOKEN,
+        earliest_date="2020-01-01", future_hours=2.0))
+    client = dash_app.server.test_client()
+    if when == "+3h":
+        when = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
+    store.upsert_responses([make_record(1, 9)])
+    before = stored(store)
+    response = post(client, answer(7, created_at=when))
+    assert response.status_code == 400
+    [problem] = response.get_json()["problems"]
+    assert problem["path"] == "created_at"
+    assert problem["message"].startswith("must lie between 2020-01-01 and now + 2 h")
+    assert shown in problem["message"]
+    event = post(client, {"label": "launch", "occurred_at": when}, url=EVENTS,
+                 token=ADMIN_TOKEN)
+    assert (event.status_code, event.get_json()["problems"][0]["path"]) == (400, "occurred_at")
+    assert stored(store) == before and store.list_events() == []
+    get_services(dash_app).store.dispose()
+
+
+def test_event_note_is_cleaned_like_a_comment(client):
+    response = post(client, {"label": "v2.4 released", "note": "Fixes\x1b[0m\u202e\nand more"},
+                    url=EVENTS, token=ADMIN_TOKEN)
+    assert response.status_code == 201
+    assert response.get_json()["note"] == "Fixes[0m\nand more"

@@ -13,18 +13,29 @@ from app.ingest.csv_import import (
     ImportFailed,
     ImportOptions,
     ImportReport,
+    ImportWriteFailed,
     import_file,
 )
+from app.ingest.rules import TimeRange
 from app.store import Store
 
 ERRORS_LISTED = 20
-EXIT_OK, EXIT_ERRORS, EXIT_ABORTED = 0, 1, 2
+# 0 all imported; 1 refused rows (listed; the others imported); 2 nothing imported, the input
+# or options were refused (argparse's usage errors are 2 as well); 3 nothing imported, the
+# store failed while writing (safe to run again once it is fixed).
+EXIT_OK, EXIT_REFUSED_ROWS, EXIT_REFUSED, EXIT_WRITE_FAILED = 0, 1, 2, 3
 
 DESCRIPTION = """\
 Import survey responses from a CSV or TSV export. Every COL is a header name or a 1-based
 column position (handy when headers are whole questions). Rows without a score are skipped;
-rows with a bad score or time are reported and left out. Re-importing the same file adds
-nothing: rows are keyed by --id-column, or by a hash of the row's cells."""
+rows that break the input rules (score, time range, text limits) are listed and left out.
+Scale cells such as "10 - Extremely likely" are read as their number. Everything is written in
+one transaction: a failure part-way imports nothing. Re-importing the same file adds nothing:
+rows are keyed by --id-column, or by a hash of the row's cells.
+
+exit codes: 0 imported; 1 some rows refused (listed), the others imported; 2 nothing imported,
+the file or options were refused (or more than --max-errors rows); 3 nothing imported, writing
+to the store failed."""
 
 
 def add_import_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -72,7 +83,8 @@ def _non_negative(text: str) -> int:
     return value
 
 
-def build_options(args: argparse.Namespace) -> ImportOptions:
+def build_options(args: argparse.Namespace, time_range: TimeRange | None = None
+                  ) -> ImportOptions:
     """The ImportOptions that parsed ``import`` arguments describe."""
     delimiter = args.delimiter
     if delimiter is not None and delimiter.lower() in {"tab", "\\t"}:
@@ -81,23 +93,27 @@ def build_options(args: argparse.Namespace) -> ImportOptions:
         score=args.score, comments=tuple(args.comment), time=args.time,
         time_format=args.time_format, timezone=args.timezone, segments=tuple(args.segment),
         scale=args.scale, source=args.source, id_column=args.id_column, delimiter=delimiter,
-        dry_run=args.dry_run, max_errors=args.max_errors)
+        dry_run=args.dry_run, max_errors=args.max_errors, time_range=time_range or TimeRange())
 
 
-def run_import(args: argparse.Namespace, store: Store, out: TextIO | None = None) -> int:
-    """Run the import sub-command; 0 when clean, 1 when some rows had errors, 2 when aborted."""
+def run_import(args: argparse.Namespace, store: Store, out: TextIO | None = None,
+               time_range: TimeRange | None = None) -> int:
+    """Run the import sub-command; the exit code is one of the EXIT_* above."""
     out = out or sys.stdout
+    options = build_options(args, time_range or TimeRange())
     try:
-        report = import_file(store, args.file, build_options(args),
-                             progress=not args.no_progress)
+        report = import_file(store, args.file, options, progress=not args.no_progress)
+    except ImportWriteFailed as exc:
+        print(f"import failed: {exc}", file=sys.stderr)
+        return EXIT_WRITE_FAILED
     except ImportAborted as exc:
         print(format_summary(exc.report, aborted_because=str(exc)), file=out)
-        return EXIT_ABORTED
+        return EXIT_REFUSED
     except ImportFailed as exc:
         print(f"import failed: {exc}", file=sys.stderr)
-        return EXIT_ABORTED
+        return EXIT_REFUSED
     print(format_summary(report), file=out)
-    return EXIT_ERRORS if report.errors else EXIT_OK
+    return EXIT_REFUSED_ROWS if report.errors else EXIT_OK
 
 
 def format_summary(report: ImportReport, aborted_because: str | None = None) -> str:
@@ -118,6 +134,13 @@ def format_summary(report: ImportReport, aborted_because: str | None = None) -> 
                 f"(no score), {len(report.errors):,} errors; {report.seconds:.1f} s, "
                 f"{report.rows_per_second:,.0f} rows/s.")
     lines = [head]
+    if report.labelled:
+        lines.append(f"  {report.labelled:,} labelled scale cells (such as "
+                     "'10 - Extremely likely') read as their number.")
+    refused = len({error.line for error in report.errors})
+    if refused and aborted_because is None:
+        lines.append(f"  {refused:,} refused rows would not be imported:" if report.dry_run
+                     else f"  {refused:,} refused rows were NOT imported:")
     for error in report.errors[:ERRORS_LISTED]:
         lines.append(f"  line {error.line}, column {_short(error.column)}: {error.reason}")
     if len(report.errors) > ERRORS_LISTED:

@@ -2,8 +2,10 @@
 
 The file is read twice, streaming with the csv module: a first pass validates every row (so an
 import that would exceed ``max_errors`` writes nothing), a second converts the rows again and
-writes them in batches of ``BATCH_SIZE``, one transaction each. Re-importing the same file is
-a no-op: rows are keyed by an id column or by a hash of the row's raw cells.
+writes them in batches of ``BATCH_SIZE``, all in ONE transaction: a failure part-way leaves the
+store as it was. Rows follow the same rules as REST (app.ingest.rules), with the same messages.
+Re-importing the same file is a no-op: rows are keyed by an id column or by a hash of the row's
+raw cells.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
+from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
 from app.ingest.csv_values import (
@@ -29,14 +32,21 @@ from app.ingest.csv_values import (
     resolve_column,
     resolve_zone,
     shorten,
+    split_scale_label,
     split_segment,
+)
+from app.ingest.rules import (
+    MAX_COMMENT,
+    TimeRange,
+    clean_comment,
+    clean_external_id,
+    clean_segment_value,
 )
 from app.store import ResponseRecord, Store
 
 BATCH_SIZE = 2_000
 SCALES = {"0-10": 0, "1-10": 1}
 SOURCE_MAX = 64  # responses.source is VARCHAR(64)
-EXTERNAL_ID_MAX = 255  # responses.external_id is VARCHAR(255)
 TAB_EXTENSIONS = frozenset({".tsv", ".tab"})
 SNIFF_DELIMITERS = (",", "\t", ";", "|")
 
@@ -62,6 +72,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     skipped_blank: int = 0
+    labelled: int = 0  # score cells such as "10 - Extremely likely", read as their number
     errors: list[ImportError_] = field(default_factory=list)
     seconds: float = 0.0
     aborted: bool = False
@@ -79,6 +90,10 @@ class ImportAborted(ImportFailed):
         self.report = report
         super().__init__(f"more than {max_errors} errors by line {report.errors[-1].line}; "
                          "nothing imported")
+
+
+class ImportWriteFailed(ImportFailed):
+    """The store refused a write part-way: the transaction was rolled back, nothing imported."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +116,7 @@ class ImportOptions:
     delimiter: str | None = None
     dry_run: bool = False
     max_errors: int = 100
+    time_range: TimeRange = TimeRange()  # the app's: TimeRange.from_settings(settings)
 
     def __post_init__(self) -> None:
         if self.scale not in SCALES:
@@ -129,6 +145,8 @@ class _Plan:
     segments: tuple[tuple[str, Column], ...]
     id_column: Column | None
     parse_time: Callable[[str], datetime]
+    time_range: TimeRange
+    started: datetime  # "now" for the time range: one instant for the whole file
     low: int
     source: str
     max_errors: int
@@ -152,27 +170,47 @@ def import_file(store: Store, path: str | Path, options: ImportOptions,
         report.seconds = time.perf_counter() - started
         raise
     if not options.dry_run:
-        scratch = ImportReport(path=str(path), source=plan.source)
-        with _progress_bar(progress, report.valid, "rows", "importing") as bar:
-            batch: list[ResponseRecord] = []
-            for record in _iter_records(path, plan, scratch, None):
-                batch.append(record)
-                if len(batch) >= BATCH_SIZE:
-                    _write_batch(store, batch, report, bar)
-                    batch = []
-            _write_batch(store, batch, report, bar)
+        _write_all(store, path, plan, report, progress)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _write_batch(store: Store, batch: list[ResponseRecord], report: ImportReport, bar) -> None:
-    if not batch:
-        return
-    result = store.upsert_responses(batch)
-    report.imported += result.inserted
-    report.updated += result.updated
-    report.unchanged += result.unchanged
-    bar.update(len(batch))
+def _write_all(store: Store, path: Path, plan: _Plan, report: ImportReport,
+               progress: bool) -> None:
+    """Convert the rows again and upsert them in batches, in one transaction."""
+    sent = 0
+
+    def batches(bar: tqdm) -> Iterator[list[ResponseRecord]]:
+        nonlocal sent
+        scratch = ImportReport(path=str(path), source=plan.source)
+        batch: list[ResponseRecord] = []
+        for record in _iter_records(path, plan, scratch, None):
+            batch.append(record)
+            if len(batch) >= BATCH_SIZE:
+                yield batch
+                sent += len(batch)
+                bar.update(len(batch))
+                batch = []
+        yield batch
+        sent += len(batch)
+        bar.update(len(batch))
+
+    with _progress_bar(progress, report.valid, "rows", "importing") as bar:
+        try:
+            result = store.upsert_many(batches(bar))
+        except SQLAlchemyError as exc:
+            raise ImportWriteFailed(
+                f"writing to the store failed after {sent:,} of {report.valid:,} rows: "
+                f"{_one_line(exc)}; rolled back, nothing imported") from None
+    report.imported, report.updated, report.unchanged = (
+        result.inserted, result.updated, result.unchanged)
+
+
+def _one_line(exc: SQLAlchemyError) -> str:
+    """The driver's own first line ("attempt to write a readonly database"), no SQL or URL."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines() or [type(cause).__name__]
+    return f"{type(cause).__name__}: {shorten(lines[0], 200)}"
 
 
 def _progress_bar(enabled: bool, total: int, unit: str, desc: str) -> tqdm:
@@ -238,50 +276,66 @@ def _convert_row(cells: list[str], line: int, plan: _Plan, report: ImportReport,
         return None
     errors = report.errors
     count_before = len(errors)
-    try:
-        score = parse_score(raw_score, plan.low)
-    except ValueError as exc:
-        errors.append(ImportError_(line, plan.score.name, str(exc)))
+    number, labelled = split_scale_label(raw_score)
+    score = _apply(errors, line, plan.score, parse_score, number, plan.low)
+    if labelled and score is not None:
+        report.labelled += 1
     # Without a time column: now for a new response, the stored time on a re-import.
-    created_at: datetime | None = None
+    created_at = None
     if plan.time is not None:
-        raw_time = cell_value(cells, plan.time.index)
-        try:
-            if raw_time is None:
-                raise ValueError("time is missing")
-            created_at = plan.parse_time(raw_time)
-        except ValueError as exc:
-            errors.append(ImportError_(line, plan.time.name, str(exc)))
+        created_at = _apply(errors, line, plan.time, _parse_time,
+                            cell_value(cells, plan.time.index), plan)
     if plan.id_column is None:
         digest = hashlib.blake2b("\x1f".join(cells).encode(), digest_size=16).digest()
         repeat = seen_rows[digest] = seen_rows.get(digest, 0) + 1
         # Identical rows are distinct answers (19 in the 2018 R survey): number the repeats.
         external_id = digest.hex() if repeat == 1 else f"{digest.hex()}-{repeat}"
     else:
-        external_id = cell_value(cells, plan.id_column.index) or ""
-        reason = _check_id(external_id, line, seen_ids)
-        if reason:
-            errors.append(ImportError_(line, plan.id_column.name, reason))
-    if len(errors) > count_before:
-        return None
-    texts = [t for t in (cell_value(cells, c.index) for c in plan.comments) if t is not None]
+        external_id = _apply(errors, line, plan.id_column, _external_id,
+                             cell_value(cells, plan.id_column.index), line, seen_ids)
+    texts = []
+    for column in plan.comments:
+        raw = cell_value(cells, column.index)
+        if raw is not None and (text := _apply(errors, line, column, clean_comment, raw)):
+            texts.append(text)
+    comment = "\n\n".join(texts).replace("\r\n", "\n") if texts else None
+    if comment is not None and len(comment) > MAX_COMMENT:
+        columns = " + ".join(c.name for c in plan.comments)
+        errors.append(ImportError_(line, columns, f"joined comments are {len(comment)} "
+                                                  f"characters; the limit is {MAX_COMMENT}"))
     segments = {}
     for name, column in plan.segments:
-        value = cell_value(cells, column.index)
-        if value is not None:
-            segments[name] = value
+        raw = cell_value(cells, column.index)
+        if raw is not None:
+            segments[name] = _apply(errors, line, column, clean_segment_value, raw)
+    if len(errors) > count_before:
+        return None
     return ResponseRecord(
         source=plan.source, external_id=external_id, score=score, created_at=created_at,
-        comment="\n\n".join(texts).replace("\r\n", "\n") if texts else None, segments=segments)
+        comment=comment, segments=segments)
 
 
-def _check_id(external_id: str, line: int, seen: dict[str, int]) -> str | None:
-    if not external_id:
-        return "id is missing"
-    if len(external_id) > EXTERNAL_ID_MAX:
-        return f"id is longer than {EXTERNAL_ID_MAX} characters"
+def _apply(errors: list[ImportError_], line: int, column: Column, rule: Callable, *args):
+    """``rule(*args)``, or None with the rule's reason recorded against the cell."""
+    try:
+        return rule(*args)
+    except ValueError as exc:
+        errors.append(ImportError_(line, column.name, str(exc)))
+        return None
+
+
+def _parse_time(raw: str | None, plan: _Plan) -> datetime:
+    if raw is None:
+        raise ValueError("time is missing")
+    return plan.time_range.check(plan.parse_time(raw), plan.started)
+
+
+def _external_id(raw: str | None, line: int, seen: dict[str, int]) -> str:
+    external_id = clean_external_id(raw or "")
     first = seen.setdefault(external_id, line)
-    return None if first == line else f"id {shorten(external_id)!r} repeats line {first}"
+    if first != line:
+        raise ValueError(f"id {shorten(external_id)!r} repeats line {first}")
+    return external_id
 
 
 # -- planning ---------------------------------------------------------------------------------
@@ -317,6 +371,8 @@ def _build_plan(path: Path, options: ImportOptions) -> _Plan:
         id_column=None if options.id_column is None
         else resolve_column(header, options.id_column, "--id-column"),
         parse_time=build_time_parser(options.time_format, resolve_zone(options.timezone)),
+        time_range=options.time_range,
+        started=datetime.now(UTC),
         low=SCALES[options.scale],
         source=source,
         max_errors=options.max_errors,

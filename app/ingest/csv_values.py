@@ -14,6 +14,8 @@ from datetime import UTC, datetime, tzinfo
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from app.ingest.rules import parse_ascii_int
+
 MISSING_VALUES = frozenset({"", "NA", "N/A"})  # compared after strip() and upper()
 
 # M/D/YYYY H:MM:SS (Google Forms) or M/D/YY H:MM (Excel), seconds and AM/PM optional.
@@ -21,6 +23,12 @@ _SLASH_TIME = re.compile(
     r"(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})"
     r"(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s*([AaPp])\.?[Mm]\.?)?)?"
 )
+
+# ASCII digits only: \d would also match "١٠" (Arabic-Indic) and "１０" (fullwidth).
+_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
+# "10 - Extremely likely", "0 – Not at all likely", "10: Extremely likely", "10 (Promoter)".
+_SCALE_LABEL = re.compile(r"(?P<number>[0-9]{1,2})\s*(?:[-\u2013\u2014:=(]\s*|\s)"
+                          r"(?P<label>.+?)\)?", re.DOTALL)
 
 ColumnSpec = str | int
 
@@ -48,19 +56,28 @@ def cell_value(cells: list[str], index: int) -> str | None:
 
 
 def parse_score(text: str, low: int = 0) -> int:
-    """A whole score from ``low`` to 10 ("9", "9.0"); ValueError with the reason otherwise."""
-    try:
-        if "_" in text:  # float() and int() read "1_0" as 10; a person did not mean that
-            raise ValueError(text)
-        number = float(text)
-    except ValueError:
-        raise ValueError(f"score {shorten(text)!r} is not a number") from None
+    """A whole score from ``low`` to 10 ("9", "9.0") in ASCII digits; ValueError otherwise."""
+    if not _NUMBER.fullmatch(text):
+        if any(ch.isdigit() for ch in text) and not text.isascii():
+            parse_ascii_int(text)  # raises the shared rule's message for "١٠" or "１０"
+        # float() would also read "1_0", "1e1" and "inf"; nobody means those as a score.
+        raise ValueError(f"score {shorten(text)!r} is not a number")
+    number = float(text)
     if not number.is_integer():
         raise ValueError(f"score {shorten(text)!r} is not a whole number")
     value = int(number)
     if not low <= value <= 10:
         raise ValueError(f"score {value} is outside the {low}-10 scale")
     return value
+
+
+def split_scale_label(text: str) -> tuple[str, bool]:
+    """("10", True) for a labelled scale cell such as "10 - Extremely likely"; (text, False)
+    for anything else. SurveyMonkey and others label the ends of the scale that way."""
+    match = _SCALE_LABEL.fullmatch(text)
+    if match is None or not any(ch.isalpha() for ch in match["label"]):
+        return text, False
+    return match["number"], True
 
 
 def shorten(text: str, limit: int = 40) -> str:

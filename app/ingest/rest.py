@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, jsonify, request
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 from app.ingest.http import (
     ApiError,
@@ -15,8 +15,16 @@ from app.ingest.http import (
     parse_json,
     read_body,
     require_json_type,
+    show_value,
 )
-from app.ingest.schema import NAME_RE, parse_responses, parse_time, problems_from
+from app.ingest.rules import TimeRange, clean_label, clean_note
+from app.ingest.schema import (
+    NAME_RE,
+    parse_responses,
+    parse_time,
+    problems_from,
+    time_range_of,
+)
 from app.metrics import CATEGORY_RANGES
 
 API = "/api/v1"
@@ -36,14 +44,14 @@ class EventIn(BaseModel):
     @field_validator("label", mode="before")
     @classmethod
     def _label(cls, value: Any) -> str:
-        if not isinstance(value, str) or not 1 <= len(value.strip()) <= 200:
-            raise ValueError("must be text of 1 to 200 characters")
-        return value.strip()
+        if not isinstance(value, str):
+            raise ValueError(f"must be text, got {show_value(value)}")
+        return clean_label(value)
 
     @field_validator("occurred_at", mode="before")
     @classmethod
-    def _time(cls, value: Any) -> datetime | None:
-        return None if value is None else parse_time(value)
+    def _time(cls, value: Any, info: ValidationInfo) -> datetime | None:
+        return None if value is None else parse_time(value, time_range_of(info))
 
     @field_validator("kind", mode="before")
     @classmethod
@@ -55,9 +63,16 @@ class EventIn(BaseModel):
     @field_validator("note", mode="before")
     @classmethod
     def _note(cls, value: Any) -> str | None:
-        if value is not None and (not isinstance(value, str) or len(value) > 2000):
-            raise ValueError("must be text of at most 2000 characters")
-        return value
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ValueError(f"must be text or null, got {show_value(value)}")
+        return clean_note(value) or None
+
+
+def validate_event(fields: dict[str, Any], time_range: TimeRange) -> EventIn:
+    """An EventIn from ``fields`` under the shared rules; ValidationError if refused."""
+    return EventIn.model_validate(fields, context={"time_range": time_range})
 
 
 def build_blueprint() -> Blueprint:
@@ -74,7 +89,7 @@ def build_blueprint() -> Blueprint:
         check_bearer(request, settings.ingest_token, "NPS_TV_INGEST_TOKEN")
         require_json_type(request)
         payload = parse_json(read_body(request, settings.max_body_bytes))
-        items = parse_responses(payload)
+        items = parse_responses(payload, TimeRange.from_settings(settings))
         result = current_services().store.upsert_responses([item.to_record() for item in items])
         status = 201 if result.inserted else 200
         return jsonify({"received": len(items), "inserted": result.inserted,
@@ -101,7 +116,7 @@ def build_blueprint() -> Blueprint:
         if not isinstance(payload, dict):
             raise ApiError.single(400, "body", "must be an event object")
         try:
-            event = EventIn.model_validate(payload)
+            event = validate_event(payload, TimeRange.from_settings(settings))
         except ValidationError as exc:
             raise ApiError(400, problems_from(exc)) from None
         when = event.occurred_at or datetime.now(UTC)

@@ -25,6 +25,9 @@ CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 BIDI_RE = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
 # Line breaks of any kind, for one-line values (segments, ids, labels).
 LINE_BREAK_RE = re.compile(r"[\t\n\r\x0b\x0c\u0085\u2028\u2029]")
+# One search instead of two or three for the common, clean value (imports run these per cell).
+_UNSAFE_TEXT_RE = re.compile(f"{CONTROL_RE.pattern}|{BIDI_RE.pattern}")
+_UNSAFE_LINE_RE = re.compile(f"{CONTROL_RE.pattern}|{BIDI_RE.pattern}|{LINE_BREAK_RE.pattern}")
 
 
 @dataclass(frozen=True)
@@ -49,11 +52,21 @@ class TimeRange:
         """``moment`` (aware) when it lies in the range; ValueError naming the range if not."""
         if moment.tzinfo is None or moment.utcoffset() is None:
             raise ValueError(f"must include a time zone, got {moment.isoformat()}")
-        if not self.earliest <= moment <= self.latest(now):
+        try:
+            utc = moment.astimezone(UTC)
+        except OverflowError:  # 0001-01-01 at +01:00 is before year 1 in UTC: out of range
+            utc = None
+        if utc is None or not self.earliest <= utc <= self.latest(now):
+            shown = moment.isoformat() if utc is None else show_utc(utc)
             raise ValueError(
-                f"must lie between {self.earliest:%Y-%m-%d} and {describe_ahead(self.ahead)}, "
-                f"got {moment.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}")
+                f"must lie between {show_utc(self.earliest)[:10]} and "
+                f"{describe_ahead(self.ahead)}, got {shown}")
         return moment
+
+
+def show_utc(moment: datetime) -> str:
+    """'0001-01-01T00:00:00Z': strftime's %Y drops the zero padding of years below 1000."""
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}Z"
 
 
 def describe_ahead(ahead: timedelta) -> str:
@@ -67,7 +80,9 @@ def clean_comment(value: str, limit: int = MAX_COMMENT) -> str:
 
     Line breaks and tabs stay (customers write paragraphs); the length counts what is kept.
     """
-    text = BIDI_RE.sub("", CONTROL_RE.sub("", value)).strip()
+    text = value.strip()
+    if _UNSAFE_TEXT_RE.search(text):
+        text = BIDI_RE.sub("", CONTROL_RE.sub("", text)).strip()
     if len(text) > limit:
         raise ValueError(f"is {len(text)} characters; the limit is {limit}")
     return text
@@ -77,9 +92,9 @@ def clean_line(value: str, limit: int, what: str = "characters") -> str:
     """A one-line value (segment value, id, label): refused when it holds control or direction
     characters or line breaks, or is longer than ``limit``; surrounding blanks are trimmed."""
     text = value.strip()
-    if CONTROL_RE.search(text) or LINE_BREAK_RE.search(text):
-        raise ValueError("must be one line without control characters")
-    if BIDI_RE.search(text):
+    if _UNSAFE_LINE_RE.search(text):
+        if CONTROL_RE.search(text) or LINE_BREAK_RE.search(text):
+            raise ValueError("must be one line without control characters")
         raise ValueError("must not contain text-direction override characters")
     if len(text) > limit:
         raise ValueError(f"is {len(text)} {what}; the limit is {limit}")
@@ -101,3 +116,36 @@ def parse_ascii_int(text: str) -> int:
     if not body or not (body.isascii() and body.isdigit()):
         raise ValueError(f"must be written with the digits 0-9, got {stripped[:40]!r}")
     return int(stripped)
+
+
+def parse_iso_time(value: str) -> datetime:
+    """An ISO 8601 time that names its zone ("2026-11-23T09:30:00Z"); naive or garbage refused."""
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"must be an ISO 8601 time like 2026-11-23T09:30:00Z, "
+                         f"got {value[:40]!r}") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"must include a time zone (Z or +01:00), got {value[:40]!r}")
+    return moment
+
+
+def clean_external_id(value: str) -> str:
+    """A response id: one printable line of 1 to 255 characters."""
+    text = clean_line(value, MAX_ID)
+    if not text:
+        raise ValueError("must not be empty")
+    return text
+
+
+def clean_label(value: str) -> str:
+    """An event label: one printable line of 1 to 200 characters."""
+    text = clean_line(value, MAX_LABEL)
+    if not text:
+        raise ValueError("must not be empty")
+    return text
+
+
+def clean_note(value: str) -> str:
+    """An event note: cleaned like a comment (paragraphs allowed), at most 2,000 characters."""
+    return clean_comment(value, MAX_NOTE)

@@ -1,4 +1,9 @@
-"""The REST payloads, validated with pydantic; every refusal names its path and reason."""
+"""The REST payloads, validated with pydantic; every refusal names its path and reason.
+
+The shared input rules (app.ingest.rules) decide what text and times are acceptable; the
+plausible time range comes from the app's settings through pydantic's validation context
+(``{"time_range": TimeRange}``), defaulting to the default range when none is given.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +11,34 @@ import re
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from app.ingest.http import ApiError, show_value
+from app.ingest.rules import (
+    CONTROL_RE,  # noqa: F401 - re-exported for the vendor mappings
+    MAX_COMMENT,
+    MAX_SEGMENT_VALUE,  # noqa: F401 - re-exported for the vendor mappings
+    TimeRange,
+    clean_comment,
+    clean_external_id,
+    clean_segment_value,
+    parse_iso_time,
+)
 from app.store import ResponseRecord
 
 MAX_BATCH = 1000
-MAX_COMMENT = 10_000
 MAX_SEGMENTS = 20
-MAX_SEGMENT_VALUE = 200
 NAME_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 SEGMENT_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-ID_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")  # an id has no tabs or line breaks either
 
 
 def parse_score(value: Any, low: int = 0, high: int = 10) -> int:
@@ -30,21 +48,36 @@ def parse_score(value: Any, low: int = 0, high: int = 10) -> int:
     return value
 
 
-def parse_time(value: Any) -> datetime:
-    """An ISO 8601 time with a zone; a naive time is an error, not a guess."""
+def parse_time(value: Any, time_range: TimeRange | None = None) -> datetime:
+    """An ISO 8601 time with a zone (a naive time is an error, not a guess), in UTC; within
+    ``time_range`` when one is given."""
     if isinstance(value, datetime):
         moment = value
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise ValueError(f"must include a time zone (Z or +01:00), got {show_value(value)}")
     elif isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise ValueError(f"must be an ISO 8601 time like 2026-11-23T09:30:00Z, "
-                             f"got {show_value(value)}") from None
+        moment = parse_iso_time(value)
     else:
         raise ValueError(f"must be an ISO 8601 time string, got {show_value(value)}")
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"must include a time zone (Z or +01:00), got {show_value(value)}")
+    if time_range is not None:
+        time_range.check(moment)
     return moment.astimezone(UTC)
+
+
+def time_range_of(info: ValidationInfo) -> TimeRange:
+    """The plausible range passed in the validation context, else the default one."""
+    context = info.context or {}
+    return context.get("time_range") or TimeRange()
+
+
+def _segment_value(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(f"must be a string, got {show_value(value)}")
+    return clean_segment_value(str(value))
+
+
+# A per-value validator, so a refusal names its path: segments.plan
+SegmentValue = Annotated[str, BeforeValidator(_segment_value)]
 
 
 class ResponseIn(BaseModel):
@@ -57,15 +90,15 @@ class ResponseIn(BaseModel):
     created_at: Any = None
     external_id: str | None = None
     source: str = "api"
-    segments: dict[str, Any] = {}
+    segments: dict[str, SegmentValue] = {}
     excluded: Any = False
 
     _score = field_validator("score", mode="before")(lambda v: parse_score(v))
 
     @field_validator("created_at", mode="before")
     @classmethod
-    def _time(cls, value: Any) -> datetime | None:
-        return None if value is None else parse_time(value)
+    def _time(cls, value: Any, info: ValidationInfo) -> datetime | None:
+        return None if value is None else parse_time(value, time_range_of(info))
 
     @field_validator("comment", mode="before")
     @classmethod
@@ -74,9 +107,7 @@ class ResponseIn(BaseModel):
             return None
         if not isinstance(value, str):
             raise ValueError(f"must be a string or null, got {show_value(value)}")
-        if len(value) > MAX_COMMENT:
-            raise ValueError(f"is {len(value)} characters; the limit is {MAX_COMMENT}")
-        return value
+        return clean_comment(value, MAX_COMMENT) or None
 
     @field_validator("external_id", mode="before")
     @classmethod
@@ -85,10 +116,7 @@ class ResponseIn(BaseModel):
             return None
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise ValueError(f"must be a string or an integer, got {show_value(value)}")
-        text = str(value).strip()
-        if not 1 <= len(text) <= 255 or ID_CONTROL_RE.search(text):
-            raise ValueError("must be 1 to 255 printable characters")
-        return text
+        return clean_external_id(str(value))
 
     @field_validator("source", mode="before")
     @classmethod
@@ -99,24 +127,22 @@ class ResponseIn(BaseModel):
 
     @field_validator("segments", mode="before")
     @classmethod
-    def _segments(cls, value: Any) -> dict[str, str]:
+    def _segment_names(cls, value: Any) -> dict[str, Any]:
+        # Names and count here; each value is checked by SegmentValue under its own path.
         if not isinstance(value, dict):
             raise ValueError(f"must be an object of name: text, got {show_value(value)}")
         if len(value) > MAX_SEGMENTS:
             raise ValueError(f"has {len(value)} properties; the limit is {MAX_SEGMENTS}")
-        out = {}
-        for key, item in value.items():
+        for key in value:
             if not SEGMENT_KEY_RE.match(key):
                 raise ValueError(f"property name {show_value(key)} must be a letter or _ followed "
                                  "by up to 63 letters, digits or _")
-            if isinstance(item, bool) or not isinstance(item, str | int):
-                raise ValueError(f"{key} must be a string, got {show_value(item)}")
-            text = str(item).strip()
-            if len(text) > MAX_SEGMENT_VALUE or CONTROL_RE.search(text):
-                raise ValueError(f"{key} must be at most {MAX_SEGMENT_VALUE} printable characters")
-            if text:
-                out[key] = text
-        return out
+        return value
+
+    @field_validator("segments", mode="after")
+    @classmethod
+    def _drop_blank_segments(cls, value: dict[str, str]) -> dict[str, str]:
+        return {key: text for key, text in value.items() if text}
 
     @field_validator("excluded", mode="before")
     @classmethod
@@ -159,8 +185,12 @@ def problems_from(error: ValidationError, prefix: str = "") -> list[dict[str, st
     return out
 
 
-def parse_responses(payload: Any) -> list[ResponseIn]:
-    """One object or a list of up to MAX_BATCH; all valid or ApiError listing every problem."""
+def parse_responses(payload: Any, time_range: TimeRange | None = None) -> list[ResponseIn]:
+    """One object or a list of up to MAX_BATCH; all valid or ApiError listing every problem.
+
+    Times must lie in ``time_range`` (the default range when None).
+    """
+    context = {"time_range": time_range or TimeRange()}
     single = isinstance(payload, dict)
     items: Sequence[Any] = [payload] if single else payload
     if not single and not isinstance(payload, list):
@@ -177,7 +207,7 @@ def parse_responses(payload: Any) -> list[ResponseIn]:
             problems.append({"path": prefix or "body", "message": "must be an object"})
             continue
         try:
-            parsed.append(ResponseIn.model_validate(item))
+            parsed.append(ResponseIn.model_validate(item, context=context))
         except ValidationError as exc:
             problems.extend(problems_from(exc, prefix))
     keys = [(r.source, r.external_id) for r in parsed if r.external_id]

@@ -149,10 +149,7 @@ class Store:
         """
         if not records:
             return UpsertResult(0, 0, 0)
-        by_key = {(r.source, r.external_id): r for r in records}  # last one wins
-        keys = list(by_key)
-        keep_time = [by_key[key].created_at is None for key in keys]
-        dialect_insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        learned: dict[str, dict[str, int]] = {}
         with self._write_lock, self.engine.begin() as conn:
             # _write_lock's twin across worker processes. On PostgreSQL two transactions
             # inserting the same new keys in different orders would otherwise deadlock; on
@@ -165,14 +162,52 @@ class Store:
             # Stamped once the locks are held: a writer that waited for them must not commit
             # an updated_at older than the poller's watermark minus its overlap.
             now = now or datetime.now(UTC)
-            rows = [self._row(by_key[key], now) for key in keys]
-            learned = self._resolve_sets(conn, rows)
-            before = self._existing(conn, keys)
-            for keeps, run in groupby(zip(rows, keep_time, strict=True), key=lambda p: p[1]):
-                conn.execute(_upsert_statement(dialect_insert, keeps), [row for row, _ in run])
-            touched = self._existing(conn, list(before), updated_at=now) if before else set()
+            result = self._upsert_batch(conn, records, now, learned)
         for name, ids in learned.items():  # only ids that were committed
             self._set_cache.setdefault(name, {}).update(ids)
+        return result
+
+    def upsert_many(self, batches: Iterable[Sequence[ResponseRecord]],
+                    now: datetime | None = None) -> UpsertResult:
+        """Upsert every batch as ``upsert_responses`` would, all in ONE transaction.
+
+        For imports: all or nothing, whatever fails (the database, a batch, the iterator that
+        yields them). Batches are written as they come, so memory stays one batch deep; a key
+        repeated in a later batch counts as updated or unchanged there.
+        """
+        totals = UpsertResult(0, 0, 0)
+        learned: dict[str, dict[str, int]] = {}
+        with self._write_lock, self.engine.begin() as conn:
+            if self.dialect == "postgresql":  # the same locks as upsert_responses, same reasons
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY})
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            now = now or datetime.now(UTC)
+            for records in batches:
+                if records:
+                    result = self._upsert_batch(conn, records, now, learned)
+                    totals = UpsertResult(totals.inserted + result.inserted,
+                                          totals.updated + result.updated,
+                                          totals.unchanged + result.unchanged)
+        for name, ids in learned.items():  # only ids that were committed
+            self._set_cache.setdefault(name, {}).update(ids)
+        return totals
+
+    def _upsert_batch(self, conn, records: Sequence[ResponseRecord], now: datetime,
+                      learned: dict[str, dict[str, int]]) -> UpsertResult:
+        """One batch on ``conn`` inside the caller's transaction; new set ids go to ``learned``."""
+        by_key = {(r.source, r.external_id): r for r in records}  # last one wins
+        keys = list(by_key)
+        keep_time = [by_key[key].created_at is None for key in keys]
+        dialect_insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        rows = [self._row(by_key[key], now) for key in keys]
+        # Ids learned by an earlier batch are not cached yet (uncommitted): looked up again.
+        for name, ids in self._resolve_sets(conn, rows).items():
+            learned.setdefault(name, {}).update(ids)
+        before = self._existing(conn, keys)
+        for keeps, run in groupby(zip(rows, keep_time, strict=True), key=lambda p: p[1]):
+            conn.execute(_upsert_statement(dialect_insert, keeps), [row for row, _ in run])
+        touched = self._existing(conn, list(before), updated_at=now) if before else set()
         inserted = len(by_key) - len(before)
         updated = len(touched)
         return UpsertResult(inserted, updated, len(rows) - inserted - updated)
