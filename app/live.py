@@ -338,9 +338,13 @@ def _key_bytes(key: tuple) -> int:
 
 
 def _part_bytes(part: Part) -> int:
-    """Roughly what a part holds: its payload as JSON (what Dash sends), plus overhead."""
+    """Roughly what a part holds, from its payload's JSON length (what Dash sends).
+
+    Measured with tracemalloc, the component trees and figures take 3-9 times their JSON
+    length in memory; 10 keeps the estimate on the safe side.
+    """
     payload = json.dumps(part.payload, cls=PlotlyJSONEncoder) if part.payload is not None else ""
-    return 200 + len(part.fingerprint) + 2 * len(payload)
+    return 400 + len(part.fingerprint) + 10 * len(payload)
 
 
 class ActiveScreens:
