@@ -12,7 +12,6 @@ another NPS_TV_EARLIEST_DATE) are not counted, so the day axis never stretches t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
