@@ -213,8 +213,9 @@ class Rollup:
     def _note_ahead(self, ids: np.ndarray, created: np.ndarray, ahead: np.ndarray) -> None:
         """Remember rows ahead of the range (to count them when it reaches them)."""
         if self._ahead:
-            for i in ids[~ahead]:
-                self._ahead.pop(int(i), None)
+            back = ids[~ahead]
+            for i in back[np.isin(back, np.fromiter(self._ahead, dtype=np.int64))]:
+                self._ahead.pop(int(i))
         for i, c in zip(ids[ahead], created[ahead], strict=True):
             self._ahead[int(i)] = int(c)
 
