@@ -65,10 +65,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("workers", int, 2, "gunicorn worker processes for `nps-tv serve`."),
     Setting("threads", int, 8, "Threads per gunicorn worker (each wall tab polls)."),
     Setting("poll_seconds", float, 3.0,
-            "How often the poller reads new and changed responses, and how often screens ask."),
+            "How often the poller reads new and changed responses; screens ask the server "
+            "every second (or this often, when shorter)."),
     Setting("poll_overlap_seconds", float, 10.0,
-            "Each poll re-reads rows updated this far behind its watermark, "
-            "so late commits are seen."),
+            "Each poll also re-reads rows updated this long before the previous poll "
+            "started, so a write committed that late is still seen."),
     Setting("window_days", int, 30,
             "Default rolling window in days; the delta compares with the same length before it."),
     Setting("timezone", str, "UTC", "IANA time zone in which days, weeks and months are cut."),

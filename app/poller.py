@@ -1,4 +1,11 @@
-"""The poll job: read what changed since the watermark, fold it, publish a snapshot."""
+"""The poll job: read what changed since the previous poll, fold it, publish a snapshot.
+
+Each poll reads rows with an id above the newest seen, or updated since the previous
+successful poll *started* minus the overlap. Measuring the overlap from the poll's own start,
+not from the newest updated_at, lets an idle server read nothing however much was imported
+just before, while a transaction stamped before that start and committed after it (up to
+``poll_overlap_seconds`` late) is still read.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from app.config import Settings
+from app.ingest.rules import TimeRange
 from app.rollup import Rollup, Snapshot
 from app.store import Store
 from app.views import View, ViewCache, ViewRequest
@@ -33,9 +41,12 @@ class Poller:
     def __init__(self, store: Store, settings: Settings, topic_names: tuple[str, ...] = ()):
         self.store = store
         self.settings = settings
+        self.time_range = TimeRange.from_settings(settings)
         self.rollup = Rollup(settings.timezone, topic_names, settings.comments_keep,
-                             settings.segment_fields)
-        self.views = ViewCache()
+                             settings.segment_fields, settings.segment_values_max,
+                             self.time_range)
+        # A quarter of the cache budget: views are small next to the built panels.
+        self.views = ViewCache(max_bytes=int(settings.cache_mb * 2**20 / 4))
         self._snapshot = empty_snapshot(tuple(topic_names))
         self._lock = threading.Lock()
         self._loaded = False
@@ -44,6 +55,9 @@ class Poller:
         self.last_error: str | None = None
         self.last_poll_seconds = 0.0
         self.last_poll_rows = 0
+        self.consecutive_failures = 0
+        self._read_from: datetime | None = None  # start of the last successful poll
+        self._outside_logged = False
         self.on_publish: list[Callable[[], object]] = []  # run in the poll job after a publish
 
     @property
@@ -68,9 +82,11 @@ class Poller:
                 # Only the class name is shown (/health, the wall): driver messages can name
                 # hosts, users and SQL. The full text goes to the server's log.
                 self.last_error = type(exc).__name__
+                self.consecutive_failures += 1
                 log.warning("poll failed: %s: %s", type(exc).__name__, exc)
                 return False
             self.last_error = None
+            self.consecutive_failures = 0
             self.last_success = datetime.now(UTC)
             self.last_poll_seconds = time.perf_counter() - started
         if changed:
@@ -83,6 +99,7 @@ class Poller:
 
     def _poll(self) -> bool:
         rollup = self.rollup
+        started = datetime.now(UTC)
         if not self._loaded:
             # The watermark is read first: anything committed during the bulk read is newer
             # than it, so the next poll reads it again rather than missing it.
@@ -91,12 +108,16 @@ class Poller:
             rollup.fold(rows)
             if watermark is not None:
                 rollup.max_updated_micros = int(watermark.timestamp() * 1_000_000)
-            rollup.seed_comments(self.store.newest_comments(self.settings.comments_keep))
+                rollup.bulk_mark = rollup.max_updated_micros
+            rollup.seed_comments(self.store.newest_comments(
+                self.settings.comments_keep, self.time_range.earliest, self.time_range.latest()))
             changed = True
         else:
             rows = self.store.changed_since(self._poll_start(), rollup.max_id)
             changed = rollup.fold(rows) > 0
+        changed = rollup.admit_due() > 0 or changed
         self.last_poll_rows = len(rows)
+        self._log_outside()
         events = tuple(self.store.list_events())
         if events != self._events:
             self._events = events
@@ -108,14 +129,33 @@ class Poller:
             self._snapshot = rollup.snapshot(self._snapshot.version + 1, datetime.now(UTC),
                                              events)
         self._loaded = True
+        self._read_from = started
         return changed
 
     def _poll_start(self) -> datetime:
-        watermark = datetime.fromtimestamp(self.rollup.max_updated_micros / 1e6, tz=UTC)
-        return watermark - timedelta(seconds=self.settings.poll_overlap_seconds)
+        """Where this poll's read begins: the previous poll's start, minus the overlap."""
+        return self._read_from - timedelta(seconds=self.settings.poll_overlap_seconds)
+
+    def _log_outside(self) -> None:
+        if self.rollup.outside and not self._outside_logged:
+            self._outside_logged = True
+            log.warning("%d stored responses lie outside the plausible time range and are "
+                        "not counted (NPS_TV_EARLIEST_DATE, NPS_TV_FUTURE_HOURS)",
+                        self.rollup.outside)
+
+    def warnings(self) -> list[str]:
+        """What the counts leave out or group, in words, for /health."""
+        out = []
+        if self.rollup.outside:
+            out.append(f"{self.rollup.outside} stored responses lie outside the plausible "
+                       f"time range ({self.settings.earliest_date} to now + "
+                       f"{self.settings.future_hours:g} h) and are not counted")
+        return out + self.rollup.segments.warnings()
 
     def health(self) -> dict:
-        """Poll status for /health: last success, snapshot age and version."""
+        """Poll status for /health: last success, snapshot age and version, failures in a
+        row, and what the counts leave out (responses outside the time range, capped
+        segment fields)."""
         now = datetime.now(UTC)
         age = (now - self.last_success).total_seconds() if self.last_success else None
         return {
@@ -125,4 +165,7 @@ class Poller:
             "responses_loaded": self._snapshot.stored,
             "last_poll_ms": round(1000 * self.last_poll_seconds, 2),
             "last_poll_rows": self.last_poll_rows,
+            "consecutive_failures": self.consecutive_failures,
+            "responses_outside_range": self.rollup.outside,
+            "warnings": self.warnings(),
         }

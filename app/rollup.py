@@ -4,11 +4,14 @@ The rollup keeps counts by (segment combination, local day, category) and by
 (segment combination, local day, topic, category) in numpy arrays. A poll folds in only
 the rows that changed: a row seen before is first taken out with the values it was
 counted with, then put back with its new ones, so late updates never double-count.
+
+Rows created outside the plausible time range (stored before the input rules, or under
+another NPS_TV_EARLIEST_DATE) are not counted, so the day axis never stretches to year 1 or
+9999 for one outlier. A row ahead of the range is counted once the range reaches it.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,8 +19,10 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
+from app.ingest.rules import TimeRange
 from app.metrics import DETRACTOR, PASSIVE, PASSIVE_MIN, PROMOTER, PROMOTER_MIN
 from app.privacy import mask_personal_data
+from app.segments import SegmentGroups
 from app.store.database import ChangedRows, EventRow
 
 MICROS_PER_DAY = 86_400_000_000
@@ -102,18 +107,17 @@ class Rollup:
     """Mutable counts owned by the poller; ``snapshot()`` freezes a copy for viewers."""
 
     def __init__(self, tz: str = "UTC", topic_names: Sequence[str] = (), comments_keep: int = 60,
-                 segment_fields: Sequence[str] | None = None):
+                 segment_fields: Sequence[str] | None = None,
+                 segment_values_max: int | None = None, time_range: TimeRange | None = None):
         self.tz = tz
         self.comments_keep = comments_keep
         self.topic_names: list[str] = list(topic_names)
         self._topic_index = {name: i for i, name in enumerate(self.topic_names)}
         self._topic_masks: dict[str, int] = {"": 0}
-        # Only the configured segment fields form groups: a per-customer property would
-        # otherwise make one group per response (and reach the wall as a chip).
-        self.segment_fields = None if segment_fields is None else frozenset(segment_fields)
-        self._combo_index: dict[str, int] = {}  # stored segments JSON -> combo
-        self._reduced_index: dict[str, int] = {}  # JSON of the kept fields -> combo
-        self.combos: list[dict[str, str]] = []
+        self.segments = SegmentGroups(segment_fields, segment_values_max)
+        self.combos = self.segments.combos
+        self.time_range = time_range or TimeRange()
+        self._earliest_s = int(self.time_range.earliest.timestamp())
         self.day0 = 0
         self.counts = np.zeros((0, 0, 3), dtype=np.int32)
         self.topic_counts = np.zeros((0, 0, max(len(self.topic_names), 1), 3), dtype=np.int32)
@@ -122,15 +126,20 @@ class Rollup:
         self._cat = np.zeros(0, dtype=np.int8)
         self._tmask = np.zeros(0, dtype=np.int64)
         self._updated = np.zeros(0, dtype=np.int64)
+        self._inside = np.zeros(0, dtype=bool)  # created within the plausible range
+        self._ahead: dict[int, int] = {}  # id -> created (epoch s) of rows ahead of the range
+        self.outside = 0  # stored rows not counted: created outside the plausible range
         self.comments: dict[int, Comment] = {}
         self.latest: Comment | None = None
+        self._latest_key: tuple[int, int] = (-1, -1)  # (updated micros, id) of ``latest``
         self.stored = 0
         self.max_id = 0
         self.max_updated_micros = 0
+        self.bulk_mark = 0  # newest updated_at (micros) when the bulk read started
 
     # -- folding --------------------------------------------------------------------------
 
-    def fold(self, rows: ChangedRows) -> int:
+    def fold(self, rows: ChangedRows, now: datetime | None = None) -> int:
         """Fold changed rows into the counts; returns how many rows changed anything."""
         if not len(rows):
             return 0
@@ -145,29 +154,70 @@ class Rollup:
         if not fresh.any():
             return 0
         sel = np.flatnonzero(fresh)
-        ids, updated = ids[sel], updated[sel]
-        days = local_days(rows.created[sel] * 1_000_000, self.tz)
+        ids, updated, created = ids[sel], updated[sel], rows.created[sel]
+        latest_s = self._latest_s(now)
+        inside = (created >= self._earliest_s) & (created <= latest_s)
+        days = np.zeros(len(sel), dtype=np.int64)
+        days[inside] = local_days(created[inside] * 1_000_000, self.tz)
         cats = np.where(rows.excluded[sel], NOT_COUNTED, categories(rows.scores[sel]))
         combos = self._lookup(rows.segment_sets[sel], rows.segment_keys, self._combo_of)
         masks = self._lookup(rows.topic_sets[sel], rows.topic_keys, self._mask_of)
         seen = self._updated[ids] != UNSEEN
+        was_inside, prev_updated = self._inside[ids], self._updated[ids]
         # Re-read rows (the overlap, a repeat delivery) that count exactly as before are no change.
-        moved = ~seen | (self._day[ids] != days) | (self._combo[ids] != combos) \
-            | (self._cat[ids] != cats) | (self._tmask[ids] != masks)
+        moved = ~seen | (was_inside != inside) | (self._day[ids] != days) \
+            | (self._combo[ids] != combos) | (self._cat[ids] != cats) | (self._tmask[ids] != masks)
         self.stored += int((~seen).sum())
+        self.outside += int((~inside).sum()) - int((seen & ~was_inside).sum())
         self._apply(ids[seen & moved], sign=-1)  # take out what these rows counted before
-        self._ensure_shape(len(self.combos), int(days.min()), int(days.max()))
+        if inside.any():
+            self._ensure_shape(len(self.combos), int(days[inside].min()),
+                               int(days[inside].max()))
+        else:
+            self._ensure_shape(len(self.combos))
         self._day[ids], self._combo[ids], self._cat[ids] = days, combos, cats
-        self._tmask[ids], self._updated[ids] = masks, updated
+        self._tmask[ids], self._updated[ids], self._inside[ids] = masks, updated, inside
         self._apply(ids[moved], sign=+1)
+        self._note_ahead(ids, created, created > latest_s)
 
         self.max_id = max(self.max_id, int(ids.max()))
         if rows.updated is not None:
             self.max_updated_micros = max(self.max_updated_micros, int(updated.max()))
         changed = int(moved.sum())
         if rows.comments is not None:
-            changed += self._fold_comments(rows, sel)
+            # News for the gong: a new row or a new version of one. A bulk-loaded row's first
+            # re-read (its updated_at unknown until now) is news only if written after the load.
+            news = ~seen | (prev_updated != 0) | (updated > self.bulk_mark)
+            changed += self._fold_comments(rows, sel, updated, inside, news)
         return changed
+
+    def admit_due(self, now: datetime | None = None) -> int:
+        """Count the rows that were ahead of the plausible range and no longer are."""
+        if not self._ahead:
+            return 0
+        latest_s = self._latest_s(now)
+        due = np.array([i for i, c in self._ahead.items() if c <= latest_s], dtype=np.int64)
+        if not len(due):
+            return 0
+        created = np.array([self._ahead.pop(int(i)) for i in due], dtype=np.int64)
+        days = local_days(created * 1_000_000, self.tz)
+        self._ensure_shape(len(self.combos), int(days.min()), int(days.max()))
+        self._day[due], self._inside[due] = days, True
+        self.outside -= len(due)
+        self._apply(due, sign=+1)
+        return len(due)
+
+    def _latest_s(self, now: datetime | None) -> int:
+        return int(self.time_range.latest(now).timestamp())
+
+    def _note_ahead(self, ids: np.ndarray, created: np.ndarray, ahead: np.ndarray) -> None:
+        """Remember rows ahead of the range (to count them when it reaches them)."""
+        if self._ahead:
+            back = ids[~ahead]
+            for i in back[np.isin(back, np.fromiter(self._ahead, dtype=np.int64))]:
+                self._ahead.pop(int(i))
+        for i, c in zip(ids[ahead], created[ahead], strict=True):
+            self._ahead[int(i)] = int(c)
 
     @staticmethod
     def _lookup(set_ids: np.ndarray, keys: Mapping[int, str], resolve) -> np.ndarray:
@@ -180,7 +230,7 @@ class Rollup:
         if not len(ids):
             return
         cats = self._cat[ids]
-        counted = cats != NOT_COUNTED
+        counted = (cats != NOT_COUNTED) & self._inside[ids]
         ids, cats = ids[counted], cats[counted].astype(np.int64)
         combos, days = self._combo[ids].astype(np.int64), self._day[ids] - self.day0
         _add(self.counts, (combos * self.counts.shape[1] + days) * 3 + cats, sign)
@@ -193,18 +243,7 @@ class Rollup:
                 _add(self.topic_counts, flat, sign)
 
     def _combo_of(self, segments: str) -> int:
-        index = self._combo_index.get(segments)
-        if index is None:
-            values = json.loads(segments) if segments else {}
-            if self.segment_fields is not None:
-                values = {k: v for k, v in values.items() if k in self.segment_fields}
-            reduced = json.dumps(values, sort_keys=True)
-            index = self._reduced_index.get(reduced)
-            if index is None:
-                index = self._reduced_index[reduced] = len(self.combos)
-                self.combos.append(values)
-            self._combo_index[segments] = index
-        return index
+        return self.segments.index_of(segments)
 
     def _mask_of(self, topics: str) -> int:
         mask = self._topic_masks.get(topics)
@@ -233,19 +272,30 @@ class Rollup:
         self._day, self._combo = grow(self._day, 0), grow(self._combo, 0)
         self._cat, self._tmask = grow(self._cat, NOT_COUNTED), grow(self._tmask, 0)
         self._updated = grow(self._updated, UNSEEN)
+        self._inside = grow(self._inside, False)
 
-    def _ensure_shape(self, combos: int, day_min: int, day_max: int) -> None:
+    def _ensure_shape(self, combos: int, day_min: int | None = None,
+                      day_max: int | None = None) -> None:
+        """Room for ``combos`` combinations, every topic and (when given) these days.
+
+        Callers pass only days within the plausible range, so the axis stays bounded.
+        """
         c, d, t = self.counts.shape[0], self.counts.shape[1], len(self.topic_names)
-        if d == 0:
-            self.day0 = day_min
-        lo, hi = min(self.day0, day_min), max(self.day0 + d - 1, day_max)
-        if d and combos <= c and lo == self.day0 and hi < self.day0 + d and \
-                t <= self.topic_counts.shape[2]:
+        if day_min is None or day_max is None:
+            grow_days = False
+        else:
+            if d == 0:
+                self.day0 = day_min
+            lo, hi = min(self.day0, day_min), max(self.day0 + d - 1, day_max)
+            grow_days = d == 0 or lo < self.day0 or hi >= self.day0 + d
+        if not grow_days and combos <= c and t <= self.topic_counts.shape[2]:
             return
         # Grow with headroom so a live feed does not reallocate every day or new combination.
         new_c = max(combos, c + c // 2, 8) if combos > c else c
-        new_lo = lo - 7 if lo < self.day0 or d == 0 else self.day0
-        new_hi = hi + 31 if d == 0 or hi >= self.day0 + d else self.day0 + d - 1
+        new_lo, new_hi = self.day0, self.day0 + d - 1
+        if grow_days:
+            new_lo = lo - 7 if lo < self.day0 or d == 0 else self.day0
+            new_hi = hi + 31 if d == 0 or hi >= self.day0 + d else self.day0 + d - 1
         new_t = max(t, self.topic_counts.shape[2], 1)
         counts = np.zeros((new_c, new_hi - new_lo + 1, 3), dtype=np.int32)
         topic_counts = np.zeros((new_c, new_hi - new_lo + 1, new_t, 3), dtype=np.int32)
@@ -258,17 +308,30 @@ class Rollup:
 
     # -- comments -------------------------------------------------------------------------
 
-    def seed_comments(self, rows: ChangedRows) -> None:
+    def seed_comments(self, rows: ChangedRows, now: datetime | None = None) -> None:
         """Load the newest comments (the first full read leaves comments out)."""
-        self._fold_comments(rows, np.arange(len(rows)))
+        latest_s = self._latest_s(now)
+        inside = (rows.created >= self._earliest_s) & (rows.created <= latest_s)
+        self._fold_comments(rows, np.arange(len(rows)), to_micros(rows.updated or []), inside,
+                            np.ones(len(rows), dtype=bool))
 
-    def _fold_comments(self, rows: ChangedRows, sel: np.ndarray) -> int:
-        """Update the newest-comments list; returns how many entries changed."""
+    def _fold_comments(self, rows: ChangedRows, sel: np.ndarray, updated: np.ndarray,
+                       inside: np.ndarray, news: np.ndarray) -> int:
+        """Update the newest-comments list and the gong's newest response.
+
+        ``updated``, ``inside`` and ``news`` (new or changed counts) are aligned with ``sel``.
+        The newest response is the one received or changed last, not the one with the latest
+        created_at: a response dated ahead must not hold the gong for good. A re-read that
+        changes nothing (the overlap, the first re-read after the bulk load) is not news.
+        """
         newest: Comment | None = None
+        newest_key = (-1, -1)
         changes = 0
-        for i in sel:
+        for k, i in enumerate(sel):
             rid, text = int(rows.ids[i]), (rows.comments[i] or "").strip()
-            excluded = bool(rows.excluded[i])
+            if rows.excluded[i] or not inside[k]:
+                changes += self.comments.pop(rid, None) is not None
+                continue
             topics = rows.topic_keys[int(rows.topic_sets[i])]
             comment = Comment(
                 id=rid,
@@ -278,16 +341,17 @@ class Rollup:
                 segments=self.combos[self._combo_of(rows.segment_keys[int(rows.segment_sets[i])])],
                 topics=tuple(n for n in topics.split(",") if n),
             )
-            if not excluded and (newest is None or comment.created_at >= newest.created_at):
-                newest = comment
-            if text and not excluded:
-                changes += self.comments.get(rid) != comment
+            if text:
+                moved = self.comments.get(rid) != comment
                 self.comments[rid] = comment
             else:
-                changes += self.comments.pop(rid, None) is not None
-        if newest is not None and (self.latest is None
-                                   or newest.created_at >= self.latest.created_at):
-            self.latest = newest
+                moved = self.comments.pop(rid, None) is not None
+            changes += moved
+            key = (int(updated[k]), rid)
+            if news[k] and key > newest_key:
+                newest, newest_key = comment, key
+        if newest is not None and newest_key >= self._latest_key:
+            self.latest, self._latest_key = newest, newest_key
         if len(self.comments) > self.comments_keep:
             keep = sorted(self.comments.values(), key=lambda c: (c.created_at, c.id),
                           reverse=True)[: self.comments_keep]

@@ -18,13 +18,14 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from app import metrics
+from app.ingest.rules import TimeRange
 from app.metrics import ScoreSummary, TopicRow, TrendPoint
 from app.rollup import Comment, Snapshot
 from app.store.database import EventRow
 
 EPOCH = date(1970, 1, 1)
-EARLIEST, LATEST = date(1970, 1, 1), date(2200, 12, 31)  # room for trend periods either side
-WINDOW_RE = re.compile(r"^(\d{1,4})d$")
+# ASCII digits only: int() would read "٣٠" or "３０" as 30.
+WINDOW_RE = re.compile(r"^([0-9]{1,4})d$", re.ASCII)
 
 
 class RequestError(ValueError):
@@ -42,9 +43,16 @@ class ViewRequest:
 
     @classmethod
     def parse(cls, args: Mapping[str, str], segment_fields: tuple[str, ...],
-              default_window: str) -> ViewRequest:
-        """Build a request from query parameters; raise RequestError naming a bad one."""
-        start, end = _parse_date(args, "from"), _parse_date(args, "to")
+              default_window: str, time_range: TimeRange | None = None,
+              now: datetime | None = None) -> ViewRequest:
+        """Build a request from query parameters; raise RequestError naming a bad one.
+
+        from/to must lie in ``time_range`` (by default 2000-01-01 to tomorrow), the
+        plausible range that every way in checks.
+        """
+        bounds = time_range or TimeRange()
+        first, last = bounds.earliest.date(), bounds.latest(now).date()
+        start, end = _parse_date(args, "from", first, last), _parse_date(args, "to", first, last)
         window = (args.get("window") or "").strip().lower()
         if start or end:
             if window and window != "range":
@@ -68,16 +76,16 @@ class ViewRequest:
         return cls(window=window, start=start, end=end, segments=tuple(segments))
 
 
-def _parse_date(args: Mapping[str, str], name: str) -> date | None:
+def _parse_date(args: Mapping[str, str], name: str, first: date, last: date) -> date | None:
     raw = (args.get(name) or "").strip()
     if not raw:
         return None
     try:
-        value = date.fromisoformat(raw)
+        value = date.fromisoformat(raw)  # refuses non-ASCII digits itself
     except ValueError:
         raise RequestError(f"{name}: must be a date like 2026-01-31, got {raw!r}") from None
-    if not EARLIEST <= value <= LATEST:
-        raise RequestError(f"{name}: must be between {EARLIEST} and {LATEST}, got {raw!r}")
+    if not first <= value <= last:
+        raise RequestError(f"{name}: must be between {first} and {last}, got {raw!r}")
     return value
 
 
@@ -247,26 +255,47 @@ def _matches(segments: Mapping[str, str], request: ViewRequest) -> bool:
     return all(segments.get(name) in values for name, values in request.segments)
 
 
-class ViewCache:
-    """A small LRU of views keyed by (snapshot version, request, today)."""
+def estimate_view_bytes(view: View) -> int:
+    """A rough upper estimate of the memory a cached view holds on its own.
 
-    def __init__(self, size: int = 64):
-        self.size = size
-        self._items: OrderedDict[tuple, View] = OrderedDict()
+    Comments are shared with the snapshot, so only their references count; the request
+    counts whole, since a long segment filter list lives in the cache key too.
+    """
+    request = sum(len(name) + sum(len(v) + 60 for v in values)
+                  for name, values in view.request.segments)
+    # Per-item weights measured with tracemalloc on real views (rounded up).
+    return (6_000 + 2 * request + 1_200 * len(view.trend) + 800 * len(view.topics)
+            + 16 * (len(view.comments) + len(view.events)))
+
+
+class ViewCache:
+    """An LRU of views keyed by (snapshot version, request, today), bounded by size."""
+
+    def __init__(self, max_bytes: int = 16 * 2**20):
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._items: OrderedDict[tuple, tuple[View, int]] = OrderedDict()
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def get(self, snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz: str,
             goal: float | None = None, now: datetime | None = None) -> View:
         """The cached view, computing it on a miss."""
         key = (snapshot.version, request, today_in(tz, now))
         with self._lock:
-            view = self._items.get(key)
-            if view is not None:
+            item = self._items.get(key)
+            if item is not None:
                 self._items.move_to_end(key)
-                return view
+                return item[0]
         view = build_view(snapshot, request, min_sample=min_sample, tz=tz, goal=goal, now=now)
+        size = estimate_view_bytes(view)
         with self._lock:
-            self._items[key] = view
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            old = self._items.pop(key, None)
+            self.bytes -= old[1] if old else 0
+            self._items[key] = (view, size)
+            self.bytes += size
+            while self.bytes > self.max_bytes and self._items:
+                self.bytes -= self._items.popitem(last=False)[1][1]
         return view

@@ -49,7 +49,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     store.upgrade()
     poller = Poller(store, settings, tuple(taxonomy.names))
     build_id = settings.build_id or default_build_id()
-    services = Services(settings, store, poller, build_id)
+    # Three quarters of the cache budget; the poller's view cache has the rest.
+    parts = PartCache(max_bytes=int(settings.cache_mb * 2**20 * 3 / 4))
+    services = Services(settings, store, poller, build_id, parts=parts)
     # Build the parts screens will ask for in the poll job, not on their request path.
     poller.on_publish.append(partial(prewarm, services))
 

@@ -1,5 +1,8 @@
 """Poll, first-snapshot and viewer-update costs at 10,000 and 1,000,000 stored responses.
 
+The store is seeded as a bulk import that has just finished (every row written now), so the
+idle polls once the overlap has passed show what an idle server pays after an import.
+
     python benchmarks/bench_poll.py            # 10k and 1M (about a minute, mostly seeding)
     python benchmarks/bench_poll.py --sizes 10000 100000
 
@@ -32,14 +35,16 @@ PRODUCTS, REGIONS, PLANS = ("Ledger", "Pulse", "Atlas", "Relay"), ("NA", "EMEA",
 TOPICS = ("Pricing", "Support", "Performance", "", "", "Pricing,Support")
 
 
-def seed(path: Path, rows: int, days: int = 365) -> None:
-    """Write ``rows`` responses straight through sqlite3 (seeding speed is not measured)."""
+def seed(path: Path, rows: int, days: int = 365) -> datetime:
+    """Write ``rows`` responses straight through sqlite3 (seeding speed is not measured),
+    all stamped with one updated_at, as a bulk import does; returns that time."""
     store = Store(f"sqlite:///{path}")
     store.upgrade()
     store.dispose()
     rng = random.Random(1)
-    now = datetime.now(UTC).replace(tzinfo=None)
-    old = (now - timedelta(days=2)).isoformat(sep=" ", timespec="microseconds")
+    imported_at = datetime.now(UTC)
+    now = imported_at.replace(tzinfo=None)
+    stamp = now.isoformat(sep=" ", timespec="microseconds")
     con = sqlite3.connect(path)
     segs = [json.dumps({"plan": pl, "product": p, "region": r}, sort_keys=True)
             for p in PRODUCTS for r in REGIONS for pl in PLANS]
@@ -52,13 +57,14 @@ def seed(path: Path, rows: int, days: int = 365) -> None:
     for i in range(rows):
         created = now - timedelta(seconds=rng.randrange(days * 86400))
         batch.append(("bench", str(i), rng.randint(0, 10), rng.choice(comments),
-                      created.isoformat(sep=" ", timespec="microseconds"), old,
+                      created.isoformat(sep=" ", timespec="microseconds"), stamp,
                       rng.choice(seg_ids), rng.choice(topic_ids), 0))
         if len(batch) == 50_000:
             _insert(con, batch)
             batch = []
     _insert(con, batch)
     con.close()
+    return imported_at
 
 
 def _insert(con: sqlite3.Connection, batch: list[tuple]) -> None:
@@ -79,7 +85,7 @@ def new_records(start: int, count: int) -> list[ResponseRecord]:
 def measure(size: int, workdir: Path, repeats: int = 15) -> dict[str, float]:
     path = workdir / f"bench-{size}.db"
     t0 = time.perf_counter()
-    seed(path, size)
+    imported_at = seed(path, size)
     seeded = time.perf_counter() - t0
     settings = Settings(data_dir=str(workdir), database_url=f"sqlite:///{path}",
                         topics_file=str(DEFAULT_DATA_DIR / "topics.json"))
@@ -89,6 +95,8 @@ def measure(size: int, workdir: Path, repeats: int = 15) -> dict[str, float]:
     t0 = time.perf_counter()
     poller.poll()
     first = time.perf_counter() - t0
+    result = {"seed_s": seeded, "first_snapshot_s": first}
+    result.update(measure_idle_after_import(poller, settings, imported_at))
 
     idle, busy = [], []
     for r in range(repeats):
@@ -100,12 +108,28 @@ def measure(size: int, workdir: Path, repeats: int = 15) -> dict[str, float]:
         changed = poller.poll()
         busy.append(time.perf_counter() - t0)
         assert changed
-    result = {"seed_s": seeded, "first_snapshot_s": first,
-              "poll_idle_ms": 1000 * statistics.median(idle),
-              "poll_100_new_ms": 1000 * statistics.median(busy)}
+    result.update({"poll_idle_ms": 1000 * statistics.median(idle),
+                   "poll_100_new_ms": 1000 * statistics.median(busy)})
     result.update(measure_viewers(services))
     store.dispose()
     return result
+
+
+def measure_idle_after_import(poller, settings: Settings, imported_at: datetime,
+                              repeats: int = 15) -> dict[str, float]:
+    """Rows read and ms per poll of an idle server once poll + overlap seconds have passed
+    since a bulk import (the overlap used to follow the import's updated_at for good)."""
+    wait = settings.poll_seconds + settings.poll_overlap_seconds
+    time.sleep(max(0.0, (imported_at - datetime.now(UTC)).total_seconds() + wait))
+    poller.poll()
+    rows, times = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        poller.poll()
+        times.append(time.perf_counter() - t0)
+        rows.append(poller.last_poll_rows)
+    return {"idle_after_import_rows": max(rows),
+            "idle_after_import_ms": 1000 * statistics.median(times)}
 
 
 def measure_viewers(services, repeats: int = 30) -> dict[str, float]:
@@ -164,6 +188,13 @@ def main() -> None:
               f"(budget <= 1.5; <= 20 ms at 1M: {results[large]['poll_100_new_ms']:.1f} ms)")
         print(f"first snapshot at {large:,}: {results[large]['first_snapshot_s']:.2f} s "
               f"(budget <= 2 s)")
+        idle = results[large]["idle_after_import_ms"] / results[small]["idle_after_import_ms"]
+        print(f"idle poll after a bulk import, {large:,} vs {small:,} stored: "
+              f"{results[small]['idle_after_import_rows']:.0f} and "
+              f"{results[large]['idle_after_import_rows']:.0f} rows read at most, "
+              f"{results[small]['idle_after_import_ms']:.2f} and "
+              f"{results[large]['idle_after_import_ms']:.2f} ms, ratio {idle:.2f} "
+              f"(budget: a handful of rows)")
     for size, r in results.items():
         print(f"viewer at {size:,}: unchanged {r['viewer_unchanged_ms']:.3f} ms (budget 2), "
               f"after a change {r['viewer_after_change_first_ms']:.2f} ms for the first screen, "

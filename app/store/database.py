@@ -305,9 +305,11 @@ class Store:
         """Rows updated at or after ``updated_after`` or with an id above ``after_id``."""
         return polling.changed_since(self.engine, updated_after, after_id)
 
-    def newest_comments(self, limit: int) -> ChangedRows:
-        """The newest ``limit`` counted responses that carry a comment."""
-        return polling.newest_comments(self.engine, limit)
+    def newest_comments(self, limit: int, created_from: datetime | None = None,
+                        created_to: datetime | None = None) -> ChangedRows:
+        """The newest ``limit`` counted responses that carry a comment (created within the
+        bounds when given)."""
+        return polling.newest_comments(self.engine, limit, created_from, created_to)
 
     def list_responses(self, *, after_id: int = 0, limit: int = 100,
                        created_from: datetime | None = None, created_to: datetime | None = None,

@@ -75,8 +75,10 @@ def changed_since(engine: Engine, updated_after: datetime, after_id: int) -> Cha
     return _read(engine, stmt, with_comments=True)
 
 
-def newest_comments(engine: Engine, limit: int) -> ChangedRows:
-    """The newest ``limit`` counted responses that carry a comment."""
+def newest_comments(engine: Engine, limit: int, created_from: datetime | None = None,
+                    created_to: datetime | None = None) -> ChangedRows:
+    """The newest ``limit`` counted responses that carry a comment (created within the
+    bounds when given, so a row dated 9999 does not take a place in the feed)."""
     stmt = (
         select(RESPONSES.c.id, _epoch(engine, RESPONSES.c.created_at), _packed_code(),
                RESPONSES.c.updated_at, RESPONSES.c.comment)
@@ -85,6 +87,10 @@ def newest_comments(engine: Engine, limit: int) -> ChangedRows:
         .order_by(RESPONSES.c.created_at.desc(), RESPONSES.c.id.desc())
         .limit(limit)
     )
+    if created_from is not None:
+        stmt = stmt.where(RESPONSES.c.created_at >= created_from)
+    if created_to is not None:
+        stmt = stmt.where(RESPONSES.c.created_at <= created_to)
     return _read(engine, stmt, with_comments=True)
 
 

@@ -1,0 +1,111 @@
+"""View requests from URL parameters, and the size-bounded caches of views and parts."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from app.ingest.rules import TimeRange
+from app.live import PartCache
+from app.poller import Poller
+from app.views import RequestError, ViewCache, ViewRequest
+from app.web import create_app, get_services
+from tests.conftest import make_record
+
+FIELDS = ("product", "region")
+
+
+@pytest.mark.parametrize("window", ["٣٠d", "３０d", "𝟑𝟎d", "३०d", "3０d"])
+def test_unicode_digits_in_the_window_are_refused(window):
+    with pytest.raises(RequestError, match=r"^window: must be like 30d"):
+        ViewRequest.parse({"window": window}, FIELDS, "30d")
+
+
+@pytest.mark.parametrize(("name", "raw"), [
+    ("from", "0001-01-01"), ("from", "1999-12-31"), ("to", "9999-12-31"),
+    ("to", "2026-12-05"), ("from", "2026-12-04")])
+def test_dates_outside_the_plausible_range_are_refused(name, raw):
+    now = datetime(2026, 12, 2, 12, tzinfo=UTC)
+    with pytest.raises(RequestError, match=rf"^{name}: must be between 2000-01-01 and "
+                                           r"2026-12-03"):
+        ViewRequest.parse({name: raw}, FIELDS, "30d", now=now)
+
+
+def test_the_plausible_range_comes_from_the_settings(settings):
+    bounds = TimeRange.from_settings(settings.replace(earliest_date="2020-01-01"))
+    with pytest.raises(RequestError, match="^from: must be between 2020-01-01"):
+        ViewRequest.parse({"from": "2019-12-31"}, FIELDS, "30d", bounds)
+    ok = ViewRequest.parse({"from": "2020-01-01", "to": "2020-02-01"}, FIELDS, "30d", bounds)
+    assert (ok.start, ok.end) == (date(2020, 1, 1), date(2020, 2, 1))
+
+
+def test_the_api_refuses_unicode_digits_naming_the_field(settings):
+    client = create_app(settings).server.test_client()
+    response = client.get("/api/v1/summary", query_string={"window": "٣٠d"})
+    assert response.status_code == 400
+    assert "window" in response.get_data(as_text=True)
+    assert client.get("/api/v1/summary", query_string={"from": "0001-01-01"}).status_code == 400
+
+
+def _retained(fill) -> int:
+    """Bytes still allocated after ``fill()`` returns (what the cache kept)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        fill()
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+
+
+def test_view_cache_stays_within_its_byte_budget(sqlite_store, settings):
+    now = datetime.now(UTC)
+    sqlite_store.upsert_responses([make_record(i, i % 11, when=now - timedelta(days=i % 40),
+                                               product=f"p{i % 5}") for i in range(200)])
+    poller = Poller(sqlite_store, settings)
+    poller.poll()
+    cache = ViewCache(max_bytes=300_000)
+
+    def fill():
+        for k in range(60):  # long filter lists, as a hand-made URL could send
+            values = tuple(f"{k:03d}-{'x' * 60}-{v}" for v in range(100))
+            cache.get(poller.snapshot, ViewRequest(segments=(("product", values),)),
+                      min_sample=5, tz="UTC", now=now)
+
+    retained = _retained(fill)
+    assert cache.bytes <= cache.max_bytes
+    assert 0 < len(cache) < 60
+    assert retained <= cache.max_bytes
+
+
+def test_part_cache_stays_within_its_byte_budget():
+    cache = PartCache(max_bytes=2_000_000)
+
+    def fill():
+        for version in range(40):
+            cache.get((version, date(2026, 1, 1), f"dark?window={version}d"), ["trend"],
+                      lambda name, v=version: f"{name}-{v}",
+                      lambda name, v=version: {"data": [f"{v}" * 50_000]})
+
+    retained = _retained(fill)
+    assert cache.builds == 40
+    assert cache.bytes <= cache.max_bytes
+    assert retained <= cache.max_bytes
+
+
+def test_part_cache_counts_a_part_reused_across_versions_once():
+    cache = PartCache(max_bytes=10_000_000)
+    for version in range(5):
+        cache.get((version, date(2026, 1, 1), "dark?"), ["score"], lambda name: "same",
+                  lambda name: {"html": "x" * 10_000})
+    assert cache.builds == 1
+    assert 100_000 <= cache.bytes < 120_000  # one payload (10x its JSON), six keys
+
+
+def test_cache_budgets_follow_the_cache_mb_setting(settings):
+    services = get_services(create_app(settings.replace(cache_mb=2.0)))
+    assert services.poller.views.max_bytes + services.parts.max_bytes == 2 * 2**20
