@@ -49,9 +49,15 @@ def delighted_body(event: str = "survey_response.created", score=9, comment=None
     return {"event_type": event, "event_id": "b8d057c5fake", "event_data": event_data}
 
 
+def sent_now(form: bool = False) -> str:
+    """Wootric's delivery time (the signed ``timestamp``) for a delivery sent now."""
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S +0000" if form
+                                      else "%Y-%m-%dT%H:%M:%S.000+00:00")
+
+
 def wootric_body(event: str = "created", score=7, text=None, rid=1128, props=None,
-                 mode="NPS", **response) -> dict:
-    """docs.wootric.com/webhooks: the JSON 'response created' sample."""
+                 mode="NPS", sent=None, **response) -> dict:
+    """docs.wootric.com/webhooks: the JSON 'response created' sample, sent now."""
     body = {
         "id": rid, "email": "nps@example.com", "external_id": "123abc", "score": score,
         "text": text, "ip_address": "127.0.0.1", "origin_url": "https://wootric.com/",
@@ -61,13 +67,13 @@ def wootric_body(event: str = "created", score=7, text=None, rid=1128, props=Non
         "updated_at": "2016-08-04T13:57:26.558-07:00", "excluded_from_calculations": False,
     }
     body.update(response)
-    return {"response": body, "event_name": event, "timestamp": "2016-08-04T13:57:31.329-07:00",
+    return {"response": body, "event_name": event, "timestamp": sent or sent_now(),
             "account_token": "NPS-xxxxxxxx", "survey_mode": mode}
 
 
 def wootric_form(event: str = "created", score="7", text="", rid="1128", props=None,
-                 excluded="false") -> bytes:
-    """docs.wootric.com/webhooks: the URL-encoded 'response created' sample."""
+                 excluded="false", updated="2016-08-04 13:57:26 -0700", sent=None) -> bytes:
+    """docs.wootric.com/webhooks: the URL-encoded 'response created' sample, sent now."""
     props = props or {"pricing_plan": "Enterprise", "product_plan": "Web App"}
     fields = [("response[id]", rid), ("response[email]", "nps@example.com"),
               ("response[external_id]", "123abc"), ("response[score]", score),
@@ -76,10 +82,10 @@ def wootric_form(event: str = "created", score="7", text="", rid="1128", props=N
               *((f"response[end_user_properties][{k}]", v) for k, v in props.items()),
               ("response[survey_id]", "1146"),
               ("response[created_at]", "2016-08-04 13:57:26 -0700"),
-              ("response[updated_at]", "2016-08-04 13:57:26 -0700"),
+              ("response[updated_at]", updated),
               ("response[excluded_from_calculations]", excluded), ("event_name", event),
               ("account_token", "NPS-xxxxxxx"), ("survey_mode", "NPS"),
-              ("timestamp", "2016-08-04 13:57:31 -0700")]
+              ("timestamp", sent or sent_now(form=True))]
     return "&".join(f"{k}={quote(v, safe='')}" for k, v in fields).encode()
 
 
@@ -442,7 +448,7 @@ BAD = [
      json.dumps(asknicely_body(responded="1714990125000")).encode(), JSON, False, 400,
      "question.responded", "milliseconds"),
     ("future-timestamp", "delighted", _delighted(created_at=4102444800), JSON, False, 400,
-     "event_data.created_at", "tomorrow"),
+     "event_data.created_at", "must lie between 2000-01-01 and now + 24 h"),
     ("comment-number", "wootric", json.dumps(wootric_body(text=42)).encode(), JSON, False, 400,
      "response.text", "text or null"),
     ("segment-list", "delighted", _delighted(props={"product": ["a", "b"]}), JSON, False, 400,
