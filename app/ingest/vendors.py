@@ -1,7 +1,9 @@
-"""Survey-tool webhook payloads mapped onto store records, and each vendor's signature check.
+"""Survey-tool webhook payloads mapped onto store records (signatures: ``signatures.py``).
 
-Pure functions: a decoded payload in, a list of records (or an ``Ignored`` marker) out. Every
-refusal is an ApiError naming the field and the reason; nothing here touches the store.
+Pure functions: a decoded payload in, a list of records (or an ``Ignored`` marker) out. Values
+pass the shared input rules (``rules.py``); each record carries the vendor's own time of that
+version, so the store keeps the newest. Every refusal is an ApiError naming the field and the
+reason; nothing here touches the store.
 """
 
 from __future__ import annotations
