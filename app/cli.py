@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app import __version__
 from app.config import SETTINGS, Settings
+from app.ingest.tokens import MIN_TOKEN_LENGTH, check_tokens
 from app.store import Store
 
 
@@ -78,7 +79,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 def demo_token(settings: Settings) -> str:
     """The demo's own ingest token, kept in DATA_DIR/demo-token (never printed or logged)."""
     path = Path(settings.data_dir) / "demo-token"
-    if not path.exists():
+    if not path.exists() or len(path.read_text().strip()) < MIN_TOKEN_LENGTH:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
         path.write_text(secrets.token_urlsafe(24))
@@ -232,6 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env(host=getattr(args, "host", None),
                                      port=getattr(args, "port", None),
                                      workers=getattr(args, "workers", None))
+        if args.func in (cmd_serve, cmd_demo):  # before workers start, not once in each
+            check_tokens(settings)
     except ValueError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

@@ -15,6 +15,7 @@ from app import __version__, manager, tv
 from app.api import build_blueprint
 from app.config import PROJECT_ROOT, Settings
 from app.ingest.rest import build_blueprint as build_ingest_blueprint
+from app.ingest.tokens import check_tokens
 from app.ingest.webhooks import build_blueprint as build_webhook_blueprint
 from app.live import ActiveScreens, PartCache, prewarm
 from app.poller import Poller
@@ -43,6 +44,7 @@ class Services:
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> Dash:
     """Build the Dash app (``dash_app.server`` is the Flask app) on an upgraded store."""
     settings = settings or Settings.from_env()
+    check_tokens(settings)  # a short or shared token stops the start, with the reason
     taxonomy = load_taxonomy(settings.resolved_topics_file)
     if store is None:
         store = Store(settings.resolved_database_url, tagger=partial(tag_topics, taxonomy=taxonomy))

@@ -49,9 +49,15 @@ def delighted_body(event: str = "survey_response.created", score=9, comment=None
     return {"event_type": event, "event_id": "b8d057c5fake", "event_data": event_data}
 
 
+def sent_now(form: bool = False) -> str:
+    """Wootric's delivery time (the signed ``timestamp``) for a delivery sent now."""
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S +0000" if form
+                                      else "%Y-%m-%dT%H:%M:%S.000+00:00")
+
+
 def wootric_body(event: str = "created", score=7, text=None, rid=1128, props=None,
-                 mode="NPS", **response) -> dict:
-    """docs.wootric.com/webhooks: the JSON 'response created' sample."""
+                 mode="NPS", sent=None, **response) -> dict:
+    """docs.wootric.com/webhooks: the JSON 'response created' sample, sent now."""
     body = {
         "id": rid, "email": "nps@example.com", "external_id": "123abc", "score": score,
         "text": text, "ip_address": "127.0.0.1", "origin_url": "https://wootric.com/",
@@ -61,13 +67,13 @@ def wootric_body(event: str = "created", score=7, text=None, rid=1128, props=Non
         "updated_at": "2016-08-04T13:57:26.558-07:00", "excluded_from_calculations": False,
     }
     body.update(response)
-    return {"response": body, "event_name": event, "timestamp": "2016-08-04T13:57:31.329-07:00",
+    return {"response": body, "event_name": event, "timestamp": sent or sent_now(),
             "account_token": "NPS-xxxxxxxx", "survey_mode": mode}
 
 
 def wootric_form(event: str = "created", score="7", text="", rid="1128", props=None,
-                 excluded="false") -> bytes:
-    """docs.wootric.com/webhooks: the URL-encoded 'response created' sample."""
+                 excluded="false", updated="2016-08-04 13:57:26 -0700", sent=None) -> bytes:
+    """docs.wootric.com/webhooks: the URL-encoded 'response created' sample, sent now."""
     props = props or {"pricing_plan": "Enterprise", "product_plan": "Web App"}
     fields = [("response[id]", rid), ("response[email]", "nps@example.com"),
               ("response[external_id]", "123abc"), ("response[score]", score),
@@ -76,10 +82,10 @@ def wootric_form(event: str = "created", score="7", text="", rid="1128", props=N
               *((f"response[end_user_properties][{k}]", v) for k, v in props.items()),
               ("response[survey_id]", "1146"),
               ("response[created_at]", "2016-08-04 13:57:26 -0700"),
-              ("response[updated_at]", "2016-08-04 13:57:26 -0700"),
+              ("response[updated_at]", updated),
               ("response[excluded_from_calculations]", excluded), ("event_name", event),
               ("account_token", "NPS-xxxxxxx"), ("survey_mode", "NPS"),
-              ("timestamp", "2016-08-04 13:57:31 -0700")]
+              ("timestamp", sent or sent_now(form=True))]
     return "&".join(f"{k}={quote(v, safe='')}" for k, v in fields).encode()
 
 
@@ -402,6 +408,127 @@ def test_the_same_delivery_three_times_at_once_stores_one_response(settings, sto
     assert store.count_responses() == 1
 
 
+# -- newest wins: an older version never overwrites a newer one ----------------------------------
+
+WOOTRIC_CREATED, WOOTRIC_UPDATED = "2016-08-04T13:57:26.558-07:00", "2016-08-04T14:05:00.000-07:00"
+
+
+def versions(vendor: str) -> tuple[tuple[bytes, str], tuple[bytes, str]]:
+    """The vendor's 'created' delivery (a score of 2) and its later update (10, a comment),
+    each carrying the vendor's own time of that version."""
+    if vendor == "delighted":  # event_data.updated_at
+        return (as_json(delighted_body("survey_response.created", score=2, updated_at=T0)),
+                as_json(delighted_body("survey_response.updated", score=10,
+                                       comment="Fixed within the hour", updated_at=T0 + 600)))
+    if vendor == "wootric":  # response.updated_at
+        return (as_json(wootric_body("created", score=2, updated_at=WOOTRIC_CREATED)),
+                as_json(wootric_body("updated", score=10, text="Fixed within the hour",
+                                     updated_at=WOOTRIC_UPDATED)))
+    # AskNicely: count increments with each webhook for the response
+    return (as_json(asknicely_body(score="2", count=1)),
+            as_json(asknicely_body(score="10", comment="Fixed within the hour", count=2)))
+
+
+@pytest.mark.parametrize("vendor", ["delighted", "wootric"])
+def test_a_replayed_signed_created_delivery_leaves_the_updated_score(make_client, store, vendor):
+    secret = SECRETS[vendor]
+    client, _ = make_client(store=store, **{f"{vendor}_secret": secret})
+    (old, ctype), (new, _) = versions(vendor)
+    for body in (old, new):
+        sent = post(client, vendor, body, ctype, token=None,
+                    headers=signature(vendor, body, secret))
+        assert sent.status_code in (200, 201), sent.json
+    before = snapshot(store)
+    # An attacker (or a proxy) replays the captured, validly signed "created" delivery.
+    replay = post(client, vendor, old, ctype, token=None, headers=signature(vendor, old, secret))
+    assert replay.status_code == 200, replay.json
+    assert replay.json == {"received": 1, "inserted": 0, "updated": 0, "unchanged": 1}
+    assert snapshot(store) == before
+    [row] = before[0]
+    assert (row["score"], row["comment"]) == (10, "Fixed within the hour")
+
+
+@pytest.mark.parametrize("vendor", ["delighted", "wootric", "asknicely"])
+def test_a_late_retry_of_an_older_version_changes_nothing(make_client, store, vendor):
+    client, _ = make_client(store=store)
+    (old, ctype), (new, _) = versions(vendor)
+    assert post(client, vendor, new, ctype).status_code == 201  # the update overtook it
+    before = snapshot(store)
+    late = post(client, vendor, old, ctype)
+    assert late.status_code == 200, late.json
+    assert late.json["unchanged"] == 1 and late.json["updated"] == 0
+    assert snapshot(store) == before
+    assert before[0][0]["score"] == 10
+
+
+@pytest.mark.parametrize("vendor", ["delighted", "wootric", "asknicely"])
+def test_a_newer_version_still_updates(make_client, store, vendor):
+    client, _ = make_client(store=store)
+    (old, ctype), (new, _) = versions(vendor)
+    assert post(client, vendor, old, ctype).status_code == 201
+    updated = post(client, vendor, new, ctype)
+    assert updated.json["updated"] == 1, updated.json
+    [row] = store.list_responses(limit=500)
+    assert (row["score"], row["comment"]) == (10, "Fixed within the hour")
+
+
+def test_a_signed_wootric_delivery_within_the_replay_window_is_accepted(make_client):
+    client, store = make_client(wootric_secret=SECRETS["wootric"], replay_window_seconds=300)
+    recent = datetime.now(UTC).timestamp() - 240
+    body = wootric_form(sent=datetime.fromtimestamp(recent, UTC).strftime(
+        "%Y-%m-%d %H:%M:%S +0000"))
+    response = post(client, "wootric", body, FORM, token=None,
+                    headers=signature("wootric", body, SECRETS["wootric"]))
+    assert response.status_code == 201, response.json
+
+
+def test_a_replay_window_of_zero_turns_the_check_off(make_client):
+    client, store = make_client(wootric_secret=SECRETS["wootric"], replay_window_seconds=0)
+    body = wootric_form(sent="2016-08-04 13:57:31 -0700")
+    response = post(client, "wootric", body, FORM, token=None,
+                    headers=signature("wootric", body, SECRETS["wootric"]))
+    assert response.status_code == 201, response.json
+
+
+def test_an_unsigned_delivery_time_is_not_a_replay_check(make_client):
+    # With the URL token the timestamp is not signed, so it proves nothing and is not checked.
+    client, store = make_client()
+    response = post(client, "wootric", wootric_form(sent="2016-08-04 13:57:31 -0700"), FORM)
+    assert response.status_code == 201, response.json
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_times_follow_the_configured_plausible_range(make_client, vendor):
+    client, store = make_client(earliest_date="2020-01-01", future_hours=1.0)
+    body, ctype = deliver(vendor)  # Wootric's and Typeform's samples date from 2016 and 2018
+    response = post(client, vendor, body, ctype)
+    if vendor in ("wootric", "typeform"):
+        assert response.status_code == 400, response.json
+        problems = response.json["problems"]
+        assert {p["path"] for p in problems} == {
+            "wootric": {"response.created_at", "response.updated_at"},
+            "typeform": {"form_response.submitted_at"}}[vendor]
+        assert all(p["message"].startswith("must lie between 2020-01-01 and now + 1 h")
+                   for p in problems)
+        assert store.count_responses() == 0
+    else:
+        assert response.status_code == 201, response.json
+    later = datetime.now(UTC).timestamp() + 2 * 3600
+    response = post(client, "delighted", *as_json(delighted_body(rid="9", created_at=later)))
+    assert response.status_code == 400
+    assert response.json["problems"][0]["path"] == "event_data.created_at"
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_comments_lose_control_and_direction_characters(make_client, vendor):
+    client, store = make_client()
+    post(client, vendor, *deliver(vendor))
+    comment = "Great\u202e support\x1b[2J, \u2066thanks\u2069\x07!"
+    response = post(client, vendor, *deliver(vendor, comment=comment))
+    assert response.status_code == 200, response.json
+    assert store.list_responses(limit=500)[0]["comment"] == "Great support[2J, thanks!"
+
+
 # -- the catalogue of bad input -------------------------------------------------------------------
 
 def _delighted(**data) -> bytes:
@@ -442,7 +569,7 @@ BAD = [
      json.dumps(asknicely_body(responded="1714990125000")).encode(), JSON, False, 400,
      "question.responded", "milliseconds"),
     ("future-timestamp", "delighted", _delighted(created_at=4102444800), JSON, False, 400,
-     "event_data.created_at", "tomorrow"),
+     "event_data.created_at", "must lie between 2000-01-01 and now + 24 h"),
     ("comment-number", "wootric", json.dumps(wootric_body(text=42)).encode(), JSON, False, 400,
      "response.text", "text or null"),
     ("segment-list", "delighted", _delighted(props={"product": ["a", "b"]}), JSON, False, 400,
@@ -481,6 +608,43 @@ BAD = [
     ("empty-body", "delighted", b"", JSON, False, 400, "body", "empty"),
     ("whitespace-body", "wootric", b"  \n ", FORM, False, 400, "body", "empty"),
     ("huge-body", "delighted", HUGE, JSON, False, 413, "body", "limit"),
+    # The shared input rules (app/ingest/rules.py), with the messages REST and import give.
+    ("score-arabic-digits", "delighted", _delighted(score="\u0661\u0660"), JSON, False, 400,
+     "event_data.score", "must be written with the digits 0-9"),
+    ("score-fullwidth-digits", "asknicely",
+     json.dumps(asknicely_body(score="\uff19")).encode(), JSON, False, 400, "question.score",
+     "must be written with the digits 0-9"),
+    ("unix-time-arabic-digits", "asknicely",
+     json.dumps(asknicely_body(responded="\u0661\u0667\u0661\u0664\u0669\u0669\u0660"
+                                         "\u0661\u0662\u0665")).encode(), JSON, False, 400,
+     "question.responded", "ISO 8601"),
+    ("segment-escape-codes", "delighted", _delighted(props={"product": "\x1b[31mRed"}), JSON,
+     False, 400, "event_data.person_properties.product",
+     "must be one line without control characters"),
+    ("segment-line-break", "wootric",
+     wootric_form(props={"product": "Web\nApp"}), FORM, False, 400,
+     "response.end_user_properties.product", "must be one line without control characters"),
+    ("segment-direction-override", "typeform",
+     json.dumps(typeform_body(hidden={"product": "\u202egnitekram"})).encode(), JSON, False,
+     400, "form_response.hidden.product", "text-direction override"),
+    ("segment-too-long", "asknicely",
+     json.dumps(asknicely_body(person={"product": "p" * 300})).encode(), JSON, False, 400,
+     "person.product", "is 300 characters; the limit is 200"),
+    ("id-line-break", "delighted", _delighted(rid="54\n35"), JSON, False, 400,
+     "event_data.id", "must be one line without control characters"),
+    ("id-direction-override", "wootric", wootric_form(rid="\u202e1128"), FORM, False, 400,
+     "response.id", "text-direction override"),
+    ("version-time-in-the-future", "delighted", _delighted(updated_at=4102444800), JSON,
+     False, 400, "event_data.updated_at", "must lie between 2000-01-01 and now + 24 h"),
+    ("asknicely-count-not-a-number", "asknicely",
+     json.dumps(asknicely_body(count="two")).encode(), JSON, False, 400, "count",
+     "whole number"),
+    # Wootric signs its delivery time: a captured delivery replays only within the window.
+    ("replay-outside-window", "wootric", wootric_form(sent="2016-08-04 13:57:31 -0700"), FORM,
+     True, 401, "timestamp", "refused as replays"),
+    ("signed-time-missing", "wootric",
+     json.dumps({k: v for k, v in wootric_body().items() if k != "timestamp"}).encode(), JSON,
+     True, 401, "timestamp", "signed delivery time"),
 ]
 
 

@@ -12,9 +12,9 @@ from tests.conftest import make_record
 
 
 def test_upgrade_creates_schema_at_head_and_is_repeatable(store: Store):
-    assert store.current_revision() == "0001"
+    assert store.current_revision() == "0002"
     store.upgrade()
-    assert store.current_revision() == "0001"
+    assert store.current_revision() == "0002"
     tables = set(inspect(store.engine).get_table_names())
     assert {"responses", "events", "alembic_version"} <= tables
 
@@ -120,3 +120,34 @@ def test_a_late_repeat_without_comment_keeps_the_comment(store: Store):
     store.upsert_responses([make_record(1, 4, when=when, comment="")])
     [row] = store.list_responses()
     assert (row["score"], row["comment"]) == (4, "Support was superb")
+
+
+def _version(score: int, at: datetime | None, comment: str | None = None) -> ResponseRecord:
+    return ResponseRecord("test", "1", score, datetime(2026, 5, 1, 12, tzinfo=UTC), comment,
+                          source_updated_at=at)
+
+
+def test_an_older_version_never_overwrites_a_newer_one(store: Store):
+    t0 = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    store.upsert_responses([_version(2, t0)])
+    store.upsert_responses([_version(10, t0 + timedelta(minutes=5), "Fixed my issue")])
+    before = store.list_responses()
+    result = store.upsert_responses([_version(2, t0)])  # replayed or retried late
+    assert (result.inserted, result.updated, result.unchanged) == (0, 0, 1)
+    assert store.list_responses() == before
+    assert (before[0]["score"], before[0]["comment"]) == (10, "Fixed my issue")
+    # The same time applies (a redelivery), and a newer one too.
+    store.upsert_responses([_version(9, t0 + timedelta(minutes=5))])
+    store.upsert_responses([_version(7, t0 + timedelta(minutes=9))])
+    assert store.list_responses()[0]["score"] == 7
+
+
+def test_a_version_without_a_time_keeps_the_old_behaviour(store: Store):
+    t0 = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    store.upsert_responses([_version(2, None)])
+    store.upsert_responses([_version(10, t0)])
+    store.upsert_responses([_version(4, None)])  # no time: the latest delivery wins
+    assert store.list_responses()[0]["score"] == 4
+    # ...and the stored time is kept, so an older versioned delivery is still refused.
+    store.upsert_responses([_version(1, t0 - timedelta(seconds=1))])
+    assert store.list_responses()[0]["score"] == 4

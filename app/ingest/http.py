@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Request, current_app, jsonify
+
+from app.ingest.tokens import FailedAttempts, client_address, token_valid
+
+LOG = logging.getLogger("nps_tv.auth")
 
 
 @dataclass
@@ -46,25 +51,56 @@ def current_services():
 
 
 def check_bearer(request: Request, expected: str, setting: str) -> None:
-    """Require ``Authorization: Bearer <expected>``, compared in constant time."""
+    """Require ``Authorization: Bearer <token>`` matching one of ``expected`` (comma-separated
+    for rotation), in constant time; failures are logged and slowed per client."""
     if not expected:
         raise ApiError.single(
             403, "authorization",
             f"writes are disabled: set {setting} on the server and send it as "
             "'Authorization: Bearer <token>'", error="forbidden")
+    client = refuse_if_throttled(request, "authorization")
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer" or not given:
-        raise ApiError.single(401, "authorization", "missing 'Authorization: Bearer <token>'",
-                              error="unauthorized", **{"WWW-Authenticate": "Bearer"})
-    if not tokens_equal(given.strip(), expected):
-        raise ApiError.single(401, "authorization", "token is not valid", error="unauthorized",
-                              **{"WWW-Authenticate": "Bearer"})
+        raise failed_attempt(request, client, ApiError.single(
+            401, "authorization", "missing 'Authorization: Bearer <token>'",
+            error="unauthorized", **{"WWW-Authenticate": "Bearer"}))
+    if not token_valid(given.strip(), expected):
+        raise failed_attempt(request, client, ApiError.single(
+            401, "authorization", "token is not valid", error="unauthorized",
+            **{"WWW-Authenticate": "Bearer"}))
 
 
 def tokens_equal(given: str, expected: str) -> bool:
     """Constant-time comparison of two secrets."""
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def failed_attempts() -> FailedAttempts:
+    """This app's count of failed token attempts per client (one per worker process)."""
+    return current_app.extensions.setdefault("nps_tv_failed_attempts", FailedAttempts())
+
+
+def refuse_if_throttled(request: Request, path: str) -> str:
+    """429 with Retry-After, without checking anything, for a client with too many recent
+    failures; otherwise the client's address (honouring NPS_TV_PROXY_HOPS)."""
+    client = client_address(request.remote_addr, request.headers,
+                            current_services().settings.proxy_hops)
+    wait = failed_attempts().retry_after(client)
+    if wait:
+        raise ApiError.single(429, path, f"too many failed attempts from this address; try "
+                                         f"again in {wait} s", error="too many requests",
+                              **{"Retry-After": str(wait)})
+    return client
+
+
+def failed_attempt(request: Request, client: str, error: ApiError) -> ApiError:
+    """Count and log a refused credential (address, route and reason; never the token, so the
+    path is logged without its query string), and return ``error`` to raise."""
+    failed_attempts().record(client)
+    reason = "; ".join(f"{p['path']}: {p['message']}" for p in error.problems)
+    LOG.warning("refused %s %s from %r: %s", request.method, request.path, client, reason)
+    return error
 
 
 def read_body(request: Request, max_bytes: int) -> bytes:

@@ -1,14 +1,13 @@
-"""Survey-tool webhook payloads mapped onto store records, and each vendor's signature check.
+"""Survey-tool webhook payloads mapped onto store records (signatures: ``signatures.py``).
 
-Pure functions: a decoded payload in, a list of records (or an ``Ignored`` marker) out. Every
-refusal is an ApiError naming the field and the reason; nothing here touches the store.
+Pure functions: a decoded payload in, a list of records (or an ``Ignored`` marker) out. Values
+pass the shared input rules (``rules.py``); each record carries the vendor's own time of that
+version, so the store keeps the newest. Every refusal is an ApiError naming the field and the
+reason; nothing here touches the store.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -18,20 +17,22 @@ from functools import lru_cache
 from typing import Any
 
 from app.ingest.http import ApiError, show_value
-from app.ingest.schema import (
-    CONTROL_RE,
-    MAX_COMMENT,
-    MAX_SEGMENT_VALUE,
-    SEGMENT_KEY_RE,
-    parse_score,
-    parse_time,
+from app.ingest.rules import (
+    MAX_ID,
+    TimeRange,
+    clean_comment,
+    clean_line,
+    clean_segment_value,
+    parse_ascii_int,
 )
+from app.ingest.schema import SEGMENT_KEY_RE, parse_score, parse_time
 from app.store import ResponseRecord
 
 SegmentMap = tuple[tuple[str, str], ...]  # (our segment, vendor property lower-cased)
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-SCORE_TEXT_RE = re.compile(r"\s*\d{1,2}\s*")
-UNIX_TEXT_RE = re.compile(r"\s*\d{1,15}(\.\d+)?\s*")
+DEFAULT_TIMES = TimeRange()
+# ASCII only: \d would take Arabic-Indic or fullwidth digits, which float() reads.
+UNIX_TEXT_RE = re.compile(r"\s*\d{1,15}(\.\d+)?\s*", re.ASCII)
+MAX_COUNT = 999_999  # AskNicely's per-response delivery count, kept in a time's microseconds
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,9 @@ def build_segment_map(webhook_segments: tuple[str, ...],
 class _Check:
     """Collects every problem in one payload, so a single 400 lists them all."""
 
-    def __init__(self) -> None:
+    def __init__(self, times: TimeRange = DEFAULT_TIMES, now: datetime | None = None) -> None:
         self.problems: list[dict[str, str]] = []
+        self.times, self.now = times, now
 
     def fail(self, path: str, message: str) -> None:
         self.problems.append({"path": path, "message": message})
@@ -73,6 +75,12 @@ class _Check:
         except ValueError as exc:
             self.fail(path, str(exc))
             return None
+
+    def time(self, path: str, value: Any, required: bool = True) -> datetime | None:
+        """A vendor time within the plausible range; an absent optional one is None."""
+        if not required and value in (None, ""):
+            return None
+        return self.take(path, lambda v: parse_vendor_time(v, self.now, self.times), value)
 
     def obj(self, parent: Mapping[str, Any], key: str, path: str,
             required: bool = True) -> dict[str, Any] | None:
@@ -91,16 +99,30 @@ class _Check:
 
 
 def parse_vendor_score(value: Any) -> int:
-    """0-10 from an int or an integer string ("9"); "9.5", "", floats and booleans are refused."""
-    if isinstance(value, str) and SCORE_TEXT_RE.fullmatch(value):
-        value = int(value)
+    """0-10 from an int or a string of ASCII digits ("9"); "9.5", "", "١٠", floats and booleans
+    are refused."""
+    if isinstance(value, str):
+        value = _score_text(value)
     elif value is None:
         raise ValueError("is required: an integer from 0 to 10")
     return parse_score(value)
 
 
-def parse_vendor_time(value: Any, now: datetime | None = None) -> datetime:
-    """Unix seconds (number or numeric string) or ISO 8601 with an offset, as aware UTC."""
+def _score_text(value: str) -> int:
+    text = value.strip()
+    if len(text) <= 3:
+        try:
+            return parse_ascii_int(text)
+        except ValueError:
+            if text.lstrip("+-").isdigit():
+                raise  # digits of another script: the shared rule says so
+    raise ValueError(f"must be an integer from 0 to 10, got {show_value(value)}")
+
+
+def parse_vendor_time(value: Any, now: datetime | None = None,
+                      times: TimeRange = DEFAULT_TIMES) -> datetime:
+    """Unix seconds (number or numeric string) or ISO 8601 with an offset, as aware UTC, within
+    the plausible range (NPS_TV_EARLIEST_DATE .. now + NPS_TV_FUTURE_HOURS)."""
     if isinstance(value, str) and UNIX_TEXT_RE.fullmatch(value):
         value = float(value)
     if isinstance(value, bool) or value is None:
@@ -113,31 +135,26 @@ def parse_vendor_time(value: Any, now: datetime | None = None) -> datetime:
         moment = datetime.fromtimestamp(value, UTC)
     else:
         moment = parse_time(value)  # ISO with a zone; naive or garbage raises ValueError
-    now = now or datetime.now(UTC)
-    if not EARLIEST <= moment <= now + timedelta(days=1):
-        raise ValueError(f"is {moment.isoformat()}, outside 2000-01-01 .. tomorrow")
-    return moment
+    return times.check(moment, now)
 
 
 def parse_vendor_id(value: Any) -> str:
-    """The vendor's response id as text (vendors send strings or integers)."""
+    """The vendor's response id as one line of text (vendors send strings or integers)."""
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ValueError(f"is required: a string or integer id, got {show_value(value)}")
-    text = str(value).strip()
-    if not 1 <= len(text) <= 255 or CONTROL_RE.search(text):
-        raise ValueError("must be 1 to 255 printable characters")
+    text = clean_line(str(value), MAX_ID)
+    if not text:
+        raise ValueError("must not be empty")
     return text
 
 
 def parse_comment(value: Any) -> str | None:
-    """Optional text; empty means no comment yet."""
+    """Optional text, cleaned by the shared rule; empty means no comment yet."""
     if value is None:
         return None
     if not isinstance(value, str):
         raise ValueError(f"must be text or null, got {show_value(value)}")
-    if len(value) > MAX_COMMENT:
-        raise ValueError(f"is {len(value)} characters; the limit is {MAX_COMMENT}")
-    return value if value.strip() else None
+    return clean_comment(value) or None
 
 
 def _flag(value: Any) -> bool:
@@ -158,8 +175,7 @@ def _segment_value(value: Any) -> str | None:
     if not isinstance(value, str | int | float):
         raise ValueError(f"must be text or a number to become a segment, got "
                          f"{type(value).__name__}")
-    text = CONTROL_RE.sub(" ", str(value)).strip()
-    return text[:MAX_SEGMENT_VALUE] or None
+    return clean_segment_value(str(value)) or None
 
 
 def _segments(sources: list[tuple[str, Any]], mapping: SegmentMap,
@@ -180,10 +196,12 @@ def _segments(sources: list[tuple[str, Any]], mapping: SegmentMap,
 
 
 def _record(source: str, check: _Check, external_id: Any, score: Any, when: datetime | None,
-            comment: Any, segments: dict[str, str], excluded: bool = False) -> list[ResponseRecord]:
+            comment: Any, segments: dict[str, str], excluded: bool = False, *,
+            version: datetime | None) -> list[ResponseRecord]:
     check.raise_any()
     return [ResponseRecord(source=source, external_id=external_id, score=score, created_at=when,
-                           comment=comment, segments=segments, excluded=excluded)]
+                           comment=comment, segments=segments, excluded=excluded,
+                           source_updated_at=version)]
 
 
 def _event(check: _Check, payload: Mapping[str, Any], key: str) -> str:
@@ -195,15 +213,17 @@ def _event(check: _Check, payload: Mapping[str, Any], key: str) -> str:
 
 
 def map_delighted(payload: dict[str, Any], segments: SegmentMap,
-                  now: datetime | None = None) -> Mapped:
+                  times: TimeRange = DEFAULT_TIMES, now: datetime | None = None) -> Mapped:
     """A Delighted survey_response.created/updated event as one record."""
     # Source: https://app.delighted.com/docs/api/webhooks (event types survey_response.created,
     # survey_response.updated, unsubscribe.created; body {"event_type", "event_id",
     # "event_data": {"id": "5435", "score": 9, "comment", "created_at": 1732186844 (Unix s),
-    # "survey_type": "nps", "person": {...}, "person_properties": {...} | null}}).
+    # "survey_type": "nps", "person": {...}, "person_properties": {...} | null,
+    # "updated_at": 1732187444}}). updated_at changes "any time the score or comment ... is
+    # changed" (the survey_response.updated event), so it orders the versions: newest wins.
     # Defensive, docs silent: a survey_type other than "nps" (CSAT, CES...) is ignored, not
     # stored as an NPS score; a missing survey_type is taken as NPS (older payloads).
-    check = _Check()
+    check = _Check(times, now)
     event = _event(check, payload, "event_type")
     if event not in {"survey_response.created", "survey_response.updated"}:
         return Ignored(event)
@@ -216,15 +236,15 @@ def map_delighted(payload: dict[str, Any], segments: SegmentMap,
         "delighted", check,
         check.take("event_data.id", parse_vendor_id, data.get("id")),
         check.take("event_data.score", parse_vendor_score, data.get("score")),
-        check.take("event_data.created_at", lambda v: parse_vendor_time(v, now),
-                   data.get("created_at")),
+        check.time("event_data.created_at", data.get("created_at")),
         check.take("event_data.comment", parse_comment, data.get("comment")),
         _segments([("event_data.person_properties", data.get("person_properties")),
-                   ("event_data.properties", data.get("properties"))], segments, check))
+                   ("event_data.properties", data.get("properties"))], segments, check),
+        version=check.time("event_data.updated_at", data.get("updated_at"), required=False))
 
 
 def map_wootric(payload: dict[str, Any], segments: SegmentMap,
-                now: datetime | None = None) -> Mapped:
+                times: TimeRange = DEFAULT_TIMES, now: datetime | None = None) -> Mapped:
     """A Wootric (InMoment) response created/updated event as one record."""
     # Source: https://docs.wootric.com/webhooks/ and its source, github.com/Wootric/slate
     # source/includes/_webhooks.md: events "response" created/updated and "decline" created;
@@ -232,9 +252,12 @@ def map_wootric(payload: dict[str, Any], segments: SegmentMap,
     # "created_at": "2016-08-04T13:57:26.558-07:00", "excluded_from_calculations": false},
     # "event_name": "created", "survey_mode": "NPS", ...}, JSON or form-encoded as
     # response[id]=1128&response[created_at]=2016-08-04 13:57:26 -0700&event_name=created.
+    # response.updated_at is the version time ("Response updated: an end user changed the
+    # score or added feedback"), so newest wins; the top-level timestamp is the delivery's
+    # (checked against replays in signatures.py).
     # Defensive, docs silent: survey_mode other than NPS (CES, CSAT) is ignored; the API's
     # response.end_user.properties is read when end_user_properties is absent.
-    check = _Check()
+    check = _Check(times, now)
     event = _event(check, payload, "event_name")
     if "decline" in payload and "response" not in payload:
         return Ignored(f"decline.{event}")
@@ -250,30 +273,32 @@ def map_wootric(payload: dict[str, Any], segments: SegmentMap,
         "wootric", check,
         check.take("response.id", parse_vendor_id, response.get("id")),
         check.take("response.score", parse_vendor_score, response.get("score")),
-        check.take("response.created_at", lambda v: parse_vendor_time(v, now),
-                   response.get("created_at")),
+        check.time("response.created_at", response.get("created_at")),
         check.take("response.text", parse_comment, response.get("text")),
         _segments([("response.end_user_properties", response.get("end_user_properties")),
                    ("response.end_user.properties",
                     end_user.get("properties") if isinstance(end_user, dict) else None)],
                   segments, check),
         bool(check.take("response.excluded_from_calculations", _flag,
-                        response.get("excluded_from_calculations", False))))
+                        response.get("excluded_from_calculations", False))),
+        version=check.time("response.updated_at", response.get("updated_at"), required=False))
 
 
 def map_typeform(payload: dict[str, Any], segments: SegmentMap,
-                 now: datetime | None = None) -> Mapped:
+                 times: TimeRange = DEFAULT_TIMES, now: datetime | None = None) -> Mapped:
     """A Typeform form_response as one record: its NPS answer, long-text comment, hidden fields."""
     # Sources: https://www.typeform.com/developers/webhooks/example-payload/ (event_type
     # "form_response"; form_response.token, submitted_at "2018-01-18T18:17:02Z", hidden {...},
     # variables [{key, type, text|number}], answers [{"type": "number", "number": 9,
     # "field": {"id", "type", "ref"}}]); field types incl. "nps" and "long_text".
+    # A submitted response is never edited, so submitted_at is its only version time: a
+    # redelivery of the same token carries the same one and applies as before.
     # Defensive, docs silent: only an answer to an "nps" field is a score (an opinion_scale
     # may be 1-5; calculated.score is a quiz score); the comment is the first long_text answer
     # (a short_text is often a name, which must not reach a wall); form_response_partial and
     # other event types are ignored, as a partial response's token is not documented to match
     # the final one; a response without an nps answer (question skipped) is ignored.
-    check = _Check()
+    check = _Check(times, now)
     event = _event(check, payload, "event_type")
     if event != "form_response":
         return Ignored(event)
@@ -303,81 +328,59 @@ def map_typeform(payload: dict[str, Any], segments: SegmentMap,
     values = {v["key"]: v.get(v["type"]) for v in variables if isinstance(v, dict)
               and isinstance(v.get("key"), str) and isinstance(v.get("type"), str)}
     comment = answers[comment_at].get("text") if comment_at is not None else None
+    submitted = check.time("form_response.submitted_at", form.get("submitted_at"))
     return _record(
         "typeform", check,
         check.take("form_response.token", parse_vendor_id, form.get("token")),
         check.take(f"form_response.answers[{score_at}].number", parse_vendor_score,
                    answers[score_at].get("number")),
-        check.take("form_response.submitted_at", lambda v: parse_vendor_time(v, now),
-                   form.get("submitted_at")),
+        submitted,
         check.take(f"form_response.answers[{comment_at}].text", parse_comment, comment),
         _segments([("form_response.hidden", form.get("hidden")),
-                   ("form_response.variables", values)], segments, check))
+                   ("form_response.variables", values)], segments, check),
+        version=submitted)
 
 
 def map_asknicely(payload: dict[str, Any], segments: SegmentMap,
-                  now: datetime | None = None) -> Mapped:
+                  times: TimeRange = DEFAULT_TIMES, now: datetime | None = None) -> Mapped:
     """An AskNicely response webhook (sent on a score, again on each change) as one record."""
     # Source: https://asknicely.zendesk.com/hc/en-us/articles/47782734299540 ("Triggering
     # Webhooks in AskNicely"): JSON {"count": 1, "person": {"id": "163012", ..., custom fields},
     # "question": {"id": "345094", "score": "10", "comment", "responded": "1774990125" (Unix s
     # as text), "segment", custom data fields}}; no event type (count increments on updates),
     # no signature. Defensive, docs silent: custom fields are looked up in question, then person.
-    check = _Check()
+    # The payload has no update time, but "count ... increments by 1 with each webhook fired
+    # for a given response": (responded, count) orders its versions, newest wins.
+    check = _Check(times, now)
     question = check.obj(payload, "question", "question")
     person = check.obj(payload, "person", "person", required=False)
     check.raise_any()
+    responded = check.time("question.responded", question.get("responded"))
     return _record(
         "asknicely", check,
         check.take("question.id", parse_vendor_id, question.get("id")),
         check.take("question.score", parse_vendor_score, question.get("score")),
-        check.take("question.responded", lambda v: parse_vendor_time(v, now),
-                   question.get("responded")),
+        responded,
         check.take("question.comment", parse_comment, question.get("comment")),
-        _segments([("question", question), ("person", person)], segments, check))
+        _segments([("question", question), ("person", person)], segments, check),
+        version=_asknicely_version(check, payload.get("count"), responded))
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:
-        value = next((v for k, v in headers.items() if k.lower() == name.lower()), None)
+def _asknicely_version(check: _Check, count: Any, responded: datetime | None
+                       ) -> datetime | None:
+    """``responded`` plus ``count`` microseconds: the time orders versions, the count breaks
+    ties within its second (AskNicely's times are whole seconds). None without a count."""
+    if count is None:
+        return None
+    number = check.take("count", _parse_count, count)
+    if number is None or responded is None:
+        return None
+    return responded + timedelta(microseconds=number)
+
+
+def _parse_count(value: Any) -> int:
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_COUNT:
+        raise ValueError(f"must be a whole number from 1 to {MAX_COUNT}, got {show_value(value)}")
     return value
-
-
-def _verify(headers: Mapping[str, str], name: str, prefix: str, expected: str,
-            setting: str, fold_case: bool) -> None:
-    given = (_header(headers, name) or "").strip()
-    if not given:
-        raise ApiError.single(401, name, f"is missing; {setting} is set, so every delivery "
-                                         "must be signed", error="unauthorized")
-    if given.lower().startswith(prefix):
-        given = given[len(prefix):]
-    if fold_case:
-        given = given.lower()
-    if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
-        raise ApiError.single(401, name, f"does not match the body signed with {setting}",
-                              error="unauthorized")
-
-
-def verify_delighted(body: bytes, headers: Mapping[str, str], secret: str) -> None:
-    """X-Delighted-Webhook-Signature: sha256=<hex HMAC-SHA256 of the raw body>."""
-    # Delighted signs with the account's API key; the header form is "sha256=<hex>" as parsed
-    # by a real client (kiteco/kiteco, delighted verifyWebhook). The prefix is optional here.
-    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-    _verify(headers, "X-Delighted-Webhook-Signature", "sha256=", digest,
-            "NPS_TV_DELIGHTED_SECRET", fold_case=True)
-
-
-def verify_wootric(body: bytes, headers: Mapping[str, str], secret: str) -> None:
-    """X-Wootric-Signature: sha1=<hex HMAC-SHA1 of the raw body> (Wootric docs, Security)."""
-    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha1).hexdigest()
-    _verify(headers, "X-Wootric-Signature", "sha1=", digest, "NPS_TV_WOOTRIC_SECRET",
-            fold_case=True)
-
-
-def verify_typeform(body: bytes, headers: Mapping[str, str], secret: str) -> None:
-    """Typeform-Signature: sha256=<base64 HMAC-SHA256 of the raw body>."""
-    # https://www.typeform.com/developers/webhooks/secure-your-webhooks/
-    digest = base64.b64encode(hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest())
-    _verify(headers, "Typeform-Signature", "sha256=", digest.decode("ascii"),
-            "NPS_TV_TYPEFORM_SECRET", fold_case=False)

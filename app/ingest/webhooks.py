@@ -2,8 +2,10 @@
 AskNicely. Shared here: authentication, body decoding and dispatch to the vendor's mapping.
 
 Every webhook is authenticated: by the vendor's signature when NPS_TV_<VENDOR>_SECRET is set,
-otherwise by the ingest token in the URL (``?token=``), since survey tools let you paste a URL
-but rarely add headers. With neither configured the endpoint refuses (403) and says what to set.
+otherwise by a token in the URL (``?token=``), since survey tools let you paste a URL but rarely
+add headers. The token is the vendor's own NPS_TV_<VENDOR>_TOKEN when set (then the ingest token
+is not accepted there, so one pasted URL is rotated alone), else NPS_TV_INGEST_TOKEN. With
+nothing configured the endpoint refuses (403) and says what to set.
 """
 
 from __future__ import annotations
@@ -17,7 +19,17 @@ from urllib.parse import parse_qsl
 from flask import Blueprint, Request, jsonify, request
 
 from app.config import Settings
-from app.ingest.http import ApiError, current_services, parse_json, read_body, tokens_equal
+from app.ingest.http import (
+    ApiError,
+    current_services,
+    failed_attempt,
+    parse_json,
+    read_body,
+    refuse_if_throttled,
+)
+from app.ingest.rules import TimeRange
+from app.ingest.signatures import check_replay, verify_delighted, verify_typeform, verify_wootric
+from app.ingest.tokens import token_valid
 from app.ingest.vendors import (
     Ignored,
     Mapped,
@@ -27,9 +39,6 @@ from app.ingest.vendors import (
     map_delighted,
     map_typeform,
     map_wootric,
-    verify_delighted,
-    verify_typeform,
-    verify_wootric,
 )
 
 API = "/api/v1/webhooks"
@@ -44,7 +53,7 @@ class Vendor:
     """One survey tool: how its payload maps, and how (if at all) it signs deliveries."""
 
     name: str
-    map_payload: Callable[[dict[str, Any], SegmentMap], Mapped]
+    map_payload: Callable[[dict[str, Any], SegmentMap, TimeRange], Mapped]
     secret_setting: str | None = None  # attribute of Settings holding the signing secret
     verify: Callable[[bytes, Mapping[str, str], str], None] | None = None
     form_encoded: bool = False
@@ -57,6 +66,17 @@ class Vendor:
     def secret_env(self) -> str | None:
         """The environment variable that sets the secret (None: the vendor signs nothing)."""
         return f"NPS_TV_{self.secret_setting.upper()}" if self.secret_setting else None
+
+    @property
+    def token_env(self) -> str:
+        """The environment variable of this vendor's own URL token."""
+        return f"NPS_TV_{self.name.upper()}_TOKEN"
+
+    def tokens(self, settings: Settings) -> tuple[str, str]:
+        """The tokens its URL accepts (comma-separated) and the variable that sets them: its
+        own when set, otherwise the ingest token."""
+        own = getattr(settings, f"{self.name}_token")
+        return (own, self.token_env) if own else (settings.ingest_token, "NPS_TV_INGEST_TOKEN")
 
 
 VENDORS: dict[str, Vendor] = {v.name: v for v in (
@@ -87,17 +107,25 @@ def build_blueprint(settings: Settings | None = None) -> Blueprint:
         services = current_services()
         settings = services.settings
         secret = vendor.secret(settings)
-        authenticate(vendor, request, settings)
+        client = authenticate(vendor, request, settings)
         body = read_body(request, settings.max_body_bytes)
         if secret:
-            vendor.verify(body, request.headers, secret)
+            try:
+                vendor.verify(body, request.headers, secret)
+            except ApiError as exc:
+                raise failed_attempt(request, client, exc) from None
         payload = decode_payload(vendor, request, body)
+        if secret:
+            try:
+                check_replay(vendor.name, payload, settings.replay_window_seconds)
+            except ApiError as exc:
+                raise failed_attempt(request, client, exc) from None
         try:
             mapping = build_segment_map(settings.webhook_segments, settings.segment_fields)
         except ValueError as exc:
             raise ApiError.single(500, "NPS_TV_WEBHOOK_SEGMENTS", str(exc),
                                   error="server misconfigured") from None
-        mapped = vendor.map_payload(payload, mapping)
+        mapped = vendor.map_payload(payload, mapping, TimeRange.from_settings(settings))
         if isinstance(mapped, Ignored):
             return jsonify({"ignored": mapped.event}), 200
         result = services.store.upsert_responses(mapped)
@@ -108,26 +136,34 @@ def build_blueprint(settings: Settings | None = None) -> Blueprint:
     return bp
 
 
-def authenticate(vendor: Vendor, req: Request, settings: Settings) -> None:
-    """Signature header present (secret set), else a valid ingest token; never neither."""
-    if vendor.secret(settings):
-        return  # the signature over the raw body is checked once the body is read
-    if not settings.ingest_token:
+def authenticate(vendor: Vendor, req: Request, settings: Settings) -> str:
+    """Signature expected (secret set), else one of the vendor's URL tokens; never neither.
+
+    Returns the client's address, for counting a signature that fails once the body is read.
+    """
+    tokens, token_env = vendor.tokens(settings)
+    if not vendor.secret(settings) and not tokens:
         hint = (f"set {vendor.secret_env} to the signing secret from {vendor.name}, or "
                 if vendor.secret_env else "")
         raise ApiError.single(
-            403, "token", f"the {vendor.name} webhook is disabled: {hint}set NPS_TV_INGEST_TOKEN "
-                          f"and paste {API}/{vendor.name}?token=<token> into {vendor.name}",
-            error="forbidden")
+            403, "token", f"the {vendor.name} webhook is disabled: {hint}set {vendor.token_env} "
+                          f"or NPS_TV_INGEST_TOKEN and paste {API}/{vendor.name}?token=<token> "
+                          f"into {vendor.name}", error="forbidden")
+    client = refuse_if_throttled(req, "token")
+    if vendor.secret(settings):
+        return client  # the signature over the raw body is checked once the body is read
     given = req.args.get("token", "")
     scheme, _, bearer = req.headers.get("Authorization", "").partition(" ")
     if not given and scheme.lower() == "bearer":
         given = bearer.strip()  # for tools that can add a header (AskNicely can)
     if not given:
-        raise ApiError.single(401, "token", "is missing: add ?token=<NPS_TV_INGEST_TOKEN> to "
-                                            "the webhook URL", error="unauthorized")
-    if not tokens_equal(given, settings.ingest_token):
-        raise ApiError.single(401, "token", "is not valid", error="unauthorized")
+        raise failed_attempt(req, client, ApiError.single(
+            401, "token", f"is missing: add ?token=<{token_env}> to the webhook URL",
+            error="unauthorized"))
+    if not token_valid(given, tokens):
+        raise failed_attempt(req, client, ApiError.single(401, "token", "is not valid",
+                                                          error="unauthorized"))
+    return client
 
 
 def decode_payload(vendor: Vendor, req: Request, body: bytes) -> dict[str, Any]:

@@ -224,6 +224,7 @@ class Store:
             "segment_set_id": canonical_segments(record.segments),  # resolved to an id later
             "topic_set_id": ",".join(self.tagger(record.comment)),
             "excluded": bool(record.excluded),
+            "source_updated_at": record.source_updated_at,
         }
 
     def _resolve_sets(self, conn, rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
@@ -361,7 +362,7 @@ class Store:
 
 
 def _upsert_statement(dialect_insert, keep_time: bool):
-    """INSERT ... ON CONFLICT updating only rows whose content changed."""
+    """INSERT ... ON CONFLICT updating only rows whose content changed, newest version wins."""
     stmt = dialect_insert(RESPONSES)
     content = ("score", "created_at", "segment_set_id", "excluded")
     if keep_time:
@@ -374,13 +375,22 @@ def _upsert_statement(dialect_insert, keep_time: bool):
     set_["comment"] = func.coalesce(new_comment, RESPONSES.c.comment)
     set_["topic_set_id"] = case((has_comment, stmt.excluded.topic_set_id),
                                 else_=RESPONSES.c.topic_set_id)
+    # A version without a time of its own keeps the stored one, so a later versioned
+    # delivery still compares against it.
+    stored_version = RESPONSES.c.source_updated_at
+    set_["source_updated_at"] = func.coalesce(stmt.excluded.source_updated_at, stored_version)
+    # Newest wins: an older version (a replayed "created" after an "updated", a vendor's late
+    # retry) changes nothing. Without a time on either side the latest delivery wins, as before.
+    not_older = or_(stmt.excluded.source_updated_at.is_(None), stored_version.is_(None),
+                    stmt.excluded.source_updated_at >= stored_version)
+    changed = or_(*(RESPONSES.c[n].is_distinct_from(stmt.excluded[n]) for n in content),
+                  and_(has_comment,
+                       or_(RESPONSES.c.comment.is_distinct_from(stmt.excluded.comment),
+                           RESPONSES.c.topic_set_id.is_distinct_from(stmt.excluded.topic_set_id))))
     return stmt.on_conflict_do_update(
         index_elements=["source", "external_id"],
         set_=set_,
-        where=or_(*(RESPONSES.c[n].is_distinct_from(stmt.excluded[n]) for n in content),
-                  and_(has_comment,
-                       or_(RESPONSES.c.comment.is_distinct_from(stmt.excluded.comment),
-                           RESPONSES.c.topic_set_id.is_distinct_from(stmt.excluded.topic_set_id)))),
+        where=and_(not_older, changed),
     )
 
 

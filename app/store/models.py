@@ -96,6 +96,9 @@ class Response(Base):
     segment_set_id: Mapped[int] = mapped_column(ForeignKey("segment_sets.id"), nullable=False)
     topic_set_id: Mapped[int] = mapped_column(ForeignKey("topic_sets.id"), nullable=False)
     excluded: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # The sender's time of the stored version (a vendor's updated_at): an older delivery
+    # never overwrites a newer one. NULL when the sender gave none.
+    source_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     __table_args__ = (
         UniqueConstraint("source", "external_id"),
