@@ -1,4 +1,6 @@
-"""Request bodies are bounded on every route, before Flask or Dash read a byte of them."""
+"""What every request must respect before any route sees it: a body within the route's limit,
+and a path and query without NUL characters (no store can hold one; PostgreSQL refuses them
+with an error)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,8 @@ from collections.abc import Callable, Iterable
 DASH_PREFIX = "/_dash-"
 
 
-class BodyLimit:
-    """WSGI middleware: 413 JSON for a body over the limit of its route.
+class RequestLimits:
+    """WSGI middleware: 413 JSON for a body over the limit of its route, 400 for a NUL.
 
     Dash's routes (``/_dash-update-component`` and its siblings) get ``dash_limit``, every other
     route ``limit``. A declared Content-Length is checked before reading; a body without one
@@ -28,7 +30,13 @@ class BodyLimit:
         return self.dash_limit if path.startswith(DASH_PREFIX) else self.limit
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        limit = self.limit_for(environ.get("PATH_INFO", ""))
+        path = environ.get("PATH_INFO", "")
+        if "\x00" in path:
+            return _refuse(start_response, 400, "invalid request", "path: contains a NUL character")
+        if "%00" in environ.get("QUERY_STRING", "") or "\x00" in environ.get("QUERY_STRING", ""):
+            return _refuse(start_response, 400, "invalid request",
+                           "query: contains a NUL character (%00)")
+        limit = self.limit_for(path)
         declared = environ.get("CONTENT_LENGTH", "")
         if declared:
             if not declared.isdigit() or not declared.isascii():

@@ -18,7 +18,7 @@ from app.config import PROJECT_ROOT, Settings
 from app.dash_guard import client_text, install_dash_guard
 from app.ingest.rest import build_blueprint as build_ingest_blueprint
 from app.ingest.webhooks import build_blueprint as build_webhook_blueprint
-from app.limits import BodyLimit
+from app.limits import RequestLimits
 from app.live import ActiveScreens, PartCache, prewarm
 from app.poller import Poller
 from app.scheduler import start_scheduler
@@ -88,8 +88,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
 
 
 def wrap_front_door(server: Flask, settings: Settings) -> None:
-    """Bound every request body, and trust X-Forwarded-For only from configured proxies."""
-    wsgi_app = BodyLimit(server.wsgi_app, settings.max_body_bytes, settings.max_dash_body_bytes)
+    """Bound every request body, refuse NULs, and trust X-Forwarded-For only from proxies."""
+    wsgi_app = RequestLimits(server.wsgi_app, settings.max_body_bytes,
+                             settings.max_dash_body_bytes)
     if settings.proxy_hops > 0:
         # remote_addr becomes the client's address as the nearest proxy saw it; a client
         # can prepend any X-Forwarded-For it likes, so only the last hops are believed.
