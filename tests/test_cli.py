@@ -82,3 +82,17 @@ def test_settings_hide_the_database_password(env, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "hunter2" not in out and "tok-abc-123" not in out
     assert "db.internal" in out and "NPS_TV_INGEST_TOKEN=(set)" in out
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql+psycopg://nps@db.internal/nps?password=hunter2",
+    "postgresql://nps@db.internal/nps?sslmode=require&pass=hunter2",
+    "postgresql://nps:hunter2@db.internal/nps?PASSWORD=hunter2&application_name=wall",
+    "mysql+pymysql://nps@db.internal/nps?passwd=hunter2",
+])
+def test_settings_hide_a_password_given_in_the_query(env, monkeypatch, capsys, url):
+    monkeypatch.setenv("NPS_TV_DATABASE_URL", url)
+    assert main(["settings"]) == 0
+    out = capsys.readouterr().out
+    assert "hunter2" not in out
+    assert "db.internal" in out and "redacted" in out
