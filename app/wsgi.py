@@ -35,6 +35,10 @@ HEAD_LIMIT = 64 * 1024
 # Seconds an idle kept-alive connection stays open: a wall polls every second, so its
 # connection is reused; idle ones wait in the event loop, not in a thread.
 KEEPALIVE_SECONDS = 5
+# Bytes a worker holds for requests still arriving. Past it, a request whose head has arrived
+# goes to a thread to read its body there (as plain gthread does), so many clients sending
+# large bodies cannot make the worker hold a body limit's worth of memory each.
+ARRIVING_BUDGET = 32 * 1024 * 1024
 CONTENT_LENGTH = re.compile(rb"\r\ncontent-length[ \t]*:[ \t]*(\d{1,12})[ \t]*\r\n")
 
 
@@ -58,6 +62,7 @@ class WallWorker(ThreadWorker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.arriving: deque[TConn] = deque()  # in deadline order
+        self.arriving_bytes = 0
 
     def init_process(self) -> None:
         if self.body_limit is None:
@@ -106,14 +111,18 @@ class WallWorker(ThreadWorker):
             self.drop_arriving(conn)
             return
         conn.arrived += data
-        if request_complete(conn.arrived, self.body_limit or 0):
+        self.arriving_bytes += len(data)
+        if request_complete(conn.arrived, self.body_limit or 0) or (
+                self.arriving_bytes > ARRIVING_BUDGET and b"\r\n\r\n" in conn.arrived):
             self.poller.unregister(conn.sock)
             self.arriving.remove(conn)
+            self.arriving_bytes -= len(conn.arrived)
             conn.data_ready = True
             self.enqueue_req(conn)
 
     def drop_arriving(self, conn: TConn) -> None:
         self.arriving.remove(conn)
+        self.arriving_bytes -= len(conn.arrived)
         try:
             self.poller.unregister(conn.sock)
         except (KeyError, ValueError, OSError):

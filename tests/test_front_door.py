@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from app.wsgi import HEAD_TIMEOUT, request_complete
+from app.config import Settings
+from app.wsgi import HEAD_TIMEOUT, KEEPALIVE_SECONDS, WallWorker, gunicorn_options, request_complete
 from tests.conftest import TOPICS_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -249,3 +250,25 @@ def test_requests_through_nginx_are_served_whole(proxied):
 ])
 def test_request_complete_waits_for_head_and_declared_body(data, complete):
     assert request_complete(data, body_limit=1000) is complete
+
+
+def test_procfile_runs_gunicorn_with_the_same_front_door_settings_as_serve():
+    import shlex
+
+    from gunicorn.config import Config
+
+    line = (ROOT / "Procfile").read_text().strip().removeprefix("web: ")
+    argv = shlex.split(line.replace("${NPS_TV_WORKERS:-2}", "2")
+                       .replace("${NPS_TV_THREADS:-8}", "8").replace("$PORT", "9400"))
+    assert argv[0] == "gunicorn"
+    cfg = Config()
+    parsed = cfg.parser().parse_args(argv[1:])  # the installed gunicorn knows every flag
+    for key, value in vars(parsed).items():
+        if key != "args" and value is not None:
+            cfg.set(key, value)
+    serve = gunicorn_options(Settings())
+    assert issubclass(cfg.worker_class, WallWorker)
+    assert issubclass(serve["worker_class"], WallWorker)
+    assert cfg.keepalive == serve["keepalive"] == KEEPALIVE_SECONDS
+    assert cfg.control_socket_disable is serve["control_socket_disable"] is True
+    assert cfg.timeout == serve["timeout"]
