@@ -162,9 +162,25 @@ def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
         if s.name.endswith(("_token", "_secret")):  # secrets never reach a terminal or log
             shown = "(set)" if value else "(not set)"
         elif s.name == "database_url" and value:
-            shown = make_url(value).render_as_string(hide_password=True)
+            shown = redact_database_url(value)
         print(f"{s.env}={'' if shown is None else shown}\n    {s.help} (default: {s.default})")
     return 0
+
+
+# Drivers also take the password as a query parameter (psycopg and libpq: password, pymysql:
+# passwd); SQLAlchemy's hide_password only hides the one in user:password@.
+PASSWORD_PARAMS = {"password", "pass", "passwd", "pwd", "sslpassword"}
+
+
+def redact_database_url(url: str) -> str:
+    """The database URL with every password in it hidden (*** or redacted)."""
+    try:
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001 - never echo what could not be parsed
+        return "(set, not a valid URL)"
+    query = {key: "redacted" if key.lower() in PASSWORD_PARAMS else value
+             for key, value in parsed.query.items()}
+    return parsed.set(query=query).render_as_string(hide_password=True)
 
 
 def settings_table() -> str:

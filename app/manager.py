@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from app import live
+from app.dash_guard import client_choices, client_query, client_state, client_text
 from app.live import ScreenConfig
 
 if TYPE_CHECKING:
@@ -149,10 +150,11 @@ def _wall_href(screen: ScreenConfig) -> str:
 def run_update(services: Services, config: dict | None, state: dict | None,
                window: str | None, values: list) -> list:
     """The poll step of the manager page: parts, the subtitle, client state and status."""
-    config = config or {}
-    query = build_query(config.get("query") or {}, window, config.get("fields") or [], values)
+    fields = list(services.settings.segment_fields)
+    query = build_query(client_query(config), client_text(window), fields,
+                        client_choices(values, len(fields)))
     screen = live.parse_screen(query, services.settings)
-    update = live.compute_update(services, screen, state, PARTS)
+    update = live.compute_update(services, screen, client_state(state), PARTS)
     subtitle = no_update if update.state is no_update else live.describe_request(screen.request)
     return [*(update.parts[name] for name in PARTS), subtitle, update.state, update.status]
 
@@ -179,9 +181,9 @@ def register_callbacks(dash_app: Dash, services: Services) -> None:
     def sync_url(window: str | None, values: list, config: dict | None) -> tuple[str, str]:
         if not ctx.triggered_id:
             return no_update, no_update
-        config = config or {}
-        query = build_query(config.get("query") or {}, window, config.get("fields") or [],
-                            values)
+        fields = list(services.settings.segment_fields)
+        query = build_query(client_query(config), client_text(window), fields,
+                            client_choices(values, len(fields)))
         screen = live.parse_screen(query, services.settings)
         search = f"?{urlencode(query, safe=',:')}" if query else ""
         return search, _wall_href(screen)

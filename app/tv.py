@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html, no_update
 
 from app import live
+from app.dash_guard import client_query, client_state
 from app.live import PANEL_NAMES, ScreenConfig
 
 if TYPE_CHECKING:
@@ -155,8 +156,8 @@ def _build_bar(screen: ScreenConfig) -> html.Footer:
 
 def run_update(services: Services, config: dict | None, state: dict | None) -> list:
     """The poll step for one wall: outputs in PART_ORDER, then the client state and status."""
-    screen = live.parse_screen((config or {}).get("query") or {}, services.settings)
-    update = live.compute_update(services, screen, state, select_parts(screen))
+    screen = live.parse_screen(client_query(config), services.settings)
+    update = live.compute_update(services, screen, client_state(state), select_parts(screen))
     outputs = [update.parts.get(name, no_update) for name in PART_ORDER]
     return [*outputs, update.state, update.status]
 

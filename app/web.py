@@ -10,13 +10,16 @@ from urllib.parse import parse_qsl
 from apscheduler.schedulers.background import BackgroundScheduler
 from dash import Dash, Input, Output, State, dcc, html
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import __version__, manager, tv
 from app.api import build_blueprint
 from app.config import PROJECT_ROOT, Settings
+from app.dash_guard import client_text, install_dash_guard
 from app.ingest.rest import build_blueprint as build_ingest_blueprint
 from app.ingest.tokens import check_tokens
 from app.ingest.webhooks import build_blueprint as build_webhook_blueprint
+from app.limits import RequestLimits
 from app.live import ActiveScreens, PartCache, prewarm
 from app.poller import Poller
 from app.scheduler import start_scheduler
@@ -76,14 +79,28 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     @dash_app.callback(Output(PAGE_ID, "children"), Input(URL_ID, "pathname"),
                        State(URL_ID, "search"))
     def route(pathname: str | None, search: str | None):
-        query = dict(parse_qsl((search or "").lstrip("?")))
-        if (pathname or "/").rstrip("/") == "/tv":
+        query = dict(parse_qsl((client_text(search) or "").lstrip("?")))
+        if (client_text(pathname) or "/").rstrip("/") == "/tv":
             return tv.build_layout(query, services)
         return manager.build_layout(query, services)
 
     tv.register_callbacks(dash_app, services)
     manager.register_callbacks(dash_app, services)
+    install_dash_guard(dash_app)
+    wrap_front_door(server, settings)
     return dash_app
+
+
+def wrap_front_door(server: Flask, settings: Settings) -> None:
+    """Bound every request body, refuse NULs, and trust X-Forwarded-For only from proxies."""
+    wsgi_app = RequestLimits(server.wsgi_app, settings.max_body_bytes,
+                             settings.max_dash_body_bytes)
+    if settings.proxy_hops > 0:
+        # remote_addr becomes the client's address as the nearest proxy saw it; a client
+        # can prepend any X-Forwarded-For it likes, so only the last hops are believed.
+        wsgi_app = ProxyFix(wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops,
+                            x_host=0, x_port=0, x_prefix=0)
+    server.wsgi_app = wsgi_app
 
 
 def default_build_id() -> str:

@@ -1,10 +1,173 @@
-"""Runs the server under gunicorn from the CLI (the Procfile calls gunicorn directly)."""
+"""Runs the server under gunicorn: ``WallServer`` for ``nps-tv serve``, ``WallWorker`` for both it
+and the Procfile.
+
+gunicorn's gthread worker gives each new connection a thread that waits up to 5 s for a first
+byte and then reads the request line, headers and body with blocking reads and no deadline
+(gunicorn/workers/gthread.py, ``DEFAULT_WORKER_DATA_TIMEOUT``). So as many idle sockets as
+threads delay every request by 5 s each, and as many clients sending half a header hold every
+thread for as long as they like: /health and the wall time out. ``WallWorker`` collects each
+request in the worker's event loop instead, without a thread, and hands it to a thread only
+once it has fully arrived; a request that has not arrived within ``HEAD_TIMEOUT`` is dropped.
+Behind a reverse proxy that buffers requests (README, "Behind a reverse proxy") this never
+matters; without one it keeps a few anonymous sockets from freezing the wall.
+"""
 
 from __future__ import annotations
 
+import errno
+import re
+import selectors
+import time
+from collections import deque
+from functools import partial
+
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from app.config import Settings
+
+# Seconds a client may take from connecting (or from its previous response) to the end of its
+# request, when the body is no larger than the body limit. Browsers send a request in one go.
+HEAD_TIMEOUT = 10.0
+# Request line and headers larger than this go to gunicorn's parser, which refuses them (its
+# limit_request_line and limit_request_field_size are smaller).
+HEAD_LIMIT = 64 * 1024
+# Seconds an idle kept-alive connection stays open: a wall polls every second, so its
+# connection is reused; idle ones wait in the event loop, not in a thread.
+KEEPALIVE_SECONDS = 5
+# Bytes a worker holds for requests still arriving. Past it, a request whose head has arrived
+# goes to a thread to read its body there (as plain gthread does), so many clients sending
+# large bodies cannot make the worker hold a body limit's worth of memory each.
+ARRIVING_BUDGET = 32 * 1024 * 1024
+CONTENT_LENGTH = re.compile(rb"\r\ncontent-length[ \t]*:[ \t]*(\d{1,12})[ \t]*\r\n")
+
+
+def request_complete(data: bytes, body_limit: int) -> bool:
+    """True when ``data`` holds a whole request head and the body it declares (when that body
+    is within ``body_limit``; a larger or chunked one is left to the app, which refuses it)."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        return len(data) > HEAD_LIMIT
+    match = CONTENT_LENGTH.search(data[:end + 2].lower())
+    if match is None or int(match.group(1)) > body_limit:
+        return True
+    return len(data) >= end + 4 + int(match.group(1))
+
+
+class WallWorker(ThreadWorker):
+    """gthread, but a connection gets a thread only once its request has arrived."""
+
+    body_limit: int | None = None  # WallServer sets it from the settings; else read at start
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.arriving: deque[TConn] = deque()  # in deadline order
+        self.arriving_bytes = 0
+
+    def init_process(self) -> None:
+        if self.body_limit is None:
+            settings = Settings.from_env()
+            self.body_limit = max(settings.max_body_bytes, settings.max_dash_body_bytes)
+        super().init_process()
+
+    def accept(self, listener) -> None:
+        if self.cfg.is_ssl:  # TLS bytes cannot be collected before the handshake
+            return super().accept(listener)
+        try:
+            client_sock, client_addr = listener.accept()
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return None
+        self.nr_conns += 1
+        self.await_request(TConn(self.cfg, client_sock, client_addr, listener.getsockname()))
+        return None
+
+    def on_client_socket_readable(self, conn: TConn, client) -> None:
+        """A kept-alive connection's next request is starting: collect it like a new one."""
+        if self.cfg.is_ssl:
+            return super().on_client_socket_readable(conn, client)
+        self.poller.unregister(client)
+        self.keepalived_conns.remove(conn)
+        self.await_request(conn)
+        return None
+
+    def await_request(self, conn: TConn) -> None:
+        """Collect the connection's request in the event loop, with a deadline."""
+        conn.sock.setblocking(False)
+        conn.arrived = bytearray()
+        conn.timeout = time.monotonic() + HEAD_TIMEOUT
+        self.arriving.append(conn)
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_arriving, conn))
+
+    def on_arriving(self, conn: TConn, _sock) -> None:
+        try:
+            data = conn.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:  # the client went away before finishing its request
+            self.drop_arriving(conn)
+            return
+        conn.arrived += data
+        self.arriving_bytes += len(data)
+        if request_complete(conn.arrived, self.body_limit or 0) or (
+                self.arriving_bytes > ARRIVING_BUDGET and b"\r\n\r\n" in conn.arrived):
+            self.poller.unregister(conn.sock)
+            self.arriving.remove(conn)
+            self.arriving_bytes -= len(conn.arrived)
+            conn.data_ready = True
+            self.enqueue_req(conn)
+
+    def drop_arriving(self, conn: TConn) -> None:
+        self.arriving.remove(conn)
+        self.arriving_bytes -= len(conn.arrived)
+        try:
+            self.poller.unregister(conn.sock)
+        except (KeyError, ValueError, OSError):
+            pass
+        self.nr_conns -= 1
+        conn.close()
+
+    def murder_pending(self) -> None:
+        """Also drop requests that did not arrive in time (all of them when stopping)."""
+        super().murder_pending()
+        now = time.monotonic()
+        while self.arriving and (self.arriving[0].timeout <= now or not self.alive):
+            self.drop_arriving(self.arriving[0])
+
+    def handle(self, conn: TConn):
+        arrived = getattr(conn, "arrived", None)
+        if arrived:  # give the collected bytes to gunicorn's parser, then go on as gthread
+            conn.arrived = None
+            conn.sock.setblocking(True)
+            conn.init()
+            conn.parser.unreader.unread(bytes(arrived))
+        return super().handle(conn)
+
+
+def gunicorn_options(settings: Settings) -> dict:
+    """The gunicorn settings of ``nps-tv serve`` (the Procfile passes the same as flags)."""
+    return {
+        "bind": f"{settings.host}:{settings.port}",
+        "workers": max(1, settings.workers),
+        "threads": max(1, settings.threads),
+        "worker_class": type("WallWorker", (WallWorker,), {
+            "body_limit": max(settings.max_body_bytes, settings.max_dash_body_bytes)}),
+        # gthread workers heartbeat from their event loop, so this only catches a hung worker.
+        "timeout": 60,
+        "graceful_timeout": 10,
+        "keepalive": KEEPALIVE_SECONDS,
+        # gunicorn >= 25.1 opens a control socket at one per-user path
+        # ($HOME/.gunicorn/gunicorn.ctl) and deletes it on exit, so a second instance (a demo
+        # next to the real wall, a test run) takes over or removes the first one's. NPS TV
+        # needs no runtime control (restart the service instead): none.
+        "control_socket_disable": True,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "info",
+    }
 
 
 class WallServer(BaseApplication):
@@ -15,19 +178,7 @@ class WallServer(BaseApplication):
         super().__init__()
 
     def load_config(self) -> None:
-        s = self.settings
-        options = {
-            "bind": f"{s.host}:{s.port}",
-            "workers": max(1, s.workers),
-            "threads": max(1, s.threads),
-            "worker_class": "gthread",
-            "timeout": 60,
-            "graceful_timeout": 10,
-            "accesslog": None,
-            "errorlog": "-",
-            "loglevel": "info",
-        }
-        for key, value in options.items():
+        for key, value in gunicorn_options(self.settings).items():
             self.cfg.set(key, value)
 
     def load(self):

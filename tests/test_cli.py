@@ -140,3 +140,17 @@ def test_event_add_store_failure_is_one_line_and_exit_3(env, store, monkeypatch,
     assert line.startswith("event add failed: ")
     assert "disk is full" in line or "No space left on device" in line
     assert store.list_events() == []
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql+psycopg://nps@db.internal/nps?password=hunter2",
+    "postgresql://nps@db.internal/nps?sslmode=require&pass=hunter2",
+    "postgresql://nps:hunter2@db.internal/nps?PASSWORD=hunter2&application_name=wall",
+    "mysql+pymysql://nps@db.internal/nps?passwd=hunter2",
+])
+def test_settings_hide_a_password_given_in_the_query(env, monkeypatch, capsys, url):
+    monkeypatch.setenv("NPS_TV_DATABASE_URL", url)
+    assert main(["settings"]) == 0
+    out = capsys.readouterr().out
+    assert "hunter2" not in out
+    assert "db.internal" in out and "redacted" in out

@@ -151,3 +151,23 @@ def test_a_version_without_a_time_keeps_the_old_behaviour(store: Store):
     # ...and the stored time is kept, so an older versioned delivery is still refused.
     store.upsert_responses([_version(1, t0 - timedelta(seconds=1))])
     assert store.list_responses()[0]["score"] == 4
+
+
+def test_a_new_sqlite_store_and_its_wal_files_are_readable_by_the_owner_only(tmp_path):
+    import os
+    import stat
+
+    path = tmp_path / "nps.sqlite"
+    old_umask = os.umask(0o022)  # the common default, which would leave them world-readable
+    try:
+        store = Store(f"sqlite:///{path}")
+        store.upgrade()
+        store.upsert_responses([make_record(1, 9)])
+        with store.engine.connect():  # an open connection keeps -wal and -shm in place
+            files = [path, *(p for p in tmp_path.iterdir() if p.name.endswith(("-wal", "-shm")))]
+            modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in files}
+        store.dispose()
+    finally:
+        os.umask(old_umask)
+    assert len(modes) == 3, modes
+    assert set(modes.values()) == {0o600}, {k: oct(v) for k, v in modes.items()}

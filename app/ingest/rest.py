@@ -158,12 +158,12 @@ def _response_filters(args, segment_fields: tuple[str, ...]) -> dict[str, Any]:
         if not raw:
             return None
         try:
-            value = date.fromisoformat(raw)
-        except ValueError:
+            value = date.fromisoformat(raw) + timedelta(days=shift)
+        except (ValueError, OverflowError):  # 9999-12-31 + 1 day overflows
             problems.append({"path": name, "message": f"must be a date like 2026-01-31, "
                                                       f"got {raw!r}"})
             return None
-        return datetime.combine(value + timedelta(days=shift), datetime.min.time(), UTC)
+        return datetime.combine(value, datetime.min.time(), UTC)
 
     filters: dict[str, Any] = {
         "limit": integer("limit", 100, 1, MAX_PAGE),

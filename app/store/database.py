@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -95,6 +96,7 @@ class Store:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(url, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
+            _create_private_file(self.engine.url.database)
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._write_lock = threading.Lock()
         self._set_cache: dict[str, dict[str, int]] = {}
@@ -392,6 +394,21 @@ def _upsert_statement(dialect_insert, keep_time: bool):
         set_=set_,
         where=and_(not_older, changed),
     )
+
+
+def _create_private_file(database: str | None) -> None:
+    """Create a new SQLite file readable by its owner only: responses are personal data.
+
+    SQLite creates the -wal and -shm files with the database file's mode (findCreateFileMode in
+    https://www.sqlite.org/src/file?name=src/os_unix.c), so they follow. An existing file
+    keeps the mode its owner gave it.
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        os.close(os.open(database, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
