@@ -45,6 +45,16 @@ def mask_personal_data(text: str) -> str:
     return PHONE.sub(_phone, text)
 
 
+def _mask_reversed(text: str) -> str:
+    """Mask addresses written backwards: under a right-to-left override "moc.elpmaxe@nhoj"
+    shows as john@example.com, and it still reads as one once the override is removed."""
+    n = len(text)
+    spans = [(n - m.end(), n - m.start()) for m in EMAIL.finditer(text[::-1])]
+    for start, end in reversed(spans):
+        text = text[:start] + "[email]" + text[end:]
+    return text
+
+
 def neutralise_direction(text: str) -> str:
     """``text`` without direction embeddings, overrides and isolates (U+202A-U+202E,
     U+2066-U+2069) or control characters, which could make it show other words than it holds."""
@@ -56,6 +66,8 @@ def clean_for_display(text: str | None, limit: int | None = None) -> str:
     characters (an ellipsis included) when given."""
     if not text:
         return ""
+    if BIDI_RE.search(text):
+        text = _mask_reversed(neutralise_direction(text))
     text = mask_personal_data(neutralise_direction(text))
     if limit is not None and len(text) > limit:
         text = text[: max(limit - 1, 0)].rstrip() + ELLIPSIS
