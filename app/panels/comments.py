@@ -16,8 +16,8 @@ COMMENTS_LIST = "comments-list"
 WALL_COMMENTS = 20
 SECONDS_PER_COMMENT = 7  # scroll speed: one card every few seconds
 MIN_TO_SCROLL = 4  # fewer than this fit on screen, so they stand still
-# A card stays shorter than the screen: about ten lines at wall size, whatever was stored.
-COMMENT_CHARS = 600
+# A card stays a card: about six lines at wall size (like the gong), whatever was stored.
+COMMENT_CHARS = 420
 
 
 def build_comments_panel(view: View, now: datetime | None = None, *, limit: int = WALL_COMMENTS,

@@ -154,12 +154,19 @@ def test_long_unbroken_comment_stays_inside_its_card_and_the_gong(wall):
     assert "\u202e" not in shown and "jane" not in shown and "x@evil" not in shown
 
 
-def test_event_label_markup_is_shown_as_text_not_a_link(wall):
+def test_event_label_markup_is_text_and_a_long_filter_is_cut(wall):
     dash_duo, dash_app = wall
     get_services(dash_app).store.add_event(
         datetime.now(UTC) - timedelta(days=3), '<a href="https://evil.example">Refund</a>',
         "launch")
-    dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=trend")
+    # A filter value typed into the URL is long too: the subtitle cuts it.
+    dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=trend&region=EMEA,{'Q' * 400}")
     wait_for_text(dash_duo, "#tv-panel-trend", '<a href="https://evi', timeout=ARRIVE_SECONDS)
     links = dash_duo.driver.find_elements(By.CSS_SELECTOR, "#tv-trend-graph svg a")
     assert links == []
+    sizes = dash_duo.driver.execute_script(
+        BOXES_JS + "return {subtitle: box(document.querySelector("
+        "'#tv-panel-trend .tv-panel-subtitle')), header: box(document.querySelector("
+        "'#tv-panel-trend .tv-panel-header'))};")
+    assert "EMEA" in text_content(dash_duo, "#tv-panel-trend .tv-panel-subtitle")
+    assert_inside(sizes["subtitle"], sizes["header"], "the panel subtitle")
