@@ -12,6 +12,7 @@ import re
 from app.ingest.rules import BIDI_RE, CONTROL_RE
 
 ELLIPSIS = "…"
+SCAN_FACTOR = 4  # masking shortens text by far less than this before it is cut to its limit
 # Invisible characters that can hide inside an address ("a\u200b@b.com" shows as a@b.com):
 # soft hyphen, Mongolian vowel separator, zero-width space/joiners, word joiner, invisible
 # operators and the BOM.
@@ -66,6 +67,13 @@ def clean_for_display(text: str | None, limit: int | None = None) -> str:
     characters (an ellipsis included) when given."""
     if not text:
         return ""
+    if limit is not None and len(text) > SCAN_FACTOR * limit:
+        # Only a prefix can be shown, so only a prefix is scanned (a 10,000-character comment
+        # costs what a short one does). A partial last word goes too when enough is left: it
+        # could be the start of an address that the scan would no longer see whole.
+        text = text[: SCAN_FACTOR * limit]
+        head = text.rsplit(None, 1)[0]
+        text = head if len(head) > limit else text
     if BIDI_RE.search(text):
         text = _mask_reversed(neutralise_direction(text))
     text = mask_personal_data(neutralise_direction(text))

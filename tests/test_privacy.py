@@ -72,3 +72,13 @@ def test_cut_adds_an_ellipsis_and_masks_first():
     assert "john" not in shown and "[email]" in shown
     assert clean_for_display(None) == "" and clean_for_display("", 10) == ""
     assert clean_for_display("short", 100) == "short"
+
+
+def test_only_what_can_be_shown_is_scanned_and_nothing_leaks_at_the_edge():
+    # Addresses every 40 characters; the scan stops near 4 x the limit, mid-address.
+    text = "".join(f"mail jane.doe{i:03d}@example.com now. " for i in range(300))
+    shown = clean_for_display(text, 100)
+    assert len(shown) <= 100 and "jane" not in shown and shown.count("[email]") >= 5
+    # Many short words, then an address far past the limit: same text as a full scan.
+    words = "good " * 2000 + "jane@example.com"
+    assert clean_for_display(words, 100) == mask_personal_data(words)[:99].rstrip() + ELLIPSIS
