@@ -170,3 +170,21 @@ def test_event_label_markup_is_text_and_a_long_filter_is_cut(wall):
         "'#tv-panel-trend .tv-panel-header'))};")
     assert "EMEA" in text_content(dash_duo, "#tv-panel-trend .tv-panel-subtitle")
     assert_inside(sizes["subtitle"], sizes["header"], "the panel subtitle")
+
+
+def test_health_answering_503_for_the_store_is_not_a_lost_server(wall):
+    # /health answers 503 with its JSON while the store is down: the server is there, so the
+    # watchdog must not count it towards "unreachable" (and reload the wall once it is back).
+    # A proxy's own 503 page is not JSON and still counts.
+    dash_duo, dash_app = wall
+    views = dash_app.server.view_functions
+    views["nps_api.health"] = lambda: ({"status": "degraded", "database": "unreachable"}, 503)
+    dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score")
+    wait_for_text(dash_duo, "#score-value", "50", timeout=ARRIVE_SECONDS)
+    watchdog = "return [window.npsTv.watchdog.fails, window.npsTv.watchdog.want]"
+    time.sleep(12)  # the watchdog asks /health every 10 s
+    fails, want = dash_duo.driver.execute_script(watchdog)
+    assert fails == 0 and want is None
+    views["nps_api.health"] = lambda: ("<html>502 Bad Gateway</html>", 503)
+    wait_until(lambda: dash_duo.driver.execute_script(watchdog)[0] >= 1, 25,
+               "a non-JSON 503 counted as a failure")
