@@ -23,10 +23,10 @@ _LABEL = rf"[\w\-{_INVISIBLE}]+"
 _AT = r"(?:[ ]?[@\uff20\ufe6b][ ]?|\s*[(\[{<]\s*at\s*[)\]}>]\s*)"
 # ".", fullwidth "．", ideographic "。" / halfwidth "｡", or a spelled-out "(dot)" / "[dot]".
 _DOT = r"(?:[.\uff0e\u3002\uff61]|\s*[(\[{<]\s*dot\s*[)\]}>]\s*)"
-# The look-behind lets a match start only where a run of address characters starts, so a
-# 10,000-character word is scanned once rather than once per position.
 # The top-level domain starts with a letter, so "9 @ 10.30" stays a time.
 _TLD = rf"[{_INVISIBLE}]*[^\W\d_][\w\-{_INVISIBLE}]+"
+# The look-behind lets a match start only where a run of address characters starts, so a
+# 10,000-character word is scanned once rather than once per position.
 EMAIL = re.compile(
     rf"(?<![{_LOCAL_CHARS}])[{_LOCAL_CHARS}]+{_AT}{_LABEL}(?:{_DOT}{_LABEL})*{_DOT}{_TLD}",
     re.IGNORECASE)
@@ -72,11 +72,13 @@ def clean_for_display(text: str | None, limit: int | None = None) -> str:
         # costs what a short one does). A partial last word goes too when enough is left: it
         # could be the start of an address that the scan would no longer see whole.
         text = text[: SCAN_FACTOR * limit]
-        head = text.rsplit(None, 1)[0]
+        head = text.rsplit(None, 1)[0] if text.strip() else ""
         text = head if len(head) > limit else text
-    if BIDI_RE.search(text):
-        text = _mask_reversed(neutralise_direction(text))
-    text = mask_personal_data(neutralise_direction(text))
+    overridden = BIDI_RE.search(text) is not None
+    text = neutralise_direction(text)
+    if overridden:
+        text = _mask_reversed(text)
+    text = mask_personal_data(text)
     if limit is not None and len(text) > limit:
         text = text[: max(limit - 1, 0)].rstrip() + ELLIPSIS
     return text

@@ -72,6 +72,7 @@ def test_cut_adds_an_ellipsis_and_masks_first():
     assert "john" not in shown and "[email]" in shown
     assert clean_for_display(None) == "" and clean_for_display("", 10) == ""
     assert clean_for_display("short", 100) == "short"
+    assert clean_for_display(" " * 5000 + "x", 100) == ELLIPSIS  # blanks only: no crash
 
 
 def test_only_what_can_be_shown_is_scanned_and_nothing_leaks_at_the_edge():
