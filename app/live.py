@@ -17,21 +17,23 @@ import time as _time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
-from dash import ClientsideFunction, Input, Output, State, no_update
+from dash import no_update
 from plotly.utils import PlotlyJSONEncoder
 
 from app.config import Settings
-from app.panels import category_name
+from app.live_status import build_status
+from app.panels import CHIP_CHARS
 from app.panels.comments import build_comments_panel
+from app.panels.gong import build_latest_payload
 from app.panels.score import build_score_panel
 from app.panels.topics import build_topics_panel
 from app.panels.trend import build_trend_figure
+from app.privacy import clean_for_display
 from app.rollup import Snapshot
 from app.views import RequestError, View, ViewRequest, today_in
 
@@ -190,7 +192,9 @@ def describe_request(request: ViewRequest) -> str:
     else:
         days = int(request.window[:-1])
         parts = ["Today" if days == 1 else f"Last {days} days"]
-    parts += [", ".join(values) for _, values in request.segments]
+    # Values come from the URL as typed: shown cleaned and cut like any chip.
+    parts += [", ".join(clean_for_display(v, CHIP_CHARS) for v in values)
+              for _, values in request.segments]
     return " · ".join(parts)
 
 
@@ -208,15 +212,6 @@ class Part:
 def fingerprint(*values: object) -> str:
     """A short hash of ``repr(values)``; stable across processes (unlike ``hash``)."""
     return hashlib.blake2b(repr(values).encode(), digest_size=8).hexdigest()
-
-
-def _latest_payload(view: View, fields: tuple[str, ...]) -> dict | None:
-    c = view.latest
-    if c is None:
-        return None
-    chips = [c.segments[f] for f in fields if c.segments.get(f)]
-    return {"id": c.id, "score": c.score, "category": category_name(c.score),
-            "text": c.text[:280], "at": c.created_at.timestamp(), "chips": chips}
 
 
 def _fingerprint_part(name: str, view: View, screen: ScreenConfig, settings: Settings) -> str:
@@ -251,7 +246,7 @@ def _build_payload(name: str, view: View, screen: ScreenConfig, settings: Settin
     if name in COMMENT_LIMITS:
         return build_comments_panel(view, datetime.now(UTC), limit=COMMENT_LIMITS[name],
                                     scroll=name == "comments", fields=settings.segment_fields)
-    return _latest_payload(view, settings.segment_fields)
+    return build_latest_payload(view, settings.segment_fields)
 
 
 class PartCache:
@@ -447,58 +442,7 @@ def _is_behind(mine: tuple[int, int], theirs: Any) -> bool:
         return False
 
 
-def register_client_callbacks(dash_app, *, updated: str, clock: str, connection: str, tick: str,
-                              status: str, config: str, graph: str, figure: str) -> None:
-    """The browser-side callbacks both pages share: staleness label, clock, trend sizing."""
-    dash_app.clientside_callback(
-        ClientsideFunction("nps_tv", "status"),
-        Output(updated, "children"), Output(updated, "className"), Output(clock, "children"),
-        Output(connection, "children"), Output(connection, "className"),
-        Input(tick, "n_intervals"), Input(status, "data"), State(config, "data"))
-    dash_app.clientside_callback(
-        ClientsideFunction("nps_tv", "scale_figure"),
-        Output(graph, "figure"), Input(figure, "data"), State(config, "data"))
-
-
-def screen_poll_ms(settings: Settings) -> int:
-    """How often a screen asks: at most every second, so a new response shows within the
-    server's poll interval plus one second (an unchanged answer costs microseconds)."""
-    return int(min(settings.poll_seconds, 1.0) * 1000)
-
-
 def public_query(query: Mapping[str, str], segment_fields: tuple[str, ...]) -> dict[str, str]:
     """The URL parameters a page may keep in its layout: known names only."""
     known = set(VIEW_PARAMS) | set(SCREEN_PARAMS) | set(segment_fields)
     return {k: v for k, v in query.items() if k in known}
-
-
-def build_status(services: Services) -> dict:
-    """The small status every poll returns: when the last good poll was, and how long ago."""
-    last = services.poller.last_success
-    if last is None:
-        return {"ok": None, "age": None, "hhmm": None, "error": services.poller.last_error}
-    age = (datetime.now(UTC) - last).total_seconds()
-    return {"ok": round(last.timestamp(), 3), "age": round(age, 2),
-            "hhmm": format_hhmm(last, services.settings.timezone),
-            "error": services.poller.last_error}
-
-
-@lru_cache(maxsize=64)
-def format_hhmm(moment: datetime, tz: str) -> str:
-    """hh:mm of an instant in a time zone."""
-    return moment.astimezone(ZoneInfo(tz)).strftime("%H:%M")
-
-
-def next_reload_at(hhmm: str, tz: str, now: datetime | None = None) -> int | None:
-    """Epoch milliseconds of the next local ``hh:mm`` (at least a minute away); None if off."""
-    try:
-        hour, minute = (int(x) for x in hhmm.strip().split(":"))
-        at = time(hour, minute)
-    except ValueError:
-        return None
-    zone = ZoneInfo(tz)
-    now = (now or datetime.now(UTC)).astimezone(zone)
-    candidate = datetime.combine(now.date(), at, zone)
-    if candidate <= now + timedelta(minutes=1):
-        candidate = datetime.combine(now.date() + timedelta(days=1), at, zone)
-    return int(candidate.timestamp() * 1000)

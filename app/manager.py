@@ -8,9 +8,11 @@ from urllib.parse import urlencode
 
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
-from app import live
+from app import live, live_status
 from app.dash_guard import client_choices, client_query, client_state, client_text
 from app.live import ScreenConfig
+from app.panels import CHIP_CHARS
+from app.privacy import clean_for_display
 
 if TYPE_CHECKING:
     from app.web import Services
@@ -83,7 +85,8 @@ def build_layout(query: dict[str, str], services: Services) -> html.Div:
               "lost_after": max(3 * settings.poll_seconds, 10.0), "tz": settings.timezone,
               "scale": "manager"}
     filters = [
-        dcc.Dropdown(id=filter_id(field), options=values, value=list(selected.get(field, ())),
+        dcc.Dropdown(id=filter_id(field), value=list(selected.get(field, ())), options=[
+            {"label": clean_for_display(v, CHIP_CHARS), "value": v} for v in values],
                      multi=True, placeholder=f"All {field}s", className="mgr-filter",
                      clearable=True, searchable=False)
         for field, values in list_segment_values(services).items()
@@ -92,7 +95,7 @@ def build_layout(query: dict[str, str], services: Services) -> html.Div:
                        title="; ".join(screen.notices)) if screen.notices else None
     parts = first.parts
     return html.Div(id=ROOT, className=f"mgr-root theme-{screen.theme}", children=[
-        dcc.Interval(id=POLL, interval=live.screen_poll_ms(settings)),
+        dcc.Interval(id=POLL, interval=live_status.screen_poll_ms(settings)),
         dcc.Interval(id=TICK, interval=1000),
         dcc.Store(id=CONFIG, data=config),
         dcc.Store(id=STATE, data=first.state),
@@ -188,6 +191,6 @@ def register_callbacks(dash_app: Dash, services: Services) -> None:
         search = f"?{urlencode(query, safe=',:')}" if query else ""
         return search, _wall_href(screen)
 
-    live.register_client_callbacks(dash_app, updated=UPDATED, clock=CLOCK,
+    live_status.register_client_callbacks(dash_app, updated=UPDATED, clock=CLOCK,
                                    connection=CONNECTION, tick=TICK, status=STATUS,
                                    config=CONFIG, graph=TREND_GRAPH, figure=TREND_FIGURE)

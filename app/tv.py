@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html, no_update
 
-from app import live
+from app import live, live_status
 from app.dash_guard import client_query, client_state
 from app.live import PANEL_NAMES, ScreenConfig
 
@@ -71,12 +71,12 @@ def build_layout(query: dict[str, str], services: Services) -> html.Div:
         "lost_after": max(3 * settings.poll_seconds, 10.0), "tz": settings.timezone,
         "scale": "viewport",
     }
-    reload_at = live.next_reload_at(settings.nightly_reload, settings.timezone)
+    reload_at = live_status.next_reload_at(settings.nightly_reload, settings.timezone)
     data = {"data-build-id": services.build_id, "data-reload-at": str(reload_at or ""),
             "data-poll-seconds": f"{settings.poll_seconds:g}"}
     trend = parts.get("trend")
     return html.Div(id=ROOT, className=" ".join(classes), **data, children=[
-        dcc.Interval(id=POLL, interval=live.screen_poll_ms(settings)),
+        dcc.Interval(id=POLL, interval=live_status.screen_poll_ms(settings)),
         dcc.Interval(id=TICK, interval=1000),
         dcc.Store(id=CONFIG, data=config),
         dcc.Store(id=STATE, data=first.state),
@@ -179,7 +179,7 @@ def register_callbacks(dash_app: Dash, services: Services) -> None:
         *[Output(PANEL_IDS[name], "className") for name in PANEL_NAMES],
         *[Output(NAV_IDS[name], "className") for name in PANEL_NAMES],
         Input(TICK, "n_intervals"), State(CONFIG, "data"))
-    live.register_client_callbacks(dash_app, updated=UPDATED, clock=CLOCK,
+    live_status.register_client_callbacks(dash_app, updated=UPDATED, clock=CLOCK,
                                    connection=CONNECTION, tick=TICK, status=STATUS,
                                    config=CONFIG, graph=TREND_GRAPH, figure=TREND_FIGURE)
     dash_app.clientside_callback(

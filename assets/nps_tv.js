@@ -99,10 +99,21 @@
     }
     var silentFor = (now - status.receivedAt) / 1000;
     var lost = silentFor > (cfg.lost_after || 10);
-    var notice = lost ? "Connection lost — showing data from " + ((data && data.hhmm) || "earlier")
-      : "";
-    var values = [label, cls, formatClock(cfg.tz), notice,
-      lost ? "tv-connection is-shown" : "tv-connection"];
+    // The server answers but its last poll of the store failed: the data on screen is the
+    // last good one. The wall says so in plain words; the manager also names the error class.
+    var trouble = !lost && !!(data && data.trouble);
+    var notice = "", noticeCls = "tv-connection";
+    if (lost) {
+      notice = "Connection lost — showing data from " + ((data && data.hhmm) || "earlier");
+      noticeCls = "tv-connection is-shown";
+    } else if (trouble) {
+      var detail = cfg.scale === "manager" && data.error ? " (" + data.error + ")" : "";
+      notice = "Data source trouble" + detail +
+        (data.hhmm ? " — showing data from " + data.hhmm : " — no data yet");
+      noticeCls = "tv-connection is-shown is-trouble";
+      if (/is-fresh/.test(cls)) { cls = "status-updated is-amber"; }
+    }
+    var values = [label, cls, formatClock(cfg.tz), notice, noticeCls];
     var out = changedOnly(values, status.last);
     status.last = values;
     return out;
@@ -259,10 +270,17 @@
     watchdog.busy = true;
     fetch("/health", { cache: "no-store", credentials: "same-origin" })
       .then(function (r) {
+        if (r.status === 503) {
+          // The server answers but its store is in trouble (the page shows that notice): a
+          // reload would not help, and it is not "unreachable" either. A proxy's own 503
+          // page is not JSON, so it still counts as a failure.
+          return r.json().then(function () { watchdog.fails = 0; return null; });
+        }
         if (!r.ok) { throw new Error("health " + r.status); }
         return r.json();
       })
       .then(function (body) {
+        if (body === null) { return; }
         watchdog.fails = 0;
         // Reload for a build never seen in this tab (workers of one deploy may differ).
         var build = body && body.build_id;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -10,11 +11,17 @@ import pytest
 from dash.development.base_component import Component
 
 from app.metrics import TopicRow, build_trend_points, compute_delta, summarize
-from app.panels import classify_band, describe_delta, format_ago
-from app.panels.comments import COMMENTS_LIST, build_comments_panel
+from app.panels import CHIP_CHARS, classify_band, describe_delta, format_ago
+from app.panels.comments import (
+    COMMENT_CHARS,
+    COMMENTS_LIST,
+    build_comment_card,
+    build_comments_panel,
+)
+from app.panels.gong import GONG_CHARS, build_latest_payload
 from app.panels.score import SCORE_DELTA, SCORE_VALUE, build_score_panel
 from app.panels.topics import build_topics_panel
-from app.panels.trend import build_trend_figure
+from app.panels.trend import HOVER_CHARS, HOVER_LINE, build_trend_figure
 from app.rollup import Comment
 from app.store.database import EventRow
 from app.views import View, ViewRequest
@@ -275,3 +282,88 @@ def test_comments_empty_message():
 ])
 def test_format_ago(seconds, text):
     assert format_ago(NOW - timedelta(seconds=seconds), NOW) == text
+
+
+# -- display safety: what respondents and event authors write is shown as plain, safe text ----
+
+RLO, PDF, LRI, PDI = "\u202e", "\u202c", "\u2066", "\u2069"
+LONG_WORD = "A" * 500
+
+
+def test_comment_text_is_cleaned_masked_and_cut():
+    text = f"Great{RLO}tfel{PDF} product, write to john (at) example (dot) com {LONG_WORD * 2}"
+    comment = Comment(id=1, created_at=NOW, score=9, text=text, segments={}, topics=())
+    card = build_comment_card(comment, NOW)
+    shown = text_of(find_class(card, "comment-text"))
+    assert RLO not in shown and PDF not in shown and "Greattfel" in shown
+    assert "john" not in shown and "[email]" in shown
+    assert len(shown) <= COMMENT_CHARS and shown.endswith("…")
+
+
+def test_segment_and_topic_chips_are_masked_neutralised_and_cut():
+    comment = Comment(id=1, created_at=NOW, score=9, text="ok",
+                      segments={"product": f"{LRI}Ledger{PDI}", "region": "ann\uff20corp\uff0ecom",
+                                "plan": LONG_WORD},
+                      topics=(f"Pri{RLO}cing",))
+    card = build_comment_card(comment, NOW, fields=("product", "region", "plan"))
+    chips = [text_of(c) for c in find_class(card, "chip")]
+    assert chips[:2] == ["Ledger", "[email]"]
+    assert len(chips[2]) == CHIP_CHARS and chips[2].endswith("…")
+    assert chips[3] == "Pricing"
+
+
+def test_gong_payload_is_cleaned_like_the_feed():
+    latest = Comment(id=7, created_at=NOW, score=2, text=f"{RLO}bad{PDF} mail me a\u200b@b.com "
+                     + LONG_WORD, segments={"product": "x@y.org", "region": f"EM{RLO}EA"},
+                     topics=())
+    view = dataclasses.replace(make_view(), latest=latest)
+    payload = build_latest_payload(view, ("product", "region"))
+    assert payload["text"].startswith("bad mail me [email] ")
+    assert len(payload["text"]) <= GONG_CHARS and payload["text"].endswith("…")
+    assert payload["chips"] == ["[email]", "EMEA"]
+
+
+def test_topic_names_are_neutralised():
+    row = TopicRow("Bil\u202eling", summarize((6, 3, 3), 5), summarize((6, 3, 3), 5), 0.0, 0.25)
+    table = build_topics_panel(make_view(topics=[row]))
+    assert [text_of(c) for c in find_class(table, "topic-name")] == ["Billing"]
+
+
+HOSTILE_LABELS = [
+    '<a href="https://evil.example">Click for refund</a>',
+    '<span style="font-size:200px">HUGE</span>',
+    "Launch<br>second line &amp; more",
+]
+
+
+@pytest.mark.parametrize("label", HOSTILE_LABELS)
+def test_event_labels_and_notes_are_plain_text_for_plotly(label):
+    day = datetime(2026, 3, 20, 9, tzinfo=UTC)
+    events = [EventRow(1, day, label, "launch", f'note <a href="https://x.example">x</a> {label}')]
+    fig = build_trend_figure(make_view(events=events), "dark")
+    annotation = next(a for a in fig["layout"]["annotations"] if a.get("showarrow"))
+    # Nothing plotly would read as a tag or an entity: "<" and "&" only as entities.
+    assert "<" not in annotation["text"] and ">" not in annotation["text"]
+    assert "&lt;" in annotation["text"]
+    hover = annotation["hovertext"]
+    assert "<" not in hover.replace("<br>", "") and "&lt;a href" in hover
+    assert "&amp;amp;" in hover or "&amp;" not in label
+    assert "(launch)" in hover and "note" in hover
+
+
+def test_event_hover_text_wraps_and_is_bounded():
+    day = datetime(2026, 3, 20, 9, tzinfo=UTC)
+    events = [EventRow(1, day, "Outage", "outage", "x" * 2000)]
+    fig = build_trend_figure(make_view(events=events), "dark")
+    hover = next(a for a in fig["layout"]["annotations"] if a.get("showarrow"))["hovertext"]
+    lines = hover.split("<br>")
+    assert len(lines) > 1 and max(len(line) for line in lines) <= HOVER_LINE
+    assert len(hover.replace("<br>", "")) <= HOVER_CHARS
+
+
+def test_event_label_direction_override_is_removed():
+    day = datetime(2026, 3, 20, 9, tzinfo=UTC)
+    fig = build_trend_figure(make_view(events=[EventRow(1, day, f"Price{RLO}up", "price",
+                                                        None)]), "dark")
+    annotation = next(a for a in fig["layout"]["annotations"] if a.get("showarrow"))
+    assert annotation["text"] == "Priceup"

@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from dash import no_update
+from sqlalchemy.exc import OperationalError
 
-from app import live, manager, tv
+from app import live, live_status, manager, tv
+from app.views import ViewRequest
 from app.web import create_app, get_services
 from tests.conftest import make_record
 
@@ -289,3 +291,67 @@ def test_a_lagging_worker_still_answers_a_screen_that_changed_its_view(services)
     parts, new_state, _ = split(tv.run_update(services, other, ahead))
     assert parts["score"] is not no_update
     assert new_state["key"] != state["key"]
+
+
+# -- data source trouble and display safety --------------------------------------------------
+
+
+def _break_store(monkeypatch, services):
+    """Make every poll fail the way a dead PostgreSQL does, with driver text in the message."""
+    def fail(*_args, **_kwargs):
+        raise OperationalError("SELECT responses", {}, Exception(
+            "connection to server at db.internal (10.0.0.5) failed: password=hunter2"))
+    monkeypatch.setattr(services.poller.store, "changed_since", fail)
+
+
+def test_store_trouble_is_reported_with_the_last_good_data_kept(services, monkeypatch):
+    config, outputs = first_update(services)
+    _, state, status = split(outputs)
+    assert status["trouble"] is False and status["error"] is None
+    good_hhmm = status["hhmm"]
+    _break_store(monkeypatch, services)
+    assert services.poller.poll() is False
+    parts, new_state, status = split(tv.run_update(services, config, state))
+    # The screen keeps what it shows: nothing is re-sent, the status says what is wrong.
+    assert all(parts[name] is no_update for name in tv.PART_ORDER) and new_state is no_update
+    assert status["trouble"] is True and status["error"] == "OperationalError"
+    assert status["hhmm"] == good_hhmm
+    leaked = json.dumps(status)
+    assert "hunter2" not in leaked and "db.internal" not in leaked and "SELECT" not in leaked
+    monkeypatch.undo()
+    services.poller.poll()
+    _, _, status = split(tv.run_update(services, config, state))
+    assert status["trouble"] is False and status["error"] is None
+
+
+def test_manager_status_reports_store_trouble(services, monkeypatch):
+    config = {"query": {}, "fields": list(services.settings.segment_fields)}
+    state = manager.run_update(services, config, None, "30d", [None, None, None])[-2]
+    _break_store(monkeypatch, services)
+    services.poller.poll()
+    outputs = manager.run_update(services, config, state, "30d", [None, None, None])
+    assert all(p is no_update for p in outputs[:5])
+    assert outputs[-1]["trouble"] is True and outputs[-1]["error"] == "OperationalError"
+
+
+def test_status_never_carries_more_than_an_error_class(services):
+    services.poller.last_error = "could not connect: password=hunter2"
+    status = live_status.build_status(services)
+    assert status["trouble"] is True and status["error"] == "Error"
+
+
+def test_segment_values_are_masked_in_filters_and_subtitles(services, sqlite_store):
+    # Stored before the input rules existed: an address and an override in segment values.
+    sqlite_store.upsert_responses([make_record(900, 9, comment="fine", region="EM\u202eEA",
+                                               product="ann\uff20corp\uff0ecom")])
+    services.poller.poll()
+    page = manager.build_layout({}, services)
+    dropdowns = {c.id["field"]: c for c in _walk(page) if isinstance(getattr(c, "id", None), dict)}
+    products = {o["value"]: o["label"] for o in dropdowns["product"].options}
+    assert products["ann\uff20corp\uff0ecom"] == "[email]"
+    regions = {o["value"]: o["label"] for o in dropdowns["region"].options}
+    assert regions["EM\u202eEA"] == "EMEA"
+    subtitle = live.describe_request(ViewRequest(window="30d", segments=(
+        ("product", ("x\u202e" + "y" * 300, "bob (at) corp (dot) com")),)))
+    assert subtitle.startswith("Last 30 days · xyyy") and subtitle.endswith("…, [email]")
+    assert "\u202e" not in subtitle and len(subtitle) < 100

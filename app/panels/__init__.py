@@ -14,6 +14,8 @@ from app.metrics import CATEGORY_NAMES, ScoreSummary, categorize, round_half_awa
 BAND_EDGES = ((70, "great"), (30, "good"), (0, "low"))
 ARROW_UP, ARROW_DOWN, ARROW_FLAT = "▲", "▼", "▶"
 NOT_AVAILABLE = "—"
+# Longest segment value or topic name shown in a chip; the CSS also cuts what is too wide.
+CHIP_CHARS = 40
 
 # Colours the figures need in Python; the CSS (assets/nps_tv.css) holds the same palette.
 THEMES: dict[str, dict[str, str]] = {

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from dash import html
 from dash.development.base_component import Component
 
-from app.panels import category_name, describe_window, format_ago
+from app.panels import CHIP_CHARS, category_name, describe_window, format_ago
+from app.privacy import clean_for_display
 from app.rollup import Comment
 from app.views import View
 
@@ -15,6 +16,8 @@ COMMENTS_LIST = "comments-list"
 WALL_COMMENTS = 20
 SECONDS_PER_COMMENT = 7  # scroll speed: one card every few seconds
 MIN_TO_SCROLL = 4  # fewer than this fit on screen, so they stand still
+# A card stays a card: about six lines at wall size (like the gong), whatever was stored.
+COMMENT_CHARS = 420
 
 
 def build_comments_panel(view: View, now: datetime | None = None, *, limit: int = WALL_COMMENTS,
@@ -44,16 +47,19 @@ def build_comment_card(comment: Comment, now: datetime,
     category = category_name(comment.score)
     order = {name: i for i, name in enumerate(fields)}
     names = sorted(comment.segments, key=lambda name: (order.get(name, len(order)), name))
-    chips = [html.Span(comment.segments[name], className="chip chip-segment", title=name)
+    # Segment values can come from respondents (hidden survey fields): masked like comments.
+    chips = [html.Span(clean_for_display(comment.segments[name], CHIP_CHARS),
+                       className="chip chip-segment", title=name)
              for name in names if comment.segments[name]]
-    chips += [html.Span(topic, className="chip chip-topic") for topic in comment.topics]
+    chips += [html.Span(clean_for_display(topic, CHIP_CHARS), className="chip chip-topic")
+              for topic in comment.topics]
     return html.Div(
         className="comment-card", **{"data-category": category, "data-id": str(comment.id)},
         children=[
             html.Div(str(comment.score), className=f"comment-badge badge-{category}",
                      title=category),
             html.Div(className="comment-body", children=[
-                html.P(comment.text, className="comment-text"),
+                html.P(clean_for_display(comment.text, COMMENT_CHARS), className="comment-text"),
                 html.Div(className="comment-meta", children=[
                     html.Span(format_ago(comment.created_at, now), className="rel-time",
                               **{"data-ts": comment.created_at.isoformat(timespec="seconds")}),

@@ -14,9 +14,11 @@ from app.panels import (
     describe_window,
     format_count,
 )
+from app.privacy import clean_for_display
 from app.views import View
 
 TOPICS_TABLE = "topics-table"
+TOPIC_CHARS = 60  # the cell cuts a wide name with an ellipsis; this bounds what is sent
 WALL_ROWS = 8
 HEADINGS = ("Topic", "Mentions", "NPS", "Change", "Detractors", "Impact")
 
@@ -52,7 +54,7 @@ def _build_row(row: TopicRow) -> html.Div:
     impact = round(row.impact, 1)
     impact_class = "is-up" if impact > 0 else "is-down" if impact < 0 else "is-flat"
     return html.Div(className="topic-row", children=[
-        html.Div(row.topic, className="topic-cell topic-name"),
+        html.Div(clean_for_display(row.topic, TOPIC_CHARS), className="topic-cell topic-name"),
         html.Div(format_count(row.mentions), className="topic-cell topic-mentions"),
         html.Div(nps_cell, className="topic-cell topic-nps"),
         html.Div([html.Span(arrow, className="delta-arrow") if arrow else None,

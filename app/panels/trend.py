@@ -7,12 +7,15 @@ margins to the viewport in the browser (``scale_figure`` in assets/nps_tv.js).
 
 from __future__ import annotations
 
+import html
 import math
+import textwrap
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from app.metrics import ROLLING_PERIODS, TrendPoint
 from app.panels import EVENT_COLOURS, describe_window, resolve_theme
+from app.privacy import clean_for_display
 from app.store.database import EventRow
 from app.views import View
 
@@ -25,6 +28,8 @@ EVENT_ROW_PX = 36
 EVENT_ROWS = 4
 EVENT_STEM_PX = 30  # from the plot's top edge to the middle of the first row of labels
 EVENT_LABEL_CHARS = 26
+HOVER_CHARS = 160  # label and note in the hover box, wrapped every HOVER_LINE characters
+HOVER_LINE = 48
 PERIOD_NAMES = {"day": "Daily", "week": "Weekly", "month": "Monthly"}
 PERIOD_PAD = {"day": timedelta(hours=14), "week": timedelta(days=4), "month": timedelta(days=16)}
 TICK_FORMATS = {"day": "%b %-d", "week": "%b %-d", "month": "%b %Y"}
@@ -204,8 +209,8 @@ def _add_events(events: tuple[EventRow, ...], tz: str, x0: datetime, x1: datetim
         frac = (local - x0).total_seconds() / span
         if not 0 <= frac <= 1:
             continue
-        text = _shorten(event.label)
-        width = len(text) * EVENT_FONT * 0.58 + 22
+        shown = _shorten(event.label)
+        width = len(shown) * EVENT_FONT * 0.58 + 22
         centre = frac * PLOT_WIDTH_GUESS
         left = min(max(centre - width / 2, 0), PLOT_WIDTH_GUESS - width)
         free = [r for r in range(EVENT_ROWS) if row_ends[r] + 12 <= left]
@@ -218,12 +223,12 @@ def _add_events(events: tuple[EventRow, ...], tz: str, x0: datetime, x1: datetim
                        "y1": 1, "layer": "below", "line": {"color": colour, "width": 2,
                                                            "dash": "dot"}})
         annotations.append({
-            "text": text, "x": x, "xref": "x", "y": 1, "yref": "paper", "showarrow": True,
+            "text": _plain(shown), "x": x, "xref": "x", "y": 1, "yref": "paper", "showarrow": True,
             "arrowhead": 0, "arrowwidth": 2, "arrowcolor": colour, "standoff": 0,
             "ax": round(left + width / 2 - centre), "ay": -(EVENT_STEM_PX + row * EVENT_ROW_PX),
             "font": {"size": EVENT_FONT, "color": palette["text"]}, "bgcolor": palette["panel"],
             "bordercolor": colour, "borderwidth": 2, "borderpad": 4,
-            "hovertext": f"{event.label} ({event.kind})",
+            "hovertext": _hover_text(event),
         })
     return rows_used
 
@@ -235,5 +240,21 @@ def _to_local(moment: datetime, zone: ZoneInfo) -> datetime:
 
 
 def _shorten(label: str) -> str:
-    label = " ".join(label.split())
-    return label if len(label) <= EVENT_LABEL_CHARS else label[: EVENT_LABEL_CHARS - 1] + "…"
+    """The label as shown: one line, cleaned, cut to EVENT_LABEL_CHARS (not yet escaped)."""
+    return clean_for_display(" ".join(label.split()), EVENT_LABEL_CHARS)
+
+
+def _hover_text(event: EventRow) -> str:
+    """Label, kind and note as plain text, wrapped (plotly never wraps a hover box)."""
+    text = f"{' '.join(event.label.split())} ({event.kind})"
+    if event.note:
+        text += ": " + " ".join(event.note.split())
+    lines = textwrap.wrap(clean_for_display(text, HOVER_CHARS), HOVER_LINE,
+                          break_long_words=True, break_on_hyphens=False)
+    return "<br>".join(_plain(line) for line in lines)
+
+
+def _plain(text: str) -> str:
+    """``text`` escaped so plotly shows it as written: its pseudo-HTML (``<a href>``,
+    ``<span style>``, ``<br>``) and entities are read from ``<``, ``>`` and ``&``."""
+    return html.escape(text, quote=False)

@@ -1,0 +1,85 @@
+"""What every screen poll reports besides the data: when the last good poll was, whether the
+data source is in trouble, and the client-side callbacks that show it (assets/nps_tv.js);
+plus the page timings (screen poll interval, nightly reload)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from dash import ClientsideFunction, Input, Output, State
+
+from app.config import Settings
+
+if TYPE_CHECKING:
+    from app.web import Services
+
+# The poller keeps the failing exception's class name; anything else is not shown.
+ERROR_CLASS_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,79}")
+
+
+def build_status(services: Services) -> dict:
+    """The small status every poll returns: when the last good poll was, how long ago, and
+    ``trouble`` when the last poll of the store failed (with the error's class, never its text).
+
+    The page keeps the last good data on screen and shows a notice while ``trouble`` is set.
+    """
+    poller = services.poller
+    error = poller.last_error
+    trouble = {"trouble": error is not None, "error": _error_class(error)}
+    last = poller.last_success
+    if last is None:
+        return {"ok": None, "age": None, "hhmm": None, **trouble}
+    age = (datetime.now(UTC) - last).total_seconds()
+    return {"ok": round(last.timestamp(), 3), "age": round(age, 2),
+            "hhmm": format_hhmm(last, services.settings.timezone), **trouble}
+
+
+def _error_class(error: str | None) -> str | None:
+    if error is None:
+        return None
+    return error if ERROR_CLASS_RE.fullmatch(error) else "Error"
+
+
+@lru_cache(maxsize=64)
+def format_hhmm(moment: datetime, tz: str) -> str:
+    """hh:mm of an instant in a time zone."""
+    return moment.astimezone(ZoneInfo(tz)).strftime("%H:%M")
+
+
+def register_client_callbacks(dash_app, *, updated: str, clock: str, connection: str, tick: str,
+                              status: str, config: str, graph: str, figure: str) -> None:
+    """The browser-side callbacks both pages share: staleness label, clock, the connection and
+    data-source notice, trend sizing."""
+    dash_app.clientside_callback(
+        ClientsideFunction("nps_tv", "status"),
+        Output(updated, "children"), Output(updated, "className"), Output(clock, "children"),
+        Output(connection, "children"), Output(connection, "className"),
+        Input(tick, "n_intervals"), Input(status, "data"), State(config, "data"))
+    dash_app.clientside_callback(
+        ClientsideFunction("nps_tv", "scale_figure"),
+        Output(graph, "figure"), Input(figure, "data"), State(config, "data"))
+
+
+def screen_poll_ms(settings: Settings) -> int:
+    """How often a screen asks: at most every second, so a new response shows within the
+    server's poll interval plus one second (an unchanged answer costs microseconds)."""
+    return int(min(settings.poll_seconds, 1.0) * 1000)
+
+
+def next_reload_at(hhmm: str, tz: str, now: datetime | None = None) -> int | None:
+    """Epoch milliseconds of the next local ``hh:mm`` (at least a minute away); None if off."""
+    try:
+        hour, minute = (int(x) for x in hhmm.strip().split(":"))
+        at = time(hour, minute)
+    except ValueError:
+        return None
+    zone = ZoneInfo(tz)
+    now = (now or datetime.now(UTC)).astimezone(zone)
+    candidate = datetime.combine(now.date(), at, zone)
+    if candidate <= now + timedelta(minutes=1):
+        candidate = datetime.combine(now.date() + timedelta(days=1), at, zone)
+    return int(candidate.timestamp() * 1000)

@@ -1,0 +1,20 @@
+"""The gong's payload: the newest response as the browser shows it (assets/nps_tv.js)."""
+
+from __future__ import annotations
+
+from app.panels import CHIP_CHARS, category_name
+from app.privacy import clean_for_display
+from app.views import View
+
+GONG_CHARS = 280  # the card stays a card: a few lines, whatever was stored
+
+
+def build_latest_payload(view: View, fields: tuple[str, ...]) -> dict | None:
+    """The newest response of a view for the gong, cleaned for a public room; None if none."""
+    c = view.latest
+    if c is None:
+        return None
+    chips = [clean_for_display(c.segments[f], CHIP_CHARS) for f in fields if c.segments.get(f)]
+    return {"id": c.id, "score": c.score, "category": category_name(c.score),
+            "text": clean_for_display(c.text, GONG_CHARS), "at": c.created_at.timestamp(),
+            "chips": chips}

@@ -1,0 +1,85 @@
+"""What may reach a public screen: masking, direction overrides, length."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.privacy import ELLIPSIS, clean_for_display, mask_personal_data, neutralise_direction
+
+OVERRIDES = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+@pytest.mark.parametrize("address", [
+    "john.doe@example.com",
+    "john\uff20example\uff0ecom",  # fullwidth ＠ and ．
+    "\uff4a\uff4f\uff48\uff4e\uff20\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45\uff0e\uff43\uff4f\uff4d",
+    "john\ufe6bexample\u3002com",  # small ﹫, ideographic full stop
+    "john (at) example (dot) com",
+    "john(at)example(dot)com",
+    "JOHN (AT) EXAMPLE (DOT) COM",
+    "john [at] example [dot] co [dot] uk",
+    "john {at} example.com",
+    "john <at> example <dot> com",
+    "jo\u200bhn@exa\u200bmple.com",  # zero-width space inside
+    "john\u200b@\u200bexample\u200b.\u200bcom",
+    "jo\u200dhn\u2060@example\ufeff.com\u00ad",  # joiner, word joiner, BOM, soft hyphen
+    "john @ example.com",
+])
+def test_obfuscated_email_is_masked(address):
+    masked = mask_personal_data(f"Please write to {address} soon")
+    assert masked == "Please write to [email] soon"
+
+
+@pytest.mark.parametrize("text", [
+    "Meeting @ 9.30 was great",
+    "Version 2.3.1 fixed it",
+    "Look (at) the docs. Great support",
+    "We met (at) the office.",
+    "Ping @support, thanks",
+    "Worth it [at] 49.99 a month",
+    "Price 50 000 per year since 2019",
+    "Support at example dot com would be nice",  # words, not brackets: left alone
+    "Family 👨\u200d👩\u200d👧 loves it",
+    "شكرا على الدعم",
+])
+def test_ordinary_text_is_not_masked(text):
+    assert mask_personal_data(text) == text
+    assert clean_for_display(text) == text
+
+
+@pytest.mark.parametrize("char", list(OVERRIDES))
+def test_direction_overrides_are_removed(char):
+    assert neutralise_direction(f"good{char}doog bad") == "gooddoog bad"
+    assert clean_for_display(f"{char}evil{char}") == "evil"
+
+
+def test_direction_marks_and_line_breaks_stay():
+    # U+200E/U+200F only mark direction; line breaks are paragraphs.
+    assert clean_for_display("a\u200eb\u200fc\nd") == "a\u200eb\u200fc\nd"
+    assert clean_for_display("bell\x07 escape\x1b[31m") == "bell escape[31m"
+
+
+def test_override_cannot_hide_an_address():
+    text = "mail \u202emoc.elpmaxe@nhoj\u202c now"
+    assert clean_for_display(text) == "mail [email] now"
+
+
+def test_cut_adds_an_ellipsis_and_masks_first():
+    assert clean_for_display("x" * 500, 100) == "x" * 99 + ELLIPSIS
+    assert len(clean_for_display("x" * 500, 100)) == 100
+    # The address is masked before the cut, so no part of it shows.
+    shown = clean_for_display("a" * 90 + " john.doe@example.com", 100)
+    assert "john" not in shown and "[email]" in shown
+    assert clean_for_display(None) == "" and clean_for_display("", 10) == ""
+    assert clean_for_display("short", 100) == "short"
+    assert clean_for_display(" " * 5000 + "x", 100) == ELLIPSIS  # blanks only: no crash
+
+
+def test_only_what_can_be_shown_is_scanned_and_nothing_leaks_at_the_edge():
+    # Addresses every 40 characters; the scan stops near 4 x the limit, mid-address.
+    text = "".join(f"mail jane.doe{i:03d}@example.com now. " for i in range(300))
+    shown = clean_for_display(text, 100)
+    assert len(shown) <= 100 and "jane" not in shown and shown.count("[email]") >= 5
+    # Many short words, then an address far past the limit: same text as a full scan.
+    words = "good " * 2000 + "jane@example.com"
+    assert clean_for_display(words, 100) == mask_personal_data(words)[:99].rstrip() + ELLIPSIS
