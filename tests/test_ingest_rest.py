@@ -169,6 +169,34 @@ def test_repeat_with_new_content_updates_the_same_row(client_on, store, change, 
         assert after["created_at"] == before["created_at"]
 
 
+def test_an_older_version_never_overwrites_a_newer_one(client_on, store):
+    """Newest wins: a retry of an earlier version arriving after a correction changes nothing."""
+    t0 = datetime.now(UTC) - timedelta(hours=2)
+    first = answer(1, 2, updated_at=t0.isoformat())
+    corrected = answer(1, 10, comment="Sorted in minutes",
+                       updated_at=(t0 + timedelta(minutes=5)).isoformat())
+    assert post(client_on, first).status_code == 201
+    assert post(client_on, corrected).get_json()["updated"] == 1
+    before = stored(store)
+    late_retry = post(client_on, first)
+    assert late_retry.status_code == 200
+    assert late_retry.get_json() == {"received": 1, "inserted": 0, "updated": 0, "unchanged": 1}
+    assert stored(store) == before
+    assert (before[0]["score"], before[0]["comment"]) == (10, "Sorted in minutes")
+    newer = answer(1, 8, updated_at=(t0 + timedelta(minutes=9)).isoformat())
+    assert post(client_on, newer).get_json()["updated"] == 1
+    assert stored(store)[0]["score"] == 8
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00Z", "2026-11-23T09:30:00", 17])
+def test_a_bad_version_time_is_refused_naming_the_field(client_on, store, value):
+    response = post(client_on, answer(1, 9, updated_at=value))
+    assert response.status_code == 400
+    [problem] = response.get_json()["problems"]
+    assert problem["path"] == "updated_at" and problem["message"].startswith("must ")
+    assert stored(store) == []
+
+
 def test_comment_added_later_is_tagged_with_its_topics(client, app_store):
     post(client, answer(1, 4))
     assert stored(app_store)[0]["topics"] == []

@@ -92,10 +92,13 @@ class ResponseIn(BaseModel):
     source: str = "api"
     segments: dict[str, SegmentValue] = {}
     excluded: Any = False
+    # The sender's time of this version of the response: a post older than the stored
+    # version never overwrites it (a retry arriving after a later correction).
+    updated_at: Any = None
 
     _score = field_validator("score", mode="before")(lambda v: parse_score(v))
 
-    @field_validator("created_at", mode="before")
+    @field_validator("created_at", "updated_at", mode="before")
     @classmethod
     def _time(cls, value: Any, info: ValidationInfo) -> datetime | None:
         return None if value is None else parse_time(value, time_range_of(info))
@@ -160,7 +163,7 @@ class ResponseIn(BaseModel):
         return ResponseRecord(
             source=self.source, external_id=self.external_id or uuid.uuid4().hex,
             score=self.score, created_at=self.created_at, comment=self.comment,
-            segments=self.segments, excluded=self.excluded)
+            segments=self.segments, excluded=self.excluded, source_updated_at=self.updated_at)
 
 
 MESSAGES = {
