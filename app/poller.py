@@ -13,6 +13,7 @@ import numpy as np
 from app.config import Settings
 from app.rollup import Rollup, Snapshot
 from app.store import Store
+from app.store.errors import error_class, first_line
 from app.views import View, ViewCache, ViewRequest
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,10 @@ class Poller:
         self._lock = threading.Lock()
         self._loaded = False
         self._events: tuple = ()
+        self.started_at = datetime.now(UTC)
         self.last_success: datetime | None = None
         self.last_error: str | None = None
+        self.consecutive_failures = 0  # /health turns 503 after settings.health_failures
         self.last_poll_seconds = 0.0
         self.last_poll_rows = 0
         self.on_publish: list[Callable[[], object]] = []  # run in the poll job after a publish
@@ -66,11 +69,13 @@ class Poller:
                 changed = self._poll()
             except Exception as exc:  # the job must survive a database outage
                 # Only the class name is shown (/health, the wall): driver messages can name
-                # hosts, users and SQL. The full text goes to the server's log.
-                self.last_error = type(exc).__name__
-                log.warning("poll failed: %s: %s", type(exc).__name__, exc)
+                # hosts, users and SQL. The log gets one line: no SQL, no traceback.
+                self.last_error = error_class(exc)
+                self.consecutive_failures += 1
+                log.warning("poll failed: %s: %s", self.last_error, first_line(exc))
                 return False
             self.last_error = None
+            self.consecutive_failures = 0
             self.last_success = datetime.now(UTC)
             self.last_poll_seconds = time.perf_counter() - started
         if changed:
@@ -114,11 +119,17 @@ class Poller:
         watermark = datetime.fromtimestamp(self.rollup.max_updated_micros / 1e6, tz=UTC)
         return watermark - timedelta(seconds=self.settings.poll_overlap_seconds)
 
+    def age_seconds(self, now: datetime | None = None) -> float:
+        """Seconds since the last good poll (since start while none has succeeded)."""
+        since = self.last_success or self.started_at
+        return ((now or datetime.now(UTC)) - since).total_seconds()
+
     def health(self) -> dict:
         """Poll status for /health: last success, snapshot age and version."""
         now = datetime.now(UTC)
         age = (now - self.last_success).total_seconds() if self.last_success else None
         return {
+            "poll_failures": self.consecutive_failures,
             "snapshot_version": self._snapshot.version,
             "snapshot_age_seconds": None if age is None else round(age, 3),
             "last_poll_error": self.last_error,

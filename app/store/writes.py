@@ -1,0 +1,86 @@
+"""Writes on a budget: a few at a time per process, each within a deadline, failures counted.
+
+Without a budget, requests waiting on a locked store each hold a server thread and a pooled
+connection until the driver gives up (30 s), and the wall and /health queue behind them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import text
+
+from app.store.errors import StoreUnavailable
+
+MIN_WAIT = 0.05  # seconds: a write that got its slot late still tries once, briefly
+STATEMENT_FACTOR = 2  # a write statement may run this many write timeouts before it is cut
+
+
+class WriteGate:
+    """Bounded write concurrency and deadlines for one Store, and its run of failed writes."""
+
+    def __init__(self, concurrency: int = 4, timeout: float = 5.0):
+        self.configure(concurrency, timeout)
+        self.failures = 0  # failed writes in a row; /health reads it
+        self.last_error: str | None = None
+        self._count_lock = threading.Lock()
+
+    def configure(self, concurrency: int, timeout: float) -> None:
+        """Set the limits (before the first write; a running write keeps its old slot)."""
+        self.concurrency = max(1, int(concurrency))
+        self.timeout = max(MIN_WAIT, float(timeout))
+        self._slots = threading.BoundedSemaphore(self.concurrency)
+
+    @contextmanager
+    def admit(self) -> Iterator[float]:
+        """Hold one of the write slots; yields the deadline (monotonic) for every later wait."""
+        deadline = time.monotonic() + self.timeout
+        slots = self._slots
+        if not slots.acquire(timeout=self.timeout):
+            raise self.failed(StoreUnavailable(
+                "WriteTimeout", f"no write slot free within {self.timeout:g} s "
+                                f"({self.concurrency} writes already running)"))
+        try:
+            yield deadline
+        finally:
+            slots.release()
+
+    def take(self, lock: threading.Lock, deadline: float) -> None:
+        """Acquire ``lock`` before the deadline, or fail the write."""
+        if not lock.acquire(timeout=remaining(deadline)):
+            raise self.failed(StoreUnavailable(
+                "WriteTimeout", f"the previous write still ran after {self.timeout:g} s"))
+
+    def limit(self, conn, dialect: str, deadline: float) -> None:
+        """Make the database give up waiting for locks at the deadline (inside the write)."""
+        wait_ms = int(remaining(deadline) * 1000)
+        if dialect == "sqlite":
+            # Before BEGIN IMMEDIATE: how long SQLite retries a locked file before "locked".
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {wait_ms}")
+        elif dialect == "postgresql":
+            # Transaction-local: pooled connections keep the server's defaults for reads.
+            conn.execute(text("SELECT set_config('lock_timeout', :lock, true), "
+                              "set_config('statement_timeout', :statement, true)"),
+                         {"lock": str(wait_ms),
+                          "statement": str(int(STATEMENT_FACTOR * self.timeout * 1000))})
+
+    def failed(self, error: StoreUnavailable) -> StoreUnavailable:
+        """Count a failed write; returns ``error`` for raising."""
+        with self._count_lock:
+            self.failures += 1
+            self.last_error = error.error
+        return error
+
+    def succeeded(self) -> None:
+        """A write committed: the run of failures is over."""
+        with self._count_lock:
+            self.failures = 0
+            self.last_error = None
+
+
+def remaining(deadline: float) -> float:
+    """Seconds left before ``deadline``, never less than MIN_WAIT."""
+    return max(MIN_WAIT, deadline - time.monotonic())
