@@ -1,0 +1,552 @@
+"""Store faults against a real local server: the database unreachable, full or read-only, and
+locked for 40 s, while a wall polls, /health is watched and clients post.
+
+Ingest must answer a JSON 503 with Retry-After (one log line, no traceback), /health must say
+503, the wall and /health must keep answering within a second, and after recovery exactly the
+acknowledged writes are stored (a retry with the same Idempotency-Key adds no duplicate).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import sqlite3
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, event, select, text
+from werkzeug.serving import make_server
+
+from app import tv
+from app.cli import EXIT_STORE_UNAVAILABLE, main
+from app.store import Store
+from app.store.database import RESPONSES
+from app.web import create_app, get_services, start_jobs, stop_jobs
+from tests.conftest import POSTGRES_URL
+
+TOKEN = "ingest-faults-0123456789"
+ADMIN = "admin-faults-0123456789"
+PORTS = range(9200, 9300)  # this worktree's ports
+WALL_OUTPUTS = [{"id": tv.SCORE_BODY, "property": "children"},
+                {"id": tv.TREND_FIGURE, "property": "data"},
+                {"id": tv.TOPICS_BODY, "property": "children"},
+                {"id": tv.COMMENTS_BODY, "property": "children"},
+                {"id": tv.LATEST, "property": "data"},
+                {"id": tv.STATE, "property": "data"},
+                {"id": tv.STATUS, "property": "data"}]
+FAST = 1.0  # seconds: the wall and /health answer within this, whatever the store does
+
+
+def bind_port(sock: socket.socket, port: int | None = None) -> int:
+    """Bind ``sock`` on 127.0.0.1 to ``port`` or the first free one of PORTS."""
+    for candidate in [port] if port else PORTS:
+        try:
+            sock.bind(("127.0.0.1", candidate))
+            return candidate
+        except OSError:
+            continue
+    raise RuntimeError("no free port in 9200-9299")
+
+
+class TcpProxy:
+    """127.0.0.1:<port> → PostgreSQL, which the test can cut (connections refused) and restore."""
+
+    def __init__(self, target: tuple[str, int] = ("127.0.0.1", 5432)):
+        self.target = target
+        self.port = 0
+        self._lock = threading.Lock()
+        self._sockets: set[socket.socket] = set()
+        self._listener: socket.socket | None = None
+        self.restore()
+
+    def restore(self) -> None:
+        """Listen (again, on the same port) and forward every new connection."""
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.port = bind_port(listener, self.port or None)
+        listener.listen(64)
+        listener.settimeout(0.1)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        """Close the listener and every forwarded connection, as a dead network would."""
+        listener, self._listener = self._listener, None
+        listener.close()
+        with self._lock:
+            for sock in self._sockets:
+                _close(sock)
+            self._sockets.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while self._listener is listener:
+            try:
+                client, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            with self._lock:
+                self._sockets.update((client, upstream))
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(src, dst), daemon=True).start()
+
+
+def _pump(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
+        pass
+    _close(src)
+    _close(dst)
+
+
+def _close(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()
+
+
+@dataclass
+class Live:
+    """A served app on the store under test, and how to break that store."""
+
+    url: str
+    dash_app: object
+    db_url: str
+    proxy: TcpProxy | None
+    data_dir: Path
+
+    @property
+    def store(self) -> Store:
+        return get_services(self.dash_app).store
+
+    @contextmanager
+    def unreachable(self) -> Iterator[None]:
+        """PostgreSQL: the network cut. SQLite: the file's folder gone (a lost mount)."""
+        if self.proxy is not None:
+            self.proxy.cut()
+            try:
+                yield
+            finally:
+                self.proxy.restore()
+            return
+        away = self.data_dir.with_name("gone")
+        self.data_dir.rename(away)
+        self.store.engine.dispose()  # open files would survive a rename; new ones fail
+        try:
+            yield
+        finally:
+            away.rename(self.data_dir)
+
+    @contextmanager
+    def refusing_writes(self, kind: str) -> Iterator[None]:
+        """Every new connection read-only, or (SQLite) the file full at its current size."""
+        def fault(dbapi_conn, _record) -> None:
+            cursor = dbapi_conn.cursor()
+            if self.store.dialect == "postgresql":
+                cursor.execute("SET default_transaction_read_only = on")  # this session only
+                dbapi_conn.commit()
+            elif kind == "full":
+                pages = cursor.execute("PRAGMA page_count").fetchone()[0]
+                cursor.execute(f"PRAGMA max_page_count = {pages}")
+            else:
+                cursor.execute("PRAGMA query_only = ON")
+            cursor.close()
+
+        engine = self.store.engine
+        event.listen(engine, "connect", fault)
+        engine.dispose()
+        try:
+            yield
+        finally:
+            event.remove(engine, "connect", fault)
+            engine.dispose()
+
+    @contextmanager
+    def locked(self, table: str = "responses") -> Iterator[None]:
+        """Another connection holds ``table`` (PostgreSQL) or the whole file (SQLite)."""
+        if self.proxy is None:
+            conn = sqlite3.connect(self.db_url.removeprefix("sqlite:///"), isolation_level=None)
+            conn.execute("BEGIN EXCLUSIVE")
+            try:
+                yield
+            finally:
+                conn.execute("ROLLBACK")
+                conn.close()
+            return
+        engine = create_engine(POSTGRES_URL)
+        with engine.connect() as conn:
+            conn.execute(text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+            try:
+                yield
+            finally:
+                conn.rollback()
+        engine.dispose()
+
+
+@pytest.fixture
+def live(settings, store, tmp_path) -> Iterator[Callable[..., Live]]:
+    """Start a polling app on the store under test (PostgreSQL through a TcpProxy)."""
+    started: list[tuple] = []
+
+    def start(**changes) -> Live:
+        proxy, data_dir = None, tmp_path / "db"
+        if store.dialect == "postgresql":
+            proxy = TcpProxy()
+            db_url = POSTGRES_URL.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+        else:
+            data_dir.mkdir()
+            db_url = f"sqlite:///{data_dir / 'nps_tv.db'}"
+        configured = settings.replace(database_url=db_url, ingest_token=TOKEN, admin_token=ADMIN,
+                                      **changes)
+        dash_app = create_app(configured)
+        start_jobs(dash_app)
+        server = make_server("127.0.0.1", _free_port(), dash_app.server, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        started.append((dash_app, server, thread, proxy))
+        return Live(f"http://127.0.0.1:{server.server_port}", dash_app, db_url, proxy, data_dir)
+
+    yield start
+    for dash_app, server, thread, proxy in started:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+        stop_jobs(dash_app)
+        get_services(dash_app).store.dispose()
+        if proxy is not None:
+            proxy.cut()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        return bind_port(probe)
+
+
+# -- clients -------------------------------------------------------------------------------------
+
+def request(url: str, body: bytes | None = None, headers: dict | None = None,
+            method: str | None = None, timeout: float = 60) -> tuple[int, dict, bytes, float]:
+    """(status, headers, body, seconds) for any status."""
+    req = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as reply:
+            return reply.status, dict(reply.headers), reply.read(), time.perf_counter() - started
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read(), time.perf_counter() - started
+
+
+def post_batch(base: str, key: str, markers: list[str]) -> tuple[int, dict, bytes, float]:
+    """POST responses without external ids, each comment a marker, under an Idempotency-Key."""
+    items = [{"score": 9, "comment": f"fine {m}"} for m in markers]
+    return request(f"{base}/api/v1/responses", json.dumps(items).encode(),
+                   {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}",
+                    "Idempotency-Key": key})
+
+
+def wall_body(state: dict | None) -> bytes:
+    """The body a wall's poll sends to /_dash-update-component."""
+    return json.dumps({
+        "output": ".." + "...".join(f"{o['id']}.{o['property']}" for o in WALL_OUTPUTS) + "..",
+        "outputs": WALL_OUTPUTS,
+        "inputs": [{"id": tv.POLL, "property": "n_intervals", "value": 1}],
+        "state": [{"id": tv.CONFIG, "property": "data", "value": {"query": {}}},
+                  {"id": tv.STATE, "property": "data", "value": state}],
+        "changedPropIds": [f"{tv.POLL}.n_intervals"]}).encode()
+
+
+@dataclass
+class Traffic:
+    """A wall, a /health monitor and posting clients, each on its own thread, all recorded."""
+
+    base: str
+    clients: int = 3
+    batch: int = 5
+    wall: list[tuple[int, float]] = field(default_factory=list)
+    health: list[tuple[float, int, dict, float]] = field(default_factory=list)
+    posts: list[tuple[str, list[str], int, dict, bytes]] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self):
+        self._threads = [threading.Thread(target=self._wall, daemon=True),
+                         threading.Thread(target=self._health, daemon=True),
+                         *(threading.Thread(target=self._client, args=(n,), daemon=True)
+                           for n in range(self.clients))]
+        for thread in self._threads:
+            thread.start()
+
+    def _wall(self) -> None:
+        state = None
+        while not self.stop.wait(0.25):
+            status, _, body, seconds = request(f"{self.base}/_dash-update-component",
+                                               wall_body(state),
+                                               {"Content-Type": "application/json"})
+            self.wall.append((status, seconds))
+            if status == 200:
+                state = json.loads(body)["response"].get(tv.STATE, {}).get("data", state)
+
+    def _health(self) -> None:
+        while not self.stop.wait(0.25):
+            status, _, body, seconds = request(f"{self.base}/health")
+            self.health.append((time.monotonic(), status, json.loads(body), seconds))
+
+    def _client(self, n: int) -> None:
+        sent = 0
+        while not self.stop.wait(0.2):
+            key, markers = str(uuid.uuid4()), [f"c{n}-{sent}-{i}" for i in range(self.batch)]
+            sent += 1
+            status, headers, body, _ = post_batch(self.base, key, markers)
+            self.posts.append((key, markers, status, headers, body))
+
+    def finish(self) -> None:
+        self.stop.set()
+        for thread in self._threads:
+            thread.join(timeout=90)
+
+    def acked(self) -> set[str]:
+        return {m for _, markers, status, _, _ in self.posts if status < 300 for m in markers}
+
+    def refused(self) -> list[tuple[str, list[str], int, dict, bytes]]:
+        return [post for post in self.posts if post[2] >= 300]
+
+
+def stored_markers(store: Store) -> list[str]:
+    with store.engine.connect() as conn:
+        comments = conn.execute(select(RESPONSES.c.comment)).scalars().all()
+    return [c.removeprefix("fine ") for c in comments if c and c.startswith("fine ")]
+
+
+def wait_for(check: Callable[[], bool], seconds: float = 20) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def run_fault(live_app: Live, fault, seconds: float, caplog) -> Traffic:
+    """Drive traffic through ``fault`` held for ``seconds``, recover, check what every test
+    checks, and return the traffic for the test's own figures."""
+    traffic = Traffic(live_app.url)
+    time.sleep(1.5)  # some writes acknowledged before the fault
+    with caplog.at_level(logging.INFO), fault:
+        fault_started = time.monotonic()
+        time.sleep(seconds)
+    recovered = time.monotonic()
+    assert wait_for(lambda: request(f"{live_app.url}/health")[0] == 200), "no recovery"
+    time.sleep(1.0)
+    traffic.finish()
+
+    walls = [seconds for status, seconds in traffic.wall]
+    assert all(status == 200 for status, _ in traffic.wall), traffic.wall
+    assert max(walls) < FAST, f"wall poll took {max(walls):.2f} s"
+    healths = [h for h in traffic.health if fault_started <= h[0] <= recovered]
+    assert max(h[3] for h in traffic.health) < FAST
+    failing = [h for h in healths if h[1] == 503]
+    assert failing and all(h[2]["error"] and h[2]["problems"] for h in failing)
+
+    refused = traffic.refused()
+    assert refused, "no write failed during the fault"
+    for _, _, status, headers, body in refused:
+        assert status == 503
+        assert headers["Content-Type"] == "application/json"
+        assert int(headers["Retry-After"]) >= 1
+        reply = json.loads(body)
+        assert reply["error"] == "store unavailable"
+        assert "Traceback" not in reply["detail"] and "SQL" not in reply["detail"]
+    lines = [r for r in caplog.records if r.name == "app.api"]
+    assert len(lines) == len(refused)  # one line per failed request
+    assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
+    assert all("\n" not in r.getMessage() for r in caplog.records if r.name.startswith("app"))
+
+    stored = stored_markers(live_app.store)
+    assert len(stored) == len(set(stored))
+    assert set(stored) == traffic.acked()  # every acknowledged write, and nothing else
+    for key, markers, *_ in refused:  # the client's retry, with the same key
+        assert post_batch(live_app.url, key, markers)[0] in (200, 201)
+    stored = stored_markers(live_app.store)
+    assert sorted(stored) == sorted({m for _, markers, *_ in traffic.posts for m in markers})
+    return traffic
+
+
+def figures(traffic: Traffic) -> str:
+    walls = sorted(s for _, s in traffic.wall)
+    healths = sorted(h[3] for h in traffic.health)
+    return (f"wall max {walls[-1] * 1000:.0f} ms p50 {walls[len(walls) // 2] * 1000:.0f} ms "
+            f"({len(walls)}), health max {healths[-1] * 1000:.0f} ms ({len(healths)}), "
+            f"posts {len(traffic.posts)}, refused {len(traffic.refused())}")
+
+
+# -- the tests -----------------------------------------------------------------------------------
+
+def test_unreachable_store_answers_503_keeps_the_wall_and_loses_nothing(live, caplog):
+    live_app = live(write_timeout_seconds=1.0)
+    print(figures(run_fault(live_app, live_app.unreachable(), 4, caplog)))
+
+
+def test_read_only_store_answers_503_keeps_the_wall_and_loses_nothing(live, caplog):
+    live_app = live(write_timeout_seconds=1.0)
+    print(figures(run_fault(live_app, live_app.refusing_writes("read-only"), 4, caplog)))
+
+
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+def test_full_sqlite_file_answers_503_keeps_the_wall_and_loses_nothing(live, caplog):
+    live_app = live(write_timeout_seconds=1.0)
+    print(figures(run_fault(live_app, live_app.refusing_writes("full"), 4, caplog)))
+
+
+def test_store_locked_for_40_s_never_stalls_the_wall_or_health(live, caplog):
+    """The issue's case: writes wait at most write_timeout_seconds (default 5 s), then 503."""
+    live_app = live()
+    traffic = run_fault(live_app, live_app.locked(), 40, caplog)
+    print(figures(traffic))
+    waits = [time for *_, time in traffic.health]
+    assert len(waits) > 100  # /health was asked all along, not once before a stall
+
+
+def test_waiting_writes_are_bounded_in_number_and_time(live):
+    live_app = live(write_concurrency=2, write_timeout_seconds=1.0)
+    replies: list[tuple[int, dict, bytes, float]] = []
+
+    def one(n: int) -> None:
+        replies.append(post_batch(live_app.url, f"bound-{n}", [f"b{n}"]))
+
+    with live_app.locked():
+        threads = [threading.Thread(target=one, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        wall = request(f"{live_app.url}/_dash-update-component", wall_body(None),
+                       {"Content-Type": "application/json"})
+        for thread in threads:
+            thread.join(timeout=60)
+    assert wall[0] == 200 and wall[3] < FAST
+    assert [r[0] for r in replies] == [503] * 8
+    assert max(r[3] for r in replies) < 3.0  # one write timeout and change, not 30 s each
+    errors = {json.loads(r[2])["detail"].split("(")[1].split(")")[0] for r in replies}
+    assert "WriteTimeout" in errors  # writes beyond the slots waited their turn, then gave up
+    assert stored_markers(live_app.store) == []
+
+
+def test_every_write_path_answers_json_503_with_one_log_line(live, caplog):
+    from tests.test_ingest_webhooks import deliver
+
+    live_app = live(write_timeout_seconds=1.0)
+    auth = {"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"}
+    status, _, body, _ = request(f"{live_app.url}/api/v1/events",
+                                 json.dumps({"label": "v2 released"}).encode(), auth)
+    event_id = json.loads(body)["id"]
+    calls = [("/api/v1/responses", json.dumps({"score": 9}).encode(), "application/json",
+              TOKEN, "POST"),
+             ("/api/v1/events", json.dumps({"label": "launch"}).encode(), "application/json",
+              ADMIN, "POST"),
+             (f"/api/v1/events/{event_id}", None, None, ADMIN, "DELETE")]
+    for vendor in ("delighted", "wootric", "typeform", "asknicely"):
+        payload, content_type = deliver(vendor)
+        calls.append((f"/api/v1/webhooks/{vendor}?token={TOKEN}", payload, content_type, TOKEN,
+                      "POST"))
+    with caplog.at_level(logging.INFO), live_app.refusing_writes("read-only"):
+        for path, payload, content_type, token, method in calls:
+            headers = {"Authorization": f"Bearer {token}"}
+            if content_type:
+                headers["Content-Type"] = content_type
+            status, headers, body, _ = request(live_app.url + path, payload, headers, method)
+            assert status == 503, (path, body)
+            assert headers["Content-Type"] == "application/json" and headers["Retry-After"] == "1"
+            reply = json.loads(body)
+            assert reply["error"] == "store unavailable"
+            assert "read-only" not in reply["detail"] and "readonly" not in reply["detail"]
+        health_status, _, health, _ = request(f"{live_app.url}/health")
+    lines = [r for r in caplog.records if r.name == "app.api"]
+    assert len(lines) == len(calls)
+    assert all(r.exc_info is None and "\n" not in r.getMessage() for r in caplog.records)
+    assert health_status == 503
+    error = json.loads(health)["error"]
+    assert error in ("OperationalError", "ReadOnlySqlTransaction")
+    assert f"the last {len(calls)} writes failed" in json.loads(health)["problems"]
+    assert get_services(live_app.dash_app).store.list_events()[0].id == event_id
+
+
+def test_cli_says_one_line_and_exits_non_zero_when_the_store_is_locked(live, monkeypatch,
+                                                                       capsys):
+    live_app = live()
+    monkeypatch.setenv("NPS_TV_DATABASE_URL", live_app.db_url)
+    monkeypatch.setenv("NPS_TV_WRITE_TIMEOUT_SECONDS", "0.5")
+    with live_app.locked("events"):
+        assert main(["event", "add", "v2.3 released"]) == EXIT_STORE_UNAVAILABLE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the store is unavailable" in err
+    assert "Traceback" not in err
+    assert main(["event", "list"]) == 0
+    assert "v2.3 released" not in capsys.readouterr().out
+
+
+def test_health_is_503_when_the_snapshot_is_too_old(settings):
+    dash_app = create_app(settings.replace(health_max_age_seconds=0.3))
+    client = dash_app.server.test_client()
+    get_services(dash_app).poller.poll()
+    assert client.get("/health").status_code == 200
+    time.sleep(0.5)
+    reply = client.get("/health")
+    assert reply.status_code == 503
+    assert reply.json["error"] == "Stale" and "no good poll" in reply.json["problems"][0]
+
+
+def test_health_is_503_after_n_failed_polls_with_the_error_class(settings):
+    dash_app = create_app(settings.replace(health_failures=2))
+    services = get_services(dash_app)
+    client = dash_app.server.test_client()
+    services.poller.poll()
+    with services.store.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE responses RENAME TO gone"))
+    services.poller.poll()
+    assert client.get("/health").status_code == 200  # one failure is a blip
+    services.poller.poll()
+    reply = client.get("/health")
+    assert reply.status_code == 503
+    assert reply.json["error"] == "OperationalError"
+    assert reply.json["problems"] == ["the last 2 polls failed"]
+
+
+def test_idempotency_key_makes_a_committed_batch_safe_to_retry(settings, store, monkeypatch):
+    """The commit went through, the client saw a 503: its retry must not store a duplicate."""
+    from app.store import StoreUnavailable
+
+    dash_app = create_app(settings.replace(database_url=store.url, ingest_token=TOKEN))
+    services = get_services(dash_app)
+    client = dash_app.server.test_client()
+    real = services.store.upsert_responses
+
+    def commit_then_fail(records, now=None):
+        real(records, now)
+        raise StoreUnavailable("OperationalError", "server closed the connection unexpectedly")
+
+    items = [{"score": s, "comment": f"c{s}"} for s in (3, 9, 10)]
+    headers = {"Authorization": f"Bearer {TOKEN}", "Idempotency-Key": "batch-7f3a"}
+    monkeypatch.setattr(services.store, "upsert_responses", commit_then_fail)
+    assert client.post("/api/v1/responses", json=items, headers=headers).status_code == 503
+    monkeypatch.setattr(services.store, "upsert_responses", real)
+    retry = client.post("/api/v1/responses", json=items, headers=headers)
+    assert retry.status_code == 200 and retry.json["unchanged"] == 3, retry.json
+    assert store.count_responses() == 3
+    other = client.post("/api/v1/responses", json=items,
+                        headers={**headers, "Idempotency-Key": "batch-8b1c"})
+    assert other.json["inserted"] == 3 and store.count_responses() == 6
+    bad = client.post("/api/v1/responses", json=items, headers={**headers,
+                                                                "Idempotency-Key": "a b"})
+    assert bad.status_code == 400 and store.count_responses() == 6
