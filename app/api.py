@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, jsonify, request
 
 from app import __version__
+from app.health import health_problems
 from app.ingest.http import ApiError, current_services
 from app.store import StoreUnavailable
 from app.views import RequestError, View, ViewRequest
@@ -63,28 +64,6 @@ def build_blueprint() -> Blueprint:
         return jsonify(summary_json(services.poller.view(req)))
 
     return bp
-
-
-def health_problems(services, database_ok: bool) -> tuple[list[str], str | None]:
-    """Why the wall may be frozen (empty when healthy), and the error class to show."""
-    settings, poller, writes = services.settings, services.poller, services.store.writes
-    problems: list[str] = []
-    errors: list[str | None] = []
-    if not database_ok:
-        problems.append("the database does not answer")
-        errors.append(poller.last_error or writes.last_error or "unreachable")
-    if poller.consecutive_failures >= settings.health_failures:
-        problems.append(f"the last {poller.consecutive_failures} polls failed")
-        errors.append(poller.last_error)
-    if writes.failures >= settings.health_failures:
-        problems.append(f"the last {writes.failures} writes failed")
-        errors.append(writes.last_error)
-    age = poller.age_seconds()
-    if age > settings.health_max_age_seconds:
-        problems.append(f"no good poll for {age:.0f} s "
-                        f"(limit {settings.health_max_age_seconds:g} s)")
-        errors.append(poller.last_error or "Stale")
-    return problems, next((e for e in errors if e), None)
 
 
 def retry_after_seconds(write_timeout: float) -> int:

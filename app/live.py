@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from dash import ClientsideFunction, Input, Output, State, no_update
 
 from app.config import Settings
+from app.health import health_problems
 from app.panels import category_name
 from app.panels.comments import build_comments_panel
 from app.panels.score import build_score_panel
@@ -420,12 +421,13 @@ def public_query(query: Mapping[str, str], segment_fields: tuple[str, ...]) -> d
 def build_status(services: Services) -> dict:
     """The small status every poll returns: when the last good poll was, and how long ago."""
     last = services.poller.last_success
+    # A failed poll shows at once; failed writes and a stale snapshot as /health counts them.
+    error = services.poller.last_error or health_problems(services)[1]
     if last is None:
-        return {"ok": None, "age": None, "hhmm": None, "error": services.poller.last_error}
+        return {"ok": None, "age": None, "hhmm": None, "error": error}
     age = (datetime.now(UTC) - last).total_seconds()
     return {"ok": round(last.timestamp(), 3), "age": round(age, 2),
-            "hhmm": format_hhmm(last, services.settings.timezone),
-            "error": services.poller.last_error}
+            "hhmm": format_hhmm(last, services.settings.timezone), "error": error}
 
 
 @lru_cache(maxsize=64)

@@ -235,7 +235,7 @@ class Traffic:
     base: str
     clients: int = 3
     batch: int = 5
-    wall: list[tuple[int, float]] = field(default_factory=list)
+    wall: list[tuple[int, float, str | None]] = field(default_factory=list)
     health: list[tuple[float, int, dict, float]] = field(default_factory=list)
     posts: list[tuple[str, list[str], int, dict, bytes]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -254,9 +254,12 @@ class Traffic:
             status, _, body, seconds = request(f"{self.base}/_dash-update-component",
                                                wall_body(state),
                                                {"Content-Type": "application/json"})
-            self.wall.append((status, seconds))
+            error = None
             if status == 200:
-                state = json.loads(body)["response"].get(tv.STATE, {}).get("data", state)
+                sent = json.loads(body)["response"]
+                state = sent.get(tv.STATE, {}).get("data", state)
+                error = sent[tv.STATUS]["data"]["error"]
+            self.wall.append((status, seconds, error))
 
     def _health(self) -> None:
         while not self.stop.wait(0.25):
@@ -298,7 +301,7 @@ def wait_for(check: Callable[[], bool], seconds: float = 20) -> bool:
     return False
 
 def figures(traffic: Traffic) -> str:
-    walls = sorted(s for _, s in traffic.wall)
+    walls = sorted(s for _, s, _ in traffic.wall)
     healths = sorted(h[3] for h in traffic.health)
     return (f"wall max {walls[-1] * 1000:.0f} ms p50 {walls[len(walls) // 2] * 1000:.0f} ms "
             f"({len(walls)}), health max {healths[-1] * 1000:.0f} ms ({len(healths)}), "

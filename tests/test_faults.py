@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -93,9 +94,11 @@ def run_fault(live_app: Live, fault, seconds: float, caplog, in_doubt: int = 0) 
     time.sleep(1.0)
     traffic.finish()
 
-    walls = [seconds for status, seconds in traffic.wall]
-    assert all(status == 200 for status, _ in traffic.wall), traffic.wall
+    walls = [seconds for _, seconds, _ in traffic.wall]
+    assert all(status == 200 for status, _, _ in traffic.wall), traffic.wall
     assert max(walls) < FAST, f"wall poll took {max(walls):.2f} s"
+    assert any(error for *_, error in traffic.wall)  # the wall's status names the trouble
+    assert traffic.wall[-1][2] is None  # and clears once the store recovers
     healths = [h for h in traffic.health if fault_started <= h[0] <= recovered]
     assert max(h[3] for h in traffic.health) < FAST
     failing = [h for h in healths if h[1] == 503]
@@ -289,3 +292,25 @@ def test_idempotency_key_makes_a_committed_batch_safe_to_retry(settings, store, 
     bad = client.post("/api/v1/responses", json=items, headers={**headers,
                                                                 "Idempotency-Key": "a b"})
     assert bad.status_code == 400 and store.count_responses() == 6
+
+
+def test_health_forgets_failed_writes_once_they_are_old(settings):
+    """After an outage nobody may write for hours; /health must not stay 503 for that."""
+    dash_app = create_app(settings.replace(ingest_token=TOKEN, health_failures=2,
+                                           health_max_age_seconds=1.0, write_timeout_seconds=0.1))
+    services = get_services(dash_app)
+    client = dash_app.server.test_client()
+    services.poller.poll()
+    locker = sqlite3.connect(services.store.url.removeprefix("sqlite:///"), isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert [client.post("/api/v1/responses", json={"score": 9}, headers=auth).status_code
+            for _ in range(2)] == [503, 503]
+    locker.execute("ROLLBACK")
+    locker.close()
+    reply = client.get("/health")
+    assert reply.status_code == 503 and reply.json["problems"] == ["the last 2 writes failed"]
+    assert reply.json["error"] == "OperationalError"
+    time.sleep(1.1)
+    services.poller.poll()
+    assert client.get("/health").status_code == 200

@@ -26,6 +26,7 @@ class WriteGate:
         self.configure(concurrency, timeout)
         self.failures = 0  # failed writes in a row; /health reads it
         self.last_error: str | None = None
+        self.last_failure_at = 0.0  # monotonic
         self._count_lock = threading.Lock()
 
     def configure(self, concurrency: int, timeout: float) -> None:
@@ -72,7 +73,17 @@ class WriteGate:
         with self._count_lock:
             self.failures += 1
             self.last_error = error.error
+            self.last_failure_at = time.monotonic()
         return error
+
+    def failing(self, threshold: int, within_seconds: float) -> bool:
+        """At least ``threshold`` failures in a row, the last one recent.
+
+        Without writes after an outage nothing would reset the run, and /health would stay
+        503 for good; an old run says nothing about the store now.
+        """
+        return (self.failures >= threshold
+                and time.monotonic() - self.last_failure_at <= within_seconds)
 
     def succeeded(self) -> None:
         """A write committed: the run of failures is over."""
