@@ -110,6 +110,28 @@ def _close(sock: socket.socket) -> None:
     sock.close()
 
 
+@contextmanager
+def hold_lock(db_url: str, table: str = "responses") -> Iterator[None]:
+    """Another connection holds ``table`` (PostgreSQL) or the whole file (SQLite)."""
+    if db_url.startswith("sqlite:///"):
+        conn = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+        conn.execute("BEGIN EXCLUSIVE")
+        try:
+            yield
+        finally:
+            conn.execute("ROLLBACK")
+            conn.close()
+        return
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        conn.execute(text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+        try:
+            yield
+        finally:
+            conn.rollback()
+    engine.dispose()
+
+
 @dataclass
 class Live:
     """A served app on the store under test, and how to break that store."""
@@ -166,26 +188,9 @@ class Live:
             event.remove(engine, "connect", fault)
             engine.dispose()
 
-    @contextmanager
-    def locked(self, table: str = "responses") -> Iterator[None]:
+    def locked(self, table: str = "responses"):
         """Another connection holds ``table`` (PostgreSQL) or the whole file (SQLite)."""
-        if self.proxy is None:
-            conn = sqlite3.connect(self.db_url.removeprefix("sqlite:///"), isolation_level=None)
-            conn.execute("BEGIN EXCLUSIVE")
-            try:
-                yield
-            finally:
-                conn.execute("ROLLBACK")
-                conn.close()
-            return
-        engine = create_engine(POSTGRES_URL)
-        with engine.connect() as conn:
-            conn.execute(text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
-            try:
-                yield
-            finally:
-                conn.rollback()
-        engine.dispose()
+        return hold_lock(self.db_url if self.proxy is None else POSTGRES_URL, table)
 
 
 
@@ -236,6 +241,7 @@ class Traffic:
     clients: int = 3
     batch: int = 5
     wall: list[tuple[int, float, str | None]] = field(default_factory=list)
+    wall_times: list[tuple[float, float]] = field(default_factory=list)
     health: list[tuple[float, int, dict, float]] = field(default_factory=list)
     posts: list[tuple[str, list[str], int, dict, bytes]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -251,6 +257,7 @@ class Traffic:
     def _wall(self) -> None:
         state = None
         while not self.stop.wait(0.25):
+            at = time.monotonic()
             status, _, body, seconds = request(f"{self.base}/_dash-update-component",
                                                wall_body(state),
                                                {"Content-Type": "application/json"})
@@ -260,6 +267,7 @@ class Traffic:
                 state = sent.get(tv.STATE, {}).get("data", state)
                 error = sent[tv.STATUS]["data"]["error"]
             self.wall.append((status, seconds, error))
+            self.wall_times.append((at, seconds))
 
     def _health(self) -> None:
         while not self.stop.wait(0.25):

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +33,7 @@ from tests.faults import (
     Traffic,
     figures,
     free_port,
+    hold_lock,
     post_batch,
     request,
     stored_markers,
@@ -314,3 +318,40 @@ def test_health_forgets_failed_writes_once_they_are_old(settings):
     time.sleep(1.1)
     services.poller.poll()
     assert client.get("/health").status_code == 200
+
+
+def test_under_gunicorn_waiting_writes_never_take_every_thread(store, tmp_path):
+    """The documented deployment (gthread, 8 threads): 16 clients post into a locked store."""
+    port = free_port()
+    db_url = store.url if store.dialect == "postgresql" else f"sqlite:///{tmp_path}/nps_tv.db"
+    env = {**os.environ, "NPS_TV_DATABASE_URL": db_url, "NPS_TV_INGEST_TOKEN": TOKEN,
+           "NPS_TV_PORT": str(port), "NPS_TV_WORKERS": "1", "NPS_TV_DATA_DIR": str(tmp_path)}
+    server = subprocess.Popen([sys.executable, "-m", "app", "serve"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        assert wait_for(lambda: _answers(f"{base}/health"), 60), "gunicorn did not start"
+        traffic = Traffic(base, clients=16, batch=1)
+        time.sleep(1.0)
+        with hold_lock(db_url):
+            started = time.monotonic()
+            time.sleep(10)
+            ended = time.monotonic()
+        time.sleep(2.0)
+        traffic.finish()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print(figures(traffic))
+    during = [seconds for at, seconds in traffic.wall_times if started <= at <= ended]
+    assert len(during) > 20 and max(during) < FAST
+    assert max(h[3] for h in traffic.health) < FAST
+    assert 503 in {h[1] for h in traffic.health if started <= h[0] <= ended}
+    assert {post[2] for post in traffic.posts} <= {200, 201, 503}
+
+
+def _answers(url: str) -> bool:
+    try:
+        return request(url, timeout=2)[0] == 200
+    except OSError:
+        return False

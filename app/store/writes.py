@@ -17,10 +17,19 @@ from app.store.errors import StoreUnavailable
 
 MIN_WAIT = 0.05  # seconds: a write that got its slot late still tries once, briefly
 STATEMENT_FACTOR = 2  # a write statement may run this many write timeouts before it is cut
+STALL_SECONDS = 0.5  # no write slot freed or taken for this long (at least): the store is stuck
+STALL_FACTOR = 3  # ... or for this many typical writes, when writes are slow (a busy server)
+TYPICAL_DECAY = 0.95  # per successful write, how slowly a slow write is forgotten
+SLOT_POLL = 0.05  # seconds between a waiting write's looks at the slots
 
 
 class WriteGate:
     """Bounded write concurrency and deadlines for one Store, and its run of failed writes."""
+
+    # When any write slot in this process was last taken or freed. Shared by every gate:
+    # apps on one database in one process wait on each other's locks, and one's progress
+    # is the other's proof that the store is not stuck.
+    moved_at = time.monotonic()
 
     def __init__(self, concurrency: int = 4, timeout: float = 5.0):
         self.configure(concurrency, timeout)
@@ -34,20 +43,38 @@ class WriteGate:
         self.concurrency = max(1, int(concurrency))
         self.timeout = max(MIN_WAIT, float(timeout))
         self._slots = threading.BoundedSemaphore(self.concurrency)
+        self._typical = 0.0  # seconds a slow successful write held its slot (decaying peak)
 
     @contextmanager
     def admit(self) -> Iterator[float]:
         """Hold one of the write slots; yields the deadline (monotonic) for every later wait."""
         deadline = time.monotonic() + self.timeout
         slots = self._slots
-        if not slots.acquire(timeout=self.timeout):
+        if not self._wait_for_slot(slots, deadline):
             raise self.failed(StoreUnavailable(
-                "WriteTimeout", f"no write slot free within {self.timeout:g} s "
-                                f"({self.concurrency} writes already running)"))
+                "WriteTimeout", f"all {self.concurrency} write slots busy and no write "
+                                "finishing"))
+        took = WriteGate.moved_at = time.monotonic()
         try:
             yield deadline
+            # Reached only when the write succeeded: failed ones say nothing of normal speed.
+            # Quick to rise, slow to fall: one slow burst keeps later bursts patient.
+            self._typical = max(time.monotonic() - took, self._typical * TYPICAL_DECAY)
         finally:
             slots.release()
+            WriteGate.moved_at = time.monotonic()
+
+    def _wait_for_slot(self, slots: threading.BoundedSemaphore, deadline: float) -> bool:
+        # Waiting is for bursts on a healthy store, where slots turn over within a few writes
+        # times. When none has moved for much longer the store is stuck: every further waiter
+        # would only hold a server thread (gthread has 8) until the deadline, and the wall's
+        # requests would queue behind them; so it gives up and answers 503 now.
+        while not slots.acquire(timeout=min(SLOT_POLL, remaining(deadline))):
+            now = time.monotonic()
+            stall = min(self.timeout, max(STALL_SECONDS, STALL_FACTOR * self._typical))
+            if now >= deadline or now - WriteGate.moved_at > stall:
+                return False
+        return True
 
     def take(self, lock: threading.Lock, deadline: float) -> None:
         """Acquire ``lock`` before the deadline, or fail the write."""
