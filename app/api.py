@@ -2,33 +2,55 @@
 
 from __future__ import annotations
 
+import logging
+import math
 from datetime import UTC, datetime
 
 from flask import Blueprint, jsonify, request
 
 from app import __version__
+from app.health import health_problems
 from app.ingest.http import ApiError, current_services
+from app.store import StoreUnavailable
 from app.views import RequestError, View, ViewRequest
 
 API_PREFIX = "/api/v1"
+log = logging.getLogger(__name__)
 
 
 def build_blueprint() -> Blueprint:
     """The Flask blueprint with /health and /api/v1/*."""
     bp = Blueprint("nps_api", __name__)
 
+    @bp.app_errorhandler(StoreUnavailable)
+    def store_unavailable(exc: StoreUnavailable):
+        # Registered once for the whole app: REST, webhooks, events and anything later.
+        # One line per failure, no traceback: an outage would otherwise flood the log.
+        log.warning("store unavailable: %s %s: %s", request.method, request.path,
+                    exc.one_line())
+        retry = retry_after_seconds(current_services().settings.write_timeout_seconds)
+        return ApiError.single(
+            503, "store", f"the response store is unavailable ({exc.error}); retry in {retry} s "
+                          "(repeats are safe with external_id or an Idempotency-Key header)",
+            error="store unavailable", **{"Retry-After": str(retry)}).to_response()
+
     @bp.get("/health")
     def health():
         services = current_services()
         database_ok = services.store.ping()
+        problems, error = health_problems(services, database_ok)
         body = {
-            "status": "ok" if database_ok else "degraded",
+            "status": "ok" if not problems else "degraded",
             "database": "reachable" if database_ok else "unreachable",
+            "error": error,
+            "problems": problems,
             "version": __version__,
             "build_id": services.build_id,
+            "write_failures": services.store.writes.failures,
+            "last_write_error": services.store.writes.last_error,
             **services.poller.health(),
         }
-        return jsonify(body), 200 if database_ok else 503
+        return jsonify(body), 503 if problems else 200
 
     @bp.get(f"{API_PREFIX}/summary")
     def summary():
@@ -42,6 +64,11 @@ def build_blueprint() -> Blueprint:
         return jsonify(summary_json(services.poller.view(req)))
 
     return bp
+
+
+def retry_after_seconds(write_timeout: float) -> int:
+    """Retry-After for a 503: about one write's wait, at least a second."""
+    return max(1, math.ceil(write_timeout))
 
 
 def summary_json(view: View) -> dict:

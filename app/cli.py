@@ -17,7 +17,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from app import __version__
 from app.config import SETTINGS, Settings
 from app.ingest.tokens import MIN_TOKEN_LENGTH, check_tokens
-from app.store import Store
+from app.store import Store, StoreUnavailable
+
+EXIT_STORE_UNAVAILABLE = 3
 
 
 def build_store(settings: Settings, url: str | None = None) -> Store:
@@ -27,6 +29,7 @@ def build_store(settings: Settings, url: str | None = None) -> Store:
     taxonomy = load_taxonomy(settings.resolved_topics_file)
     store = Store(url or settings.resolved_database_url,
                   tagger=partial(tag_topics, taxonomy=taxonomy))
+    store.limit_writes(settings.write_concurrency, settings.write_timeout_seconds)
     store.upgrade()
     return store
 
@@ -254,4 +257,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    return args.func(args, settings)
+    try:
+        return args.func(args, settings)
+    except StoreUnavailable as exc:
+        # One line, no traceback: the operator needs the cause, not our stack.
+        print(f"nps-tv: the store is unavailable ({exc.one_line()}); try again later",
+              file=sys.stderr)
+        return EXIT_STORE_UNAVAILABLE

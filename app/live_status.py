@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from dash import ClientsideFunction, Input, Output, State
 
 from app.config import Settings
+from app.health import health_problems
 
 if TYPE_CHECKING:
     from app.web import Services
@@ -23,12 +24,14 @@ ERROR_CLASS_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,79}")
 
 def build_status(services: Services) -> dict:
     """The small status every poll returns: when the last good poll was, how long ago, and
-    ``trouble`` when the last poll of the store failed (with the error's class, never its text).
+    ``trouble`` when the store is in trouble: the last poll failed, or writes keep failing, or
+    no poll has succeeded for a while (with the error's class, never its text).
 
     The page keeps the last good data on screen and shows a notice while ``trouble`` is set.
     """
     poller = services.poller
-    error = poller.last_error
+    # A failed poll shows at once; failed writes and a stale snapshot as /health counts them.
+    error = poller.last_error or health_problems(services)[1]
     trouble = {"trouble": error is not None, "error": _error_class(error)}
     last = poller.last_success
     if last is None:

@@ -21,6 +21,7 @@ from app.config import Settings
 from app.ingest.rules import TimeRange
 from app.rollup import Rollup, Snapshot
 from app.store import Store
+from app.store.errors import error_class, first_line
 from app.views import View, ViewCache, ViewRequest
 
 log = logging.getLogger(__name__)
@@ -51,11 +52,12 @@ class Poller:
         self._lock = threading.Lock()
         self._loaded = False
         self._events: tuple = ()
+        self.started_at = datetime.now(UTC)
         self.last_success: datetime | None = None
         self.last_error: str | None = None
+        self.consecutive_failures = 0  # /health turns 503 after settings.health_failures
         self.last_poll_seconds = 0.0
         self.last_poll_rows = 0
-        self.consecutive_failures = 0
         self._read_from: datetime | None = None  # start of the last successful poll
         self._outside_logged = False
         self.on_publish: list[Callable[[], object]] = []  # run in the poll job after a publish
@@ -80,10 +82,10 @@ class Poller:
                 changed = self._poll()
             except Exception as exc:  # the job must survive a database outage
                 # Only the class name is shown (/health, the wall): driver messages can name
-                # hosts, users and SQL. The full text goes to the server's log.
-                self.last_error = type(exc).__name__
+                # hosts, users and SQL. The log gets one line: no SQL, no traceback.
+                self.last_error = error_class(exc)
                 self.consecutive_failures += 1
-                log.warning("poll failed: %s: %s", type(exc).__name__, exc)
+                log.warning("poll failed: %s: %s", self.last_error, first_line(exc))
                 return False
             self.last_error = None
             self.consecutive_failures = 0
@@ -152,6 +154,11 @@ class Poller:
                        f"{self.settings.future_hours:g} h) and are not counted")
         return out + self.rollup.segments.warnings()
 
+    def age_seconds(self, now: datetime | None = None) -> float:
+        """Seconds since the last good poll (since start while none has succeeded)."""
+        since = self.last_success or self.started_at
+        return ((now or datetime.now(UTC)) - since).total_seconds()
+
     def health(self) -> dict:
         """Poll status for /health: last success, snapshot age and version, failures in a
         row, and what the counts leave out (responses outside the time range, capped
@@ -159,6 +166,7 @@ class Poller:
         now = datetime.now(UTC)
         age = (now - self.last_success).total_seconds() if self.last_success else None
         return {
+            "poll_failures": self.consecutive_failures,
             "snapshot_version": self._snapshot.version,
             "snapshot_age_seconds": None if age is None else round(age, 3),
             "last_poll_error": self.last_error,

@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     taxonomy = load_taxonomy(settings.resolved_topics_file)
     if store is None:
         store = Store(settings.resolved_database_url, tagger=partial(tag_topics, taxonomy=taxonomy))
+    store.limit_writes(settings.write_concurrency, settings.write_timeout_seconds)
     store.upgrade()
     poller = Poller(store, settings, tuple(taxonomy.names))
     build_id = settings.build_id or default_build_id()

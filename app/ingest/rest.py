@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -29,6 +32,8 @@ from app.metrics import CATEGORY_RANGES
 
 API = "/api/v1"
 MAX_PAGE = 500
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
 
 
 class EventIn(BaseModel):
@@ -90,7 +95,10 @@ def build_blueprint() -> Blueprint:
         require_json_type(request)
         payload = parse_json(read_body(request, settings.max_body_bytes))
         items = parse_responses(payload, TimeRange.from_settings(settings))
-        result = current_services().store.upsert_responses([item.to_record() for item in items])
+        records = with_idempotency_key([item.to_record() for item in items],
+                                       [item.external_id for item in items],
+                                       idempotency_key(request))
+        result = current_services().store.upsert_responses(records)
         status = 201 if result.inserted else 200
         return jsonify({"received": len(items), "inserted": result.inserted,
                         "updated": result.updated, "unchanged": result.unchanged}), status
@@ -139,6 +147,30 @@ def build_blueprint() -> Blueprint:
         return "", 204
 
     return bp
+
+
+def idempotency_key(req) -> str | None:
+    """The request's Idempotency-Key header (None when absent); 400 when malformed."""
+    key = req.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not IDEMPOTENCY_KEY_RE.match(key):
+        raise ApiError.single(400, IDEMPOTENCY_HEADER, "must be 1 to 255 printable ASCII "
+                                                       "characters without spaces, e.g. a UUID")
+    return key
+
+
+def with_idempotency_key(records: list, given_ids: list[str | None], key: str | None) -> list:
+    """Give each record sent without an external_id one derived from the key and its position.
+
+    A retried batch (same key, same order) then updates what a first attempt may have
+    committed although its client saw an error, instead of storing every response twice.
+    """
+    if key is None:
+        return records
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return [record if given else dataclasses.replace(record, external_id=f"idem-{digest}-{i}")
+            for i, (record, given) in enumerate(zip(records, given_ids, strict=True))]
 
 
 def _response_filters(args, segment_fields: tuple[str, ...]) -> dict[str, Any]:

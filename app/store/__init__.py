@@ -1,5 +1,6 @@
 """The response store: the only place in NPS TV that speaks SQL."""
 
 from app.store.database import EventRow, ResponseRecord, Store, UpsertResult
+from app.store.errors import StoreUnavailable
 
-__all__ = ["EventRow", "ResponseRecord", "Store", "UpsertResult"]
+__all__ = ["EventRow", "ResponseRecord", "Store", "StoreUnavailable", "UpsertResult"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import groupby
@@ -31,8 +32,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.store import polling
+from app.store.errors import StoreUnavailable, is_store_failure, translated, unavailable
 from app.store.models import Event, Response, SegmentSet, TopicSet
 from app.store.polling import ChangedRows, to_naive_utc  # noqa: F401 - re-exported
+from app.store.writes import WriteGate
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Any constant works; it only has to be the same in every process of one deployment.
@@ -99,6 +102,7 @@ class Store:
             _create_private_file(self.engine.url.database)
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._write_lock = threading.Lock()
+        self.writes = WriteGate()
         self._set_cache: dict[str, dict[str, int]] = {}
 
     @property
@@ -115,7 +119,7 @@ class Store:
         """Bring the schema to the newest Alembic revision (safe to run from many processes)."""
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-        with self.engine.begin() as conn:
+        with translated(), self.engine.begin() as conn:
             if self.dialect == "postgresql":
                 # Two workers starting together must not both create the tables.
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": UPGRADE_LOCK_KEY})
@@ -141,6 +145,35 @@ class Store:
 
     # -- writes ---------------------------------------------------------------------------
 
+    def limit_writes(self, concurrency: int, timeout_seconds: float) -> None:
+        """How many writes may run at once here, and how long each may wait (then 503)."""
+        self.writes.configure(concurrency, timeout_seconds)
+
+    @contextmanager
+    def _writing(self, serialised: bool = False) -> Iterator[Any]:
+        """A write transaction within the write budget; StoreUnavailable when the store fails.
+
+        ``serialised`` also takes this process's write lock (upserts), within the same deadline.
+        """
+        gate = self.writes
+        with gate.admit() as deadline:
+            if serialised:
+                gate.take(self._write_lock, deadline)
+            try:
+                with self.engine.begin() as conn:
+                    gate.limit(conn, self.dialect, deadline)
+                    yield conn
+            except StoreUnavailable:
+                raise
+            except Exception as exc:
+                if is_store_failure(exc):
+                    raise gate.failed(unavailable(exc)) from None
+                raise
+            finally:
+                if serialised:
+                    self._write_lock.release()
+        gate.succeeded()
+
     def upsert_responses(self, records: Sequence[ResponseRecord],
                          now: datetime | None = None) -> UpsertResult:
         """Insert new records and update changed ones, all in one transaction.
@@ -152,15 +185,8 @@ class Store:
         if not records:
             return UpsertResult(0, 0, 0)
         learned: dict[str, dict[str, int]] = {}
-        with self._write_lock, self.engine.begin() as conn:
-            # _write_lock's twin across worker processes. On PostgreSQL two transactions
-            # inserting the same new keys in different orders would otherwise deadlock; on
-            # SQLite the driver would only begin at the first INSERT, after the reads that
-            # count what was inserted, updated or unchanged.
-            if self.dialect == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY})
-            else:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+        with self._writing(serialised=True) as conn:
+            self._take_write_locks(conn)
             # Stamped once the locks are held: a writer that waited for them must not commit
             # an updated_at older than the poller's watermark minus its overlap.
             now = now or datetime.now(UTC)
@@ -180,10 +206,7 @@ class Store:
         totals = UpsertResult(0, 0, 0)
         learned: dict[str, dict[str, int]] = {}
         with self._write_lock, self.engine.begin() as conn:
-            if self.dialect == "postgresql":  # the same locks as upsert_responses, same reasons
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY})
-            else:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            self._take_write_locks(conn)
             now = now or datetime.now(UTC)
             for records in batches:
                 if records:
@@ -194,6 +217,18 @@ class Store:
         for name, ids in learned.items():  # only ids that were committed
             self._set_cache.setdefault(name, {}).update(ids)
         return totals
+
+    def _take_write_locks(self, conn) -> None:
+        """The database's write lock: _write_lock's twin across worker processes.
+
+        On PostgreSQL two transactions inserting the same new keys in different orders would
+        otherwise deadlock; on SQLite the driver would only begin at the first INSERT, after
+        the reads that count what was inserted, updated or unchanged.
+        """
+        if self.dialect == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY})
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     def _upsert_batch(self, conn, records: Sequence[ResponseRecord], now: datetime,
                       learned: dict[str, dict[str, int]]) -> UpsertResult:
@@ -273,7 +308,7 @@ class Store:
     def add_event(self, occurred_at: datetime, label: str, kind: str = "note",
                   note: str | None = None) -> int:
         """Store an event and return its id."""
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             result = conn.execute(insert(EVENTS).values(
                 occurred_at=occurred_at, label=label, kind=kind, note=note,
                 created_at=datetime.now(UTC)))
@@ -281,12 +316,12 @@ class Store:
 
     def remove_event(self, event_id: int) -> bool:
         """Delete an event; False when there was none with that id."""
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             return conn.execute(delete(EVENTS).where(EVENTS.c.id == event_id)).rowcount > 0
 
     def list_events(self) -> list[EventRow]:
         """Every event, oldest first."""
-        with self.engine.connect() as conn:
+        with translated(), self.engine.connect() as conn:
             rows = conn.execute(
                 select(EVENTS.c.id, EVENTS.c.occurred_at, EVENTS.c.label, EVENTS.c.kind,
                        EVENTS.c.note).order_by(EVENTS.c.occurred_at, EVENTS.c.id)
@@ -342,11 +377,11 @@ class Store:
             stmt = stmt.where(RESPONSES.c.score <= score_max)
         if segments:
             wanted = {k: str(v) for k, v in segments.items()}
-            with self.engine.connect() as conn:
+            with translated(), self.engine.connect() as conn:
                 ids = [i for i, key in conn.execute(select(SEGMENT_SETS.c.id, SEGMENT_SETS.c.key))
                        if all(json.loads(key).get(k) == v for k, v in wanted.items())]
             stmt = stmt.where(RESPONSES.c.segment_set_id.in_(ids or [-1]))
-        with self.engine.connect() as conn:
+        with translated(), self.engine.connect() as conn:
             rows = conn.execute(stmt).mappings().all()
         return [{
             "id": r["id"], "source": r["source"], "external_id": r["external_id"],
