@@ -11,6 +11,7 @@ from flask import Blueprint, jsonify, request
 from app import __version__
 from app.health import health_problems
 from app.ingest.http import ApiError, current_services
+from app.ingest.rules import TimeRange
 from app.store import StoreUnavailable
 from app.views import RequestError, View, ViewRequest
 
@@ -57,7 +58,8 @@ def build_blueprint() -> Blueprint:
         services = current_services()
         try:
             req = ViewRequest.parse(request.args, services.settings.segment_fields,
-                                    f"{services.settings.window_days}d")
+                                    f"{services.settings.window_days}d",
+                                    TimeRange.from_settings(services.settings))
         except RequestError as exc:
             path, _, message = str(exc).partition(": ")
             return ApiError.single(400, path, message).to_response()

@@ -26,6 +26,7 @@ from dash import no_update
 from plotly.utils import PlotlyJSONEncoder
 
 from app.config import Settings
+from app.ingest.rules import TimeRange
 from app.live_status import build_status
 from app.panels import CHIP_CHARS
 from app.panels.comments import build_comments_panel
@@ -76,21 +77,22 @@ def parse_screen(query: Mapping[str, str], settings: Settings) -> ScreenConfig:
     """Parse kiosk settings from a URL query; never raises (bad values become notices)."""
     items = tuple(sorted((str(k), str(v)) for k, v in query.items()))
     return _parse_screen(items, settings.segment_fields, settings.window_days,
-                         settings.dwell_seconds)
+                         settings.dwell_seconds, TimeRange.from_settings(settings))
 
 
 @lru_cache(maxsize=512)
 def _parse_screen(items: tuple[tuple[str, str], ...], segment_fields: tuple[str, ...],
-                  window_days: int, default_dwell: float) -> ScreenConfig:
+                  window_days: int, default_dwell: float,
+                  time_range: TimeRange | None = None) -> ScreenConfig:
     query = dict(items)
     notices: list[str] = []
     default_window = f"{window_days}d"
     try:
-        request = ViewRequest.parse(query, segment_fields, default_window)
+        request = ViewRequest.parse(query, segment_fields, default_window, time_range)
     except RequestError as exc:
         notices.append(f"{exc}; showing {default_window}")
         request = ViewRequest.parse({k: v for k, v in query.items() if k not in VIEW_PARAMS},
-                                    segment_fields, default_window)
+                                    segment_fields, default_window, time_range)
     panels = _parse_panels(query.get("panels"), notices)
     dwell = _parse_dwell(query.get("dwell"), default_dwell, notices)
     theme = (query.get("theme") or "dark").strip().lower()

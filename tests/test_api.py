@@ -145,3 +145,20 @@ def test_dates_far_outside_any_data_are_refused_with_the_field(client, query):
     response = client.get(f"/api/v1/summary?{query}")
     assert response.status_code == 400
     assert response.get_json()["problems"][0]["path"] == query.split("=")[0]
+
+
+def test_summary_and_wall_use_the_configured_time_range(settings):
+    """NPS_TV_EARLIEST_DATE reaches every reader of from/to, not only the ingest paths."""
+    from app.live import parse_screen
+
+    narrow = settings.replace(earliest_date="2020-01-01")
+    client = create_app(narrow).server.test_client()
+    response = client.get("/api/v1/summary?from=2019-06-01&to=2019-06-30")
+    assert response.status_code == 400
+    [problem] = response.get_json()["problems"]
+    assert problem["path"] == "from" and "2020-01-01" in problem["message"]
+    assert client.get("/api/v1/summary?from=2021-06-01&to=2021-06-30").status_code == 200
+    screen = parse_screen({"from": "2019-06-01", "to": "2019-06-30"}, narrow)
+    assert screen.request.window != "range" and any("from" in n for n in screen.notices)
+    wide = parse_screen({"from": "2019-06-01", "to": "2019-06-30"}, settings)
+    assert wide.request.window == "range" and wide.request.start.isoformat() == "2019-06-01"
