@@ -137,13 +137,15 @@ def _add_event(args: argparse.Namespace, settings: Settings) -> int:
             print(f"event add: {option}: {problem['message']}", file=sys.stderr)
         return 2
     when = event.occurred_at or datetime.now(UTC)
+    # An unavailable store raises StoreUnavailable, which main() prints in one line (exit 3);
+    # any other database refusal is one line with the same exit code, never a traceback.
     try:
         event_id = build_store(settings).add_event(when, event.label, event.kind, event.note)
-    except SQLAlchemyError as exc:  # one line, like a failed import: no traceback
+    except SQLAlchemyError as exc:
         cause = getattr(exc, "orig", None) or exc
         first = (str(cause).strip().splitlines() or [""])[0]
         print(f"event add failed: {type(cause).__name__}: {first}", file=sys.stderr)
-        return 3
+        return EXIT_STORE_UNAVAILABLE
     print(f"event {event_id} added: {when.isoformat()} {event.label}")
     return 0
 

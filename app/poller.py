@@ -173,7 +173,6 @@ class Poller:
             "responses_loaded": self._snapshot.stored,
             "last_poll_ms": round(1000 * self.last_poll_seconds, 2),
             "last_poll_rows": self.last_poll_rows,
-            "consecutive_failures": self.consecutive_failures,
             "responses_outside_range": self.rollup.outside,
             "warnings": self.warnings(),
         }

@@ -47,6 +47,16 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
+def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """The environment the ``nps-tv`` command reads, pointed at the test's settings."""
+    monkeypatch.setenv("NPS_TV_DATA_DIR", settings.data_dir)
+    monkeypatch.setenv("NPS_TV_TOPICS_FILE", settings.topics_file)
+    monkeypatch.delenv("NPS_TV_DATABASE_URL", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    return monkeypatch
+
+
+@pytest.fixture
 def tagger():
     """The shipped taxonomy's tagger."""
     return partial(tag_topics, taxonomy=load_taxonomy(TOPICS_FILE))

@@ -42,7 +42,7 @@ def test_dates_at_the_ends_of_time_and_5000_segment_values_leave_the_poller_heal
     assert poller.poll() is True
     health = poller.health()
     assert health["last_poll_error"] is None
-    assert health["consecutive_failures"] == 0
+    assert health["poll_failures"] == 0
     assert health["responses_outside_range"] == 2
     assert poller.snapshot.stored == 5_002
     assert any("outside the plausible time range" in w for w in health["warnings"])
@@ -206,11 +206,11 @@ def test_failures_in_a_row_are_counted_and_reset_by_a_success(sqlite_store: Stor
         conn.execute(text("ALTER TABLE responses RENAME TO gone"))
     poller.poll()
     poller.poll()
-    assert poller.health()["consecutive_failures"] == 2
+    assert poller.health()["poll_failures"] == 2
     with sqlite_store.engine.begin() as conn:
         conn.execute(text("ALTER TABLE gone RENAME TO responses"))
     assert poller.poll() is False
-    assert poller.health()["consecutive_failures"] == 0
+    assert poller.health()["poll_failures"] == 0
     assert poller.health()["last_poll_error"] is None
 
 

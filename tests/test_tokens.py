@@ -87,15 +87,6 @@ def test_sixteen_characters_and_distinct_tokens_start(settings):
     assert client.get("/health").status_code in (200, 503)
 
 
-@pytest.fixture
-def env(settings, monkeypatch):
-    monkeypatch.setenv("NPS_TV_DATA_DIR", settings.data_dir)
-    monkeypatch.setenv("NPS_TV_TOPICS_FILE", settings.topics_file)
-    monkeypatch.delenv("NPS_TV_DATABASE_URL", raising=False)
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    return monkeypatch
-
-
 @pytest.mark.parametrize("command", ["serve", "demo"])
 @pytest.mark.parametrize("variables, reason", [
     ({"NPS_TV_INGEST_TOKEN": "tiny-token"}, "NPS_TV_INGEST_TOKEN: the token is 10 characters"),

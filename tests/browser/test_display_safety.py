@@ -10,7 +10,8 @@ import pytest
 from selenium.webdriver.common.by import By
 from sqlalchemy.exc import OperationalError
 
-from app.web import create_app, get_services, start_jobs, stop_jobs
+from app.web import get_services
+from tests.browser.conftest import serve_wall
 from tests.browser.test_wall import text_content, wait_for_text
 from tests.conftest import make_record
 
@@ -28,18 +29,9 @@ HOSTILE = (f"{LONG_WORD} \u202eevil\u202c write to jane\uff20corp\uff0ecom or "
 @pytest.fixture
 def wall(dash_duo, settings):
     """A running server polling every second on a store with a few weeks of responses."""
-    dash_app = create_app(settings.replace(poll_seconds=POLL_SECONDS))
-    store = get_services(dash_app).store
-    now = datetime.now(UTC)
-    store.upsert_responses([
-        make_record(i, 10 if i % 2 else 8, when=now - timedelta(days=i % 20, hours=2),
-                    comment=f"Solid product, comment {i}", product="Ledger", region="EMEA")
-        for i in range(40)])
-    start_jobs(dash_app)
-    dash_duo.start_server(dash_app)
-    dash_duo.driver.set_window_size(1920, 1080)
-    yield dash_duo, dash_app
-    stop_jobs(dash_app)
+    for dash_duo_, dash_app in serve_wall(dash_duo, settings, POLL_SECONDS):
+        dash_duo_.driver.set_window_size(1920, 1080)
+        yield dash_duo_, dash_app
 
 
 # A page-side helper: an element's bounding box in CSS pixels, with its class for messages.

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from selenium.webdriver.common.by import By
 
-from app.web import create_app, get_services, start_jobs, stop_jobs
+from app.web import get_services
+from tests.browser.conftest import serve_wall
 from tests.conftest import make_record
 
 POLL_SECONDS = 2.0
@@ -21,17 +22,7 @@ REACH_SECONDS = POLL_SECONDS + 3
 @pytest.fixture
 def wall(dash_duo, settings):
     """A running server on a fresh store with a few days of responses, polling every 2 s."""
-    dash_app = create_app(settings.replace(poll_seconds=POLL_SECONDS))
-    store = get_services(dash_app).store
-    now = datetime.now(UTC)
-    store.upsert_responses([
-        make_record(i, 10 if i % 2 else 8, when=now - timedelta(days=i % 20, hours=2),
-                    comment=f"Solid product, comment {i}", product="Ledger", region="EMEA")
-        for i in range(40)])
-    start_jobs(dash_app)
-    dash_duo.start_server(dash_app)
-    yield dash_duo, dash_app
-    stop_jobs(dash_app)
+    yield from serve_wall(dash_duo, settings, POLL_SECONDS)
 
 
 def text_content(dash_duo, selector: str) -> str:

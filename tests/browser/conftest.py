@@ -1,0 +1,27 @@
+"""What the browser tests share: a running wall server on a store with a few weeks of data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+from app.config import Settings
+from app.web import create_app, get_services, start_jobs, stop_jobs
+from tests.conftest import make_record
+
+
+def serve_wall(dash_duo, settings: Settings, poll_seconds: float) -> Iterator[tuple]:
+    """Start a polling server on a store with 40 responses over 20 days; stop it afterwards."""
+    dash_app = create_app(settings.replace(poll_seconds=poll_seconds))
+    store = get_services(dash_app).store
+    now = datetime.now(UTC)
+    store.upsert_responses([
+        make_record(i, 10 if i % 2 else 8, when=now - timedelta(days=i % 20, hours=2),
+                    comment=f"Solid product, comment {i}", product="Ledger", region="EMEA")
+        for i in range(40)])
+    start_jobs(dash_app)
+    dash_duo.start_server(dash_app)
+    try:
+        yield dash_duo, dash_app
+    finally:
+        stop_jobs(dash_app)
