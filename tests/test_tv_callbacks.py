@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from dash import no_update
 from sqlalchemy.exc import OperationalError
@@ -299,7 +300,7 @@ def test_a_lagging_worker_still_answers_a_screen_that_changed_its_view(services)
 def _break_store(monkeypatch, services):
     """Make every poll fail the way a dead PostgreSQL does, with driver text in the message."""
     def fail(*_args, **_kwargs):
-        raise OperationalError("SELECT responses", {}, Exception(
+        raise OperationalError("SELECT responses", {}, psycopg.OperationalError(
             "connection to server at db.internal (10.0.0.5) failed: password=hunter2"))
     monkeypatch.setattr(services.poller.store, "changed_since", fail)
 

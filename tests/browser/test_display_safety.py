@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from selenium.webdriver.common.by import By
 from sqlalchemy.exc import OperationalError
@@ -73,7 +74,8 @@ def notice(dash_duo) -> tuple[str, str, bool]:
 
 
 def _fail(*_args, **_kwargs):
-    raise OperationalError("SELECT responses", {}, Exception("db.internal refused: pw=hunter2"))
+    raise OperationalError("SELECT responses", {},
+                           psycopg.OperationalError("db.internal refused: pw=hunter2"))
 
 
 @pytest.mark.parametrize("path", ["/tv?panels=score", "/"])
