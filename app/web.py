@@ -20,7 +20,8 @@ from app.ingest.rest import build_blueprint as build_ingest_blueprint
 from app.ingest.tokens import check_tokens
 from app.ingest.webhooks import build_blueprint as build_webhook_blueprint
 from app.limits import RequestLimits
-from app.live import ActiveScreens, PartCache, prewarm
+from app.live import ActiveScreens, prewarm
+from app.parts import PartCache
 from app.poller import Poller
 from app.scheduler import start_scheduler
 from app.store import Store

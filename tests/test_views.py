@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from app.ingest.rules import TimeRange
-from app.live import PartCache
+from app.parts import PartCache
 from app.poller import Poller
 from app.views import RequestError, ViewCache, ViewRequest
 from app.web import create_app, get_services

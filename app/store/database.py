@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import groupby
 from pathlib import Path
@@ -35,6 +33,13 @@ from app.store import polling
 from app.store.errors import StoreUnavailable, is_store_failure, translated, unavailable
 from app.store.models import Event, Response, SegmentSet, TopicSet
 from app.store.polling import ChangedRows, to_naive_utc  # noqa: F401 - re-exported
+from app.store.records import (  # noqa: F401 - re-exported
+    EventRow,
+    ResponseRecord,
+    UpsertResult,
+    canonical_segments,
+)
+from app.store.sqlite import create_private_file, sqlite_pragmas
 from app.store.writes import WriteGate
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -47,48 +52,6 @@ SEGMENT_SETS = SegmentSet.__table__
 TOPIC_SETS = TopicSet.__table__
 
 
-@dataclass(frozen=True)
-class ResponseRecord:
-    """A validated response on its way into the store."""
-
-    source: str
-    external_id: str
-    score: int
-    created_at: datetime | None  # None: now for a new response; a stored one keeps its time
-    comment: str | None = None
-    segments: Mapping[str, str] = field(default_factory=dict)
-    excluded: bool = False
-    # The sender's own time of this version (a vendor's updated_at or event time, or a REST
-    # client's), when it sends one: an older version never overwrites a newer stored one.
-    source_updated_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class UpsertResult:
-    """How many records were new, changed, or already stored unchanged."""
-
-    inserted: int
-    updated: int
-    unchanged: int
-
-
-@dataclass(frozen=True)
-class EventRow:
-    """A stored event."""
-
-    id: int
-    occurred_at: datetime
-    label: str
-    kind: str
-    note: str | None
-
-
-def canonical_segments(segments: Mapping[str, Any]) -> str:
-    """Segment properties as canonical JSON, so equal sets compare equal as strings."""
-    return json.dumps({str(k): str(v) for k, v in segments.items()}, sort_keys=True,
-                      ensure_ascii=False)
-
-
 class Store:
     """The response store on one SQLAlchemy engine (SQLite file or PostgreSQL)."""
 
@@ -99,8 +62,8 @@ class Store:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(url, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
-            _create_private_file(self.engine.url.database)
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            create_private_file(self.engine.url.database)
+            event.listen(self.engine, "connect", sqlite_pragmas)
         self._write_lock = threading.Lock()
         self.writes = WriteGate()
         self._set_cache: dict[str, dict[str, int]] = {}
@@ -429,28 +392,3 @@ def _upsert_statement(dialect_insert, keep_time: bool):
         set_=set_,
         where=and_(not_older, changed),
     )
-
-
-def _create_private_file(database: str | None) -> None:
-    """Create a new SQLite file readable by its owner only: responses are personal data.
-
-    SQLite creates the -wal and -shm files with the database file's mode (findCreateFileMode in
-    https://www.sqlite.org/src/file?name=src/os_unix.c), so they follow. An existing file
-    keeps the mode its owner gave it.
-    """
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return
-    try:
-        os.close(os.open(database, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-    except FileExistsError:
-        pass
-
-
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    # WAL lets the poller read while an import writes; busy_timeout makes writers queue
-    # instead of failing with "database is locked".
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
