@@ -10,8 +10,9 @@ from flask import Blueprint, jsonify, request
 
 from app import __version__
 from app.health import health_problems
-from app.ingest.http import ApiError, current_services
+from app.ingest.http import ApiError
 from app.ingest.rules import TimeRange
+from app.services import get_services
 from app.store import StoreUnavailable
 from app.views import RequestError, View, ViewRequest
 
@@ -23,13 +24,18 @@ def build_blueprint() -> Blueprint:
     """The Flask blueprint with /health and /api/v1/*."""
     bp = Blueprint("nps_api", __name__)
 
+    @bp.app_errorhandler(ApiError)
+    def refused(error: ApiError):
+        # The one JSON error handler for every route: REST, events, webhooks, limits.
+        return error.to_response()
+
     @bp.app_errorhandler(StoreUnavailable)
     def store_unavailable(exc: StoreUnavailable):
         # Registered once for the whole app: REST, webhooks, events and anything later.
         # One line per failure, no traceback: an outage would otherwise flood the log.
         log.warning("store unavailable: %s %s: %s", request.method, request.path,
                     exc.one_line())
-        retry = retry_after_seconds(current_services().settings.write_timeout_seconds)
+        retry = retry_after_seconds(get_services().settings.write_timeout_seconds)
         return ApiError.single(
             503, "store", f"the response store is unavailable ({exc.error}); retry in {retry} s "
                           "(repeats are safe with external_id or an Idempotency-Key header)",
@@ -37,7 +43,7 @@ def build_blueprint() -> Blueprint:
 
     @bp.get("/health")
     def health():
-        services = current_services()
+        services = get_services()
         database_ok = services.store.ping()
         problems, error = health_problems(services, database_ok)
         body = {
@@ -55,7 +61,7 @@ def build_blueprint() -> Blueprint:
 
     @bp.get(f"{API_PREFIX}/summary")
     def summary():
-        services = current_services()
+        services = get_services()
         try:
             req = ViewRequest.parse(request.args, services.settings.segment_fields,
                                     f"{services.settings.window_days}d",

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
-import time as _time
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -38,9 +35,11 @@ from app.rollup import Snapshot
 from app.views import RequestError, View, ViewRequest, today_in
 
 if TYPE_CHECKING:
-    from app.web import Services
+    from app.services import Services
 
 log = logging.getLogger(__name__)
+URL_ID = "page-url"  # the page shell's dcc.Location, which both pages read and write
+PAGE_ID = "page-content"
 PANEL_NAMES = ("score", "trend", "topics", "comments")
 THEME_NAMES = ("dark", "light")
 VIEW_PARAMS = ("window", "from", "to")
@@ -240,31 +239,6 @@ def _build_payload(name: str, view: View, screen: ScreenConfig, settings: Settin
         return build_comments_panel(view, datetime.now(UTC), limit=COMMENT_LIMITS[name],
                                     scroll=name == "comments", fields=settings.segment_fields)
     return build_latest_payload(view, settings.segment_fields)
-
-
-class ActiveScreens:
-    """The screens (URL requests and parts) asked for lately, so a new snapshot's parts can
-    be built in the poll job before any of them asks again."""
-
-    def __init__(self, size: int = 32, max_age: float = 120.0):
-        self.size, self.max_age = size, max_age
-        self._items: OrderedDict[str, tuple[ScreenConfig, tuple[str, ...], float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def note(self, screen: ScreenConfig, names: tuple[str, ...]) -> None:
-        """Remember that a screen asked just now."""
-        key = f"{screen.data_key}|{','.join(names)}"
-        with self._lock:
-            self._items[key] = (screen, names, _time.monotonic())
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def recent(self) -> list[tuple[ScreenConfig, tuple[str, ...]]]:
-        """Screens that asked within ``max_age`` seconds."""
-        cutoff = _time.monotonic() - self.max_age
-        with self._lock:
-            return [(s, n) for s, n, seen in self._items.values() if seen >= cutoff]
 
 
 def prewarm(services: Services) -> int:

@@ -16,7 +16,7 @@ from app.config import Settings
 from app.health import health_problems
 
 if TYPE_CHECKING:
-    from app.web import Services
+    from app.services import Services
 
 # The poller keeps the failing exception's class name; anything else is not shown.
 ERROR_CLASS_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,79}")

@@ -10,12 +10,12 @@ from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from app import live, live_status
 from app.dash_guard import client_choices, client_query, client_state, client_text
-from app.live import ScreenConfig
+from app.live import URL_ID, ScreenConfig
 from app.panels import CHIP_CHARS
 from app.privacy import clean_for_display
 
 if TYPE_CHECKING:
-    from app.web import Services
+    from app.services import Services
 
 # Component ids of the manager page.
 ROOT = "mgr-root"
@@ -164,8 +164,6 @@ def run_update(services: Services, config: dict | None, state: dict | None,
 
 def register_callbacks(dash_app: Dash, services: Services) -> None:
     """Wire the manager page: live poll, URL sync, and the shared client-side helpers."""
-    from app.web import URL_ID  # imported here: app.web imports this module
-
     @dash_app.callback(
         Output(SCORE_BODY, "children"), Output(TREND_FIGURE, "data"),
         Output(TOPICS_BODY, "children"), Output(COMMENTS_BODY, "children"),

@@ -1,6 +1,6 @@
 """Pure NPS arithmetic: one definition for the wall, the API, exports and tests.
 
-Conventions (DESIGN.md): promoters score 9-10, passives 7-8, detractors 0-6;
+Conventions (docs/architecture.md): promoters score 9-10, passives 7-8, detractors 0-6;
 NPS = %promoters - %detractors from raw counts; the displayed score is an integer rounded
 half away from zero; the three displayed percentages sum to 100 (largest remainder);
 the 95% margin is 1.96 * sqrt(100^2 * (p + d - (p - d)^2) / n).

@@ -1,4 +1,5 @@
-"""The size-bounded cache of built page parts (panels, figures) that screens share.
+"""The size-bounded cache of built page parts (panels, figures) that screens share, and the
+list of screens active lately (whose parts the poll job builds ahead of their requests).
 
 Parts are built once per (snapshot version, day, request, theme) and shared by every screen
 that shows the same thing; ``app.live`` decides what to build, this module only keeps them.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -115,3 +117,29 @@ def _part_bytes(part: Part) -> int:
     """
     payload = json.dumps(part.payload, cls=PlotlyJSONEncoder) if part.payload is not None else ""
     return 400 + len(part.fingerprint) + 10 * len(payload)
+
+
+class ActiveScreens:
+    """The screens (URL requests and parts) asked for lately, so a new snapshot's parts can
+    be built in the poll job before any of them asks again. A screen is an
+    ``app.live.ScreenConfig``; only its ``data_key`` is read here."""
+
+    def __init__(self, size: int = 32, max_age: float = 120.0):
+        self.size, self.max_age = size, max_age
+        self._items: OrderedDict[str, tuple[Any, tuple[str, ...], float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def note(self, screen: Any, names: tuple[str, ...]) -> None:
+        """Remember that a screen asked just now."""
+        key = f"{screen.data_key}|{','.join(names)}"
+        with self._lock:
+            self._items[key] = (screen, names, time.monotonic())
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def recent(self) -> list[tuple[Any, tuple[str, ...]]]:
+        """Screens that asked within ``max_age`` seconds."""
+        cutoff = time.monotonic() - self.max_age
+        with self._lock:
+            return [(s, n) for s, n, seen in self._items.values() if seen >= cutoff]

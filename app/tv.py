@@ -16,7 +16,7 @@ from app.dash_guard import client_query, client_state
 from app.live import PANEL_NAMES, ScreenConfig
 
 if TYPE_CHECKING:
-    from app.web import Services
+    from app.services import Services
 
 # Component ids of the wall (browser tests use these).
 ROOT = "tv-root"

@@ -3,46 +3,31 @@ poller; ``start_jobs`` starts polling. Nothing here runs on import."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import partial
-from urllib.parse import parse_qsl
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from dash import Dash, Input, Output, State, dcc, html
+from dash import Dash
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import __version__, manager, tv
+from app import __version__
 from app.api import build_blueprint
 from app.config import PROJECT_ROOT, Settings
-from app.dash_guard import client_text, install_dash_guard
+from app.dash_guard import install_dash_guard
 from app.ingest.rest import build_blueprint as build_ingest_blueprint
 from app.ingest.tokens import check_tokens
 from app.ingest.webhooks import build_blueprint as build_webhook_blueprint
 from app.limits import RequestLimits
-from app.live import ActiveScreens, prewarm
+from app.live import prewarm
+from app.pages import build_shell, register_pages
 from app.parts import PartCache
 from app.poller import Poller
 from app.scheduler import start_scheduler
+from app.services import Services, attach_services, get_services
 from app.store import Store
 from app.topics import load_taxonomy, tag_topics
 
 ASSETS_DIR = PROJECT_ROOT / "assets"
-URL_ID = "page-url"
-PAGE_ID = "page-content"
-
-
-@dataclass
-class Services:
-    """What pages, callbacks and endpoints share: settings, the store and the poller."""
-
-    settings: Settings
-    store: Store
-    poller: Poller
-    build_id: str
-    parts: PartCache = field(default_factory=PartCache)
-    screens: ActiveScreens = field(default_factory=ActiveScreens)
-    scheduler: BackgroundScheduler | None = field(default=None)
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> Dash:
@@ -63,7 +48,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     poller.on_publish.append(partial(prewarm, services))
 
     server = Flask("nps_tv")
-    server.extensions["nps_tv"] = services
+    attach_services(server, services)
     server.register_blueprint(build_blueprint())
     server.register_blueprint(build_ingest_blueprint())
     server.register_blueprint(build_webhook_blueprint(settings))
@@ -76,18 +61,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         suppress_callback_exceptions=True,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
-    dash_app.layout = html.Div([dcc.Location(id=URL_ID, refresh=False), html.Div(id=PAGE_ID)])
-
-    @dash_app.callback(Output(PAGE_ID, "children"), Input(URL_ID, "pathname"),
-                       State(URL_ID, "search"))
-    def route(pathname: str | None, search: str | None):
-        query = dict(parse_qsl((client_text(search) or "").lstrip("?")))
-        if (client_text(pathname) or "/").rstrip("/") == "/tv":
-            return tv.build_layout(query, services)
-        return manager.build_layout(query, services)
-
-    tv.register_callbacks(dash_app, services)
-    manager.register_callbacks(dash_app, services)
+    dash_app.layout = build_shell()
+    register_pages(dash_app, services)
     install_dash_guard(dash_app)
     wrap_front_door(server, settings)
     return dash_app
@@ -116,11 +91,6 @@ def default_build_id() -> str:
          for p in folder.rglob("*") if p.suffix in {".py", ".js", ".css"}),
         default=0.0)
     return f"{__version__}-{int(newest)}"
-
-
-def get_services(dash_app: Dash) -> Services:
-    """The Services object of an app built by ``create_app``."""
-    return dash_app.server.extensions["nps_tv"]
 
 
 def warm_up(dash_app: Dash) -> None:

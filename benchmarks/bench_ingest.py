@@ -31,7 +31,8 @@ from werkzeug.serving import make_server
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.config import DEFAULT_DATA_DIR, Settings  # noqa: E402
-from app.web import create_app, get_services  # noqa: E402
+from app.services import get_services  # noqa: E402
+from app.web import create_app  # noqa: E402
 
 TOKEN = "bench-token"
 TIMEOUT = 120

@@ -27,8 +27,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.config import DEFAULT_DATA_DIR, Settings  # noqa: E402
+from app.services import get_services  # noqa: E402
 from app.store import ResponseRecord, Store  # noqa: E402
-from app.web import create_app, get_services  # noqa: E402
+from app.web import create_app  # noqa: E402
 
 PRODUCTS, REGIONS, PLANS = ("Ledger", "Pulse", "Atlas", "Relay"), ("NA", "EMEA", "APAC"), (
     "Starter", "Team", "Enterprise")

@@ -26,7 +26,8 @@ from werkzeug.serving import make_server  # noqa: E402
 
 from app.config import DEFAULT_DATA_DIR, Settings  # noqa: E402
 from app.demo.history import LiveFeed, build_demo_history  # noqa: E402
-from app.web import create_app, get_services, start_jobs, stop_jobs  # noqa: E402
+from app.services import get_services  # noqa: E402
+from app.web import create_app, start_jobs, stop_jobs  # noqa: E402
 
 
 def slope_per_hour(xs: list[float], ys: list[float]) -> float:

@@ -19,9 +19,9 @@ from pathlib import Path
 from sqlalchemy import create_engine, event, select, text
 
 from app import tv
+from app.services import get_services
 from app.store import Store
 from app.store.database import RESPONSES
-from app.web import get_services
 from tests.conftest import POSTGRES_URL
 
 TOKEN = "ingest-faults-0123456789"

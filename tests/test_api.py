@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.web import create_app, get_services
+from app.services import get_services
+from app.web import create_app
 from tests.conftest import make_record, real_data
 
 

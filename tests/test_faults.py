@@ -23,7 +23,8 @@ from sqlalchemy import make_url, text
 from werkzeug.serving import make_server
 
 from app.cli import EXIT_STORE_UNAVAILABLE, main
-from app.web import create_app, get_services, start_jobs, stop_jobs
+from app.services import get_services
+from app.web import create_app, start_jobs, stop_jobs
 from tests.conftest import POSTGRES_URL
 from tests.faults import (
     ADMIN,

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from app.web import create_app, get_services
+from app.services import get_services
+from app.web import create_app
 
 UPDATE = "/_dash-update-component"
 ADMIN_TOKEN = "admin-token-for-hostile-tests-0123456789"

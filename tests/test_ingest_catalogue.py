@@ -13,8 +13,9 @@ import pytest
 
 from app.cli import main
 from app.config import Settings
+from app.services import get_services
 from app.store import Store
-from app.web import create_app, get_services
+from app.web import create_app
 from tests.conftest import make_record
 
 INGEST_TOKEN = "ingest-secret-0123456789"

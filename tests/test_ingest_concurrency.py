@@ -19,9 +19,10 @@ import pytest
 from werkzeug.serving import make_server
 
 from app.config import Settings
+from app.services import get_services
 from app.store import Store
 from app.store.database import RESPONSES
-from app.web import create_app, get_services
+from app.web import create_app
 
 TOKEN = "ingest-secret-0123456789"
 WORKERS = 2

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from app.ingest.schema import MAX_BATCH
+from app.services import get_services
 from app.store import Store
-from app.web import create_app, get_services
+from app.web import create_app
 from tests.conftest import make_record
 
 INGEST_TOKEN = "ingest-secret-0123456789"

@@ -21,7 +21,8 @@ from app.ingest.vendors import (
     parse_vendor_score,
     parse_vendor_time,
 )
-from app.web import create_app, get_services
+from app.services import get_services
+from app.web import create_app
 
 TOKEN = "ingest-token-5f2c-0123456789"
 SECRETS = {"delighted": "dl-api-key-123", "wootric": "wt-secret-456", "typeform": "tf-secret-789"}

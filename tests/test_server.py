@@ -38,7 +38,8 @@ def test_warm_up_lets_parallel_first_requests_load_every_bundle(settings, trial)
 
 def test_create_server_starts_polling_and_serves_health(settings, monkeypatch):
     from app import server as server_module
-    from app.web import get_services, stop_jobs
+    from app.services import get_services
+    from app.web import stop_jobs
 
     built = {}
     original = server_module.create_app

@@ -18,7 +18,8 @@ from app.ingest.tokens import (
     client_address,
     token_valid,
 )
-from app.web import create_app, get_services
+from app.services import get_services
+from app.web import create_app
 
 INGEST_A = "ingest-token-aaaa-0123456789"
 INGEST_B = "ingest-token-bbbb-0123456789"

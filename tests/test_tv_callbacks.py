@@ -11,8 +11,9 @@ from dash import no_update
 from sqlalchemy.exc import OperationalError
 
 from app import live, live_status, manager, tv
+from app.services import get_services
 from app.views import ViewRequest
-from app.web import create_app, get_services
+from app.web import create_app
 from tests.conftest import make_record
 
 DEFAULT_PARTS = ("score", "trend", "topics", "comments", "latest")

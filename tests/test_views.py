@@ -11,8 +11,9 @@ import pytest
 from app.ingest.rules import TimeRange
 from app.parts import PartCache
 from app.poller import Poller
+from app.services import get_services
 from app.views import RequestError, ViewCache, ViewRequest
-from app.web import create_app, get_services
+from app.web import create_app
 from tests.conftest import make_record
 
 FIELDS = ("product", "region")

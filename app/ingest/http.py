@@ -12,6 +12,7 @@ from typing import Any
 from flask import Request, current_app, jsonify
 
 from app.ingest.tokens import FailedAttempts, client_address, token_valid
+from app.services import get_services
 
 LOG = logging.getLogger("nps_tv.auth")
 
@@ -43,11 +44,6 @@ def show_value(value: Any) -> str:
     """A short repr of a refused value for an error message (at most 60 characters)."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def current_services():
-    """The app's Services (settings, store, poller) for the request being handled."""
-    return current_app.extensions["nps_tv"]
 
 
 def check_bearer(request: Request, expected: str, setting: str) -> None:
@@ -85,7 +81,7 @@ def refuse_if_throttled(request: Request, path: str) -> str:
     """429 with Retry-After, without checking anything, for a client with too many recent
     failures; otherwise the client's address (honouring NPS_TV_PROXY_HOPS)."""
     client = client_address(request.remote_addr, request.headers,
-                            current_services().settings.proxy_hops)
+                            get_services().settings.proxy_hops)
     wait = failed_attempts().retry_after(client)
     if wait:
         raise ApiError.single(429, path, f"too many failed attempts from this address; try "

@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, fie
 from app.ingest.http import (
     ApiError,
     check_bearer,
-    current_services,
     parse_json,
     read_body,
     require_json_type,
@@ -29,6 +28,7 @@ from app.ingest.schema import (
     time_range_of,
 )
 from app.metrics import CATEGORY_RANGES
+from app.services import get_services
 
 API = "/api/v1"
 MAX_PAGE = 500
@@ -84,13 +84,9 @@ def build_blueprint() -> Blueprint:
     """Routes for REST ingest and events."""
     bp = Blueprint("nps_ingest", __name__)
 
-    @bp.errorhandler(ApiError)
-    def refused(error: ApiError):
-        return error.to_response()
-
     @bp.post(f"{API}/responses")
     def post_responses():
-        settings = current_services().settings
+        settings = get_services().settings
         check_bearer(request, settings.ingest_token, "NPS_TV_INGEST_TOKEN")
         require_json_type(request)
         payload = parse_json(read_body(request, settings.max_body_bytes))
@@ -98,18 +94,18 @@ def build_blueprint() -> Blueprint:
         records = with_idempotency_key([item.to_record() for item in items],
                                        [item.external_id for item in items],
                                        idempotency_key(request))
-        result = current_services().store.upsert_responses(records)
+        result = get_services().store.upsert_responses(records)
         status = 201 if result.inserted else 200
         return jsonify({"received": len(items), "inserted": result.inserted,
                         "updated": result.updated, "unchanged": result.unchanged}), status
 
     @bp.get(f"{API}/responses")
     def get_responses():
-        settings = current_services().settings
+        settings = get_services().settings
         check_bearer(request, settings.admin_token, "NPS_TV_ADMIN_TOKEN")
         args = request.args
         filters = _response_filters(args, settings.segment_fields)
-        page = current_services().store.list_responses(**filters)
+        page = get_services().store.list_responses(**filters)
         body: dict[str, Any] = {"responses": page}
         if len(page) == filters["limit"]:
             body["next_after_id"] = page[-1]["id"]
@@ -117,7 +113,7 @@ def build_blueprint() -> Blueprint:
 
     @bp.post(f"{API}/events")
     def post_event():
-        settings = current_services().settings
+        settings = get_services().settings
         check_bearer(request, settings.admin_token, "NPS_TV_ADMIN_TOKEN")
         require_json_type(request)
         payload = parse_json(read_body(request, settings.max_body_bytes))
@@ -128,21 +124,21 @@ def build_blueprint() -> Blueprint:
         except ValidationError as exc:
             raise ApiError(400, problems_from(exc)) from None
         when = event.occurred_at or datetime.now(UTC)
-        event_id = current_services().store.add_event(when, event.label, event.kind, event.note)
+        event_id = get_services().store.add_event(when, event.label, event.kind, event.note)
         return jsonify({"id": event_id, "occurred_at": when.isoformat(), "label": event.label,
                         "kind": event.kind, "note": event.note}), 201
 
     @bp.get(f"{API}/events")
     def get_events():
-        check_bearer(request, current_services().settings.admin_token, "NPS_TV_ADMIN_TOKEN")
+        check_bearer(request, get_services().settings.admin_token, "NPS_TV_ADMIN_TOKEN")
         return jsonify({"events": [
             {"id": e.id, "occurred_at": e.occurred_at.isoformat(), "label": e.label,
-             "kind": e.kind, "note": e.note} for e in current_services().store.list_events()]})
+             "kind": e.kind, "note": e.note} for e in get_services().store.list_events()]})
 
     @bp.delete(f"{API}/events/<int:event_id>")
     def delete_event(event_id: int):
-        check_bearer(request, current_services().settings.admin_token, "NPS_TV_ADMIN_TOKEN")
-        if not current_services().store.remove_event(event_id):
+        check_bearer(request, get_services().settings.admin_token, "NPS_TV_ADMIN_TOKEN")
+        if not get_services().store.remove_event(event_id):
             raise ApiError.single(404, "id", f"no event with id {event_id}", error="not found")
         return "", 204
 

@@ -21,7 +21,6 @@ from flask import Blueprint, Request, jsonify, request
 from app.config import Settings
 from app.ingest.http import (
     ApiError,
-    current_services,
     failed_attempt,
     parse_json,
     read_body,
@@ -40,6 +39,7 @@ from app.ingest.vendors import (
     map_typeform,
     map_wootric,
 )
+from app.services import get_services
 
 API = "/api/v1/webhooks"
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -93,10 +93,6 @@ def build_blueprint(settings: Settings | None = None) -> Blueprint:
         build_segment_map(settings.webhook_segments, settings.segment_fields)
     bp = Blueprint("nps_webhooks", __name__)
 
-    @bp.errorhandler(ApiError)
-    def refused(error: ApiError):
-        return error.to_response()
-
     @bp.post(f"{API}/<name>")
     def receive(name: str):
         vendor = VENDORS.get(name)
@@ -104,7 +100,7 @@ def build_blueprint(settings: Settings | None = None) -> Blueprint:
             raise ApiError.single(404, "vendor", f"{name!r} is not a supported survey tool; "
                                                  f"use one of {', '.join(VENDORS)}",
                                   error="not found")
-        services = current_services()
+        services = get_services()
         settings = services.settings
         secret = vendor.secret(settings)
         client = authenticate(vendor, request, settings)

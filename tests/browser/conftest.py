@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from app.config import Settings
-from app.web import create_app, get_services, start_jobs, stop_jobs
+from app.services import get_services
+from app.web import create_app, start_jobs, stop_jobs
 from tests.conftest import make_record
 
 

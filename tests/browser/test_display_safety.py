@@ -11,7 +11,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from sqlalchemy.exc import OperationalError
 
-from app.web import get_services
+from app.services import get_services
 from tests.browser.conftest import serve_wall
 from tests.browser.test_wall import text_content, wait_for_text
 from tests.conftest import make_record

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from selenium.webdriver.common.by import By
 
-from app.web import get_services
+from app.services import get_services
 from tests.browser.conftest import serve_wall
 from tests.conftest import make_record
 

@@ -1,0 +1,32 @@
+"""The page shell and its router: one URL location, and /tv or / rendered into it."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from dash import Dash, Input, Output, State, dcc, html
+
+from app import manager, tv
+from app.dash_guard import client_text
+from app.live import PAGE_ID, URL_ID
+from app.services import Services
+
+
+def build_shell() -> html.Div:
+    """The layout every page lives in: the URL and the page it selects."""
+    return html.Div([dcc.Location(id=URL_ID, refresh=False), html.Div(id=PAGE_ID)])
+
+
+def register_pages(dash_app: Dash, services: Services) -> None:
+    """Route /tv to the wall and everything else to the manager view, and wire both."""
+
+    @dash_app.callback(Output(PAGE_ID, "children"), Input(URL_ID, "pathname"),
+                       State(URL_ID, "search"))
+    def route(pathname: str | None, search: str | None):
+        query = dict(parse_qsl((client_text(search) or "").lstrip("?")))
+        if (client_text(pathname) or "/").rstrip("/") == "/tv":
+            return tv.build_layout(query, services)
+        return manager.build_layout(query, services)
+
+    tv.register_callbacks(dash_app, services)
+    manager.register_callbacks(dash_app, services)

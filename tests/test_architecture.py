@@ -1,0 +1,93 @@
+"""The structure docs/architecture.md describes: imports point one way, nothing imports the
+factory, and there is one way to reach the services. Built from the source, so a new import
+that closes a circle fails here, type-only imports included."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+APP = Path(__file__).resolve().parents[1] / "app"
+# Modules that only assemble or start things; nothing else in the package may import them.
+TOP = {"app.web", "app.server", "app.wsgi", "app.cli", "app.__main__"}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(APP.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in APP.rglob("*.py")}
+
+
+def imports_of(path: Path, known: set[str]) -> set[str]:
+    """Every app module ``path`` imports, wherever the import statement stands."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name in known}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module in known:
+                found.add(node.module)
+            # ``from app import live`` imports the submodule app.live
+            found |= {f"{node.module}.{a.name}" for a in node.names
+                      if f"{node.module}.{a.name}" in known}
+    me = module_name(path)
+    # A module importing its own package (``from app.store import polling`` inside app.store)
+    # reaches a sibling or the package's face, which re-exports its children: not a circle.
+    ancestors = {me.rsplit(".", i)[0] for i in range(1, me.count(".") + 1)}
+    return found - {me} - ancestors
+
+
+def import_graph() -> dict[str, set[str]]:
+    mods = modules()
+    known = set(mods)
+    # A package's __init__ is not an edge worth following: "app" itself imports nothing.
+    return {name: imports_of(path, known) - {"app"} for name, path in mods.items()}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle as a path (first == last), or None."""
+    state: dict[str, int] = {}  # 1 on the stack, 2 done
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (cycle := visit(start)):
+            return cycle
+    return None
+
+
+def test_the_cycle_finder_finds_a_circle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_the_package_has_no_import_circle():
+    assert find_cycle(import_graph()) is None
+
+
+def test_nothing_below_the_top_imports_the_factory_or_the_servers():
+    graph = import_graph()
+    offenders = {name: sorted(deps & TOP) for name, deps in graph.items()
+                 if name not in TOP and deps & TOP}
+    assert offenders == {}
+
+
+def test_services_are_reached_one_way():
+    """``app.services.get_services`` is the only reader of the Flask extension."""
+    readers = [name for name, path in modules().items()
+               if 'extensions["nps_tv"]' in path.read_text() and name != "app.services"]
+    assert readers == []
