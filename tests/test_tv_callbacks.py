@@ -236,6 +236,21 @@ def test_manager_query_keeps_screen_settings_and_sets_filters():
     assert query == {"theme": "light", "window": "90d", "product": "Ledger,Pulse"}
 
 
+def test_manager_keeps_a_date_range_through_polls_until_a_window_is_chosen(services):
+    query = {"from": "2020-01-01", "to": "2020-12-31", "theme": "light"}
+    page = manager.build_layout(query, services)
+    control = next(c for c in _walk(page) if getattr(c, "id", None) == manager.WINDOW)
+    assert control.value == "range"  # not the 30d default
+    assert control.options[0] == {"label": "2020-01-01 to 2020-12-31", "value": "range"}
+    config = {"query": query, "fields": list(services.settings.segment_fields)}
+    polled = manager.run_update(services, config, None, control.value, [None, None, None])
+    assert polled[4] == "2020-01-01 to 2020-12-31"
+    fields = list(services.settings.segment_fields)
+    assert manager.build_query(query, control.value, fields, [None] * 3) == query
+    chosen = manager.build_query(query, "90d", fields, [None] * 3)
+    assert chosen == {"theme": "light", "window": "90d"}
+
+
 def test_manager_update_follows_the_selector(services):
     config = {"query": {}, "fields": list(services.settings.segment_fields)}
     first = manager.run_update(services, config, None, "30d", [None, None, None])
