@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl
 
 import psycopg
 import pytest
@@ -198,6 +199,26 @@ def test_dwell_for_all_and_per_panel(settings):
     assert dict(parse(settings, dwell="20").dwell) == dict.fromkeys(live.PANEL_NAMES, 20.0)
     per = dict(parse(settings, dwell="score:30,trend:10").dwell)
     assert per["score"] == 30 and per["trend"] == 10 and per["topics"] == settings.dwell_seconds
+
+
+@pytest.mark.parametrize(("raw", "bad", "kept"), [
+    ("score:20,bogus:5", "bogus", "score:20"),
+    ("score:20, Trend:10 ,trend:abc", "trend:abc", "score:20,trend:10"),
+    ("12,score:1", "score:1", "12"),
+])
+def test_a_partly_bad_dwell_keeps_its_good_parts_in_the_canonical_url(settings, raw, bad, kept):
+    screen = parse(settings, dwell=raw)
+    assert any(bad in notice for notice in screen.notices)
+    assert f"dwell={kept}" in screen.query
+    # "Open wall" with the canonical query reproduces the screen, without the bad part.
+    again = live.parse_screen(dict(parse_qsl(screen.query)), settings)
+    assert again.dwell == screen.dwell and again.notices == ()
+
+
+def test_the_wall_names_a_bad_dwell_part_on_screen(services):
+    layout = tv.build_layout({"dwell": "score:20,bogus:5"}, services)
+    notice = next(c for c in _walk(layout) if getattr(c, "id", None) == tv.NOTICE)
+    assert "bogus" in notice.children
 
 
 def test_window_theme_shift_and_segments(settings):
