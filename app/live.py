@@ -92,7 +92,7 @@ def _parse_screen(items: tuple[tuple[str, str], ...], segment_fields: tuple[str,
         request = ViewRequest.parse({k: v for k, v in query.items() if k not in VIEW_PARAMS},
                                     segment_fields, default_window, time_range)
     panels = _parse_panels(query.get("panels"), notices)
-    dwell = _parse_dwell(query.get("dwell"), default_dwell, notices)
+    dwell, dwell_query = _parse_dwell(query.get("dwell"), notices)
     theme = (query.get("theme") or "dark").strip().lower()
     if theme not in THEME_NAMES:
         notices.append(f"theme: unknown {query['theme']!r}; using dark")
@@ -105,8 +105,8 @@ def _parse_screen(items: tuple[tuple[str, str], ...], segment_fields: tuple[str,
     screen_params = []
     if panels != PANEL_NAMES:
         screen_params.append(("panels", ",".join(panels)))
-    if query.get("dwell") and not any(n.startswith("dwell") for n in notices):
-        screen_params.append(("dwell", query["dwell"].strip()))
+    if dwell_query:
+        screen_params.append(("dwell", dwell_query))
     if theme != "dark":
         screen_params.append(("theme", theme))
     if not shift:
@@ -133,11 +133,16 @@ def _parse_panels(raw: str | None, notices: list[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _parse_dwell(raw: str | None, default: float, notices: list[str]) -> dict[str, float]:
-    """``dwell=15`` for every panel or ``dwell=score:20,trend:10`` per panel."""
+def _parse_dwell(raw: str | None, notices: list[str]) -> tuple[dict[str, float], str]:
+    """``dwell=15`` for every panel or ``dwell=score:20,trend:10`` per panel.
+
+    Returns the seconds per panel and the good parts as canonical text, so that a URL with one
+    bad part still reproduces what the screen applied (the bad part is named in a notice).
+    """
     if raw is None or not raw.strip():
-        return {}
+        return {}, ""
     values: dict[str, float] = {}
+    kept: list[str] = []
     for part in raw.split(","):
         name, _, seconds = part.rpartition(":")
         name = name.strip().lower()
@@ -147,15 +152,18 @@ def _parse_dwell(raw: str | None, default: float, notices: list[str]) -> dict[st
             notices.append(f"dwell: {part.strip()!r} is not a number of seconds")
             continue
         if not DWELL_RANGE[0] <= value <= DWELL_RANGE[1]:
-            notices.append(f"dwell: {value:g}s is outside {DWELL_RANGE[0]:g}-{DWELL_RANGE[1]:g}s")
+            low, high = DWELL_RANGE
+            notices.append(f"dwell: {part.strip()!r} is outside {low:g}-{high:g}s")
             continue
         if not name:
             values.update(dict.fromkeys(PANEL_NAMES, value))
+            kept.append(f"{value:g}")
         elif name in PANEL_NAMES:
             values[name] = value
+            kept.append(f"{name}:{value:g}")
         else:
-            notices.append(f"dwell: unknown panel {name!r}")
-    return values
+            notices.append(f"dwell: unknown panel {name!r} in {part.strip()!r}")
+    return values, ",".join(kept)
 
 
 def _parse_flag(raw: str | None, name: str, notices: list[str]) -> bool:

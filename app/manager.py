@@ -3,6 +3,7 @@ carried in the URL, and a link that opens the wall with the same settings."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -40,6 +41,9 @@ NOTICE = "mgr-notice"
 
 PARTS = ("score", "trend", "topics", "comment_list")
 WINDOW_CHOICES = (("30d", "30 days"), ("90d", "90 days"), ("all", "All time"))
+# The window control's value while the URL holds a from/to range: the range stays until a
+# window is chosen (a default of 30d would replace it on the first poll).
+RANGE = "range"
 
 
 def filter_id(field: str) -> dict[str, str]:
@@ -49,9 +53,14 @@ def filter_id(field: str) -> dict[str, str]:
 
 def build_query(base: dict[str, str], window: str | None, fields: list[str],
                 values: list[list[str] | None]) -> dict[str, str]:
-    """The URL query for the selected window and segment values, keeping other settings."""
-    query = {k: v for k, v in base.items() if k not in ("window", "from", "to", *fields)}
-    if window:
+    """The URL query for the selected window and segment values, keeping other settings.
+
+    A chosen window replaces the URL's window and from/to; ``RANGE`` (or no value) keeps them.
+    """
+    keep_view = not window or window == RANGE
+    query = {k: v for k, v in base.items()
+             if k not in fields and (keep_view or k not in live.VIEW_PARAMS)}
+    if not keep_view:
         query["window"] = window
     for field, chosen in zip(fields, values, strict=False):
         if chosen:
@@ -74,9 +83,12 @@ def build_layout(query: dict[str, str], services: Services) -> html.Div:
     settings = services.settings
     screen = live.parse_screen(query, settings)
     first = live.compute_update(services, screen, None, PARTS)
-    window = screen.request.window if screen.request.window != "range" else None
+    window = screen.request.window
     options = [{"label": label, "value": value} for value, label in WINDOW_CHOICES]
-    if window and window not in {o["value"] for o in options}:
+    if window == RANGE:
+        options.insert(0, {"label": live.describe_request(replace(screen.request, segments=())),
+                           "value": RANGE})
+    elif window not in {o["value"] for o in options}:
         options.insert(0, {"label": window.replace("d", " days"), "value": window})
     selected = dict(screen.request.segments)
     config = {"query": live.public_query(query, settings.segment_fields),
@@ -109,7 +121,7 @@ def build_layout(query: dict[str, str], services: Services) -> html.Div:
                           className="mgr-subtitle"),
             ]),
             html.Div(className="mgr-controls", children=[
-                dcc.RadioItems(id=WINDOW, options=options, value=window or WINDOW_CHOICES[0][0],
+                dcc.RadioItems(id=WINDOW, options=options, value=window,
                                className="mgr-window", inline=True),
                 *filters,
             ]),

@@ -146,8 +146,11 @@ def _window_bounds(snapshot: Snapshot, request: ViewRequest, today: date,
         first = request.start or _first_day_with_data(snapshot.day0, per_day) or last
         return min(first, last), last
     if request.window == "all":
+        # All time is the span of the data, not up to today: a burst of answers years ago
+        # would otherwise be one dot at the left of a month-by-month axis.
         first = _first_day_with_data(snapshot.day0, per_day)
-        return (first or today), today
+        last = _last_day_with_data(snapshot.day0, per_day)
+        return (first or today), (last or today)
     days = int(request.window[:-1])
     return today - timedelta(days=days - 1), today
 
@@ -156,6 +159,12 @@ def _first_day_with_data(day0: int, per_day: np.ndarray) -> date | None:
     """The first day with a counted response (of the filtered segments)."""
     nonzero = np.flatnonzero(per_day.sum(axis=1)) if len(per_day) else per_day
     return _from_epoch_day(day0 + nonzero[0]) if len(nonzero) else None
+
+
+def _last_day_with_data(day0: int, per_day: np.ndarray) -> date | None:
+    """The last day with a counted response (of the filtered segments)."""
+    nonzero = np.flatnonzero(per_day.sum(axis=1)) if len(per_day) else per_day
+    return _from_epoch_day(day0 + nonzero[-1]) if len(nonzero) else None
 
 
 def _slice_sum(per_day: np.ndarray, day0: int, start: date, end: date) -> np.ndarray:

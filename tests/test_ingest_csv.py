@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import text
 
+from app.ingest import csv_import
 from app.ingest.cli_import import (
     EXIT_REFUSED_ROWS,
     EXIT_WRITE_FAILED,
@@ -133,7 +134,7 @@ def test_r_2018_keeps_comments_segments_and_times(empty_store: Store):
     assert json.loads(first["segments"]) == {"industry": "Research"}  # country is NA
     assert first["comment"] is None  # both comments are NA
     assert json.loads(second["segments"]) == {"qcountry": "Germany", "industry": "Research"}
-    assert second["comment"].startswith("Perfect visualizations\n\nSometimes small things")
+    assert second["comment"].startswith("Perfect visualizations · Sometimes small things")
     assert any("ñ" in (row["comment"] or "") or "é" in (row["comment"] or "")
                for row in stored(empty_store))
 
@@ -173,17 +174,32 @@ def test_multiline_quoted_comment_survives_intact(empty_store: Store, tmp_path: 
 
 
 @pytest.mark.parametrize(("best", "least", "expected"), [
-    ("Fast", "Pricey", "Fast\n\nPricey"),
+    ("Fast", "Pricey", "Fast · Pricey"),
+    ("Flexibility", "Hard to say", "Flexibility · Hard to say"),
     ("Fast", "NA", "Fast"),
     ("  ", "Pricey", "Pricey"),
     ("N/A", "", None),
 ])
-def test_comment_columns_are_joined_with_a_blank_line(empty_store: Store, tmp_path: Path,
-                                                      best: str, least: str,
-                                                      expected: str | None):
+def test_comment_columns_stay_visibly_apart(empty_store: Store, tmp_path: Path, best: str,
+                                            least: str, expected: str | None):
+    # Cards collapse whitespace, so the parts need a joiner that shows on one line.
     path = write_rows(tmp_path, [["a", 8, "2024-05-01T10:00:00Z", best, least, ""]])
     import_file(empty_store, path, basic_options(comments=("best", "least")))
     assert stored(empty_store)[0]["comment"] == expected
+
+
+def test_reimport_after_a_joiner_change_updates_rows_in_place(empty_store: Store,
+                                                              tmp_path: Path, monkeypatch):
+    # No id column: rows are keyed by a hash of their raw cells, never of the joined text.
+    path = write_rows(tmp_path, [["", 8, "2024-05-01T10:00:00Z", "Fast", "Pricey", ""],
+                                 ["", 9, "2024-05-02T10:00:00Z", "Calm", "", ""]])
+    options = basic_options(id_column=None, comments=("best", "least"))
+    monkeypatch.setattr(csv_import, "COMMENT_JOINER", "\n\n")  # as imported before
+    import_file(empty_store, path, options)
+    monkeypatch.undo()
+    again = import_file(empty_store, path, options)
+    assert (again.imported, again.updated, again.unchanged) == (0, 1, 1)
+    assert [r["comment"] for r in stored(empty_store)] == ["Fast · Pricey", "Calm"]
 
 
 @pytest.mark.parametrize("blank", ["", "NA", "N/A", "   ", "na"])

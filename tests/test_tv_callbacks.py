@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl
 
 import psycopg
 import pytest
@@ -201,6 +202,26 @@ def test_dwell_for_all_and_per_panel(settings):
     assert per["score"] == 30 and per["trend"] == 10 and per["topics"] == settings.dwell_seconds
 
 
+@pytest.mark.parametrize(("raw", "bad", "kept"), [
+    ("score:20,bogus:5", "bogus", "score:20"),
+    ("score:20, Trend:10 ,trend:abc", "trend:abc", "score:20,trend:10"),
+    ("12,score:1", "score:1", "12"),
+])
+def test_a_partly_bad_dwell_keeps_its_good_parts_in_the_canonical_url(settings, raw, bad, kept):
+    screen = parse(settings, dwell=raw)
+    assert any(bad in notice for notice in screen.notices)
+    assert f"dwell={kept}" in screen.query
+    # "Open wall" with the canonical query reproduces the screen, without the bad part.
+    again = live.parse_screen(dict(parse_qsl(screen.query)), settings)
+    assert again.dwell == screen.dwell and again.notices == ()
+
+
+def test_the_wall_names_a_bad_dwell_part_on_screen(services):
+    layout = tv.build_layout({"dwell": "score:20,bogus:5"}, services)
+    notice = next(c for c in _walk(layout) if getattr(c, "id", None) == tv.NOTICE)
+    assert "bogus" in notice.children
+
+
 def test_window_theme_shift_and_segments(settings):
     screen = parse(settings, window="90d", theme="light", shift="0", product="Ledger,Pulse",
                    region="EMEA")
@@ -235,6 +256,21 @@ def test_manager_query_keeps_screen_settings_and_sets_filters():
     query = manager.build_query({"theme": "light", "window": "30d", "product": "Atlas"}, "90d",
                                 ["product", "region"], [["Ledger", "Pulse"], None])
     assert query == {"theme": "light", "window": "90d", "product": "Ledger,Pulse"}
+
+
+def test_manager_keeps_a_date_range_through_polls_until_a_window_is_chosen(services):
+    query = {"from": "2020-01-01", "to": "2020-12-31", "theme": "light"}
+    page = manager.build_layout(query, services)
+    control = next(c for c in _walk(page) if getattr(c, "id", None) == manager.WINDOW)
+    assert control.value == "range"  # not the 30d default
+    assert control.options[0] == {"label": "2020-01-01 to 2020-12-31", "value": "range"}
+    config = {"query": query, "fields": list(services.settings.segment_fields)}
+    polled = manager.run_update(services, config, None, control.value, [None, None, None])
+    assert polled[4] == "2020-01-01 to 2020-12-31"
+    fields = list(services.settings.segment_fields)
+    assert manager.build_query(query, control.value, fields, [None] * 3) == query
+    chosen = manager.build_query(query, "90d", fields, [None] * 3)
+    assert chosen == {"theme": "light", "window": "90d"}
 
 
 def test_manager_update_follows_the_selector(services):

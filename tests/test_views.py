@@ -14,7 +14,7 @@ from app.poller import Poller
 from app.services import get_services
 from app.views import RequestError, ViewCache, ViewRequest
 from app.web import create_app
-from tests.conftest import make_record
+from tests.conftest import make_record, real_data
 
 FIELDS = ("product", "region")
 
@@ -110,3 +110,24 @@ def test_part_cache_counts_a_part_reused_across_versions_once():
 def test_cache_budgets_follow_the_cache_mb_setting(settings):
     services = get_services(create_app(settings.replace(cache_mb=2.0)))
     assert services.poller.views.max_bytes + services.parts.max_bytes == 2 * 2**20
+
+
+def test_all_time_trend_of_a_short_burst_covers_the_data_by_day(env, settings):
+    """The R survey 2018 ran for a few weeks in 2018: its all-time trend spans those weeks."""
+    from app.cli import main
+    from app.panels.trend import build_trend_figure
+
+    path = real_data("r-community-survey-2018.tsv")
+    assert main(["import", str(path), "--score", "Qrecommend", "--time", "Qtime",
+                 "--no-progress"]) == 0
+    services = get_services(create_app(settings))
+    services.poller.poll()
+    view = services.poller.view(ViewRequest(window="all"))
+    assert view.start.year == 2018 and view.end < date(2019, 3, 1) and view.current.n == 3018
+    span = (view.end - view.start).days + 1
+    assert span < 60 and view.granularity == ("day" if span <= 45 else "week")
+    assert len(view.trend) > 10, (view.start, view.end, view.granularity)
+    axis = build_trend_figure(view, "dark")["layout"]["xaxis"]["range"]
+    first, last = (datetime.fromisoformat(x).date() for x in axis)
+    assert first <= view.start and first > view.start - timedelta(days=7)
+    assert last > view.end and last < view.end + timedelta(days=7)

@@ -44,6 +44,13 @@ from app.ingest.rules import (
 )
 from app.store import ResponseRecord, Store
 
+# Parts of a comment taken from several columns ("--comment best --comment least"). Cards on
+# the wall and the manager collapse whitespace, so a blank line ran the parts together; a
+# middle dot stays visible on every surface (cards, API, exports). The row's key hashes the raw
+# cells, not this text, so re-importing a file imported with another joiner updates its rows
+# in place rather than adding them again.
+COMMENT_JOINER = " · "
+
 BATCH_SIZE = 2_000
 SCALES = {"0-10": 0, "1-10": 1}
 SOURCE_MAX = 64  # responses.source is VARCHAR(64)
@@ -298,7 +305,7 @@ def _convert_row(cells: list[str], line: int, plan: _Plan, report: ImportReport,
         raw = cell_value(cells, column.index)
         if raw is not None and (text := _apply(errors, line, column, clean_comment, raw)):
             texts.append(text)
-    comment = "\n\n".join(texts).replace("\r\n", "\n") if texts else None
+    comment = COMMENT_JOINER.join(texts).replace("\r\n", "\n") if texts else None
     if comment is not None and len(comment) > MAX_COMMENT:
         columns = " + ".join(c.name for c in plan.comments)
         errors.append(ImportError_(line, columns, f"joined comments are {len(comment)} "
