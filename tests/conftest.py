@@ -105,3 +105,24 @@ def make_record(i: int, score: int, *, when: datetime | None = None, comment: st
     return ResponseRecord(source=source, external_id=str(i), score=score,
                           created_at=when or datetime.now(UTC) - timedelta(hours=1),
                           comment=comment, segments=segments)
+
+
+def wall_poll_body(config: dict, state: dict | None) -> dict:
+    """The JSON body a wall screen's poll sends to /_dash-update-component."""
+    from app import tv
+
+    outputs = [{"id": tv.SCORE_BODY, "property": "children"},
+               {"id": tv.TREND_FIGURE, "property": "data"},
+               {"id": tv.TOPICS_BODY, "property": "children"},
+               {"id": tv.COMMENTS_BODY, "property": "children"},
+               {"id": tv.LATEST, "property": "data"},
+               {"id": tv.STATE, "property": "data"},
+               {"id": tv.STATUS, "property": "data"}]
+    return {
+        "output": ".." + "...".join(f"{o['id']}.{o['property']}" for o in outputs) + "..",
+        "outputs": outputs,
+        "inputs": [{"id": tv.POLL, "property": "n_intervals", "value": 1}],
+        "state": [{"id": tv.CONFIG, "property": "data", "value": config},
+                  {"id": tv.STATE, "property": "data", "value": state}],
+        "changedPropIds": [f"{tv.POLL}.n_intervals"],
+    }

@@ -22,19 +22,11 @@ from app import tv
 from app.services import get_services
 from app.store import Store
 from app.store.database import RESPONSES
-from tests.conftest import POSTGRES_URL
+from tests.conftest import POSTGRES_URL, wall_poll_body
 
 TOKEN = "ingest-faults-0123456789"
 ADMIN = "admin-faults-0123456789"
 PORTS = range(9200, 9300)  # this worktree's ports
-WALL_OUTPUTS = [{"id": tv.SCORE_BODY, "property": "children"},
-                {"id": tv.TREND_FIGURE, "property": "data"},
-                {"id": tv.TOPICS_BODY, "property": "children"},
-                {"id": tv.COMMENTS_BODY, "property": "children"},
-                {"id": tv.LATEST, "property": "data"},
-                {"id": tv.STATE, "property": "data"},
-                {"id": tv.STATUS, "property": "data"}]
-
 
 def bind_port(sock: socket.socket, port: int | None = None) -> int:
     """Bind ``sock`` on 127.0.0.1 to ``port`` or the first free one of PORTS."""
@@ -224,13 +216,7 @@ def post_batch(base: str, key: str, markers: list[str]) -> tuple[int, dict, byte
 
 def wall_body(state: dict | None) -> bytes:
     """The body a wall's poll sends to /_dash-update-component."""
-    return json.dumps({
-        "output": ".." + "...".join(f"{o['id']}.{o['property']}" for o in WALL_OUTPUTS) + "..",
-        "outputs": WALL_OUTPUTS,
-        "inputs": [{"id": tv.POLL, "property": "n_intervals", "value": 1}],
-        "state": [{"id": tv.CONFIG, "property": "data", "value": {"query": {}}},
-                  {"id": tv.STATE, "property": "data", "value": state}],
-        "changedPropIds": [f"{tv.POLL}.n_intervals"]}).encode()
+    return json.dumps(wall_poll_body({"query": {}}, state)).encode()
 
 
 @dataclass

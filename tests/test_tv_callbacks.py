@@ -15,7 +15,7 @@ from app import live, live_status, manager, tv
 from app.services import get_services
 from app.views import ViewRequest
 from app.web import create_app
-from tests.conftest import make_record
+from tests.conftest import make_record, wall_poll_body
 
 DEFAULT_PARTS = ("score", "trend", "topics", "comments", "latest")
 
@@ -124,21 +124,7 @@ def test_registered_callback_answers_with_status_only_when_unchanged(services, s
     svc.poller.poll()
     config = {"query": {}}
     state = split(tv.run_update(svc, config, None))[1]
-    outputs = [{"id": tv.SCORE_BODY, "property": "children"},
-               {"id": tv.TREND_FIGURE, "property": "data"},
-               {"id": tv.TOPICS_BODY, "property": "children"},
-               {"id": tv.COMMENTS_BODY, "property": "children"},
-               {"id": tv.LATEST, "property": "data"},
-               {"id": tv.STATE, "property": "data"},
-               {"id": tv.STATUS, "property": "data"}]
-    body = {
-        "output": ".." + "...".join(f"{o['id']}.{o['property']}" for o in outputs) + "..",
-        "outputs": outputs,
-        "inputs": [{"id": tv.POLL, "property": "n_intervals", "value": 1}],
-        "state": [{"id": tv.CONFIG, "property": "data", "value": config},
-                  {"id": tv.STATE, "property": "data", "value": state}],
-        "changedPropIds": [f"{tv.POLL}.n_intervals"],
-    }
+    body = wall_poll_body(config, state)
     client = dash_app.server.test_client()
     reply = client.post("/_dash-update-component", json=body)
     assert reply.status_code == 200

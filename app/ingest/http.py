@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 from collections.abc import Mapping
@@ -65,11 +64,6 @@ def check_bearer(request: Request, expected: str, setting: str) -> None:
         raise failed_attempt(request, client, ApiError.single(
             401, "authorization", "token is not valid", error="unauthorized",
             **{"WWW-Authenticate": "Bearer"}))
-
-
-def tokens_equal(given: str, expected: str) -> bool:
-    """Constant-time comparison of two secrets."""
-    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
 def failed_attempts() -> FailedAttempts:
