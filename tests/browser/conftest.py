@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -9,6 +11,9 @@ from app.config import Settings
 from app.services import get_services
 from app.web import create_app, start_jobs, stop_jobs
 from tests.conftest import make_record
+
+# Parallel test runs on one machine each set their own base port (dash_duo starts at 8050).
+_PORTS = itertools.count(int(os.environ.get("NPS_TV_TEST_BROWSER_PORT") or 8050))
 
 
 def serve_wall(dash_duo, settings: Settings, poll_seconds: float) -> Iterator[tuple]:
@@ -21,7 +26,7 @@ def serve_wall(dash_duo, settings: Settings, poll_seconds: float) -> Iterator[tu
                     comment=f"Solid product, comment {i}", product="Ledger", region="EMEA")
         for i in range(40)])
     start_jobs(dash_app)
-    dash_duo.start_server(dash_app)
+    dash_duo.start_server(dash_app, port=next(_PORTS))
     try:
         yield dash_duo, dash_app
     finally:
