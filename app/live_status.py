@@ -1,6 +1,6 @@
 """What every screen poll reports besides the data: when the last good poll was, whether the
-data source is in trouble, and the client-side callbacks that show it (assets/nps_tv.js);
-plus the page timings (screen poll interval, nightly reload)."""
+data source is in trouble (assets/nps_tv.js shows it); plus the page timings (screen poll
+interval, nightly reload)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-from dash import ClientsideFunction, Input, Output, State
 
 from app.config import Settings
 from app.health import health_problems
@@ -51,20 +49,6 @@ def _error_class(error: str | None) -> str | None:
 def format_hhmm(moment: datetime, tz: str) -> str:
     """hh:mm of an instant in a time zone."""
     return moment.astimezone(ZoneInfo(tz)).strftime("%H:%M")
-
-
-def register_client_callbacks(dash_app, *, updated: str, clock: str, connection: str, tick: str,
-                              status: str, config: str, graph: str, figure: str) -> None:
-    """The browser-side callbacks both pages share: staleness label, clock, the connection and
-    data-source notice, trend sizing."""
-    dash_app.clientside_callback(
-        ClientsideFunction("nps_tv", "status"),
-        Output(updated, "children"), Output(updated, "className"), Output(clock, "children"),
-        Output(connection, "children"), Output(connection, "className"),
-        Input(tick, "n_intervals"), Input(status, "data"), State(config, "data"))
-    dash_app.clientside_callback(
-        ClientsideFunction("nps_tv", "scale_figure"),
-        Output(graph, "figure"), Input(figure, "data"), State(config, "data"))
 
 
 def screen_poll_ms(settings: Settings) -> int:

@@ -1,4 +1,4 @@
-"""The manager view at /: all four panels in a grid, a window selector and segment filters
+"""The manager view at /: every panel in a grid, a window selector and segment filters
 carried in the URL, and a link that opens the wall with the same settings."""
 
 from __future__ import annotations
@@ -9,37 +9,24 @@ from urllib.parse import urlencode
 
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
-from app import live, live_status
-from app.dash_guard import client_choices, client_query, client_state, client_text
-from app.live import URL_ID, ScreenConfig
+from app import live, live_page
+from app.dash_guard import client_choices, client_query, client_text
+from app.live_page import URL_ID, LivePage, PageIds
 from app.panels import CHIP_CHARS
+from app.panels.registry import Panel, panels
 from app.privacy import clean_for_display
+from app.screen import VIEW_PARAMS, ScreenConfig, describe_request, parse_screen, public_query
 
 if TYPE_CHECKING:
     from app.services import Services
 
-# Component ids of the manager page.
-ROOT = "mgr-root"
+IDS = PageIds("mgr")
+PAGE = LivePage(IDS, surface="manager", scale="manager", every_panel=True)
 WINDOW = "mgr-window"
 FILTER_TYPE = "mgr-filter"
 WALL_LINK = "mgr-wall-link"
 SUBTITLE = "mgr-subtitle"
-SCORE_BODY = "mgr-score-body"
-TREND_GRAPH = "mgr-trend-graph"
-TREND_FIGURE = "mgr-trend-figure"
-TOPICS_BODY = "mgr-topics-body"
-COMMENTS_BODY = "mgr-comments-body"
-POLL = "mgr-poll"
-TICK = "mgr-tick"
-CONFIG = "mgr-config"
-STATE = "mgr-state"
-STATUS = "mgr-status"
-UPDATED = "mgr-updated"
-CLOCK = "mgr-clock"
-CONNECTION = "mgr-connection"
-NOTICE = "mgr-notice"
 
-PARTS = ("score", "trend", "topics", "comment_list")
 WINDOW_CHOICES = (("30d", "30 days"), ("90d", "90 days"), ("all", "All time"))
 # The window control's value while the URL holds a from/to range: the range stays until a
 # window is chosen (a default of 30d would replace it on the first poll).
@@ -59,7 +46,7 @@ def build_query(base: dict[str, str], window: str | None, fields: list[str],
     """
     keep_view = not window or window == RANGE
     query = {k: v for k, v in base.items()
-             if k not in fields and (keep_view or k not in live.VIEW_PARAMS)}
+             if k not in fields and (keep_view or k not in VIEW_PARAMS)}
     if not keep_view:
         query["window"] = window
     for field, chosen in zip(fields, values, strict=False):
@@ -81,79 +68,71 @@ def list_segment_values(services: Services) -> dict[str, list[str]]:
 def build_layout(query: dict[str, str], services: Services) -> html.Div:
     """The manager page for a URL query, with the current data already in place."""
     settings = services.settings
-    screen = live.parse_screen(query, settings)
-    first = live.compute_update(services, screen, None, PARTS)
-    window = screen.request.window
-    options = [{"label": label, "value": value} for value, label in WINDOW_CHOICES]
-    if window == RANGE:
-        options.insert(0, {"label": live.describe_request(replace(screen.request, segments=())),
-                           "value": RANGE})
-    elif window not in {o["value"] for o in options}:
-        options.insert(0, {"label": window.replace("d", " days"), "value": window})
-    selected = dict(screen.request.segments)
-    config = {"query": live.public_query(query, settings.segment_fields),
-              "fields": list(settings.segment_fields),
-              "stale": settings.stale_seconds, "poll": settings.poll_seconds,
-              "lost_after": max(3 * settings.poll_seconds, 10.0), "tz": settings.timezone,
-              "scale": "manager"}
-    filters = [
-        dcc.Dropdown(id=filter_id(field), value=list(selected.get(field, ())), options=[
-            {"label": clean_for_display(v, CHIP_CHARS), "value": v} for v in values],
-                     multi=True, placeholder=f"All {field}s", className="mgr-filter",
-                     clearable=True, searchable=False)
-        for field, values in list_segment_values(services).items()
-    ]
-    notice = html.Span("Some URL settings were ignored", id=NOTICE, className="mgr-notice",
-                       title="; ".join(screen.notices)) if screen.notices else None
-    parts = first.parts
-    return html.Div(id=ROOT, className=f"mgr-root theme-{screen.theme}", children=[
-        dcc.Interval(id=POLL, interval=live_status.screen_poll_ms(settings)),
-        dcc.Interval(id=TICK, interval=1000),
-        dcc.Store(id=CONFIG, data=config),
-        dcc.Store(id=STATE, data=first.state),
-        dcc.Store(id=STATUS, data=first.status),
-        dcc.Store(id=TREND_FIGURE, data=parts["trend"]),
-        html.Header(className="mgr-header", children=[
-            html.Div(className="mgr-title", children=[
-                html.Span(className="tv-brand-mark"),
-                html.H1("Net Promoter Score"),
-                html.Span(live.describe_request(screen.request), id=SUBTITLE,
-                          className="mgr-subtitle"),
-            ]),
-            html.Div(className="mgr-controls", children=[
-                dcc.RadioItems(id=WINDOW, options=options, value=window,
-                               className="mgr-window", inline=True),
-                *filters,
-            ]),
-            html.Div(className="mgr-status", children=[
-                notice,
-                html.Span(id=UPDATED, className="status-updated is-unknown"),
-                html.Span(id=CLOCK, className="mgr-clock"),
-                html.A("Open wall ↗", id=WALL_LINK, href=_wall_href(screen), target="_blank",
-                       className="mgr-wall-link"),
-            ]),
-        ]),
+    screen = parse_screen(query, settings)
+    first = live.compute_update(services, screen, None, PAGE.part_names(screen))
+    config = live_page.build_config(PAGE, services, public_query(query, settings.segment_fields),
+                                    fields=list(settings.segment_fields))
+    return html.Div(id=IDS.root, className=f"mgr-root theme-{screen.theme}", children=[
+        *live_page.build_frame(PAGE, services, config, first),
+        _build_header(screen, services),
         html.Main(className="mgr-grid", children=[
-            _build_card("score", "Score", html.Div(parts["score"], id=SCORE_BODY,
-                                                   className="panel-body score-panel")),
-            _build_card("trend", "Trend", dcc.Graph(
-                id=TREND_GRAPH, figure=parts["trend"], responsive=True,
-                style={"height": "100%", "width": "100%"},
-                config={"displayModeBar": False, "responsive": True})),
-            _build_card("topics", "Topics by effect on the score",
-                        html.Div(parts["topics"], id=TOPICS_BODY,
-                                 className="panel-body topics-panel")),
-            _build_card("comments", "Newest comments",
-                        html.Div(parts["comment_list"], id=COMMENTS_BODY,
-                                 className="panel-body comments-panel")),
-        ]),
-        html.Div(id=CONNECTION, className="tv-connection"),
+            _build_card(panel, first) for panel in panels()]),
+        html.Div(id=IDS.connection, className="tv-connection"),
     ])
 
 
-def _build_card(name: str, title: str, body: Any) -> html.Section:
-    return html.Section(id=f"mgr-card-{name}", className=f"mgr-card mgr-card--{name}", children=[
-        html.H2(title, className="mgr-card-title"),
+def _build_header(screen: ScreenConfig, services: Services) -> html.Header:
+    notice = html.Span("Some URL settings were ignored", id=IDS.notice, className="mgr-notice",
+                       title="; ".join(screen.notices)) if screen.notices else None
+    return html.Header(className="mgr-header", children=[
+        html.Div(className="mgr-title", children=[
+            html.Span(className="tv-brand-mark"),
+            html.H1("Net Promoter Score"),
+            html.Span(describe_request(screen.request), id=SUBTITLE, className="mgr-subtitle"),
+        ]),
+        html.Div(className="mgr-controls", children=[
+            dcc.RadioItems(id=WINDOW, options=_window_options(screen),
+                           value=screen.request.window, className="mgr-window", inline=True),
+            *_build_filters(screen, services),
+        ]),
+        html.Div(className="mgr-status", children=[
+            notice,
+            html.Span(id=IDS.updated, className="status-updated is-unknown"),
+            html.Span(id=IDS.clock, className="mgr-clock"),
+            html.A("Open wall ↗", id=WALL_LINK, href=_wall_href(screen), target="_blank",
+                   className="mgr-wall-link"),
+        ]),
+    ])
+
+
+def _window_options(screen: ScreenConfig) -> list[dict[str, str]]:
+    """The window choices, with the URL's own window or date range first when it is none."""
+    window = screen.request.window
+    options = [{"label": label, "value": value} for value, label in WINDOW_CHOICES]
+    if window == RANGE:
+        options.insert(0, {"label": describe_request(replace(screen.request, segments=())),
+                           "value": RANGE})
+    elif window not in {o["value"] for o in options}:
+        options.insert(0, {"label": window.replace("d", " days"), "value": window})
+    return options
+
+
+def _build_filters(screen: ScreenConfig, services: Services) -> list[dcc.Dropdown]:
+    selected = dict(screen.request.segments)
+    return [
+        dcc.Dropdown(id=filter_id(field), value=list(selected.get(field, ())), options=[
+            {"label": clean_for_display(v, CHIP_CHARS), "value": v} for v in values],
+            multi=True, placeholder=f"All {field}s", className="mgr-filter",
+            clearable=True, searchable=False)
+        for field, values in list_segment_values(services).items()
+    ]
+
+
+def _build_card(panel: Panel, first: live.Update) -> html.Section:
+    body = live_page.build_body(PAGE, panel, live_page.first_payload(PAGE, first, panel))
+    return html.Section(id=f"mgr-card-{panel.name}",
+                        className=f"mgr-card mgr-card--{panel.name}", children=[
+        html.H2(panel.card_title, className="mgr-card-title"),
         html.Div(body, className="mgr-card-body"),
     ])
 
@@ -162,34 +141,31 @@ def _wall_href(screen: ScreenConfig) -> str:
     return "/tv" + (f"?{screen.query}" if screen.query else "")
 
 
-def run_update(services: Services, config: dict | None, state: dict | None,
-               window: str | None, values: list) -> list:
-    """The poll step of the manager page: parts, the subtitle, client state and status."""
+def run_update(services: Services, config: Any, state: Any, window: Any,
+               values: Any) -> list:
+    """The poll step of the manager page: its part outputs (``PAGE.output_names()``), the
+    subtitle, the client state and the status."""
     fields = list(services.settings.segment_fields)
     query = build_query(client_query(config), client_text(window), fields,
                         client_choices(values, len(fields)))
-    screen = live.parse_screen(query, services.settings)
-    update = live.compute_update(services, screen, client_state(state), PARTS)
-    subtitle = no_update if update.state is no_update else live.describe_request(screen.request)
-    return [*(update.parts[name] for name in PARTS), subtitle, update.state, update.status]
+    screen = parse_screen(query, services.settings)
+
+    def subtitle(update: live.Update) -> list:
+        return [no_update if update.state is no_update else describe_request(screen.request)]
+
+    return live_page.run_poll(PAGE, services, screen, state, subtitle)
 
 
 def register_callbacks(dash_app: Dash, services: Services) -> None:
     """Wire the manager page: live poll, URL sync, and the shared client-side helpers."""
-    @dash_app.callback(
-        Output(SCORE_BODY, "children"), Output(TREND_FIGURE, "data"),
-        Output(TOPICS_BODY, "children"), Output(COMMENTS_BODY, "children"),
-        Output(SUBTITLE, "children"), Output(STATE, "data"), Output(STATUS, "data"),
-        Input(POLL, "n_intervals"), Input(WINDOW, "value"),
-        Input(filter_id(ALL), "value"), State(CONFIG, "data"), State(STATE, "data"),
-        prevent_initial_call=True)
-    def poll_manager(_n: int, window: str | None, values: list, config: dict | None,
-                     state: dict | None) -> list:
-        return run_update(services, config, state, window, values)
+    live_page.register_poll(dash_app, PAGE, services, run_update,
+                            inputs=[Input(WINDOW, "value"), Input(filter_id(ALL), "value")],
+                            extra_outputs=[(SUBTITLE, "children")])
+    live_page.register_client(dash_app, PAGE)
 
     @dash_app.callback(
         Output(URL_ID, "search"), Output(WALL_LINK, "href"),
-        Input(WINDOW, "value"), Input(filter_id(ALL), "value"), State(CONFIG, "data"),
+        Input(WINDOW, "value"), Input(filter_id(ALL), "value"), State(IDS.config, "data"),
         prevent_initial_call=True)
     def sync_url(window: str | None, values: list, config: dict | None) -> tuple[str, str]:
         if not ctx.triggered_id:
@@ -197,10 +173,6 @@ def register_callbacks(dash_app: Dash, services: Services) -> None:
         fields = list(services.settings.segment_fields)
         query = build_query(client_query(config), client_text(window), fields,
                             client_choices(values, len(fields)))
-        screen = live.parse_screen(query, services.settings)
+        screen = parse_screen(query, services.settings)
         search = f"?{urlencode(query, safe=',:')}" if query else ""
         return search, _wall_href(screen)
-
-    live_status.register_client_callbacks(dash_app, updated=UPDATED, clock=CLOCK,
-                                   connection=CONNECTION, tick=TICK, status=STATUS,
-                                   config=CONFIG, graph=TREND_GRAPH, figure=TREND_FIGURE)

@@ -8,7 +8,7 @@ from dash import Dash, Input, Output, State, dcc, html
 
 from app import manager, tv
 from app.dash_guard import client_text
-from app.live import PAGE_ID, URL_ID
+from app.live_page import PAGE_ID, URL_ID
 from app.services import Services
 
 

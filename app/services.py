@@ -12,7 +12,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask, current_app
 
 from app.config import Settings
-from app.parts import ActiveScreens, PartCache
+from app.part_cache import ActiveScreens, PartCache
 from app.poller import Poller
 from app.store import Store
 

@@ -18,9 +18,9 @@ from app.ingest.rest import build_blueprint as build_ingest_blueprint
 from app.ingest.tokens import check_tokens
 from app.ingest.webhooks import build_blueprint as build_webhook_blueprint
 from app.limits import RequestLimits
-from app.live import prewarm
 from app.pages import build_shell, register_pages
-from app.parts import PartCache
+from app.part_cache import PartCache
+from app.parts import prewarm
 from app.poller import Poller
 from app.scheduler import start_scheduler
 from app.services import Services, attach_services, get_services

@@ -4,7 +4,6 @@
 (function () {
   "use strict";
 
-  var PANELS = ["score", "trend", "topics", "comments"];
   var BASE_HEIGHT = 1080;
   var BASE_WIDTH = 1920;
   var MANAGER_SCALE = 0.62;
@@ -37,8 +36,11 @@
 
   // -- rotation -----------------------------------------------------------------------------
   function rotate(_n, config) {
-    if (!config) { return noUpdate(8); }
-    var panels = config.panels && config.panels.length ? config.panels : PANELS;
+    // Every panel of the registry, in order (the page config names them; see
+    // app/panels/registry.py): the callback's outputs are their sections, then their items.
+    var names = (config && config.names) || [];
+    if (!config) { return noUpdate(window.dash_clientside.callback_context.outputs_list.length); }
+    var panels = config.panels && config.panels.length ? config.panels : names;
     var now = Date.now();
     var key = panels.join(",");
     if (rotation.key !== key) {
@@ -52,17 +54,17 @@
       }
     }
     var active = panels[rotation.idx];
-    var classes = PANELS.map(function (name) {
+    var classes = names.map(function (name) {
       var cls = "tv-panel tv-panel--" + name;
       if (panels.indexOf(name) < 0) { return cls + " is-off"; }
       return name === active ? cls + " is-active" : cls;
     });
-    var nav = PANELS.map(function (name) {
+    var nav = names.map(function (name) {
       if (panels.indexOf(name) < 0) { return "tv-nav-item is-off"; }
       return name === active ? "tv-nav-item is-active" : "tv-nav-item";
     });
     var signature = classes.join("|");
-    if (signature === rotation.last) { return noUpdate(8); }
+    if (signature === rotation.last) { return noUpdate(2 * names.length); }
     rotation.last = signature;
     return classes.concat(nav);
   }

@@ -140,10 +140,11 @@ def measure_viewers(services, repeats: int = 30) -> dict[str, float]:
     ("poll_with_prewarm"), so even the first screen to ask afterwards reads the part cache.
     """
     from app import live
-    from app.tv import select_parts
+    from app.screen import parse_screen
+    from app.tv import PAGE
 
-    screen = live.parse_screen({}, services.settings)
-    names = select_parts(screen)
+    screen = parse_screen({}, services.settings)
+    names = PAGE.part_names(screen)
     state = live.compute_update(services, screen, None, names).state
     unchanged, first_viewer, other_viewers, sent, polls = [], [], [], [], []
     for r in range(repeats):

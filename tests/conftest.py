@@ -111,18 +111,12 @@ def wall_poll_body(config: dict, state: dict | None) -> dict:
     """The JSON body a wall screen's poll sends to /_dash-update-component."""
     from app import tv
 
-    outputs = [{"id": tv.SCORE_BODY, "property": "children"},
-               {"id": tv.TREND_FIGURE, "property": "data"},
-               {"id": tv.TOPICS_BODY, "property": "children"},
-               {"id": tv.COMMENTS_BODY, "property": "children"},
-               {"id": tv.LATEST, "property": "data"},
-               {"id": tv.STATE, "property": "data"},
-               {"id": tv.STATUS, "property": "data"}]
+    outputs = [{"id": i, "property": prop} for i, prop in tv.PAGE.poll_outputs()]
     return {
         "output": ".." + "...".join(f"{o['id']}.{o['property']}" for o in outputs) + "..",
         "outputs": outputs,
-        "inputs": [{"id": tv.POLL, "property": "n_intervals", "value": 1}],
-        "state": [{"id": tv.CONFIG, "property": "data", "value": config},
-                  {"id": tv.STATE, "property": "data", "value": state}],
-        "changedPropIds": [f"{tv.POLL}.n_intervals"],
+        "inputs": [{"id": tv.IDS.poll, "property": "n_intervals", "value": 1}],
+        "state": [{"id": tv.IDS.config, "property": "data", "value": config},
+                  {"id": tv.IDS.state, "property": "data", "value": state}],
+        "changedPropIds": [f"{tv.IDS.poll}.n_intervals"],
     }

@@ -250,8 +250,8 @@ class Traffic:
             error = None
             if status == 200:
                 sent = json.loads(body)["response"]
-                state = sent.get(tv.STATE, {}).get("data", state)
-                error = sent[tv.STATUS]["data"]["error"]
+                state = sent.get(tv.IDS.state, {}).get("data", state)
+                error = sent[tv.IDS.status]["data"]["error"]
             self.wall.append((status, seconds, error))
             self.wall_times.append((at, seconds))
 

@@ -150,7 +150,7 @@ def test_dates_far_outside_any_data_are_refused_with_the_field(client, query):
 
 def test_summary_and_wall_use_the_configured_time_range(settings):
     """NPS_TV_EARLIEST_DATE reaches every reader of from/to, not only the ingest paths."""
-    from app.live import parse_screen
+    from app.screen import parse_screen
 
     narrow = settings.replace(earliest_date="2020-01-01")
     client = create_app(narrow).server.test_client()

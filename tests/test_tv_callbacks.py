@@ -11,7 +11,9 @@ import pytest
 from dash import no_update
 from sqlalchemy.exc import OperationalError
 
-from app import live, live_status, manager, tv
+from app import live_status, manager, tv
+from app.panels.registry import panel_names
+from app.screen import describe_request, parse_screen
 from app.services import get_services
 from app.views import ViewRequest
 from app.web import create_app
@@ -44,16 +46,18 @@ def first_update(services, query=None):
 
 def split(outputs):
     """(parts by name, client state, status) from the wall callback's outputs."""
-    parts = dict(zip(tv.PART_ORDER, outputs[: len(tv.PART_ORDER)], strict=True))
+    names = tv.PAGE.output_names()
+    parts = dict(zip(names, outputs[: len(names)], strict=True))
     return parts, outputs[-2], outputs[-1]
 
 
 def test_first_update_sends_every_part_and_status(services):
+    wall_parts = tv.PAGE.part_names(parse_screen({}, services.settings))
     _, outputs = first_update(services)
     parts, state, status = split(outputs)
     assert all(parts[name] is not no_update for name in DEFAULT_PARTS)
     assert parts["trend"]["data"] and "layout" in parts["trend"]
-    assert set(state["hashes"]) == set(DEFAULT_PARTS)
+    assert set(state["hashes"]) == set(wall_parts) and len(wall_parts) == len(DEFAULT_PARTS)
     assert status["hhmm"] and status["age"] is not None
 
 
@@ -62,7 +66,7 @@ def test_unchanged_version_sends_no_update_for_every_part(services):
     _, state, _ = split(outputs)
     again = tv.run_update(services, config, state)
     parts, new_state, status = split(again)
-    assert all(parts[name] is no_update for name in tv.PART_ORDER)
+    assert all(parts[name] is no_update for name in tv.PAGE.output_names())
     assert new_state is no_update
     assert isinstance(status, dict) and status["ok"]  # the status always goes out
 
@@ -114,7 +118,7 @@ def test_other_worker_state_resends_nothing_that_matches(services):
     _, state, _ = split(outputs)
     foreign = {"token": "999:1:elsewhere", "hashes": state["hashes"]}
     parts, new_state, _ = split(tv.run_update(services, config, foreign))
-    assert all(parts[name] is no_update for name in tv.PART_ORDER)
+    assert all(parts[name] is no_update for name in tv.PAGE.output_names())
     assert new_state["token"] == state["token"]
 
 
@@ -129,16 +133,16 @@ def test_registered_callback_answers_with_status_only_when_unchanged(services, s
     reply = client.post("/_dash-update-component", json=body)
     assert reply.status_code == 200
     sent = json.loads(reply.data)["response"]
-    assert list(sent) == [tv.STATUS]
+    assert list(sent) == [tv.IDS.status]
 
 
 def test_layout_mounts_every_panel_and_activates_the_first(services):
     layout = tv.build_layout({"panels": "topics,score"}, services)
     flat = json.dumps(layout.to_plotly_json(), default=lambda o: o.to_plotly_json())
-    for name in live.PANEL_NAMES:
-        assert f'"{tv.PANEL_IDS[name]}"' in flat
+    for name in panel_names():
+        assert f'"{tv.panel_id(name)}"' in flat
     classes = {c.id: c.className for c in _walk(layout) if getattr(c, "id", None)
-               in tv.PANEL_IDS.values()}
+               in {tv.panel_id(name) for name in panel_names()}}
     assert classes["tv-panel-topics"].endswith("is-active")
     assert "is-active" not in classes["tv-panel-score"]
     assert "is-off" in classes["tv-panel-trend"]
@@ -160,12 +164,12 @@ def _walk(node):
 
 
 def parse(settings, **query):
-    return live.parse_screen(query, settings)
+    return parse_screen(query, settings)
 
 
 def test_defaults(settings):
     screen = parse(settings)
-    assert screen.panels == live.PANEL_NAMES
+    assert screen.panels == panel_names()
     assert screen.theme == "dark" and screen.shift
     assert screen.request.window == f"{settings.window_days}d"
     assert all(seconds == settings.dwell_seconds for _, seconds in screen.dwell)
@@ -183,7 +187,7 @@ def test_panels(settings, raw, panels):
 
 
 def test_dwell_for_all_and_per_panel(settings):
-    assert dict(parse(settings, dwell="20").dwell) == dict.fromkeys(live.PANEL_NAMES, 20.0)
+    assert dict(parse(settings, dwell="20").dwell) == dict.fromkeys(panel_names(), 20.0)
     per = dict(parse(settings, dwell="score:30,trend:10").dwell)
     assert per["score"] == 30 and per["trend"] == 10 and per["topics"] == settings.dwell_seconds
 
@@ -198,13 +202,13 @@ def test_a_partly_bad_dwell_keeps_its_good_parts_in_the_canonical_url(settings, 
     assert any(bad in notice for notice in screen.notices)
     assert f"dwell={kept}" in screen.query
     # "Open wall" with the canonical query reproduces the screen, without the bad part.
-    again = live.parse_screen(dict(parse_qsl(screen.query)), settings)
+    again = parse_screen(dict(parse_qsl(screen.query)), settings)
     assert again.dwell == screen.dwell and again.notices == ()
 
 
 def test_the_wall_names_a_bad_dwell_part_on_screen(services):
     layout = tv.build_layout({"dwell": "score:20,bogus:5"}, services)
-    notice = next(c for c in _walk(layout) if getattr(c, "id", None) == tv.NOTICE)
+    notice = next(c for c in _walk(layout) if getattr(c, "id", None) == tv.IDS.notice)
     assert "bogus" in notice.children
 
 
@@ -224,8 +228,8 @@ def test_window_theme_shift_and_segments(settings):
     {"from": "yesterday"}, {"colour": "red"},
 ])
 def test_bad_values_fall_back_with_a_notice(settings, query):
-    screen = live.parse_screen(query, settings)
-    default = live.parse_screen({}, settings)
+    screen = parse_screen(query, settings)
+    default = parse_screen({}, settings)
     assert screen.notices
     assert screen.panels == default.panels and screen.theme == default.theme
     assert screen.request == default.request
@@ -234,7 +238,7 @@ def test_bad_values_fall_back_with_a_notice(settings, query):
 
 def test_bad_url_still_renders_the_wall_with_a_notice(services):
     layout = tv.build_layout({"theme": "purple", "window": "x", "dwell": "-3"}, services)
-    notice = next(c for c in _walk(layout) if getattr(c, "id", None) == tv.NOTICE)
+    notice = next(c for c in _walk(layout) if getattr(c, "id", None) == tv.IDS.notice)
     assert "theme" in notice.title and "window" in notice.title
 
 
@@ -275,7 +279,7 @@ def test_a_lagging_worker_never_sends_older_data(services):
     # The screen's last poll reached a worker that had already seen newer rows.
     ahead = {**state, "token": "other-worker", "mark": [state["mark"][0] + 1, state["mark"][1]]}
     parts, new_state, _ = split(tv.run_update(services, config, ahead))
-    assert all(parts[name] is no_update for name in tv.PART_ORDER)
+    assert all(parts[name] is no_update for name in tv.PAGE.output_names())
     assert new_state is no_update
 
 
@@ -337,7 +341,8 @@ def test_store_trouble_is_reported_with_the_last_good_data_kept(services, monkey
     assert services.poller.poll() is False
     parts, new_state, status = split(tv.run_update(services, config, state))
     # The screen keeps what it shows: nothing is re-sent, the status says what is wrong.
-    assert all(parts[name] is no_update for name in tv.PART_ORDER) and new_state is no_update
+    assert all(parts[name] is no_update for name in tv.PAGE.output_names())
+    assert new_state is no_update
     assert status["trouble"] is True and status["error"] == "OperationalError"
     assert status["hhmm"] == good_hhmm
     leaked = json.dumps(status)
@@ -375,7 +380,7 @@ def test_segment_values_are_masked_in_filters_and_subtitles(services, sqlite_sto
     assert products["ann\uff20corp\uff0ecom"] == "[email]"
     regions = {o["value"]: o["label"] for o in dropdowns["region"].options}
     assert regions["EM\u202eEA"] == "EMEA"
-    subtitle = live.describe_request(ViewRequest(window="30d", segments=(
+    subtitle = describe_request(ViewRequest(window="30d", segments=(
         ("product", ("x\u202e" + "y" * 300, "bob (at) corp (dot) com")),)))
     assert subtitle.startswith("Last 30 days · xyyy") and subtitle.endswith("…, [email]")
     assert "\u202e" not in subtitle and len(subtitle) < 100

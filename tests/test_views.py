@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from app.ingest.rules import TimeRange
-from app.parts import PartCache
+from app.part_cache import PartCache
 from app.poller import Poller
 from app.services import get_services
 from app.views import RequestError, ViewCache, ViewRequest

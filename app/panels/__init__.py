@@ -1,11 +1,14 @@
 """Panel builders: a View in, Dash components or plain-dict figures out (no database).
 
 This package module holds what the builders share: score bands, themes, number and time
-formatting. Each panel lives in its own module (score, trend, topics, comments).
+formatting, and the context a part is built in. Each panel lives in its own module (score,
+trend, topics, comments, and the gong's payload), which offers ``needs`` (what it shows of a
+view, for the fingerprint) and ``build``; ``app.panels.registry`` declares them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from app.metrics import CATEGORY_NAMES, ScoreSummary, categorize, round_half_away
@@ -40,6 +43,21 @@ EVENT_COLOURS = {
     "light": {"launch": "#7048c8", "release": "#7048c8", "price": "#b86e00", "pricing": "#b86e00",
               "outage": "#cc3030", "incident": "#cc3030", "default": "#56627a"},
 }
+
+
+@dataclass(frozen=True)
+class PartContext:
+    """What a part may depend on besides its view: where it shows and how.
+
+    ``surface`` is ``wall`` (/tv) or ``manager`` (/); ``limit`` is the panel's item limit on
+    that surface (None when it has none).
+    """
+
+    surface: str
+    theme: str
+    timezone: str
+    segment_fields: tuple[str, ...]
+    limit: int | None = None
 
 
 def resolve_theme(theme: str) -> dict[str, str]:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from dash import html
 from dash.development.base_component import Component
 
-from app.panels import CHIP_CHARS, category_name, describe_window, format_ago
+from app.panels import CHIP_CHARS, PartContext, category_name, describe_window, format_ago
 from app.privacy import clean_for_display
 from app.rollup import Comment
 from app.views import View
@@ -67,3 +67,16 @@ def build_comment_card(comment: Comment, now: datetime,
                 ]),
             ]),
         ])
+
+
+def needs(view: View, ctx: PartContext) -> tuple:
+    """The comments shown (their words, chips and times) and the window's wording."""
+    shown = tuple((c.id, c.created_at, c.score, c.text, tuple(c.segments.items()), c.topics)
+                  for c in view.comments[:ctx.limit])
+    return (shown, view.label, view.request.window, ctx.segment_fields, ctx.surface)
+
+
+def build(view: View, ctx: PartContext) -> list[Component]:
+    """The registry's builder: a scrolling feed on the wall, a still list for managers."""
+    return build_comments_panel(view, datetime.now(UTC), limit=ctx.limit or WALL_COMMENTS,
+                                scroll=ctx.surface == "wall", fields=ctx.segment_fields)

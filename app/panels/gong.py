@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.panels import CHIP_CHARS, category_name
+from app.panels import CHIP_CHARS, PartContext, category_name
 from app.privacy import clean_for_display
 from app.views import View
 
@@ -18,3 +18,16 @@ def build_latest_payload(view: View, fields: tuple[str, ...]) -> dict | None:
     return {"id": c.id, "score": c.score, "category": category_name(c.score),
             "text": clean_for_display(c.text, GONG_CHARS), "at": c.created_at.timestamp(),
             "chips": chips}
+
+
+def needs(view: View, ctx: PartContext) -> tuple:
+    """The newest response, as the gong shows it."""
+    c = view.latest
+    if c is None:
+        return (None,)
+    return (c.id, c.created_at, c.score, c.text, tuple(c.segments.items()), ctx.segment_fields)
+
+
+def build(view: View, ctx: PartContext) -> dict | None:
+    """The registry's builder: the gong's payload."""
+    return build_latest_payload(view, ctx.segment_fields)

@@ -8,6 +8,7 @@ from dash.development.base_component import Component
 from app.metrics import ScoreSummary
 from app.panels import (
     NOT_AVAILABLE,
+    PartContext,
     classify_band,
     compute_shown_delta,
     describe_delta,
@@ -115,3 +116,13 @@ def _build_insufficient(summary: ScoreSummary, where: str) -> html.Div:
             html.Span(f" {where} — a score needs at least {summary.min_sample}."),
         ]),
     ])
+
+
+def needs(view: View, ctx: PartContext) -> tuple:
+    """What the score panel shows of a view (equal tuples: equal panels)."""
+    return (view.current, view.previous, view.delta, view.label, view.request.window)
+
+
+def build(view: View, ctx: PartContext) -> list[Component]:
+    """The registry's builder: the score panel."""
+    return build_score_panel(view)

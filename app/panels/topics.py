@@ -8,6 +8,7 @@ from dash.development.base_component import Component
 from app.metrics import TopicRow
 from app.panels import (
     NOT_AVAILABLE,
+    PartContext,
     classify_band,
     compute_shown_delta,
     describe_delta,
@@ -75,3 +76,13 @@ def _build_bar(nps: int, band: str) -> html.Span:
         html.Span(className=f"nps-bar-fill band-{band}",
                   style={"left": f"{left:g}%", "width": f"{half:g}%"}),
     ])
+
+
+def needs(view: View, ctx: PartContext) -> tuple:
+    """The rows shown, how many there are (for "+N more"), and the window's wording."""
+    return (view.topics[:ctx.limit], len(view.topics), view.label, view.request.window)
+
+
+def build(view: View, ctx: PartContext) -> list[Component]:
+    """The registry's builder: the topic table, ``ctx.limit`` rows."""
+    return build_topics_panel(view, ctx.limit or WALL_ROWS)

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from app.metrics import ROLLING_PERIODS, TrendPoint
-from app.panels import EVENT_COLOURS, describe_window, resolve_theme
+from app.panels import EVENT_COLOURS, PartContext, describe_window, resolve_theme
 from app.privacy import clean_for_display
 from app.store.database import EventRow
 from app.views import View
@@ -258,3 +258,14 @@ def _plain(text: str) -> str:
     """``text`` escaped so plotly shows it as written: its pseudo-HTML (``<a href>``,
     ``<span style>``, ``<br>``) and entities are read from ``<``, ``>`` and ``&``."""
     return html.escape(text, quote=False)
+
+
+def needs(view: View, ctx: PartContext) -> tuple:
+    """What the trend shows of a view, and the theme and zone it is drawn in."""
+    return (view.trend, view.events, view.goal, view.granularity, view.start, view.end,
+            ctx.theme, ctx.timezone)
+
+
+def build(view: View, ctx: PartContext) -> dict:
+    """The registry's builder: the trend figure."""
+    return build_trend_figure(view, ctx.theme, ctx.timezone)

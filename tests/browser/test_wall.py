@@ -109,3 +109,25 @@ def test_dash_undo_history_stays_bounded_on_a_wall(wall):
         "return Math.max.apply(null, (window.dash_stores || []).map("
         "function (s) { return s.getState().history.past.length; }));")
     assert 0 < length <= 10 + 2 * 5 + 4
+
+
+def test_a_panel_added_to_the_registry_rotates_on_the_wall(dash_duo, settings, monkeypatch):
+    """One registry entry, nothing else: the browser script takes the names from the config."""
+    from app.panels import registry
+    from tests.test_panel_registry import SAMPLE
+
+    monkeypatch.setattr(registry, "PANELS", (*registry.PANELS, SAMPLE))
+    for duo, _ in serve_wall(dash_duo, settings, POLL_SECONDS):
+        duo.driver.get(f"{duo.server_url}/tv?panels=score,sample&dwell=3")
+        duo.wait_for_element("#tv-panel-sample", timeout=10)
+        wait_for_text(duo, "#tv-sample-body", "40 answers on the wall", timeout=10)
+        seen: list[str] = []
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and len(seen) < 3:
+            current = active_panel(duo)
+            if current and (not seen or seen[-1] != current):
+                seen.append(current)
+            time.sleep(0.25)
+        assert seen[:3] == ["tv-panel-score", "tv-panel-sample", "tv-panel-score"]
+        nav = dash_duo.driver.find_element(By.ID, "tv-nav-sample")
+        assert nav.text == "Sample"

@@ -1,0 +1,178 @@
+"""The scaffold both live pages (the wall at /tv, the manager view at /) are built on: their
+component ids, the stores and intervals, a panel's body, the one poll callback and the
+client-side status and figure callbacks. A page adds only what is its own (the wall's
+rotation and gong, the manager's controls).
+
+Every panel comes from ``app.panels.registry``: a page never lists panels itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html, no_update
+from dash.dependencies import DashDependency
+
+from app import live, live_status
+from app.dash_guard import client_state
+from app.panels.registry import Panel, panel_names, panels, parts
+from app.screen import ScreenConfig
+
+if TYPE_CHECKING:
+    from app.services import Services
+
+URL_ID = "page-url"  # the page shell's dcc.Location, which both pages read and write
+PAGE_ID = "page-content"
+
+
+class PageIds:
+    """The component ids of one page, all starting with its prefix (``tv``, ``mgr``)."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+        self.root, self.poll, self.tick, self.config, self.state, self.status = (
+            f"{prefix}-{name}" for name in ("root", "poll", "tick", "config", "state", "status"))
+        self.updated, self.clock, self.connection, self.notice = (
+            f"{prefix}-{name}" for name in ("updated", "clock", "connection", "notice"))
+
+    def body(self, name: str) -> str:
+        """The element a component panel's children go into."""
+        return f"{self.prefix}-{name}-body"
+
+    def graph(self, name: str) -> str:
+        """The graph of a figure panel."""
+        return f"{self.prefix}-{name}-graph"
+
+    def figure(self, name: str) -> str:
+        """The store a figure panel's figure arrives in (scaled in the browser, then drawn)."""
+        return f"{self.prefix}-{name}-figure"
+
+    def store(self, name: str) -> str:
+        """The store an overlay's data arrives in."""
+        return f"{self.prefix}-{name}"
+
+
+@dataclass(frozen=True)
+class LivePage:
+    """One live page: its ids, its surface (``wall`` or ``manager``), how figures scale."""
+
+    ids: PageIds
+    surface: str
+    scale: str  # "viewport" (the wall fills the screen) or "manager" (a smaller grid)
+    every_panel: bool  # True: shows all panels whatever ``?panels=`` says
+
+    def parts(self) -> tuple[Panel, ...]:
+        """The panels and overlays of this page, in the poll callback's output order."""
+        return parts(self.surface)
+
+    def output_names(self) -> tuple[str, ...]:
+        """The names of the poll callback's part outputs, in order."""
+        return tuple(panel.name for panel in self.parts())
+
+    def part_names(self, screen: ScreenConfig) -> tuple[str, ...]:
+        """The part cache names this page needs for ``screen``."""
+        return tuple(panel.part_name(self.surface) for panel in self.parts()
+                     if panel.overlay or self.every_panel or panel.name in screen.panels)
+
+    def target(self, panel: Panel) -> tuple[str, str]:
+        """The (id, property) a panel's part is sent to."""
+        if panel.overlay:
+            return self.ids.store(panel.name), "data"
+        if panel.figure:
+            return self.ids.figure(panel.name), "data"
+        return self.ids.body(panel.name), "children"
+
+    def poll_outputs(self, extra: Sequence[tuple[str, str]] = ()) -> list[tuple[str, str]]:
+        """Every (id, property) the poll callback returns, in order."""
+        ids = self.ids
+        return [*(self.target(p) for p in self.parts()), *extra, (ids.state, "data"),
+                (ids.status, "data")]
+
+
+def build_config(page: LivePage, services: Services, query: dict[str, str],
+                 **extra: Any) -> dict:
+    """What the page's browser script reads: the panel names, timings, the URL query."""
+    settings = services.settings
+    return {"query": query, "names": list(panel_names()), "stale": settings.stale_seconds,
+            "poll": settings.poll_seconds, "lost_after": max(3 * settings.poll_seconds, 10.0),
+            "tz": settings.timezone, "scale": page.scale, **extra}
+
+
+def build_frame(page: LivePage, services: Services, config: dict,
+                first: live.Update) -> list[Any]:
+    """The non-visual part of a live page: its intervals and stores, holding the first data."""
+    ids = page.ids
+    stores = [dcc.Store(id=page.target(p)[0], data=first.parts.get(p.part_name(page.surface)))
+              for p in page.parts() if p.figure or p.overlay]
+    return [
+        dcc.Interval(id=ids.poll, interval=live_status.screen_poll_ms(services.settings)),
+        dcc.Interval(id=ids.tick, interval=1000),
+        dcc.Store(id=ids.config, data=config),
+        dcc.Store(id=ids.state, data=first.state),
+        dcc.Store(id=ids.status, data=first.status),
+        *stores,
+    ]
+
+
+def build_body(page: LivePage, panel: Panel, payload: Any) -> Any:
+    """A panel's body: a graph for a figure panel, else a div holding its components."""
+    if panel.figure:
+        static = page.surface == "wall"  # nobody hovers or zooms a wall
+        return dcc.Graph(
+            id=page.ids.graph(panel.name), className=f"{page.ids.prefix}-graph",
+            figure=payload or {"data": [], "layout": {}}, responsive=True,
+            style={"height": "100%", "width": "100%"},
+            config={"displayModeBar": False, "staticPlot": static, "responsive": True})
+    return html.Div(payload, id=page.ids.body(panel.name),
+                    className=f"panel-body {panel.name}-panel")
+
+
+def first_payload(page: LivePage, first: live.Update, panel: Panel) -> Any:
+    """The part of the first update that a panel shows (None when the page does not)."""
+    return first.parts.get(panel.part_name(page.surface))
+
+
+def run_poll(page: LivePage, services: Services, screen: ScreenConfig, state: Any,
+             extra: Callable[[live.Update], list] = lambda _update: []) -> list:
+    """One poll of a page: every part output (``no_update`` when unchanged), ``extra``'s
+    outputs, then the client state and the status."""
+    update = live.compute_update(services, screen, client_state(state), page.part_names(screen))
+    sent = [update.parts.get(p.part_name(page.surface), no_update) for p in page.parts()]
+    return [*sent, *extra(update), update.state, update.status]
+
+
+def register_poll(dash_app: Dash, page: LivePage, services: Services,
+                  run: Callable[..., list], *, inputs: Sequence[DashDependency] = (),
+                  extra_outputs: Sequence[tuple[str, str]] = ()) -> None:
+    """The page's one server callback: ``run(services, config, state, *input values)``
+    on every poll and whenever one of ``inputs`` changes."""
+    ids = page.ids
+    outputs = [Output(i, prop) for i, prop in page.poll_outputs(extra_outputs)]
+
+    def poll(_n: int, *values: Any) -> list:
+        *inputs_now, config, state = values
+        return run(services, config, state, *inputs_now)
+
+    dash_app.callback(*outputs, Input(ids.poll, "n_intervals"), *inputs,
+                      State(ids.config, "data"), State(ids.state, "data"),
+                      prevent_initial_call=True)(poll)
+
+
+def register_client(dash_app: Dash, page: LivePage) -> None:
+    """The browser-side callbacks both pages share: the staleness label and clock, the
+    connection and data-source notice, and each figure's scaling (assets/nps_tv.js)."""
+    ids = page.ids
+    dash_app.clientside_callback(
+        ClientsideFunction("nps_tv", "status"),
+        Output(ids.updated, "children"), Output(ids.updated, "className"),
+        Output(ids.clock, "children"), Output(ids.connection, "children"),
+        Output(ids.connection, "className"),
+        Input(ids.tick, "n_intervals"), Input(ids.status, "data"), State(ids.config, "data"))
+    for panel in panels():
+        if panel.figure:
+            dash_app.clientside_callback(
+                ClientsideFunction("nps_tv", "scale_figure"),
+                Output(ids.graph(panel.name), "figure"), Input(ids.figure(panel.name), "data"),
+                State(ids.config, "data"))

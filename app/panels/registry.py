@@ -1,0 +1,84 @@
+"""Every panel, declared once. The wall, the manager grid, the client script (through the
+page config), the URL parser and the part cache all read this registry.
+
+Adding a panel: write ``app/panels/<name>.py`` with ``needs(view, ctx)`` (what it shows of a
+view: equal tuples mean an equal panel) and ``build(view, ctx)`` (Dash components, or a
+figure dict when ``figure=True``), then add one ``Panel`` to ``PANELS`` below. Its name is
+what ``?panels=`` and ``?dwell=`` take and what the CSS class ``tv-panel--<name>`` carries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.panels import PartContext, comments, gong, score, topics, trend
+from app.views import View
+
+SURFACES = ("wall", "manager")
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One panel (or the gong's data): how it is named, titled, fingerprinted and built."""
+
+    name: str
+    needs: Callable[[View, PartContext], tuple]
+    build: Callable[[View, PartContext], Any]
+    title: str = ""  # the wall's heading
+    nav: str = ""  # the wall's bar label
+    card_title: str = ""  # the manager card's heading
+    figure: bool = False  # a plotly figure (a graph fed from a store), not components
+    limits: Mapping[str, int] = field(default_factory=dict)  # items shown per surface
+    surfaces: tuple[str, ...] = SURFACES
+    by_surface: bool = False  # built differently per surface (so cached apart)
+    overlay: bool = False  # data for an overlay (the gong), not a panel of its own
+
+    def part_name(self, surface: str) -> str:
+        """The part cache's name for this panel on a surface."""
+        return f"{self.name}.{surface}" if self.by_surface else self.name
+
+    def context(self, surface: str, theme: str, timezone: str,
+                segment_fields: tuple[str, ...]) -> PartContext:
+        """The context this panel is built in on ``surface``."""
+        return PartContext(surface, theme, timezone, segment_fields, self.limits.get(surface))
+
+
+PANELS: tuple[Panel, ...] = (
+    Panel("score", score.needs, score.build, title="Net Promoter Score", nav="Score",
+          card_title="Score"),
+    Panel("trend", trend.needs, trend.build, title="NPS trend", nav="Trend",
+          card_title="Trend", figure=True),
+    Panel("topics", topics.needs, topics.build, title="Topics", nav="Topics",
+          card_title="Topics by effect on the score", limits={"wall": 8, "manager": 8}),
+    Panel("comments", comments.needs, comments.build, title="What customers say",
+          nav="Comments", card_title="Newest comments", limits={"wall": 20, "manager": 30},
+          by_surface=True),
+)
+# The newest response, which the wall's gong shows over whatever panel is on screen.
+GONG = Panel("latest", gong.needs, gong.build, surfaces=("wall",), overlay=True)
+
+
+def panels() -> tuple[Panel, ...]:
+    """The panels, in their default order (read at call time, so tests can add one)."""
+    return PANELS
+
+
+def panel_names() -> tuple[str, ...]:
+    """The panels' names, in their default order."""
+    return tuple(panel.name for panel in PANELS)
+
+
+def parts(surface: str) -> tuple[Panel, ...]:
+    """Everything a surface shows: its panels, then its overlays."""
+    return tuple(p for p in (*PANELS, GONG) if surface in p.surfaces)
+
+
+def find_part(part_name: str) -> tuple[Panel, str]:
+    """The panel and surface of a part cache name; ValueError when there is none."""
+    for panel in (*PANELS, GONG):
+        for surface in panel.surfaces:
+            if panel.part_name(surface) == part_name:
+                return panel, surface
+    raise ValueError(f"unknown part {part_name!r}")

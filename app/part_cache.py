@@ -1,0 +1,144 @@
+"""The size-bounded cache of built page parts that screens share, and the list of screens
+active lately (whose parts the poll job builds ahead of their requests).
+
+This module only keeps parts; ``app.parts`` decides what to build and builds it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from plotly.utils import PlotlyJSONEncoder
+
+
+@dataclass(frozen=True)
+class Part:
+    """A built piece of a page and a stable fingerprint of what it shows."""
+
+    fingerprint: str
+    payload: Any
+
+
+class PartCache:
+    """Built parts keyed by (snapshot version, day, data key), built once per key.
+
+    A part whose fingerprint equals the one built for the previous version is reused, so a
+    new event rebuilds the trend and nothing else. Bounded by size (the parts' JSON length
+    plus their keys), not by entry count: one screen's figure can weigh a thousand others'.
+    """
+
+    def __init__(self, max_bytes: int = 48 * 2**20):
+        self.max_bytes = max_bytes
+        self.builds = 0
+        self.bytes = 0
+        self._items: OrderedDict[tuple, dict[str, Part]] = OrderedDict()
+        self._recent: OrderedDict[tuple, Part] = OrderedDict()
+        self._sizes: dict[int, int] = {}  # id(Part) -> its estimated bytes, while cached
+        self._refs: dict[int, int] = {}  # id(Part) -> places in the cache that hold it
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, names: Iterable[str], fingerprint_of: Callable[[str], str],
+            build: Callable[[str], Any]) -> dict[str, Part]:
+        """The parts named for ``key`` = (version, *rest), building only what changed."""
+        names = tuple(names)
+        with self._lock:
+            entry = self._items.get(key)
+            if entry is None:
+                entry = self._items[key] = {}
+                self.bytes += _key_bytes(key)
+            self._items.move_to_end(key)
+            for name in names:
+                if name in entry:
+                    continue
+                stamp = fingerprint_of(name)
+                recent_key = (*key[1:], name)
+                part = self._recent.get(recent_key)
+                if part is None or part.fingerprint != stamp:
+                    part = Part(stamp, build(name))
+                    self.builds += 1
+                    self._sizes.setdefault(id(part), _part_bytes(part))
+                self._hold(part)
+                entry[name] = part
+                old = self._recent.pop(recent_key, None)
+                if old is None:
+                    self.bytes += _key_bytes(recent_key)
+                else:
+                    self._release(old)
+                self._hold(part)
+                self._recent[recent_key] = part
+            found = {name: entry[name] for name in names}
+            self._evict()
+            return found
+
+    def _hold(self, part: Part) -> None:
+        """Count a reference; a part's bytes count once however many places hold it."""
+        refs = self._refs.get(id(part), 0)
+        if refs == 0:
+            self.bytes += self._sizes.setdefault(id(part), _part_bytes(part))
+        self._refs[id(part)] = refs + 1
+
+    def _release(self, part: Part) -> None:
+        refs = self._refs.pop(id(part)) - 1
+        if refs:
+            self._refs[id(part)] = refs
+        else:
+            self.bytes -= self._sizes.pop(id(part))
+
+    def _evict(self) -> None:
+        """Drop the least recently used entries until the cache fits its budget."""
+        while self.bytes > self.max_bytes and (self._items or self._recent):
+            # Old versions go first; the recent parts (reused across versions) last.
+            if self._items:
+                key, entry = self._items.popitem(last=False)
+                for part in entry.values():
+                    self._release(part)
+            else:
+                key, part = self._recent.popitem(last=False)
+                self._release(part)
+            self.bytes -= _key_bytes(key)
+
+
+def _key_bytes(key: tuple) -> int:
+    return 100 + sum(len(k) if isinstance(k, str) else 32 for k in key)
+
+
+def _part_bytes(part: Part) -> int:
+    """Roughly what a part holds, from its payload's JSON length (what Dash sends).
+
+    Measured with tracemalloc, the component trees and figures take 3-9 times their JSON
+    length in memory; 10 keeps the estimate on the safe side.
+    """
+    payload = json.dumps(part.payload, cls=PlotlyJSONEncoder) if part.payload is not None else ""
+    return 400 + len(part.fingerprint) + 10 * len(payload)
+
+
+class ActiveScreens:
+    """The screens (URL requests and parts) asked for lately, so a new snapshot's parts can
+    be built in the poll job before any of them asks again. A screen is an
+    ``app.screen.ScreenConfig``; only its ``data_key`` is read here."""
+
+    def __init__(self, size: int = 32, max_age: float = 120.0):
+        self.size, self.max_age = size, max_age
+        self._items: OrderedDict[str, tuple[Any, tuple[str, ...], float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def note(self, screen: Any, names: tuple[str, ...]) -> None:
+        """Remember that a screen asked just now."""
+        key = f"{screen.data_key}|{','.join(names)}"
+        with self._lock:
+            self._items[key] = (screen, names, time.monotonic())
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def recent(self) -> list[tuple[Any, tuple[str, ...]]]:
+        """Screens that asked within ``max_age`` seconds."""
+        cutoff = time.monotonic() - self.max_age
+        with self._lock:
+            return [(s, n) for s, n, seen in self._items.values() if seen >= cutoff]
