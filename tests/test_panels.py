@@ -227,14 +227,14 @@ def test_topics_table_rows_columns_and_limit():
 
 
 def test_topic_below_min_sample_shows_no_score():
-    panel = build_topics_panel(make_view(topics=[_topic("Docs", (1, 1, 0), (0, 0, 0), 0.1)]))
+    panel = build_topics_panel(make_view(topics=[_topic("Docs", (1, 1, 0), (0, 0, 0), 0.1)]), 8)
     row = find_class(panel, "topic-row")[1]
     assert "—" in text_of(find_class(row, "topic-nps")[0])
     assert not find_class(row, "nps-bar")
 
 
 def test_topics_empty_message():
-    assert "No topics mentioned" in text_of(build_topics_panel(make_view(topics=())))
+    assert "No topics mentioned" in text_of(build_topics_panel(make_view(topics=()), 8))
 
 
 # -- comments ---------------------------------------------------------------------------------
@@ -243,7 +243,7 @@ def test_topics_empty_message():
 def test_comments_badges_chips_and_relative_time():
     comments = [make_comment(1, 10, region="EMEA", product="Ledger"), make_comment(2, 7),
                 make_comment(3, 2, minutes_ago=180)]
-    panel = build_comments_panel(make_view(comments=comments), NOW,
+    panel = build_comments_panel(make_view(comments=comments), NOW, limit=20,
                                  fields=("product", "region"))
     track = find_id(panel, COMMENTS_LIST)
     cards = [c for c in track.children if "comment-card" in c.className]
@@ -259,7 +259,7 @@ def test_comments_badges_chips_and_relative_time():
 
 def test_comments_scroll_with_a_hidden_copy_only_when_many():
     many = [make_comment(i, 9) for i in range(6)]
-    panel = build_comments_panel(make_view(comments=many), NOW)
+    panel = build_comments_panel(make_view(comments=many), NOW, limit=20)
     track = find_id(panel, COMMENTS_LIST)
     assert "is-scrolling" in track.className
     assert len([c for c in track.children if c.className == "comment-card"]) == 6
@@ -267,13 +267,14 @@ def test_comments_scroll_with_a_hidden_copy_only_when_many():
     assert clone.className == "comments-clone"
     assert clone.to_plotly_json()["props"]["aria-hidden"] == "true"
     assert len(clone.children) == 6
-    few = build_comments_panel(make_view(comments=many[:2]), NOW)
+    few = build_comments_panel(make_view(comments=many[:2]), NOW, limit=20)
     assert "is-scrolling" not in find_id(few, COMMENTS_LIST).className
     assert not find_class(few, "comments-clone")
 
 
 def test_comments_empty_message():
-    assert text_of(build_comments_panel(make_view(), NOW)) == "No comments in the last 30 days"
+    empty = build_comments_panel(make_view(), NOW, limit=20)
+    assert text_of(empty) == "No comments in the last 30 days"
 
 
 @pytest.mark.parametrize(("seconds", "text"), [
@@ -325,7 +326,7 @@ def test_gong_payload_is_cleaned_like_the_feed():
 
 def test_topic_names_are_neutralised():
     row = TopicRow("Bil\u202eling", summarize((6, 3, 3), 5), summarize((6, 3, 3), 5), 0.0, 0.25)
-    table = build_topics_panel(make_view(topics=[row]))
+    table = build_topics_panel(make_view(topics=[row]), 8)
     assert [text_of(c) for c in find_class(table, "topic-name")] == ["Billing"]
 
 

@@ -13,14 +13,13 @@ from app.rollup import Comment
 from app.views import View
 
 COMMENTS_LIST = "comments-list"
-WALL_COMMENTS = 20
 SECONDS_PER_COMMENT = 7  # scroll speed: one card every few seconds
 MIN_TO_SCROLL = 4  # fewer than this fit on screen, so they stand still
 # A card stays a card: about six lines at wall size (like the gong), whatever was stored.
 COMMENT_CHARS = 420
 
 
-def build_comments_panel(view: View, now: datetime | None = None, *, limit: int = WALL_COMMENTS,
+def build_comments_panel(view: View, now: datetime | None = None, *, limit: int,
                          scroll: bool = True, fields: tuple[str, ...] = ()) -> list[Component]:
     """The comment feed for a view: newest first, looping upwards when ``scroll`` is on."""
     now = now or datetime.now(UTC)
@@ -78,5 +77,5 @@ def needs(view: View, ctx: PartContext) -> tuple:
 
 def build(view: View, ctx: PartContext) -> list[Component]:
     """The registry's builder: a scrolling feed on the wall, a still list for managers."""
-    return build_comments_panel(view, datetime.now(UTC), limit=ctx.limit or WALL_COMMENTS,
+    return build_comments_panel(view, datetime.now(UTC), limit=ctx.limit or len(view.comments),
                                 scroll=ctx.surface == "wall", fields=ctx.segment_fields)

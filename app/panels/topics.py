@@ -20,11 +20,10 @@ from app.views import View
 
 TOPICS_TABLE = "topics-table"
 TOPIC_CHARS = 60  # the cell cuts a wide name with an ellipsis; this bounds what is sent
-WALL_ROWS = 8
 HEADINGS = ("Topic", "Mentions", "NPS", "Change", "Detractors", "Impact")
 
 
-def build_topics_panel(view: View, limit: int = WALL_ROWS) -> list[Component]:
+def build_topics_panel(view: View, limit: int) -> list[Component]:
     """The topic table's children: the ``limit`` topics with the most impact on the score."""
     rows = view.topics[:limit]
     if not rows:
@@ -85,4 +84,4 @@ def needs(view: View, ctx: PartContext) -> tuple:
 
 def build(view: View, ctx: PartContext) -> list[Component]:
     """The registry's builder: the topic table, ``ctx.limit`` rows."""
-    return build_topics_panel(view, ctx.limit or WALL_ROWS)
+    return build_topics_panel(view, ctx.limit or len(view.topics))
