@@ -19,7 +19,28 @@
   var status = { receivedAt: 0, last: [] };
   var gongState = { ready: false, seen: null, until: 0, shownAt: 0 };
   var watchdog = { fails: 0, want: null, busy: false };
-  window.npsTv = { rotation: rotation, status: status, gong: gongState, watchdog: watchdog };
+  var access = { refused: null };
+  window.npsTv = { rotation: rotation, status: status, gong: gongState, watchdog: watchdog,
+    access: access };
+
+  // -- share links: the server names why it refused a request (X-NPS-TV-Link), so a revoked
+  // or expired link shows as such within one poll, instead of the data, without a reload.
+  var LINK_MESSAGES = { revoked: "This link was revoked", expired: "This link expired",
+    unknown: "This link is not valid", missing: "No access: open a share link" };
+  if (window.fetch) {
+    var realFetch = window.fetch.bind(window);
+    window.fetch = function (input, init) {
+      return realFetch(input, init).then(function (r) {
+        var reason = r.headers.get("X-NPS-TV-Link");
+        if ((r.status === 401 || r.status === 403) && reason) {
+          access.refused = LINK_MESSAGES[reason] ? reason : "unknown";
+        } else if (r.ok && /_dash-update-component/.test(String((input && input.url) || input))) {
+          access.refused = null;
+        }
+        return r;
+      });
+    };
+  }
 
   function noUpdate(n) {
     var out = [];
@@ -105,7 +126,10 @@
     // last good one. The wall says so in plain words; the manager also names the error class.
     var trouble = !lost && !!(data && data.trouble);
     var notice = "", noticeCls = "tv-connection";
-    if (lost) {
+    if (access.refused) {
+      notice = LINK_MESSAGES[access.refused];
+      noticeCls = "tv-connection is-shown is-refused";
+    } else if (lost) {
       notice = "Connection lost — showing data from " + ((data && data.hhmm) || "earlier");
       noticeCls = "tv-connection is-shown";
     } else if (trouble) {
