@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from app.config import DEFAULT_DATA_DIR, Settings
-from app.store import ResponseRecord, Store
+from app.store import ResponseRecord, Store, open_store
 from app.topics import load_taxonomy, tag_topics
 
 # Real survey exports nobody here wrote, carried in the repo with their licences (README there).
@@ -63,16 +63,15 @@ def tagger():
 
 
 @pytest.fixture
-def sqlite_store(settings: Settings, tagger) -> Iterator[Store]:
-    """An upgraded SQLite store in the test's temporary folder."""
-    store = Store(settings.resolved_database_url, tagger=tagger)
-    store.upgrade()
+def sqlite_store(settings: Settings) -> Iterator[Store]:
+    """An upgraded SQLite store in the test's temporary folder, opened as the app opens it."""
+    store = open_store(settings)
     yield store
     store.dispose()
 
 
 @pytest.fixture
-def postgres_store(tagger) -> Iterator[Store]:
+def postgres_store(settings: Settings, tagger) -> Iterator[Store]:
     """An upgraded, emptied store on the real PostgreSQL server (skipped when none answers)."""
     reason = _postgres_available()
     if reason is not None:
@@ -81,7 +80,7 @@ def postgres_store(tagger) -> Iterator[Store]:
         pytest.skip(f"no PostgreSQL at {POSTGRES_URL}: {reason}")
     store = Store(POSTGRES_URL, tagger=tagger)
     _reset_postgres(store)
-    store.upgrade()
+    open_store(settings, store=store)
     yield store
     store.dispose()
 

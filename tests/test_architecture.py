@@ -91,3 +91,19 @@ def test_services_are_reached_one_way():
     readers = [name for name, path in modules().items()
                if 'extensions["nps_tv"]' in path.read_text() and name != "app.services"]
     assert readers == []
+
+
+def calls_named(path: Path, names: set[str]) -> list[int]:
+    """Lines of ``path`` that call one of ``names`` by its bare name (``Store(...)``; not
+    ``dcc.Store(...)``, Dash's browser-side store)."""
+    return [node.lineno for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id in names]
+
+
+def test_stores_are_opened_one_way():
+    """Outside the store package, a store comes from ``app.store.open_store`` only."""
+    offenders = {name: lines for name, path in modules().items()
+                 if not name.startswith("app.store")
+                 and (lines := calls_named(path, {"Store", "create_engine", "Database"}))}
+    assert offenders == {}
