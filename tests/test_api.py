@@ -94,7 +94,9 @@ def test_summary_windows_and_segments(dash_app, client):
 @pytest.mark.parametrize(
     ("query", "field"),
     [("window=30x", "window"), ("window=0d", "window"), ("from=2026-13-01", "from"),
-     ("from=2026-02-01&to=2026-01-01", "from"), ("window=30d&from=2026-01-01", "window")],
+     ("from=2026-02-01&to=2026-01-01", "from"), ("window=30d&from=2026-01-01", "window"),
+     ("window=%EF%BC%93%EF%BC%90d", "window"), ("window=10000d", "window"),
+     ("window=range", "window")],
 )
 def test_bad_summary_parameters_name_the_field(client, query, field):
     response = client.get(f"/api/v1/summary?{query}")
