@@ -120,3 +120,24 @@ def test_window_strings_are_read_in_one_place():
     offenders = {name for name, path in modules().items()
                  if name != "app.windows" and pattern.search(path.read_text())}
     assert offenders - WINDOW_PARSERS_TO_MOVE == set()
+
+
+def fixtures_in(path: Path) -> set[str]:
+    """Names of the functions ``path`` decorates with ``pytest.fixture``."""
+    def is_fixture(decorator: ast.expr) -> bool:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        return isinstance(target, ast.Attribute) and target.attr == "fixture"
+
+    return {node.name for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.FunctionDef) and any(map(is_fixture, node.decorator_list))}
+
+
+def test_shared_fixtures_are_declared_once_in_conftest():
+    """A test module uses ``client``, ``dash_app``, ``settings`` ... from tests/conftest.py;
+    a copy of one in a module would quietly shadow it."""
+    tests = Path(__file__).resolve().parent
+    shared = fixtures_in(tests / "conftest.py")
+    assert {"settings", "store", "make_app", "dash_app", "client", "store_client"} <= shared
+    copies = {path.name: sorted(fixtures_in(path) & shared)
+              for path in sorted(tests.rglob("test_*.py")) if fixtures_in(path) & shared}
+    assert copies == {}
