@@ -110,8 +110,9 @@ def test_stores_are_opened_one_way():
     assert offenders == {}
 
 
-# The lead switches app.live's describe_request to app.windows, then removes it from here.
-WINDOW_PARSERS_TO_MOVE = {"app.live"}
+# Still taking windows apart: describe_request (app.live here, app.screen on main since the
+# split). The lead switches it to app.windows.window_title, then removes both from here.
+WINDOW_PARSERS_TO_MOVE = {"app.live", "app.screen"}
 
 
 def test_window_strings_are_read_in_one_place():
@@ -146,7 +147,7 @@ def test_shared_fixtures_are_declared_once_in_conftest():
 MAX_MODULE_LINES = 400  # a module past this is asking to be split along a responsibility
 MAX_FUNCTION_LINES = 60
 # Over the limit for now, each with who removes it. The lead removes app.manager's entry
-# when his rewrite of build_layout lands.
+# (TEMPORARY) when his rewrite of build_layout lands.
 SIZE_ALLOWED = {"app.manager": {"build_layout"}}
 
 
