@@ -15,6 +15,7 @@ from app.ingest.rules import TimeRange
 from app.services import get_services
 from app.store import StoreUnavailable
 from app.views import RequestError, View, ViewRequest
+from app.windows import days_window
 
 API_PREFIX = "/api/v1"
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def build_blueprint() -> Blueprint:
         services = get_services()
         try:
             req = ViewRequest.parse(request.args, services.settings.segment_fields,
-                                    f"{services.settings.window_days}d",
+                                    days_window(services.settings.window_days),
                                     TimeRange.from_settings(services.settings))
         except RequestError as exc:
             path, _, message = str(exc).partition(": ")

@@ -8,7 +8,6 @@ import sys
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -17,21 +16,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from app import __version__
 from app.config import SETTINGS, Settings
 from app.ingest.tokens import MIN_TOKEN_LENGTH, check_tokens
-from app.store import Store, StoreUnavailable
+from app.store import StoreUnavailable, open_store
 
 EXIT_STORE_UNAVAILABLE = 3
-
-
-def build_store(settings: Settings, url: str | None = None) -> Store:
-    """A store on the configured (or given) URL, tagging topics with the configured taxonomy."""
-    from app.topics import load_taxonomy, tag_topics
-
-    taxonomy = load_taxonomy(settings.resolved_topics_file)
-    store = Store(url or settings.resolved_database_url,
-                  tagger=partial(tag_topics, taxonomy=taxonomy))
-    store.limit_writes(settings.write_concurrency, settings.write_timeout_seconds)
-    store.upgrade()
-    return store
 
 
 def run_server(settings: Settings, background: threading.Thread | None = None) -> int:
@@ -51,7 +38,7 @@ def _display_host(host: str) -> str:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    build_store(settings).dispose()  # migrate once, before workers start
+    open_store(settings).dispose()  # migrate once, before workers start
     return run_server(settings)
 
 
@@ -63,7 +50,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         base = url.removeprefix("sqlite:///")
         for suffix in ("", "-wal", "-shm"):  # a stale WAL beside a new file corrupts it
             Path(base + suffix).unlink(missing_ok=True)
-    store = build_store(settings, url)
+    store = open_store(settings, url)
     if store.count_responses() == 0:
         print(f"Writing {settings.demo_days} days of demo history to {url} ...", flush=True)
         written = build_demo_history(store, days=settings.demo_days, seed=settings.demo_seed)
@@ -107,7 +94,7 @@ EVENT_OPTIONS = {"label": "label", "occurred_at": "--at", "kind": "--kind", "not
 def cmd_event(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "add":
         return _add_event(args, settings)
-    store = build_store(settings)
+    store = open_store(settings)
     if args.action == "list":
         for e in store.list_events():
             print(f"{e.id}\t{e.occurred_at.isoformat()}\t{e.kind}\t{e.label}")
@@ -140,7 +127,7 @@ def _add_event(args: argparse.Namespace, settings: Settings) -> int:
     # An unavailable store raises StoreUnavailable, which main() prints in one line (exit 3);
     # any other database refusal is one line with the same exit code, never a traceback.
     try:
-        event_id = build_store(settings).add_event(when, event.label, event.kind, event.note)
+        event_id = open_store(settings).add_event(when, event.label, event.kind, event.note)
     except SQLAlchemyError as exc:
         cause = getattr(exc, "orig", None) or exc
         first = (str(cause).strip().splitlines() or [""])[0]
@@ -154,7 +141,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from app.ingest.cli_import import run_import
     from app.ingest.rules import TimeRange
 
-    return run_import(args, build_store(settings), time_range=TimeRange.from_settings(settings))
+    return run_import(args, open_store(settings), time_range=TimeRange.from_settings(settings))
 
 
 def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
@@ -201,7 +188,7 @@ def settings_table() -> str:
 
 
 def cmd_upgrade(args: argparse.Namespace, settings: Settings) -> int:
-    store = build_store(settings)
+    store = open_store(settings)
     print(f"database at revision {store.current_revision()}")
     return 0
 

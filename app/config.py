@@ -36,9 +36,22 @@ def _optional_float(value: str) -> float | None:
     return float(value) if value.strip() else None
 
 
+# The parser of each declared type; a field of another type names its own with ``parse=``.
+PARSERS: dict[str, Callable[[str], Any]] = {
+    "str": str, "int": int, "float": float, "bool": _bool,
+    "tuple[str, ...]": _csv, "float | None": _optional_float,
+}
+
+
+def setting(default: Any, help: str, *, parse: Callable[[str], Any] | None = None) -> Any:
+    """A ``Settings`` field: its default, a line of help, and (when its type has none in
+    ``PARSERS``) how to read it from an environment variable."""
+    return dataclasses.field(default=default, metadata={"help": help, "parse": parse})
+
+
 @dataclass(frozen=True)
 class Setting:
-    """One configuration knob: its attribute name, parser, default and a line of help."""
+    """One configuration knob as the CLI and README show it, read off a ``Settings`` field."""
 
     name: str
     parse: Callable[[str], Any]
@@ -49,174 +62,135 @@ class Setting:
     def env(self) -> str:
         return ENV_PREFIX + self.name.upper()
 
-
-SETTINGS: tuple[Setting, ...] = (
-    Setting("database_url", str, "",
-            "SQLAlchemy URL of the response store; empty means SQLite at DATA_DIR/nps_tv.db. "
-            "DATABASE_URL is used when this is unset."),
-    Setting("data_dir", str, str(DEFAULT_DATA_DIR),
-            "Folder for the embedded SQLite stores and shipped config such as topics.json."),
-    Setting("topics_file", str, "",
-            "JSON keyword taxonomy for topics; empty means DATA_DIR/topics.json, "
-            "or the shipped data/topics.json when DATA_DIR has none."),
-    Setting("host", str, "127.0.0.1",
-            "Interface to listen on; use 0.0.0.0 to let a TV on the LAN reach the wall."),
-    Setting("port", int, 8050, "TCP port to listen on (Procfile hosts set PORT instead)."),
-    Setting("workers", int, 2, "gunicorn worker processes for `nps-tv serve`."),
-    Setting("threads", int, 8, "Threads per gunicorn worker (each wall tab polls)."),
-    Setting("poll_seconds", float, 3.0,
-            "How often the poller reads new and changed responses; screens ask the server "
-            "every second (or this often, when shorter)."),
-    Setting("poll_overlap_seconds", float, 10.0,
-            "Each poll also re-reads rows updated this long before the previous poll "
-            "started, so a write committed that late is still seen."),
-    Setting("window_days", int, 30,
-            "Default rolling window in days; the delta compares with the same length before it."),
-    Setting("timezone", str, "UTC", "IANA time zone in which days, weeks and months are cut."),
-    Setting("min_sample", int, 5,
-            "Below this many responses a score is not shown (\"not enough responses\")."),
-    Setting("segment_fields", _csv, ("product", "region", "plan"),
-            "Comma-separated response properties that the wall and API can filter by."),
-    Setting("goal", _optional_float, None, "Optional NPS goal drawn as a line on the trend."),
-    Setting("comments_keep", int, 60, "How many of the newest comments the comment feed keeps."),
-    Setting("dwell_seconds", float, 15.0, "Default seconds each wall panel stays on screen."),
-    Setting("stale_seconds", float, 60.0,
-            "The wall's 'updated' label turns amber after this many seconds without fresh data "
-            "and red after three times as long."),
-    Setting("nightly_reload", str, "03:30",
-            "Local time (HH:MM) at which wall screens reload to release browser memory; "
-            "empty disables."),
-    Setting("build_id", str, "",
-            "Identifies this deployment; screens reload when it changes. "
-            "Empty: version + the newest change time of the code and assets."),
-    Setting("ingest_token", str, "",
-            "Bearer token that POST /api/v1/responses and the webhooks require; empty refuses "
-            "every write. Several, comma-separated, are all valid (for rotation); each at least "
-            "16 characters."),
-    Setting("admin_token", str, "",
-            "Bearer token for /api/v1/events and reading /api/v1/responses; empty refuses them. "
-            "Comma-separated for rotation; never equal to an ingest token."),
-    Setting("max_body_bytes", int, 2_000_000,
-            "Largest request body the API accepts; larger ones get 413."),
-    Setting("max_dash_body_bytes", int, 200_000,
-            "Largest body a screen's update request (/_dash-update-component) may send; larger "
-            "ones get 413."),
-    Setting("earliest_date", str, "2000-01-01",
-            "Earliest plausible response or event date; every way in refuses older times."),
-    Setting("future_hours", float, 24.0,
-            "How far ahead of now a response or event time may lie; later ones are refused."),
-    Setting("segment_values_max", int, 200,
-            "Distinct values kept per segment field; further values are grouped as 'Other' "
-            "(with a warning on /health and in the log)."),
-    Setting("cache_mb", float, 64.0,
-            "Memory the caches of filtered views and screen parts may use, per worker."),
-    Setting("write_concurrency", int, 4,
-            "Writes (ingest, webhooks) a worker runs at once; more wait their turn, so writes "
-            "never take every thread from the wall."),
-    Setting("write_timeout_seconds", float, 5.0,
-            "How long a write waits for its turn and for the store's locks before it answers "
-            "503 with Retry-After."),
-    Setting("health_failures", int, 3,
-            "/health answers 503 after this many failed polls or writes in a row."),
-    Setting("health_max_age_seconds", float, 60.0,
-            "/health answers 503 when the newest snapshot is older than this."),
-    Setting("replay_window_seconds", float, 300.0,
-            "Webhook deliveries whose signed timestamp is older than this are refused as "
-            "replays (vendors that sign a timestamp)."),
-    Setting("proxy_hops", int, 0,
-            "Reverse proxies in front of NPS TV whose X-Forwarded-For is trusted "
-            "(0: use the socket's address)."),
-    Setting("delighted_secret", str, "",
-            "Delighted webhook signing secret; when set, "
-            "X-Delighted-Webhook-Signature is checked."),
-    Setting("wootric_secret", str, "",
-            "Wootric (InMoment) webhook secret; when set, the payload signature is checked."),
-    Setting("typeform_secret", str, "",
-            "Typeform webhook secret; when set, Typeform-Signature is checked."),
-    Setting("delighted_token", str, "",
-            "Token for ?token= on the Delighted webhook URL only (instead of the ingest token), "
-            "so one pasted URL can be rotated alone; comma-separated for rotation."),
-    Setting("wootric_token", str, "",
-            "Token for ?token= on the Wootric webhook URL only; comma-separated for rotation."),
-    Setting("typeform_token", str, "",
-            "Token for ?token= on the Typeform webhook URL only; comma-separated for rotation."),
-    Setting("asknicely_token", str, "",
-            "Token for the AskNicely webhook URL only; comma-separated for rotation."),
-    Setting("webhook_segments", _csv, (),
-            "Vendor properties mapped to segments, as segment=property pairs "
-            "(e.g. product=Product,region=Region); by default each segment field takes the "
-            "property of the same name."),
-    Setting("demo_seed", int, 7,
-            "Random seed of `nps-tv demo`, so the demo history is repeatable."),
-    Setting("demo_days", int, 180, "Days of history `nps-tv demo` writes."),
-    Setting("demo_every_seconds", float, 6.0,
-            "How often `nps-tv demo` adds a live response once the history is written."),
-)
-SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+    @classmethod
+    def from_field(cls, field: dataclasses.Field) -> Setting:
+        """The knob a field declares; its parser from ``parse=`` or from its type."""
+        parse = field.metadata.get("parse") or PARSERS.get(str(field.type))
+        if parse is None or not field.metadata.get("help"):
+            raise TypeError(f"Settings.{field.name}: declare it with setting(default, help, "
+                            f"parse=...) (type {field.type} has no parser in PARSERS)")
+        return cls(field.name, parse, field.default, field.metadata["help"])
 
 
 @dataclass(frozen=True)
 class Settings:
     """The resolved configuration: pass one to ``create_app``; tests build their own."""
 
-    database_url: str = ""
-    data_dir: str = str(DEFAULT_DATA_DIR)
-    topics_file: str = ""
-    host: str = "127.0.0.1"
-    port: int = 8050
-    workers: int = 2
-    threads: int = 8
-    poll_seconds: float = 3.0
-    poll_overlap_seconds: float = 10.0
-    window_days: int = 30
-    timezone: str = "UTC"
-    min_sample: int = 5
-    segment_fields: tuple[str, ...] = ("product", "region", "plan")
-    goal: float | None = None
-    comments_keep: int = 60
-    dwell_seconds: float = 15.0
-    stale_seconds: float = 60.0
-    nightly_reload: str = "03:30"
-    build_id: str = ""
-    ingest_token: str = ""
-    admin_token: str = ""
-    max_body_bytes: int = 2_000_000
-    max_dash_body_bytes: int = 200_000
-    earliest_date: str = "2000-01-01"
-    future_hours: float = 24.0
-    segment_values_max: int = 200
-    cache_mb: float = 64.0
-    write_concurrency: int = 4
-    write_timeout_seconds: float = 5.0
-    health_failures: int = 3
-    health_max_age_seconds: float = 60.0
-    replay_window_seconds: float = 300.0
-    proxy_hops: int = 0
-    delighted_secret: str = ""
-    wootric_secret: str = ""
-    typeform_secret: str = ""
-    delighted_token: str = ""
-    wootric_token: str = ""
-    typeform_token: str = ""
-    asknicely_token: str = ""
-    webhook_segments: tuple[str, ...] = ()
-    demo_seed: int = 7
-    demo_days: int = 180
-    demo_every_seconds: float = 6.0
+    # Each setting is declared here once: its type, default and help. SETTINGS, the CLI's
+    # `nps-tv settings` and the README table are all read off these fields.
+    database_url: str = setting("",
+        "SQLAlchemy URL of the response store; empty means SQLite at DATA_DIR/nps_tv.db. "
+        "DATABASE_URL is used when this is unset.")
+    data_dir: str = setting(str(DEFAULT_DATA_DIR),
+        "Folder for the embedded SQLite stores and shipped config such as topics.json.")
+    topics_file: str = setting("",
+        "JSON keyword taxonomy for topics; empty means DATA_DIR/topics.json, "
+        "or the shipped data/topics.json when DATA_DIR has none.")
+    host: str = setting("127.0.0.1",
+        "Interface to listen on; use 0.0.0.0 to let a TV on the LAN reach the wall.")
+    port: int = setting(8050, "TCP port to listen on (Procfile hosts set PORT instead).")
+    workers: int = setting(2, "gunicorn worker processes for `nps-tv serve`.")
+    threads: int = setting(8, "Threads per gunicorn worker (each wall tab polls).")
+    poll_seconds: float = setting(3.0,
+        "How often the poller reads new and changed responses; screens ask the server "
+        "every second (or this often, when shorter).")
+    poll_overlap_seconds: float = setting(10.0,
+        "Each poll also re-reads rows updated this long before the previous poll "
+        "started, so a write committed that late is still seen.")
+    window_days: int = setting(30,
+        "Default rolling window in days; the delta compares with the same length before it.")
+    timezone: str = setting("UTC", "IANA time zone in which days, weeks and months are cut.")
+    min_sample: int = setting(5,
+        "Below this many responses a score is not shown (\"not enough responses\").")
+    segment_fields: tuple[str, ...] = setting(("product", "region", "plan"),
+        "Comma-separated response properties that the wall and API can filter by.")
+    goal: float | None = setting(None, "Optional NPS goal drawn as a line on the trend.")
+    comments_keep: int = setting(60, "How many of the newest comments the comment feed keeps.")
+    dwell_seconds: float = setting(15.0, "Default seconds each wall panel stays on screen.")
+    stale_seconds: float = setting(60.0,
+        "The wall's 'updated' label turns amber after this many seconds without fresh data "
+        "and red after three times as long.")
+    nightly_reload: str = setting("03:30",
+        "Local time (HH:MM) at which wall screens reload to release browser memory; "
+        "empty disables.")
+    build_id: str = setting("",
+        "Identifies this deployment; screens reload when it changes. "
+        "Empty: version + the newest change time of the code and assets.")
+    ingest_token: str = setting("",
+        "Bearer token that POST /api/v1/responses and the webhooks require; empty refuses "
+        "every write. Several, comma-separated, are all valid (for rotation); each at least "
+        "16 characters.")
+    admin_token: str = setting("",
+        "Bearer token for /api/v1/events and reading /api/v1/responses; empty refuses them. "
+        "Comma-separated for rotation; never equal to an ingest token.")
+    max_body_bytes: int = setting(2_000_000,
+        "Largest request body the API accepts; larger ones get 413.")
+    max_dash_body_bytes: int = setting(200_000,
+        "Largest body a screen's update request (/_dash-update-component) may send; larger "
+        "ones get 413.")
+    earliest_date: str = setting("2000-01-01",
+        "Earliest plausible response or event date; every way in refuses older times.")
+    future_hours: float = setting(24.0,
+        "How far ahead of now a response or event time may lie; later ones are refused.")
+    segment_values_max: int = setting(200,
+        "Distinct values kept per segment field; further values are grouped as 'Other' "
+        "(with a warning on /health and in the log).")
+    cache_mb: float = setting(64.0,
+        "Memory the caches of filtered views and screen parts may use, per worker.")
+    write_concurrency: int = setting(4,
+        "Writes (ingest, webhooks) a worker runs at once; more wait their turn, so writes "
+        "never take every thread from the wall.")
+    write_timeout_seconds: float = setting(5.0,
+        "How long a write waits for its turn and for the store's locks before it answers "
+        "503 with Retry-After.")
+    health_failures: int = setting(3,
+        "/health answers 503 after this many failed polls or writes in a row.")
+    health_max_age_seconds: float = setting(60.0,
+        "/health answers 503 when the newest snapshot is older than this.")
+    replay_window_seconds: float = setting(300.0,
+        "Webhook deliveries whose signed timestamp is older than this are refused as "
+        "replays (vendors that sign a timestamp).")
+    proxy_hops: int = setting(0,
+        "Reverse proxies in front of NPS TV whose X-Forwarded-For is trusted "
+        "(0: use the socket's address).")
+    delighted_secret: str = setting("",
+        "Delighted webhook signing secret; when set, "
+        "X-Delighted-Webhook-Signature is checked.")
+    wootric_secret: str = setting("",
+        "Wootric (InMoment) webhook secret; when set, the payload signature is checked.")
+    typeform_secret: str = setting("",
+        "Typeform webhook secret; when set, Typeform-Signature is checked.")
+    delighted_token: str = setting("",
+        "Token for ?token= on the Delighted webhook URL only (instead of the ingest token), "
+        "so one pasted URL can be rotated alone; comma-separated for rotation.")
+    wootric_token: str = setting("",
+        "Token for ?token= on the Wootric webhook URL only; comma-separated for rotation.")
+    typeform_token: str = setting("",
+        "Token for ?token= on the Typeform webhook URL only; comma-separated for rotation.")
+    asknicely_token: str = setting("",
+        "Token for the AskNicely webhook URL only; comma-separated for rotation.")
+    webhook_segments: tuple[str, ...] = setting((),
+        "Vendor properties mapped to segments, as segment=property pairs "
+        "(e.g. product=Product,region=Region); by default each segment field takes the "
+        "property of the same name.")
+    demo_seed: int = setting(7, "Random seed of `nps-tv demo`, so the demo history is repeatable.")
+    demo_days: int = setting(180, "Days of history `nps-tv demo` writes.")
+    demo_every_seconds: float = setting(6.0,
+        "How often `nps-tv demo` adds a live response once the history is written.")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read every declared setting from the environment, then apply ``overrides``."""
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        for setting in SETTINGS:
-            raw = environ.get(setting.env)
+        for knob in SETTINGS:
+            raw = environ.get(knob.env)
             if raw is None:
                 continue
             try:
-                values[setting.name] = setting.parse(raw)
+                values[knob.name] = knob.parse(raw)
             except ValueError as exc:
-                raise ValueError(f"{setting.env}: {exc}") from None
+                raise ValueError(f"{knob.env}: {exc}") from None
         if "database_url" not in values and environ.get("DATABASE_URL"):
             values["database_url"] = environ["DATABASE_URL"]
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -244,6 +218,10 @@ class Settings:
             return Path(self.topics_file)
         local = Path(self.data_dir) / "topics.json"
         return local if local.exists() else DEFAULT_DATA_DIR / "topics.json"
+
+
+# Read off the fields above, never written out a second time.
+SETTINGS: tuple[Setting, ...] = tuple(Setting.from_field(f) for f in dataclasses.fields(Settings))
 
 
 def normalise_database_url(url: str) -> str:

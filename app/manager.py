@@ -16,6 +16,7 @@ from app.panels import CHIP_CHARS
 from app.panels.registry import Panel, panels
 from app.privacy import clean_for_display
 from app.screen import VIEW_PARAMS, ScreenConfig, describe_request, parse_screen, public_query
+from app.windows import RANGE, window_days
 
 if TYPE_CHECKING:
     from app.services import Services
@@ -28,9 +29,6 @@ WALL_LINK = "mgr-wall-link"
 SUBTITLE = "mgr-subtitle"
 
 WINDOW_CHOICES = (("30d", "30 days"), ("90d", "90 days"), ("all", "All time"))
-# The window control's value while the URL holds a from/to range: the range stays until a
-# window is chosen (a default of 30d would replace it on the first poll).
-RANGE = "range"
 
 
 def filter_id(field: str) -> dict[str, str]:
@@ -113,7 +111,7 @@ def _window_options(screen: ScreenConfig) -> list[dict[str, str]]:
         options.insert(0, {"label": describe_request(replace(screen.request, segments=())),
                            "value": RANGE})
     elif window not in {o["value"] for o in options}:
-        options.insert(0, {"label": window.replace("d", " days"), "value": window})
+        options.insert(0, {"label": f"{window_days(window)} days", "value": window})
     return options
 
 

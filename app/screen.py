@@ -18,6 +18,7 @@ from app.panels import CHIP_CHARS
 from app.panels.registry import panel_names
 from app.privacy import clean_for_display
 from app.views import RequestError, ViewRequest
+from app.windows import days_window, window_title
 
 THEME_NAMES = ("dark", "light")
 VIEW_PARAMS = ("window", "from", "to")
@@ -61,7 +62,7 @@ def _parse_screen(items: tuple[tuple[str, str], ...], names: tuple[str, ...],
                   time_range: TimeRange | None = None) -> ScreenConfig:
     query = dict(items)
     notices: list[str] = []
-    default_window = f"{window_days}d"
+    default_window = days_window(window_days)
     try:
         request = ViewRequest.parse(query, segment_fields, default_window, time_range)
     except RequestError as exc:
@@ -170,15 +171,7 @@ def _request_params(request: ViewRequest, default_window: str) -> list[tuple[str
 
 def describe_request(request: ViewRequest) -> str:
     """A short subtitle: "Last 30 days · Ledger, Pulse · EMEA"."""
-    if request.window == "all":
-        parts = ["All time"]
-    elif request.window == "range":
-        start = request.start.isoformat() if request.start else "start"
-        end = request.end.isoformat() if request.end else "today"
-        parts = [f"{start} to {end}"]
-    else:
-        days = int(request.window[:-1])
-        parts = ["Today" if days == 1 else f"Last {days} days"]
+    parts = [window_title(request.window, request.start, request.end)]
     # Values come from the URL as typed: shown cleaned and cut like any chip.
     parts += [", ".join(clean_for_display(v, CHIP_CHARS) for v in values)
               for _, values in request.segments]

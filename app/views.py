@@ -7,7 +7,6 @@ cost one computation per poll.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -22,10 +21,9 @@ from app.ingest.rules import TimeRange
 from app.metrics import ScoreSummary, TopicRow, TrendPoint
 from app.rollup import Comment, Snapshot
 from app.store.database import EventRow
+from app.windows import ALL, RANGE, WindowError, parse_window, window_days, window_label
 
 EPOCH = date(1970, 1, 1)
-# ASCII digits only: int() would read "٣٠" or "３０" as 30.
-WINDOW_RE = re.compile(r"^([0-9]{1,4})d$", re.ASCII)
 
 
 class RequestError(ValueError):
@@ -36,7 +34,7 @@ class RequestError(ValueError):
 class ViewRequest:
     """What a screen asks for: a window and optional segment filters."""
 
-    window: str = "30d"  # "<N>d", "all", or "range"
+    window: str = "30d"  # "<N>d", "all", or "range": the vocabulary of app/windows.py
     start: date | None = None  # with window="range"
     end: date | None = None
     segments: tuple[tuple[str, tuple[str, ...]], ...] = ()
@@ -55,17 +53,16 @@ class ViewRequest:
         start, end = _parse_date(args, "from", first, last), _parse_date(args, "to", first, last)
         window = (args.get("window") or "").strip().lower()
         if start or end:
-            if window and window != "range":
+            if window and window != RANGE:
                 raise RequestError("window: give either window or from/to, not both")
             if start and end and start > end:
                 raise RequestError("from: must not be after to")
-            window = "range"
+            window = RANGE
         else:
-            window = window or default_window
-            if window != "all" and not WINDOW_RE.match(window):
-                raise RequestError(f"window: must be like 30d, 90d or all, got {window!r}")
-            if window != "all" and int(window[:-1]) < 1:
-                raise RequestError("window: must be at least 1d")
+            try:
+                window = parse_window(window or default_window)
+            except WindowError as exc:
+                raise RequestError(str(exc)) from None
         segments = []
         for name in segment_fields:
             raw = args.get(name)
@@ -111,11 +108,8 @@ class View:
 
     @property
     def label(self) -> str:
-        if self.request.window == "all":
-            return "all time"
-        if self.request.window == "range":
-            return f"{self.start.isoformat()} to {self.end.isoformat()}"
-        return f"last {self.request.window[:-1]} days"
+        """The window in running text: "last 30 days", "all time", "2026-01-01 to …"."""
+        return window_label(self.request.window, self.start, self.end)
 
 
 def today_in(tz: str, now: datetime | None = None) -> date:
@@ -141,17 +135,17 @@ def _combo_mask(snapshot: Snapshot, request: ViewRequest) -> np.ndarray:
 
 def _window_bounds(snapshot: Snapshot, request: ViewRequest, today: date,
                    per_day: np.ndarray) -> tuple[date, date]:
-    if request.window == "range":
+    if request.window == RANGE:
         last = request.end or today
         first = request.start or _first_day_with_data(snapshot.day0, per_day) or last
         return min(first, last), last
-    if request.window == "all":
+    days = window_days(request.window)
+    if days is None:
         # All time is the span of the data, not up to today: a burst of answers years ago
         # would otherwise be one dot at the left of a month-by-month axis.
         first = _first_day_with_data(snapshot.day0, per_day)
         last = _last_day_with_data(snapshot.day0, per_day)
         return (first or today), (last or today)
-    days = int(request.window[:-1])
     return today - timedelta(days=days - 1), today
 
 
@@ -212,7 +206,7 @@ def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz:
 
     current = metrics.summarize(_slice_sum(per_day, snapshot.day0, start, end), min_sample)
     previous = None
-    if request.window != "all":
+    if request.window != ALL:
         length = (end - start).days + 1
         p_end = start - timedelta(days=1)
         p_start = p_end - timedelta(days=length - 1)

@@ -24,8 +24,8 @@ from app.parts import prewarm
 from app.poller import Poller
 from app.scheduler import start_scheduler
 from app.services import Services, attach_services, get_services
-from app.store import Store
-from app.topics import load_taxonomy, tag_topics
+from app.store import Store, open_store
+from app.topics import load_taxonomy
 
 ASSETS_DIR = PROJECT_ROOT / "assets"
 
@@ -35,10 +35,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     settings = settings or Settings.from_env()
     check_tokens(settings)  # a short or shared token stops the start, with the reason
     taxonomy = load_taxonomy(settings.resolved_topics_file)
-    if store is None:
-        store = Store(settings.resolved_database_url, tagger=partial(tag_topics, taxonomy=taxonomy))
-    store.limit_writes(settings.write_concurrency, settings.write_timeout_seconds)
-    store.upgrade()
+    store = open_store(settings, store=store, taxonomy=taxonomy)
     poller = Poller(store, settings, tuple(taxonomy.names))
     build_id = settings.build_id or default_build_id()
     # Three quarters of the cache budget; the poller's view cache has the rest.

@@ -1,25 +1,38 @@
-"""Fixtures: every test gets a fresh app on a temporary store."""
+"""Fixtures: every test gets a fresh app on a temporary store.
+
+Declared here once (not per file): ``settings``, the stores (``sqlite_store``,
+``postgres_store``, ``store`` on both), ``make_app`` (an app on the test's settings with both
+test tokens, settings overridable), ``dash_app``, ``client``, ``app_store`` and
+``store_client`` (a client on the ``store`` fixture's database).
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
 import pytest
+from dash import Dash
+from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from app.config import DEFAULT_DATA_DIR, Settings
-from app.store import ResponseRecord, Store
+from app.services import get_services
+from app.store import ResponseRecord, Store, open_store
 from app.topics import load_taxonomy, tag_topics
+from app.web import create_app
 
 # Real survey exports nobody here wrote, carried in the repo with their licences (README there).
 REAL_DATA = Path(__file__).resolve().parent / "data" / "real"
 POSTGRES_URL = os.environ.get(
     "NPS_TV_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TOPICS_FILE = DEFAULT_DATA_DIR / "topics.json"
+# The tokens of the apps ``make_app`` builds (each at least 16 characters, never equal).
+INGEST_TOKEN = "ingest-secret-0123456789"
+ADMIN_TOKEN = "admin-secret-0123456789"
 
 
 def real_data(name: str) -> Path:
@@ -63,16 +76,15 @@ def tagger():
 
 
 @pytest.fixture
-def sqlite_store(settings: Settings, tagger) -> Iterator[Store]:
-    """An upgraded SQLite store in the test's temporary folder."""
-    store = Store(settings.resolved_database_url, tagger=tagger)
-    store.upgrade()
+def sqlite_store(settings: Settings) -> Iterator[Store]:
+    """An upgraded SQLite store in the test's temporary folder, opened as the app opens it."""
+    store = open_store(settings)
     yield store
     store.dispose()
 
 
 @pytest.fixture
-def postgres_store(tagger) -> Iterator[Store]:
+def postgres_store(settings: Settings, tagger) -> Iterator[Store]:
     """An upgraded, emptied store on the real PostgreSQL server (skipped when none answers)."""
     reason = _postgres_available()
     if reason is not None:
@@ -81,7 +93,7 @@ def postgres_store(tagger) -> Iterator[Store]:
         pytest.skip(f"no PostgreSQL at {POSTGRES_URL}: {reason}")
     store = Store(POSTGRES_URL, tagger=tagger)
     _reset_postgres(store)
-    store.upgrade()
+    open_store(settings, store=store)
     yield store
     store.dispose()
 
@@ -97,6 +109,53 @@ def store(request) -> Store:
     """The store under test, once on SQLite and once on PostgreSQL."""
     name = "sqlite_store" if request.param == "sqlite" else "postgres_store"
     return request.getfixturevalue(name)
+
+
+@pytest.fixture
+def make_app(settings: Settings) -> Iterator[Callable[..., Dash]]:
+    """Build apps on the test's settings with both test tokens set: ``make_app(**changes)``
+    overrides settings, ``make_app(store=...)`` serves a given store. Stores are closed after."""
+    built: list[Dash] = []
+
+    def build(store: Store | None = None, **changes) -> Dash:
+        changes = {"ingest_token": INGEST_TOKEN, "admin_token": ADMIN_TOKEN, **changes}
+        dash_app = create_app(settings.replace(**changes), store=store)
+        built.append(dash_app)
+        return dash_app
+
+    yield build
+    for dash_app in built:
+        get_services(dash_app).store.dispose()
+
+
+@pytest.fixture
+def dash_app(make_app: Callable[..., Dash]) -> Dash:
+    """The app on a fresh SQLite store in the test's folder, with both test tokens set."""
+    return make_app()
+
+
+@pytest.fixture
+def client(dash_app: Dash) -> FlaskClient:
+    """A test client of ``dash_app``."""
+    return dash_app.server.test_client()
+
+
+@pytest.fixture
+def app_store(dash_app: Dash) -> Store:
+    """The store ``dash_app`` writes to and polls."""
+    return get_services(dash_app).store
+
+
+@pytest.fixture
+def store_client(make_app: Callable[..., Dash], store: Store) -> FlaskClient:
+    """A test client of an app on the ``store`` fixture's database (SQLite, then PostgreSQL),
+    with both test tokens set."""
+    return make_app(database_url=store.url).server.test_client()
+
+
+def poll(dash_app: Dash) -> None:
+    """Run one poll of ``dash_app``'s poller now, as its job would."""
+    get_services(dash_app).poller.poll()
 
 
 def make_record(i: int, score: int, *, when: datetime | None = None, comment: str | None = None,

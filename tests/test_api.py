@@ -8,21 +8,7 @@ import pytest
 
 from app.services import get_services
 from app.web import create_app
-from tests.conftest import make_record, real_data
-
-
-@pytest.fixture
-def dash_app(settings):
-    return create_app(settings)
-
-
-@pytest.fixture
-def client(dash_app):
-    return dash_app.server.test_client()
-
-
-def poll(dash_app) -> None:
-    get_services(dash_app).poller.poll()
+from tests.conftest import make_record, poll, real_data
 
 
 def test_health_reports_database_snapshot_and_build(dash_app, client):
@@ -94,7 +80,9 @@ def test_summary_windows_and_segments(dash_app, client):
 @pytest.mark.parametrize(
     ("query", "field"),
     [("window=30x", "window"), ("window=0d", "window"), ("from=2026-13-01", "from"),
-     ("from=2026-02-01&to=2026-01-01", "from"), ("window=30d&from=2026-01-01", "window")],
+     ("from=2026-02-01&to=2026-01-01", "from"), ("window=30d&from=2026-01-01", "window"),
+     ("window=%EF%BC%93%EF%BC%90d", "window"), ("window=10000d", "window"),
+     ("window=range", "window")],
 )
 def test_bad_summary_parameters_name_the_field(client, query, field):
     response = client.get(f"/api/v1/summary?{query}")
@@ -132,9 +120,9 @@ def test_real_exports_give_the_published_score(settings, file, args, n, nps, exa
     assert round(body["nps_exact"], 2) == exact
 
 
-def test_default_build_id_is_the_same_in_every_worker(settings):
-    first = get_services(create_app(settings.replace(build_id=""))).build_id
-    second = get_services(create_app(settings.replace(build_id=""))).build_id
+def test_default_build_id_is_the_same_in_every_worker(make_app):
+    first = get_services(make_app(build_id="")).build_id
+    second = get_services(make_app(build_id="")).build_id
     assert first == second
     from app import __version__
 

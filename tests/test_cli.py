@@ -51,10 +51,10 @@ def test_event_add_refuses_what_rest_refuses_without_a_traceback(env, store, mon
 def test_event_add_cleans_the_note_like_rest(env, capsys):
     assert main(["event", "add", "v2.4", "--at", "2026-11-01T10:00:00Z",
                  "--note", "fixes\x1b[0m\u202e\nmore"]) == 0
-    from app.cli import build_store
     from app.config import Settings
+    from app.store import open_store
 
-    [event] = build_store(Settings.from_env()).list_events()
+    [event] = open_store(Settings.from_env()).list_events()
     assert (event.label, event.note) == ("v2.4", "fixes[0m\nmore")
 
 

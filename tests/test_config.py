@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
 
-from app.config import SETTINGS, Settings, normalise_database_url
+import app.config
+from app.config import SETTINGS, Setting, Settings, normalise_database_url, setting
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+CONFIG_SOURCE = Path(app.config.__file__)
 
 
 def test_every_setting_is_documented_in_the_readme():
@@ -24,6 +27,42 @@ def test_registry_and_settings_class_declare_the_same_settings():
     for s in SETTINGS:
         assert s.help.strip(), s.name
         assert getattr(Settings(), s.name) == s.default, s.name
+
+
+def test_each_default_is_declared_once_on_its_field():
+    # SETTINGS is read off the dataclass, so a default or help written a second time
+    # elsewhere (a tuple beside the class, as before) cannot drift from it.
+    assert SETTINGS == tuple(Setting.from_field(f) for f in dataclasses.fields(Settings))
+    for field in dataclasses.fields(Settings):
+        assert field.metadata.get("help", "").strip(), f"{field.name} has no help"
+        assert field.default is not dataclasses.MISSING, f"{field.name} has no default"
+    assert Settings.from_env({}) == Settings()
+    source = CONFIG_SOURCE.read_text()
+    for s in SETTINGS:  # one field each, and no registry entry written out beside it
+        assert source.count(f"    {s.name}: ") == 1, s.name
+    assert re.search(r"Setting\(\s*[\"']", source) is None, "a Setting(...) written out by hand"
+
+
+def test_every_declared_type_has_a_parser_that_reads_its_default_back():
+    for s in SETTINGS:
+        if isinstance(s.default, (int, float, str)) and not isinstance(s.default, bool):
+            assert s.parse(str(s.default)) == s.default, s.name
+        elif isinstance(s.default, tuple):
+            assert s.parse(",".join(s.default)) == s.default, s.name
+
+
+def test_a_field_without_help_or_parser_is_refused():
+    @dataclasses.dataclass
+    class Odd:
+        untyped: bytes = setting(b"", "bytes have no parser")
+        silent: int = dataclasses.field(default=1)
+
+    odd, silent = dataclasses.fields(Odd)
+    with pytest.raises(TypeError, match="untyped"):
+        Setting.from_field(odd)
+    with pytest.raises(TypeError, match="silent"):
+        Setting.from_field(silent)
+    assert Setting.from_field(dataclasses.fields(Settings)[0]).env == "NPS_TV_DATABASE_URL"
 
 
 def test_settings_are_read_from_the_environment():

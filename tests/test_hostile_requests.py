@@ -10,12 +10,9 @@ from typing import Any
 
 import pytest
 
-from app.services import get_services
-from app.web import create_app
+from tests.conftest import ADMIN_TOKEN, INGEST_TOKEN, poll
 
 UPDATE = "/_dash-update-component"
-ADMIN_TOKEN = "admin-token-for-hostile-tests-0123456789"
-INGEST_TOKEN = "ingest-token-for-hostile-tests-0123456789"
 ROUTE = "page-content.children"
 TV_POLL = "..tv-score-body.children"  # prefixes of the callbacks' output ids
 MGR_POLL = "..mgr-score-body.children"
@@ -24,18 +21,10 @@ TV_GONG = "..tv-gong.children"  # a clientside callback: the server has no funct
 
 
 @pytest.fixture
-def dash_app(settings):
-    return create_app(settings.replace(admin_token=ADMIN_TOKEN, ingest_token=INGEST_TOKEN))
-
-
-@pytest.fixture
-def client(dash_app):
-    get_services(dash_app).poller.poll()
-    return dash_app.server.test_client()
-
-
-@pytest.fixture
-def deps(client) -> list[dict[str, Any]]:
+def deps(dash_app, client) -> list[dict[str, Any]]:
+    """The app's callbacks, after a first poll (callbacks answer from a snapshot, as on a
+    running wall)."""
+    poll(dash_app)
     return client.get("/_dash-dependencies").get_json()
 
 
@@ -192,20 +181,12 @@ PATH_PROBES = [
 
 @pytest.mark.parametrize(("path", "status"), PATH_PROBES, ids=[p[:50] for p, _ in PATH_PROBES])
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
-def test_path_probe_answers_without_error(client, caplog, path, status, method):
+def test_path_probe_answers_without_error(dash_app, client, caplog, path, status, method):
+    poll(dash_app)
     response = client.open(path, method=method)
     assert response.status_code == status
     assert b"root:" not in response.data and b"import" not in response.data
     assert_no_traceback(caplog)
-
-
-@pytest.fixture
-def store_client(settings, store):
-    """A client on the store under test (SQLite and PostgreSQL), with the admin token."""
-    dash_app = create_app(settings.replace(database_url=store.url, admin_token=ADMIN_TOKEN,
-                                           ingest_token=INGEST_TOKEN))
-    yield dash_app.server.test_client()
-    get_services(dash_app).store.dispose()
 
 
 QUERY_PROBES = [
@@ -250,8 +231,8 @@ def send_chunked(client, path: str, body: bytes, **headers: str):
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
-def test_dash_route_refuses_a_body_over_its_limit(settings, caplog, chunked):
-    client = create_app(settings.replace(max_dash_body_bytes=1000)).server.test_client()
+def test_dash_route_refuses_a_body_over_its_limit(make_app, caplog, chunked):
+    client = make_app(max_dash_body_bytes=1000).server.test_client()
     body = json.dumps({"output": "x" * 2000}).encode()
     response = (send_chunked(client, UPDATE, body) if chunked
                 else client.post(UPDATE, data=body, content_type="application/json"))
@@ -261,16 +242,15 @@ def test_dash_route_refuses_a_body_over_its_limit(settings, caplog, chunked):
     assert_no_traceback(caplog)
 
 
-def test_a_chunked_body_within_the_limit_reaches_the_route(settings):
-    client = create_app(settings.replace(max_dash_body_bytes=1000)).server.test_client()
+def test_a_chunked_body_within_the_limit_reaches_the_route(make_app):
+    client = make_app(max_dash_body_bytes=1000).server.test_client()
     response = send_chunked(client, UPDATE, b'{"output": "nope"}')
     assert response.status_code == 400  # read whole and judged by the route, not refused
     assert response.get_json()["problems"][0]["path"] == "output"
 
 
-def test_api_routes_keep_their_own_larger_limit(settings):
-    client = create_app(settings.replace(max_dash_body_bytes=1000, max_body_bytes=5000,
-                                         ingest_token=INGEST_TOKEN)).server.test_client()
+def test_api_routes_keep_their_own_larger_limit(make_app):
+    client = make_app(max_dash_body_bytes=1000, max_body_bytes=5000).server.test_client()
     headers = {"Authorization": f"Bearer {INGEST_TOKEN}"}
     within = client.post("/api/v1/responses", data=b" " * 3000 + b"{}", headers=headers,
                          content_type="application/json")
@@ -279,18 +259,19 @@ def test_api_routes_keep_their_own_larger_limit(settings):
     assert over.status_code == 413 and over.get_json()["limit"] == 5000
 
 
-def test_a_content_length_that_is_not_a_number_is_a_400(client):
+def test_a_content_length_that_is_not_a_number_is_a_400(dash_app, client):
+    poll(dash_app)
     response = client.post(UPDATE, data=b"{}", content_type="application/json",
                            environ_overrides={"CONTENT_LENGTH": "12abc"})
     assert response.status_code == 400
     assert response.get_json()["problems"][0]["path"] == "Content-Length"
 
 
-def test_behind_a_proxy_the_forwarded_client_address_is_used(settings):
+def test_behind_a_proxy_the_forwarded_client_address_is_used(make_app):
     from flask import request
 
     for hops, expected in ((0, "127.0.0.1"), (1, "203.0.113.9")):
-        dash_app = create_app(settings.replace(proxy_hops=hops))
+        dash_app = make_app(proxy_hops=hops)
         dash_app.server.add_url_rule("/_test-remote", "remote", lambda: request.remote_addr)
         response = dash_app.server.test_client().get(
             "/_test-remote", environ_base={"REMOTE_ADDR": "127.0.0.1"},

@@ -4,22 +4,17 @@ exactly as before (REST on SQLite and PostgreSQL; `nps-tv import` too)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
+from flask.testing import FlaskClient
 
 from app.cli import main
-from app.config import Settings
-from app.services import get_services
 from app.store import Store
-from app.web import create_app
-from tests.conftest import make_record
+from tests.conftest import ADMIN_TOKEN, INGEST_TOKEN, make_record
 
-INGEST_TOKEN = "ingest-secret-0123456789"
-ADMIN_TOKEN = "admin-secret-0123456789"
 RESPONSES = "/api/v1/responses"
 EVENTS = "/api/v1/events"
 JSON = "application/json"
@@ -261,12 +256,9 @@ def seeded(store: Store) -> Store:
 
 
 @pytest.fixture
-def client(settings: Settings, seeded: Store) -> Iterator[Any]:
+def seeded_client(seeded: Store, store_client: FlaskClient) -> FlaskClient:
     """A test client of an app on the seeded store's database, with both tokens set."""
-    dash_app = create_app(settings.replace(database_url=seeded.url, ingest_token=INGEST_TOKEN,
-                                           admin_token=ADMIN_TOKEN))
-    yield dash_app.server.test_client()
-    get_services(dash_app).store.dispose()
+    return store_client
 
 
 def snapshot(store: Store) -> tuple[list[dict[str, Any]], int, list[Any]]:
@@ -292,16 +284,16 @@ def send(client, url: str, case: Case, token: str):
 
 
 @pytest.mark.parametrize("case", RESPONSE_CASES)
-def test_malformed_response_post_is_refused_and_changes_nothing(client, seeded, case: Case):
+def test_malformed_response_post_is_refused_and_changes_nothing(seeded_client, seeded, case: Case):
     before = snapshot(seeded)
-    assert_refused(send(client, RESPONSES, case, INGEST_TOKEN), case)
+    assert_refused(send(seeded_client, RESPONSES, case, INGEST_TOKEN), case)
     assert snapshot(seeded) == before
 
 
 @pytest.mark.parametrize("case", EVENT_CASES)
-def test_malformed_event_post_is_refused_and_changes_nothing(client, seeded, case: Case):
+def test_malformed_event_post_is_refused_and_changes_nothing(seeded_client, seeded, case: Case):
     before = snapshot(seeded)
-    assert_refused(send(client, EVENTS, case, ADMIN_TOKEN), case)
+    assert_refused(send(seeded_client, EVENTS, case, ADMIN_TOKEN), case)
     assert snapshot(seeded) == before
 
 
@@ -444,11 +436,9 @@ IMPORT_CASES = [
 
 
 @pytest.fixture
-def cli_env(settings: Settings, seeded: Store, monkeypatch) -> Store:
+def cli_env(env: pytest.MonkeyPatch, seeded: Store) -> Store:
     """`nps-tv` pointed at the seeded store's database."""
-    monkeypatch.setenv("NPS_TV_DATABASE_URL", seeded.url)
-    monkeypatch.setenv("NPS_TV_DATA_DIR", settings.data_dir)
-    monkeypatch.setenv("NPS_TV_TOPICS_FILE", settings.topics_file)
+    env.setenv("NPS_TV_DATABASE_URL", seeded.url)
     return seeded
 
 

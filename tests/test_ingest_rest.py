@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,38 +12,11 @@ from app.ingest.schema import MAX_BATCH
 from app.services import get_services
 from app.store import Store
 from app.web import create_app
-from tests.conftest import make_record
+from tests.conftest import ADMIN_TOKEN, INGEST_TOKEN, make_record
 
-INGEST_TOKEN = "ingest-secret-0123456789"
-ADMIN_TOKEN = "admin-secret-0123456789"
 RESPONSES = "/api/v1/responses"
 EVENTS = "/api/v1/events"
 SEEN_AT = "2026-11-20T09:30:00+01:00"
-
-
-@pytest.fixture
-def dash_app(settings):
-    """The app on a fresh SQLite store, with both tokens set."""
-    return create_app(settings.replace(ingest_token=INGEST_TOKEN, admin_token=ADMIN_TOKEN))
-
-
-@pytest.fixture
-def client(dash_app):
-    return dash_app.server.test_client()
-
-
-@pytest.fixture
-def app_store(dash_app) -> Store:
-    return get_services(dash_app).store
-
-
-@pytest.fixture
-def client_on(settings, store: Store) -> Iterator[Any]:
-    """A test client of an app on the ``store`` fixture's database (SQLite, then PostgreSQL)."""
-    dash_app = create_app(settings.replace(database_url=store.url, ingest_token=INGEST_TOKEN,
-                                           admin_token=ADMIN_TOKEN))
-    yield dash_app.server.test_client()
-    get_services(dash_app).store.dispose()
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -136,13 +108,13 @@ def test_response_without_external_id_is_new_every_time(client, app_store):
 
 
 @pytest.mark.parametrize("created_at", [SEEN_AT, None], ids=["with-time", "time-defaulted"])
-def test_identical_repeat_is_unchanged_and_never_a_second_row(client_on, store, created_at):
+def test_identical_repeat_is_unchanged_and_never_a_second_row(store_client, store, created_at):
     body = answer(1, 9, comment="Great", segments={"plan": "pro"})
     if created_at:
         body["created_at"] = created_at
-    first = post(client_on, body)
+    first = post(store_client, body)
     [before] = stored(store)
-    second = post(client_on, body)
+    second = post(store_client, body)
     assert (first.status_code, second.status_code) == (201, 200)
     assert second.get_json() == {"received": 1, "inserted": 0, "updated": 0, "unchanged": 1}
     # updated_at too: an unchanged repeat must not make the poller re-read the row.
@@ -157,10 +129,10 @@ def test_identical_repeat_is_unchanged_and_never_a_second_row(client_on, store, 
     ({"created_at": "2026-11-21T00:00:00Z"},
      lambda row: row["created_at"] == "2026-11-21T00:00:00+00:00"),
 ], ids=["comment-added-later", "score", "segments", "excluded", "created_at"])
-def test_repeat_with_new_content_updates_the_same_row(client_on, store, change, check):
-    assert post(client_on, answer(1, 9)).status_code == 201
+def test_repeat_with_new_content_updates_the_same_row(store_client, store, change, check):
+    assert post(store_client, answer(1, 9)).status_code == 201
     [before] = stored(store)
-    response = post(client_on, answer(1, 9) | change)
+    response = post(store_client, answer(1, 9) | change)
     assert response.status_code == 200
     assert response.get_json() == {"received": 1, "inserted": 0, "updated": 1, "unchanged": 0}
     [after] = stored(store)
@@ -170,28 +142,28 @@ def test_repeat_with_new_content_updates_the_same_row(client_on, store, change, 
         assert after["created_at"] == before["created_at"]
 
 
-def test_an_older_version_never_overwrites_a_newer_one(client_on, store):
+def test_an_older_version_never_overwrites_a_newer_one(store_client, store):
     """Newest wins: a retry of an earlier version arriving after a correction changes nothing."""
     t0 = datetime.now(UTC) - timedelta(hours=2)
     first = answer(1, 2, updated_at=t0.isoformat())
     corrected = answer(1, 10, comment="Sorted in minutes",
                        updated_at=(t0 + timedelta(minutes=5)).isoformat())
-    assert post(client_on, first).status_code == 201
-    assert post(client_on, corrected).get_json()["updated"] == 1
+    assert post(store_client, first).status_code == 201
+    assert post(store_client, corrected).get_json()["updated"] == 1
     before = stored(store)
-    late_retry = post(client_on, first)
+    late_retry = post(store_client, first)
     assert late_retry.status_code == 200
     assert late_retry.get_json() == {"received": 1, "inserted": 0, "updated": 0, "unchanged": 1}
     assert stored(store) == before
     assert (before[0]["score"], before[0]["comment"]) == (10, "Sorted in minutes")
     newer = answer(1, 8, updated_at=(t0 + timedelta(minutes=9)).isoformat())
-    assert post(client_on, newer).get_json()["updated"] == 1
+    assert post(store_client, newer).get_json()["updated"] == 1
     assert stored(store)[0]["score"] == 8
 
 
 @pytest.mark.parametrize("value", ["0001-01-01T00:00:00Z", "2026-11-23T09:30:00", 17])
-def test_a_bad_version_time_is_refused_naming_the_field(client_on, store, value):
-    response = post(client_on, answer(1, 9, updated_at=value))
+def test_a_bad_version_time_is_refused_naming_the_field(store_client, store, value):
+    response = post(store_client, answer(1, 9, updated_at=value))
     assert response.status_code == 400
     [problem] = response.get_json()["problems"]
     assert problem["path"] == "updated_at" and problem["message"].startswith("must ")
@@ -449,17 +421,17 @@ def test_invalid_event_is_refused_and_nothing_is_added(client, app_store, body, 
 # -- the shared input rules (issue 6) ----------------------------------------------------------
 
 
-def test_comment_loses_control_and_override_characters_but_keeps_its_lines(client_on, store):
+def test_comment_loses_control_and_override_characters_but_keeps_its_lines(store_client, store):
     comment = "Great\x1b[31m support\u202e!\r\nSecond\tline\x07"
-    response = post(client_on, answer(1, comment=comment, created_at=SEEN_AT))
+    response = post(store_client, answer(1, comment=comment, created_at=SEEN_AT))
     assert response.status_code == 201
     [row] = stored(store)
     assert row["comment"] == "Great[31m support!\r\nSecond\tline"
 
 
-def test_times_at_the_ends_of_the_range_are_accepted(client_on, store):
+def test_times_at_the_ends_of_the_range_are_accepted(store_client, store):
     soon = (datetime.now(UTC) + timedelta(hours=23)).isoformat()
-    response = post(client_on, [answer(1, created_at="2000-01-01T00:00:00Z"),
+    response = post(store_client, [answer(1, created_at="2000-01-01T00:00:00Z"),
                                 answer(2, created_at=soon)])
     assert response.status_code == 201
     assert [r["created_at"][:10] for r in stored(store)] == [

@@ -23,8 +23,9 @@ from app.ingest.vendors import (
 )
 from app.services import get_services
 from app.web import create_app
+from tests.conftest import INGEST_TOKEN
 
-TOKEN = "ingest-token-5f2c-0123456789"
+TOKEN = INGEST_TOKEN
 SECRETS = {"delighted": "dl-api-key-123", "wootric": "wt-secret-456", "typeform": "tf-secret-789"}
 SIGNED = tuple(SECRETS)
 VENDORS = ("delighted", "wootric", "typeform", "asknicely")
@@ -170,9 +171,10 @@ def snapshot(store):
 
 
 @pytest.fixture
-def make_client(settings):
+def make_client(make_app):
+    """``make_client(store=None, **changes)``: a test client and the store its app writes to."""
     def build(store=None, **changes):
-        dash_app = create_app(settings.replace(**{"ingest_token": TOKEN, **changes}), store=store)
+        dash_app = make_app(store=store, **changes)
         return dash_app.server.test_client(), get_services(dash_app).store
     return build
 

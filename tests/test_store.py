@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import inspect
 
-from app.store import ResponseRecord, Store
+from app.store import ResponseRecord, Store, open_store
 from tests.conftest import make_record
 
 
@@ -171,3 +171,24 @@ def test_a_new_sqlite_store_and_its_wal_files_are_readable_by_the_owner_only(tmp
         os.umask(old_umask)
     assert len(modes) == 3, modes
     assert set(modes.values()) == {0o600}, {k: oct(v) for k, v in modes.items()}
+
+
+def test_open_store_tags_limits_and_migrates_as_configured(settings):
+    store = open_store(settings.replace(write_concurrency=2, write_timeout_seconds=1.5))
+    try:
+        assert store.url == settings.resolved_database_url
+        assert store.current_revision() == "0002"
+        assert (store.writes.concurrency, store.writes.timeout) == (2, 1.5)
+        assert "Pricing" in store.tagger("The price went up again")
+    finally:
+        store.dispose()
+
+
+def test_open_store_readies_a_given_store_and_opens_another_url(settings, tmp_path):
+    given = Store(f"sqlite:///{tmp_path / 'given.db'}")
+    assert open_store(settings.replace(write_concurrency=3), store=given) is given
+    assert (given.current_revision(), given.writes.concurrency) == ("0002", 3)
+    other = open_store(settings, f"sqlite:///{tmp_path / 'other.db'}")
+    assert other.url.endswith("other.db") and other.current_revision() == "0002"
+    for store in (given, other):
+        store.dispose()

@@ -13,7 +13,6 @@ from app.part_cache import PartCache
 from app.poller import Poller
 from app.services import get_services
 from app.views import RequestError, ViewCache, ViewRequest
-from app.web import create_app
 from tests.conftest import make_record, real_data
 
 FIELDS = ("product", "region")
@@ -43,8 +42,7 @@ def test_the_plausible_range_comes_from_the_settings(settings):
     assert (ok.start, ok.end) == (date(2020, 1, 1), date(2020, 2, 1))
 
 
-def test_the_api_refuses_unicode_digits_naming_the_field(settings):
-    client = create_app(settings).server.test_client()
+def test_the_api_refuses_unicode_digits_naming_the_field(client):
     response = client.get("/api/v1/summary", query_string={"window": "٣٠d"})
     assert response.status_code == 400
     assert "window" in response.get_data(as_text=True)
@@ -107,12 +105,12 @@ def test_part_cache_counts_a_part_reused_across_versions_once():
     assert 100_000 <= cache.bytes < 120_000  # one payload (10x its JSON), six keys
 
 
-def test_cache_budgets_follow_the_cache_mb_setting(settings):
-    services = get_services(create_app(settings.replace(cache_mb=2.0)))
+def test_cache_budgets_follow_the_cache_mb_setting(make_app):
+    services = get_services(make_app(cache_mb=2.0))
     assert services.poller.views.max_bytes + services.parts.max_bytes == 2 * 2**20
 
 
-def test_all_time_trend_of_a_short_burst_covers_the_data_by_day(env, settings):
+def test_all_time_trend_of_a_short_burst_covers_the_data_by_day(env, make_app):
     """The R survey 2018 ran for a few weeks in 2018: its all-time trend spans those weeks."""
     from app.cli import main
     from app.panels.trend import build_trend_figure
@@ -120,7 +118,7 @@ def test_all_time_trend_of_a_short_burst_covers_the_data_by_day(env, settings):
     path = real_data("r-community-survey-2018.tsv")
     assert main(["import", str(path), "--score", "Qrecommend", "--time", "Qtime",
                  "--no-progress"]) == 0
-    services = get_services(create_app(settings))
+    services = get_services(make_app())
     services.poller.poll()
     view = services.poller.view(ViewRequest(window="all"))
     assert view.start.year == 2018 and view.end < date(2019, 3, 1) and view.current.n == 3018

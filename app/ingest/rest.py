@@ -83,66 +83,74 @@ def validate_event(fields: dict[str, Any], time_range: TimeRange) -> EventIn:
 def build_blueprint() -> Blueprint:
     """Routes for REST ingest and events."""
     bp = Blueprint("nps_ingest", __name__)
-
-    @bp.post(f"{API}/responses")
-    def post_responses():
-        settings = get_services().settings
-        check_bearer(request, settings.ingest_token, "NPS_TV_INGEST_TOKEN")
-        require_json_type(request)
-        payload = parse_json(read_body(request, settings.max_body_bytes))
-        items = parse_responses(payload, TimeRange.from_settings(settings))
-        records = with_idempotency_key([item.to_record() for item in items],
-                                       [item.external_id for item in items],
-                                       idempotency_key(request))
-        result = get_services().store.upsert_responses(records)
-        status = 201 if result.inserted else 200
-        return jsonify({"received": len(items), "inserted": result.inserted,
-                        "updated": result.updated, "unchanged": result.unchanged}), status
-
-    @bp.get(f"{API}/responses")
-    def get_responses():
-        settings = get_services().settings
-        check_bearer(request, settings.admin_token, "NPS_TV_ADMIN_TOKEN")
-        args = request.args
-        filters = _response_filters(args, settings.segment_fields)
-        page = get_services().store.list_responses(**filters)
-        body: dict[str, Any] = {"responses": page}
-        if len(page) == filters["limit"]:
-            body["next_after_id"] = page[-1]["id"]
-        return jsonify(body)
-
-    @bp.post(f"{API}/events")
-    def post_event():
-        settings = get_services().settings
-        check_bearer(request, settings.admin_token, "NPS_TV_ADMIN_TOKEN")
-        require_json_type(request)
-        payload = parse_json(read_body(request, settings.max_body_bytes))
-        if not isinstance(payload, dict):
-            raise ApiError.single(400, "body", "must be an event object")
-        try:
-            event = validate_event(payload, TimeRange.from_settings(settings))
-        except ValidationError as exc:
-            raise ApiError(400, problems_from(exc)) from None
-        when = event.occurred_at or datetime.now(UTC)
-        event_id = get_services().store.add_event(when, event.label, event.kind, event.note)
-        return jsonify({"id": event_id, "occurred_at": when.isoformat(), "label": event.label,
-                        "kind": event.kind, "note": event.note}), 201
-
-    @bp.get(f"{API}/events")
-    def get_events():
-        check_bearer(request, get_services().settings.admin_token, "NPS_TV_ADMIN_TOKEN")
-        return jsonify({"events": [
-            {"id": e.id, "occurred_at": e.occurred_at.isoformat(), "label": e.label,
-             "kind": e.kind, "note": e.note} for e in get_services().store.list_events()]})
-
-    @bp.delete(f"{API}/events/<int:event_id>")
-    def delete_event(event_id: int):
-        check_bearer(request, get_services().settings.admin_token, "NPS_TV_ADMIN_TOKEN")
-        if not get_services().store.remove_event(event_id):
-            raise ApiError.single(404, "id", f"no event with id {event_id}", error="not found")
-        return "", 204
-
+    bp.post(f"{API}/responses")(post_responses)
+    bp.get(f"{API}/responses")(get_responses)
+    bp.post(f"{API}/events")(post_event)
+    bp.get(f"{API}/events")(get_events)
+    bp.delete(f"{API}/events/<int:event_id>")(delete_event)
     return bp
+
+
+def post_responses():
+    """POST /api/v1/responses: validate one response or a list, upsert all or none."""
+    settings = get_services().settings
+    check_bearer(request, settings.ingest_token, "NPS_TV_INGEST_TOKEN")
+    require_json_type(request)
+    payload = parse_json(read_body(request, settings.max_body_bytes))
+    items = parse_responses(payload, TimeRange.from_settings(settings))
+    records = with_idempotency_key([item.to_record() for item in items],
+                                   [item.external_id for item in items],
+                                   idempotency_key(request))
+    result = get_services().store.upsert_responses(records)
+    status = 201 if result.inserted else 200
+    return jsonify({"received": len(items), "inserted": result.inserted,
+                    "updated": result.updated, "unchanged": result.unchanged}), status
+
+
+def get_responses():
+    """GET /api/v1/responses: a filtered page of stored responses (admin token)."""
+    settings = get_services().settings
+    check_bearer(request, settings.admin_token, "NPS_TV_ADMIN_TOKEN")
+    filters = _response_filters(request.args, settings.segment_fields)
+    page = get_services().store.list_responses(**filters)
+    body: dict[str, Any] = {"responses": page}
+    if len(page) == filters["limit"]:
+        body["next_after_id"] = page[-1]["id"]
+    return jsonify(body)
+
+
+def post_event():
+    """POST /api/v1/events: add an event to the trend (admin token)."""
+    settings = get_services().settings
+    check_bearer(request, settings.admin_token, "NPS_TV_ADMIN_TOKEN")
+    require_json_type(request)
+    payload = parse_json(read_body(request, settings.max_body_bytes))
+    if not isinstance(payload, dict):
+        raise ApiError.single(400, "body", "must be an event object")
+    try:
+        event = validate_event(payload, TimeRange.from_settings(settings))
+    except ValidationError as exc:
+        raise ApiError(400, problems_from(exc)) from None
+    when = event.occurred_at or datetime.now(UTC)
+    event_id = get_services().store.add_event(when, event.label, event.kind, event.note)
+    return jsonify({"id": event_id, "occurred_at": when.isoformat(), "label": event.label,
+                    "kind": event.kind, "note": event.note}), 201
+
+
+def get_events():
+    """GET /api/v1/events: every event (admin token)."""
+    check_bearer(request, get_services().settings.admin_token, "NPS_TV_ADMIN_TOKEN")
+    return jsonify({"events": [
+        {"id": e.id, "occurred_at": e.occurred_at.isoformat(), "label": e.label,
+         "kind": e.kind, "note": e.note} for e in get_services().store.list_events()]})
+
+
+def delete_event(event_id: int):
+    """DELETE /api/v1/events/<id>: remove an event (admin token); 404 when there is none."""
+    check_bearer(request, get_services().settings.admin_token, "NPS_TV_ADMIN_TOKEN")
+    if not get_services().store.remove_event(event_id):
+        raise ApiError.single(404, "id", f"no event with id {event_id}", error="not found")
+    return "", 204
 
 
 def idempotency_key(req) -> str | None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app.metrics import CATEGORY_NAMES, ScoreSummary, categorize, round_half_away
+from app.windows import describe_previous_window
 
 # NPS bands, low edge inclusive: <0 negative, 0-29 low, 30-69 good, >=70 great.
 BAND_EDGES = ((70, "great"), (30, "good"), (0, "low"))
@@ -131,10 +132,5 @@ def describe_window(request_window: str, label: str) -> str:
 
 
 def describe_previous(window: str) -> str:
-    """How the comparison window is named: "vs previous 30 days"."""
-    if window.endswith("d") and window[:-1].isdigit():
-        days = int(window[:-1])
-        return "vs previous day" if days == 1 else f"vs previous {days} days"
-    if window == "range":
-        return "vs previous period"
-    return "no earlier period to compare"
+    """How the comparison window is named: "vs previous 30 days" (see app/windows.py)."""
+    return describe_previous_window(window)
