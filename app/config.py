@@ -146,6 +146,24 @@ SETTINGS: tuple[Setting, ...] = (
             "Vendor properties mapped to segments, as segment=property pairs "
             "(e.g. product=Product,region=Region); by default each segment field takes the "
             "property of the same name."),
+    Setting("access", str, "",
+            "Who may view the pages and read APIs: open (anyone who reaches the port) or links "
+            "(a share link or the admin token). Empty: open when NPS_TV_HOST is a loopback "
+            "address, links otherwise."),
+    Setting("allowed_hosts", _csv, (),
+            "Host names the server answers to besides IP addresses, localhost and this "
+            "machine's name (comma-separated; a leading dot allows subdomains). Other names "
+            "get 400, which stops DNS rebinding."),
+    Setting("frame_ancestors", str, "'self'",
+            "CSP frame-ancestors: who may embed the pages in a frame (e.g. a signage player's "
+            "origin); 'none' forbids framing."),
+    Setting("public_url", str, "",
+            "Base URL printed in share links (e.g. https://nps.example.com); empty: "
+            "http://HOST:PORT from the settings."),
+    Setting("screen_silent_seconds", float, 300.0,
+            "`nps-tv screens` flags a share link not seen for longer than this."),
+    Setting("access_log", _bool, False,
+            "Write gunicorn's access log to stdout (tokens and share-link paths redacted)."),
     Setting("demo_seed", int, 7,
             "Random seed of `nps-tv demo`, so the demo history is repeatable."),
     Setting("demo_days", int, 180, "Days of history `nps-tv demo` writes."),
@@ -200,6 +218,12 @@ class Settings:
     typeform_token: str = ""
     asknicely_token: str = ""
     webhook_segments: tuple[str, ...] = ()
+    access: str = ""
+    allowed_hosts: tuple[str, ...] = ()
+    frame_ancestors: str = "'self'"
+    public_url: str = ""
+    screen_silent_seconds: float = 300.0
+    access_log: bool = False
     demo_seed: int = 7
     demo_days: int = 180
     demo_every_seconds: float = 6.0

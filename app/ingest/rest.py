@@ -28,6 +28,7 @@ from app.ingest.schema import (
     time_range_of,
 )
 from app.metrics import CATEGORY_RANGES
+from app.scopes import OutOfScope, access_mode_of_request, current_scope, scoped_args
 from app.services import get_services
 
 API = "/api/v1"
@@ -102,10 +103,20 @@ def build_blueprint() -> Blueprint:
     @bp.get(f"{API}/responses")
     def get_responses():
         settings = get_services().settings
-        check_bearer(request, settings.admin_token, "NPS_TV_ADMIN_TOKEN")
+        scope = current_scope() if access_mode_of_request() == "links" else None
+        if scope is None or request.headers.get("Authorization"):
+            scope = None  # the admin token sees everything, as before share links
+            check_bearer(request, settings.admin_token, "NPS_TV_ADMIN_TOKEN")
         args = request.args
+        if scope is not None:  # a share link (links mode): only its segments, maybe no text
+            try:
+                args = scoped_args(args, scope, settings.segment_fields)
+            except OutOfScope as exc:
+                raise ApiError.single(403, exc.field, exc.reason, error="out of scope") from None
         filters = _response_filters(args, settings.segment_fields)
         page = get_services().store.list_responses(**filters)
+        if scope is not None and scope.comments_hidden:
+            page = [{**row, "comment": None} for row in page]
         body: dict[str, Any] = {"responses": page}
         if len(page) == filters["limit"]:
             body["next_after_id"] = page[-1]["id"]
