@@ -58,6 +58,7 @@ class LinkBook:
         self._touch_lock = threading.Lock()
         self._pending: dict[int, dict] = {}
         self._written: dict[int, float] = {}
+        self._known: dict[int, dict] = {}  # the facts this worker wrote last, per link
 
     # -- the cache --------------------------------------------------------------------------
 
@@ -143,6 +144,8 @@ class LinkBook:
                 facts["last_trouble"] = str(trouble)[:TROUBLE_MAX] if trouble else None
 
     def _stored_facts(self, link_id: int) -> dict:
+        if link_id in self._known:
+            return dict(self._known[link_id])
         row = next((r for r in self._by_hash.values() if r.id == link_id), None)
         return {"id": link_id,
                 "last_user_agent": row.last_user_agent if row else None,
@@ -171,4 +174,5 @@ class LinkBook:
         with self._touch_lock:
             for facts in due:
                 self._written[facts["id"]] = now
+                self._known[facts["id"]] = facts
         return written

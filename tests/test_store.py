@@ -12,9 +12,9 @@ from tests.conftest import make_record
 
 
 def test_upgrade_creates_schema_at_head_and_is_repeatable(store: Store):
-    assert store.current_revision() == "0002"
+    assert store.current_revision() == "0003"
     store.upgrade()
-    assert store.current_revision() == "0002"
+    assert store.current_revision() == "0003"
     tables = set(inspect(store.engine).get_table_names())
     assert {"responses", "events", "alembic_version"} <= tables
 
