@@ -36,7 +36,7 @@ COOKIE_MAX_AGE = 400 * 86400  # the longest browsers keep a cookie
 # their own tokens (ingest and webhooks: the ingest token; events, share links, screens: the
 # admin token). GET /api/v1/responses is gated (below); its POST is ingest.
 UNGATED_PREFIXES = ("/assets/", "/_dash-component-suites/", "/s/", "/api/v1/webhooks/",
-                    "/api/v1/events", "/api/v1/share-links", "/api/v1/screens/")
+                    "/api/v1/events", "/api/v1/share-links", "/api/v1/screens")
 UNGATED_PATHS = frozenset({"/health", "/favicon.ico", "/_favicon.ico", "/s"})
 JSON_PREFIXES = ("/api/", "/_dash-")
 REFUSAL_CSS = ("body{margin:0;min-height:100vh;display:flex;align-items:center;"
