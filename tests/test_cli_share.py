@@ -121,8 +121,9 @@ def test_screens_flags_silent_links_and_shows_browser_build_and_trouble(env, cap
 
 def test_canonical_screen_orders_and_normalises(settings):
     settings = settings.replace(segment_fields=("product", "region"))
-    assert canonical_screen("product=Pulse,Ledger&window=90D&panels=trend,score&dwell=20.0",
-                            settings) == "panels=trend,score&dwell=20&window=90d&product=Ledger,Pulse"
+    raw = "product=Pulse,Ledger&window=90D&panels=trend,score&dwell=20.0"
+    assert canonical_screen(raw, settings) == (
+        "panels=trend,score&dwell=20&window=90d&product=Ledger,Pulse")
     with pytest.raises(LinkInputError, match="screen.plan: unknown parameter"):
         canonical_screen("plan=Pro", settings)
 
