@@ -102,25 +102,7 @@ def build_blueprint() -> Blueprint:
 
     @bp.get(f"{API}/responses")
     def get_responses():
-        settings = get_services().settings
-        scope = current_scope() if access_mode_of_request() == "links" else None
-        if scope is None or request.headers.get("Authorization"):
-            scope = None  # the admin token sees everything, as before share links
-            check_bearer(request, settings.admin_token, "NPS_TV_ADMIN_TOKEN")
-        args = request.args
-        if scope is not None:  # a share link (links mode): only its segments, maybe no text
-            try:
-                args = scoped_args(args, scope, settings.segment_fields)
-            except OutOfScope as exc:
-                raise ApiError.single(403, exc.field, exc.reason, error="out of scope") from None
-        filters = _response_filters(args, settings.segment_fields)
-        page = get_services().store.list_responses(**filters)
-        if scope is not None and scope.comments_hidden:
-            page = [{**row, "comment": None} for row in page]
-        body: dict[str, Any] = {"responses": page}
-        if len(page) == filters["limit"]:
-            body["next_after_id"] = page[-1]["id"]
-        return jsonify(body)
+        return read_responses()
 
     @bp.post(f"{API}/events")
     def post_event():
@@ -154,6 +136,30 @@ def build_blueprint() -> Blueprint:
         return "", 204
 
     return bp
+
+
+def read_responses():
+    """GET /api/v1/responses: the admin token sees every response; in links mode a share link
+    sees only its segments, and no comment text when its comments are hidden."""
+    settings = get_services().settings
+    scope = current_scope() if access_mode_of_request() == "links" else None
+    if scope is None or request.headers.get("Authorization"):
+        scope = None  # the admin token sees everything, as before share links
+        check_bearer(request, settings.admin_token, "NPS_TV_ADMIN_TOKEN")
+    args = request.args
+    if scope is not None:
+        try:
+            args = scoped_args(args, scope, settings.segment_fields)
+        except OutOfScope as exc:
+            raise ApiError.single(403, exc.field, exc.reason, error="out of scope") from None
+    filters = _response_filters(args, settings.segment_fields)
+    page = get_services().store.list_responses(**filters)
+    if scope is not None and scope.comments_hidden:
+        page = [{**row, "comment": None} for row in page]
+    body: dict[str, Any] = {"responses": page}
+    if len(page) == filters["limit"]:
+        body["next_after_id"] = page[-1]["id"]
+    return jsonify(body)
 
 
 def idempotency_key(req) -> str | None:
