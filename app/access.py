@@ -52,13 +52,19 @@ MESSAGES = {
 
 
 def access_mode(settings: Settings) -> str:
-    """``open`` or ``links``: the setting, or by default open on loopback only."""
+    """``open`` or ``links``: the setting, or by default open only where nobody else can
+    reach the server (a loopback address with no reverse proxy in front)."""
     mode = settings.access.strip().lower()
     if mode:
         if mode not in MODES:
             raise ValueError(f"NPS_TV_ACCESS: must be open or links, got {settings.access!r}")
         return mode
-    return "open" if is_loopback(settings.host) else "links"
+    return "open" if reachable_from_this_machine_only(settings) else "links"
+
+
+def reachable_from_this_machine_only(settings: Settings) -> bool:
+    """Loopback, and no proxy forwarding others to it (NPS_TV_PROXY_HOPS is 0)."""
+    return is_loopback(settings.host) and settings.proxy_hops == 0
 
 
 def is_loopback(host: str) -> bool:
@@ -73,10 +79,12 @@ def is_loopback(host: str) -> bool:
 
 def open_mode_warning(settings: Settings) -> str | None:
     """The loud warning for ``open`` on a non-loopback address (None when there is none)."""
-    if access_mode(settings) == "open" and not is_loopback(settings.host):
-        return (f"WARNING: NPS_TV_ACCESS=open while listening on {settings.host}: anyone who "
-                "can reach this port sees every comment and the manager view. Set "
-                "NPS_TV_ACCESS=links and give out share links (nps-tv share create).")
+    if access_mode(settings) == "open" and not reachable_from_this_machine_only(settings):
+        where = (f"listening on {settings.host}" if not is_loopback(settings.host)
+                 else f"behind {settings.proxy_hops} reverse prox(ies)")
+        return (f"WARNING: NPS_TV_ACCESS=open while {where}: anyone who can reach this server "
+                "sees every comment and the manager view. Set NPS_TV_ACCESS=links and give "
+                "out share links (nps-tv share create).")
     return None
 
 

@@ -149,7 +149,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("access", str, "",
             "Who may view the pages and read APIs: open (anyone who reaches the port) or links "
             "(a share link or the admin token). Empty: open when NPS_TV_HOST is a loopback "
-            "address, links otherwise."),
+            "address and NPS_TV_PROXY_HOPS is 0, links otherwise."),
     Setting("allowed_hosts", _csv, (),
             "Host names the server answers to besides IP addresses, localhost and this "
             "machine's name (comma-separated; a leading dot allows subdomains). Other names "

@@ -64,6 +64,10 @@ def test_default_mode_is_open_on_loopback_and_links_elsewhere():
     assert access_mode(Settings(host="0.0.0.0")) == "links"
     assert access_mode(Settings(host="192.168.1.20")) == "links"
     assert access_mode(Settings(host="0.0.0.0", access="open")) == "open"
+    # Behind a reverse proxy, loopback is reachable by whoever reaches the proxy.
+    assert access_mode(Settings(host="127.0.0.1", proxy_hops=1)) == "links"
+    assert "behind 1 reverse prox" in open_mode_warning(
+        Settings(host="127.0.0.1", proxy_hops=1, access="open"))
     with pytest.raises(ValueError, match="NPS_TV_ACCESS: must be open or links, got 'closed'"):
         access_mode(Settings(access="closed"))
 

@@ -4,11 +4,10 @@ token leaves the address bar, and the trend chart renders with no CSP violation.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from selenium.webdriver.common.by import By
-
-from datetime import UTC, datetime, timedelta
 
 from app.services import get_services
 from app.web import create_app, start_jobs, stop_jobs
