@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 from flask import Flask, Response, g, jsonify, redirect, request
 
+from app.admin_session import ADMIN_COOKIE, install_admin_session, is_admin_cookie
 from app.config import Settings
 from app.ingest.http import failed_attempts
 from app.ingest.tokens import client_address, token_valid
@@ -37,7 +38,8 @@ COOKIE_MAX_AGE = 400 * 86400  # the longest browsers keep a cookie
 # admin token). GET /api/v1/responses is gated (below); its POST is ingest.
 UNGATED_PREFIXES = ("/assets/", "/_dash-component-suites/", "/s/", "/api/v1/webhooks/",
                     "/api/v1/events", "/api/v1/share-links", "/api/v1/screens")
-UNGATED_PATHS = frozenset({"/health", "/favicon.ico", "/_favicon.ico", "/s"})
+UNGATED_PATHS = frozenset({"/health", "/favicon.ico", "/_favicon.ico", "/s", "/admin",
+                           "/admin/logout"})
 JSON_PREFIXES = ("/api/", "/_dash-")
 REFUSAL_CSS = ("body{margin:0;min-height:100vh;display:flex;align-items:center;"
                "justify-content:center;background:#0b1020;color:#e8ecf4;"
@@ -107,6 +109,7 @@ def install_gate(server: Flask, settings: Settings, book: LinkBook) -> None:
 
     server.before_request(gate)
     server.add_url_rule("/s/<token>", "share_link_door", lambda token: open_door(token, book))
+    install_admin_session(server)
 
 
 def check_request(mode: str, book: LinkBook):
@@ -121,6 +124,9 @@ def check_request(mode: str, book: LinkBook):
             return None
         if mode == "links":
             return refuse_unknown_credential("the Authorization header is not the admin token")
+    if is_admin_cookie(request.cookies.get(ADMIN_COOKIE, ""), settings.admin_token):
+        g.admin = True  # an admin signed in at /admin: sees everything, no link scope
+        return None
     token = request.cookies.get(COOKIE, "")
     if not token:
         return refusal("missing") if mode == "links" else None

@@ -261,3 +261,40 @@ def test_a_link_is_touched_in_memory_not_written_per_request(links_app, monkeypa
     assert book.flush() == 1
     assert writes[0][0]["id"] == row.id
     assert writes[0][0]["last_user_agent"] == "Mozilla/5.0 Chrome/131.0"
+
+
+def test_an_admin_signs_in_in_a_browser_and_sees_everything(links_app):
+    from app.admin_session import ADMIN_COOKIE
+    from app.scopes import is_admin_request
+
+    client = links_app.server.test_client()
+    assert "Admin token" in client.get("/admin").get_data(as_text=True)
+    wrong = client.post("/admin", data={"token": "not-the-admin-token"})
+    assert wrong.status_code == 401 and "That is not the admin token" in wrong.get_data(
+        as_text=True)
+    assert "Set-Cookie" not in wrong.headers
+    signed = client.post("/admin", data={"token": ADMIN})
+    assert signed.status_code == 303 and signed.headers["Location"].endswith("/")
+    cookie = signed.headers["Set-Cookie"]
+    assert cookie.startswith(f"{ADMIN_COOKIE}=") and ADMIN not in cookie
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    for path in ("/", "/tv", "/_dash-layout", "/api/v1/summary?product=Pulse"):
+        assert client.get(path).status_code == 200, path
+    rows = client.get("/api/v1/responses").get_json()["responses"]
+    assert {r["segments"]["product"] for r in rows} == {"Ledger", "Pulse"}
+    with links_app.server.test_request_context("/tv", headers={
+            "Cookie": cookie.split(";")[0]}):
+        links_app.server.preprocess_request()
+        assert is_admin_request()
+    client.post("/admin/logout")
+    assert client.get("/tv").status_code == 401
+
+
+def test_a_forged_admin_cookie_is_not_admin(links_app):
+    from app.admin_session import ADMIN_COOKIE, session_value
+
+    client = links_app.server.test_client()
+    client.set_cookie(ADMIN_COOKIE, session_value("some-other-token-0123456789"))
+    assert client.get("/tv").status_code == 401
+    client.set_cookie(ADMIN_COOKIE, ADMIN)  # the token itself is not the session either
+    assert client.get("/tv").status_code == 401
