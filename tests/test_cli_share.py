@@ -132,3 +132,24 @@ def test_expiry_in_hours():
     now = datetime(2026, 12, 2, tzinfo=UTC)
     assert parse_expires("12h", now) == now + timedelta(hours=12)
     assert parse_expires("never", now) is None
+
+
+def test_serve_open_on_a_network_address_warns_loudly(env, capsys, monkeypatch):
+    from app import wsgi
+
+    monkeypatch.setattr(wsgi.WallServer, "run", lambda self: None)
+    env.setenv("NPS_TV_ACCESS", "open")
+    assert main(["serve", "--host", "0.0.0.0", "--port", "8699"]) == 0
+    out, err = capsys.readouterr()
+    assert "access: open" in out
+    assert "WARNING: NPS_TV_ACCESS=open while listening on 0.0.0.0" in err
+    env.delenv("NPS_TV_ACCESS")
+    assert main(["serve", "--host", "0.0.0.0", "--port", "8699"]) == 0
+    out, err = capsys.readouterr()
+    assert "access: links" in out and "WARNING" not in err
+
+
+def test_serve_refuses_a_bad_access_mode(env, capsys):
+    env.setenv("NPS_TV_ACCESS", "closed")
+    assert main(["serve"]) == 2
+    assert "NPS_TV_ACCESS: must be open or links, got 'closed'" in capsys.readouterr().err
