@@ -141,6 +141,11 @@ def start_jobs(dash_app: Dash) -> BackgroundScheduler:
         services.scheduler.add_job(services.links.flush, "interval",
                                    seconds=TOUCH_SECONDS / 3, id="share-link-touches",
                                    max_instances=1, coalesce=True)
+        # Re-read the links beside the poll, so screens' requests find a fresh cache and
+        # never wait for the query themselves (a request only refreshes when this is late).
+        services.scheduler.add_job(services.links.refresh, "interval",
+                                   seconds=services.links.refresh_seconds, id="share-links",
+                                   kwargs={"force": True}, max_instances=1, coalesce=True)
     return services.scheduler
 
 
