@@ -95,3 +95,26 @@ def scoped_args(args: Mapping[str, str], scope: LinkScope,
                 result.pop(name, None)
         result.update(dict(scope.view))
     return result
+
+
+def screen_query_for(query: Mapping[str, str], scope: LinkScope | None,
+                     segment_fields: tuple[str, ...]) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The screen query a page should apply, and notices for what was dropped.
+
+    No link: the browser's query as is. A wall link: its pinned screen, whatever the browser
+    sent. A manager link: the browser's query with segment values outside the link's scope
+    removed (all of them removed: the link's own values), never widened.
+    """
+    if scope is None:
+        return dict(query), ()
+    if scope.pinned:
+        return dict(parse_qsl(scope.screen, keep_blank_values=True)), ()
+    result = {k: v for k, v in query.items()}
+    notices = []
+    for name, allowed in scope.segments:
+        asked = [v.strip() for v in (query.get(name) or "").split(",") if v.strip()]
+        kept = [v for v in asked if v in allowed]
+        if len(kept) < len(asked):
+            notices.append(f"{name}: this link shows only {','.join(allowed)}")
+        result[name] = ",".join(kept or allowed)
+    return result, tuple(notices)

@@ -298,3 +298,27 @@ def test_a_forged_admin_cookie_is_not_admin(links_app):
     assert client.get("/tv").status_code == 401
     client.set_cookie(ADMIN_COOKIE, ADMIN)  # the token itself is not the session either
     assert client.get("/tv").status_code == 401
+
+
+def test_screen_query_for_pins_wall_links_and_clamps_manager_links():
+    from app.scopes import scope_of, screen_query_for
+    from app.store.links import ShareLinkRow
+
+    def link(role, screen):
+        now = datetime.now(UTC)
+        return ShareLinkRow(1, "x", "0" * 64, role, screen, "show", now, None, None, None,
+                            None, None, None, None)
+
+    fields = ("product", "region")
+    asked = {"panels": "score", "product": "Pulse,Ledger", "window": "all"}
+    assert screen_query_for(asked, None, fields) == (asked, ())
+    wall = scope_of(link("wall", "panels=trend&dwell=20&window=90d&product=Ledger"))
+    assert screen_query_for(asked, wall, fields) == (
+        {"panels": "trend", "dwell": "20", "window": "90d", "product": "Ledger"}, ())
+    manager = scope_of(link("manager", "product=Ledger"))
+    query, notices = screen_query_for(asked, manager, fields)
+    assert query == {"panels": "score", "product": "Ledger", "window": "all"}
+    assert notices == ("product: this link shows only Ledger",)
+    query, _ = screen_query_for({"product": "Pulse"}, manager, fields)
+    assert query["product"] == "Ledger"  # never widened, never empty
+    assert screen_query_for({}, manager, fields)[0] == {"product": "Ledger"}
