@@ -141,3 +141,22 @@ def test_reload_stamps_per_link_and_for_every_screen(store: Store):
     assert book.reload_requested_at(row.id) == t2 == book.reload_requested_at(other.id)
     assert book.reload_requested_at(None) == t2
     assert links.request_reload(999) is False
+
+
+def test_the_migration_downgrades_and_upgrades_again(store: Store):
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import inspect
+
+    from app.store.database import MIGRATIONS_DIR
+
+    ShareLinks(store).create("Lobby TV", "wall")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0002")
+    assert "share_links" not in inspect(store.engine).get_table_names()
+    store.upgrade()
+    assert store.current_revision() == "0003"
+    assert ShareLinks(store).list_links() == []
