@@ -73,7 +73,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Writing {settings.demo_days} days of demo history to {url} ...", flush=True)
         written = build_demo_history(store, days=settings.demo_days, seed=settings.demo_seed)
         print(f"  {written} responses and the story's events written.", flush=True)
-    settings = settings.replace(database_url=url,
+    # The demo's store holds made-up responses only, so it stays open unless told otherwise.
+    settings = settings.replace(database_url=url, access=settings.access or "open",
                                 ingest_token=settings.ingest_token or demo_token(settings))
     feeder = None
     if not args.no_live:

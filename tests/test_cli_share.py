@@ -153,3 +153,15 @@ def test_serve_refuses_a_bad_access_mode(env, capsys):
     env.setenv("NPS_TV_ACCESS", "closed")
     assert main(["serve"]) == 2
     assert "NPS_TV_ACCESS: must be open or links, got 'closed'" in capsys.readouterr().err
+
+
+def test_the_demo_stays_open_unless_told_otherwise(env, capsys, monkeypatch):
+    from app import wsgi
+
+    monkeypatch.setattr(wsgi.WallServer, "run", lambda self: None)
+    env.setenv("NPS_TV_DEMO_DAYS", "2")
+    assert main(["demo", "--no-live", "--port", "8698"]) == 0
+    assert "access: open" in capsys.readouterr().out
+    env.setenv("NPS_TV_ACCESS", "links")
+    assert main(["demo", "--no-live", "--port", "8698"]) == 0
+    assert "access: links" in capsys.readouterr().out
