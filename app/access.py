@@ -165,11 +165,14 @@ def resolve_throttled(token: str, book: LinkBook) -> Resolution | Response:
     return resolution
 
 
-def refuse_unknown_credential(reason: str):
+def refuse_unknown_credential(reason: str) -> Response:
+    """403 for a wrong admin token on a gated path, counted (429 once over the limit)."""
     client = client_address(request.remote_addr, request.headers,
                             get_services().settings.proxy_hops)
-    if failed_attempts().retry_after(client):
-        return refusal_response(429, "unknown", "Too many failed attempts from this address")
+    wait = failed_attempts().retry_after(client)
+    if wait:
+        return refusal_response(429, "unknown", f"Too many failed attempts from this address; "
+                                f"try again in {wait} s", **{"Retry-After": str(wait)})
     failed_attempts().record(client)
     log.warning("refused %s %s from %r: %s", request.method, redact(request.path), client,
                 reason)
