@@ -119,6 +119,8 @@ def check_request(mode: str, book: LinkBook):
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _, given = header.partition(" ")
+        if mode == "links" and (throttled := throttle_response()) is not None:
+            return throttled  # as check_bearer: no token is checked for a throttled client
         if scheme.lower() == "bearer" and token_valid(given.strip(), settings.admin_token):
             g.admin = True
             return None
@@ -165,14 +167,21 @@ def resolve_throttled(token: str, book: LinkBook) -> Resolution | Response:
     return resolution
 
 
+def throttle_response() -> Response | None:
+    """429 with Retry-After for a client over the failed-attempt limit, else None."""
+    client = client_address(request.remote_addr, request.headers,
+                            get_services().settings.proxy_hops)
+    wait = failed_attempts().retry_after(client)
+    if not wait:
+        return None
+    return refusal_response(429, "unknown", f"Too many failed attempts from this address; "
+                            f"try again in {wait} s", **{"Retry-After": str(wait)})
+
+
 def refuse_unknown_credential(reason: str) -> Response:
     """403 for a wrong admin token on a gated path, counted (429 once over the limit)."""
     client = client_address(request.remote_addr, request.headers,
                             get_services().settings.proxy_hops)
-    wait = failed_attempts().retry_after(client)
-    if wait:
-        return refusal_response(429, "unknown", f"Too many failed attempts from this address; "
-                                f"try again in {wait} s", **{"Retry-After": str(wait)})
     failed_attempts().record(client)
     log.warning("refused %s %s from %r: %s", request.method, redact(request.path), client,
                 reason)
