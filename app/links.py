@@ -52,6 +52,7 @@ class LinkBook:
         self.touch_seconds = touch_seconds
         self.clock = clock
         self._by_hash: dict[str, ShareLinkRow] = {}
+        self._by_id: dict[int, ShareLinkRow] = {}
         self._reload_all: datetime | None = None
         self._loaded_at: float | None = None
         self._refreshing = threading.Lock()
@@ -77,6 +78,7 @@ class LinkBook:
             rows = self.links.list_links()
             reload_all = self.links.reload_all_at()
             self._by_hash = {row.token_hash: row for row in rows}
+            self._by_id = {row.id: row for row in rows}
             self._reload_all = reload_all
         except StoreUnavailable as exc:
             log.warning("share links: keeping the cached copy; store unavailable: %s",
@@ -104,6 +106,7 @@ class LinkBook:
                 return Resolution("unavailable")
             if row is not None:
                 self._by_hash[row.token_hash] = row
+                self._by_id[row.id] = row
         # The dict finds the row by hash; this compares the hash in constant time anyway.
         if row is None or not hmac.compare_digest(row.token_hash, wanted):
             return Resolution("unknown")
@@ -113,7 +116,7 @@ class LinkBook:
     def get(self, link_id: int) -> ShareLinkRow | None:
         """A cached link by id (None when unknown to this worker)."""
         self.refresh()
-        return next((row for row in self._by_hash.values() if row.id == link_id), None)
+        return self._by_id.get(link_id)
 
     # -- reloads ----------------------------------------------------------------------------
 
@@ -146,7 +149,7 @@ class LinkBook:
     def _stored_facts(self, link_id: int) -> dict:
         if link_id in self._known:
             return dict(self._known[link_id])
-        row = next((r for r in self._by_hash.values() if r.id == link_id), None)
+        row = self._by_id.get(link_id)
         return {"id": link_id,
                 "last_user_agent": row.last_user_agent if row else None,
                 "last_build": row.last_build if row else None,
