@@ -238,7 +238,10 @@ def open_door(token: str, book: LinkBook) -> Response:
     if not resolution.ok:
         return refusal(resolution.reason)
     link = resolution.link
-    response = redirect("/tv" if link.role == "wall" else "/", code=303)
+    # The link's screen goes along in the address (it is no secret), so the page opens on it
+    # at once; the pages still apply the link's scope whatever the address says.
+    target = "/tv" if link.role == "wall" else "/"
+    response = redirect(f"{target}?{link.screen}" if link.screen else target, code=303)
     max_age = COOKIE_MAX_AGE
     if link.expires_at is not None:
         max_age = max(1, min(max_age, int((link.expires_at - datetime.now(UTC)).total_seconds())))

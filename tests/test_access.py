@@ -180,6 +180,9 @@ def test_share_link_door_sets_the_cookie_and_redirects(links_app):
     assert client.get("/").status_code == 303  # a wall link opens the wall only
     secure = client.get(f"/s/{manager}", base_url="https://localhost")
     assert secure.headers["Location"].endswith("/") and "Secure" in secure.headers["Set-Cookie"]
+    _, pinned = make_link(links_app, "Kitchen", screen="panels=trend&window=90d&product=Ledger")
+    assert client.get(f"/s/{pinned}").headers["Location"] == (
+        "/tv?panels=trend&window=90d&product=Ledger")
 
 
 @pytest.mark.parametrize("state, message", [("revoked", "This link was revoked"),

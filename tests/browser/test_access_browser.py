@@ -51,9 +51,9 @@ def test_a_share_link_opens_the_wall_and_the_trend_renders_under_the_csp(wall, t
     driver.set_window_size(1920, 1080)
     driver.get(f"{dash_duo.server.url.rstrip('/')}/s/{token}")
     dash_duo.wait_for_element("#tv-panel-trend", timeout=20)
-    assert driver.current_url.endswith("/tv") and token not in driver.current_url
-    # The link pins panels=trend; until the pages apply pinned screens, ask for it in the URL.
-    driver.get(f"{dash_duo.server.url.rstrip('/')}/tv?panels=trend&window=90d")
+    # The door sends the browser to the link's screen; the token is gone from the address.
+    assert driver.current_url.endswith("/tv?panels=trend&window=90d")
+    assert token not in driver.current_url
     trace = "#tv-panel-trend.is-active .scatterlayer .trace path"
     deadline = time.monotonic() + 25
     while time.monotonic() < deadline and not driver.find_elements(By.CSS_SELECTOR, trace):
