@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 from flask import Blueprint, jsonify, request
 
 from app import __version__
+from app.access import access_mode, open_mode_warning
 from app.health import health_problems
 from app.ingest.http import ApiError
 from app.ingest.rules import TimeRange
+from app.scopes import OutOfScope, current_scope, scoped_args
 from app.services import get_services
 from app.store import StoreUnavailable
 from app.views import RequestError, View, ViewRequest
@@ -57,14 +59,19 @@ def build_blueprint() -> Blueprint:
             "write_failures": services.store.writes.failures,
             "last_write_error": services.store.writes.last_error,
             **services.poller.health(),
+            "access": access_mode(services.settings),
         }
+        warning = open_mode_warning(services.settings)
+        if warning:
+            body["warnings"] = [*body.get("warnings", []), warning.removeprefix("WARNING: ")]
         return jsonify(body), 503 if problems else 200
 
     @bp.get(f"{API_PREFIX}/summary")
     def summary():
         services = get_services()
+        args = link_scoped_args(services.settings.segment_fields)
         try:
-            req = ViewRequest.parse(request.args, services.settings.segment_fields,
+            req = ViewRequest.parse(args, services.settings.segment_fields,
                                     days_window(services.settings.window_days),
                                     TimeRange.from_settings(services.settings))
         except RequestError as exc:
@@ -73,6 +80,18 @@ def build_blueprint() -> Blueprint:
         return jsonify(summary_json(services.poller.view(req)))
 
     return bp
+
+
+def link_scoped_args(segment_fields: tuple[str, ...]):
+    """The request's query under its share link's scope (as is without a link); 403 naming
+    the field when it asks for segments beyond the link's."""
+    scope = current_scope()
+    if scope is None:
+        return request.args
+    try:
+        return scoped_args(request.args, scope, segment_fields)
+    except OutOfScope as exc:
+        raise ApiError.single(403, exc.field, exc.reason, error="out of scope") from None
 
 
 def retry_after_seconds(write_timeout: float) -> int:

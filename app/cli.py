@@ -1,4 +1,4 @@
-"""The ``nps-tv`` command: serve, demo, import, event, settings, upgrade."""
+"""The ``nps-tv`` command: serve, demo, import, event, share, screens, settings, upgrade."""
 
 from __future__ import annotations
 
@@ -23,10 +23,15 @@ EXIT_STORE_UNAVAILABLE = 3
 
 def run_server(settings: Settings, background: threading.Thread | None = None) -> int:
     """Serve the app under gunicorn (a production WSGI server) until interrupted."""
+    from app.access import access_mode, open_mode_warning
     from app.wsgi import WallServer
 
     print(f"NPS TV {__version__} on http://{_display_host(settings.host)}:{settings.port}/  "
-          f"(wall: /tv, manager: /, health: /health)", flush=True)
+          f"(wall: /tv, manager: /, health: /health; access: {access_mode(settings)})",
+          flush=True)
+    warning = open_mode_warning(settings)
+    if warning:
+        print(f"\n{'!' * 78}\n{warning}\n{'!' * 78}\n", file=sys.stderr, flush=True)
     if background is not None:
         background.start()
     WallServer(settings).run()
@@ -55,7 +60,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Writing {settings.demo_days} days of demo history to {url} ...", flush=True)
         written = build_demo_history(store, days=settings.demo_days, seed=settings.demo_seed)
         print(f"  {written} responses and the story's events written.", flush=True)
-    settings = settings.replace(database_url=url,
+    # The demo's store holds made-up responses only, so it stays open unless told otherwise.
+    settings = settings.replace(database_url=url, access=settings.access or "open",
                                 ingest_token=settings.ingest_token or demo_token(settings))
     feeder = None
     if not args.no_live:
@@ -195,6 +201,7 @@ def cmd_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree of ``nps-tv``."""
+    from app.cli_share import add_share_parsers
     from app.ingest.cli_import import add_import_parser
 
     parser = argparse.ArgumentParser(prog="nps-tv", description="A live NPS wall for the office.")
@@ -213,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=cmd_serve if name == "serve" else cmd_demo)
 
     add_import_parser(sub).set_defaults(func=cmd_import)
+    add_share_parsers(sub)
 
     ev = sub.add_parser("event", help="tag events on the trend (a release, a price change)")
     ev_sub = ev.add_subparsers(dest="action", required=True)
@@ -234,6 +242,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_access_settings(settings: Settings) -> None:
+    """ValueError naming the variable for a bad NPS_TV_ACCESS or NPS_TV_FRAME_ANCESTORS."""
+    from app.access import access_mode
+    from app.hardening import check_frame_ancestors
+
+    access_mode(settings)
+    check_frame_ancestors(settings.frame_ancestors)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``nps-tv`` and ``python -m app``."""
     args = build_parser().parse_args(argv)
@@ -243,6 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      workers=getattr(args, "workers", None))
         if args.func in (cmd_serve, cmd_demo):  # before workers start, not once in each
             check_tokens(settings)
+            check_access_settings(settings)
     except ValueError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

@@ -173,6 +173,24 @@ class Settings:
         "Vendor properties mapped to segments, as segment=property pairs "
         "(e.g. product=Product,region=Region); by default each segment field takes the "
         "property of the same name.")
+    access: str = setting("",
+        "Who may view the pages and read APIs: open (anyone who reaches the port) or links "
+        "(a share link or the admin token). Empty: open when NPS_TV_HOST is a loopback "
+        "address and NPS_TV_PROXY_HOPS is 0, links otherwise.")
+    allowed_hosts: tuple[str, ...] = setting((),
+        "Host names the server answers to besides IP addresses, localhost and this "
+        "machine's name (comma-separated; a leading dot allows subdomains). Other names "
+        "get 400, which stops DNS rebinding.")
+    frame_ancestors: str = setting("'self'",
+        "CSP frame-ancestors: who may embed the pages in a frame (e.g. a signage player's "
+        "origin); 'none' forbids framing.")
+    public_url: str = setting("",
+        "Base URL printed in share links (e.g. https://nps.example.com); empty: "
+        "http://HOST:PORT from the settings.")
+    screen_silent_seconds: float = setting(300.0,
+        "`nps-tv screens` flags a share link not seen for longer than this.")
+    access_log: bool = setting(False,
+        "Write gunicorn's access log to stdout (tokens and share-link paths redacted).")
     demo_seed: int = setting(7, "Random seed of `nps-tv demo`, so the demo history is repeatable.")
     demo_days: int = setting(180, "Days of history `nps-tv demo` writes.")
     demo_every_seconds: float = setting(6.0,

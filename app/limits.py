@@ -65,6 +65,11 @@ def _refuse(start_response: Callable, status: int, error: str, detail: str,
     body = json.dumps({"error": error, "detail": detail,
                        "problems": [{"path": path, "message": message}], **extra}).encode()
     reason = {400: "Bad Request", 413: "Content Too Large"}[status]
+    # The security headers app/hardening.py adds to every Flask response, for these too.
     start_response(f"{status} {reason}", [("Content-Type", "application/json"),
-                                          ("Content-Length", str(len(body)))])
+                                          ("Content-Length", str(len(body))),
+                                          ("X-Content-Type-Options", "nosniff"),
+                                          ("Referrer-Policy", "no-referrer"),
+                                          ("Content-Security-Policy",
+                                           "default-src 'none'; frame-ancestors 'none'")])
     return [body]

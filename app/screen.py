@@ -17,12 +17,11 @@ from app.ingest.rules import TimeRange
 from app.panels import CHIP_CHARS
 from app.panels.registry import panel_names
 from app.privacy import clean_for_display
+from app.scopes import SCREEN_PARAMS, VIEW_PARAMS
 from app.views import RequestError, ViewRequest
 from app.windows import days_window, window_title
 
 THEME_NAMES = ("dark", "light")
-VIEW_PARAMS = ("window", "from", "to")
-SCREEN_PARAMS = ("panels", "dwell", "theme", "shift")
 DWELL_RANGE = (3.0, 3600.0)
 
 

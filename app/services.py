@@ -12,6 +12,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask, current_app
 
 from app.config import Settings
+from app.links import LinkBook
 from app.part_cache import ActiveScreens, PartCache
 from app.poller import Poller
 from app.store import Store
@@ -30,6 +31,7 @@ class Services:
     parts: PartCache = field(default_factory=PartCache)
     screens: ActiveScreens = field(default_factory=ActiveScreens)
     scheduler: BackgroundScheduler | None = field(default=None)
+    links: LinkBook | None = field(default=None)  # create_app always sets it
 
 
 def attach_services(server: Flask, services: Services) -> None:

@@ -3,6 +3,7 @@ poller; ``start_jobs`` starts polling. Nothing here runs on import."""
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -11,36 +12,47 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import __version__
+from app.access import access_mode, install_gate, open_mode_warning
 from app.api import build_blueprint
 from app.config import PROJECT_ROOT, Settings
 from app.dash_guard import install_dash_guard
+from app.hardening import check_frame_ancestors, install_hardening
 from app.ingest.rest import build_blueprint as build_ingest_blueprint
 from app.ingest.tokens import check_tokens
 from app.ingest.webhooks import build_blueprint as build_webhook_blueprint
 from app.limits import RequestLimits
+from app.links import TOUCH_SECONDS, LinkBook
 from app.pages import build_shell, register_pages
 from app.part_cache import PartCache
 from app.parts import prewarm
 from app.poller import Poller
+from app.redact import install_log_redaction
 from app.scheduler import start_scheduler
 from app.services import Services, attach_services, get_services
+from app.share_api import build_blueprint as build_share_blueprint
 from app.store import Store, open_store
+from app.store.links import ShareLinks
 from app.topics import load_taxonomy
 
 ASSETS_DIR = PROJECT_ROOT / "assets"
+log = logging.getLogger("nps_tv")
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> Dash:
     """Build the Dash app (``dash_app.server`` is the Flask app) on an upgraded store."""
     settings = settings or Settings.from_env()
     check_tokens(settings)  # a short or shared token stops the start, with the reason
+    mode = access_mode(settings)  # a bad NPS_TV_ACCESS stops the start, naming it
+    check_frame_ancestors(settings.frame_ancestors)
+    install_log_redaction()
     taxonomy = load_taxonomy(settings.resolved_topics_file)
     store = open_store(settings, store=store, taxonomy=taxonomy)
     poller = Poller(store, settings, tuple(taxonomy.names))
     build_id = settings.build_id or default_build_id()
     # Three quarters of the cache budget; the poller's view cache has the rest.
     parts = PartCache(max_bytes=int(settings.cache_mb * 2**20 * 3 / 4))
-    services = Services(settings, store, poller, build_id, parts=parts)
+    links = LinkBook(ShareLinks(store), refresh_seconds=settings.poll_seconds)
+    services = Services(settings, store, poller, build_id, parts=parts, links=links)
     # Build the parts screens will ask for in the poll job, not on their request path.
     poller.on_publish.append(partial(prewarm, services))
 
@@ -49,6 +61,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     server.register_blueprint(build_blueprint())
     server.register_blueprint(build_ingest_blueprint())
     server.register_blueprint(build_webhook_blueprint(settings))
+    server.register_blueprint(build_share_blueprint())
     dash_app = Dash(
         "nps_tv",
         server=server,
@@ -61,8 +74,21 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     dash_app.layout = build_shell()
     register_pages(dash_app, services)
     install_dash_guard(dash_app)
+    install_gate(server, settings, links)
+    # After every page and callback is registered: the hashes cover all inline scripts.
+    install_hardening(server, settings, list(dash_app.csp_hashes()))
     wrap_front_door(server, settings)
+    log_access_mode(settings, mode)
     return dash_app
+
+
+def log_access_mode(settings: Settings, mode: str) -> None:
+    """Say who may view, loudly when anyone on the network may."""
+    warning = open_mode_warning(settings)
+    if warning:
+        log.warning(warning)
+    else:
+        log.info("access: %s (NPS_TV_ACCESS)", mode)
 
 
 def wrap_front_door(server: Flask, settings: Settings) -> None:
@@ -107,6 +133,16 @@ def start_jobs(dash_app: Dash) -> BackgroundScheduler:
     services = get_services(dash_app)
     if services.scheduler is None:
         services.scheduler = start_scheduler(services.poller, services.settings.poll_seconds)
+        # Last-seen facts of share links: gathered in memory, written at most every
+        # TOUCH_SECONDS per link (app/links.py); this job only looks often enough for that.
+        services.scheduler.add_job(services.links.flush, "interval",
+                                   seconds=TOUCH_SECONDS / 3, id="share-link-touches",
+                                   max_instances=1, coalesce=True)
+        # Re-read the links beside the poll, so screens' requests find a fresh cache and
+        # never wait for the query themselves (a request only refreshes when this is late).
+        services.scheduler.add_job(services.links.refresh, "interval",
+                                   seconds=services.links.refresh_seconds, id="share-links",
+                                   kwargs={"force": True}, max_instances=1, coalesce=True)
     return services.scheduler
 
 
@@ -116,3 +152,4 @@ def stop_jobs(dash_app: Dash) -> None:
     if services.scheduler is not None:
         services.scheduler.shutdown(wait=False)
         services.scheduler = None
+        services.links.flush(force=True)

@@ -22,9 +22,11 @@ from collections import deque
 from functools import partial
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from app.config import Settings
+from app.redact import FILTER, redact
 
 # Seconds a client may take from connecting (or from its previous response) to the end of its
 # request, when the body is no larger than the body limit. Browsers send a request in one go.
@@ -147,6 +149,21 @@ class WallWorker(ThreadWorker):
         return super().handle(conn)
 
 
+class RedactingLogger(Logger):
+    """gunicorn's logger with tokens cut from every access-log atom (``?token=`` values,
+    ``/s/<token>`` paths) and from error-log lines, which can quote a request line."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            if FILTER not in log.filters:
+                log.addFilter(FILTER)
+
+    def atoms(self, resp, req, environ, request_time) -> dict:
+        return {key: redact(value) if isinstance(value, str) else value
+                for key, value in super().atoms(resp, req, environ, request_time).items()}
+
+
 def gunicorn_options(settings: Settings) -> dict:
     """The gunicorn settings of ``nps-tv serve`` (the Procfile passes the same as flags)."""
     return {
@@ -164,7 +181,9 @@ def gunicorn_options(settings: Settings) -> dict:
         # next to the real wall, a test run) takes over or removes the first one's. NPS TV
         # needs no runtime control (restart the service instead): none.
         "control_socket_disable": True,
-        "accesslog": None,
+        # Off by default (a wall polls every second); when on, redacted like the error log.
+        "accesslog": "-" if settings.access_log else None,
+        "logger_class": RedactingLogger,
         "errorlog": "-",
         "loglevel": "info",
     }

@@ -18,7 +18,14 @@ from pathlib import Path
 import pytest
 
 from app.config import Settings
-from app.wsgi import HEAD_TIMEOUT, KEEPALIVE_SECONDS, WallWorker, gunicorn_options, request_complete
+from app.wsgi import (
+    HEAD_TIMEOUT,
+    KEEPALIVE_SECONDS,
+    RedactingLogger,
+    WallWorker,
+    gunicorn_options,
+    request_complete,
+)
 from tests.conftest import TOPICS_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -272,3 +279,5 @@ def test_procfile_runs_gunicorn_with_the_same_front_door_settings_as_serve():
     assert cfg.keepalive == serve["keepalive"] == KEEPALIVE_SECONDS
     assert cfg.control_socket_disable is serve["control_socket_disable"] is True
     assert cfg.timeout == serve["timeout"]
+    assert cfg.logger_class is RedactingLogger and serve["logger_class"] is RedactingLogger
+    assert cfg.env == {"NPS_TV_HOST": "0.0.0.0"}  # so the default access mode is links

@@ -271,7 +271,8 @@ def test_behind_a_proxy_the_forwarded_client_address_is_used(make_app):
     from flask import request
 
     for hops, expected in ((0, "127.0.0.1"), (1, "203.0.113.9")):
-        dash_app = make_app(proxy_hops=hops)
+        # open: behind a proxy the default would be links, and this route is not a share door
+        dash_app = make_app(proxy_hops=hops, access="open")
         dash_app.server.add_url_rule("/_test-remote", "remote", lambda: request.remote_addr)
         response = dash_app.server.test_client().get(
             "/_test-remote", environ_base={"REMOTE_ADDR": "127.0.0.1"},

@@ -5,16 +5,26 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from app.store import ResponseRecord, Store, open_store
+from app.store.database import MIGRATIONS_DIR
 from tests.conftest import make_record
+
+# The newest revision, read from the migration scripts (not written down a second time).
+HEAD = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+
+
+def test_the_newest_revision_is_read_from_the_scripts():
+    assert HEAD is not None and HEAD == sorted(
+        p.name.split("_")[0] for p in (MIGRATIONS_DIR / "versions").glob("0*.py"))[-1]
 
 
 def test_upgrade_creates_schema_at_head_and_is_repeatable(store: Store):
-    assert store.current_revision() == "0002"
+    assert store.current_revision() == HEAD
     store.upgrade()
-    assert store.current_revision() == "0002"
+    assert store.current_revision() == HEAD
     tables = set(inspect(store.engine).get_table_names())
     assert {"responses", "events", "alembic_version"} <= tables
 
@@ -177,7 +187,7 @@ def test_open_store_tags_limits_and_migrates_as_configured(settings):
     store = open_store(settings.replace(write_concurrency=2, write_timeout_seconds=1.5))
     try:
         assert store.url == settings.resolved_database_url
-        assert store.current_revision() == "0002"
+        assert store.current_revision() == HEAD
         assert (store.writes.concurrency, store.writes.timeout) == (2, 1.5)
         assert "Pricing" in store.tagger("The price went up again")
     finally:
@@ -187,8 +197,8 @@ def test_open_store_tags_limits_and_migrates_as_configured(settings):
 def test_open_store_readies_a_given_store_and_opens_another_url(settings, tmp_path):
     given = Store(f"sqlite:///{tmp_path / 'given.db'}")
     assert open_store(settings.replace(write_concurrency=3), store=given) is given
-    assert (given.current_revision(), given.writes.concurrency) == ("0002", 3)
+    assert (given.current_revision(), given.writes.concurrency) == (HEAD, 3)
     other = open_store(settings, f"sqlite:///{tmp_path / 'other.db'}")
-    assert other.url.endswith("other.db") and other.current_revision() == "0002"
+    assert other.url.endswith("other.db") and other.current_revision() == HEAD
     for store in (given, other):
         store.dispose()

@@ -28,6 +28,13 @@ from app.ingest.schema import (
     time_range_of,
 )
 from app.metrics import CATEGORY_RANGES
+from app.scopes import (
+    OutOfScope,
+    access_mode_of_request,
+    current_scope,
+    is_admin_request,
+    scoped_args,
+)
 from app.services import get_services
 
 API = "/api/v1"
@@ -108,11 +115,26 @@ def post_responses():
 
 
 def get_responses():
-    """GET /api/v1/responses: a filtered page of stored responses (admin token)."""
+    """GET /api/v1/responses: the admin token sees every response; in links mode a share link
+    sees only its segments, and no comment text when its comments are hidden."""
     settings = get_services().settings
-    check_bearer(request, settings.admin_token, "NPS_TV_ADMIN_TOKEN")
-    filters = _response_filters(request.args, settings.segment_fields)
+    scope = current_scope() if access_mode_of_request() == "links" else None
+    if request.headers.get("Authorization") or (scope is None and not is_admin_request()):
+        # The admin token (checked here too: a throttled client gets 429 even with the right
+        # one) sees everything, as before share links.
+        check_bearer(request, settings.admin_token, "NPS_TV_ADMIN_TOKEN")
+    if is_admin_request() or request.headers.get("Authorization"):
+        scope = None  # a signed-in admin (cookie) or the admin token: no link scope
+    args = request.args
+    if scope is not None:
+        try:
+            args = scoped_args(args, scope, settings.segment_fields)
+        except OutOfScope as exc:
+            raise ApiError.single(403, exc.field, exc.reason, error="out of scope") from None
+    filters = _response_filters(args, settings.segment_fields)
     page = get_services().store.list_responses(**filters)
+    if scope is not None and scope.comments_hidden:
+        page = [{**row, "comment": None} for row in page]
     body: dict[str, Any] = {"responses": page}
     if len(page) == filters["limit"]:
         body["next_after_id"] = page[-1]["id"]

@@ -118,3 +118,33 @@ class Event(Base):
     kind: Mapped[str] = mapped_column(String(40), nullable=False, default="note")
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class ShareLink(Base):
+    """A share link: who may view what. Only the sha256 of its token is stored."""
+
+    __tablename__ = "share_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False, unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    screen: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    comments: Mapped[str] = mapped_column(String(8), nullable=False, default="show")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_user_agent: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    last_build: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    last_trouble: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reload_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class FleetStamp(Base):
+    """A named time the whole fleet of screens reads, e.g. 'reload' for 'reload all now'."""
+
+    __tablename__ = "fleet_stamps"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

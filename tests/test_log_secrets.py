@@ -1,0 +1,97 @@
+"""No token in any log line: a real ``nps-tv serve`` (gunicorn, access log on) receives webhook
+deliveries with ``?token=``, share-link visits, link cookies, admin and forged bearer tokens,
+and its whole output (access and error logs) is searched for every one of them."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import random
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from app.store import Store
+from app.store.links import ShareLinks
+from tests.conftest import TOPICS_FILE
+from tests.test_front_door import stop, wait_until_listening
+
+ROOT = Path(__file__).resolve().parents[1]
+PORTS = range(8600, 8700)  # this engineer's ports for anything served in tests
+INGEST = "ingest-SECRET-aaaaaaaaaaaaaaaa"
+DELIGHTED = "delighted-SECRET-bbbbbbbbbbbbbb"
+ADMIN = "admin-SECRET-cccccccccccccccccc"
+FORGED = "forged-SECRET-ddddddddddddddddddddddddddddd"
+
+
+def free_port() -> int:
+    for port in random.sample(PORTS, len(PORTS)):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port in 8600-8699")
+
+
+def request(port: int, method: str, path: str, body: bytes | None = None,
+            headers: dict | None = None) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+def test_no_token_reaches_the_servers_output(tmp_path):
+    data = tmp_path / "data"
+    store = Store(f"sqlite:///{data / 'nps_tv.db'}")
+    store.upgrade()
+    _, link = ShareLinks(store).create("Lobby TV", "wall")
+    store.dispose()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("NPS_TV_") and k != "DATABASE_URL"}
+    env.update(NPS_TV_DATA_DIR=str(data), NPS_TV_TOPICS_FILE=str(TOPICS_FILE),
+               NPS_TV_ACCESS="links", NPS_TV_ACCESS_LOG="1", NPS_TV_WORKERS="1",
+               NPS_TV_THREADS="4", NPS_TV_INGEST_TOKEN=INGEST, NPS_TV_DELIGHTED_TOKEN=DELIGHTED,
+               NPS_TV_ADMIN_TOKEN=ADMIN)
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--host", "127.0.0.1",
+                                 "--port", str(port)], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    try:
+        wait_until_listening(port, proc, log, "nps-tv serve")
+        delivery = b'{"event_type": "survey_response.created", "event_data": {}}'
+        json_type = {"Content-Type": "application/json"}
+        statuses = [
+            request(port, "POST", f"/api/v1/webhooks/delighted?token={DELIGHTED}", delivery,
+                    json_type),
+            request(port, "POST", f"/api/v1/webhooks/delighted?token={FORGED}", delivery,
+                    json_type),
+            request(port, "POST", f"/api/v1/webhooks/wootric?token={INGEST}&x=1", b"{}",
+                    json_type),
+            request(port, "GET", f"/s/{link}"),
+            request(port, "GET", f"/s/{FORGED}"),
+            request(port, "GET", "/tv", headers={"Cookie": f"nps_tv_link={link}"}),
+            request(port, "GET", "/tv", headers={"Cookie": f"nps_tv_link={FORGED}"}),
+            request(port, "GET", "/api/v1/summary", headers={"Authorization": f"Bearer {ADMIN}"}),
+            request(port, "GET", "/api/v1/summary",
+                    headers={"Authorization": f"Bearer {FORGED}"}),
+            request(port, "GET", f"/tv?token={FORGED}"),
+        ]
+        assert statuses[3] == 303 and statuses[4] == 403 and statuses[5] == 200
+        assert statuses[7] == 200 and statuses[8] == 403
+    finally:
+        stop(proc)
+    output = log.read_text(errors="replace")
+    assert "/s/(redacted)" in output  # the access log was on and saw the visits
+    assert "token=(redacted)" in output
+    for secret in (link, INGEST, DELIGHTED, ADMIN, FORGED, "SECRET"):
+        assert secret not in output, f"{secret[:12]}... found in the server's output"
