@@ -19,7 +19,7 @@ import numpy as np
 
 from app import metrics
 from app.ingest.rules import TimeRange
-from app.metrics import ScoreSummary, TopicRow, TrendPoint
+from app.metrics import Change, ScoreSummary, TopicRow, TrendPoint
 from app.rollup import Comment, Snapshot
 from app.store.database import EventRow
 
@@ -101,6 +101,7 @@ class View:
     current: ScoreSummary
     previous: ScoreSummary | None
     delta: float | None
+    change: Change | None  # the delta with its standard error and significance
     granularity: str
     trend: tuple[TrendPoint, ...]
     events: tuple[EventRow, ...]
@@ -256,8 +257,8 @@ def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz:
     return View(
         version=snapshot.version, as_of=snapshot.as_of, request=request, start=start, end=end,
         current=current, previous=previous, delta=metrics.compute_delta(current, previous),
-        granularity=granularity, trend=trend, events=events, topics=topics,
-        comments=comments, goal=goal, latest=latest)
+        change=metrics.compare_scores(current, previous), granularity=granularity, trend=trend,
+        events=events, topics=topics, comments=comments, goal=goal, latest=latest)
 
 
 def _matches(segments: Mapping[str, str], request: ViewRequest) -> bool:

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from dash.development.base_component import Component
 
-from app.metrics import TopicRow, build_trend_points, compute_delta, summarize
+from app.metrics import TopicRow, build_trend_points, compare_scores, compute_delta, summarize
 from app.panels import CHIP_CHARS, classify_band, describe_delta, format_ago
 from app.panels.comments import (
     COMMENT_CHARS,
@@ -77,7 +77,8 @@ def make_view(counts=(60, 25, 15), previous=(50, 30, 20), *, trend=None, events=
     return View(
         version=1, as_of=NOW, request=ViewRequest(window=window),
         start=TODAY - timedelta(days=29), end=TODAY, current=current, previous=prev,
-        delta=compute_delta(current, prev), granularity="day", trend=trend,
+        delta=compute_delta(current, prev), change=compare_scores(current, prev),
+        granularity="day", trend=trend,
         events=tuple(events), topics=tuple(topics), comments=tuple(comments), goal=goal,
         latest=None)
 
@@ -125,13 +126,35 @@ def test_split_percentages_shown_sum_to_100(counts):
 
 
 def test_score_delta_arrow_and_missing_delta():
-    up = find_id(build_score_panel(make_view((60, 25, 15), (50, 30, 20))), SCORE_DELTA)
+    # 1,000 responses a window: SE = sqrt(5.475 + 6.1) = 3.40, noise 6.7, delta 15 is real.
+    up = find_id(build_score_panel(make_view((600, 250, 150), (500, 300, 200))), SCORE_DELTA)
     assert "▲" in text_of(up) and "15" in text_of(up) and "is-up" in up.className
-    down = find_id(build_score_panel(make_view((50, 30, 20), (60, 25, 15))), SCORE_DELTA)
+    assert "up" in text_of(up).split() and up.to_plotly_json()["props"]["data-significant"] \
+        == "true"
+    down = find_id(build_score_panel(make_view((500, 300, 200), (600, 250, 150))), SCORE_DELTA)
     assert "▼" in text_of(down) and "is-down" in down.className
+    assert "down" in text_of(down).split()
     none = find_id(build_score_panel(make_view(previous=(1, 0, 0))), SCORE_DELTA)
     assert text_of(none).strip() == "—"
     assert describe_delta(None)[1] == "—"
+
+
+def test_a_change_within_noise_is_grey_and_steady_without_an_arrow():
+    # 100 responses a window: the same 15-point rise has SE 10.76 and noise 21.1.
+    panel = build_score_panel(make_view((60, 25, 15), (50, 30, 20)))
+    delta = find_id(panel, SCORE_DELTA)
+    assert "is-steady" in delta.className
+    assert "is-up" not in delta.className and "is-down" not in delta.className
+    assert "▲" not in text_of(delta) and "▼" not in text_of(delta)
+    assert text_of(delta).split() == ["+15", "steady"]
+    assert "within noise (± 21.1)" in text_of(panel)
+    down = find_id(build_score_panel(make_view((50, 30, 20), (60, 25, 15))), SCORE_DELTA)
+    assert text_of(down).split() == ["\u221215", "steady"]
+
+
+def test_a_real_change_names_its_noise():
+    text = text_of(build_score_panel(make_view((600, 250, 150), (500, 300, 200))))
+    assert "beyond noise (± 6.7)" in text
 
 
 def test_score_delta_is_the_difference_of_the_shown_scores():
@@ -140,7 +163,7 @@ def test_score_delta_is_the_difference_of_the_shown_scores():
     assert view.current.nps_display == 41 and view.previous.nps_display == 41
     assert view.delta == pytest.approx(0.8)
     delta = find_id(build_score_panel(view), SCORE_DELTA)
-    assert "is-flat" in delta.className and "0" in text_of(delta)
+    assert "is-steady" in delta.className and text_of(delta).split() == ["0", "steady"]
 
 
 def test_score_shows_responses_margin_and_window():
@@ -215,13 +238,18 @@ def _topic(name: str, cur, prev, impact: float) -> TopicRow:
 
 def test_topics_table_rows_columns_and_limit():
     rows = [_topic(f"Topic {i}", (5, 2, 3), (6, 2, 2), -1.0 + i / 100) for i in range(12)]
-    rows[0] = _topic("Pricing", (2, 3, 10), (5, 5, 5), -4.2)
+    rows[0] = _topic("Pricing", (20, 30, 100), (50, 50, 50), -4.2)
     panel = build_topics_panel(make_view(topics=rows), limit=8)
     body = [r for r in find_class(panel, "topic-row") if "topic-header" not in r.className]
     assert len(body) == 8
     first = text_of(body[0])
-    assert "Pricing" in first and "15" in first and "-53" in first and "67%" in first
-    assert "▼" in first and "-4.2" in first
+    assert "Pricing" in first and "150" in first and "-53" in first and "67%" in first
+    # 0 -> -53 over 150 mentions a window: SE 8.9, beyond noise: arrow, colour and word.
+    assert "▼" in first and "down" in first.split() and "-4.2" in first
+    assert "is-down" in find_class(body[0], "topic-delta")[0].className
+    # 0 -> -20 over 10 mentions a window is noise: grey, no arrow, "steady".
+    small = find_class(body[1], "topic-delta")[0]
+    assert "is-steady" in small.className and text_of(small).split() == ["\u221220", "steady"]
     assert find_class(body[0], "nps-bar-fill")
     assert "+4 more topics" in text_of(panel)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.metrics import CATEGORY_NAMES, ScoreSummary, categorize, round_half_away
+from app.metrics import CATEGORY_NAMES, Change, ScoreSummary, categorize, round_half_away
 
 # NPS bands, low edge inclusive: <0 negative, 0-29 low, 30-69 good, >=70 great.
 BAND_EDGES = ((70, "great"), (30, "good"), (0, "low"))
@@ -95,6 +95,37 @@ def describe_delta(delta: float | None) -> tuple[str, str, str]:
     if shown < 0:
         return ARROW_DOWN, str(-shown), "is-down"
     return ARROW_FLAT, "0", "is-flat"
+
+
+@dataclass(frozen=True)
+class ChangeText:
+    """How a change is shown: arrow (only when real), magnitude, word and CSS class.
+
+    A change within noise is grey with the word "steady" and no arrow; a real one keeps its
+    arrow and colour and says "up" or "down" too, so colour never carries the meaning alone.
+    """
+
+    arrow: str
+    magnitude: str
+    word: str
+    css: str
+    noise: str  # "within noise (± 7.6)", "beyond noise (± 5.4)", or "" when unknown
+
+
+def describe_change(current: ScoreSummary, previous: ScoreSummary | None,
+                    change: Change | None) -> ChangeText:
+    """The shown change between two scores (the difference of the displayed scores), judged
+    by ``change``'s significance test."""
+    shown = compute_shown_delta(current, previous)
+    if shown is None or change is None:
+        return ChangeText("", NOT_AVAILABLE, "", "is-none", "")
+    noise = f"± {change.noise:.1f}"
+    if not change.significant or shown == 0:
+        magnitude = "0" if shown == 0 else f"{shown:+d}".replace("-", "\u2212")
+        return ChangeText("", magnitude, "steady", "is-steady", f"within noise ({noise})")
+    if shown > 0:
+        return ChangeText(ARROW_UP, str(shown), "up", "is-up", f"beyond noise ({noise})")
+    return ChangeText(ARROW_DOWN, str(-shown), "down", "is-down", f"beyond noise ({noise})")
 
 
 def format_count(n: int) -> str:
