@@ -214,6 +214,36 @@ def test_trend_mutes_small_periods():
     assert thin["marker"]["color"] == "rgba(0,0,0,0)"  # a hollow ring, not a dot
 
 
+def test_trend_marks_only_special_cause_periods():
+    # Steady days of 12/4/4 (NPS 40) with one day of 4/0/12 (NPS -50): beyond 40 - 3 * 20.
+    counts = [(12, 4, 4)] * 20 + [(4, 0, 12)] + [(12, 4, 4)] * 9
+    trend = make_trend(counts)
+    fig = build_trend_figure(make_view(trend=trend), "dark")
+    special = next(t for t in fig["data"] if t["name"] == "outside control limits")
+    usual = next(t for t in fig["data"] if t["name"] == "Daily NPS")
+    assert special["x"] == [trend[20].start]
+    assert trend[20].start not in usual["x"] and len(usual["x"]) == 29
+    assert special["marker"]["size"] > usual["marker"]["size"]
+    # The rolling line and its band are still drawn through it.
+    rolling = next(t for t in fig["data"] if "rolling" in t["name"])
+    assert None not in rolling["y"] and fig["data"][0]["fill"] == "toself"
+
+
+def test_trend_without_special_causes_has_no_such_legend_entry():
+    fig = build_trend_figure(make_view(trend=make_trend([(12, 4, 4)] * 30)), "dark")
+    assert "outside control limits" not in [t["name"] for t in fig["data"]]
+
+
+def test_trend_text_is_readable_from_three_metres():
+    # Sizes are base pixels of a 1080-high wall: 2.5% of it is 27 px (axis, legend, events).
+    fig = build_trend_figure(make_view(goal=40, events=_events()), "dark")
+    layout = fig["layout"]
+    sizes = [layout["xaxis"]["tickfont"]["size"], layout["yaxis"]["tickfont"]["size"],
+             layout["legend"]["font"]["size"], layout["font"]["size"]]
+    sizes += [a["font"]["size"] for a in layout["annotations"]]
+    assert len(sizes) == 4 + 4 and min(sizes) >= 27
+
+
 def test_trend_without_data_says_so():
     view = make_view((0, 0, 0), trend=make_trend([(0, 0, 0)] * 30))
     fig = build_trend_figure(view, "dark")

@@ -25,14 +25,16 @@ THEMES: dict[str, dict[str, str]] = {
     "dark": {
         "text": "#e8ecf4", "muted": "#8d97ab", "faint": "#5b6478", "grid": "rgba(141,151,171,0.16)",
         "zero": "rgba(232,236,244,0.38)", "panel": "#121a2e", "accent": "#7aa7ff",
-        "band": "rgba(122,167,255,0.20)", "point": "rgba(232,236,244,0.78)",
+        "band": "rgba(122,167,255,0.20)", "point": "rgba(232,236,244,0.55)",
+        "special": "#ffd166",
         "negative": "#ff6b6b", "low": "#ffb547", "good": "#62d68a", "great": "#17e0a0",
         "goal": "#ffd166",
     },
     "light": {
         "text": "#141a2a", "muted": "#5a6478", "faint": "#9aa3b5", "grid": "rgba(20,26,42,0.10)",
         "zero": "rgba(20,26,42,0.35)", "panel": "#ffffff", "accent": "#2f5fd0",
-        "band": "rgba(47,95,208,0.16)", "point": "rgba(20,26,42,0.70)",
+        "band": "rgba(47,95,208,0.16)", "point": "rgba(20,26,42,0.50)",
+        "special": "#c2410c",
         "negative": "#d33a3a", "low": "#c27a00", "good": "#2e9a4e", "great": "#078a5f",
         "goal": "#b7791f",
     },
