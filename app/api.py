@@ -94,6 +94,8 @@ def summary_json(view: View) -> dict:
         # The delta's standard error, z and whether it is beyond noise (README: "Is a change
         # real?"); None when either window is under the minimum sample.
         "change": view.change.as_dict() if view.change is not None else None,
+        # The wall's "what changed" sentences (app/changes.py), largest effect first.
+        "what_changed": [finding.as_dict() for finding in view.changes],
         "as_of": view.as_of.astimezone(UTC).isoformat(),
         "snapshot_version": view.version,
         "generated_at": datetime.now(UTC).isoformat(),

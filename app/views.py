@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from app import metrics
+from app.changes import Finding, SegmentCounts, find_changes
 from app.ingest.rules import TimeRange
 from app.metrics import Change, ScoreSummary, TopicRow, TrendPoint
 from app.rollup import Comment, Snapshot
@@ -109,6 +110,7 @@ class View:
     comments: tuple[Comment, ...]
     goal: float | None
     latest: Comment | None
+    changes: tuple[Finding, ...] = ()  # "what changed": at most three significant changes
 
     @property
     def label(self) -> str:
@@ -254,11 +256,31 @@ def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz:
     )
     latest = snapshot.latest if snapshot.latest and _matches(snapshot.latest.segments, request) \
         else None
+    changes = find_changes(current, previous, topics, _segment_counts(
+        snapshot, mask, request, (start, end), (p_start, p_end)) if previous else None,
+        request.window)
     return View(
         version=snapshot.version, as_of=snapshot.as_of, request=request, start=start, end=end,
         current=current, previous=previous, delta=metrics.compute_delta(current, previous),
         change=metrics.compare_scores(current, previous), granularity=granularity, trend=trend,
-        events=events, topics=topics, comments=comments, goal=goal, latest=latest)
+        events=events, topics=topics, comments=comments, goal=goal, latest=latest,
+        changes=changes)
+
+
+def _segment_counts(snapshot: Snapshot, mask: np.ndarray, request: ViewRequest,
+                    window: tuple[date, date], previous: tuple[date, date]) -> SegmentCounts:
+    """Each filtered combination's counts in the window and the one before it."""
+    def window_sum(first: date, last: date) -> np.ndarray:
+        lo = max(_epoch_day(first) - snapshot.day0, 0)
+        hi = min(_epoch_day(last) - snapshot.day0 + 1, snapshot.days)
+        if hi <= lo:
+            return np.zeros((int(mask.sum()), 3), dtype=np.int64)
+        # Days first (a view), then the combinations: only the window's days are copied.
+        return snapshot.counts[:, lo:hi][mask].sum(axis=1, dtype=np.int64)
+
+    combos = [c for c, keep in zip(snapshot.combos, mask, strict=True) if keep]
+    pinned = frozenset(name for name, values in request.segments if len(values) == 1)
+    return SegmentCounts(combos, window_sum(*window), window_sum(*previous), pinned)
 
 
 def _matches(segments: Mapping[str, str], request: ViewRequest) -> bool:
@@ -275,7 +297,7 @@ def estimate_view_bytes(view: View) -> int:
                   for name, values in view.request.segments)
     # Per-item weights measured with tracemalloc on real views (rounded up).
     return (6_000 + 2 * request + 1_200 * len(view.trend) + 800 * len(view.topics)
-            + 16 * (len(view.comments) + len(view.events)))
+            + 600 * len(view.changes) + 16 * (len(view.comments) + len(view.events)))
 
 
 class ViewCache:

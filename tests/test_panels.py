@@ -10,8 +10,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from dash.development.base_component import Component
 
+from app.changes import Finding
 from app.metrics import TopicRow, build_trend_points, compare_scores, compute_delta, summarize
 from app.panels import CHIP_CHARS, classify_band, describe_delta, format_ago
+from app.panels.changes import CHANGES_LIST, build_changes_panel
 from app.panels.comments import (
     COMMENT_CHARS,
     COMMENTS_LIST,
@@ -70,7 +72,8 @@ def make_trend(counts: list[tuple[int, int, int]], min_sample: int = 5):
 
 
 def make_view(counts=(60, 25, 15), previous=(50, 30, 20), *, trend=None, events=(),
-              topics=(), comments=(), goal=None, window="30d", min_sample=5) -> View:
+              topics=(), comments=(), goal=None, window="30d", min_sample=5,
+              changes=()) -> View:
     current = summarize(counts, min_sample)
     prev = summarize(previous, min_sample) if previous is not None else None
     trend = make_trend([(6, 2, 2)] * 30) if trend is None else trend
@@ -80,7 +83,7 @@ def make_view(counts=(60, 25, 15), previous=(50, 30, 20), *, trend=None, events=
         delta=compute_delta(current, prev), change=compare_scores(current, prev),
         granularity="day", trend=trend,
         events=tuple(events), topics=tuple(topics), comments=tuple(comments), goal=goal,
-        latest=None)
+        latest=None, changes=tuple(changes))
 
 
 def make_comment(i: int, score: int, minutes_ago: float = 4, **segments: str) -> Comment:
@@ -426,3 +429,29 @@ def test_event_label_direction_override_is_removed():
                                                         None)]), "dark")
     annotation = next(a for a in fig["layout"]["annotations"] if a.get("showarrow"))
     assert annotation["text"] == "Priceup"
+
+
+# -- what changed -----------------------------------------------------------------------------
+
+
+FINDINGS = (Finding("overall", "", "NPS up 20 over 30 days (± 7)", "up", "good", 20.0),
+            Finding("complaints", "Pricing",
+                    "Pricing complaints doubled (22 → 45 detractor mentions)", "up", "bad", -2.3))
+
+
+def test_changes_panel_lists_each_sentence_with_arrow_and_tone():
+    panel = build_changes_panel(make_view(changes=FINDINGS))
+    items = find_class(panel, "change-item")
+    assert [text_of(find_class(i, "change-text")[0]) for i in items] == [f.text for f in FINDINGS]
+    assert "is-good" in items[0].className and "is-bad" in items[1].className
+    # More complaints point up (the number rose) but are bad news: the word says which.
+    assert [text_of(find_class(i, "change-arrow")[0]) for i in items] == ["▲", "▲"]
+    assert "vs previous 30 days" in text_of(panel)
+
+
+def test_changes_panel_says_when_nothing_is_significant():
+    panel = build_changes_panel(make_view(changes=()))
+    assert text_of(find_id(panel, CHANGES_LIST)) == "No significant change in the last 30 days"
+    assert not find_class(panel, "change-item")
+    assert "No earlier period" in text_of(build_changes_panel(make_view(previous=None,
+                                                                        window="all")))

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.panels import PartContext, comments, gong, score, topics, trend
+from app.panels import PartContext, changes, comments, gong, score, topics, trend
 from app.views import View
 
 SURFACES = ("wall", "manager")
@@ -55,6 +55,8 @@ PANELS: tuple[Panel, ...] = (
     Panel("comments", comments.needs, comments.build, title="What customers say",
           nav="Comments", card_title="Newest comments", limits={"wall": 20, "manager": 30},
           by_surface=True),
+    Panel("changes", changes.needs, changes.build, title="What changed", nav="Changes",
+          card_title="What changed"),
 )
 # The newest response, which the wall's gong shows over whatever panel is on screen.
 GONG = Panel("latest", gong.needs, gong.build, surfaces=("wall",), overlay=True)
