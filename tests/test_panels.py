@@ -455,3 +455,23 @@ def test_changes_panel_says_when_nothing_is_significant():
     assert not find_class(panel, "change-item")
     assert "No earlier period" in text_of(build_changes_panel(make_view(previous=None,
                                                                         window="all")))
+
+
+# -- profanity: masked on the wall, not for managers --------------------------------------------
+
+
+def test_profanity_is_masked_on_the_wall_only():
+    from app.panels.registry import GONG, PANELS
+    from app.privacy import load_profanity
+
+    comment = Comment(id=7, created_at=NOW - timedelta(minutes=3), score=2,
+                      text="The export is shit", segments={"product": "Ledger"}, topics=())
+    view = dataclasses.replace(make_view(comments=[comment]), latest=comment)
+    panel = next(p for p in PANELS if p.name == "comments")
+    words = load_profanity()
+    wall = panel.build(view, panel.context("wall", "dark", "UTC", ("product",), words))
+    desk = panel.build(view, panel.context("manager", "dark", "UTC", ("product",), words))
+    assert "The export is s***" in text_of(wall) and "shit" not in text_of(wall)
+    assert "The export is shit" in text_of(desk)
+    gong = GONG.build(view, GONG.context("wall", "dark", "UTC", ("product",), words))
+    assert gong["text"] == "The export is s***"

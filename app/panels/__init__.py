@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app.metrics import CATEGORY_NAMES, Change, ScoreSummary, categorize, round_half_away
+from app.privacy import Profanity
 
 # NPS bands, low edge inclusive: <0 negative, 0-29 low, 30-69 good, >=70 great.
 BAND_EDGES = ((70, "great"), (30, "good"), (0, "low"))
@@ -52,7 +53,8 @@ class PartContext:
     """What a part may depend on besides its view: where it shows and how.
 
     ``surface`` is ``wall`` (/tv) or ``manager`` (/); ``limit`` is the panel's item limit on
-    that surface (None when it has none).
+    that surface (None when it has none); ``profanity`` the words to mask, on the wall only
+    (None on the manager page).
     """
 
     surface: str
@@ -60,6 +62,7 @@ class PartContext:
     timezone: str
     segment_fields: tuple[str, ...]
     limit: int | None = None
+    profanity: Profanity | None = None
 
 
 def resolve_theme(theme: str) -> dict[str, str]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.panels import PartContext, changes, comments, gong, score, topics, trend
+from app.privacy import Profanity
 from app.views import View
 
 SURFACES = ("wall", "manager")
@@ -40,9 +41,12 @@ class Panel:
         return f"{self.name}.{surface}" if self.by_surface else self.name
 
     def context(self, surface: str, theme: str, timezone: str,
-                segment_fields: tuple[str, ...]) -> PartContext:
-        """The context this panel is built in on ``surface``."""
-        return PartContext(surface, theme, timezone, segment_fields, self.limits.get(surface))
+                segment_fields: tuple[str, ...],
+                profanity: Profanity | None = None) -> PartContext:
+        """The context this panel is built in on ``surface``; ``profanity`` is masked on the
+        wall (a public room) only."""
+        return PartContext(surface, theme, timezone, segment_fields, self.limits.get(surface),
+                           profanity if surface == "wall" else None)
 
 
 PANELS: tuple[Panel, ...] = (
