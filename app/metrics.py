@@ -205,8 +205,9 @@ class TrendPoint:
     """One period of the trend, with its trailing rolling score and margin band.
 
     ``limits`` are the control limits for this period's NPS: the NPS of the trailing periods
-    before it (the baseline) +- 3 standard errors of a period with this period's responses,
-    with the baseline's shares. None when the period or the baseline is under the minimum.
+    before it that were not special themselves (the baseline) +- 3 standard errors of a period
+    with this period's responses, with the baseline's shares. None when the period or the
+    baseline is under the minimum.
     """
 
     start: str  # ISO date of the period's first day
@@ -247,11 +248,14 @@ def build_trend_points(starts: Sequence[str], counts: Sequence[Sequence[int]],
     """
     k = ROLLING_PERIODS[granularity]
     source = counts if rolling_counts is None else rolling_counts
-    points = []
+    points: list[TrendPoint] = []
     for i, start in enumerate(starts):
-        before = source[max(0, i - k + 1): i]
-        baseline = [sum(c[j] for c in before) for j in range(3)]
-        rolling = [baseline[j] + source[i][j] for j in range(3)]
+        first = max(0, i - k + 1)
+        rolling = [sum(c[j] for c in source[first: i + 1]) for j in range(3)]
+        # The baseline leaves out earlier special causes: one outage day would otherwise pull
+        # the centre down and make the ordinary days after it look special.
+        usual = [source[m] for m in range(first, i) if not points[m].special]
+        baseline = [sum(c[j] for c in usual) for j in range(3)]
         summary = summarize(counts[i], min_sample)
         limits = compute_control_limits(summarize(baseline, min_sample), summary)
         points.append(TrendPoint(start, summary, summarize(rolling, min_sample), limits))

@@ -225,8 +225,23 @@ def test_only_periods_beyond_the_limits_are_special():
     points = metrics.build_trend_points([str(i) for i in range(8)], counts, "day", 5)
     assert [p.special for p in points] == [False] * 6 + [True, False]
     assert points[0].limits is None  # nothing before it to compare with
-    # The baseline of the last day excludes the day itself: days 1-6, 60/20/20 + 4/0/12.
-    assert points[7].limits is not None
+    # The last day's baseline is days 1-5 (day 6 was special, day 7 is itself): NPS 40 again,
+    # 80 / sqrt(16) = 20, so the same (-20, 100).
+    assert points[7].limits == pytest.approx((-20.0, 100.0))
+
+
+def test_a_special_cause_does_not_make_the_days_after_it_special():
+    # Six days of 36/12/12 (NPS 40), a bad day of 0/0/60 (NPS -100), then a good day of 48/6/6
+    # (NPS 70).
+    counts = [(36, 12, 12)] * 6 + [(0, 0, 60)] + [(48, 6, 6)]
+    points = metrics.build_trend_points([str(i) for i in range(8)], counts, "day", 5)
+    assert points[6].special
+    # Baseline without the bad day: 5 x 36/12/12, NPS 40, sd 80, 80 / sqrt(60) = 10.3,
+    # limits (9.0, 71.0): 70 is inside. With the bad day in it (180/60/120, NPS 16.7,
+    # sd 100 x sqrt(0.833 - 0.0278) = 89.7, 11.6 for 60 answers) the limits would be
+    # (-18.1, 51.4) and 70 would be flagged.
+    assert points[7].limits == pytest.approx((40 - 3 * 80 / 60**0.5, 40 + 3 * 80 / 60**0.5))
+    assert not points[7].special
 
 
 @pytest.mark.parametrize(("days", "granularity"),

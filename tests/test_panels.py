@@ -442,7 +442,8 @@ FINDINGS = (Finding("overall", "", "NPS up 20 over 30 days (± 7)", "up", "good"
 def test_changes_panel_lists_each_sentence_with_arrow_and_tone():
     panel = build_changes_panel(make_view(changes=FINDINGS))
     items = find_class(panel, "change-item")
-    assert [text_of(find_class(i, "change-text")[0]) for i in items] == [f.text for f in FINDINGS]
+    assert [text_of(find_class(i, "change-text")[0]).replace("\u00a0", " ") for i in items] \
+        == [f.text for f in FINDINGS]
     assert "is-good" in items[0].className and "is-bad" in items[1].className
     # More complaints point up (the number rose) but are bad news: the word says which.
     assert [text_of(find_class(i, "change-arrow")[0]) for i in items] == ["▲", "▲"]

@@ -39,8 +39,9 @@ def _build_item(finding: Finding, profanity: Profanity | None) -> html.Li:
     return html.Li(className=f"change-item is-{finding.tone}",
                    **{"data-kind": finding.kind, "data-tone": finding.tone}, children=[
                        html.Span(arrow, className="change-arrow", **{"aria-hidden": "true"}),
-                       html.Span(mask_profanity(finding.text, profanity),
-                                 className="change-text"),
+                       # "(± 7)" stays whole when the sentence wraps.
+                       html.Span(mask_profanity(finding.text, profanity).replace(
+                           "(± ", "(±\u00a0"), className="change-text"),
                    ])
 
 
