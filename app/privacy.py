@@ -11,7 +11,7 @@ import fnmatch
 import functools
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.config import DEFAULT_DATA_DIR
@@ -22,6 +22,7 @@ ELLIPSIS = "…"
 # past that the text is one long word (a URL, a hash) and is cut where it must.
 WORD_CUT_SHARE = 0.3
 PROFANITY_FILE = "profanity.txt"
+SEEN_TOKENS = 20_000  # the per-list memo of tokens, cleared when full
 SCAN_FACTOR = 4  # masking shortens text by far less than this before it is cut to its limit
 # Invisible characters that can hide inside an address ("a\u200b@b.com" shows as a@b.com):
 # soft hyphen, Mongolian vowel separator, zero-width space/joiners, word joiner, invisible
@@ -81,6 +82,8 @@ class Profanity:
 
     words: frozenset[str]
     stems: tuple[str, ...]
+    # Answers by token: most words of a comment ("the", "export") repeat across comments.
+    _seen: dict[str, bool] = field(default_factory=dict, compare=False, hash=False)
 
     def __repr__(self) -> str:
         # Part fingerprints hash repr(): a set's order changes between processes, this does not.
@@ -98,6 +101,14 @@ class Profanity:
 
     def matches(self, token: str) -> bool:
         """True when ``token`` (one word as written) is on the list."""
+        known = self._seen.get(token)
+        if known is None:
+            if len(self._seen) >= SEEN_TOKENS:
+                self._seen.clear()
+            known = self._seen[token] = self._match(token)
+        return known
+
+    def _match(self, token: str) -> bool:
         plain = token.lower().translate(_LEET)
         if "*" in plain:
             return self._matches_pattern(plain)
