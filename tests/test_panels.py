@@ -285,6 +285,7 @@ def test_topics_table_rows_columns_and_limit():
     assert "is-steady" in small.className and text_of(small).split() == ["\u221220", "steady"]
     assert find_class(body[0], "nps-bar-fill")
     assert "+4 more topics" in text_of(panel)
+    assert "“steady” = within noise (95%)" in text_of(panel)
 
 
 def test_topic_below_min_sample_shows_no_score():

@@ -11,6 +11,7 @@ from app.panels import (
     PartContext,
     classify_band,
     describe_change,
+    describe_previous,
     describe_window,
     format_count,
 )
@@ -31,10 +32,13 @@ def build_topics_panel(view: View, limit: int) -> list[Component]:
     header = html.Div([html.Div(h, className=f"topic-cell topic-head-{i}")
                        for i, h in enumerate(HEADINGS)], className="topic-row topic-header")
     body = [_build_row(row) for row in rows]
-    note = None
+    notes = []
     if len(view.topics) > limit:
-        note = html.Div(f"+{len(view.topics) - limit} more topics with a smaller effect",
-                        className="topics-more")
+        notes.append(f"+{len(view.topics) - limit} more topics with a smaller effect")
+    if view.previous is not None:
+        notes.append(f"change {describe_previous(view.request.window)}; "
+                     "\u201csteady\u201d = within noise (95%)")
+    note = html.Div(" · ".join(notes), className="topics-more") if notes else None
     return [html.Div([header, *body], id=TOPICS_TABLE, className="topics-table",
                      **{"data-rows": str(len(rows))}), note]
 
@@ -79,7 +83,8 @@ def _build_bar(nps: int, band: str) -> html.Span:
 
 def needs(view: View, ctx: PartContext) -> tuple:
     """The rows shown, how many there are (for "+N more"), and the window's wording."""
-    return (view.topics[:ctx.limit], len(view.topics), view.label, view.request.window)
+    return (view.topics[:ctx.limit], len(view.topics), view.label, view.request.window,
+            view.previous is None)
 
 
 def build(view: View, ctx: PartContext) -> list[Component]:
