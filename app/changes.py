@@ -87,19 +87,22 @@ def find_changes(current: ScoreSummary, previous: ScoreSummary | None,
 
 def _score_finding(kind: str, subject: str, current: ScoreSummary, previous: ScoreSummary,
                    share: float, what: str, period: str) -> Finding | None:
-    """"NPS in EMEA up 12 over 30 days (± 7)" when the change is real and both sides count.
+    """"NPS in EMEA up 12 over 30 days (± 7.3)" when the change is real and both sides count.
+
+    The shown change (of the displayed scores) must pass the noise too, so a sentence never
+    reads "up 12 (± 12.3)"; the noise has one decimal, as on the score panel.
 
     ``what`` names the score, with ``{}`` where the (cleaned) subject goes."""
     if current.n < MIN_RESPONSES or previous.n < MIN_RESPONSES:
         return None
     change = compare_scores(current, previous)
     shown = (current.nps_display or 0) - (previous.nps_display or 0)
-    if change is None or not change.significant or shown == 0:
+    if change is None or not change.significant or abs(shown) <= change.noise:
         return None
     direction = "up" if shown > 0 else "down"
     name = clean_for_display(subject, NAME_CHARS)
     text = (f"{what.format(name)} {direction} {abs(shown)} {period} "
-            f"(± {max(round(change.noise), 1)})")
+            f"(± {change.noise:.1f})")
     return Finding(kind, name, text, direction, "good" if shown > 0 else "bad",
                    share * change.delta)
 

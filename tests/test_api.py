@@ -84,11 +84,12 @@ def test_summary_says_what_changed_per_segment_from_the_snapshot(dash_app, clien
         + _answers(3000, 41, 150, 90, 60, region="APAC"))
     poll(dash_app)
     texts = [f["text"] for f in client.get("/api/v1/summary").get_json()["what_changed"]]
-    assert texts == ["NPS up 15 over 30 days (± 11)", "NPS in EMEA up 60 over 30 days (± 22)"]
+    assert texts == ["NPS up 15 over 30 days (± 11.1)",
+                     "NPS in EMEA up 60 over 30 days (± 21.6)"]
     # Filtered to EMEA, the EMEA sentence is the overall one.
     texts = [f["text"] for f in
              client.get("/api/v1/summary?region=EMEA").get_json()["what_changed"]]
-    assert texts == ["NPS up 60 over 30 days (± 22)"]
+    assert texts == ["NPS up 60 over 30 days (± 21.6)"]
 
 
 def test_summary_carries_the_change_with_its_standard_error(dash_app, client):

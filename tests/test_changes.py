@@ -38,7 +38,7 @@ def segment_counts(values: dict[str, tuple[tuple[int, int, int], tuple[int, int,
 
 def test_a_significant_overall_change_is_one_sentence_in_fixed_words():
     found = changes(REAL_NOW, REAL_BEFORE)
-    assert [f.text for f in found] == ["NPS up 20 over 30 days (± 7)"]
+    assert [f.text for f in found] == ["NPS up 20 over 30 days (± 7.1)"]
     assert (found[0].kind, found[0].direction, found[0].tone) == ("overall", "up", "good")
     assert found[0].effect == pytest.approx(20.0)
     # The same data gives the same sentence.
@@ -56,18 +56,19 @@ def test_nothing_without_a_previous_window():
 def test_a_minimum_count_guards_even_a_certain_looking_change():
     # 29 promoters against 29 detractors: SE 0, "significant", but under 30 a window.
     assert changes((29, 0, 0), (0, 0, 29)) == ()
-    assert [f.text for f in changes((30, 0, 0), (0, 0, 30))] == ["NPS up 200 over 30 days (± 1)"]
+    assert [f.text for f in changes((30, 0, 0), (0, 0, 30))] == \
+        ["NPS up 200 over 30 days (± 0.0)"]
 
 
 def test_a_segment_sentence_names_the_segment_and_its_noise():
     # EMEA: 100 answers at 50/30/20 (NPS 30) against 100 at 20/30/50 (NPS -30): delta 60,
-    # Var = 100 * (0.7 - 0.09) = 61 each side, SE = sqrt(122) = 11.05, noise 21.6 -> "± 22".
+    # Var = 100 * (0.7 - 0.09) = 61 each side, SE = sqrt(122) = 11.05, noise 21.65.
     # Its effect on the whole score: 100 of 1,000 answers x 60 = 6 points.
     segments = segment_counts({"EMEA": ((50, 30, 20), (20, 30, 50)),
                                "APAC": ((450, 330, 120), (430, 330, 140))})
     found = changes((500, 360, 140), (450, 360, 190), segments=segments)
     emea = next(f for f in found if f.kind == "segment")
-    assert emea.text == "NPS in EMEA up 60 over 30 days (± 22)"
+    assert emea.text == "NPS in EMEA up 60 over 30 days (± 21.6)"
     assert emea.effect == pytest.approx(0.1 * 60)
     assert "APAC" not in " ".join(f.text for f in found)  # 31 -> 34 on 900: noise
 
@@ -103,7 +104,7 @@ def test_a_topic_score_sentence():
     # Var = 100 * (0.7 - 0.25) = 45 and 100 * (0.7 - 0.01) = 69, SE = 10.68, noise 20.9.
     topics = [("Support", (60, 30, 10), (30, 30, 40))]
     texts = [f.text for f in changes(NOISE_NOW, NOISE_NOW, topics=topics)]
-    assert "NPS among Support mentions up 60 over 30 days (± 21)" in texts
+    assert "NPS among Support mentions up 60 over 30 days (± 20.9)" in texts
     assert "Support complaints fell by 75% (40 → 10 detractor mentions)" in texts
 
 
@@ -143,3 +144,13 @@ def test_ratio_words(before, now, words):
                           ("range", "against the period before")])
 def test_period_words(window, phrase):
     assert describe_period(window) == phrase
+
+
+def test_a_sentence_never_shows_a_change_smaller_than_its_noise():
+    # 1,000 answers each: 300/396/304 (NPS -0.4, shown 0) -> 332/400/268 (NPS 6.4, shown 6).
+    # Var1 = 10 * (0.604 - 0.004^2) = 6.0398, Var2 = 10 * (0.6 - 0.064^2) = 5.9590,
+    # SE = 3.4639, noise 6.789. The exact delta 6.8 passes, the shown 6 does not: no sentence.
+    assert changes((332, 400, 268), (300, 396, 304)) == ()
+    # One more promoter instead of a detractor: NPS 6.6 (shown 7), 7 > 6.8: told.
+    assert [f.text for f in changes((333, 400, 267), (300, 396, 304))] == \
+        ["NPS up 7 over 30 days (± 6.8)"]

@@ -155,6 +155,15 @@ def test_a_change_within_noise_is_grey_and_steady_without_an_arrow():
     assert text_of(down).split() == ["\u221215", "steady"]
 
 
+def test_a_shown_change_inside_the_noise_is_steady_even_when_the_exact_one_is_not():
+    # NPS -0.4 (shown 0) -> 6.4 (shown 6) on 1,000 each: exact delta 6.8 > noise 6.79, but the
+    # screen would say 6 against ± 6.8, so it says steady (see test_changes for the sums).
+    delta = find_id(build_score_panel(make_view((332, 400, 268), (300, 396, 304))), SCORE_DELTA)
+    assert "is-steady" in delta.className and text_of(delta).split() == ["+6", "steady"]
+    real = find_id(build_score_panel(make_view((333, 400, 267), (300, 396, 304))), SCORE_DELTA)
+    assert "is-up" in real.className and text_of(real).split() == ["▲", "7", "up"]
+
+
 def test_a_real_change_names_its_noise():
     text = text_of(build_score_panel(make_view((600, 250, 150), (500, 300, 200))))
     assert "beyond noise (± 6.7)" in text
@@ -435,7 +444,7 @@ def test_event_label_direction_override_is_removed():
 # -- what changed -----------------------------------------------------------------------------
 
 
-FINDINGS = (Finding("overall", "", "NPS up 20 over 30 days (± 7)", "up", "good", 20.0),
+FINDINGS = (Finding("overall", "", "NPS up 20 over 30 days (± 7.1)", "up", "good", 20.0),
             Finding("complaints", "Pricing",
                     "Pricing complaints doubled (22 → 45 detractor mentions)", "up", "bad", -2.3))
 

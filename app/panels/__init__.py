@@ -125,7 +125,8 @@ def describe_change(current: ScoreSummary, previous: ScoreSummary | None,
     if shown is None or change is None:
         return ChangeText("", NOT_AVAILABLE, "", "is-none", "")
     noise = f"± {change.noise:.1f}"
-    if not change.significant or shown == 0:
+    # The shown change must pass the noise too: "▲ 6 up, beyond noise (± 6.8)" would not add up.
+    if not change.significant or abs(shown) <= change.noise:
         magnitude = "0" if shown == 0 else f"{shown:+d}".replace("-", "\u2212")
         return ChangeText("", magnitude, "steady", "is-steady", f"within noise ({noise})")
     if shown > 0:

@@ -39,7 +39,7 @@ def _build_item(finding: Finding, profanity: Profanity | None) -> html.Li:
     return html.Li(className=f"change-item is-{finding.tone}",
                    **{"data-kind": finding.kind, "data-tone": finding.tone}, children=[
                        html.Span(arrow, className="change-arrow", **{"aria-hidden": "true"}),
-                       # "(± 7)" stays whole when the sentence wraps.
+                       # "(± 7.1)" stays whole when the sentence wraps.
                        html.Span(mask_profanity(finding.text, profanity).replace(
                            "(± ", "(±\u00a0"), className="change-text"),
                    ])

@@ -65,5 +65,5 @@ def test_a_real_change_has_colour_arrow_and_word_and_is_told_in_words(wall):
     assert "is-down" in delta.get_attribute("class").split()
     assert delta_parts(dash_duo) == ["▼", "50", "down"]
     assert delta_colour(dash_duo) == DETRACTOR
-    wait_for_text(dash_duo, "#tv-changes-body", "NPS down 50 over 30 days (±\u00a015)",
+    wait_for_text(dash_duo, "#tv-changes-body", "NPS down 50 over 30 days (±\u00a015.5)",
                   timeout=5)
