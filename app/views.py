@@ -225,19 +225,7 @@ def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz:
         p_start = p_end = start - timedelta(days=1)
 
     granularity = metrics.choose_granularity((end - start).days + 1)
-    # The rolling line starts with the periods before the window, so its first points are
-    # as steady as the rest instead of resting on a single day.
-    lead = metrics.ROLLING_PERIODS[granularity] - 1
-    starts = _period_starts(_periods_before(start, granularity, lead), end, granularity)
-    bounds = starts[1:] + [end + timedelta(days=1)]
-    whole = [_slice_sum(per_day, snapshot.day0, s, b - timedelta(days=1)).tolist()
-             for s, b in zip(starts, bounds, strict=True)]
-    shown = [_slice_sum(per_day, snapshot.day0, max(s, start), b - timedelta(days=1)).tolist()
-             if s < start < b else counts for s, b, counts in zip(starts, bounds, whole,
-                                                                    strict=True)]
-    first_in_window = sum(1 for b in bounds if b <= start)
-    trend = metrics.build_trend_points([s.isoformat() for s in starts], shown, granularity,
-                                       min_sample, rolling_counts=whole)[first_in_window:]
+    trend = _build_trend(per_day, snapshot.day0, start, end, granularity, min_sample)
 
     topic_cur = _slice_sum(topic_day, snapshot.day0, start, end) if len(snapshot.topic_names) \
         else np.zeros((0, 3), dtype=np.int64)
@@ -265,6 +253,24 @@ def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz:
         change=metrics.compare_scores(current, previous), granularity=granularity, trend=trend,
         events=events, topics=topics, comments=comments, goal=goal, latest=latest,
         changes=changes)
+
+
+def _build_trend(per_day: np.ndarray, day0: int, start: date, end: date, granularity: str,
+                 min_sample: int) -> tuple[TrendPoint, ...]:
+    """The trend points of the window, each rolling over the periods before it."""
+    # The rolling line starts with the periods before the window, so its first points are
+    # as steady as the rest instead of resting on a single day.
+    lead = metrics.ROLLING_PERIODS[granularity] - 1
+    starts = _period_starts(_periods_before(start, granularity, lead), end, granularity)
+    bounds = starts[1:] + [end + timedelta(days=1)]
+    whole = [_slice_sum(per_day, day0, s, b - timedelta(days=1)).tolist()
+             for s, b in zip(starts, bounds, strict=True)]
+    shown = [_slice_sum(per_day, day0, max(s, start), b - timedelta(days=1)).tolist()
+             if s < start < b else counts for s, b, counts in zip(starts, bounds, whole,
+                                                                    strict=True)]
+    first_in_window = sum(1 for b in bounds if b <= start)
+    return metrics.build_trend_points([s.isoformat() for s in starts], shown, granularity,
+                                      min_sample, rolling_counts=whole)[first_in_window:]
 
 
 def _segment_counts(snapshot: Snapshot, mask: np.ndarray, request: ViewRequest,
