@@ -111,6 +111,11 @@ def summary_json(view: View) -> dict:
         },
         "previous": view.previous.as_dict() if view.previous is not None else None,
         "delta": round(view.delta, 4) if view.delta is not None else None,
+        # The delta's standard error, z and whether it is beyond noise (README: "Is a change
+        # real?"); None when either window is under the minimum sample.
+        "change": view.change.as_dict() if view.change is not None else None,
+        # The wall's "what changed" sentences (app/changes.py), largest effect first.
+        "what_changed": [finding.as_dict() for finding in view.changes],
         "as_of": view.as_of.astimezone(UTC).isoformat(),
         "snapshot_version": view.version,
         "generated_at": datetime.now(UTC).isoformat(),

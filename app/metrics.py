@@ -3,7 +3,8 @@
 Conventions (docs/architecture.md): promoters score 9-10, passives 7-8, detractors 0-6;
 NPS = %promoters - %detractors from raw counts; the displayed score is an integer rounded
 half away from zero; the three displayed percentages sum to 100 (largest remainder);
-the 95% margin is 1.96 * sqrt(100^2 * (p + d - (p - d)^2) / n).
+the 95% margin is 1.96 * sqrt(100^2 * (p + d - (p - d)^2) / n). A change between two
+NPS values is significant when |delta| > 1.96 * SE, SE = sqrt(Var1 + Var2) with that variance.
 """
 
 from __future__ import annotations
@@ -43,14 +44,19 @@ def compute_nps(promoters: int, passives: int, detractors: int) -> float | None:
     return 100.0 * (promoters - detractors) / n
 
 
-def compute_margin(promoters: int, passives: int, detractors: int) -> float | None:
-    """Half-width of the 95% confidence interval of the NPS, in NPS points."""
+def compute_variance(promoters: int, passives: int, detractors: int) -> float | None:
+    """Sampling variance of the NPS, 100^2 * (p + d - (p - d)^2) / n; None without responses."""
     n = promoters + passives + detractors
     if n == 0:
         return None
     p, d = promoters / n, detractors / n
-    variance = 100.0**2 * max(p + d - (p - d) ** 2, 0.0) / n
-    return Z_95 * math.sqrt(variance)
+    return 100.0**2 * max(p + d - (p - d) ** 2, 0.0) / n
+
+
+def compute_margin(promoters: int, passives: int, detractors: int) -> float | None:
+    """Half-width of the 95% confidence interval of the NPS, in NPS points."""
+    variance = compute_variance(promoters, passives, detractors)
+    return None if variance is None else Z_95 * math.sqrt(variance)
 
 
 def split_percentages(counts: Sequence[int]) -> tuple[int, ...]:
@@ -139,6 +145,46 @@ def compute_delta(current: ScoreSummary, previous: ScoreSummary | None) -> float
     return current.nps - previous.nps  # type: ignore[operator]
 
 
+@dataclass(frozen=True)
+class Change:
+    """A change between two NPS values and whether it is beyond noise.
+
+    ``se`` is the standard error of the difference, sqrt(Var1 + Var2); ``z`` is delta / se
+    (None when se is 0: both sides unanimous); ``significant`` is |delta| > 1.96 * se.
+    """
+
+    delta: float
+    se: float
+    z: float | None
+    significant: bool
+
+    @property
+    def noise(self) -> float:
+        """The half-width of noise: a change smaller than this is not a change (1.96 * SE)."""
+        return Z_95 * self.se
+
+    def as_dict(self) -> dict:
+        """The JSON shape used by the API."""
+        return {"delta": round(self.delta, 4), "se": round(self.se, 4),
+                "z": None if self.z is None else round(self.z, 4),
+                "noise": round(self.noise, 4), "significant": self.significant}
+
+
+def compare_scores(current: ScoreSummary, previous: ScoreSummary | None) -> Change | None:
+    """The change from ``previous`` to ``current`` with its significance; None unless both
+    have enough responses (the same rule as a shown score)."""
+    delta = compute_delta(current, previous)
+    if delta is None or previous is None:
+        return None
+    variance = (compute_variance(*current.counts) or 0.0) \
+        + (compute_variance(*previous.counts) or 0.0)
+    se = math.sqrt(variance)
+    if se == 0.0:
+        # Both sides unanimous: a difference is certain for these responses, none is none.
+        return Change(delta, 0.0, None, delta != 0.0)
+    return Change(delta, se, delta / se, abs(delta) > Z_95 * se)
+
+
 def choose_granularity(days: int) -> str:
     """Trend period for a window of ``days``: day up to 45 days, week up to 200, else month."""
     if days <= 45:
@@ -151,32 +197,68 @@ def choose_granularity(days: int) -> str:
 ROLLING_PERIODS = {"day": 7, "week": 4, "month": 3}
 
 
+CONTROL_SIGMAS = 3.0  # Shewhart's limits: a point beyond them is a "special cause"
+
+
 @dataclass(frozen=True)
 class TrendPoint:
-    """One period of the trend, with its trailing rolling score and margin band."""
+    """One period of the trend, with its trailing rolling score and margin band.
+
+    ``limits`` are the control limits for this period's NPS: the NPS of the trailing periods
+    before it that were not special themselves (the baseline) +- 3 standard errors of a period
+    with this period's responses, with the baseline's shares. None when the period or the
+    baseline is under the minimum.
+    """
 
     start: str  # ISO date of the period's first day
     summary: ScoreSummary
     rolling: ScoreSummary
+    limits: tuple[float, float] | None = None
+
+    @property
+    def special(self) -> bool:
+        """True when the period's NPS lies outside its control limits (a special cause)."""
+        if self.limits is None or self.summary.nps is None:
+            return False
+        return not self.limits[0] <= self.summary.nps <= self.limits[1]
+
+
+def compute_control_limits(baseline: ScoreSummary, period: ScoreSummary
+                           ) -> tuple[float, float] | None:
+    """(low, high) control limits of a period's NPS around the baseline's NPS; None when
+    either side is under the minimum sample."""
+    if not baseline.enough or not period.enough:
+        return None
+    n = baseline.n
+    p, d = baseline.promoters / n, baseline.detractors / n
+    sigma = 100.0 * math.sqrt(max(p + d - (p - d) ** 2, 0.0) / period.n)
+    centre = baseline.nps or 0.0
+    return centre - CONTROL_SIGMAS * sigma, centre + CONTROL_SIGMAS * sigma
 
 
 def build_trend_points(starts: Sequence[str], counts: Sequence[Sequence[int]],
                        granularity: str, min_sample: int,
                        rolling_counts: Sequence[Sequence[int]] | None = None
                        ) -> tuple[TrendPoint, ...]:
-    """Trend points from per-period counts, each with a trailing rolling sum of periods.
+    """Trend points from per-period counts, each with a trailing rolling sum of periods and
+    control limits from the periods before it.
 
     ``rolling_counts`` (default ``counts``) feed the rolling sum: a period cut short by the
     window's start shows only its days in the window, but rolls over all of them.
     """
     k = ROLLING_PERIODS[granularity]
     source = counts if rolling_counts is None else rolling_counts
-    points = []
+    points: list[TrendPoint] = []
     for i, start in enumerate(starts):
-        window = source[max(0, i - k + 1): i + 1]
-        rolling = [sum(c[j] for c in window) for j in range(3)]
-        points.append(TrendPoint(start, summarize(counts[i], min_sample),
-                                 summarize(rolling, min_sample)))
+        first = max(0, i - k + 1)
+        rolling = [sum(c[j] for c in source[first: i + 1]) for j in range(3)]
+        # The baseline leaves out earlier special causes: one outage day would otherwise pull
+        # the centre down and make the ordinary days after it look special.
+        usual = [source[m] for m in range(first, i) if not points[m].special]
+        baseline = [sum(c[j] for c in usual) for j in range(3)]
+        summary = summarize(counts[i], min_sample)
+        limits = compute_control_limits(summarize(baseline, min_sample), summary)
+        points.append(TrendPoint(start, summary, summarize(rolling, min_sample), limits))
     return tuple(points)
 
 
@@ -198,14 +280,21 @@ class TopicRow:
     def delta(self) -> float | None:
         return compute_delta(self.current, self.previous)
 
+    @property
+    def change(self) -> Change | None:
+        """The topic's NPS change against the previous window, with its significance."""
+        return compare_scores(self.current, self.previous)
+
     def as_dict(self) -> dict:
         """The JSON shape used by the API."""
+        change = self.change
         return {
             "topic": self.topic,
             "mentions": self.mentions,
             "nps": self.current.nps_display if self.current.enough else None,
             "nps_exact": self.current.nps if self.current.enough else None,
             "delta": self.delta,
+            "change": None if change is None else change.as_dict(),
             "detractor_share": self.detractor_share,
             "impact": self.impact,
         }

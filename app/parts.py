@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.panels.registry import find_part
 from app.part_cache import Part
+from app.privacy import load_profanity
 from app.views import View, today_in
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def build_parts(services: Services, snapshot: Snapshot, screen: ScreenConfig,
     def context(part_name: str):
         panel, surface = find_part(part_name)
         return panel, panel.context(surface, screen.theme, settings.timezone,
-                                    settings.segment_fields)
+                                    settings.segment_fields, load_profanity(settings.data_dir))
 
     def fingerprint_of(part_name: str) -> str:
         panel, ctx = context(part_name)

@@ -1,5 +1,5 @@
 """What text may reach a screen in a public room: personal data masked, direction overrides
-and control characters removed, length cut.
+and control characters removed, profanity masked (on the wall), length cut at a word boundary.
 
 Stored data can predate the input rules (app/ingest/rules.py), so everything shown on the wall
 or the manager page passes through ``clean_for_display`` on its own.
@@ -7,11 +7,22 @@ or the manager page passes through ``clean_for_display`` on its own.
 
 from __future__ import annotations
 
+import fnmatch
+import functools
+import hashlib
 import re
+from dataclasses import dataclass, field
+from pathlib import Path
 
+from app.config import DEFAULT_DATA_DIR
 from app.ingest.rules import BIDI_RE, CONTROL_RE
 
 ELLIPSIS = "…"
+# A cut goes back to the last space when one lies in the last WORD_CUT_SHARE of the limit;
+# past that the text is one long word (a URL, a hash) and is cut where it must.
+WORD_CUT_SHARE = 0.3
+PROFANITY_FILE = "profanity.txt"
+SEEN_TOKENS = 20_000  # the per-list memo of tokens, cleared when full
 SCAN_FACTOR = 4  # masking shortens text by far less than this before it is cut to its limit
 # Invisible characters that can hide inside an address ("a\u200b@b.com" shows as a@b.com):
 # soft hyphen, Mongolian vowel separator, zero-width space/joiners, word joiner, invisible
@@ -62,9 +73,102 @@ def neutralise_direction(text: str) -> str:
     return BIDI_RE.sub("", CONTROL_RE.sub("", text)) if text else text
 
 
-def clean_for_display(text: str | None, limit: int | None = None) -> str:
-    """``text`` as a public screen may show it: neutralised, masked, and cut to ``limit``
-    characters (an ellipsis included) when given."""
+@dataclass(frozen=True, repr=False)
+class Profanity:
+    """A word list: whole words, stems (``fuck*`` also masks "fucking"), and the longest word,
+    to skip longer tokens cheaply. Matching ignores case, leetspeak digits and symbols
+    (``sh1t``, ``@ss``), stretched letters (``shiiit``) and ``*`` standing for letters
+    (``f*ck``)."""
+
+    words: frozenset[str]
+    stems: tuple[str, ...]
+    # Answers by token: most words of a comment ("the", "export") repeat across comments.
+    _seen: dict[str, bool] = field(default_factory=dict, compare=False, hash=False)
+
+    def __repr__(self) -> str:
+        # Part fingerprints hash repr(): a set's order changes between processes, this does not.
+        listed = "\n".join(sorted(self.words)) + "\n*" + "\n".join(self.stems)
+        return f"Profanity({hashlib.blake2b(listed.encode(), digest_size=8).hexdigest()})"
+
+    @classmethod
+    def parse(cls, text: str) -> Profanity:
+        """A list from a file's text: one word a line, ``*`` at the end for a stem, ``#``
+        comments."""
+        lines = [ln.split("#", 1)[0].strip().lower() for ln in text.splitlines()]
+        words = frozenset(w for w in lines if w and not w.endswith("*"))
+        stems = tuple(sorted(w[:-1] for w in lines if w.endswith("*") and len(w) > 1))
+        return cls(words, stems)
+
+    def matches(self, token: str) -> bool:
+        """True when ``token`` (one word as written) is on the list."""
+        known = self._seen.get(token)
+        if known is None:
+            if len(self._seen) >= SEEN_TOKENS:
+                self._seen.clear()
+            known = self._seen[token] = self._match(token)
+        return known
+
+    def _match(self, token: str) -> bool:
+        plain = token.lower().translate(_LEET)
+        if "*" in plain:
+            return self._matches_pattern(plain)
+        squeezed = _REPEATS.sub(r"\1", plain)
+        return any(w in self.words or w.startswith(self.stems) for w in (plain, squeezed))
+
+    def _matches_pattern(self, plain: str) -> bool:
+        if plain.strip("*") == "" or len(plain) < 3:
+            return False  # "*" or "**": punctuation, not a hidden word
+        pattern = plain.replace("*", "?")
+        return any(fnmatch.fnmatchcase(w, pattern) for w in self.words) or any(
+            fnmatch.fnmatchcase(s, pattern[: len(s)]) and len(pattern) >= len(s)
+            for s in self.stems)
+
+
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a",
+                       "$": "s"})
+_REPEATS = re.compile(r"(.)\1+")
+# A word as someone may write it to get past a filter: letters, digits, @, $ and * inside.
+_TOKEN = re.compile(r"[\w@$*]*\w[\w@$*]*|[\w@$]+\*+")
+
+
+def mask_profanity(text: str, profanity: Profanity | None) -> str:
+    """Each listed word in ``text`` replaced by its first letter and asterisks ("f***")."""
+    if not text or profanity is None or not (profanity.words or profanity.stems):
+        return text
+    return _TOKEN.sub(lambda m: _star(m.group(0)) if profanity.matches(m.group(0))
+                      else m.group(0), text)
+
+
+def _star(word: str) -> str:
+    return word[0] + "*" * (len(word) - 1)
+
+
+@functools.lru_cache(maxsize=8)
+def load_profanity(data_dir: str | None = None) -> Profanity:
+    """The wall's word list: DATA_DIR/profanity.txt when there is one (an empty file turns
+    masking off), else the list shipped in data/profanity.txt."""
+    local = Path(data_dir) / PROFANITY_FILE if data_dir else None
+    path = local if local is not None and local.exists() else DEFAULT_DATA_DIR / PROFANITY_FILE
+    return Profanity.parse(path.read_text(encoding="utf-8"))
+
+
+def cut_at_word(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters, an ellipsis included when cut: back to the
+    last space when there is one near the end, else mid-word."""
+    if len(text) <= limit:
+        return text
+    head = text[: max(limit - 1, 0)]
+    space = max(head.rfind(" "), head.rfind("\n"), head.rfind("\t"))
+    if space >= limit * (1 - WORD_CUT_SHARE):
+        head = head[:space]
+    return head.rstrip() + ELLIPSIS
+
+
+def clean_for_display(text: str | None, limit: int | None = None,
+                      profanity: Profanity | None = None) -> str:
+    """``text`` as a public screen may show it: neutralised, masked (personal data, and the
+    words of ``profanity`` when given), and cut to ``limit`` characters (an ellipsis
+    included) at a word boundary when given."""
     if not text:
         return ""
     if limit is not None and len(text) > SCAN_FACTOR * limit:
@@ -78,9 +182,9 @@ def clean_for_display(text: str | None, limit: int | None = None) -> str:
     text = neutralise_direction(text)
     if overridden:
         text = _mask_reversed(text)
-    text = mask_personal_data(text)
-    if limit is not None and len(text) > limit:
-        text = text[: max(limit - 1, 0)].rstrip() + ELLIPSIS
+    text = mask_profanity(mask_personal_data(text), profanity)
+    if limit is not None:
+        text = cut_at_word(text, limit)
     return text
 
 

@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from app import metrics
+from app.changes import Finding, SegmentCounts, find_changes
 from app.ingest.rules import TimeRange
-from app.metrics import ScoreSummary, TopicRow, TrendPoint
+from app.metrics import Change, ScoreSummary, TopicRow, TrendPoint
 from app.rollup import Comment, Snapshot
 from app.store.database import EventRow
 from app.windows import ALL, RANGE, WindowError, parse_window, window_days, window_label
@@ -98,6 +99,7 @@ class View:
     current: ScoreSummary
     previous: ScoreSummary | None
     delta: float | None
+    change: Change | None  # the delta with its standard error and significance
     granularity: str
     trend: tuple[TrendPoint, ...]
     events: tuple[EventRow, ...]
@@ -105,6 +107,7 @@ class View:
     comments: tuple[Comment, ...]
     goal: float | None
     latest: Comment | None
+    changes: tuple[Finding, ...] = ()  # "what changed": at most three significant changes
 
     @property
     def label(self) -> str:
@@ -216,19 +219,7 @@ def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz:
         p_start = p_end = start - timedelta(days=1)
 
     granularity = metrics.choose_granularity((end - start).days + 1)
-    # The rolling line starts with the periods before the window, so its first points are
-    # as steady as the rest instead of resting on a single day.
-    lead = metrics.ROLLING_PERIODS[granularity] - 1
-    starts = _period_starts(_periods_before(start, granularity, lead), end, granularity)
-    bounds = starts[1:] + [end + timedelta(days=1)]
-    whole = [_slice_sum(per_day, snapshot.day0, s, b - timedelta(days=1)).tolist()
-             for s, b in zip(starts, bounds, strict=True)]
-    shown = [_slice_sum(per_day, snapshot.day0, max(s, start), b - timedelta(days=1)).tolist()
-             if s < start < b else counts for s, b, counts in zip(starts, bounds, whole,
-                                                                    strict=True)]
-    first_in_window = sum(1 for b in bounds if b <= start)
-    trend = metrics.build_trend_points([s.isoformat() for s in starts], shown, granularity,
-                                       min_sample, rolling_counts=whole)[first_in_window:]
+    trend = _build_trend(per_day, snapshot.day0, start, end, granularity, min_sample)
 
     topic_cur = _slice_sum(topic_day, snapshot.day0, start, end) if len(snapshot.topic_names) \
         else np.zeros((0, 3), dtype=np.int64)
@@ -247,11 +238,49 @@ def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz:
     )
     latest = snapshot.latest if snapshot.latest and _matches(snapshot.latest.segments, request) \
         else None
+    changes = find_changes(current, previous, topics, _segment_counts(
+        snapshot, mask, request, (start, end), (p_start, p_end)) if previous else None,
+        request.window)
     return View(
         version=snapshot.version, as_of=snapshot.as_of, request=request, start=start, end=end,
         current=current, previous=previous, delta=metrics.compute_delta(current, previous),
-        granularity=granularity, trend=trend, events=events, topics=topics,
-        comments=comments, goal=goal, latest=latest)
+        change=metrics.compare_scores(current, previous), granularity=granularity, trend=trend,
+        events=events, topics=topics, comments=comments, goal=goal, latest=latest,
+        changes=changes)
+
+
+def _build_trend(per_day: np.ndarray, day0: int, start: date, end: date, granularity: str,
+                 min_sample: int) -> tuple[TrendPoint, ...]:
+    """The trend points of the window, each rolling over the periods before it."""
+    # The rolling line starts with the periods before the window, so its first points are
+    # as steady as the rest instead of resting on a single day.
+    lead = metrics.ROLLING_PERIODS[granularity] - 1
+    starts = _period_starts(_periods_before(start, granularity, lead), end, granularity)
+    bounds = starts[1:] + [end + timedelta(days=1)]
+    whole = [_slice_sum(per_day, day0, s, b - timedelta(days=1)).tolist()
+             for s, b in zip(starts, bounds, strict=True)]
+    shown = [_slice_sum(per_day, day0, max(s, start), b - timedelta(days=1)).tolist()
+             if s < start < b else counts for s, b, counts in zip(starts, bounds, whole,
+                                                                    strict=True)]
+    first_in_window = sum(1 for b in bounds if b <= start)
+    return metrics.build_trend_points([s.isoformat() for s in starts], shown, granularity,
+                                      min_sample, rolling_counts=whole)[first_in_window:]
+
+
+def _segment_counts(snapshot: Snapshot, mask: np.ndarray, request: ViewRequest,
+                    window: tuple[date, date], previous: tuple[date, date]) -> SegmentCounts:
+    """Each filtered combination's counts in the window and the one before it."""
+    def window_sum(first: date, last: date) -> np.ndarray:
+        lo = max(_epoch_day(first) - snapshot.day0, 0)
+        hi = min(_epoch_day(last) - snapshot.day0 + 1, snapshot.days)
+        if hi <= lo:
+            return np.zeros((int(mask.sum()), 3), dtype=np.int64)
+        # Days first (a view), then the combinations: only the window's days are copied.
+        return snapshot.counts[:, lo:hi][mask].sum(axis=1, dtype=np.int64)
+
+    combos = [c for c, keep in zip(snapshot.combos, mask, strict=True) if keep]
+    pinned = frozenset(name for name, values in request.segments if len(values) == 1)
+    return SegmentCounts(combos, window_sum(*window), window_sum(*previous), pinned)
 
 
 def _matches(segments: Mapping[str, str], request: ViewRequest) -> bool:
@@ -268,7 +297,7 @@ def estimate_view_bytes(view: View) -> int:
                   for name, values in view.request.segments)
     # Per-item weights measured with tracemalloc on real views (rounded up).
     return (6_000 + 2 * request + 1_200 * len(view.trend) + 800 * len(view.topics)
-            + 16 * (len(view.comments) + len(view.events)))
+            + 600 * len(view.changes) + 16 * (len(view.comments) + len(view.events)))
 
 
 class ViewCache:

@@ -50,6 +50,63 @@ def test_summary_reports_exact_and_displayed_score(dash_app, client):
     assert body["as_of"]
 
 
+def _answers(start: int, days_ago: int, promoters: int, passives: int, detractors: int,
+             **segments: str):
+    when = datetime.now(UTC) - timedelta(days=days_ago)
+    scores = [10] * promoters + [8] * passives + [2] * detractors
+    return [make_record(start + i, s, when=when, **segments) for i, s in enumerate(scores)]
+
+
+def test_summary_says_what_changed_per_segment_from_the_snapshot(dash_app, client):
+    # EMEA 20/30/50 -> 50/30/20 (NPS -30 -> 30) on 100 answers: SE 11.05, noise 21.6.
+    # APAC 150/90/60 in both windows. Overall 170/120/110 -> 200/120/80 on 400: NPS 15 -> 30,
+    # Var 10,000 * (0.7 - 0.0225) / 400 = 16.94 and 10,000 * (0.7 - 0.09) / 400 = 15.25,
+    # SE 5.67, noise 11.1: beyond it too. Effects: overall 15, EMEA 100 / 400 x 60 = 15; the
+    # tie goes to the overall sentence.
+    store = get_services(dash_app).store
+    store.upsert_responses(
+        _answers(0, 2, 50, 30, 20, region="EMEA") + _answers(1000, 3, 150, 90, 60, region="APAC")
+        + _answers(2000, 40, 20, 30, 50, region="EMEA")
+        + _answers(3000, 41, 150, 90, 60, region="APAC"))
+    poll(dash_app)
+    texts = [f["text"] for f in client.get("/api/v1/summary").get_json()["what_changed"]]
+    assert texts == ["NPS up 15 over 30 days (± 11.1)",
+                     "NPS in EMEA up 60 over 30 days (± 21.6)"]
+    # Filtered to EMEA, the EMEA sentence is the overall one.
+    texts = [f["text"] for f in
+             client.get("/api/v1/summary?region=EMEA").get_json()["what_changed"]]
+    assert texts == ["NPS up 60 over 30 days (± 21.6)"]
+
+
+def test_summary_carries_the_change_with_its_standard_error(dash_app, client):
+    # This window 500/300/200 (NPS 30), the 30 days before 400/300/300 (NPS 10):
+    # SE = sqrt(6.1 + 6.9) = 3.6056, z = 5.547, beyond noise.
+    store = get_services(dash_app).store
+    store.upsert_responses(_answers(0, 2, 500, 300, 200) + _answers(5000, 40, 400, 300, 300))
+    poll(dash_app)
+    body = client.get("/api/v1/summary").get_json()
+    assert body["delta"] == pytest.approx(20.0)
+    assert body["change"] == {"delta": 20.0, "se": 3.6056, "z": 5.547, "noise": 7.0669,
+                              "significant": True}
+
+
+def test_summary_says_a_small_change_is_not_significant(dash_app, client):
+    # 60/25/15 against 50/30/20 on 100 each: delta 15, SE 10.76, z 1.394.
+    store = get_services(dash_app).store
+    store.upsert_responses(_answers(0, 2, 60, 25, 15) + _answers(5000, 40, 50, 30, 20))
+    poll(dash_app)
+    change = client.get("/api/v1/summary").get_json()["change"]
+    assert change["se"] == pytest.approx(10.7586, abs=1e-4)
+    assert change["z"] == pytest.approx(1.3942, abs=1e-4) and change["significant"] is False
+
+
+def test_summary_has_no_change_without_a_previous_window(dash_app, client):
+    get_services(dash_app).store.upsert_responses(_answers(0, 2, 6, 0, 0))
+    poll(dash_app)
+    body = client.get("/api/v1/summary").get_json()
+    assert body["change"] is None and body["delta"] is None
+
+
 def test_summary_below_minimum_sample_has_no_score(dash_app, client):
     store = get_services(dash_app).store
     store.upsert_responses([make_record(i, 10) for i in range(4)])

@@ -126,6 +126,124 @@ def test_delta_needs_enough_responses_on_both_sides():
     assert metrics.compute_delta(cur, None) is None
 
 
+# -- significance of a change: SE = sqrt(Var1 + Var2), Var = 100^2 (p + d - (p - d)^2) / n ----
+# Every expected value below is worked by hand in the comment beside it.
+
+
+def test_variance_by_hand():
+    # p = 0.45, d = 0.19: 10,000 * (0.64 - 0.26^2) / 1000 = 10 * 0.5724 = 5.724
+    assert metrics.compute_variance(450, 360, 190) == pytest.approx(5.724)
+    assert metrics.compute_variance(0, 0, 0) is None
+    assert metrics.compute_variance(7, 0, 0) == 0.0  # everyone agrees: no spread
+
+
+def test_a_three_point_drop_over_a_thousand_is_noise():
+    # 29 -> 26. Var1 = 10 * (0.65 - 0.29^2) = 5.659, Var2 = 5.724, SE = sqrt(11.383) = 3.3739,
+    # z = -3 / 3.3739 = -0.889; 1.96 * SE = 6.61 > 3.
+    change = metrics.compare_scores(summarize((450, 360, 190), 5), summarize((470, 350, 180), 5))
+    assert change.delta == pytest.approx(-3.0)
+    assert change.se == pytest.approx(3.3739, abs=1e-4)
+    assert change.z == pytest.approx(-0.8892, abs=1e-4)
+    assert change.noise == pytest.approx(6.6128, abs=1e-4)
+    assert change.significant is False
+
+
+def test_a_twenty_point_rise_over_a_thousand_is_real():
+    # 10 -> 30. Var1 = 10 * (0.7 - 0.09) = 6.1, Var2 = 10 * (0.7 - 0.01) = 6.9,
+    # SE = sqrt(13) = 3.6056, z = 20 / 3.6056 = 5.547.
+    change = metrics.compare_scores(summarize((500, 300, 200), 5), summarize((400, 300, 300), 5))
+    assert change.se == pytest.approx(math.sqrt(13))
+    assert change.z == pytest.approx(5.547, abs=1e-3)
+    assert change.significant is True
+    assert change.as_dict() == {"delta": 20.0, "se": 3.6056, "z": 5.547, "noise": 7.0669,
+                                "significant": True}
+
+
+def test_a_tiny_sample_needs_a_big_change():
+    # 60 -> 100 on five answers each: Var1 = 0, Var2 = 10,000 * (1 - 0.36) / 5 = 1280,
+    # SE = 35.78, z = 40 / 35.78 = 1.118: forty points, and still noise.
+    change = metrics.compare_scores(summarize((5, 0, 0), 5), summarize((4, 0, 1), 5))
+    assert change.se == pytest.approx(math.sqrt(1280))
+    assert change.z == pytest.approx(1.118, abs=1e-3)
+    assert change.significant is False
+
+
+def test_lopsided_samples():
+    # 80 -> 95 on 100 each: Var1 = 100 * (0.95 - 0.9025) = 4.75, Var2 = 100 * (0.8 - 0.64) = 16,
+    # SE = sqrt(20.75) = 4.555, z = 3.293: real.
+    big = metrics.compare_scores(summarize((95, 5, 0), 5), summarize((80, 20, 0), 5))
+    assert big.se == pytest.approx(math.sqrt(20.75)) and big.significant is True
+    # 1,000 answers at 90 against ten at 70: Var1 = 10 * (0.9 - 0.81) = 0.9,
+    # Var2 = 1000 * (0.9 - 0.49) = 410, SE = 20.27, z = 0.987: the small side dominates.
+    uneven = metrics.compare_scores(summarize((900, 100, 0), 5), summarize((8, 1, 1), 5))
+    assert uneven.se == pytest.approx(math.sqrt(410.9))
+    assert uneven.z == pytest.approx(0.987, abs=1e-3) and uneven.significant is False
+
+
+def test_unanimous_windows_have_no_z():
+    # Both sides unanimous: SE = 0. A difference is then certain, no difference is none.
+    flip = metrics.compare_scores(summarize((0, 0, 5), 5), summarize((5, 0, 0), 5))
+    assert (flip.delta, flip.se, flip.z, flip.significant) == (-200.0, 0.0, None, True)
+    same = metrics.compare_scores(summarize((6, 0, 0), 5), summarize((5, 0, 0), 5))
+    assert (same.delta, same.z, same.significant) == (0.0, None, False)
+
+
+@pytest.mark.parametrize(("current", "previous"),
+                         [((0, 0, 0), (5, 0, 0)), ((5, 0, 0), (0, 0, 0)), ((4, 0, 0), (5, 0, 0)),
+                          ((5, 0, 0), None)])
+def test_no_change_without_enough_responses_on_both_sides(current, previous):
+    prev = None if previous is None else summarize(previous, 5)
+    assert metrics.compare_scores(summarize(current, 5), prev) is None
+
+
+def test_the_same_shares_on_more_responses_become_significant():
+    changes = [metrics.compare_scores(summarize((5 * k, 3 * k, 2 * k), 5),
+                                      summarize((4 * k, 3 * k, 3 * k), 5)) for k in (1, 10, 100)]
+    assert [c.delta for c in changes] == pytest.approx([20.0] * 3)
+    assert [c.significant for c in changes] == [False, False, True]
+    assert changes[0].se == pytest.approx(10 * changes[2].se)  # SE falls as 1 / sqrt(n)
+
+
+# -- control limits on the trend ---------------------------------------------------------------
+
+
+def test_control_limits_by_hand():
+    # Baseline 60/20/20 (NPS 40): per-answer sd = 100 * sqrt(0.8 - 0.16) = 80; a period of 16
+    # answers has sigma 80 / 4 = 20, so limits 40 +- 3 * 20 = (-20, 100).
+    base = summarize((60, 20, 20), 5)
+    assert metrics.compute_control_limits(base, summarize((8, 4, 4), 5)) == \
+        pytest.approx((-20.0, 100.0))
+    assert metrics.compute_control_limits(base, summarize((1, 1, 1), 5)) is None
+    assert metrics.compute_control_limits(summarize((2, 0, 0), 5), summarize((8, 4, 4), 5)) \
+        is None
+
+
+def test_only_periods_beyond_the_limits_are_special():
+    # Six steady days of 12/4/4 (shares 60/20/20, NPS 40), then a day of 4/0/12 (NPS -50, below
+    # the -20 limit worked above) and a day of 8/4/4 (NPS 25, inside). Days roll over 7.
+    counts = [(12, 4, 4)] * 6 + [(4, 0, 12), (8, 4, 4)]
+    points = metrics.build_trend_points([str(i) for i in range(8)], counts, "day", 5)
+    assert [p.special for p in points] == [False] * 6 + [True, False]
+    assert points[0].limits is None  # nothing before it to compare with
+    # The last day's baseline is days 1-5 (day 6 was special, day 7 is itself): NPS 40 again,
+    # 80 / sqrt(16) = 20, so the same (-20, 100).
+    assert points[7].limits == pytest.approx((-20.0, 100.0))
+
+
+def test_a_special_cause_does_not_make_the_days_after_it_special():
+    # Six days of 36/12/12 (NPS 40), a bad day of 0/0/60 (NPS -100), then a good day of 48/6/6
+    # (NPS 70).
+    counts = [(36, 12, 12)] * 6 + [(0, 0, 60)] + [(48, 6, 6)]
+    points = metrics.build_trend_points([str(i) for i in range(8)], counts, "day", 5)
+    assert points[6].special
+    # Baseline without the bad day: 5 x 36/12/12, NPS 40, sd 80, 80 / sqrt(60) = 10.3,
+    # limits (9.0, 71.0): 70 is inside. With the bad day in it (180/60/120, NPS 16.7,
+    # sd 100 x sqrt(0.833 - 0.0278) = 89.7, 11.6 for 60 answers) the limits would be
+    # (-18.1, 51.4) and 70 would be flagged.
+    assert points[7].limits == pytest.approx((40 - 3 * 80 / 60**0.5, 40 + 3 * 80 / 60**0.5))
+    assert not points[7].special
+
+
 @pytest.mark.parametrize(("days", "granularity"),
                          [(1, "day"), (30, "day"), (45, "day"), (46, "week"), (90, "week"),
                           (200, "week"), (201, "month"), (900, "month")])

@@ -131,7 +131,7 @@ def test_a_registered_panel_is_on_the_wall_and_in_its_config(sample_app):
     flat = _flat(tv.build_layout({"panels": "sample,score", "dwell": "sample:9"}, services))
     for expected in ('"tv-panel-sample"', '"tv-nav-sample"', '"tv-sample-body"',
                      "Sample panel", '"Sample"', "6 answers on the wall (limit 3)",
-                     '"names": ["score", "trend", "topics", "comments", "sample"]',
+                     '"names": ["score", "trend", "topics", "comments", "changes", "sample"]',
                      '"panels": ["sample", "score"]', '"sample": 9.0'):
         assert expected in flat
 

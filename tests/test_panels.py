@@ -10,8 +10,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from dash.development.base_component import Component
 
-from app.metrics import TopicRow, build_trend_points, compute_delta, summarize
+from app.changes import Finding
+from app.metrics import TopicRow, build_trend_points, compare_scores, compute_delta, summarize
 from app.panels import CHIP_CHARS, classify_band, describe_delta, format_ago
+from app.panels.changes import CHANGES_LIST, build_changes_panel
 from app.panels.comments import (
     COMMENT_CHARS,
     COMMENTS_LIST,
@@ -70,16 +72,18 @@ def make_trend(counts: list[tuple[int, int, int]], min_sample: int = 5):
 
 
 def make_view(counts=(60, 25, 15), previous=(50, 30, 20), *, trend=None, events=(),
-              topics=(), comments=(), goal=None, window="30d", min_sample=5) -> View:
+              topics=(), comments=(), goal=None, window="30d", min_sample=5,
+              changes=()) -> View:
     current = summarize(counts, min_sample)
     prev = summarize(previous, min_sample) if previous is not None else None
     trend = make_trend([(6, 2, 2)] * 30) if trend is None else trend
     return View(
         version=1, as_of=NOW, request=ViewRequest(window=window),
         start=TODAY - timedelta(days=29), end=TODAY, current=current, previous=prev,
-        delta=compute_delta(current, prev), granularity="day", trend=trend,
+        delta=compute_delta(current, prev), change=compare_scores(current, prev),
+        granularity="day", trend=trend,
         events=tuple(events), topics=tuple(topics), comments=tuple(comments), goal=goal,
-        latest=None)
+        latest=None, changes=tuple(changes))
 
 
 def make_comment(i: int, score: int, minutes_ago: float = 4, **segments: str) -> Comment:
@@ -125,13 +129,44 @@ def test_split_percentages_shown_sum_to_100(counts):
 
 
 def test_score_delta_arrow_and_missing_delta():
-    up = find_id(build_score_panel(make_view((60, 25, 15), (50, 30, 20))), SCORE_DELTA)
+    # 1,000 responses a window: SE = sqrt(5.475 + 6.1) = 3.40, noise 6.7, delta 15 is real.
+    up = find_id(build_score_panel(make_view((600, 250, 150), (500, 300, 200))), SCORE_DELTA)
     assert "▲" in text_of(up) and "15" in text_of(up) and "is-up" in up.className
-    down = find_id(build_score_panel(make_view((50, 30, 20), (60, 25, 15))), SCORE_DELTA)
+    assert "up" in text_of(up).split() and up.to_plotly_json()["props"]["data-significant"] \
+        == "true"
+    down = find_id(build_score_panel(make_view((500, 300, 200), (600, 250, 150))), SCORE_DELTA)
     assert "▼" in text_of(down) and "is-down" in down.className
+    assert "down" in text_of(down).split()
     none = find_id(build_score_panel(make_view(previous=(1, 0, 0))), SCORE_DELTA)
     assert text_of(none).strip() == "—"
     assert describe_delta(None)[1] == "—"
+
+
+def test_a_change_within_noise_is_grey_and_steady_without_an_arrow():
+    # 100 responses a window: the same 15-point rise has SE 10.76 and noise 21.1.
+    panel = build_score_panel(make_view((60, 25, 15), (50, 30, 20)))
+    delta = find_id(panel, SCORE_DELTA)
+    assert "is-steady" in delta.className
+    assert "is-up" not in delta.className and "is-down" not in delta.className
+    assert "▲" not in text_of(delta) and "▼" not in text_of(delta)
+    assert text_of(delta).split() == ["+15", "steady"]
+    assert "within noise (± 21.1)" in text_of(panel)
+    down = find_id(build_score_panel(make_view((50, 30, 20), (60, 25, 15))), SCORE_DELTA)
+    assert text_of(down).split() == ["\u221215", "steady"]
+
+
+def test_a_shown_change_inside_the_noise_is_steady_even_when_the_exact_one_is_not():
+    # NPS -0.4 (shown 0) -> 6.4 (shown 6) on 1,000 each: exact delta 6.8 > noise 6.79, but the
+    # screen would say 6 against ± 6.8, so it says steady (see test_changes for the sums).
+    delta = find_id(build_score_panel(make_view((332, 400, 268), (300, 396, 304))), SCORE_DELTA)
+    assert "is-steady" in delta.className and text_of(delta).split() == ["+6", "steady"]
+    real = find_id(build_score_panel(make_view((333, 400, 267), (300, 396, 304))), SCORE_DELTA)
+    assert "is-up" in real.className and text_of(real).split() == ["▲", "7", "up"]
+
+
+def test_a_real_change_names_its_noise():
+    text = text_of(build_score_panel(make_view((600, 250, 150), (500, 300, 200))))
+    assert "beyond noise (± 6.7)" in text
 
 
 def test_score_delta_is_the_difference_of_the_shown_scores():
@@ -140,7 +175,7 @@ def test_score_delta_is_the_difference_of_the_shown_scores():
     assert view.current.nps_display == 41 and view.previous.nps_display == 41
     assert view.delta == pytest.approx(0.8)
     delta = find_id(build_score_panel(view), SCORE_DELTA)
-    assert "is-flat" in delta.className and "0" in text_of(delta)
+    assert "is-steady" in delta.className and text_of(delta).split() == ["0", "steady"]
 
 
 def test_score_shows_responses_margin_and_window():
@@ -191,6 +226,36 @@ def test_trend_mutes_small_periods():
     assert thin["marker"]["color"] == "rgba(0,0,0,0)"  # a hollow ring, not a dot
 
 
+def test_trend_marks_only_special_cause_periods():
+    # Steady days of 12/4/4 (NPS 40) with one day of 4/0/12 (NPS -50): beyond 40 - 3 * 20.
+    counts = [(12, 4, 4)] * 20 + [(4, 0, 12)] + [(12, 4, 4)] * 9
+    trend = make_trend(counts)
+    fig = build_trend_figure(make_view(trend=trend), "dark")
+    special = next(t for t in fig["data"] if t["name"] == "outside control limits")
+    usual = next(t for t in fig["data"] if t["name"] == "Daily NPS")
+    assert special["x"] == [trend[20].start]
+    assert trend[20].start not in usual["x"] and len(usual["x"]) == 29
+    assert special["marker"]["size"] > usual["marker"]["size"]
+    # The rolling line and its band are still drawn through it.
+    rolling = next(t for t in fig["data"] if "rolling" in t["name"])
+    assert None not in rolling["y"] and fig["data"][0]["fill"] == "toself"
+
+
+def test_trend_without_special_causes_has_no_such_legend_entry():
+    fig = build_trend_figure(make_view(trend=make_trend([(12, 4, 4)] * 30)), "dark")
+    assert "outside control limits" not in [t["name"] for t in fig["data"]]
+
+
+def test_trend_text_is_readable_from_three_metres():
+    # Sizes are base pixels of a 1080-high wall: 2.5% of it is 27 px (axis, legend, events).
+    fig = build_trend_figure(make_view(goal=40, events=_events()), "dark")
+    layout = fig["layout"]
+    sizes = [layout["xaxis"]["tickfont"]["size"], layout["yaxis"]["tickfont"]["size"],
+             layout["legend"]["font"]["size"], layout["font"]["size"]]
+    sizes += [a["font"]["size"] for a in layout["annotations"]]
+    assert len(sizes) == 4 + 4 and min(sizes) >= 27
+
+
 def test_trend_without_data_says_so():
     view = make_view((0, 0, 0), trend=make_trend([(0, 0, 0)] * 30))
     fig = build_trend_figure(view, "dark")
@@ -215,15 +280,21 @@ def _topic(name: str, cur, prev, impact: float) -> TopicRow:
 
 def test_topics_table_rows_columns_and_limit():
     rows = [_topic(f"Topic {i}", (5, 2, 3), (6, 2, 2), -1.0 + i / 100) for i in range(12)]
-    rows[0] = _topic("Pricing", (2, 3, 10), (5, 5, 5), -4.2)
+    rows[0] = _topic("Pricing", (20, 30, 100), (50, 50, 50), -4.2)
     panel = build_topics_panel(make_view(topics=rows), limit=8)
     body = [r for r in find_class(panel, "topic-row") if "topic-header" not in r.className]
     assert len(body) == 8
     first = text_of(body[0])
-    assert "Pricing" in first and "15" in first and "-53" in first and "67%" in first
-    assert "▼" in first and "-4.2" in first
+    assert "Pricing" in first and "150" in first and "-53" in first and "67%" in first
+    # 0 -> -53 over 150 mentions a window: SE 8.9, beyond noise: arrow, colour and word.
+    assert "▼" in first and "down" in first.split() and "-4.2" in first
+    assert "is-down" in find_class(body[0], "topic-delta")[0].className
+    # 0 -> -20 over 10 mentions a window is noise: grey, no arrow, "steady".
+    small = find_class(body[1], "topic-delta")[0]
+    assert "is-steady" in small.className and text_of(small).split() == ["\u221220", "steady"]
     assert find_class(body[0], "nps-bar-fill")
     assert "+4 more topics" in text_of(panel)
+    assert "“steady” = within noise (95%)" in text_of(panel)
 
 
 def test_topic_below_min_sample_shows_no_score():
@@ -368,3 +439,50 @@ def test_event_label_direction_override_is_removed():
                                                         None)]), "dark")
     annotation = next(a for a in fig["layout"]["annotations"] if a.get("showarrow"))
     assert annotation["text"] == "Priceup"
+
+
+# -- what changed -----------------------------------------------------------------------------
+
+
+FINDINGS = (Finding("overall", "", "NPS up 20 over 30 days (± 7.1)", "up", "good", 20.0),
+            Finding("complaints", "Pricing",
+                    "Pricing complaints doubled (22 → 45 detractor mentions)", "up", "bad", -2.3))
+
+
+def test_changes_panel_lists_each_sentence_with_arrow_and_tone():
+    panel = build_changes_panel(make_view(changes=FINDINGS))
+    items = find_class(panel, "change-item")
+    assert [text_of(find_class(i, "change-text")[0]).replace("\u00a0", " ") for i in items] \
+        == [f.text for f in FINDINGS]
+    assert "is-good" in items[0].className and "is-bad" in items[1].className
+    # More complaints point up (the number rose) but are bad news: the word says which.
+    assert [text_of(find_class(i, "change-arrow")[0]) for i in items] == ["▲", "▲"]
+    assert "vs previous 30 days" in text_of(panel)
+
+
+def test_changes_panel_says_when_nothing_is_significant():
+    panel = build_changes_panel(make_view(changes=()))
+    assert text_of(find_id(panel, CHANGES_LIST)) == "No significant change in the last 30 days"
+    assert not find_class(panel, "change-item")
+    assert "No earlier period" in text_of(build_changes_panel(make_view(previous=None,
+                                                                        window="all")))
+
+
+# -- profanity: masked on the wall, not for managers --------------------------------------------
+
+
+def test_profanity_is_masked_on_the_wall_only():
+    from app.panels.registry import GONG, PANELS
+    from app.privacy import load_profanity
+
+    comment = Comment(id=7, created_at=NOW - timedelta(minutes=3), score=2,
+                      text="The export is shit", segments={"product": "Ledger"}, topics=())
+    view = dataclasses.replace(make_view(comments=[comment]), latest=comment)
+    panel = next(p for p in PANELS if p.name == "comments")
+    words = load_profanity()
+    wall = panel.build(view, panel.context("wall", "dark", "UTC", ("product",), words))
+    desk = panel.build(view, panel.context("manager", "dark", "UTC", ("product",), words))
+    assert "The export is s***" in text_of(wall) and "shit" not in text_of(wall)
+    assert "The export is shit" in text_of(desk)
+    gong = GONG.build(view, GONG.context("wall", "dark", "UTC", ("product",), words))
+    assert gong["text"] == "The export is s***"

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from app.privacy import ELLIPSIS, clean_for_display, mask_personal_data, neutralise_direction
+from app.privacy import (
+    ELLIPSIS,
+    Profanity,
+    clean_for_display,
+    cut_at_word,
+    load_profanity,
+    mask_personal_data,
+    mask_profanity,
+    neutralise_direction,
+)
 
 OVERRIDES = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 
@@ -82,4 +91,61 @@ def test_only_what_can_be_shown_is_scanned_and_nothing_leaks_at_the_edge():
     assert len(shown) <= 100 and "jane" not in shown and shown.count("[email]") >= 5
     # Many short words, then an address far past the limit: same text as a full scan.
     words = "good " * 2000 + "jane@example.com"
-    assert clean_for_display(words, 100) == mask_personal_data(words)[:99].rstrip() + ELLIPSIS
+    assert clean_for_display(words, 100) == cut_at_word(mask_personal_data(words), 100)
+
+
+# -- long text is cut at a word boundary -------------------------------------------------------
+
+
+def test_a_long_comment_is_cut_at_a_word_boundary():
+    text = "The export to spreadsheets keeps failing whenever the report is large"
+    assert cut_at_word(text, 40) == "The export to spreadsheets keeps…"
+    assert len(cut_at_word(text, 40)) <= 40
+    assert cut_at_word(text, 200) == text
+    # One long word (a link) is cut where it must, not back to a far-away space.
+    link = "see https://example.org/" + "a" * 100
+    assert cut_at_word(link, 50) == link[:49] + ELLIPSIS
+    assert clean_for_display(text, 40) == "The export to spreadsheets keeps…"
+
+
+# -- profanity ---------------------------------------------------------------------------------
+
+WORDS = Profanity.parse("# a test list\nshit\ndamn\nfuck*\n\n")
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("this is shit", "this is s***"),
+    ("What the SHIT!", "What the S***!"),
+    ("absolutely fucking useless", "absolutely f****** useless"),
+    ("sh1t and $hit", "s*** and $***"),
+    ("shiiiit happens", "s****** happens"),
+    ("f*ck it", "f*** it"),
+    ("damn", "d***"),
+])
+def test_listed_words_are_masked_however_they_are_written(text, shown):
+    assert mask_profanity(text, WORDS) == shown
+
+
+@pytest.mark.parametrize("text", ["Scunthorpe", "the assessment was classic", "shitake? no: "
+                                  "shiitake", "5 * 3 = 15", "rating: ***", "damnation",
+                                  "Dick's Sporting Goods"])
+def test_innocent_words_stay(text):
+    assert mask_profanity(text, load_profanity()) == text
+
+
+def test_the_shipped_list_masks_common_words_and_a_data_dir_list_replaces_it(tmp_path):
+    shipped = load_profanity()
+    assert mask_profanity("what a fucking shitshow", shipped) == "what a f****** s*******"
+    (tmp_path / "profanity.txt").write_text("")  # an empty list turns masking off
+    assert mask_profanity("what a fucking shitshow", load_profanity(str(tmp_path))) == \
+        "what a fucking shitshow"
+    assert load_profanity(str(tmp_path / "none")) == shipped  # no file: the shipped list
+    assert repr(shipped) == repr(Profanity.parse("\n".join(sorted(
+        [*shipped.words, *(s + "*" for s in shipped.stems)]))))  # stable in every process
+
+
+def test_profanity_is_masked_with_personal_data_and_before_the_cut():
+    text = "shit, mail me at jo@example.com " + "word " * 40
+    shown = clean_for_display(text, 60, WORDS)
+    assert shown.startswith("s***, mail me at [email]") and len(shown) <= 60
+    assert clean_for_display("shit", 60) == "shit"  # only when asked (the wall asks)

@@ -19,7 +19,8 @@ from app.views import ViewRequest
 from app.web import create_app
 from tests.conftest import make_record, wall_poll_body
 
-DEFAULT_PARTS = ("score", "trend", "topics", "comments", "latest")
+DEFAULT_PARTS = (*panel_names(), "latest")
+PANELS = len(panel_names())  # the manager's outputs: one per panel, then the subtitle
 
 
 @pytest.fixture
@@ -256,7 +257,7 @@ def test_manager_keeps_a_date_range_through_polls_until_a_window_is_chosen(servi
     assert control.options[0] == {"label": "2020-01-01 to 2020-12-31", "value": "range"}
     config = {"query": query, "fields": list(services.settings.segment_fields)}
     polled = manager.run_update(services, config, None, control.value, [None, None, None])
-    assert polled[4] == "2020-01-01 to 2020-12-31"
+    assert polled[PANELS] == "2020-01-01 to 2020-12-31"
     fields = list(services.settings.segment_fields)
     assert manager.build_query(query, control.value, fields, [None] * 3) == query
     chosen = manager.build_query(query, "90d", fields, [None] * 3)
@@ -268,9 +269,9 @@ def test_manager_update_follows_the_selector(services):
     first = manager.run_update(services, config, None, "30d", [None, None, None])
     state = first[-2]
     same = manager.run_update(services, config, state, "30d", [None, None, None])
-    assert all(p is no_update for p in same[:5])
+    assert all(p is no_update for p in same[:PANELS + 1])
     changed = manager.run_update(services, config, state, "90d", [["Ledger"], None, None])
-    assert changed[0] is not no_update and changed[4] == "Last 90 days · Ledger"
+    assert changed[0] is not no_update and changed[PANELS] == "Last 90 days · Ledger"
 
 
 def test_a_lagging_worker_never_sends_older_data(services):

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.metrics import CATEGORY_NAMES, ScoreSummary, categorize, round_half_away
+from app.metrics import CATEGORY_NAMES, Change, ScoreSummary, categorize, round_half_away
+from app.privacy import Profanity
 from app.windows import describe_previous_window
 
 # NPS bands, low edge inclusive: <0 negative, 0-29 low, 30-69 good, >=70 great.
@@ -26,14 +27,16 @@ THEMES: dict[str, dict[str, str]] = {
     "dark": {
         "text": "#e8ecf4", "muted": "#8d97ab", "faint": "#5b6478", "grid": "rgba(141,151,171,0.16)",
         "zero": "rgba(232,236,244,0.38)", "panel": "#121a2e", "accent": "#7aa7ff",
-        "band": "rgba(122,167,255,0.20)", "point": "rgba(232,236,244,0.78)",
+        "band": "rgba(122,167,255,0.20)", "point": "rgba(232,236,244,0.55)",
+        "special": "#ffd166",
         "negative": "#ff6b6b", "low": "#ffb547", "good": "#62d68a", "great": "#17e0a0",
         "goal": "#ffd166",
     },
     "light": {
         "text": "#141a2a", "muted": "#5a6478", "faint": "#9aa3b5", "grid": "rgba(20,26,42,0.10)",
         "zero": "rgba(20,26,42,0.35)", "panel": "#ffffff", "accent": "#2f5fd0",
-        "band": "rgba(47,95,208,0.16)", "point": "rgba(20,26,42,0.70)",
+        "band": "rgba(47,95,208,0.16)", "point": "rgba(20,26,42,0.50)",
+        "special": "#c2410c",
         "negative": "#d33a3a", "low": "#c27a00", "good": "#2e9a4e", "great": "#078a5f",
         "goal": "#b7791f",
     },
@@ -51,7 +54,8 @@ class PartContext:
     """What a part may depend on besides its view: where it shows and how.
 
     ``surface`` is ``wall`` (/tv) or ``manager`` (/); ``limit`` is the panel's item limit on
-    that surface (None when it has none).
+    that surface (None when it has none); ``profanity`` the words to mask, on the wall only
+    (None on the manager page).
     """
 
     surface: str
@@ -59,6 +63,7 @@ class PartContext:
     timezone: str
     segment_fields: tuple[str, ...]
     limit: int | None = None
+    profanity: Profanity | None = None
 
 
 def resolve_theme(theme: str) -> dict[str, str]:
@@ -96,6 +101,38 @@ def describe_delta(delta: float | None) -> tuple[str, str, str]:
     if shown < 0:
         return ARROW_DOWN, str(-shown), "is-down"
     return ARROW_FLAT, "0", "is-flat"
+
+
+@dataclass(frozen=True)
+class ChangeText:
+    """How a change is shown: arrow (only when real), magnitude, word and CSS class.
+
+    A change within noise is grey with the word "steady" and no arrow; a real one keeps its
+    arrow and colour and says "up" or "down" too, so colour never carries the meaning alone.
+    """
+
+    arrow: str
+    magnitude: str
+    word: str
+    css: str
+    noise: str  # "within noise (± 7.6)", "beyond noise (± 5.4)", or "" when unknown
+
+
+def describe_change(current: ScoreSummary, previous: ScoreSummary | None,
+                    change: Change | None) -> ChangeText:
+    """The shown change between two scores (the difference of the displayed scores), judged
+    by ``change``'s significance test."""
+    shown = compute_shown_delta(current, previous)
+    if shown is None or change is None:
+        return ChangeText("", NOT_AVAILABLE, "", "is-none", "")
+    noise = f"± {change.noise:.1f}"
+    # The shown change must pass the noise too: "▲ 6 up, beyond noise (± 6.8)" would not add up.
+    if not change.significant or abs(shown) <= change.noise:
+        magnitude = "0" if shown == 0 else f"{shown:+d}".replace("-", "\u2212")
+        return ChangeText("", magnitude, "steady", "is-steady", f"within noise ({noise})")
+    if shown > 0:
+        return ChangeText(ARROW_UP, str(shown), "up", "is-up", f"beyond noise ({noise})")
+    return ChangeText(ARROW_DOWN, str(-shown), "down", "is-down", f"beyond noise ({noise})")
 
 
 def format_count(n: int) -> str:

@@ -8,7 +8,7 @@ from dash import html
 from dash.development.base_component import Component
 
 from app.panels import CHIP_CHARS, PartContext, category_name, describe_window, format_ago
-from app.privacy import clean_for_display
+from app.privacy import Profanity, clean_for_display
 from app.rollup import Comment
 from app.views import View
 
@@ -20,14 +20,16 @@ COMMENT_CHARS = 420
 
 
 def build_comments_panel(view: View, now: datetime | None = None, *, limit: int,
-                         scroll: bool = True, fields: tuple[str, ...] = ()) -> list[Component]:
-    """The comment feed for a view: newest first, looping upwards when ``scroll`` is on."""
+                         scroll: bool = True, fields: tuple[str, ...] = (),
+                         profanity: Profanity | None = None) -> list[Component]:
+    """The comment feed for a view: newest first, looping upwards when ``scroll`` is on, the
+    words of ``profanity`` masked."""
     now = now or datetime.now(UTC)
     comments = view.comments[:limit]
     if not comments:
         where = describe_window(view.request.window, view.label)
         return [html.Div(f"No comments {where}", className="panel-message")]
-    cards = [build_comment_card(c, now, fields=fields) for c in comments]
+    cards = [build_comment_card(c, now, fields=fields, profanity=profanity) for c in comments]
     scrolling = scroll and len(cards) >= MIN_TO_SCROLL
     track: list[Component] = list(cards)
     if scrolling:
@@ -40,14 +42,14 @@ def build_comments_panel(view: View, now: datetime | None = None, *, limit: int,
     ])]
 
 
-def build_comment_card(comment: Comment, now: datetime,
-                       fields: tuple[str, ...] = ()) -> html.Div:
+def build_comment_card(comment: Comment, now: datetime, fields: tuple[str, ...] = (),
+                       profanity: Profanity | None = None) -> html.Div:
     """One comment: score badge, the verbatim, relative time, segment and topic chips."""
     category = category_name(comment.score)
     order = {name: i for i, name in enumerate(fields)}
     names = sorted(comment.segments, key=lambda name: (order.get(name, len(order)), name))
     # Segment values can come from respondents (hidden survey fields): masked like comments.
-    chips = [html.Span(clean_for_display(comment.segments[name], CHIP_CHARS),
+    chips = [html.Span(clean_for_display(comment.segments[name], CHIP_CHARS, profanity),
                        className="chip chip-segment", title=name)
              for name in names if comment.segments[name]]
     chips += [html.Span(clean_for_display(topic, CHIP_CHARS), className="chip chip-topic")
@@ -58,7 +60,8 @@ def build_comment_card(comment: Comment, now: datetime,
             html.Div(str(comment.score), className=f"comment-badge badge-{category}",
                      title=category),
             html.Div(className="comment-body", children=[
-                html.P(clean_for_display(comment.text, COMMENT_CHARS), className="comment-text"),
+                html.P(clean_for_display(comment.text, COMMENT_CHARS, profanity),
+                       className="comment-text"),
                 html.Div(className="comment-meta", children=[
                     html.Span(format_ago(comment.created_at, now), className="rel-time",
                               **{"data-ts": comment.created_at.isoformat(timespec="seconds")}),
@@ -72,10 +75,12 @@ def needs(view: View, ctx: PartContext) -> tuple:
     """The comments shown (their words, chips and times) and the window's wording."""
     shown = tuple((c.id, c.created_at, c.score, c.text, tuple(c.segments.items()), c.topics)
                   for c in view.comments[:ctx.limit])
-    return (shown, view.label, view.request.window, ctx.segment_fields, ctx.surface)
+    return (shown, view.label, view.request.window, ctx.segment_fields, ctx.surface,
+            ctx.profanity)
 
 
 def build(view: View, ctx: PartContext) -> list[Component]:
     """The registry's builder: a scrolling feed on the wall, a still list for managers."""
     return build_comments_panel(view, datetime.now(UTC), limit=ctx.limit or len(view.comments),
-                                scroll=ctx.surface == "wall", fields=ctx.segment_fields)
+                                scroll=ctx.surface == "wall", fields=ctx.segment_fields,
+                                profanity=ctx.profanity)

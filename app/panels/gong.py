@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from app.panels import CHIP_CHARS, PartContext, category_name
-from app.privacy import clean_for_display
+from app.privacy import Profanity, clean_for_display
 from app.views import View
 
 GONG_CHARS = 280  # the card stays a card: a few lines, whatever was stored
 
 
-def build_latest_payload(view: View, fields: tuple[str, ...]) -> dict | None:
+def build_latest_payload(view: View, fields: tuple[str, ...],
+                         profanity: Profanity | None = None) -> dict | None:
     """The newest response of a view for the gong, cleaned for a public room; None if none."""
     c = view.latest
     if c is None:
         return None
-    chips = [clean_for_display(c.segments[f], CHIP_CHARS) for f in fields if c.segments.get(f)]
+    chips = [clean_for_display(c.segments[f], CHIP_CHARS, profanity)
+             for f in fields if c.segments.get(f)]
     return {"id": c.id, "score": c.score, "category": category_name(c.score),
-            "text": clean_for_display(c.text, GONG_CHARS), "at": c.created_at.timestamp(),
+            "text": clean_for_display(c.text, GONG_CHARS, profanity),
+            "at": c.created_at.timestamp(),
             "chips": chips}
 
 
@@ -25,9 +28,10 @@ def needs(view: View, ctx: PartContext) -> tuple:
     c = view.latest
     if c is None:
         return (None,)
-    return (c.id, c.created_at, c.score, c.text, tuple(c.segments.items()), ctx.segment_fields)
+    return (c.id, c.created_at, c.score, c.text, tuple(c.segments.items()), ctx.segment_fields,
+            ctx.profanity)
 
 
 def build(view: View, ctx: PartContext) -> dict | None:
     """The registry's builder: the gong's payload."""
-    return build_latest_payload(view, ctx.segment_fields)
+    return build_latest_payload(view, ctx.segment_fields, ctx.profanity)

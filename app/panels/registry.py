@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.panels import PartContext, comments, gong, score, topics, trend
+from app.panels import PartContext, changes, comments, gong, score, topics, trend
+from app.privacy import Profanity
 from app.views import View
 
 SURFACES = ("wall", "manager")
@@ -40,9 +41,12 @@ class Panel:
         return f"{self.name}.{surface}" if self.by_surface else self.name
 
     def context(self, surface: str, theme: str, timezone: str,
-                segment_fields: tuple[str, ...]) -> PartContext:
-        """The context this panel is built in on ``surface``."""
-        return PartContext(surface, theme, timezone, segment_fields, self.limits.get(surface))
+                segment_fields: tuple[str, ...],
+                profanity: Profanity | None = None) -> PartContext:
+        """The context this panel is built in on ``surface``; ``profanity`` is masked on the
+        wall (a public room) only."""
+        return PartContext(surface, theme, timezone, segment_fields, self.limits.get(surface),
+                           profanity if surface == "wall" else None)
 
 
 PANELS: tuple[Panel, ...] = (
@@ -55,6 +59,8 @@ PANELS: tuple[Panel, ...] = (
     Panel("comments", comments.needs, comments.build, title="What customers say",
           nav="Comments", card_title="Newest comments", limits={"wall": 20, "manager": 30},
           by_surface=True),
+    Panel("changes", changes.needs, changes.build, title="What changed", nav="Changes",
+          card_title="What changed"),
 )
 # The newest response, which the wall's gong shows over whatever panel is on screen.
 GONG = Panel("latest", gong.needs, gong.build, surfaces=("wall",), overlay=True)

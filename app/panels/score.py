@@ -10,8 +10,7 @@ from app.panels import (
     NOT_AVAILABLE,
     PartContext,
     classify_band,
-    compute_shown_delta,
-    describe_delta,
+    describe_change,
     describe_previous,
     describe_window,
     format_count,
@@ -34,7 +33,7 @@ def build_score_panel(view: View) -> list[Component]:
         return [_build_insufficient(current, describe_window(view.request.window, view.label))]
     shown = current.nps_display or 0
     band = classify_band(shown)
-    arrow, magnitude, direction = describe_delta(compute_shown_delta(current, view.previous))
+    change = describe_change(current, view.previous, view.change)
     margin = current.margin or 0.0
     return [
         html.Div(className="score-main", children=[
@@ -48,11 +47,12 @@ def build_score_panel(view: View) -> list[Component]:
                 ]),
             ]),
             html.Div(className="score-side", children=[
-                html.Div(id=SCORE_DELTA, className=f"score-delta {direction}", children=[
-                    html.Span(arrow, className="delta-arrow") if arrow else None,
-                    html.Span(magnitude, className="delta-value"),
-                ]),
-                html.Div(describe_previous(view.request.window), className="score-side-caption"),
+                html.Div(id=SCORE_DELTA, className=f"score-delta {change.css}", children=[
+                    html.Span(change.arrow, className="delta-arrow") if change.arrow else None,
+                    html.Span(change.magnitude, className="delta-value"),
+                    html.Span(change.word, className="delta-word") if change.word else None,
+                ], **{"data-significant": str(change.css in ("is-up", "is-down")).lower()}),
+                html.Div(_caption(view, change.noise), className="score-side-caption"),
                 html.Div(className="score-facts", children=[
                     _build_fact(format_count(current.n), f"responses, {view.label}",
                                 SCORE_RESPONSES),
@@ -62,6 +62,12 @@ def build_score_panel(view: View) -> list[Component]:
         ]),
         _build_split(current),
     ]
+
+
+def _caption(view: View, noise: str) -> str:
+    """ "vs previous 30 days · within noise (± 7.6)": what the change compares and its test."""
+    previous = describe_previous(view.request.window)
+    return f"{previous} · {noise}" if noise else previous
 
 
 def _previous_text(previous: ScoreSummary | None) -> str:
@@ -120,7 +126,7 @@ def _build_insufficient(summary: ScoreSummary, where: str) -> html.Div:
 
 def needs(view: View, ctx: PartContext) -> tuple:
     """What the score panel shows of a view (equal tuples: equal panels)."""
-    return (view.current, view.previous, view.delta, view.label, view.request.window)
+    return (view.current, view.previous, view.change, view.label, view.request.window)
 
 
 def build(view: View, ctx: PartContext) -> list[Component]:

@@ -10,8 +10,8 @@ from app.panels import (
     NOT_AVAILABLE,
     PartContext,
     classify_band,
-    compute_shown_delta,
-    describe_delta,
+    describe_change,
+    describe_previous,
     describe_window,
     format_count,
 )
@@ -32,10 +32,13 @@ def build_topics_panel(view: View, limit: int) -> list[Component]:
     header = html.Div([html.Div(h, className=f"topic-cell topic-head-{i}")
                        for i, h in enumerate(HEADINGS)], className="topic-row topic-header")
     body = [_build_row(row) for row in rows]
-    note = None
+    notes = []
     if len(view.topics) > limit:
-        note = html.Div(f"+{len(view.topics) - limit} more topics with a smaller effect",
-                        className="topics-more")
+        notes.append(f"+{len(view.topics) - limit} more topics with a smaller effect")
+    if view.previous is not None:
+        notes.append(f"change {describe_previous(view.request.window)}; "
+                     "\u201csteady\u201d = within noise (95%)")
+    note = html.Div(" · ".join(notes), className="topics-more") if notes else None
     return [html.Div([header, *body], id=TOPICS_TABLE, className="topics-table",
                      **{"data-rows": str(len(rows))}), note]
 
@@ -50,16 +53,17 @@ def _build_row(row: TopicRow) -> html.Div:
     else:
         nps_cell = [html.Span(NOT_AVAILABLE, className="topic-nps-value is-muted"),
                     html.Span("few mentions", className="topic-nps-note")]
-    arrow, magnitude, direction = describe_delta(compute_shown_delta(current, row.previous))
+    change = describe_change(current, row.previous, row.change)
     impact = round(row.impact, 1)
     impact_class = "is-up" if impact > 0 else "is-down" if impact < 0 else "is-flat"
     return html.Div(className="topic-row", children=[
         html.Div(clean_for_display(row.topic, TOPIC_CHARS), className="topic-cell topic-name"),
         html.Div(format_count(row.mentions), className="topic-cell topic-mentions"),
         html.Div(nps_cell, className="topic-cell topic-nps"),
-        html.Div([html.Span(arrow, className="delta-arrow") if arrow else None,
-                  html.Span(magnitude, className="delta-value")],
-                 className=f"topic-cell topic-delta {direction}"),
+        html.Div([html.Span(change.arrow, className="delta-arrow") if change.arrow else None,
+                  html.Span(change.magnitude, className="delta-value"),
+                  html.Span(change.word, className="delta-word") if change.word else None],
+                 className=f"topic-cell topic-delta {change.css}", title=change.noise),
         html.Div(f"{round(row.detractor_share * 100)}%", className="topic-cell topic-detractors"),
         html.Div(f"{impact:+.1f}" if impact else "0.0",
                  className=f"topic-cell topic-impact {impact_class}"),
@@ -79,7 +83,8 @@ def _build_bar(nps: int, band: str) -> html.Span:
 
 def needs(view: View, ctx: PartContext) -> tuple:
     """The rows shown, how many there are (for "+N more"), and the window's wording."""
-    return (view.topics[:ctx.limit], len(view.topics), view.label, view.request.window)
+    return (view.topics[:ctx.limit], len(view.topics), view.label, view.request.window,
+            view.previous is None)
 
 
 def build(view: View, ctx: PartContext) -> list[Component]:

@@ -1,5 +1,9 @@
 """The trend panel: NPS per period, rolling line with its margin band, goal and events.
 
+Only what is real draws the eye: periods under the minimum sample are faint hollow rings,
+ordinary periods small quiet dots, and a period outside its control limits (a special cause,
+``TrendPoint.special``) a large ringed dot with a legend entry of its own.
+
 Figures are plain dicts (plotly's ``go.Figure`` validation costs more than our per-update
 budget). Sizes are in "base pixels" for a 1080p wall; the page scales fonts, markers and
 margins to the viewport in the browser (``scale_figure`` in assets/nps_tv.js).
@@ -21,12 +25,14 @@ from app.views import View
 
 FONT_FAMILY = ('"Inter", "Segoe UI", "Roboto", "Helvetica Neue", "Liberation Sans", '
                '"DejaVu Sans", Arial, sans-serif')
-BASE_FONT = 20
-EVENT_FONT = 19
+# Readable from three metres: 28 base px is 2.6% of a 1080-pixel-high wall (the page scales
+# it with the viewport, so 56 px at 2160).
+BASE_FONT = 28
+EVENT_FONT = 28
 PLOT_WIDTH_GUESS = 1400  # base px of plot area used to stagger event labels
-EVENT_ROW_PX = 36
+EVENT_ROW_PX = 50
 EVENT_ROWS = 4
-EVENT_STEM_PX = 30  # from the plot's top edge to the middle of the first row of labels
+EVENT_STEM_PX = 38  # from the plot's top edge to the middle of the first row of labels
 EVENT_LABEL_CHARS = 26
 HOVER_CHARS = 160  # label and note in the hover box, wrapped every HOVER_LINE characters
 HOVER_LINE = 48
@@ -53,8 +59,8 @@ def build_trend_figure(view: View, theme: str = "dark", tz: str = "UTC") -> dict
     rows = _add_events(view.events, tz, x0, x1, theme, palette, shapes, annotations)
     layout = _base_layout(palette)
     layout.update({
-        "margin": {"l": 70, "r": 30 if view.goal is None else 110,
-                   "t": 24 + rows * EVENT_ROW_PX if rows else 24, "b": 96, "pad": 0},
+        "margin": {"l": 90, "r": 30 if view.goal is None else 150,
+                   "t": 30 + rows * EVENT_ROW_PX if rows else 30, "b": 130, "pad": 0},
         "xaxis": {
             "type": "date", "range": [x0.isoformat(), x1.isoformat()], "showgrid": False,
             "tickformat": TICK_FORMATS[view.granularity], "tickfont": {"size": BASE_FONT,
@@ -70,7 +76,7 @@ def build_trend_figure(view: View, theme: str = "dark", tz: str = "UTC") -> dict
         "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": -0.1, "yanchor": "top",
                    "font": {"size": BASE_FONT, "color": palette["muted"]},
                    "bgcolor": "rgba(0,0,0,0)", "itemclick": False, "itemdoubleclick": False,
-                   "itemwidth": 44},
+                   "itemwidth": 50},
         "showlegend": True,
         "hovermode": "closest",
         "shapes": shapes,
@@ -142,23 +148,34 @@ def _rolling_trace(points: tuple[TrendPoint, ...], granularity: str,
 
 def _point_traces(points: tuple[TrendPoint, ...], granularity: str,
                   palette: dict[str, str]) -> list[dict]:
-    """Confident period dots, then muted hollow rings for periods under the minimum sample."""
-    sure = [p for p in points if p.summary.enough]
+    """Quiet period dots, ringed special-cause dots, then faint hollow rings for periods under
+    the minimum sample (last, so ``_drop_outside`` can thin them)."""
+    usual = [p for p in points if p.summary.enough and not p.special]
+    special = [p for p in points if p.special]
     thin = [p for p in points if p.summary.n and not p.summary.enough]
     name = PERIOD_NAMES[granularity]
     hover = "%{x|%b %-d}: NPS %{y:.0f} (%{customdata} responses)<extra></extra>"
     minimum = points[0].summary.min_sample if points else 0
-    return [
-        {"type": "scatter", "x": [p.start for p in sure],
-         "y": [round(p.summary.nps, 2) for p in sure], "customdata": [p.summary.n for p in sure],
-         "mode": "markers", "name": f"{name} NPS", "hovertemplate": hover,
-         "marker": {"size": 11, "color": palette["point"], "line": {"width": 0}}},
-        {"type": "scatter", "x": [p.start for p in thin],
-         "y": [round(p.summary.nps, 2) for p in thin], "customdata": [p.summary.n for p in thin],
-         "mode": "markers", "name": f"under {minimum} responses", "hovertemplate": hover,
-         "marker": {"size": 9, "color": "rgba(0,0,0,0)",
-                    "line": {"width": 2, "color": palette["faint"]}}},
-    ]
+    traces = [_markers(usual, f"{name} NPS", hover,
+                       {"size": 10, "color": palette["point"], "line": {"width": 0}})]
+    if special:  # no legend entry for what is not on the chart
+        traces.append(_markers(
+            special, "outside control limits",
+            "%{x|%b %-d}: NPS %{y:.0f} (%{customdata} responses), outside control limits"
+            "<extra></extra>",
+            {"size": 22, "color": palette["special"],
+             "line": {"width": 4, "color": palette["panel"]}}))
+    traces.append(_markers(thin, f"under {minimum} responses", hover,
+                           {"size": 10, "color": "rgba(0,0,0,0)",
+                            "line": {"width": 2, "color": palette["faint"]}}))
+    return traces
+
+
+def _markers(points: list[TrendPoint], name: str, hover: str, marker: dict) -> dict:
+    return {"type": "scatter", "x": [p.start for p in points],
+            "y": [round(p.summary.nps, 2) for p in points],
+            "customdata": [p.summary.n for p in points], "mode": "markers", "name": name,
+            "hovertemplate": hover, "marker": marker}
 
 
 def _y_range(points: tuple[TrendPoint, ...], goal: float | None) -> tuple[int, int]:

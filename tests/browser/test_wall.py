@@ -58,8 +58,8 @@ def test_each_panel_becomes_visible_in_turn(wall):
     dash_duo.wait_for_element("#tv-panel-score", timeout=10)
     order: list[str] = []  # distinct active panels, in the order they came
     alone: set[str] = set()  # panels seen as the only one on screen (after the cross-fade)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and len(order) < 5:
+    deadline = time.monotonic() + 45
+    while time.monotonic() < deadline and len(order) < 7:
         current = active_panel(dash_duo)
         shown = {e.get_attribute("id")
                  for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, ".tv-panel")
@@ -69,8 +69,12 @@ def test_each_panel_becomes_visible_in_turn(wall):
         if current and shown == {current}:
             alone.add(current)
         time.sleep(0.25)
-    panels = ["tv-panel-score", "tv-panel-trend", "tv-panel-topics", "tv-panel-comments"]
-    assert order[:5] == [*panels, "tv-panel-score"]
+    panels = ["tv-panel-score", "tv-panel-trend", "tv-panel-topics", "tv-panel-comments",
+              "tv-panel-changes"]
+    # On a loaded machine the first panel's 3 s can pass before the page is watched, so the
+    # order is checked as a cycle from whichever panel came first.
+    first = panels.index(order[0])
+    assert order[:6] == [panels[(first + i) % len(panels)] for i in range(6)]
     assert alone == set(panels), "each panel had the screen to itself"
 
 

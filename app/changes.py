@@ -1,0 +1,177 @@
+""""What changed" in words: at most three sentences about the changes that are beyond noise.
+
+Computed with the view (app/views.py) from the snapshot's counts, comparing the window with
+the one before it: the score overall, the score in each segment value, the score among the
+responses mentioning each topic, and how often detractors mention each topic. A candidate is
+kept only when it passes the significance test of ``app.metrics`` (|delta| > 1.96 SE) and has
+a minimum count on both sides; the kept ones are ranked by their effect on the overall score,
+in NPS points. The wording is fixed (same data, same sentence), and every name in a sentence
+is cleaned and masked by ``app.privacy`` before it can reach a screen.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.metrics import Z_95, ScoreSummary, TopicRow, compare_scores, summarize
+from app.privacy import clean_for_display
+from app.segments import OTHER
+from app.windows import ALL, RANGE, window_days
+
+MAX_SENTENCES = 3
+MIN_RESPONSES = 30  # responses in each window before a score change is told
+MIN_MENTIONS = 10  # detractor mentions (in the busier window) before a complaint change is told
+NAME_CHARS = 40  # the longest segment value or topic name a sentence carries
+KIND_ORDER = ("overall", "segment", "topic", "complaints")  # breaks ties in effect
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One sentence of "what changed", with what the panel and the API need around it.
+
+    ``direction`` is what the number did (up or down); ``tone`` whether that is good or bad
+    news for the score, so more complaints are "up" but "bad". ``effect`` is the change's
+    pull on the overall score in NPS points; ``noise`` is 1.96 SE in the sentence's unit.
+    """
+
+    kind: str
+    subject: str
+    text: str
+    direction: str
+    tone: str
+    effect: float
+
+    def as_dict(self) -> dict:
+        """The JSON shape used by the API."""
+        return {"kind": self.kind, "subject": self.subject, "text": self.text,
+                "direction": self.direction, "tone": self.tone,
+                "effect": round(self.effect, 4)}
+
+
+def describe_period(window: str) -> str:
+    """How a sentence names the comparison: "over 30 days", "since the day before"."""
+    days = window_days(window) if window not in (ALL, RANGE) else None
+    if days is None:
+        return "against the period before"
+    return "since the day before" if days == 1 else f"over {days} days"
+
+
+def find_changes(current: ScoreSummary, previous: ScoreSummary | None,
+                 topics: Sequence[TopicRow], segments: SegmentCounts | None,
+                 window: str) -> tuple[Finding, ...]:
+    """The (at most three) significant changes between two windows, largest effect first."""
+    if previous is None or current.n < MIN_RESPONSES or previous.n < MIN_RESPONSES:
+        return ()
+    period = describe_period(window)
+    found: list[Finding] = []
+    overall = _score_finding("overall", "", current, previous, 1.0, "NPS", period)
+    if overall is not None:
+        found.append(overall)
+    if segments is not None:
+        found += _segment_findings(segments, current, previous, period)
+    for row in topics:
+        share = row.current.n / current.n
+        finding = _score_finding("topic", row.topic, row.current, row.previous, share,
+                                 "NPS among {} mentions", period)
+        if finding is not None:
+            found.append(finding)
+        finding = _complaint_finding(row, current.n, previous.n)
+        if finding is not None:
+            found.append(finding)
+    found.sort(key=lambda f: (-abs(f.effect), KIND_ORDER.index(f.kind), f.subject))
+    return tuple(found[:MAX_SENTENCES])
+
+
+def _score_finding(kind: str, subject: str, current: ScoreSummary, previous: ScoreSummary,
+                   share: float, what: str, period: str) -> Finding | None:
+    """"NPS in EMEA up 12 over 30 days (± 7.3)" when the change is real and both sides count.
+
+    The shown change (of the displayed scores) must pass the noise too, so a sentence never
+    reads "up 12 (± 12.3)"; the noise has one decimal, as on the score panel.
+
+    ``what`` names the score, with ``{}`` where the (cleaned) subject goes."""
+    if current.n < MIN_RESPONSES or previous.n < MIN_RESPONSES:
+        return None
+    change = compare_scores(current, previous)
+    shown = (current.nps_display or 0) - (previous.nps_display or 0)
+    if change is None or not change.significant or abs(shown) <= change.noise:
+        return None
+    direction = "up" if shown > 0 else "down"
+    name = clean_for_display(subject, NAME_CHARS)
+    text = (f"{what.format(name)} {direction} {abs(shown)} {period} "
+            f"(± {change.noise:.1f})")
+    return Finding(kind, name, text, direction, "good" if shown > 0 else "bad",
+                   share * change.delta)
+
+
+def _complaint_finding(row: TopicRow, n_current: int, n_previous: int) -> Finding | None:
+    """"Pricing complaints doubled (22 → 45 detractor mentions)" when the share of responses
+    that are detractors mentioning the topic moved beyond noise (two-proportion test)."""
+    before, now = row.previous.detractors, row.current.detractors
+    if max(before, now) < MIN_MENTIONS:
+        return None
+    r1, r2 = before / n_previous, now / n_current
+    se = math.sqrt(r1 * (1 - r1) / n_previous + r2 * (1 - r2) / n_current)
+    if se == 0.0 or abs(r2 - r1) <= Z_95 * se:
+        return None
+    direction = "up" if r2 > r1 else "down"
+    name = clean_for_display(row.topic, NAME_CHARS)
+    text = f"{name} complaints {_describe_ratio(before, now)} ({before} → {now} detractor mentions)"
+    # Each detractor is -100/n points of the score: the pull of the moved share of them.
+    return Finding("complaints", name, text, direction, "bad" if r2 > r1 else "good",
+                   -100.0 * (r2 - r1))
+
+
+def _describe_ratio(before: int, now: int) -> str:
+    """"doubled", "tripled", "fell by half", "rose by 40%", "fell by 35%" (fixed wording)."""
+    if before == 0:
+        return "appeared"
+    ratio = now / before
+    if 1.9 <= ratio < 2.15:
+        return "doubled"
+    if 2.85 <= ratio < 3.2:
+        return "tripled"
+    if 0.45 <= ratio <= 0.55:
+        return "fell by half"
+    percent = round(abs(ratio - 1) * 100)
+    return f"rose by {percent}%" if ratio > 1 else f"fell by {percent}%"
+
+
+@dataclass(frozen=True)
+class SegmentCounts:
+    """Per segment combination (of the view's filter), the window's and the previous
+    window's (promoters, passives, detractors), and which fields the filter pins."""
+
+    combos: Sequence[Mapping[str, str]]
+    current: np.ndarray  # (combos, 3)
+    previous: np.ndarray  # (combos, 3)
+    pinned: frozenset[str] = frozenset()  # fields filtered to one value: the whole view
+
+
+def _segment_findings(segments: SegmentCounts, overall: ScoreSummary,
+                      overall_before: ScoreSummary, period: str) -> list[Finding]:
+    """A score finding for each segment value that is not the whole view."""
+    sums: dict[tuple[str, str], list[int]] = {}
+    current, previous = segments.current.tolist(), segments.previous.tolist()
+    for combo, cur, prev in zip(segments.combos, current, previous, strict=True):
+        for field, value in combo.items():
+            if field in segments.pinned or not value or value == OTHER:
+                continue
+            entry = sums.setdefault((field, value), [0] * 6)
+            for j in range(3):
+                entry[j] += cur[j]
+                entry[3 + j] += prev[j]
+    found = []
+    for (_field, value), entry in sorted(sums.items()):
+        now, before = summarize(entry[:3], 1), summarize(entry[3:], 1)
+        if now.n == overall.n and before.n == overall_before.n:
+            continue  # one value holds everything: that is the overall sentence
+        finding = _score_finding("segment", value, now, before, now.n / overall.n,
+                                 "NPS in {}", period)
+        if finding is not None:
+            found.append(finding)
+    return found
