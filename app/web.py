@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import __version__
 from app.api import build_blueprint
-from app.config import PROJECT_ROOT, Settings
+from app.config import ASSETS_DIR, PACKAGE_ROOT, Settings
 from app.dash_guard import install_dash_guard
 from app.ingest.rest import build_blueprint as build_ingest_blueprint
 from app.ingest.tokens import check_tokens
@@ -26,8 +26,6 @@ from app.scheduler import start_scheduler
 from app.services import Services, attach_services, get_services
 from app.store import Store, open_store
 from app.topics import load_taxonomy
-
-ASSETS_DIR = PROJECT_ROOT / "assets"
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> Dash:
@@ -84,7 +82,7 @@ def default_build_id() -> str:
     workers and make screens reload in a loop), and a deploy that changes a file changes it.
     """
     newest = max(
-        (p.stat().st_mtime for folder in (PROJECT_ROOT / "app", ASSETS_DIR)
+        (p.stat().st_mtime for folder in (PACKAGE_ROOT, ASSETS_DIR)
          for p in folder.rglob("*") if p.suffix in {".py", ".js", ".css"}),
         default=0.0)
     return f"{__version__}-{int(newest)}"
