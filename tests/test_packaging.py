@@ -178,3 +178,19 @@ def test_every_package_and_shipped_file_goes_into_the_wheel():
             assert shipped == {p.name for p in ASSETS_DIR.iterdir() if p.is_file()}
         else:  # the shipped defaults only: never a store or the demo token of a checkout
             assert shipped == {"topics.json"}
+
+
+def test_a_logged_traceback_stays_on_one_line():
+    import logging
+
+    from app.logs import FORMAT, OneLineFormatter
+
+    try:
+        raise RuntimeError("boom\nsecond line")
+    except RuntimeError:
+        import sys
+
+        record = logging.LogRecord("nps_tv", logging.ERROR, __file__, 1, "failed %s", ("x",),
+                                   sys.exc_info())
+    line = OneLineFormatter(FORMAT).format(record)
+    assert "\n" not in line and "failed x" in line and "RuntimeError: boom | second line" in line
