@@ -9,7 +9,7 @@ import sys
 # Libraries that log routine work at INFO: every poll run (each few seconds, per worker), every
 # schema check at start. Their warnings and errors still show.
 QUIET = ("apscheduler", "alembic")
-FORMAT = "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"
+FORMAT = "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s"
 
 
 class OneLineFormatter(logging.Formatter):
