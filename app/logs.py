@@ -20,14 +20,31 @@ class OneLineFormatter(logging.Formatter):
         return super().format(record).replace("\r", "").replace("\n", " | ")
 
 
+class StderrHandler(logging.StreamHandler):
+    """A handler on whatever ``sys.stderr`` is when a record is written."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def configure_logging(level: int = logging.INFO) -> None:
-    """Send NPS TV's log records (and any library's) to stderr, one line each. Idempotent."""
+    """Send NPS TV's log records (and any library's) to stderr, one line each.
+
+    Like ``logging.basicConfig``, it leaves a root logger that already has handlers alone: a
+    host that configured logging (or a test runner) keeps its own."""
     root = logging.getLogger()
-    if any(getattr(h, "nps_tv", False) for h in root.handlers):
+    if root.handlers:
         return
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.setFormatter(OneLineFormatter(FORMAT, "%Y-%m-%d %H:%M:%S %z"))
-    handler.nps_tv = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
     for chatty in QUIET:

@@ -194,3 +194,27 @@ def test_a_logged_traceback_stays_on_one_line():
                                    sys.exc_info())
     line = OneLineFormatter(FORMAT).format(record)
     assert "\n" not in line and "failed x" in line and "RuntimeError: boom | second line" in line
+
+
+def test_the_servers_log_one_line_per_event_unless_logging_is_configured(monkeypatch, capsys):
+    import logging
+
+    from app.logs import configure_logging
+
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])
+    monkeypatch.setattr(root, "level", logging.WARNING)
+    configure_logging()
+    try:
+        assert len(root.handlers) == 1 and root.level == logging.INFO
+        configure_logging()  # a second call (the Procfile's workers) adds nothing
+        assert len(root.handlers) == 1
+        try:
+            raise ValueError("bad\nworse")
+        except ValueError:
+            logging.getLogger("nps_tv.test").exception("it failed")
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "[ERROR] nps_tv.test: it failed | Traceback" in err
+    finally:
+        logging.getLogger("apscheduler").setLevel(logging.NOTSET)
+        logging.getLogger("alembic").setLevel(logging.NOTSET)
