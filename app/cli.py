@@ -16,16 +16,19 @@ from sqlalchemy.exc import SQLAlchemyError
 from app import __version__
 from app.config import SETTINGS, Settings
 from app.ingest.tokens import MIN_TOKEN_LENGTH, check_tokens
-from app.store import StoreUnavailable, open_store
+from app.store import StorePathError, StoreUnavailable, open_store
 
+EXIT_CONFIGURATION = 2
 EXIT_STORE_UNAVAILABLE = 3
 
 
 def run_server(settings: Settings, background: threading.Thread | None = None) -> int:
     """Serve the app under gunicorn (a production WSGI server) until interrupted."""
     from app.access import access_mode, open_mode_warning
+    from app.logs import configure_logging
     from app.wsgi import WallServer
 
+    configure_logging()  # before the workers fork, so each of them logs one line per event
     print(f"NPS TV {__version__} on http://{_display_host(settings.host)}:{settings.port}/  "
           f"(wall: /tv, manager: /, health: /health; access: {access_mode(settings)})",
           flush=True)
@@ -187,7 +190,7 @@ def settings_table() -> str:
     for s in SETTINGS:
         default = ",".join(s.default) if isinstance(s.default, tuple) else s.default
         if s.name == "data_dir":
-            default = "data/ in the project"
+            default = "data/ of a source checkout, else ~/.local/share/nps-tv"
         shown = f"`{default}`" if default not in (None, "", ()) else "(empty)"
         lines.append(f"| `{s.env}` | {shown} | {s.help} |")
     return "\n".join(lines)
@@ -266,6 +269,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return args.func(args, settings)
+    except StorePathError as exc:  # a folder or file it may not write: say which and why
+        print(f"nps-tv: {exc}; set NPS_TV_DATA_DIR (or NPS_TV_DATABASE_URL) to a writable "
+              f"place", file=sys.stderr)
+        return EXIT_CONFIGURATION
     except StoreUnavailable as exc:
         # One line, no traceback: the operator needs the cause, not our stack.
         print(f"nps-tv: the store is unavailable ({exc.one_line()}); try again later",

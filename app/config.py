@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +16,60 @@ from typing import Any
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 PROJECT_ROOT = PACKAGE_ROOT.parent
-DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
+APP_NAME = "nps-tv"
 ENV_PREFIX = "NPS_TV_"
+
+
+def is_source_checkout(package_root: Path = PACKAGE_ROOT) -> bool:
+    """True when the package runs from a source tree (a clone, an sdist, an editable install),
+    False when it was installed from a wheel into site-packages. See docs/architecture.md."""
+    root = package_root.parent
+    return (root / "pyproject.toml").is_file() and (root / "assets").is_dir()
+
+
+def shipped_paths(package_root: Path = PACKAGE_ROOT) -> tuple[Path, Path]:
+    """The shipped assets folder and default topic taxonomy: the repo's ``assets/`` and
+    ``data/topics.json`` in a source tree; in a wheel, pyproject.toml maps those same files
+    into the package as ``app/_assets`` and ``app/_defaults``."""
+    if is_source_checkout(package_root):
+        return package_root.parent / "assets", package_root.parent / "data" / "topics.json"
+    return package_root / "_assets", package_root / "_defaults" / "topics.json"
+
+
+def user_data_dir(environ: Mapping[str, str], platform: str = sys.platform) -> Path:
+    """The per-user data folder of NPS TV, as platformdirs would name it (XDG on Linux)."""
+    home = Path(environ.get("HOME") or Path.home())
+    if platform == "win32":
+        base = Path(environ.get("LOCALAPPDATA") or home / "AppData" / "Local")
+    elif platform == "darwin":
+        base = home / "Library" / "Application Support"
+    else:  # the XDG base directory spec: a relative XDG_DATA_HOME is ignored
+        xdg = environ.get("XDG_DATA_HOME", "")
+        base = Path(xdg) if os.path.isabs(xdg) else home / ".local" / "share"
+    return base / APP_NAME
+
+
+def default_data_dir(package_root: Path = PACKAGE_ROOT,
+                     environ: Mapping[str, str] | None = None) -> Path:
+    """Where the stores go without NPS_TV_DATA_DIR: ``data/`` of a source tree, as always;
+    for an installed wheel the user's data folder, never the package's own folder."""
+    if is_source_checkout(package_root):
+        return package_root.parent / "data"
+    return user_data_dir(os.environ if environ is None else environ)
+
+
+ASSETS_DIR, SHIPPED_TOPICS_FILE = shipped_paths()
+SHIPPED_DATA_DIR = SHIPPED_TOPICS_FILE.parent
+# The files of data/ that ship with the package (the rest of data/ is a checkout's stores).
+SHIPPED_DATA_FILES = ("topics.json", "profanity.txt")
+DEFAULT_DATA_DIR = default_data_dir()
+
+
+def _data_dir(value: str) -> str:
+    """NPS_TV_DATA_DIR as an absolute path (``~`` expanded); empty means the default."""
+    if not value.strip():
+        return str(DEFAULT_DATA_DIR)
+    return os.path.abspath(os.path.expanduser(value.strip()))
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -82,10 +135,12 @@ class Settings:
         "SQLAlchemy URL of the response store; empty means SQLite at DATA_DIR/nps_tv.db. "
         "DATABASE_URL is used when this is unset.")
     data_dir: str = setting(str(DEFAULT_DATA_DIR),
-        "Folder for the embedded SQLite stores and shipped config such as topics.json.")
+        "Writable folder for the embedded SQLite stores (nps_tv.db, demo.db) and an optional "
+        "topics.json; by default data/ of a source checkout, else the user's data folder "
+        "($XDG_DATA_HOME/nps-tv, i.e. ~/.local/share/nps-tv).", parse=_data_dir)
     topics_file: str = setting("",
         "JSON keyword taxonomy for topics; empty means DATA_DIR/topics.json, "
-        "or the shipped data/topics.json when DATA_DIR has none.")
+        "or the shipped default taxonomy when DATA_DIR has none.")
     host: str = setting("127.0.0.1",
         "Interface to listen on; use 0.0.0.0 to let a TV on the LAN reach the wall.")
     port: int = setting(8050, "TCP port to listen on (Procfile hosts set PORT instead).")
@@ -235,7 +290,7 @@ class Settings:
         if self.topics_file:
             return Path(self.topics_file)
         local = Path(self.data_dir) / "topics.json"
-        return local if local.exists() else DEFAULT_DATA_DIR / "topics.json"
+        return local if local.exists() else SHIPPED_TOPICS_FILE
 
 
 # Read off the fields above, never written out a second time.

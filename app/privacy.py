@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.config import DEFAULT_DATA_DIR
+from app.config import SHIPPED_DATA_DIR
 from app.ingest.rules import BIDI_RE, CONTROL_RE
 
 ELLIPSIS = "…"
@@ -148,7 +148,7 @@ def load_profanity(data_dir: str | None = None) -> Profanity:
     """The wall's word list: DATA_DIR/profanity.txt when there is one (an empty file turns
     masking off), else the list shipped in data/profanity.txt."""
     local = Path(data_dir) / PROFANITY_FILE if data_dir else None
-    path = local if local is not None and local.exists() else DEFAULT_DATA_DIR / PROFANITY_FILE
+    path = local if local is not None and local.exists() else SHIPPED_DATA_DIR / PROFANITY_FILE
     return Profanity.parse(path.read_text(encoding="utf-8"))
 
 

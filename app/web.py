@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import __version__
 from app.access import access_mode, install_gate, open_mode_warning
 from app.api import build_blueprint
-from app.config import PROJECT_ROOT, Settings
+from app.config import ASSETS_DIR, PACKAGE_ROOT, Settings
 from app.dash_guard import install_dash_guard
 from app.hardening import check_frame_ancestors, install_hardening
 from app.ingest.rest import build_blueprint as build_ingest_blueprint
@@ -34,7 +34,6 @@ from app.store import Store, open_store
 from app.store.links import ShareLinks
 from app.topics import load_taxonomy
 
-ASSETS_DIR = PROJECT_ROOT / "assets"
 log = logging.getLogger("nps_tv")
 
 
@@ -110,7 +109,7 @@ def default_build_id() -> str:
     workers and make screens reload in a loop), and a deploy that changes a file changes it.
     """
     newest = max(
-        (p.stat().st_mtime for folder in (PROJECT_ROOT / "app", ASSETS_DIR)
+        (p.stat().st_mtime for folder in (PACKAGE_ROOT, ASSETS_DIR)
          for p in folder.rglob("*") if p.suffix in {".py", ".js", ".css"}),
         default=0.0)
     return f"{__version__}-{int(newest)}"

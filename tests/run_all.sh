@@ -4,7 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 
-"$PYTHON" -m pip install --quiet --disable-pip-version-check -e ".[test]"
+# constraints.txt: the versions CI tested with, so every run installs the same ones.
+"$PYTHON" -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]"
 
 if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
   echo "Installing Debian's chromium and chromium-driver for the browser tests..."
@@ -23,4 +24,12 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
 fi
 
 "$PYTHON" -m ruff check app tests benchmarks
+
+# The wheel, installed outside the repo into a fresh virtualenv, runs the demo and serves
+# (about a minute). NPS_TV_SKIP_INSTALL_CHECK=1 skips it on a developer's machine, never in CI.
+if [ "${NPS_TV_SKIP_INSTALL_CHECK:-}" = "1" ] && [ "${CI:-}" != "true" ]; then
+  echo "install check skipped (NPS_TV_SKIP_INSTALL_CHECK=1)"
+else
+  PYTHON="$PYTHON" bash tests/check_install.sh
+fi
 exec "$PYTHON" -m pytest --headless "$@"

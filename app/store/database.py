@@ -39,7 +39,7 @@ from app.store.records import (  # noqa: F401 - re-exported
     UpsertResult,
     canonical_segments,
 )
-from app.store.sqlite import create_private_file, sqlite_pragmas
+from app.store.sqlite import prepare_sqlite_file, sqlite_pragmas
 from app.store.writes import WriteGate
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -58,11 +58,9 @@ class Store:
     def __init__(self, url: str, tagger: Callable[[str | None], Iterable[str]] | None = None):
         self.url = url
         self.tagger = tagger or (lambda _text: ())
-        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(url, pool_pre_ping=True)
-        if self.engine.dialect.name == "sqlite":
-            create_private_file(self.engine.url.database)
+        if self.engine.dialect.name == "sqlite":  # StorePathError if it cannot live there
+            prepare_sqlite_file(self.engine.url.database)
             event.listen(self.engine, "connect", sqlite_pragmas)
         self._write_lock = threading.Lock()
         self.writes = WriteGate()

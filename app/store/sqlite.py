@@ -3,6 +3,66 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
+
+try:
+    import pwd
+except ImportError:  # Windows
+    pwd = None
+
+
+class StorePathError(Exception):
+    """The SQLite store's file or folder cannot be created or written; the message names the
+    path and the reason (the CLI prints it as one line, with no traceback)."""
+
+
+def prepare_sqlite_file(database: str | None) -> None:
+    """Make sure a file store can live at ``database``: its folder exists (created if need be),
+    both are writable, and a new file is private (see ``create_private_file``).
+    ``StorePathError`` names the path and the reason when it cannot."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorePathError(_refusal(path, f"cannot create the folder {folder}", exc)) from None
+    if not folder.is_dir():
+        raise StorePathError(f"cannot use {path} for the store: {folder} is not a folder")
+    if not _may(folder, os.W_OK | os.X_OK):  # SQLite writes -wal and -shm beside the file
+        raise StorePathError(f"cannot use {path} for the store: the folder {folder} is not "
+                             f"writable{_by_whom()}")
+    if path.exists() and not _may(path, os.R_OK | os.W_OK):
+        raise StorePathError(f"cannot use {path} for the store: the file is not "
+                             f"writable{_by_whom()}")
+    try:
+        create_private_file(database)
+    except OSError as exc:
+        raise StorePathError(_refusal(path, "cannot create the file", exc)) from None
+
+
+def _may(path: Path, mode: int) -> bool:
+    """``os.access`` for the effective user (the one that will open the file), where the
+    platform can tell."""
+    effective = os.access in os.supports_effective_ids
+    return os.access(path, mode, effective_ids=effective)
+
+
+def _refusal(path: Path, what: str, exc: OSError) -> str:
+    reason = exc.strerror or type(exc).__name__
+    return f"cannot use {path} for the store: {what}: {reason}{_by_whom()}"
+
+
+def _by_whom() -> str:
+    """`` (as user nps, uid 998)``: who could not write, the usual cause being another user."""
+    if pwd is None:
+        return ""
+    uid = os.geteuid()
+    try:
+        return f" (as user {pwd.getpwuid(uid).pw_name}, uid {uid})"
+    except KeyError:
+        return f" (as uid {uid})"
 
 
 def create_private_file(database: str | None) -> None:
