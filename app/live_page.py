@@ -8,7 +8,7 @@ Every panel comes from ``app.panels.registry``: a page never lists panels itself
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,8 @@ from dash.dependencies import DashDependency
 from app import live, live_status
 from app.dash_guard import client_state
 from app.panels.registry import Panel, panel_names, panels, parts
-from app.screen import ScreenConfig
+from app.scopes import current_link, request_scope
+from app.screen import ScreenConfig, parse_screen
 
 if TYPE_CHECKING:
     from app.services import Services
@@ -72,9 +73,11 @@ class LivePage:
         return tuple(panel.name for panel in self.parts())
 
     def part_names(self, screen: ScreenConfig) -> tuple[str, ...]:
-        """The part cache names this page needs for ``screen``."""
+        """The part cache names this page needs for ``screen`` (never a panel its link
+        hides)."""
         return tuple(panel.part_name(self.surface) for panel in self.parts()
-                     if panel.overlay or self.every_panel or panel.name in screen.panels)
+                     if panel.overlay or panel.name in screen.panels
+                     or (self.every_panel and panel.name not in screen.hidden))
 
     def target(self, panel: Panel) -> tuple[str, str]:
         """The (id, property) a panel's part is sent to."""
@@ -89,6 +92,12 @@ class LivePage:
         ids = self.ids
         return [*(self.target(p) for p in self.parts()), *extra, (ids.state, "data"),
                 (ids.status, "data")]
+
+
+def screen_for(services: Services, query: Mapping[str, str]) -> ScreenConfig:
+    """The screen a page request may show: its query under the request's share link (a wall
+    link's pinned screen, a manager link's segments, comments hidden where the link says)."""
+    return parse_screen(query, services.settings, request_scope())
 
 
 def build_config(page: LivePage, services: Services, query: dict[str, str],
@@ -140,7 +149,21 @@ def run_poll(page: LivePage, services: Services, screen: ScreenConfig, state: An
     outputs, then the client state and the status."""
     update = live.compute_update(services, screen, client_state(state), page.part_names(screen))
     sent = [update.parts.get(p.part_name(page.surface), no_update) for p in page.parts()]
-    return [*sent, *extra(update), update.state, update.status]
+    return [*sent, *extra(update), update.state, report_screen(services, update.status)]
+
+
+def report_screen(services: Services, status: dict) -> dict:
+    """Note the poll against the request's share link (its build and any trouble, for the
+    Screens list) and add ``reload``: when the screen was last asked to reload (epoch ms)."""
+    book = services.links
+    if book is None:
+        return status
+    link = current_link()
+    if link is not None:
+        book.touch(link.id, build=services.build_id,
+                   trouble=status.get("error") or "trouble" if status.get("trouble") else None)
+    stamp = book.reload_requested_at(link.id if link is not None else None)
+    return {**status, "reload": int(stamp.timestamp() * 1000)} if stamp else status
 
 
 def register_poll(dash_app: Dash, page: LivePage, services: Services,

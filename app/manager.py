@@ -15,7 +15,8 @@ from app.live_page import URL_ID, LivePage, PageIds
 from app.panels import CHIP_CHARS
 from app.panels.registry import Panel, panels
 from app.privacy import clean_for_display
-from app.screen import VIEW_PARAMS, ScreenConfig, describe_request, parse_screen, public_query
+from app.scopes import request_scope
+from app.screen import VIEW_PARAMS, ScreenConfig, describe_request, public_query
 from app.windows import RANGE, window_days
 
 if TYPE_CHECKING:
@@ -54,19 +55,23 @@ def build_query(base: dict[str, str], window: str | None, fields: list[str],
 
 
 def list_segment_values(services: Services) -> dict[str, list[str]]:
-    """Values of each segment field present in the current snapshot's combinations."""
+    """Values of each segment field present in the current snapshot's combinations; under a
+    share link only the values its scope allows (the dropdowns offer nothing wider)."""
     found: dict[str, set[str]] = {field: set() for field in services.settings.segment_fields}
     for combo in services.poller.snapshot.combos:
         for field, values in found.items():
             if combo.get(field):
                 values.add(combo[field])
-    return {field: sorted(values) for field, values in found.items()}
+    scope = request_scope()
+    allowed = dict(scope.segments) if scope is not None else {}
+    return {field: sorted(v for v in values if field not in allowed or v in allowed[field])
+            for field, values in found.items()}
 
 
 def build_layout(query: dict[str, str], services: Services) -> html.Div:
     """The manager page for a URL query, with the current data already in place."""
     settings = services.settings
-    screen = parse_screen(query, settings)
+    screen = live_page.screen_for(services, query)
     first = live.compute_update(services, screen, None, PAGE.part_names(screen))
     config = live_page.build_config(PAGE, services, public_query(query, settings.segment_fields),
                                     fields=list(settings.segment_fields))
@@ -74,7 +79,7 @@ def build_layout(query: dict[str, str], services: Services) -> html.Div:
         *live_page.build_frame(PAGE, services, config, first),
         _build_header(screen, services),
         html.Main(className="mgr-grid", children=[
-            _build_card(panel, first) for panel in panels()]),
+            _build_card(panel, first, screen) for panel in panels()]),
         html.Div(id=IDS.connection, className="tv-connection"),
     ])
 
@@ -126,8 +131,12 @@ def _build_filters(screen: ScreenConfig, services: Services) -> list[dcc.Dropdow
     ]
 
 
-def _build_card(panel: Panel, first: live.Update) -> html.Section:
-    body = live_page.build_body(PAGE, panel, live_page.first_payload(PAGE, first, panel))
+def _build_card(panel: Panel, first: live.Update, screen: ScreenConfig) -> html.Section:
+    payload = live_page.first_payload(PAGE, first, panel)
+    if panel.name in screen.hidden:  # never built or sent; the body keeps its id for the poll
+        payload = [html.Div("Customers' comments are not shared through this link",
+                            className="panel-message")]
+    body = live_page.build_body(PAGE, panel, payload)
     return html.Section(id=f"mgr-card-{panel.name}",
                         className=f"mgr-card mgr-card--{panel.name}", children=[
         html.H2(panel.card_title, className="mgr-card-title"),
@@ -146,7 +155,7 @@ def run_update(services: Services, config: Any, state: Any, window: Any,
     fields = list(services.settings.segment_fields)
     query = build_query(client_query(config), client_text(window), fields,
                         client_choices(values, len(fields)))
-    screen = parse_screen(query, services.settings)
+    screen = live_page.screen_for(services, query)
 
     def subtitle(update: live.Update) -> list:
         return [no_update if update.state is no_update else describe_request(screen.request)]
@@ -171,6 +180,6 @@ def register_callbacks(dash_app: Dash, services: Services) -> None:
         fields = list(services.settings.segment_fields)
         query = build_query(client_query(config), client_text(window), fields,
                             client_choices(values, len(fields)))
-        screen = parse_screen(query, services.settings)
+        screen = live_page.screen_for(services, query)
         search = f"?{urlencode(query, safe=',:')}" if query else ""
         return search, _wall_href(screen)

@@ -9,6 +9,7 @@ from dash import Dash, Input, Output, State, dcc, html
 from app import manager, tv
 from app.dash_guard import client_text
 from app.live_page import PAGE_ID, URL_ID
+from app.scopes import request_scope
 from app.services import Services
 
 
@@ -24,7 +25,9 @@ def register_pages(dash_app: Dash, services: Services) -> None:
                        State(URL_ID, "search"))
     def route(pathname: str | None, search: str | None):
         query = dict(parse_qsl((client_text(search) or "").lstrip("?")))
-        if (client_text(pathname) or "/").rstrip("/") == "/tv":
+        scope = request_scope()
+        # A wall link sees its wall, whatever path the browser asks the router for.
+        if (client_text(pathname) or "/").rstrip("/") == "/tv" or (scope and scope.pinned):
             return tv.build_layout(query, services)
         return manager.build_layout(query, services)
 

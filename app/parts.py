@@ -42,7 +42,8 @@ def build_parts(services: Services, snapshot: Snapshot, screen: ScreenConfig,
     def context(part_name: str):
         panel, surface = find_part(part_name)
         return panel, panel.context(surface, screen.theme, settings.timezone,
-                                    settings.segment_fields, load_profanity(settings.data_dir))
+                                    settings.segment_fields, load_profanity(settings.data_dir),
+                                    comments=screen.comments)
 
     def fingerprint_of(part_name: str) -> str:
         panel, ctx = context(part_name)

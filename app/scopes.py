@@ -38,6 +38,14 @@ def current_scope() -> LinkScope | None:
     return scope_of(link) if link is not None else None
 
 
+def request_scope() -> LinkScope | None:
+    """The scope a page or callback must keep to: the share link's in links mode; none for an
+    admin (token or /admin session), in open mode, or outside a request."""
+    if access_mode_of_request() != "links" or is_admin_request():
+        return None
+    return current_scope()
+
+
 def is_admin_request() -> bool:
     """Whether the gate accepted the admin token on the current request."""
     return bool(g.get("admin")) if has_request_context() else False

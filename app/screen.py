@@ -15,9 +15,9 @@ from urllib.parse import urlencode
 from app.config import Settings
 from app.ingest.rules import TimeRange
 from app.panels import CHIP_CHARS
-from app.panels.registry import panel_names
+from app.panels.registry import panel_names, verbatim_names
 from app.privacy import clean_for_display
-from app.scopes import SCREEN_PARAMS, VIEW_PARAMS
+from app.scopes import SCREEN_PARAMS, VIEW_PARAMS, LinkScope, screen_query_for
 from app.views import RequestError, ViewRequest
 from app.windows import days_window, window_title
 
@@ -37,30 +37,47 @@ class ScreenConfig:
     notices: tuple[str, ...]
     query: str  # canonical query string that reproduces this screen
     view_query: str  # the part of ``query`` that selects data (window and segments)
+    hidden: tuple[str, ...] = ()  # panels its share link hides (customers' words)
 
     @property
     def data_key(self) -> str:
         """Identifies the data this screen shows (not how it rotates)."""
-        return f"{self.theme}?{self.view_query}"
+        hidden = f"-{','.join(self.hidden)}" if self.hidden else ""
+        return f"{self.theme}{hidden}?{self.view_query}"
+
+    @property
+    def comments(self) -> bool:
+        """Whether customers' own words may show (False under a link that hides them)."""
+        return not self.hidden
 
     def dwell_for(self, panel: str) -> float:
         """Seconds the wall stays on ``panel``."""
         return dict(self.dwell)[panel]
 
 
-def parse_screen(query: Mapping[str, str], settings: Settings) -> ScreenConfig:
-    """Parse kiosk settings from a URL query; never raises (bad values become notices)."""
+def parse_screen(query: Mapping[str, str], settings: Settings,
+                 scope: LinkScope | None = None) -> ScreenConfig:
+    """Parse kiosk settings from a URL query; never raises (bad values become notices).
+
+    Under a share link's ``scope`` the screen is the link's: a wall link's pinned screen
+    whatever the query says, a manager link's segments never widened, and no panel of
+    customers' words when the link hides comments (``app.scopes``).
+    """
+    query, link_notices = screen_query_for(query, scope, settings.segment_fields)
+    hidden = verbatim_names() if scope is not None and scope.comments_hidden else ()
     items = tuple(sorted((str(k), str(v)) for k, v in query.items()))
     return _parse_screen(items, panel_names(), settings.segment_fields, settings.window_days,
-                         settings.dwell_seconds, TimeRange.from_settings(settings))
+                         settings.dwell_seconds, TimeRange.from_settings(settings), hidden,
+                         link_notices)
 
 
 @lru_cache(maxsize=512)
 def _parse_screen(items: tuple[tuple[str, str], ...], names: tuple[str, ...],
                   segment_fields: tuple[str, ...], window_days: int, default_dwell: float,
-                  time_range: TimeRange | None = None) -> ScreenConfig:
+                  time_range: TimeRange | None = None, hidden: tuple[str, ...] = (),
+                  link_notices: tuple[str, ...] = ()) -> ScreenConfig:
     query = dict(items)
-    notices: list[str] = []
+    notices: list[str] = list(link_notices)
     default_window = days_window(window_days)
     try:
         request = ViewRequest.parse(query, segment_fields, default_window, time_range)
@@ -69,6 +86,9 @@ def _parse_screen(items: tuple[tuple[str, str], ...], names: tuple[str, ...],
         request = ViewRequest.parse({k: v for k, v in query.items() if k not in VIEW_PARAMS},
                                     segment_fields, default_window, time_range)
     panels = _parse_panels(query.get("panels"), names, notices)
+    if hidden:  # what the link hides is never shown, whatever the URL asks
+        panels = (tuple(p for p in panels if p not in hidden)
+                  or tuple(p for p in names if p not in hidden))
     dwell, dwell_query = _parse_dwell(query.get("dwell"), names, notices)
     theme = (query.get("theme") or "dark").strip().lower()
     if theme not in THEME_NAMES:
@@ -91,7 +111,7 @@ def _parse_screen(items: tuple[tuple[str, str], ...], names: tuple[str, ...],
     full = "&".join(p for p in (urlencode(screen_params, safe=",:"), view_query) if p)
     dwell_map = tuple((name, dwell.get(name, default_dwell)) for name in names)
     return ScreenConfig(request, panels, dwell_map, theme, shift, tuple(notices), full,
-                        view_query)
+                        view_query, hidden)
 
 
 def _parse_panels(raw: str | None, known: tuple[str, ...],

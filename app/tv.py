@@ -8,6 +8,7 @@ returns ``no_update`` for every part unless the data changed.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from dash import ClientsideFunction, Dash, Input, Output, State, html
@@ -16,7 +17,7 @@ from app import live, live_page, live_status
 from app.dash_guard import client_query
 from app.live_page import LivePage, PageIds
 from app.panels.registry import GONG, Panel, panels
-from app.screen import ScreenConfig, describe_request, parse_screen, public_query
+from app.screen import ScreenConfig, describe_request, public_query
 
 if TYPE_CHECKING:
     from app.services import Services
@@ -42,7 +43,7 @@ def nav_id(name: str) -> str:
 def build_layout(query: dict[str, str], services: Services) -> html.Div:
     """The wall for a URL query, with the current data already in place."""
     settings = services.settings
-    screen = parse_screen(query, settings)
+    screen = live_page.screen_for(services, query)
     first = live.compute_update(services, screen, None, PAGE.part_names(screen))
     classes = ["tv-root", f"theme-{screen.theme}"]
     classes += [] if screen.shift else ["no-shift"]
@@ -52,7 +53,8 @@ def build_layout(query: dict[str, str], services: Services) -> html.Div:
         panels=list(screen.panels), dwell=dict(screen.dwell))
     reload_at = live_status.next_reload_at(settings.nightly_reload, settings.timezone)
     data = {"data-build-id": services.build_id, "data-reload-at": str(reload_at or ""),
-            "data-poll-seconds": f"{settings.poll_seconds:g}"}
+            "data-poll-seconds": f"{settings.poll_seconds:g}",
+            "data-loaded-at": str(int(time.time() * 1000))}
     return html.Div(id=IDS.root, className=" ".join(classes), **data, children=[
         *live_page.build_frame(PAGE, services, config, first),
         html.Div(id=STAGE, className="tv-stage", children=[
@@ -120,7 +122,7 @@ def _build_bar(screen: ScreenConfig) -> html.Footer:
 def run_update(services: Services, config: Any, state: Any) -> list:
     """The poll step for one wall: its part outputs (``PAGE.output_names()``), then the client
     state and status."""
-    screen = parse_screen(client_query(config), services.settings)
+    screen = live_page.screen_for(services, client_query(config))
     return live_page.run_poll(PAGE, services, screen, state)
 
 

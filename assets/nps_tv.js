@@ -139,10 +139,21 @@
       noticeCls = "tv-connection is-shown is-trouble";
       if (/is-fresh/.test(cls)) { cls = "status-updated is-amber"; }
     }
+    reloadIfAsked(data);
     var values = [label, cls, formatClock(cfg.tz), notice, noticeCls];
     var out = changedOnly(values, status.last);
     status.last = values;
     return out;
+  }
+
+  /* An admin asked this screen (or every screen) to reload: the stamp is newer than the page
+   * (both are server times, so the TV's own clock does not matter). */
+  function reloadIfAsked(data) {
+    var root = document.getElementById("tv-root");
+    if (!root || !data || !data.reload) { return; }
+    var loaded = parseInt(root.getAttribute("data-loaded-at") || "0", 10);
+    var reason = "requested " + data.reload;
+    if (loaded && data.reload > loaded && !recentlyReloadedFor(reason)) { reloadNow(reason); }
   }
 
   // -- figures: server sizes are for a 1080p wall; scale them to this screen ---------------

@@ -55,7 +55,7 @@ class PartContext:
 
     ``surface`` is ``wall`` (/tv) or ``manager`` (/); ``limit`` is the panel's item limit on
     that surface (None when it has none); ``profanity`` the words to mask, on the wall only
-    (None on the manager page).
+    (None on the manager page); ``comments`` False when the screen's share link hides them.
     """
 
     surface: str
@@ -64,6 +64,7 @@ class PartContext:
     segment_fields: tuple[str, ...]
     limit: int | None = None
     profanity: Profanity | None = None
+    comments: bool = True  # False: a share link hides customers' words from this screen
 
 
 def resolve_theme(theme: str) -> dict[str, str]:

@@ -35,18 +35,19 @@ class Panel:
     surfaces: tuple[str, ...] = SURFACES
     by_surface: bool = False  # built differently per surface (so cached apart)
     overlay: bool = False  # data for an overlay (the gong), not a panel of its own
+    verbatim: bool = False  # shows customers' own words: left out where a link hides them
 
     def part_name(self, surface: str) -> str:
         """The part cache's name for this panel on a surface."""
         return f"{self.name}.{surface}" if self.by_surface else self.name
 
     def context(self, surface: str, theme: str, timezone: str,
-                segment_fields: tuple[str, ...],
-                profanity: Profanity | None = None) -> PartContext:
+                segment_fields: tuple[str, ...], profanity: Profanity | None = None,
+                comments: bool = True) -> PartContext:
         """The context this panel is built in on ``surface``; ``profanity`` is masked on the
-        wall (a public room) only."""
+        wall (a public room) only; ``comments`` False drops customers' words."""
         return PartContext(surface, theme, timezone, segment_fields, self.limits.get(surface),
-                           profanity if surface == "wall" else None)
+                           profanity if surface == "wall" else None, comments)
 
 
 PANELS: tuple[Panel, ...] = (
@@ -58,7 +59,7 @@ PANELS: tuple[Panel, ...] = (
           card_title="Topics by effect on the score", limits={"wall": 8, "manager": 8}),
     Panel("comments", comments.needs, comments.build, title="What customers say",
           nav="Comments", card_title="Newest comments", limits={"wall": 20, "manager": 30},
-          by_surface=True),
+          by_surface=True, verbatim=True),
     Panel("changes", changes.needs, changes.build, title="What changed", nav="Changes",
           card_title="What changed"),
 )
@@ -74,6 +75,11 @@ def panels() -> tuple[Panel, ...]:
 def panel_names() -> tuple[str, ...]:
     """The panels' names, in their default order."""
     return tuple(panel.name for panel in PANELS)
+
+
+def verbatim_names() -> tuple[str, ...]:
+    """The panels that show customers' own words (hidden by a link without comments)."""
+    return tuple(panel.name for panel in PANELS if panel.verbatim)
 
 
 def parts(surface: str) -> tuple[Panel, ...]:
