@@ -31,6 +31,7 @@ from app.services import get_services
 log = logging.getLogger("nps_tv.access")
 MODES = ("open", "links")
 COOKIE = "nps_tv_link"
+EXPIRED_NOTICE_SECONDS = 86_400  # how long a screen keeps saying its link expired
 LINK_HEADER = "X-NPS-TV-Link"
 COOKIE_MAX_AGE = 400 * 86400  # the longest browsers keep a cookie
 # Paths that pass the gate: static files, health, the share-link door, and routes that check
@@ -244,7 +245,10 @@ def open_door(token: str, book: LinkBook) -> Response:
     response = redirect(f"{target}?{link.screen}" if link.screen else target, code=303)
     max_age = COOKIE_MAX_AGE
     if link.expires_at is not None:
-        max_age = max(1, min(max_age, int((link.expires_at - datetime.now(UTC)).total_seconds())))
+        # The cookie outlives the link by a day, so an open screen is told "This link
+        # expired" (the server refuses the token from then on) rather than "No access".
+        left = int((link.expires_at - datetime.now(UTC)).total_seconds()) + EXPIRED_NOTICE_SECONDS
+        max_age = max(1, min(max_age, left))
     # Lax, not Strict: a link opened from a chat or a mail is a cross-site navigation, and
     # browsers then withhold Strict cookies from the redirect that follows (the wall would
     # load without its cookie). Lax still keeps the cookie off cross-site subrequests and POSTs.

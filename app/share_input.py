@@ -18,6 +18,7 @@ from app.panels.registry import panel_names
 from app.scopes import SCREEN_PARAMS, VIEW_PARAMS
 from app.screen import DWELL_RANGE, THEME_NAMES
 from app.views import RequestError, ViewRequest
+from app.windows import days_window
 
 ROLES = ("wall", "manager")
 COMMENTS = ("show", "hide")
@@ -150,7 +151,8 @@ def _view_params(query: Mapping[str, str], settings: Settings) -> list[tuple[str
                 raise LinkInputError(f"screen.{name}", "values must be one line of at most "
                                      f"{SEGMENT_VALUE_MAX} characters")
     try:
-        request = ViewRequest.parse(query, settings.segment_fields, "",
+        request = ViewRequest.parse(query, settings.segment_fields,
+                                    days_window(settings.window_days),
                                     TimeRange.from_settings(settings))
     except RequestError as exc:
         field, _, reason = str(exc).partition(": ")
@@ -159,7 +161,7 @@ def _view_params(query: Mapping[str, str], settings: Settings) -> list[tuple[str
     if request.window == "range":
         params += [("from", request.start.isoformat())] if request.start else []
         params += [("to", request.end.isoformat())] if request.end else []
-    elif request.window:
+    elif "window" in query:  # the default window stays implicit, as on a screen's URL
         params.append(("window", request.window))
     return params + [(name, ",".join(values)) for name, values in request.segments]
 

@@ -41,6 +41,18 @@ def test_share_create_prints_the_short_url_once_and_stores_the_hash(env, capsys)
     assert "Lobby TV" in listed and token not in listed and row.token_hash not in listed
 
 
+@pytest.mark.parametrize(("screen", "stored"), [
+    ("product=Ledger", "product=Ledger"),  # no window: the screen's default, left implicit
+    ("panels=comments,score&dwell=3", "panels=comments,score&dwell=3"),
+    ("from=2026-01-01&to=2026-01-31", "from=2026-01-01&to=2026-01-31"),
+    ("", ""),
+])
+def test_a_screen_without_a_window_keeps_the_default_window(env, capsys, screen, stored):
+    assert main(["share", "create", "Kitchen", "--screen", screen]) == 0, capsys.readouterr()
+    [row] = links_of(env).list_links()
+    assert row.screen == stored
+
+
 def test_share_create_uses_the_public_url(env, capsys):
     env.setenv("NPS_TV_PUBLIC_URL", "https://nps.example.com/")
     assert main(["share", "create", "Remote team", "--role", "manager"]) == 0
