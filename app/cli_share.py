@@ -12,7 +12,14 @@ import sys
 from datetime import UTC, datetime
 
 from app.config import Settings
-from app.share_input import LinkProblems, link_json, share_url, validate_link
+from app.share_input import (
+    LinkProblems,
+    describe_browser,
+    format_seconds,
+    link_json,
+    share_url,
+    validate_link,
+)
 from app.store import open_store
 from app.store.links import LinkConflict, ShareLinks
 
@@ -107,34 +114,12 @@ def cmd_screens(args: argparse.Namespace, settings: Settings) -> int:
     limit = settings.screen_silent_seconds
     for r in active:
         seen = ("never seen" if r["last_seen_at"] is None
-                else f"seen {_ago(r['silent_seconds'])} ago")
+                else f"seen {format_seconds(r['silent_seconds'])} ago")
         flag = f"SILENT (>{limit:g}s)" if r["silent"] else "ok"
         print(f"{r['id']}\t{r['name']}\t{r['role']}\t{flag}\t{seen}\t"
-              f"browser {_browser(r['last_user_agent'])}\tbuild {r['last_build'] or '-'}\t"
+              f"browser {describe_browser(r['last_user_agent'])}\tbuild {r['last_build'] or '-'}\t"
               f"trouble {r['last_trouble'] or '-'}")
     silent = sum(1 for r in active if r["silent"])
     print(f"{len(active)} screen link(s), {silent} silent for more than {limit:g} s "
           "(NPS_TV_SCREEN_SILENT_SECONDS)")
     return 0
-
-
-def _ago(seconds: int | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h"
-
-
-def _browser(user_agent: str | None) -> str:
-    """A short browser name from a User-Agent ("Chrome 131", "Firefox 133"), else '-'."""
-    if not user_agent:
-        return "-"
-    for marker in ("Edg/", "Firefox/", "Chrome/", "Version/"):
-        if marker in user_agent:
-            version = user_agent.split(marker, 1)[1].split(" ")[0].split(".")[0]
-            name = {"Edg/": "Edge", "Version/": "Safari"}.get(marker, marker[:-1])
-            return f"{name} {version}"
-    return user_agent.split(" ")[0][:40]

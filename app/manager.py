@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from app import live, live_page
+from app.admin_pages import build_share_dialog
 from app.dash_guard import client_choices, client_query, client_text
 from app.live_page import URL_ID, LivePage, PageIds
 from app.panels import CHIP_CHARS
@@ -104,6 +105,7 @@ def _build_header(screen: ScreenConfig, services: Services) -> html.Header:
             html.Span(id=IDS.clock, className="mgr-clock"),
             html.A("Open wall ↗", id=WALL_LINK, href=_wall_href(screen), target="_blank",
                    className="mgr-wall-link"),
+            build_share_dialog(),
         ]),
     ])
 

@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl
 
 from dash import Dash, Input, Output, State, dcc, html
 
-from app import manager, tv
+from app import admin_pages, manager, tv
 from app.dash_guard import client_text
 from app.live_page import PAGE_ID, URL_ID
 from app.scopes import request_scope
@@ -27,9 +27,13 @@ def register_pages(dash_app: Dash, services: Services) -> None:
         query = dict(parse_qsl((client_text(search) or "").lstrip("?")))
         scope = request_scope()
         # A wall link sees its wall, whatever path the browser asks the router for.
-        if (client_text(pathname) or "/").rstrip("/") == "/tv" or (scope and scope.pinned):
+        path = (client_text(pathname) or "/").rstrip("/")
+        if path == "/tv" or (scope and scope.pinned):
             return tv.build_layout(query, services)
+        if path == admin_pages.SCREENS_PATH:
+            return admin_pages.build_screens_layout(services)
         return manager.build_layout(query, services)
 
     tv.register_callbacks(dash_app, services)
+    admin_pages.register_callbacks(dash_app, services)
     manager.register_callbacks(dash_app, services)

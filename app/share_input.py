@@ -233,3 +233,26 @@ def link_json(row, settings: Settings, now: datetime | None = None) -> dict:
         "silent": row.state(now) == "active" and (
             silent is None or silent > settings.screen_silent_seconds),
     }
+
+
+def format_seconds(seconds: int | None) -> str:
+    """A duration as a screen list shows it: "45 s", "12 min", "3 h"; "-" when unknown."""
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"
+
+
+def describe_browser(user_agent: str | None) -> str:
+    """A short browser name from a User-Agent ("Chrome 131", "Firefox 133"), else '-'."""
+    if not user_agent:
+        return "-"
+    for marker in ("Edg/", "Firefox/", "Chrome/", "Version/"):
+        if marker in user_agent:
+            version = user_agent.split(marker, 1)[1].split(" ")[0].split(".")[0]
+            name = {"Edg/": "Edge", "Version/": "Safari"}.get(marker, marker[:-1])
+            return f"{name} {version}"
+    return user_agent.split(" ")[0][:40]
