@@ -78,14 +78,17 @@ def _screen_row(r: dict, silent_after: float) -> html.Tr:
     active = r["state"] == "active"
     seen = "never" if r["last_seen_at"] is None else f"{format_seconds(r['silent_seconds'])} ago"
     state = "silent" if r["silent"] else r["state"]
+    if active and r["last_seen_at"] is None:
+        state = "not opened yet"  # handed out, never opened: not a screen gone quiet
     actions = [html.Button("Reload", id={"type": ROW_RELOAD, "id": r["id"]},
                            className="adm-button"),
                html.Button("Revoke", id={"type": ROW_REVOKE, "id": r["id"]},
                            className="adm-button is-danger")] if active else []
-    return html.Tr(className=f"adm-row is-{state}", children=[
+    css = state.replace(" ", "-")
+    return html.Tr(className=f"adm-row is-{css}", children=[
         html.Td(r["name"]), html.Td(r["role"]),
         html.Td(state, title=f"silent: not seen for more than {silent_after:g} s"
-                if r["silent"] else None, className=f"adm-state is-{state}"),
+                if state == "silent" else None, className=f"adm-state is-{css}"),
         html.Td(seen), html.Td(describe_browser(r["last_user_agent"])),
         html.Td(r["last_build"] or "-"), html.Td(r["last_trouble"] or "-"),
         html.Td(actions, className="adm-actions")])
