@@ -18,7 +18,7 @@ from dash.dependencies import DashDependency
 from app import live, live_status
 from app.dash_guard import client_state
 from app.panels.registry import Panel, panel_names, panels, parts
-from app.scopes import current_link, request_scope
+from app.scopes import current_link, request_scope, scoped_args
 from app.screen import ScreenConfig, parse_screen
 
 if TYPE_CHECKING:
@@ -96,8 +96,15 @@ class LivePage:
 
 def screen_for(services: Services, query: Mapping[str, str]) -> ScreenConfig:
     """The screen a page request may show: its query under the request's share link (a wall
-    link's pinned screen, a manager link's segments, comments hidden where the link says)."""
-    return parse_screen(query, services.settings, request_scope())
+    link's pinned screen, a manager link's segments, comments hidden where the link says).
+
+    A wall link's own screen sends its pinned values; a request naming segment values beyond
+    them was edited to see more and is refused (``OutOfScope``, a 403 naming the field).
+    """
+    scope = request_scope()
+    if scope is not None and scope.pinned:
+        scoped_args(query, scope, services.settings.segment_fields)  # raises when wider
+    return parse_screen(query, services.settings, scope)
 
 
 def build_config(page: LivePage, services: Services, query: dict[str, str],

@@ -26,7 +26,8 @@
   // -- share links: the server names why it refused a request (X-NPS-TV-Link), so a revoked
   // or expired link shows as such within one poll, instead of the data, without a reload.
   var LINK_MESSAGES = { revoked: "This link was revoked", expired: "This link expired",
-    unknown: "This link is not valid", missing: "No access: open a share link" };
+    unknown: "This link is not valid", missing: "No access: open a share link",
+    scope: "This link does not show that: open it again from its share URL" };
   if (window.fetch) {
     var realFetch = window.fetch.bind(window);
     window.fetch = function (input, init) {

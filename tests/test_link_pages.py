@@ -59,11 +59,18 @@ def poll(client, query: dict, state=None) -> dict:
 
 def test_a_wall_link_shows_its_pinned_screen_whatever_the_browser_asks(links_app):
     client, _ = open_link(links_app, screen="panels=score,trend&window=90d&product=Ledger")
-    sent = poll(client, {"panels": "comments", "product": "Pulse", "window": "all"})
+    sent = poll(client, {"panels": "comments", "window": "all"})  # ignored: the link's screen
     assert sent["tv-state"]["data"]["key"] == "dark?window=90d&product=Ledger"
     assert "tv-score-body" in sent and "tv-comments-body" not in sent
+    # Asking for other segment values (an edited address) is refused, naming the field.
+    for path, body in (("poll", wall_poll_body({"query": {"product": "Pulse"}}, None)),
+                       ("page", route_body("/tv", "?product=Ledger,Pulse"))):
+        refused = client.post("/_dash-update-component", json=body)
+        assert refused.status_code == 403, path
+        assert refused.headers["X-NPS-TV-Link"] == "scope"
+        assert "'Pulse' is outside this link's scope" in refused.get_json()["detail"]
     page = client.post("/_dash-update-component",
-                       json=route_body("/tv", "?panels=comments&product=Pulse"))
+                       json=route_body("/tv", "?panels=comments&product=Ledger"))
     flat = page.get_data(as_text=True)
     assert '"panels":["score","trend"]' in flat and "Last 90 days · Ledger" in flat
 

@@ -159,3 +159,23 @@ def wait_for_options(dash_duo) -> list[str]:
             return options
         time.sleep(0.2)
     return []
+
+
+def test_an_admin_reload_reaches_the_screen_within_a_poll(server, capsys):
+    dash_duo, dash_app = server
+    path = create_link(capsys, "Kitchen", "--screen", "panels=score")
+    visit(dash_duo, path)
+    dash_duo.wait_for_element("#tv-panel-score.is-active", timeout=20)
+    time.sleep(1.5)
+    dash_duo.driver.execute_script("window.__sameDocument = true;")
+    book = get_services(dash_app).links
+    [row] = [r for r in book.links.list_links() if r.name == "Kitchen"]
+    assert book.links.request_reload(row.id)  # what the Screens page's Reload button does
+    took = wait_for(lambda: not dash_duo.driver.execute_script(
+        "return window.__sameDocument === true;"), NOTICE_SECONDS + 2, "the reload")
+    print(f"reloaded after {took:.1f} s")
+    dash_duo.wait_for_element("#tv-panel-score.is-active", timeout=20)  # and it came back
+    time.sleep(POLL_SECONDS + 1.5)
+    dash_duo.driver.execute_script("window.__again = true;")
+    time.sleep(POLL_SECONDS + 1.5)  # the same stamp does not reload it twice
+    assert dash_duo.driver.execute_script("return window.__again === true;")
