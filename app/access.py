@@ -37,8 +37,10 @@ COOKIE_MAX_AGE = 400 * 86400  # the longest browsers keep a cookie
 # Paths that pass the gate: static files, health, the share-link door, and routes that check
 # their own tokens (ingest and webhooks: the ingest token; events, share links, screens: the
 # admin token). GET /api/v1/responses is gated (below); its POST is ingest.
-UNGATED_PREFIXES = ("/assets/", "/_dash-component-suites/", "/s/", "/api/v1/webhooks/",
-                    "/api/v1/events", "/api/v1/share-links", "/api/v1/screens")
+UNGATED_PREFIXES = ("/assets/", "/_dash-component-suites/", "/s/", "/api/v1/webhooks/")
+# Admin APIs with their own token check: the path itself or below it, never a longer name
+# (/api/v1/eventsX is a page path, gated like any other).
+UNGATED_APIS = ("/api/v1/events", "/api/v1/share-links", "/api/v1/screens")
 UNGATED_PATHS = frozenset({"/health", "/favicon.ico", "/_favicon.ico", "/s", "/admin",
                            "/admin/logout"})
 JSON_PREFIXES = ("/api/", "/_dash-")
@@ -94,6 +96,8 @@ def open_mode_warning(settings: Settings) -> str | None:
 def is_gated(method: str, path: str) -> bool:
     """Whether a request needs a link or the admin token in ``links`` mode."""
     if path in UNGATED_PATHS or path.startswith(UNGATED_PREFIXES):
+        return False
+    if any(path == api or path.startswith(api + "/") for api in UNGATED_APIS):
         return False
     return not (path == "/api/v1/responses" and method != "GET")
 

@@ -23,6 +23,12 @@ API_PREFIX = "/api/v1"
 log = logging.getLogger(__name__)
 
 
+def out_of_scope(exc: OutOfScope):
+    """A page or callback asked for more than its share link shows (an edited address)."""
+    return ApiError.single(403, exc.field, exc.reason, error="out of scope",
+                           **{"X-NPS-TV-Link": "scope"}).to_response()
+
+
 def build_blueprint() -> Blueprint:
     """The Flask blueprint with /health and /api/v1/*."""
     bp = Blueprint("nps_api", __name__)
@@ -32,12 +38,7 @@ def build_blueprint() -> Blueprint:
         # The one JSON error handler for every route: REST, events, webhooks, limits.
         return error.to_response()
 
-    @bp.app_errorhandler(OutOfScope)
-    def out_of_scope(exc: OutOfScope):
-        # A page or callback asked for more than its share link shows (an edited address).
-        return ApiError.single(403, exc.field, exc.reason, error="out of scope",
-                               **{"X-NPS-TV-Link": "scope"}).to_response()
-
+    bp.app_errorhandler(OutOfScope)(out_of_scope)
     @bp.app_errorhandler(StoreUnavailable)
     def store_unavailable(exc: StoreUnavailable):
         # Registered once for the whole app: REST, webhooks, events and anything later.

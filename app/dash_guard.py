@@ -75,6 +75,23 @@ def check_callback_body(body: Any, callback_map: Mapping[str, Mapping[str, Any]]
     changed = body.get("changedPropIds", [])
     if not isinstance(changed, list) or not all(isinstance(c, str) for c in changed):
         raise _bad("changedPropIds", "must be a list of strings")
+    for i, prop_id in enumerate(changed):
+        _check_prop_id(f"changedPropIds[{i}]", prop_id)
+
+
+def _check_prop_id(path: str, prop_id: str) -> None:
+    """``<id>.<property>``; an id that starts with ``{`` must be a JSON object (Dash parses
+    it to tell which component fired, and would fail with a 500)."""
+    component, dot, prop = prop_id.rpartition(".")
+    if not dot or not component or not prop:
+        raise _bad(path, "must be <component id>.<property>")
+    if component.startswith("{"):
+        try:
+            parsed = json.loads(component)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise _bad(path, "a pattern-matching id must be a JSON object")
 
 
 def _check_ref(path: str, item: Any, want_id: Any, want_property: str) -> None:

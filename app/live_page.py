@@ -18,7 +18,7 @@ from dash.dependencies import DashDependency
 from app import live, live_status
 from app.dash_guard import client_state
 from app.panels.registry import Panel, panel_names, panels, parts
-from app.scopes import current_link, request_scope, scoped_args
+from app.scopes import OutOfScope, current_link, request_scope, scoped_args
 from app.screen import ScreenConfig, parse_screen
 
 if TYPE_CHECKING:
@@ -154,9 +154,17 @@ def run_poll(page: LivePage, services: Services, screen: ScreenConfig, state: An
              extra: Callable[[live.Update], list] = lambda _update: []) -> list:
     """One poll of a page: every part output (``no_update`` when unchanged), ``extra``'s
     outputs, then the client state and the status."""
+    require_surface(page.surface)
     update = live.compute_update(services, screen, client_state(state), page.part_names(screen))
     sent = [update.parts.get(p.part_name(page.surface), no_update) for p in page.parts()]
     return [*sent, *extra(update), update.state, report_screen(services, update.status)]
+
+
+def require_surface(surface: str) -> None:
+    """Refuse a wall link on the manager page's callbacks (it shows its wall only)."""
+    scope = request_scope()
+    if scope is not None and scope.pinned and surface != "wall":
+        raise OutOfScope("link", "a wall link shows its wall only")
 
 
 def report_screen(services: Services, status: dict) -> dict:

@@ -58,15 +58,16 @@ def build_query(base: dict[str, str], window: str | None, fields: list[str],
 def list_segment_values(services: Services) -> dict[str, list[str]]:
     """Values of each segment field present in the current snapshot's combinations; under a
     share link only the values its scope allows (the dropdowns offer nothing wider)."""
+    scope = request_scope()
+    allowed = dict(scope.segments) if scope is not None else {}
     found: dict[str, set[str]] = {field: set() for field in services.settings.segment_fields}
     for combo in services.poller.snapshot.combos:
+        if any(combo.get(field) not in values for field, values in allowed.items()):
+            continue  # a combination outside the link's scope names nothing it may see
         for field, values in found.items():
             if combo.get(field):
                 values.add(combo[field])
-    scope = request_scope()
-    allowed = dict(scope.segments) if scope is not None else {}
-    return {field: sorted(v for v in values if field not in allowed or v in allowed[field])
-            for field, values in found.items()}
+    return {field: sorted(values) for field, values in found.items()}
 
 
 def build_layout(query: dict[str, str], services: Services) -> html.Div:
@@ -177,6 +178,7 @@ def register_callbacks(dash_app: Dash, services: Services) -> None:
         Input(WINDOW, "value"), Input(filter_id(ALL), "value"), State(IDS.config, "data"),
         prevent_initial_call=True)
     def sync_url(window: str | None, values: list, config: dict | None) -> tuple[str, str]:
+        live_page.require_surface(PAGE.surface)
         if not ctx.triggered_id:
             return no_update, no_update
         fields = list(services.settings.segment_fields)

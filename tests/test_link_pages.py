@@ -133,3 +133,63 @@ def test_an_admin_sees_every_segment_and_every_comment(links_app):
     with links_app.server.test_request_context("/"):
         g.access_mode, g.admin = "links", True
         assert manager.list_segment_values(services)["product"] == ["Ledger", "Pulse"]
+
+
+def manager_poll_body(query: dict, window: str = "30d") -> dict:
+    """What the manager page's poll sends (three segment filters, none chosen)."""
+    from app.manager import FILTER_TYPE, IDS, PAGE, SUBTITLE, WINDOW
+    outputs = [{"id": i, "property": p} for i, p in PAGE.poll_outputs([(SUBTITLE, "children")])]
+    filters = [{"id": {"type": FILTER_TYPE, "field": f}, "property": "value", "value": None}
+               for f in ("product", "region", "plan")]
+    return {"output": ".." + "...".join(f"{o['id']}.{o['property']}" for o in outputs) + "..",
+            "outputs": outputs,
+            "inputs": [{"id": IDS.poll, "property": "n_intervals", "value": 1},
+                       {"id": WINDOW, "property": "value", "value": window}, filters],
+            "state": [{"id": IDS.config, "property": "data", "value": {"query": query}},
+                      {"id": IDS.state, "property": "data", "value": None}],
+            "changedPropIds": [f"{IDS.poll}.n_intervals"]}
+
+
+def test_a_wall_link_cannot_read_the_manager_pages_callbacks(links_app):
+    client, _ = open_link(links_app, screen="panels=score&window=90d&product=Ledger")
+    reply = client.post("/_dash-update-component", json=manager_poll_body({}, "all"))
+    assert reply.status_code == 403 and reply.headers["X-NPS-TV-Link"] == "scope"
+    assert SECRET not in reply.get_data(as_text=True)
+    manager_link, _ = open_link(links_app, role="manager")
+    assert manager_link.post("/_dash-update-component",
+                             json=manager_poll_body({})).status_code == 200
+
+
+def test_the_api_keeps_a_wall_links_pinned_window(links_app):
+    client, _ = open_link(links_app, screen="panels=score&window=7d&product=Ledger")
+    rows = client.get("/api/v1/responses?limit=500").get_json()["responses"]
+    oldest = min(datetime.fromisoformat(r["created_at"]) for r in rows)
+    assert rows and datetime.now(UTC) - oldest < timedelta(days=7)
+    assert {r["segments"]["product"] for r in rows} == {"Ledger"}
+
+
+def test_a_manager_links_filters_offer_nothing_seen_only_outside_it(links_app):
+    services = get_services(links_app)
+    services.store.upsert_responses([make_record(900, 9, when=datetime.now(UTC),
+                                                 product="Pulse", region="PulseOnlyRegion")])
+    services.poller.poll()
+    client, _ = open_link(links_app, role="manager", screen="product=Ledger")
+    page = client.post("/_dash-update-component", json=route_body("/", "")).get_data(
+        as_text=True)
+    assert "PulseOnlyRegion" not in page and '"value":"EMEA"' in page
+
+
+def test_a_malformed_trigger_is_a_400_not_a_traceback(links_app):
+    client, _ = open_link(links_app, role="manager")
+    for bad in ("{bad.value", "{1:2}.value", "no-dot", ".value", "{\"a\": [1}.value"):
+        body = {**manager_poll_body({}), "changedPropIds": [bad]}
+        reply = client.post("/_dash-update-component", json=body)
+        assert reply.status_code == 400, bad
+        assert "changedPropIds[0]" in reply.get_data(as_text=True)
+
+
+def test_admin_api_paths_end_at_a_boundary(links_app):
+    client = links_app.server.test_client()
+    for path in ("/api/v1/eventsX", "/api/v1/share-linksX", "/api/v1/screensfoo/bar"):
+        assert client.get(path).status_code == 401, path
+    assert client.get("/api/v1/share-links").status_code == 401  # its own token check

@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, jsonify, request
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
@@ -36,6 +38,7 @@ from app.scopes import (
     scoped_args,
 )
 from app.services import get_services
+from app.windows import ALL, RANGE, window_days
 
 API = "/api/v1"
 MAX_PAGE = 500
@@ -131,6 +134,7 @@ def get_responses():
             args = scoped_args(args, scope, settings.segment_fields)
         except OutOfScope as exc:
             raise ApiError.single(403, exc.field, exc.reason, error="out of scope") from None
+        args = _pinned_window(args, scope, settings.timezone)
     filters = _response_filters(args, settings.segment_fields)
     page = get_services().store.list_responses(**filters)
     if scope is not None and scope.comments_hidden:
@@ -197,6 +201,16 @@ def with_idempotency_key(records: list, given_ids: list[str | None], key: str | 
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
     return [record if given else dataclasses.replace(record, external_id=f"idem-{digest}-{i}")
             for i, (record, given) in enumerate(zip(records, given_ids, strict=True))]
+
+
+def _pinned_window(args: Mapping[str, str], scope, timezone: str) -> Mapping[str, str]:
+    """A wall link's pinned window (``90d``) as the ``from`` day this endpoint filters by."""
+    window = dict(scope.view).get("window") if scope.pinned else None
+    days = window_days(window) if window not in (None, ALL, RANGE) else None
+    if not days:
+        return args
+    today = datetime.now(ZoneInfo(timezone)).date()
+    return {**args, "from": (today - timedelta(days=days - 1)).isoformat()}
 
 
 def _response_filters(args, segment_fields: tuple[str, ...]) -> dict[str, Any]:
