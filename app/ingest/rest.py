@@ -243,7 +243,9 @@ def _response_filters(args, segment_fields: tuple[str, ...]) -> dict[str, Any]:
         "created_from": day("from"),
         "created_to": day("to", shift=1),
         "source": args.get("source") or None,
-        "segments": {k: args[k] for k in segment_fields if args.get(k)},
+        # product=Ledger,Pulse: either, as on the screens and /api/v1/summary.
+        "segments": {k: tuple(v for v in args[k].split(",") if v)
+                     for k in segment_fields if args.get(k)},
     }
     category = args.get("category")
     if category:

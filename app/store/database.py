@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from itertools import groupby
@@ -312,7 +312,8 @@ class Store:
 
     def list_responses(self, *, after_id: int = 0, limit: int = 100,
                        created_from: datetime | None = None, created_to: datetime | None = None,
-                       source: str | None = None, segments: Mapping[str, str] | None = None,
+                       source: str | None = None,
+                       segments: Mapping[str, str | Collection[str]] | None = None,
                        score_min: int | None = None, score_max: int | None = None
                        ) -> list[dict[str, Any]]:
         """A page of stored responses, oldest id first, for the JSON API."""
@@ -337,10 +338,11 @@ class Store:
         if score_max is not None:
             stmt = stmt.where(RESPONSES.c.score <= score_max)
         if segments:
-            wanted = {k: str(v) for k, v in segments.items()}
+            # A value, or several (any of them): {"product": ("Ledger", "Pulse")}.
+            wanted = {k: {v} if isinstance(v, str) else set(v) for k, v in segments.items()}
             with translated(), self.engine.connect() as conn:
                 ids = [i for i, key in conn.execute(select(SEGMENT_SETS.c.id, SEGMENT_SETS.c.key))
-                       if all(json.loads(key).get(k) == v for k, v in wanted.items())]
+                       if all(json.loads(key).get(k) in v for k, v in wanted.items())]
             stmt = stmt.where(RESPONSES.c.segment_set_id.in_(ids or [-1]))
         with translated(), self.engine.connect() as conn:
             rows = conn.execute(stmt).mappings().all()
