@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import sys
 import threading
@@ -269,6 +270,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return args.func(args, settings)
+    except BrokenPipeError:  # `nps-tv settings | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error
+        return 0
     except StorePathError as exc:  # a folder or file it may not write: say which and why
         print(f"nps-tv: {exc}; set NPS_TV_DATA_DIR (or NPS_TV_DATABASE_URL) to a writable "
               f"place", file=sys.stderr)

@@ -112,11 +112,14 @@ stop_server
 [ -f "$DATA/demo.db" ] || fail "the demo store is not at $DATA/demo.db"
 mode="$(stat -c %a "$DATA/demo.db")"
 [ "$mode" = "600" ] || fail "$DATA/demo.db has mode $mode, not 600"
-if find "$VENV" -name '*.db' | grep -q .; then fail "a store was written inside the venv"; fi
+if [ -n "$(find "$VENV" -name '*.db')" ]; then fail "a store was written inside the venv"; fi
 if [ -n "$(ls -A "$WORK/cwd")" ]; then fail "files were left in the working folder"; fi
 
 say "nps-tv settings, upgrade and import on the default store"
-"$VENV/bin/nps-tv" settings | grep -qx "NPS_TV_DATA_DIR=$DATA" \
+# Into a file first: grep -q stops reading at the first match, and under pipefail the
+# command's broken pipe would fail the check at random.
+"$VENV/bin/nps-tv" settings >"$WORK/settings.txt"
+grep -qx "NPS_TV_DATA_DIR=$DATA" "$WORK/settings.txt" \
   || fail "nps-tv settings does not show NPS_TV_DATA_DIR=$DATA"
 "$VENV/bin/nps-tv" upgrade >/dev/null || fail "nps-tv upgrade"
 printf 'when,score,comment\n2026-01-05T10:00:00Z,9,Fast support\n2026-01-06T11:00:00Z,3,Slow\n' \

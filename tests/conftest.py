@@ -9,6 +9,7 @@ test tokens, settings overridable), ``dash_app``, ``client``, ``app_store`` and
 from __future__ import annotations
 
 import os
+import pwd
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -153,6 +154,29 @@ def store_client(make_app: Callable[..., Dash], store: Store) -> FlaskClient:
     return make_app(database_url=store.url).server.test_client()
 
 
+LINK_SECRET = "secret words"  # in every comment of the share-link apps' stores
+
+
+def seeded_app(make_app: Callable[..., Dash], store: Store, **changes) -> Dash:
+    """An app on ``store`` with 40 responses over 20 days (Ledger and Pulse, EMEA) whose
+    comments all say ``LINK_SECRET``, polled once."""
+    dash_app = make_app(store=store, **changes)
+    now = datetime.now(UTC)
+    store.upsert_responses([
+        make_record(i, 10 if i % 3 else 2, when=now - timedelta(days=i % 20, hours=2),
+                    comment=f"{LINK_SECRET} {i}", product="Ledger" if i % 2 else "Pulse",
+                    region="EMEA") for i in range(40)])
+    get_services(dash_app).poller.poll()
+    return dash_app
+
+
+@pytest.fixture
+def links_app(make_app: Callable[..., Dash], store: Store) -> Dash:
+    """A links-mode app (share links or the admin token) on the ``store`` fixture's database,
+    seeded as ``seeded_app`` says."""
+    return seeded_app(make_app, store, access="links")
+
+
 def poll(dash_app: Dash) -> None:
     """Run one poll of ``dash_app``'s poller now, as its job would."""
     get_services(dash_app).poller.poll()
@@ -179,3 +203,23 @@ def wall_poll_body(config: dict, state: dict | None) -> dict:
                   {"id": tv.IDS.state, "property": "data", "value": state}],
         "changedPropIds": [f"{tv.IDS.poll}.n_intervals"],
     }
+
+
+def write_nginx_main(prefix: Path, site: Path, connections: int = 1024) -> Path:
+    """A minimal nginx main config in ``prefix`` that runs in the foreground as this user,
+    keeps its temp files and logs there, and includes ``site``."""
+    temp = "\n".join(f"    {name}_temp_path {prefix / name};"
+                     for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    main = prefix / "nginx.conf"
+    main.write_text(f"""daemon off;
+user {pwd.getpwuid(os.getuid()).pw_name};
+worker_processes 1;
+pid {prefix / "nginx.pid"};
+error_log {prefix / "error.log"} warn;
+events {{ worker_connections {connections}; }}
+http {{
+{temp}
+    include {site};
+}}
+""")
+    return main

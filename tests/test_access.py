@@ -12,36 +12,18 @@ from app.access import COOKIE, access_mode, is_gated, open_mode_warning
 from app.config import Settings
 from app.services import get_services
 from app.web import create_app
-from tests.conftest import make_record, wall_poll_body
+from tests.conftest import ADMIN_TOKEN, INGEST_TOKEN, seeded_app, wall_poll_body
 
-ADMIN = "admin-token-0123456789abcdef"
-INGEST = "ingest-token-0123456789abcdef"
+ADMIN, INGEST = ADMIN_TOKEN, INGEST_TOKEN
 DATA_PATHS = [("GET", "/"), ("GET", "/tv"), ("GET", "/some/dash/page"),
               ("GET", "/_dash-layout"), ("GET", "/_dash-dependencies"),
               ("POST", "/_dash-update-component"), ("GET", "/api/v1/summary"),
               ("GET", "/api/v1/responses")]
 
 
-def build(settings: Settings, store, **changes):
-    dash_app = create_app(settings.replace(admin_token=ADMIN, ingest_token=INGEST, **changes),
-                          store=store)
-    now = datetime.now(UTC)
-    store.upsert_responses([
-        make_record(i, 10 if i % 3 else 2, when=now - timedelta(days=i % 20, hours=2),
-                    comment=f"secret words {i}", product="Ledger" if i % 2 else "Pulse",
-                    region="EMEA") for i in range(40)])
-    get_services(dash_app).poller.poll()
-    return dash_app
-
-
 @pytest.fixture
-def links_app(settings, store):
-    return build(settings, store, access="links")
-
-
-@pytest.fixture
-def open_app(settings, store):
-    return build(settings, store, access="open")
+def open_app(make_app, store):
+    return seeded_app(make_app, store, access="open")
 
 
 def make_link(dash_app, name="Lobby TV", role="wall", screen="", comments="show", **kw):

@@ -6,22 +6,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-import pytest
 from flask import g
 
 from app import admin_pages
 from app.services import get_services
-from app.web import create_app
-from tests.conftest import ADMIN_TOKEN, INGEST_TOKEN
+from tests.conftest import ADMIN_TOKEN
 from tests.test_link_pages import route_body
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-@pytest.fixture
-def links_app(settings, store):
-    return create_app(settings.replace(admin_token=ADMIN_TOKEN, ingest_token=INGEST_TOKEN,
-                                       access="links"), store=store)
 
 
 def screens_click(trigger_id, value=1) -> dict:

@@ -147,3 +147,17 @@ def test_settings_hide_a_password_given_in_the_query(env, monkeypatch, capsys, u
     out = capsys.readouterr().out
     assert "hunter2" not in out
     assert "db.internal" in out and "redacted" in out
+
+
+def test_output_cut_short_by_its_reader_is_not_an_error(env, tmp_path):
+    """`nps-tv settings | head -1`: the command stops quietly when the pipe closes."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    result = subprocess.run(f"{sys.executable} -m app settings | head -1", shell=True,
+                            capture_output=True, text=True, cwd=tmp_path, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert result.stdout.startswith("NPS_TV_") and "Traceback" not in result.stderr
+    assert "BrokenPipe" not in result.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import pwd
 import random
 import shutil
 import socket
@@ -26,7 +25,7 @@ from app.wsgi import (
     gunicorn_options,
     request_complete,
 )
-from tests.conftest import TOPICS_FILE
+from tests.conftest import TOPICS_FILE, write_nginx_main
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_CONF = ROOT / "docs" / "deploy" / "nginx.conf"
@@ -150,21 +149,7 @@ def render_nginx_conf(prefix: Path, listen: int, upstream: int) -> Path:
         assert old in site, f"{NGINX_CONF} no longer contains {old!r}: update this test"
         site = site.replace(old, new)
     (prefix / "nps-tv.conf").write_text(site)
-    temp = "\n".join(f"    {name}_temp_path {prefix / name};"
-                     for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    main = prefix / "nginx.conf"
-    main.write_text(f"""daemon off;
-user {pwd.getpwuid(os.getuid()).pw_name};
-worker_processes 1;
-pid {prefix / "nginx.pid"};
-error_log {prefix / "error.log"} warn;
-events {{ worker_connections 1024; }}
-http {{
-{temp}
-    include {prefix / "nps-tv.conf"};
-}}
-""")
-    return main
+    return write_nginx_main(prefix, prefix / "nps-tv.conf")
 
 
 @pytest.fixture(scope="module")

@@ -8,28 +8,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from flask import g
 
 from app import manager
 from app.services import get_services
-from app.web import create_app
-from tests.conftest import ADMIN_TOKEN, INGEST_TOKEN, make_record, wall_poll_body
-
-SECRET = "secret words"
-
-
-@pytest.fixture
-def links_app(settings, store):
-    dash_app = create_app(settings.replace(admin_token=ADMIN_TOKEN, ingest_token=INGEST_TOKEN,
-                                           access="links"), store=store)
-    now = datetime.now(UTC)
-    store.upsert_responses([
-        make_record(i, 10 if i % 3 else 2, when=now - timedelta(days=i % 20, hours=2),
-                    comment=f"{SECRET} {i}", product="Ledger" if i % 2 else "Pulse",
-                    region="EMEA") for i in range(40)])
-    get_services(dash_app).poller.poll()
-    return dash_app
+from tests.conftest import LINK_SECRET, make_record, wall_poll_body
 
 
 def open_link(dash_app, role="wall", screen="", comments="show"):
@@ -78,9 +61,9 @@ def test_a_wall_link_shows_its_pinned_screen_whatever_the_browser_asks(links_app
 def test_a_link_without_comments_never_sends_a_comment(links_app):
     client, _ = open_link(links_app, screen="panels=comments,score", comments="hide")
     page = client.post("/_dash-update-component", json=route_body("/tv", "?panels=comments"))
-    assert page.status_code == 200 and SECRET not in page.get_data(as_text=True)
+    assert page.status_code == 200 and LINK_SECRET not in page.get_data(as_text=True)
     sent = poll(client, {"panels": "comments"})
-    assert SECRET not in json.dumps(sent)
+    assert LINK_SECRET not in json.dumps(sent)
     assert "tv-comments-body" not in sent  # never built, never sent
     gong = sent["tv-latest"]["data"]
     assert gong["text"] is None and gong["score"] in (2, 10)
@@ -88,14 +71,14 @@ def test_a_link_without_comments_never_sends_a_comment(links_app):
     manager_page = client.post("/_dash-update-component", json=route_body("/", "")).get_data(
         as_text=True)
     assert '"id":"tv-root"' in manager_page and "mgr-root" not in manager_page
-    assert SECRET not in manager_page
+    assert LINK_SECRET not in manager_page
 
 
 def test_a_manager_link_without_comments_shows_why_the_card_is_empty(links_app):
     client, _ = open_link(links_app, role="manager", comments="hide")
     page = client.post("/_dash-update-component", json=route_body("/", ""))
     text = page.get_data(as_text=True)
-    assert page.status_code == 200 and SECRET not in text
+    assert page.status_code == 200 and LINK_SECRET not in text
     assert "comments are not shared through this link" in text
 
 
@@ -154,7 +137,7 @@ def test_a_wall_link_cannot_read_the_manager_pages_callbacks(links_app):
     client, _ = open_link(links_app, screen="panels=score&window=90d&product=Ledger")
     reply = client.post("/_dash-update-component", json=manager_poll_body({}, "all"))
     assert reply.status_code == 403 and reply.headers["X-NPS-TV-Link"] == "scope"
-    assert SECRET not in reply.get_data(as_text=True)
+    assert LINK_SECRET not in reply.get_data(as_text=True)
     manager_link, _ = open_link(links_app, role="manager")
     assert manager_link.post("/_dash-update-component",
                              json=manager_poll_body({})).status_code == 200

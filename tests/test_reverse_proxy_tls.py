@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import pwd
 import ssl
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import pytest
 
 from app.store import Store
 from app.store.links import ShareLinks
-from tests.conftest import TOPICS_FILE
+from tests.conftest import TOPICS_FILE, write_nginx_main
 from tests.test_front_door import find_nginx, stop, wait_until_listening
 from tests.test_log_secrets import free_port
 
@@ -41,21 +40,7 @@ def render(prefix: Path, http_port: int, https_port: int, upstream: int) -> Path
         assert old in site, f"{SITE} no longer contains {old!r}: update this test"
         site = site.replace(old, new)
     (prefix / "site.conf").write_text(site)
-    temp = "\n".join(f"    {name}_temp_path {prefix / name};"
-                     for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    main = prefix / "nginx.conf"
-    main.write_text(f"""daemon off;
-user {pwd.getpwuid(os.getuid()).pw_name};
-worker_processes 1;
-pid {prefix / "nginx.pid"};
-error_log {prefix / "error.log"} warn;
-events {{ worker_connections 256; }}
-http {{
-{temp}
-    include {prefix / "site.conf"};
-}}
-""")
-    return main
+    return write_nginx_main(prefix, prefix / "site.conf", connections=256)
 
 
 def fetch(port: int, path: str, host: str = NAME, tls: bool = True,

@@ -15,21 +15,21 @@ AUTH = {"Authorization": f"Bearer {ADMIN}"}
 
 
 @pytest.fixture
-def links_app(settings, store):
+def share_api_app(settings, store):
     return create_app(settings.replace(admin_token=ADMIN, access="links"), store=store)
 
 
 @pytest.fixture
-def links_client(links_app):
-    return links_app.server.test_client()
+def links_client(share_api_app):
+    return share_api_app.server.test_client()
 
 
-def stored(links_app) -> list[tuple]:
-    with get_services(links_app).store.engine.connect() as conn:
+def stored(share_api_app) -> list[tuple]:
+    with get_services(share_api_app).store.engine.connect() as conn:
         return [tuple(r) for r in conn.execute(text("SELECT * FROM share_links ORDER BY id"))]
 
 
-def test_create_list_revoke_round_trip(links_app, links_client):
+def test_create_list_revoke_round_trip(share_api_app, links_client):
     reply = links_client.post("/api/v1/share-links", headers=AUTH, json={
         "name": "Lobby TV", "screen": "panels=score,trend&dwell=20&window=90d&product=Ledger",
         "expires": "90d", "comments": "hide"})
@@ -61,39 +61,39 @@ def test_create_list_revoke_round_trip(links_app, links_client):
     ({"name": "A", "comments": "no"}, "comments", "must be show or hide"),
     ({"name": "A", "colour": "red"}, "colour", "unknown field"),
 ])
-def test_bad_fields_are_named_and_nothing_is_stored(links_app, links_client, payload, path,
+def test_bad_fields_are_named_and_nothing_is_stored(share_api_app, links_client, payload, path,
                                                      message):
     reply = links_client.post("/api/v1/share-links", headers=AUTH, json=payload)
     assert reply.status_code == 400
     problems = reply.get_json()["problems"]
     assert any(p["path"] == path and message in p["message"] for p in problems), problems
-    assert stored(links_app) == []
+    assert stored(share_api_app) == []
 
 
-def test_a_taken_name_is_409(links_app, links_client):
+def test_a_taken_name_is_409(share_api_app, links_client):
     links_client.post("/api/v1/share-links", headers=AUTH, json={"name": "Lobby TV"})
-    before = stored(links_app)
+    before = stored(share_api_app)
     reply = links_client.post("/api/v1/share-links", headers=AUTH, json={"name": "Lobby TV"})
     assert reply.status_code == 409 and reply.get_json()["problems"][0]["path"] == "name"
-    assert stored(links_app) == before
+    assert stored(share_api_app) == before
 
 
 @pytest.mark.parametrize("method, path", [
     ("POST", "/api/v1/share-links"), ("GET", "/api/v1/share-links"),
     ("DELETE", "/api/v1/share-links/1"), ("POST", "/api/v1/screens/reload"),
     ("GET", "/api/v1/screens")])
-def test_every_route_needs_the_admin_token(links_app, links_client, method, path):
+def test_every_route_needs_the_admin_token(share_api_app, links_client, method, path):
     assert links_client.open(path, method=method, json={"name": "x"}).status_code == 401
     wrong = links_client.open(path, method=method, json={"name": "x"},
                         headers={"Authorization": "Bearer not-the-admin-token"})
     assert wrong.status_code == 401
-    assert stored(links_app) == []
+    assert stored(share_api_app) == []
 
 
-def test_reload_one_link_or_every_screen(links_app, links_client):
+def test_reload_one_link_or_every_screen(share_api_app, links_client):
     link = links_client.post("/api/v1/share-links", headers=AUTH, json={"name": "Lobby"}).get_json()
     other = links_client.post("/api/v1/share-links", headers=AUTH, json={"name": "Hall"}).get_json()
-    book = get_services(links_app).links
+    book = get_services(share_api_app).links
     one = links_client.post("/api/v1/screens/reload", headers=AUTH, json={"link_id": link["id"]})
     assert one.status_code == 200
     assert book.reload_requested_at(link["id"]).isoformat() == one.get_json()[
@@ -109,9 +109,9 @@ def test_reload_one_link_or_every_screen(links_app, links_client):
     assert bad.status_code == 400 and bad.get_json()["problems"][0]["path"] == "link_id"
 
 
-def test_screens_lists_last_seen_and_flags_silent_ones(links_app, links_client):
+def test_screens_lists_last_seen_and_flags_silent_ones(share_api_app, links_client):
     link = links_client.post("/api/v1/share-links", headers=AUTH, json={"name": "Lobby"}).get_json()
-    book = get_services(links_app).links
+    book = get_services(share_api_app).links
     book.touch(link["id"], user_agent="Mozilla/5.0 Chrome/131", build="b7", trouble="stale")
     book.flush(force=True)
     [screen] = links_client.get("/api/v1/screens", headers=AUTH).get_json()["screens"]
