@@ -111,7 +111,9 @@ def build_config(page: LivePage, services: Services, query: dict[str, str],
                  **extra: Any) -> dict:
     """What the page's browser script reads: the panel names, timings, the URL query."""
     settings = services.settings
-    return {"query": query, "names": list(panel_names()), "stale": settings.stale_seconds,
+    return {"query": query, "names": list(panel_names()),
+            "skip_empty": [p.name for p in panels() if p.skip_when_empty],
+            "stale": settings.stale_seconds,
             "poll": settings.poll_seconds, "lost_after": max(3 * settings.poll_seconds, 10.0),
             "tz": settings.timezone, "scale": page.scale, **extra}
 

@@ -70,8 +70,8 @@
     }
     if (panels.length > 1) {
       var dwell = ((config.dwell || {})[panels[rotation.idx]] || 15) * 1000;
-      if (now - rotation.since >= dwell) {
-        rotation.idx = (rotation.idx + 1) % panels.length;
+      if (now - rotation.since >= dwell || isSkipped(panels[rotation.idx], config)) {
+        rotation.idx = nextShown(panels, rotation.idx, config);
         rotation.since = now;
       }
     }
@@ -89,6 +89,21 @@
     if (signature === rotation.last) { return noUpdate(2 * names.length); }
     rotation.last = signature;
     return classes.concat(nav);
+  }
+
+  /* A panel declared skip_when_empty (app/panels/registry.py) that says nothing happened
+   * ("No significant change") is passed over while another panel has something to show. */
+  function isSkipped(name, config) {
+    if ((config.skip_empty || []).indexOf(name) < 0) { return false; }
+    return !!document.querySelector("#tv-panel-" + name + " [data-empty]");
+  }
+
+  function nextShown(panels, idx, config) {
+    for (var step = 1; step <= panels.length; step++) {
+      var candidate = (idx + step) % panels.length;
+      if (!isSkipped(panels[candidate], config)) { return candidate; }
+    }
+    return idx;  // every panel is empty: keep the one on screen
   }
 
   // -- status: "updated hh:mm", staleness, connection notice, clock -------------------------

@@ -170,3 +170,14 @@ def test_a_registered_panel_is_polled_and_rebuilt_when_its_data_changes(sample_a
 def test_the_rotation_callback_covers_a_registered_panel(sample_app):
     rotate = next(k for k in sample_app.callback_map if "tv-panel-score.className" in k)
     assert "tv-panel-sample.className" in rotate and "tv-nav-sample.className" in rotate
+
+
+def test_a_panel_with_nothing_to_say_is_marked_for_the_rotation_to_skip(sample_app):
+    """'What changed' says 'No significant change' with data-empty, and the page config lists
+    the panels the rotation passes over while they are empty."""
+    services = get_services(sample_app)
+    flat = _flat(tv.build_layout({"panels": "changes,score"}, services))
+    skippable = [p.name for p in registry.panels() if p.skip_when_empty]
+    assert skippable == ["changes"]
+    assert f'"skip_empty": {json.dumps(skippable)}' in flat
+    assert "No significant change" in flat and '"data-empty": "true"' in flat

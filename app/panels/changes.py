@@ -21,11 +21,12 @@ def build_changes_panel(view: View, profanity: Profanity | None = None) -> list[
     """The sentences of a view, or why there are none (names from respondents masked with
     ``profanity`` on the wall; personal data is masked when the sentence is made)."""
     if view.previous is None:
-        return [html.Div("No earlier period to compare with", className="panel-message")]
+        return [html.Div("No earlier period to compare with", className="panel-message",
+                         **{"data-empty": "true"})]
     if not view.changes:
         where = describe_window(view.request.window, view.label)
         return [html.Div(f"No significant change {where}", id=CHANGES_LIST,
-                         className="panel-message changes-none")]
+                         className="panel-message changes-none", **{"data-empty": "true"})]
     items = [_build_item(finding, profanity) for finding in view.changes]
     note = (f"Changes beyond noise (95%), {describe_previous(view.request.window)}, "
             f"each on at least {MIN_RESPONSES} responses a window; largest effect first.")

@@ -36,6 +36,7 @@ class Panel:
     by_surface: bool = False  # built differently per surface (so cached apart)
     overlay: bool = False  # data for an overlay (the gong), not a panel of its own
     verbatim: bool = False  # shows customers' own words: left out where a link hides them
+    skip_when_empty: bool = False  # the wall rotates past it while it says nothing happened
 
     def part_name(self, surface: str) -> str:
         """The part cache's name for this panel on a surface."""
@@ -61,7 +62,7 @@ PANELS: tuple[Panel, ...] = (
           nav="Comments", card_title="Newest comments", limits={"wall": 20, "manager": 30},
           by_surface=True, verbatim=True),
     Panel("changes", changes.needs, changes.build, title="What changed", nav="Changes",
-          card_title="What changed"),
+          card_title="What changed", skip_when_empty=True),
 )
 # The newest response, which the wall's gong shows over whatever panel is on screen.
 GONG = Panel("latest", gong.needs, gong.build, surfaces=("wall",), overlay=True)
