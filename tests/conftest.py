@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import pwd
+import random
+import socket
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -223,3 +225,19 @@ http {{
 }}
 """)
     return main
+
+
+# Ports the tests serve on (127.0.0.1 only); a probe finds one nothing listens on right now.
+TEST_PORTS = range(9400, 9600)
+
+
+def free_port() -> int:
+    """A port of ours on 127.0.0.1 that nothing listens on right now."""
+    for port in random.sample(TEST_PORTS, len(TEST_PORTS)):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError(f"no free port in {TEST_PORTS.start}-{TEST_PORTS.stop - 1}")

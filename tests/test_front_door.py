@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import random
 import shutil
 import socket
 import subprocess
@@ -25,11 +24,10 @@ from app.wsgi import (
     gunicorn_options,
     request_complete,
 )
-from tests.conftest import TOPICS_FILE, write_nginx_main
+from tests.conftest import TOPICS_FILE, free_port, write_nginx_main
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_CONF = ROOT / "docs" / "deploy" / "nginx.conf"
-PORTS = range(9400, 9500)  # this project's test ports on 127.0.0.1
 STALLED = 64
 STALL_KINDS = {
     "idle": b"",  # connects and never sends a byte
@@ -40,16 +38,6 @@ STALL_KINDS = {
 }
 
 
-def free_port() -> int:
-    """A port of ours on 127.0.0.1 that nothing listens on right now."""
-    for port in random.sample(PORTS, len(PORTS)):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise AssertionError("no free port in 9400-9499 on 127.0.0.1")
 
 
 def wait_until_listening(port: int, proc: subprocess.Popen, log: Path, what: str) -> None:

@@ -6,34 +6,22 @@ from __future__ import annotations
 
 import http.client
 import os
-import random
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 from app.store import Store
 from app.store.links import ShareLinks
-from tests.conftest import TOPICS_FILE
+from tests.conftest import TOPICS_FILE, free_port
 from tests.test_front_door import stop, wait_until_listening
 
 ROOT = Path(__file__).resolve().parents[1]
-PORTS = range(8600, 8700)  # this engineer's ports for anything served in tests
 INGEST = "ingest-SECRET-aaaaaaaaaaaaaaaa"
 DELIGHTED = "delighted-SECRET-bbbbbbbbbbbbbb"
 ADMIN = "admin-SECRET-cccccccccccccccccc"
 FORGED = "forged-SECRET-ddddddddddddddddddddddddddddd"
 
 
-def free_port() -> int:
-    for port in random.sample(PORTS, len(PORTS)):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise AssertionError("no free port in 8600-8699")
 
 
 def request(port: int, method: str, path: str, body: bytes | None = None,

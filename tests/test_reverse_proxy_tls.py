@@ -17,9 +17,8 @@ import pytest
 
 from app.store import Store
 from app.store.links import ShareLinks
-from tests.conftest import TOPICS_FILE, write_nginx_main
+from tests.conftest import TOPICS_FILE, free_port, write_nginx_main
 from tests.test_front_door import find_nginx, stop, wait_until_listening
-from tests.test_log_secrets import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "docs" / "deploy" / "nginx-tls.conf"
