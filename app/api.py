@@ -84,9 +84,16 @@ def build_blueprint() -> Blueprint:
         except RequestError as exc:
             path, _, message = str(exc).partition(": ")
             return ApiError.single(400, path, message).to_response()
-        return jsonify(summary_json(services.poller.view(req)))
+        return jsonify(summary_json(services.poller.view(req), rest=rest_visible()))
 
     return bp
+
+
+def rest_visible() -> bool:
+    """Whether the request may see its score against the rest of the responses: not under a
+    link limited to some segments (the rest is what it may not see, even summed)."""
+    scope = current_scope()
+    return scope is None or not scope.segments
 
 
 def link_scoped_args(segment_fields: tuple[str, ...]):
@@ -106,8 +113,9 @@ def retry_after_seconds(write_timeout: float) -> int:
     return max(1, math.ceil(write_timeout))
 
 
-def summary_json(view: View) -> dict:
-    """The /api/v1/summary body for a view."""
+def summary_json(view: View, rest: bool = True) -> dict:
+    """The /api/v1/summary body for a view (``rest`` False: without the comparison with the
+    responses outside the view's segments)."""
     body = view.current.as_dict()
     body.update({
         "window": {
@@ -121,6 +129,9 @@ def summary_json(view: View) -> dict:
         # The delta's standard error, z and whether it is beyond noise (README: "Is a change
         # real?"); None when either window is under the minimum sample.
         "change": view.change.as_dict() if view.change is not None else None,
+        # With a segment filter: the filtered score against every other response of the
+        # window, with the same test (None without a filter).
+        "versus_rest": _versus_rest_json(view) if rest else None,
         # The wall's "what changed" sentences (app/changes.py), largest effect first.
         "what_changed": [finding.as_dict() for finding in view.changes],
         "as_of": view.as_of.astimezone(UTC).isoformat(),
@@ -128,3 +139,10 @@ def summary_json(view: View) -> dict:
         "generated_at": datetime.now(UTC).isoformat(),
     })
     return body
+
+
+def _versus_rest_json(view: View) -> dict | None:
+    if view.rest is None:
+        return None
+    change = view.versus_rest.as_dict() if view.versus_rest is not None else None
+    return {"rest": view.rest.as_dict(), "change": change}

@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
 import numpy as np
 
@@ -23,9 +25,28 @@ from app.segments import OTHER
 from app.windows import ALL, RANGE, window_days
 
 MAX_SENTENCES = 3
-MIN_RESPONSES = 30  # responses in each window before a score change is told
-MIN_MENTIONS = 10  # detractor mentions (in the busier window) before a complaint change is told
-NAME_CHARS = 40  # the longest segment value or topic name a sentence carries
+NAME_CHARS = 40  # the longest segment value, topic name or event label a sentence carries
+
+
+@dataclass(frozen=True)
+class Minimums:
+    """The counts a change needs before it is told (settings ``NPS_TV_CHANGE_MIN_*``)."""
+
+    responses: int = 30  # responses in each window before a score change is told
+    mentions: int = 10  # detractor mentions (in the busier window) before a complaint change
+
+
+DEFAULT_MINIMUMS = Minimums()
+
+
+class NearEvent(Protocol):
+    """What a sentence needs of an event to name it ("since “Price change”")."""
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def occurred_at(self) -> datetime: ...
 KIND_ORDER = ("overall", "segment", "topic", "complaints")  # breaks ties in effect
 
 
@@ -52,34 +73,51 @@ class Finding:
                 "effect": round(self.effect, 4)}
 
 
-def describe_period(window: str) -> str:
-    """How a sentence names the comparison: "over 30 days", "since the day before"."""
+def describe_period(window: str, event: NearEvent | None = None) -> str:
+    """How a sentence names the comparison: "over 30 days", "since the day before", or,
+    when an event falls in the window, "since “Price change”" (the label cleaned and masked).
+    """
+    if event is not None:
+        label = clean_for_display(event.label, NAME_CHARS)
+        if any(char.isalnum() for char in label):
+            return f"since \u201c{label}\u201d"
     days = window_days(window) if window not in (ALL, RANGE) else None
     if days is None:
         return "against the period before"
     return "since the day before" if days == 1 else f"over {days} days"
 
 
+def nearest_event(events: Sequence[NearEvent]) -> NearEvent | None:
+    """The event a sentence names: the latest of those in the window (the one most likely
+    behind a change seen now), or None."""
+    return max(events, key=lambda e: e.occurred_at, default=None)
+
+
 def find_changes(current: ScoreSummary, previous: ScoreSummary | None,
                  topics: Sequence[TopicRow], segments: SegmentCounts | None,
-                 window: str) -> tuple[Finding, ...]:
-    """The (at most three) significant changes between two windows, largest effect first."""
-    if previous is None or current.n < MIN_RESPONSES or previous.n < MIN_RESPONSES:
+                 window: str, minimums: Minimums = DEFAULT_MINIMUMS,
+                 events: Sequence[NearEvent] = ()) -> tuple[Finding, ...]:
+    """The (at most three) significant changes between two windows, largest effect first.
+
+    ``events`` are the events within the window; the latest of them is named in the
+    sentences ("since “Price change”") in place of the window's length."""
+    least = minimums.responses
+    if previous is None or current.n < least or previous.n < least:
         return ()
-    period = describe_period(window)
+    period = describe_period(window, nearest_event(events))
     found: list[Finding] = []
-    overall = _score_finding("overall", "", current, previous, 1.0, "NPS", period)
+    overall = _score_finding("overall", "", current, previous, 1.0, "NPS", period, least)
     if overall is not None:
         found.append(overall)
     if segments is not None:
-        found += _segment_findings(segments, current, previous, period)
+        found += _segment_findings(segments, current, previous, period, least)
     for row in topics:
         share = row.current.n / current.n
         finding = _score_finding("topic", row.topic, row.current, row.previous, share,
-                                 "NPS among {} mentions", period)
+                                 "NPS among {} mentions", period, least)
         if finding is not None:
             found.append(finding)
-        finding = _complaint_finding(row, current.n, previous.n)
+        finding = _complaint_finding(row, current.n, previous.n, minimums.mentions, period)
         if finding is not None:
             found.append(finding)
     found.sort(key=lambda f: (-abs(f.effect), KIND_ORDER.index(f.kind), f.subject))
@@ -87,14 +125,14 @@ def find_changes(current: ScoreSummary, previous: ScoreSummary | None,
 
 
 def _score_finding(kind: str, subject: str, current: ScoreSummary, previous: ScoreSummary,
-                   share: float, what: str, period: str) -> Finding | None:
+                   share: float, what: str, period: str, least: int) -> Finding | None:
     """"NPS in EMEA up 12 over 30 days (± 7.3)" when the change is real and both sides count.
 
     The shown change (of the displayed scores) must pass the noise too, so a sentence never
     reads "up 12 (± 12.3)"; the noise has one decimal, as on the score panel.
 
     ``what`` names the score, with ``{}`` where the (cleaned) subject goes."""
-    if current.n < MIN_RESPONSES or previous.n < MIN_RESPONSES:
+    if current.n < least or previous.n < least:
         return None
     change = compare_scores(current, previous)
     shown = (current.nps_display or 0) - (previous.nps_display or 0)
@@ -108,11 +146,13 @@ def _score_finding(kind: str, subject: str, current: ScoreSummary, previous: Sco
                    share * change.delta)
 
 
-def _complaint_finding(row: TopicRow, n_current: int, n_previous: int) -> Finding | None:
-    """"Pricing complaints doubled (22 → 45 detractor mentions)" when the share of responses
-    that are detractors mentioning the topic moved beyond noise (two-proportion test)."""
+def _complaint_finding(row: TopicRow, n_current: int, n_previous: int, least: int,
+                       period: str) -> Finding | None:
+    """"Pricing complaints doubled over 30 days (22 → 45 detractor mentions)" when the share
+    of responses that are detractors mentioning the topic moved beyond noise (a
+    two-proportion test) and the busier window has at least ``least`` such mentions."""
     before, now = row.previous.detractors, row.current.detractors
-    if max(before, now) < MIN_MENTIONS:
+    if max(before, now) < least:
         return None
     r1, r2 = before / n_previous, now / n_current
     se = math.sqrt(r1 * (1 - r1) / n_previous + r2 * (1 - r2) / n_current)
@@ -120,7 +160,8 @@ def _complaint_finding(row: TopicRow, n_current: int, n_previous: int) -> Findin
         return None
     direction = "up" if r2 > r1 else "down"
     name = clean_for_display(row.topic, NAME_CHARS)
-    text = f"{name} complaints {_describe_ratio(before, now)} ({before} → {now} detractor mentions)"
+    text = (f"{name} complaints {_describe_ratio(before, now)} {period} "
+            f"({before} → {now} detractor mentions)")
     # Each detractor is -100/n points of the score: the pull of the moved share of them.
     return Finding("complaints", name, text, direction, "bad" if r2 > r1 else "good",
                    -100.0 * (r2 - r1))
@@ -153,7 +194,7 @@ class SegmentCounts:
 
 
 def _segment_findings(segments: SegmentCounts, overall: ScoreSummary,
-                      overall_before: ScoreSummary, period: str) -> list[Finding]:
+                      overall_before: ScoreSummary, period: str, least: int) -> list[Finding]:
     """A score finding for each segment value that is not the whole view."""
     sums: dict[tuple[str, str], list[int]] = {}
     current, previous = segments.current.tolist(), segments.previous.tolist()
@@ -171,7 +212,7 @@ def _segment_findings(segments: SegmentCounts, overall: ScoreSummary,
         if now.n == overall.n and before.n == overall_before.n:
             continue  # one value holds everything: that is the overall sentence
         finding = _score_finding("segment", value, now, before, now.n / overall.n,
-                                 "NPS in {}", period)
+                                 "NPS in {}", period, least)
         if finding is not None:
             found.append(finding)
     return found

@@ -85,6 +85,13 @@ def _bool(value: str) -> bool:
     raise ValueError(f"expected true/false, got {value!r}")
 
 
+def _at_least_one(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(f"must be a whole number of at least 1, got {value.strip()}")
+    return number
+
+
 def _optional_float(value: str) -> float | None:
     return float(value) if value.strip() else None
 
@@ -160,6 +167,12 @@ class Settings:
     segment_fields: tuple[str, ...] = setting(("product", "region", "plan"),
         "Comma-separated response properties that the wall and API can filter by.")
     goal: float | None = setting(None, "Optional NPS goal drawn as a line on the trend.")
+    change_min_responses: int = setting(30,
+        "A 'what changed' sentence about a score needs at least this many responses in "
+        "each of the two windows it compares.", parse=_at_least_one)
+    change_min_mentions: int = setting(10,
+        "A 'what changed' sentence about complaints needs at least this many detractor "
+        "mentions of the topic in the busier of the two windows.", parse=_at_least_one)
     comments_keep: int = setting(60, "How many of the newest comments the comment feed keeps.")
     dwell_seconds: float = setting(15.0, "Default seconds each wall panel stays on screen.")
     stale_seconds: float = setting(60.0,

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from app.changes import Minimums
 from app.config import Settings
 from app.ingest.rules import TimeRange
 from app.rollup import Rollup, Snapshot
@@ -48,6 +49,7 @@ class Poller:
                              self.time_range)
         # A quarter of the cache budget: views are small next to the built panels.
         self.views = ViewCache(max_bytes=int(settings.cache_mb * 2**20 / 4))
+        self.minimums = Minimums(settings.change_min_responses, settings.change_min_mentions)
         self._snapshot = empty_snapshot(tuple(topic_names))
         self._lock = threading.Lock()
         self._loaded = False
@@ -72,7 +74,7 @@ class Poller:
         """The (cached) view of a snapshot (by default the current one) for a request."""
         s = self.settings
         return self.views.get(snapshot or self._snapshot, request, min_sample=s.min_sample,
-                              tz=s.timezone, goal=s.goal, now=now)
+                              tz=s.timezone, goal=s.goal, now=now, minimums=self.minimums)
 
     def poll(self) -> bool:
         """Fold in changed rows and events; publish and return True if anything changed."""

@@ -7,6 +7,7 @@ handful of queries. The canonical query it returns reproduces the screen exactly
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -38,12 +39,16 @@ class ScreenConfig:
     query: str  # canonical query string that reproduces this screen
     view_query: str  # the part of ``query`` that selects data (window and segments)
     hidden: tuple[str, ...] = ()  # panels its share link hides (customers' words)
+    # Whether the score may be set against the rest of the responses: not under a link
+    # limited to some segments, since the rest is what that link may not see.
+    rest: bool = True
 
     @property
     def data_key(self) -> str:
         """Identifies the data this screen shows (not how it rotates)."""
         hidden = f"-{','.join(self.hidden)}" if self.hidden else ""
-        return f"{self.theme}{hidden}?{self.view_query}"
+        rest = "" if self.rest else "-norest"
+        return f"{self.theme}{hidden}{rest}?{self.view_query}"
 
     @property
     def comments(self) -> bool:
@@ -66,9 +71,12 @@ def parse_screen(query: Mapping[str, str], settings: Settings,
     query, link_notices = screen_query_for(query, scope, settings.segment_fields)
     hidden = verbatim_names() if scope is not None and scope.comments_hidden else ()
     items = tuple(sorted((str(k), str(v)) for k, v in query.items()))
-    return _parse_screen(items, panel_names(), settings.segment_fields, settings.window_days,
-                         settings.dwell_seconds, TimeRange.from_settings(settings), hidden,
-                         link_notices)
+    screen = _parse_screen(items, panel_names(), settings.segment_fields,
+                           settings.window_days, settings.dwell_seconds,
+                           TimeRange.from_settings(settings), hidden, link_notices)
+    if scope is not None and scope.segments:
+        screen = dataclasses.replace(screen, rest=False)
+    return screen
 
 
 @lru_cache(maxsize=512)

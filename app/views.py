@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from app import metrics
-from app.changes import Finding, SegmentCounts, find_changes
+from app.changes import DEFAULT_MINIMUMS, Finding, Minimums, SegmentCounts, find_changes
 from app.ingest.rules import TimeRange
 from app.metrics import Change, ScoreSummary, TopicRow, TrendPoint
 from app.rollup import Comment, Snapshot
@@ -108,6 +108,11 @@ class View:
     goal: float | None
     latest: Comment | None
     changes: tuple[Finding, ...] = ()  # "what changed": at most three significant changes
+    minimums: Minimums = DEFAULT_MINIMUMS  # the counts a change needed to be told
+    # With a segment filter: every other response of the window, and the filtered score
+    # against it with its significance (None without a filter or with too few either side).
+    rest: ScoreSummary | None = None
+    versus_rest: Change | None = None
 
     @property
     def label(self) -> str:
@@ -197,7 +202,8 @@ def _periods_before(start: date, granularity: str, count: int) -> date:
 
 
 def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz: str,
-               goal: float | None = None, now: datetime | None = None) -> View:
+               goal: float | None = None, now: datetime | None = None,
+               minimums: Minimums = DEFAULT_MINIMUMS) -> View:
     """Compute the view of ``snapshot`` that ``request`` asks for."""
     today = today_in(tz, now)
     mask = _combo_mask(snapshot, request)
@@ -207,7 +213,9 @@ def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz:
     topic_day = snapshot.topic_counts[mask].sum(axis=0, dtype=np.int64) if snapshot.days \
         else np.zeros((0, len(snapshot.topic_names), 3), dtype=np.int64)
 
-    current = metrics.summarize(_slice_sum(per_day, snapshot.day0, start, end), min_sample)
+    current_counts = _slice_sum(per_day, snapshot.day0, start, end)
+    current = metrics.summarize(current_counts, min_sample)
+    rest = _rest_of(snapshot, request, current_counts, (start, end), min_sample)
     previous = None
     if request.window != ALL:
         length = (end - start).days + 1
@@ -240,13 +248,23 @@ def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz:
         else None
     changes = find_changes(current, previous, topics, _segment_counts(
         snapshot, mask, request, (start, end), (p_start, p_end)) if previous else None,
-        request.window)
+        request.window, minimums, events)
     return View(
         version=snapshot.version, as_of=snapshot.as_of, request=request, start=start, end=end,
         current=current, previous=previous, delta=metrics.compute_delta(current, previous),
         change=metrics.compare_scores(current, previous), granularity=granularity, trend=trend,
         events=events, topics=topics, comments=comments, goal=goal, latest=latest,
-        changes=changes)
+        changes=changes, minimums=minimums, rest=rest,
+        versus_rest=metrics.compare_scores(current, rest) if rest is not None else None)
+
+
+def _rest_of(snapshot: Snapshot, request: ViewRequest, counts: np.ndarray,
+             window: tuple[date, date], min_sample: int) -> ScoreSummary | None:
+    """The window's responses outside a segment filter ("the rest"); None without one."""
+    if not request.segments or not snapshot.days:
+        return None
+    every = snapshot.counts.sum(axis=0, dtype=np.int64)
+    return metrics.summarize(_slice_sum(every, snapshot.day0, *window) - counts, min_sample)
 
 
 def _build_trend(per_day: np.ndarray, day0: int, start: date, end: date, granularity: str,
@@ -313,7 +331,8 @@ class ViewCache:
         return len(self._items)
 
     def get(self, snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz: str,
-            goal: float | None = None, now: datetime | None = None) -> View:
+            goal: float | None = None, now: datetime | None = None,
+            minimums: Minimums = DEFAULT_MINIMUMS) -> View:
         """The cached view, computing it on a miss."""
         key = (snapshot.version, request, today_in(tz, now))
         with self._lock:
@@ -321,7 +340,8 @@ class ViewCache:
             if item is not None:
                 self._items.move_to_end(key)
                 return item[0]
-        view = build_view(snapshot, request, min_sample=min_sample, tz=tz, goal=goal, now=now)
+        view = build_view(snapshot, request, min_sample=min_sample, tz=tz, goal=goal, now=now,
+                          minimums=minimums)
         size = estimate_view_bytes(view)
         with self._lock:
             old = self._items.pop(key, None)

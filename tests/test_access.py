@@ -202,12 +202,17 @@ def test_summary_applies_a_wall_links_pinned_scope(links_app):
     body = client.get("/api/v1/summary?window=all").get_json()
     assert body["window"]["segments"] == {"product": ["Ledger"]}
     assert body["window"]["label"] == "last 7 days"  # the pinned window, not the asked one
+    # The rest (Pulse) is outside the link's scope: not even its sum is compared with.
+    assert body["versus_rest"] is None
     wider = client.get("/api/v1/summary?product=Pulse")
     assert wider.status_code == 403
     assert "'Pulse' is outside this link's scope" in wider.get_json()["detail"]
     admin = client.get("/api/v1/summary?window=all&product=Pulse",
                        headers={"Authorization": f"Bearer {ADMIN}"}).get_json()
     assert admin["window"]["segments"] == {"product": ["Pulse"]}
+    # The admin may see the rest: Ledger within Pulse's span ("all" spans the filtered data),
+    # 18 of its 20 (the two on the 19th day back are older than any Pulse answer).
+    assert admin["versus_rest"]["rest"]["n"] == 18
 
 
 def test_a_manager_link_may_filter_within_its_scope_only(links_app):
@@ -217,6 +222,7 @@ def test_a_manager_link_may_filter_within_its_scope_only(links_app):
     body = client.get("/api/v1/summary?window=all&region=EMEA").get_json()
     assert body["window"]["label"] == "all time"
     assert body["window"]["segments"] == {"product": ["Ledger"], "region": ["EMEA"]}
+    assert body["versus_rest"] is None
     assert client.get("/api/v1/summary?product=Ledger,Pulse").status_code == 403
 
 

@@ -78,6 +78,26 @@ def test_summary_says_what_changed_per_segment_from_the_snapshot(dash_app, clien
     assert texts == ["NPS up 60 over 30 days (± 21.6)"]
 
 
+def test_what_changed_names_the_latest_event_of_the_window(dash_app, client):
+    # The figures of the test above; a price change 10 days ago and an older release
+    # 20 days ago are in the window, one from 45 days ago is not.
+    store = get_services(dash_app).store
+    now = datetime.now(UTC)
+    store.add_event(now - timedelta(days=45), "Old launch", "release")
+    store.add_event(now - timedelta(days=20), "Release 4.2", "release")
+    store.add_event(now - timedelta(days=10), "Price change", "price")
+    store.upsert_responses(
+        _answers(0, 2, 50, 30, 20, region="EMEA") + _answers(1000, 3, 150, 90, 60, region="APAC")
+        + _answers(2000, 40, 20, 30, 50, region="EMEA")
+        + _answers(3000, 41, 150, 90, 60, region="APAC"))
+    poll(dash_app)
+    texts = [f["text"] for f in client.get("/api/v1/summary").get_json()["what_changed"]]
+    assert texts == ["NPS up 15 since \u201cPrice change\u201d (± 11.1)",
+                     "NPS in EMEA up 60 since \u201cPrice change\u201d (± 21.6)"]
+    # Over 7 days no event is in the window, and there is no earlier answer to compare.
+    assert client.get("/api/v1/summary?window=7d").get_json()["what_changed"] == []
+
+
 def test_summary_carries_the_change_with_its_standard_error(dash_app, client):
     # This window 500/300/200 (NPS 30), the 30 days before 400/300/300 (NPS 10):
     # SE = sqrt(6.1 + 6.9) = 3.6056, z = 5.547, beyond noise.
@@ -98,6 +118,38 @@ def test_summary_says_a_small_change_is_not_significant(dash_app, client):
     change = client.get("/api/v1/summary").get_json()["change"]
     assert change["se"] == pytest.approx(10.7586, abs=1e-4)
     assert change["z"] == pytest.approx(1.3942, abs=1e-4) and change["significant"] is False
+
+
+def test_summary_sets_a_segment_against_the_rest(dash_app, client):
+    # This window: EMEA 50/30/20 (NPS 30) on 100, APAC 150/90/160 (NPS -2.5) on 400.
+    # EMEA against the rest: delta 32.5, Var(EMEA) = 10,000 * (0.7 - 0.09) / 100 = 61,
+    # Var(rest) = 10,000 * (0.775 - 0.025^2) / 400 = 19.359, SE = sqrt(80.359) = 8.9643,
+    # z = 3.6255, noise 17.570: beyond it.
+    store = get_services(dash_app).store
+    store.upsert_responses(_answers(0, 2, 50, 30, 20, region="EMEA")
+                           + _answers(1000, 3, 150, 90, 160, region="APAC"))
+    poll(dash_app)
+    body = client.get("/api/v1/summary?region=EMEA").get_json()
+    assert body["nps"] == 30
+    assert body["versus_rest"]["rest"]["n"] == 400
+    assert body["versus_rest"]["rest"]["nps_exact"] == pytest.approx(-2.5)
+    assert body["versus_rest"]["change"] == {"delta": 32.5, "se": 8.9643, "z": 3.6255,
+                                             "noise": 17.5701, "significant": True}
+    # Without a filter there is no rest.
+    assert client.get("/api/v1/summary").get_json()["versus_rest"] is None
+
+
+def test_a_segment_level_with_the_rest_is_not_significant(dash_app, client):
+    # EMEA 12/5/8 (NPS 16) on 25 against APAC 40/20/40 (NPS 0) on 100: delta 16,
+    # Var(EMEA) = 10,000 * (0.8 - 0.0256) / 25 = 309.76, Var(APAC) = 10,000 * 0.8 / 100 = 80,
+    # SE = 19.743, z = 0.810: within noise.
+    store = get_services(dash_app).store
+    store.upsert_responses(_answers(0, 2, 12, 5, 8, region="EMEA")
+                           + _answers(1000, 3, 40, 20, 40, region="APAC"))
+    poll(dash_app)
+    change = client.get("/api/v1/summary?region=EMEA").get_json()["versus_rest"]["change"]
+    assert change["se"] == pytest.approx(19.743, abs=1e-3)
+    assert change["z"] == pytest.approx(0.8104, abs=1e-4) and change["significant"] is False
 
 
 def test_summary_has_no_change_without_a_previous_window(dash_app, client):

@@ -3,11 +3,15 @@ effect, in fixed words, with names masked. Expected figures are worked by hand b
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
 from app.changes import (
     MAX_SENTENCES,
+    Minimums,
     SegmentCounts,
     describe_period,
     find_changes,
@@ -22,11 +26,19 @@ REAL_NOW, REAL_BEFORE = (500, 300, 200), (400, 300, 300)  # 10 -> 30, SE 3.61, n
 NOISE_NOW, NOISE_BEFORE = (450, 360, 190), (470, 350, 180)  # 29 -> 26, SE 3.37, noise 6.61
 
 
-def changes(now, before, *, topics=(), segments=None, window="30d"):
+DEFAULT = Minimums()
+
+
+def changes(now, before, *, topics=(), segments=None, window="30d", minimums=DEFAULT,
+            events=()):
     current, previous = summarize(now, 5), summarize(before, 5)
     rows = build_topic_table([t[0] for t in topics], [t[1] for t in topics],
                              [t[2] for t in topics], current, 5)
-    return find_changes(current, previous, rows, segments, window)
+    return find_changes(current, previous, rows, segments, window, minimums, events)
+
+
+def event(label, day):
+    return SimpleNamespace(label=label, occurred_at=datetime(2026, 11, day, 9, tzinfo=UTC))
 
 
 def segment_counts(values: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]],
@@ -89,7 +101,8 @@ def test_complaints_doubled_by_hand():
     # SE = sqrt(0.022 * 0.978 / 1000 + 0.045 * 0.955 / 1000) = 0.00803, 1.96 SE = 0.0157 < 0.023.
     topics = [("Pricing", (5, 5, 45), (5, 5, 22))]
     found = changes(NOISE_NOW, NOISE_NOW, topics=topics)
-    assert [f.text for f in found] == ["Pricing complaints doubled (22 → 45 detractor mentions)"]
+    assert [f.text for f in found] == \
+        ["Pricing complaints doubled over 30 days (22 → 45 detractor mentions)"]
     assert (found[0].direction, found[0].tone) == ("up", "bad")
     assert found[0].effect == pytest.approx(-2.3)
 
@@ -105,7 +118,7 @@ def test_a_topic_score_sentence():
     topics = [("Support", (60, 30, 10), (30, 30, 40))]
     texts = [f.text for f in changes(NOISE_NOW, NOISE_NOW, topics=topics)]
     assert "NPS among Support mentions up 60 over 30 days (± 20.9)" in texts
-    assert "Support complaints fell by 75% (40 → 10 detractor mentions)" in texts
+    assert "Support complaints fell by 75% over 30 days (40 → 10 detractor mentions)" in texts
 
 
 def test_at_most_three_ranked_by_effect_on_the_score():
@@ -154,3 +167,45 @@ def test_a_sentence_never_shows_a_change_smaller_than_its_noise():
     # One more promoter instead of a detractor: NPS 6.6 (shown 7), 7 > 6.8: told.
     assert [f.text for f in changes((333, 400, 267), (300, 396, 304))] == \
         ["NPS up 7 over 30 days (± 6.8)"]
+
+
+def test_a_sentence_names_the_latest_event_in_the_window():
+    events = [event("Price change", 3), event("Release 4.2", 20), event("Webinar", 11)]
+    topics = [("Pricing", (5, 5, 45), (5, 5, 22))]
+    found = changes(NOISE_NOW, NOISE_NOW, topics=topics, events=events)
+    assert [f.text for f in found] == \
+        ["Pricing complaints doubled since \u201cRelease 4.2\u201d (22 → 45 detractor mentions)"]
+    found = changes(REAL_NOW, REAL_BEFORE, events=[event("Price change", 3)])
+    assert [f.text for f in found] == ["NPS up 20 since \u201cPrice change\u201d (± 7.1)"]
+
+
+def test_an_event_label_in_a_sentence_is_masked_and_cut():
+    found = changes(REAL_NOW, REAL_BEFORE, events=[event("call bob@example.com " + "x" * 80, 3)])
+    (text,) = [f.text for f in found]
+    assert "bob@example.com" not in text and "[email]" in text
+    assert text.startswith("NPS up 20 since \u201c") and "…\u201d (± 7.1)" in text
+    # A label with nothing left to show falls back to the window's length.
+    assert [f.text for f in changes(REAL_NOW, REAL_BEFORE, events=[event("\u200b", 3)])] == \
+        ["NPS up 20 over 30 days (± 7.1)"]
+
+
+def test_the_minimums_are_settings_not_constants():
+    # 20 a window: under the default 30 nothing is told; with 20 allowed it is.
+    assert changes((20, 0, 0), (0, 0, 20)) == ()
+    assert [f.text for f in changes((20, 0, 0), (0, 0, 20), minimums=Minimums(20, 10))] == \
+        ["NPS up 200 over 30 days (± 0.0)"]
+    # 22 -> 45 detractor mentions: told at the default 10, silent when 50 are required.
+    topics = [("Pricing", (5, 5, 45), (5, 5, 22))]
+    assert changes(NOISE_NOW, NOISE_NOW, topics=topics)
+    assert changes(NOISE_NOW, NOISE_NOW, topics=topics, minimums=Minimums(30, 50)) == ()
+
+
+def test_the_minimum_settings_are_read_and_checked():
+    from app.config import Settings
+
+    settings = Settings.from_env({"NPS_TV_CHANGE_MIN_RESPONSES": "50",
+                                  "NPS_TV_CHANGE_MIN_MENTIONS": "4"})
+    assert (settings.change_min_responses, settings.change_min_mentions) == (50, 4)
+    with pytest.raises(ValueError, match="NPS_TV_CHANGE_MIN_MENTIONS: must be a whole number "
+                                         "of at least 1, got 0"):
+        Settings.from_env({"NPS_TV_CHANGE_MIN_MENTIONS": "0"})

@@ -21,7 +21,7 @@ from app.panels.comments import (
     build_comments_panel,
 )
 from app.panels.gong import GONG_CHARS, build_latest_payload
-from app.panels.score import SCORE_DELTA, SCORE_VALUE, build_score_panel
+from app.panels.score import SCORE_DELTA, SCORE_VALUE, SCORE_VERSUS_REST, build_score_panel
 from app.panels.topics import build_topics_panel
 from app.panels.trend import HOVER_CHARS, HOVER_LINE, build_trend_figure
 from app.rollup import Comment
@@ -73,9 +73,10 @@ def make_trend(counts: list[tuple[int, int, int]], min_sample: int = 5):
 
 def make_view(counts=(60, 25, 15), previous=(50, 30, 20), *, trend=None, events=(),
               topics=(), comments=(), goal=None, window="30d", min_sample=5,
-              changes=()) -> View:
+              changes=(), rest=None) -> View:
     current = summarize(counts, min_sample)
     prev = summarize(previous, min_sample) if previous is not None else None
+    rest = summarize(rest, min_sample) if rest is not None else None
     trend = make_trend([(6, 2, 2)] * 30) if trend is None else trend
     return View(
         version=1, as_of=NOW, request=ViewRequest(window=window),
@@ -83,7 +84,8 @@ def make_view(counts=(60, 25, 15), previous=(50, 30, 20), *, trend=None, events=
         delta=compute_delta(current, prev), change=compare_scores(current, prev),
         granularity="day", trend=trend,
         events=tuple(events), topics=tuple(topics), comments=tuple(comments), goal=goal,
-        latest=None, changes=tuple(changes))
+        latest=None, changes=tuple(changes), rest=rest,
+        versus_rest=compare_scores(current, rest) if rest is not None else None)
 
 
 def make_comment(i: int, score: int, minutes_ago: float = 4, **segments: str) -> Comment:
@@ -162,6 +164,42 @@ def test_a_shown_change_inside_the_noise_is_steady_even_when_the_exact_one_is_no
     assert "is-steady" in delta.className and text_of(delta).split() == ["+6", "steady"]
     real = find_id(build_score_panel(make_view((333, 400, 267), (300, 396, 304))), SCORE_DELTA)
     assert "is-up" in real.className and text_of(real).split() == ["▲", "7", "up"]
+
+
+def test_a_segment_against_the_rest_says_above_or_below_with_its_noise():
+    # 600/250/150 (NPS 45) on 1,000 against the rest 500/300/200 (NPS 30) on 1,000: delta 15,
+    # SE = sqrt(5.475 + 6.1) = 3.40, noise 6.7: beyond it, so arrow, colour and words.
+    panel = build_score_panel(make_view((600, 250, 150), rest=(500, 300, 200)))
+    versus = find_id(panel, SCORE_VERSUS_REST)
+    assert "is-up" in versus.className
+    assert versus.to_plotly_json()["props"]["data-significant"] == "true"
+    assert text_of(versus).split()[:5] == ["▲", "15", "above", "the", "rest"]
+    assert "(1,000 responses, NPS 30) · beyond noise (± 6.7)" in text_of(versus)
+    below = find_id(build_score_panel(make_view((500, 300, 200), rest=(600, 250, 150))),
+                    SCORE_VERSUS_REST)
+    assert "is-down" in below.className and text_of(below).split()[:5] == \
+        ["▼", "15", "below", "the", "rest"]
+
+
+def test_a_segment_within_noise_of_the_rest_is_level_and_grey():
+    # 100 against 100: the same 15 points have noise 21.1: no arrow, no colour, "level".
+    versus = find_id(build_score_panel(make_view((60, 25, 15), rest=(50, 30, 20))),
+                     SCORE_VERSUS_REST)
+    assert "is-steady" in versus.className and "▲" not in text_of(versus)
+    assert text_of(versus).split()[:4] == ["level", "with", "the", "rest"]
+    assert "within noise (± 21.1)" in text_of(versus)
+    assert versus.to_plotly_json()["props"]["data-significant"] == "false"
+
+
+def test_no_comparison_with_the_rest_without_a_filter_too_few_or_under_a_scoped_link():
+    def has_versus(panel) -> bool:
+        return any(getattr(c, "id", None) == SCORE_VERSUS_REST for c in walk(panel))
+
+    assert has_versus(build_score_panel(make_view((600, 250, 150), rest=(500, 300, 200))))
+    assert not has_versus(build_score_panel(make_view((600, 250, 150))))
+    assert not has_versus(build_score_panel(make_view((600, 250, 150), rest=(2, 1, 0))))
+    assert not has_versus(build_score_panel(make_view((600, 250, 150), rest=(500, 300, 200)),
+                                            rest=False))
 
 
 def test_a_real_change_names_its_noise():

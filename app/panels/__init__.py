@@ -65,6 +65,7 @@ class PartContext:
     limit: int | None = None
     profanity: Profanity | None = None
     comments: bool = True  # False: a share link hides customers' words from this screen
+    rest: bool = True  # False: a link limited to segments may not see the rest to compare
 
 
 def resolve_theme(theme: str) -> dict[str, str]:

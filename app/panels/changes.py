@@ -9,7 +9,7 @@ from __future__ import annotations
 from dash import html
 from dash.development.base_component import Component
 
-from app.changes import MIN_RESPONSES, Finding
+from app.changes import Finding
 from app.panels import ARROW_DOWN, ARROW_UP, PartContext, describe_previous, describe_window
 from app.privacy import Profanity, mask_profanity
 from app.views import View
@@ -29,7 +29,8 @@ def build_changes_panel(view: View, profanity: Profanity | None = None) -> list[
                          className="panel-message changes-none", **{"data-empty": "true"})]
     items = [_build_item(finding, profanity) for finding in view.changes]
     note = (f"Changes beyond noise (95%), {describe_previous(view.request.window)}, "
-            f"each on at least {MIN_RESPONSES} responses a window; largest effect first.")
+            f"each on at least {view.minimums.responses} responses a window; "
+            "largest effect first.")
     return [html.Ol(items, id=CHANGES_LIST, className="changes-list",
                     **{"data-count": str(len(items))}),
             html.Div(note, className="changes-note")]
@@ -48,7 +49,8 @@ def _build_item(finding: Finding, profanity: Profanity | None) -> html.Li:
 
 def needs(view: View, ctx: PartContext) -> tuple:
     """The sentences, whether there is a previous window, and the window's wording."""
-    return (view.changes, view.previous is None, view.label, view.request.window, ctx.profanity)
+    return (view.changes, view.previous is None, view.label, view.request.window,
+            view.minimums, ctx.profanity)
 
 
 def build(view: View, ctx: PartContext) -> list[Component]:

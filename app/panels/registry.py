@@ -44,11 +44,12 @@ class Panel:
 
     def context(self, surface: str, theme: str, timezone: str,
                 segment_fields: tuple[str, ...], profanity: Profanity | None = None,
-                comments: bool = True) -> PartContext:
+                comments: bool = True, rest: bool = True) -> PartContext:
         """The context this panel is built in on ``surface``; ``profanity`` is masked on the
-        wall (a public room) only; ``comments`` False drops customers' words."""
+        wall (a public room) only; ``comments`` False drops customers' words; ``rest`` False
+        leaves out the comparison with responses outside the screen's segments."""
         return PartContext(surface, theme, timezone, segment_fields, self.limits.get(surface),
-                           profanity if surface == "wall" else None, comments)
+                           profanity if surface == "wall" else None, comments, rest)
 
 
 PANELS: tuple[Panel, ...] = (

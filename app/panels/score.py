@@ -22,12 +22,17 @@ SCORE_DELTA = "score-delta"
 SCORE_SPLIT = "score-split"
 SCORE_RESPONSES = "score-responses"
 SCORE_MARGIN = "score-margin"
+SCORE_VERSUS_REST = "score-versus-rest"
+# The word for a segment's score against the rest, by the change's css class.
+VERSUS_WORDS = {"is-up": "above the rest", "is-down": "below the rest",
+                "is-steady": "level with the rest"}
 SPLIT_LABELS = ("Promoters", "Passives", "Detractors")
 SPLIT_CLASSES = ("promoter", "passive", "detractor")
 
 
-def build_score_panel(view: View) -> list[Component]:
-    """The score panel's children for a view."""
+def build_score_panel(view: View, rest: bool = True) -> list[Component]:
+    """The score panel's children for a view (``rest`` False: no comparison with the
+    responses outside the view's segments)."""
     current = view.current
     if not current.enough:
         return [_build_insufficient(current, describe_window(view.request.window, view.label))]
@@ -53,6 +58,7 @@ def build_score_panel(view: View) -> list[Component]:
                     html.Span(change.word, className="delta-word") if change.word else None,
                 ], **{"data-significant": str(change.css in ("is-up", "is-down")).lower()}),
                 html.Div(_caption(view, change.noise), className="score-side-caption"),
+                _build_versus_rest(view) if rest else None,
                 html.Div(className="score-facts", children=[
                     _build_fact(format_count(current.n), f"responses, {view.label}",
                                 SCORE_RESPONSES),
@@ -62,6 +68,24 @@ def build_score_panel(view: View) -> list[Component]:
         ]),
         _build_split(current),
     ]
+
+
+def _build_versus_rest(view: View) -> html.Div | None:
+    """With a segment filter, the filtered score against every other response of the window:
+    "▼ 9 below the rest · beyond noise (± 6.1)", or "level with the rest · within noise"
+    (the same test as the change over time; colour and arrow only when beyond noise)."""
+    rest = view.rest
+    if rest is None or not rest.enough or not view.current.enough:
+        return None
+    versus = describe_change(view.current, rest, view.versus_rest)
+    magnitude = versus.magnitude.lstrip("+\u2212") if versus.css != "is-steady" else ""
+    return html.Div(id=SCORE_VERSUS_REST, className=f"score-versus {versus.css}", children=[
+        html.Span(versus.arrow, className="delta-arrow") if versus.arrow else None,
+        html.Span(magnitude, className="versus-value") if magnitude else None,
+        html.Span(VERSUS_WORDS.get(versus.css, ""), className="versus-word"),
+        html.Span(f" ({format_count(rest.n)} responses, NPS {rest.nps_display})"
+                  f" · {versus.noise}", className="versus-caption"),
+    ], **{"data-significant": str(versus.css in ("is-up", "is-down")).lower()})
 
 
 def _caption(view: View, noise: str) -> str:
@@ -126,9 +150,10 @@ def _build_insufficient(summary: ScoreSummary, where: str) -> html.Div:
 
 def needs(view: View, ctx: PartContext) -> tuple:
     """What the score panel shows of a view (equal tuples: equal panels)."""
-    return (view.current, view.previous, view.change, view.label, view.request.window)
+    versus = (view.rest, view.versus_rest) if ctx.rest else ()
+    return (view.current, view.previous, view.change, view.label, view.request.window, *versus)
 
 
 def build(view: View, ctx: PartContext) -> list[Component]:
     """The registry's builder: the score panel."""
-    return build_score_panel(view)
+    return build_score_panel(view, ctx.rest)
