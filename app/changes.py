@@ -88,9 +88,10 @@ def describe_period(window: str, event: NearEvent | None = None) -> str:
 
 
 def nearest_event(events: Sequence[NearEvent]) -> NearEvent | None:
-    """The event a sentence names: the latest of those in the window (the one most likely
-    behind a change seen now), or None."""
-    return max(events, key=lambda e: e.occurred_at, default=None)
+    """The event a sentence names: the one event in the window, or None. With several, the
+    comparison of two whole windows cannot tell which of them the change followed, so none
+    is named rather than a guess."""
+    return events[0] if len(events) == 1 else None
 
 
 def find_changes(current: ScoreSummary, previous: ScoreSummary | None,
@@ -99,8 +100,8 @@ def find_changes(current: ScoreSummary, previous: ScoreSummary | None,
                  events: Sequence[NearEvent] = ()) -> tuple[Finding, ...]:
     """The (at most three) significant changes between two windows, largest effect first.
 
-    ``events`` are the events within the window; the latest of them is named in the
-    sentences ("since “Price change”") in place of the window's length."""
+    ``events`` are the events within the window; when there is exactly one, it is named in
+    the sentences ("since “Price change”") in place of the window's length."""
     least = minimums.responses
     if previous is None or current.n < least or previous.n < least:
         return ()
@@ -176,6 +177,8 @@ def _describe_ratio(before: int, now: int) -> str:
         return "doubled"
     if 2.85 <= ratio < 3.2:
         return "tripled"
+    if ratio >= 3.5:
+        return f"rose {round(ratio)}-fold"
     if 0.45 <= ratio <= 0.55:
         return "fell by half"
     percent = round(abs(ratio - 1) * 100)
