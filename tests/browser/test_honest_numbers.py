@@ -67,3 +67,33 @@ def test_a_real_change_has_colour_arrow_and_word_and_is_told_in_words(wall):
     assert delta_colour(dash_duo) == DETRACTOR
     wait_for_text(dash_duo, "#tv-changes-body", "NPS down 50 over 30 days (±\u00a015.5)",
                   timeout=5)
+
+
+def add_other_region(dash_app, promoters: int, detractors: int) -> None:
+    """Answers of this window from APAC (the wall's own 40 are EMEA)."""
+    when = datetime.now(UTC) - timedelta(days=3)
+    scores = [10] * promoters + [2] * detractors
+    get_services(dash_app).store.upsert_responses(
+        [make_record(700 + i, s, when=when, product="Ledger", region="APAC")
+         for i, s in enumerate(scores)])
+
+
+def test_a_segment_against_the_rest_in_words_colour_and_arrow(wall):
+    dash_duo, dash_app = wall
+    # EMEA 20/20/0 (NPS 50) against APAC 10/0/30 (NPS -50) on 40 each:
+    # Var = 10,000 * (0.5 - 0.25) / 40 = 62.5 and 10,000 * (1 - 0.25) / 40 = 187.5,
+    # SE = 15.8, noise 31.0 < 100: EMEA is beyond noise above the rest.
+    add_other_region(dash_app, 10, 30)
+    dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score&dwell=600&region=EMEA")
+    wait_for_text(dash_duo, "#score-versus-rest", "above the rest", timeout=10 + REACH_SECONDS)
+    versus = dash_duo.driver.find_element(By.ID, "score-versus-rest")
+    assert "is-up" in versus.get_attribute("class").split()
+    assert versus.find_element(By.CSS_SELECTOR, ".delta-arrow").text == "▲"
+    assert versus.find_element(By.CSS_SELECTOR, ".versus-value").text == "100"
+    assert "beyond noise (± 31.0)" in versus.text
+    # APAC against the rest: below it. Without a filter there is no such line.
+    dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score&dwell=600&region=APAC")
+    wait_for_text(dash_duo, "#score-versus-rest", "below the rest", timeout=10 + REACH_SECONDS)
+    dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score&dwell=600")
+    wait_for_text(dash_duo, "#score-responses", "80", timeout=10 + REACH_SECONDS)
+    assert not dash_duo.driver.find_elements(By.ID, "score-versus-rest")
