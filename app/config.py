@@ -170,6 +170,10 @@ class Settings:
     change_min_responses: int = setting(30,
         "A 'what changed' sentence about a score needs at least this many responses in "
         "each of the two windows it compares.", parse=_at_least_one)
+    compare_min_responses: int = setting(30,
+        "The segment comparison ranks only values with at least this many responses in the "
+        "window (and never fewer than NPS_TV_MIN_SAMPLE); smaller ones are listed unranked.",
+        parse=_at_least_one)
     change_min_mentions: int = setting(10,
         "A 'what changed' sentence about complaints needs at least this many detractor "
         "mentions of the topic in the busier of the two windows.", parse=_at_least_one)

@@ -125,15 +125,18 @@ def today_in(tz: str, now: datetime | None = None) -> date:
     return (now or datetime.now(UTC)).astimezone(ZoneInfo(tz)).date()
 
 
-def _epoch_day(d: date) -> int:
+def epoch_day(d: date) -> int:
+    """Days from 1970-01-01 to ``d`` (the snapshot's day axis counts from ``day0`` in these)."""
     return (d - EPOCH).days
 
 
-def _from_epoch_day(n: int) -> date:
+
+def _fromepoch_day(n: int) -> date:
     return EPOCH + timedelta(days=int(n))
 
 
-def _combo_mask(snapshot: Snapshot, request: ViewRequest) -> np.ndarray:
+def combo_mask(snapshot: Snapshot, request: ViewRequest) -> np.ndarray:
+    """Which of the snapshot's segment combinations the request's filters keep."""
     mask = np.ones(len(snapshot.combos), dtype=bool)
     for name, values in request.segments:
         wanted = set(values)
@@ -160,19 +163,19 @@ def _window_bounds(snapshot: Snapshot, request: ViewRequest, today: date,
 def _first_day_with_data(day0: int, per_day: np.ndarray) -> date | None:
     """The first day with a counted response (of the filtered segments)."""
     nonzero = np.flatnonzero(per_day.sum(axis=1)) if len(per_day) else per_day
-    return _from_epoch_day(day0 + nonzero[0]) if len(nonzero) else None
+    return _fromepoch_day(day0 + nonzero[0]) if len(nonzero) else None
 
 
 def _last_day_with_data(day0: int, per_day: np.ndarray) -> date | None:
     """The last day with a counted response (of the filtered segments)."""
     nonzero = np.flatnonzero(per_day.sum(axis=1)) if len(per_day) else per_day
-    return _from_epoch_day(day0 + nonzero[-1]) if len(nonzero) else None
+    return _fromepoch_day(day0 + nonzero[-1]) if len(nonzero) else None
 
 
 def _slice_sum(per_day: np.ndarray, day0: int, start: date, end: date) -> np.ndarray:
     """Sum of the rows of ``per_day`` (axis 0 = days from day0) between two dates, inclusive."""
-    lo = max(_epoch_day(start) - day0, 0)
-    hi = min(_epoch_day(end) - day0 + 1, per_day.shape[0])
+    lo = max(epoch_day(start) - day0, 0)
+    hi = min(epoch_day(end) - day0 + 1, per_day.shape[0])
     if hi <= lo:
         return np.zeros(per_day.shape[1:], dtype=np.int64)
     return per_day[lo:hi].sum(axis=0, dtype=np.int64)
@@ -206,7 +209,7 @@ def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz:
                minimums: Minimums = DEFAULT_MINIMUMS) -> View:
     """Compute the view of ``snapshot`` that ``request`` asks for."""
     today = today_in(tz, now)
-    mask = _combo_mask(snapshot, request)
+    mask = combo_mask(snapshot, request)
     per_day = snapshot.counts[mask].sum(axis=0, dtype=np.int64) if snapshot.days \
         else np.zeros((0, 3), dtype=np.int64)
     start, end = _window_bounds(snapshot, request, today, per_day)
@@ -289,8 +292,8 @@ def _segment_counts(snapshot: Snapshot, mask: np.ndarray, request: ViewRequest,
                     window: tuple[date, date], previous: tuple[date, date]) -> SegmentCounts:
     """Each filtered combination's counts in the window and the one before it."""
     def window_sum(first: date, last: date) -> np.ndarray:
-        lo = max(_epoch_day(first) - snapshot.day0, 0)
-        hi = min(_epoch_day(last) - snapshot.day0 + 1, snapshot.days)
+        lo = max(epoch_day(first) - snapshot.day0, 0)
+        hi = min(epoch_day(last) - snapshot.day0 + 1, snapshot.days)
         if hi <= lo:
             return np.zeros((int(mask.sum()), 3), dtype=np.int64)
         # Days first (a view), then the combinations: only the window's days are copied.

@@ -16,6 +16,7 @@ from app.access import access_mode, install_gate, open_mode_warning
 from app.api import build_blueprint
 from app.config import ASSETS_DIR, PACKAGE_ROOT, Settings
 from app.dash_guard import install_dash_guard
+from app.export_api import build_export_blueprint
 from app.hardening import check_frame_ancestors, install_hardening
 from app.ingest.rest import build_blueprint as build_ingest_blueprint
 from app.ingest.tokens import check_tokens
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     server.register_blueprint(build_ingest_blueprint())
     server.register_blueprint(build_webhook_blueprint(settings))
     server.register_blueprint(build_share_blueprint())
+    server.register_blueprint(build_export_blueprint())
     dash_app = Dash(
         "nps_tv",
         server=server,

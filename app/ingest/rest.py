@@ -120,6 +120,21 @@ def post_responses():
 def get_responses():
     """GET /api/v1/responses: the admin token sees every response; in links mode a share link
     sees only its segments, and no comment text when its comments are hidden."""
+    filters, reader = reader_query()
+    page = get_services().store.list_responses(**filters)
+    if reader == "link-hidden":
+        page = [{**row, "comment": None} for row in page]
+    body: dict[str, Any] = {"responses": page}
+    if len(page) == filters["limit"]:
+        body["next_after_id"] = page[-1]["id"]
+    return jsonify(body)
+
+
+def reader_query() -> tuple[dict[str, Any], str]:
+    """The store filters a request for stored responses may use, and who reads: ``admin``
+    (the admin token or a signed-in admin: everything), ``link`` (a share link: its segments
+    and window only) or ``link-hidden`` (such a link that hides comments). Raises the 401 /
+    403 / 400 of the endpoint."""
     settings = get_services().settings
     scope = current_scope() if access_mode_of_request() == "links" else None
     if request.headers.get("Authorization") or (scope is None and not is_admin_request()):
@@ -136,13 +151,9 @@ def get_responses():
             raise ApiError.single(403, exc.field, exc.reason, error="out of scope") from None
         args = _pinned_window(args, scope, settings.timezone)
     filters = _response_filters(args, settings.segment_fields)
-    page = get_services().store.list_responses(**filters)
-    if scope is not None and scope.comments_hidden:
-        page = [{**row, "comment": None} for row in page]
-    body: dict[str, Any] = {"responses": page}
-    if len(page) == filters["limit"]:
-        body["next_after_id"] = page[-1]["id"]
-    return jsonify(body)
+    if scope is None:
+        return filters, "admin"
+    return filters, "link-hidden" if scope.comments_hidden else "link"
 
 
 def post_event():

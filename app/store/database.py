@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from itertools import groupby
@@ -29,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from app.store import polling
+from app.store import polling, reading
 from app.store.errors import StoreUnavailable, is_store_failure, translated, unavailable
 from app.store.models import Event, Response, SegmentSet, TopicSet
 from app.store.polling import ChangedRows, to_naive_utc  # noqa: F401 - re-exported
@@ -310,50 +309,16 @@ class Store:
         bounds when given)."""
         return polling.newest_comments(self.engine, limit, created_from, created_to)
 
-    def list_responses(self, *, after_id: int = 0, limit: int = 100,
-                       created_from: datetime | None = None, created_to: datetime | None = None,
-                       source: str | None = None,
-                       segments: Mapping[str, str | Collection[str]] | None = None,
-                       score_min: int | None = None, score_max: int | None = None
-                       ) -> list[dict[str, Any]]:
-        """A page of stored responses, oldest id first, for the JSON API."""
-        seg = SEGMENT_SETS.alias("seg")
-        top = TOPIC_SETS.alias("top")
-        stmt = (
-            select(RESPONSES, seg.c.key.label("segments_key"), top.c.key.label("topics_key"))
-            .join(seg, seg.c.id == RESPONSES.c.segment_set_id)
-            .join(top, top.c.id == RESPONSES.c.topic_set_id)
-            .where(RESPONSES.c.id > after_id)
-            .order_by(RESPONSES.c.id)
-            .limit(limit)
-        )
-        if created_from is not None:
-            stmt = stmt.where(RESPONSES.c.created_at >= created_from)
-        if created_to is not None:
-            stmt = stmt.where(RESPONSES.c.created_at < created_to)
-        if source:
-            stmt = stmt.where(RESPONSES.c.source == source)
-        if score_min is not None:
-            stmt = stmt.where(RESPONSES.c.score >= score_min)
-        if score_max is not None:
-            stmt = stmt.where(RESPONSES.c.score <= score_max)
-        if segments:
-            # A value, or several (any of them): {"product": ("Ledger", "Pulse")}.
-            wanted = {k: {v} if isinstance(v, str) else set(v) for k, v in segments.items()}
-            with translated(), self.engine.connect() as conn:
-                ids = [i for i, key in conn.execute(select(SEGMENT_SETS.c.id, SEGMENT_SETS.c.key))
-                       if all(json.loads(key).get(k) in v for k, v in wanted.items())]
-            stmt = stmt.where(RESPONSES.c.segment_set_id.in_(ids or [-1]))
-        with translated(), self.engine.connect() as conn:
-            rows = conn.execute(stmt).mappings().all()
-        return [{
-            "id": r["id"], "source": r["source"], "external_id": r["external_id"],
-            "score": r["score"], "comment": r["comment"],
-            "created_at": r["created_at"].isoformat(), "updated_at": r["updated_at"].isoformat(),
-            "segments": json.loads(r["segments_key"]),
-            "topics": [t for t in r["topics_key"].split(",") if t],
-            "excluded": bool(r["excluded"]),
-        } for r in rows]
+    def list_responses(self, **filters: Any) -> list[dict[str, Any]]:
+        """A page of stored responses, oldest id first, for the JSON API (filters:
+        ``reading.responses_query``)."""
+        return reading.list_responses(self.engine, **filters)
+
+    def export_rows(self, segment_fields: Sequence[str], page_size: int = 5_000,
+                    **filters: Any) -> Iterator[list[tuple]]:
+        """Every matching response in pages by id, as CSV-ready tuples (see
+        ``reading.export_rows``), for the streaming export."""
+        return reading.export_rows(self.engine, page_size, segment_fields, **filters)
 
     def max_updated(self) -> datetime | None:
         """The newest ``updated_at`` stored (aware UTC)."""

@@ -59,7 +59,7 @@ def _packed_code():
 
 def load_all(engine: Engine) -> ChangedRows:
     """Every response, without comments: the first poll of a fresh process."""
-    return _read(engine, select(RESPONSES.c.id, _epoch(engine, RESPONSES.c.created_at),
+    return _read(engine, select(RESPONSES.c.id, epoch(engine, RESPONSES.c.created_at),
                                 _packed_code()), with_comments=False)
 
 
@@ -69,7 +69,7 @@ def changed_since(engine: Engine, updated_after: datetime, after_id: int) -> Cha
     Both indexes serve the OR, so the cost follows the number of changed rows, not
     the size of the table.
     """
-    stmt = select(RESPONSES.c.id, _epoch(engine, RESPONSES.c.created_at), _packed_code(),
+    stmt = select(RESPONSES.c.id, epoch(engine, RESPONSES.c.created_at), _packed_code(),
                   RESPONSES.c.updated_at, RESPONSES.c.comment).where(
         or_(RESPONSES.c.updated_at >= updated_after, RESPONSES.c.id > after_id))
     return _read(engine, stmt, with_comments=True)
@@ -80,7 +80,7 @@ def newest_comments(engine: Engine, limit: int, created_from: datetime | None = 
     """The newest ``limit`` counted responses that carry a comment (created within the
     bounds when given, so a row dated 9999 does not take a place in the feed)."""
     stmt = (
-        select(RESPONSES.c.id, _epoch(engine, RESPONSES.c.created_at), _packed_code(),
+        select(RESPONSES.c.id, epoch(engine, RESPONSES.c.created_at), _packed_code(),
                RESPONSES.c.updated_at, RESPONSES.c.comment)
         .where(RESPONSES.c.comment.is_not(None), RESPONSES.c.comment != "",
                RESPONSES.c.excluded.is_(False))
@@ -94,7 +94,7 @@ def newest_comments(engine: Engine, limit: int, created_from: datetime | None = 
     return _read(engine, stmt, with_comments=True)
 
 
-def _epoch(engine: Engine, column):
+def epoch(engine: Engine, column):
     """Whole UTC seconds since the epoch, computed by the database."""
     if engine.dialect.name == "sqlite":
         if sqlite3.sqlite_version_info >= (3, 38):
@@ -103,18 +103,24 @@ def _epoch(engine: Engine, column):
     return cast(func.extract("epoch", column), BigInteger)
 
 
+def raw_rows(conn, stmt) -> list[tuple]:
+    """Run ``stmt`` on the DBAPI cursor itself and return its plain tuples: SQLAlchemy's Row
+    wrapping and result processing cost about a second per million rows. Columns come back
+    as the driver gives them, so select integers (``epoch``) rather than datetimes."""
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = {k: _raw_param(v) for k, v in compiled.params.items()}
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(str(compiled), _positional(compiled, params))
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
 def _read(engine: Engine, stmt, with_comments: bool) -> ChangedRows:
     """Run ``stmt`` on the raw cursor and unpack its integer columns."""
     with engine.connect() as conn:
-        compiled = stmt.compile(dialect=engine.dialect)
-        params = {k: _raw_param(v) for k, v in compiled.params.items()}
-        # The DBAPI cursor itself: SQLAlchemy's Row wrapping costs ~1 s per million rows.
-        cursor = conn.connection.cursor()
-        try:
-            cursor.execute(str(compiled), _positional(compiled, params))
-            rows = cursor.fetchall()
-        finally:
-            cursor.close()
+        rows = raw_rows(conn, stmt)
         n = len(rows)
         if with_comments:
             flat = np.array([(r[0], r[1], r[2]) for r in rows], dtype=np.int64).reshape(n, 3)

@@ -1,0 +1,126 @@
+"""Reads of whole stored responses for people: the JSON page (``GET /api/v1/responses``) and
+the streaming export (``GET /api/v1/responses.csv``), with the same filters.
+
+The export reads pages by id (keyset, never OFFSET) and decodes each segment and topic set
+once per page, since a million rows point at a few hundred sets.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, Select, select
+
+from app.store.errors import translated
+from app.store.models import Response, SegmentSet, TopicSet
+from app.store.polling import epoch, raw_rows
+
+RESPONSES = Response.__table__
+SEGMENT_SETS = SegmentSet.__table__
+TOPIC_SETS = TopicSet.__table__
+Segments = Mapping[str, str | Collection[str]]
+
+
+def _iso_utc(seconds: int) -> str:
+    """Whole UTC seconds as ISO 8601 with ``Z`` (the export's time column)."""
+    t = time.gmtime(seconds)
+    return (f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
+            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}Z")
+
+
+def topics_of(key: str) -> list[str]:
+    """The topic names of a stored topic-set key."""
+    return [t for t in key.split(",") if t]
+
+
+def responses_query(engine: Engine, *, after_id: int = 0, limit: int = 100,
+                    created_from: datetime | None = None, created_to: datetime | None = None,
+                    source: str | None = None, segments: Segments | None = None,
+                    score_min: int | None = None, score_max: int | None = None) -> Select:
+    """Responses after ``after_id`` matching the filters, oldest id first, ``limit`` of them,
+    with their segment and topic set keys."""
+    seg = SEGMENT_SETS.alias("seg")
+    top = TOPIC_SETS.alias("top")
+    stmt = (
+        select(RESPONSES, seg.c.key.label("segments_key"), top.c.key.label("topics_key"))
+        .join(seg, seg.c.id == RESPONSES.c.segment_set_id)
+        .join(top, top.c.id == RESPONSES.c.topic_set_id)
+        .where(RESPONSES.c.id > after_id)
+        .order_by(RESPONSES.c.id)
+        .limit(limit)
+    )
+    if created_from is not None:
+        stmt = stmt.where(RESPONSES.c.created_at >= created_from)
+    if created_to is not None:
+        stmt = stmt.where(RESPONSES.c.created_at < created_to)
+    if source:
+        stmt = stmt.where(RESPONSES.c.source == source)
+    if score_min is not None:
+        stmt = stmt.where(RESPONSES.c.score >= score_min)
+    if score_max is not None:
+        stmt = stmt.where(RESPONSES.c.score <= score_max)
+    if segments:
+        stmt = stmt.where(RESPONSES.c.segment_set_id.in_(_segment_set_ids(engine, segments)))
+    return stmt
+
+
+def _segment_set_ids(engine: Engine, segments: Segments) -> list[int]:
+    """Ids of the segment sets with a wanted value in every field (any of several values:
+    ``{"product": ("Ledger", "Pulse")}``); [-1] when none, so the query matches nothing."""
+    wanted = {k: {v} if isinstance(v, str) else set(v) for k, v in segments.items()}
+    with translated(), engine.connect() as conn:
+        ids = [i for i, key in conn.execute(select(SEGMENT_SETS.c.id, SEGMENT_SETS.c.key))
+               if all(json.loads(key).get(k) in v for k, v in wanted.items())]
+    return ids or [-1]
+
+
+def list_responses(engine: Engine, **filters: Any) -> list[dict[str, Any]]:
+    """A page of stored responses, oldest id first, for the JSON API."""
+    with translated(), engine.connect() as conn:
+        rows = conn.execute(responses_query(engine, **filters)).mappings().all()
+    return [{
+        "id": r["id"], "source": r["source"], "external_id": r["external_id"],
+        "score": r["score"], "comment": r["comment"],
+        "created_at": r["created_at"].isoformat(), "updated_at": r["updated_at"].isoformat(),
+        "segments": json.loads(r["segments_key"]), "topics": topics_of(r["topics_key"]),
+        "excluded": bool(r["excluded"]),
+    } for r in rows]
+
+
+def export_rows(engine: Engine, page_size: int, segment_fields: Sequence[str],
+                **filters: Any) -> Iterator[list[tuple]]:
+    """Every matching response, in pages of ``page_size`` by id, as tuples ready for a CSV:
+    (id, created_at ISO, score, comment, (value of each segment field), "topic;topic",
+    source, external_id, excluded). Each segment and topic set is decoded once per export,
+    and the rows are plain driver tuples (no per-row mapping objects)."""
+    after = filters.pop("after_id", 0)
+    filters.pop("limit", None)
+    wanted = filters.pop("segments", None)  # resolved once, not once a page
+    ids = _segment_set_ids(engine, wanted) if wanted else None
+    with translated(), engine.connect() as conn:
+        segments = {i: tuple(json.loads(key).get(f, "") for f in segment_fields)
+                    for i, key in conn.execute(select(SEGMENT_SETS.c.id, SEGMENT_SETS.c.key))}
+        topics = {i: ";".join(topics_of(key))
+                  for i, key in conn.execute(select(TOPIC_SETS.c.id, TOPIC_SETS.c.key))}
+    columns = (RESPONSES.c.id, epoch(engine, RESPONSES.c.created_at), RESPONSES.c.score,
+               RESPONSES.c.comment, RESPONSES.c.segment_set_id, RESPONSES.c.topic_set_id,
+               RESPONSES.c.source, RESPONSES.c.external_id, RESPONSES.c.excluded)
+    while True:
+        stmt = responses_query(engine, after_id=after, limit=page_size, **filters)
+        stmt = stmt.with_only_columns(*columns)
+        if ids is not None:
+            stmt = stmt.where(RESPONSES.c.segment_set_id.in_(ids))
+        with translated(), engine.connect() as conn:
+            rows = raw_rows(conn, stmt)
+        if not rows:
+            return
+        yield [(i, _iso_utc(created), score, comment, segments[seg], topics[top], source,
+                external, bool(excluded))
+               for i, created, score, comment, seg, top, source, external, excluded in rows]
+        if len(rows) < page_size:
+            return
+        after = rows[-1][0]

@@ -1,0 +1,101 @@
+"""Export and comparison at scale: rows/s and peak memory of the streaming responses CSV, and
+the time of the segment comparison table, on stores of 100,000 and 1,000,000 responses.
+
+Budgets (issue 12): the export streams at least 50,000 rows/s with flat memory (the peak
+over the process's baseline must not grow with the row count); the comparison table answers
+in under 50 ms.
+
+Each size runs in a fresh child process so its peak RSS (``ru_maxrss``) is its own:
+
+    python benchmarks/bench_export.py [--sizes 100000 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.bench_poll import seed  # noqa: E402
+
+TOKEN = "bench-admin-token-0123456789abcdef"
+
+
+def rss_mb() -> float:
+    """This process's peak resident set so far, in MB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child(path: str) -> dict[str, float]:
+    """Open an app on the seeded store, poll once, then time the comparison and the export."""
+    from app.config import Settings
+    from app.services import get_services
+    from app.web import create_app
+
+    settings = Settings(database_url=f"sqlite:///{path}", admin_token=TOKEN,
+                        segment_fields=("product", "region", "plan"))
+    dash_app = create_app(settings)
+    get_services(dash_app).poller.poll()
+    client = dash_app.server.test_client()
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    times = []
+    for i in range(21):
+        started = time.perf_counter()
+        reply = client.get(f"/api/v1/compare?field=region&window={30 + i}d")  # uncached views
+        times.append(time.perf_counter() - started)
+        assert reply.status_code == 200, reply.get_data(as_text=True)
+    baseline = rss_mb()
+    started = time.perf_counter()
+    reply = client.get("/api/v1/responses.csv?window=all", headers=headers, buffered=False)
+    rows = size = 0
+    for chunk in reply.response:
+        size += len(chunk)
+        rows += chunk.count(b"\r\n") if isinstance(chunk, bytes) else chunk.count("\r\n")
+    seconds = time.perf_counter() - started
+    return {"compare_ms_median": 1000 * statistics.median(times),
+            "compare_ms_max": 1000 * max(times), "export_rows": rows - 1,
+            "export_seconds": seconds, "export_rows_per_s": (rows - 1) / seconds,
+            "export_mb": size / 2**20, "rss_baseline_mb": baseline,
+            "rss_peak_over_baseline_mb": rss_mb() - baseline}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child)))
+        return
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in args.sizes:
+            path = Path(tmp) / f"export-{size}.db"
+            seed(path, size)
+            out = subprocess.run([sys.executable, __file__, "--child", str(path)], check=True,
+                                 capture_output=True, text=True).stdout
+            results[size] = json.loads(out.strip().splitlines()[-1])
+            r = results[size]
+            print(f"{size:>9,} stored: compare {r['compare_ms_median']:.1f} ms median "
+                  f"({r['compare_ms_max']:.1f} max); export {r['export_rows']:,} rows in "
+                  f"{r['export_seconds']:.1f} s = {r['export_rows_per_s']:,.0f} rows/s, "
+                  f"{r['export_mb']:.0f} MB; RSS {r['rss_baseline_mb']:.0f} MB before, "
+                  f"peak +{r['rss_peak_over_baseline_mb']:.1f} MB during the export")
+    if len(results) >= 2:
+        small, large = min(results), max(results)
+        print(f"export peak memory {large:,} vs {small:,}: "
+              f"+{results[large]['rss_peak_over_baseline_mb']:.1f} MB vs "
+              f"+{results[small]['rss_peak_over_baseline_mb']:.1f} MB; rows/s ratio "
+              f"{results[large]['export_rows_per_s'] / results[small]['export_rows_per_s']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
