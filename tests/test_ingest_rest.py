@@ -396,6 +396,53 @@ def test_events_are_listed_oldest_first(client):
     assert [e["label"] for e in get(client, EVENTS).get_json()["events"]] == ["a", "b", "c"]
 
 
+def patch(client, url: str, body: Any, token: str = ADMIN_TOKEN):
+    return client.patch(url, data=json.dumps(body), content_type="application/json",
+                        headers=bearer(token))
+
+
+def test_an_event_is_edited_field_by_field(client, app_store):
+    created = post(client, {"label": "v2.3", "kind": "release", "note": "n",
+                            "occurred_at": "2026-11-20T08:00:00Z"},
+                   url=EVENTS, token=ADMIN_TOKEN).get_json()
+    url = f"{EVENTS}/{created['id']}"
+    edited = patch(client, url, {"label": "  v2.3 released  ", "note": None})
+    assert edited.status_code == 200
+    assert edited.get_json() == {"id": created["id"], "occurred_at": "2026-11-20T08:00:00+00:00",
+                                 "label": "v2.3 released", "kind": "release", "note": None}
+    moved = patch(client, url, {"occurred_at": "2026-11-21T09:30:00+01:00"}).get_json()
+    assert moved["occurred_at"] == "2026-11-21T08:30:00+00:00"
+    [row] = app_store.list_events()
+    assert (row.label, row.kind, row.note) == ("v2.3 released", "release", None)
+    assert row.occurred_at.isoformat() == "2026-11-21T08:30:00+00:00"
+
+
+@pytest.mark.parametrize(("body", "path", "reason"), [
+    ({"label": ""}, "label", "must not be empty"),
+    ({"occurred_at": "0001-01-01T00:00:00Z"}, "occurred_at", "must lie between"),
+    ({"kind": "a b"}, "kind", "letters, digits"),
+    ({"colour": "red"}, "colour", "is not a known field"),
+    ({}, "body", "must be an object"),
+    ([], "body", "must be an object"),
+])
+def test_a_refused_edit_changes_nothing(client, app_store, body, path, reason):
+    created = post(client, {"label": "v2.3", "occurred_at": "2026-11-20T08:00:00Z"},
+                   url=EVENTS, token=ADMIN_TOKEN).get_json()
+    before = app_store.list_events()
+    response = patch(client, f"{EVENTS}/{created['id']}", body)
+    assert response.status_code == 400
+    [problem] = response.get_json()["problems"]
+    assert problem["path"] == path and reason in problem["message"]
+    assert app_store.list_events() == before
+
+
+def test_editing_needs_the_admin_token_and_an_existing_event(client):
+    assert patch(client, f"{EVENTS}/1", {"label": "x"}, token="wrong").status_code == 401
+    missing = patch(client, f"{EVENTS}/4242", {"label": "x"})
+    assert missing.status_code == 404
+    assert missing.get_json()["problems"] == [{"path": "id", "message": "no event with id 4242"}]
+
+
 def test_deleting_an_unknown_event_is_404_naming_the_id(client):
     response = client.delete(f"{EVENTS}/4242", headers=bearer(ADMIN_TOKEN))
     assert response.status_code == 404

@@ -126,6 +126,11 @@ def test_events_change_publishes_a_new_snapshot(sqlite_store: Store, settings):
     assert poller.poll() is True
     assert poller.snapshot.version == version + 1
     assert [e.label for e in poller.view(ViewRequest()).events] == ["v2 released"]
+    # An edited event shows after the next poll too.
+    [event] = sqlite_store.list_events()
+    sqlite_store.update_event(event.id, event.occurred_at, "v2.0 released", "release", None)
+    assert poller.poll() is True
+    assert [e.label for e in poller.view(ViewRequest()).events] == ["v2.0 released"]
 
 
 def test_poll_survives_a_database_error(sqlite_store: Store, settings):

@@ -97,6 +97,7 @@ def build_blueprint() -> Blueprint:
     bp.get(f"{API}/responses")(get_responses)
     bp.post(f"{API}/events")(post_event)
     bp.get(f"{API}/events")(get_events)
+    bp.patch(f"{API}/events/<int:event_id>")(patch_event)
     bp.delete(f"{API}/events/<int:event_id>")(delete_event)
     return bp
 
@@ -180,6 +181,33 @@ def get_events():
     return jsonify({"events": [
         {"id": e.id, "occurred_at": e.occurred_at.isoformat(), "label": e.label,
          "kind": e.kind, "note": e.note} for e in get_services().store.list_events()]})
+
+
+def patch_event(event_id: int):
+    """PATCH /api/v1/events/<id>: change some of an event's fields (admin token); the result
+    passes the rules of a new event, or nothing changes. 404 when there is none."""
+    settings = get_services().settings
+    check_bearer(request, settings.admin_token, "NPS_TV_ADMIN_TOKEN")
+    require_json_type(request)
+    payload = parse_json(read_body(request, settings.max_body_bytes))
+    if not isinstance(payload, dict) or not payload:
+        raise ApiError.single(400, "body", "must be an object with label, occurred_at, kind "
+                                           "or note")
+    store = get_services().store
+    current = next((e for e in store.list_events() if e.id == event_id), None)
+    if current is None:
+        raise ApiError.single(404, "id", f"no event with id {event_id}", error="not found")
+    merged = {"label": current.label, "occurred_at": current.occurred_at.isoformat(),
+              "kind": current.kind, "note": current.note, **payload}
+    try:
+        event = validate_event(merged, TimeRange.from_settings(settings))
+    except ValidationError as exc:
+        raise ApiError(400, problems_from(exc)) from None
+    when = event.occurred_at or current.occurred_at
+    if not store.update_event(event_id, when, event.label, event.kind, event.note):
+        raise ApiError.single(404, "id", f"no event with id {event_id}", error="not found")
+    return jsonify({"id": event_id, "occurred_at": when.isoformat(), "label": event.label,
+                    "kind": event.kind, "note": event.note})
 
 
 def delete_event(event_id: int):

@@ -24,6 +24,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -273,6 +274,13 @@ class Store:
                 occurred_at=occurred_at, label=label, kind=kind, note=note,
                 created_at=datetime.now(UTC)))
             return int(result.inserted_primary_key[0])
+
+    def update_event(self, event_id: int, occurred_at: datetime, label: str, kind: str,
+                     note: str | None) -> bool:
+        """Replace an event's fields; False when there is none with that id."""
+        with self._writing() as conn:
+            return conn.execute(update(EVENTS).where(EVENTS.c.id == event_id).values(
+                occurred_at=occurred_at, label=label, kind=kind, note=note)).rowcount > 0
 
     def remove_event(self, event_id: int) -> bool:
         """Delete an event; False when there was none with that id."""
