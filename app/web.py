@@ -17,6 +17,7 @@ from app.api import build_blueprint
 from app.config import ASSETS_DIR, PACKAGE_ROOT, Settings
 from app.dash_guard import install_dash_guard
 from app.export_api import build_export_blueprint
+from app.follow_up_api import build_follow_up_blueprint
 from app.hardening import check_frame_ancestors, install_hardening
 from app.ingest.rest import build_blueprint as build_ingest_blueprint
 from app.ingest.tokens import check_tokens
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     server.register_blueprint(build_webhook_blueprint(settings))
     server.register_blueprint(build_share_blueprint())
     server.register_blueprint(build_export_blueprint())
+    server.register_blueprint(build_follow_up_blueprint())
     dash_app = Dash(
         "nps_tv",
         server=server,

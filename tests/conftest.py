@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from dash import Dash
 from flask.testing import FlaskClient
 from sqlalchemy import text
@@ -25,8 +26,12 @@ from sqlalchemy import text
 from app.config import DEFAULT_DATA_DIR, Settings
 from app.services import get_services
 from app.store import ResponseRecord, Store, open_store
+from app.store.database import MIGRATIONS_DIR
 from app.topics import load_taxonomy, tag_topics
 from app.web import create_app
+
+# The newest migration revision, read from the scripts (never written down a second time).
+MIGRATION_HEAD = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 
 # Real survey exports nobody here wrote, carried in the repo with their licences (README there).
 REAL_DATA = Path(__file__).resolve().parent / "data" / "real"

@@ -5,15 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from app.store import ResponseRecord, Store, open_store
 from app.store.database import MIGRATIONS_DIR
+from tests.conftest import MIGRATION_HEAD as HEAD
 from tests.conftest import make_record
-
-# The newest revision, read from the migration scripts (not written down a second time).
-HEAD = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 
 
 def test_the_newest_revision_is_read_from_the_scripts():

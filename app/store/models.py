@@ -148,3 +148,17 @@ class FleetStamp(Base):
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class FollowUp(Base):
+    """Calling back one respondent: its status (new, contacted, resolved) and owner. A
+    response without a row here is "new"."""
+
+    __tablename__ = "follow_ups"
+
+    response_id: Mapped[int] = mapped_column(
+        ID_TYPE, ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_by: Mapped[str] = mapped_column(String(100), nullable=False)

@@ -64,11 +64,11 @@ def responses_query(engine: Engine, *, after_id: int = 0, limit: int = 100,
     if score_max is not None:
         stmt = stmt.where(RESPONSES.c.score <= score_max)
     if segments:
-        stmt = stmt.where(RESPONSES.c.segment_set_id.in_(_segment_set_ids(engine, segments)))
+        stmt = stmt.where(RESPONSES.c.segment_set_id.in_(segment_set_ids(engine, segments)))
     return stmt
 
 
-def _segment_set_ids(engine: Engine, segments: Segments) -> list[int]:
+def segment_set_ids(engine: Engine, segments: Segments) -> list[int]:
     """Ids of the segment sets with a wanted value in every field (any of several values:
     ``{"product": ("Ledger", "Pulse")}``); [-1] when none, so the query matches nothing."""
     wanted = {k: {v} if isinstance(v, str) else set(v) for k, v in segments.items()}
@@ -100,7 +100,7 @@ def export_rows(engine: Engine, page_size: int, segment_fields: Sequence[str],
     after = filters.pop("after_id", 0)
     filters.pop("limit", None)
     wanted = filters.pop("segments", None)  # resolved once, not once a page
-    ids = _segment_set_ids(engine, wanted) if wanted else None
+    ids = segment_set_ids(engine, wanted) if wanted else None
     with translated(), engine.connect() as conn:
         segments = {i: tuple(json.loads(key).get(f, "") for f in segment_fields)
                     for i, key in conn.execute(select(SEGMENT_SETS.c.id, SEGMENT_SETS.c.key))}
