@@ -43,7 +43,7 @@ def build_parts(services: Services, snapshot: Snapshot, screen: ScreenConfig,
         panel, surface = find_part(part_name)
         return panel, panel.context(surface, screen.theme, settings.timezone,
                                     settings.segment_fields, load_profanity(settings.data_dir),
-                                    comments=screen.comments)
+                                    comments=screen.comments, editable=screen.editable)
 
     def fingerprint_of(part_name: str) -> str:
         panel, ctx = context(part_name)

@@ -38,12 +38,14 @@ class ScreenConfig:
     query: str  # canonical query string that reproduces this screen
     view_query: str  # the part of ``query`` that selects data (window and segments)
     hidden: tuple[str, ...] = ()  # panels its share link hides (customers' words)
+    editable: bool = False  # an admin's manager view: comments offer "Edit topics"
 
     @property
     def data_key(self) -> str:
         """Identifies the data this screen shows (not how it rotates)."""
         hidden = f"-{','.join(self.hidden)}" if self.hidden else ""
-        return f"{self.theme}{hidden}?{self.view_query}"
+        edit = "+edit" if self.editable else ""
+        return f"{self.theme}{hidden}{edit}?{self.view_query}"
 
     @property
     def comments(self) -> bool:

@@ -65,6 +65,7 @@ class PartContext:
     limit: int | None = None
     profanity: Profanity | None = None
     comments: bool = True  # False: a share link hides customers' words from this screen
+    editable: bool = False  # True: an admin's manager view, whose comments offer editing
 
 
 def resolve_theme(theme: str) -> dict[str, str]:

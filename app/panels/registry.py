@@ -44,11 +44,13 @@ class Panel:
 
     def context(self, surface: str, theme: str, timezone: str,
                 segment_fields: tuple[str, ...], profanity: Profanity | None = None,
-                comments: bool = True) -> PartContext:
+                comments: bool = True, editable: bool = False) -> PartContext:
         """The context this panel is built in on ``surface``; ``profanity`` is masked on the
-        wall (a public room) only; ``comments`` False drops customers' words."""
+        wall (a public room) only; ``comments`` False drops customers' words; ``editable``
+        (an admin on the manager page) offers corrections."""
         return PartContext(surface, theme, timezone, segment_fields, self.limits.get(surface),
-                           profanity if surface == "wall" else None, comments)
+                           profanity if surface == "wall" else None, comments,
+                           editable and surface == "manager")
 
 
 PANELS: tuple[Panel, ...] = (
