@@ -93,7 +93,8 @@ def _retag(store, settings: Settings, args: argparse.Namespace) -> int:
     if not outcome.ran:
         print(f"Already re-tagged for this taxonomy and model (run {run.id} by {run.owner}, "
               f"finished {run.finished_at:%Y-%m-%d %H:%M:%S} UTC): {run.scanned} responses "
-              f"read, {run.changed} changed. Nothing written.")
+              f"read, {run.changed} changed. Nothing written (waited "
+              f"{outcome.waited:.1f} s).")
         return 0
     resumed = f", resumed after id {outcome.resumed_from}" if outcome.resumed_from else ""
     print(f"Re-tagged {run.scanned} responses: {run.changed} changed{resumed}. "

@@ -67,6 +67,7 @@ class RetagOutcome:
     run: RetagRun
     ran: bool
     resumed_from: int = 0  # last_id this process started after (0: from the start)
+    waited: float = 0.0  # seconds this process waited for another owner
 
 
 def default_owner() -> str:
@@ -154,20 +155,21 @@ def retag(store: Store, fingerprint: str, *, batch: int = DEFAULT_BATCH,
     """
     owner = owner or default_owner()
     batch = max(1, int(batch))
+    began = time.monotonic()
     while True:
         run, claimed = claim(store, fingerprint, owner, lease)
         if claimed:
             break
         if run.state == "done":
-            return RetagOutcome(run, ran=False)
+            return RetagOutcome(run, ran=False, waited=time.monotonic() - began)
         if progress is not None:
             progress(run)
         wait(WAIT_SECONDS)
-    resumed_from = run.last_id
+    resumed_from, waited = run.last_id, time.monotonic() - began
     while run.state == "running":
         started = time.monotonic()
         run = retag_batch(store, run.id, owner, batch)
         if progress is not None:
             progress(run)
         wait(max(0.001, REST_SHARE * (time.monotonic() - started)))
-    return RetagOutcome(run, ran=True, resumed_from=resumed_from)
+    return RetagOutcome(run, ran=True, resumed_from=resumed_from, waited=waited)
