@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from app.store.errors import translated
 from app.store.models import Response, TopicRetagRun, TopicSet
@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 RESPONSES = Response.__table__
 RUNS = TopicRetagRun.__table__
 TOPIC_SETS = TopicSet.__table__
+# One statement for every changed row of a batch (executemany), updated_at bumped so every
+# poller refolds the row.
+CHANGE_TOPICS = update(RESPONSES).where(RESPONSES.c.id == bindparam("rid")).values(
+    topic_set_id=bindparam("tid"), updated_at=bindparam("now"))
 LEASE_SECONDS = 30.0  # a run whose heartbeat is older than this is taken over
 WAIT_SECONDS = 0.5  # how often a waiting process looks at the owner's run
 DEFAULT_BATCH = 500
@@ -132,9 +136,8 @@ def retag_batch(store: Store, run_id: int, owner: str, batch: int) -> RetagRun:
                     changed[int(rid)] = key
             if changed:
                 learned = store.topic_set_ids(conn, changed.values())
-                for rid, key in changed.items():
-                    conn.execute(update(RESPONSES).where(RESPONSES.c.id == rid).values(
-                        topic_set_id=learned[key], updated_at=now))
+                conn.execute(CHANGE_TOPICS, [{"rid": rid, "tid": learned[key], "now": now}
+                                             for rid, key in changed.items()])
             conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(
                 last_id=int(rows[-1].id), scanned=RUNS.c.scanned + len(rows),
                 changed=RUNS.c.changed + len(changed), heartbeat_at=now))
