@@ -74,7 +74,7 @@ def test_settings_lists_every_variable(env, capsys):
 
 def test_upgrade_reports_the_revision(env, capsys):
     assert main(["upgrade"]) == 0
-    assert "revision 0003" in capsys.readouterr().out
+    assert "revision 0004" in capsys.readouterr().out
 
 
 def test_bad_configuration_names_the_variable(env, monkeypatch, capsys):

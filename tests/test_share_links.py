@@ -158,5 +158,5 @@ def test_the_migration_downgrades_and_upgrades_again(store: Store):
         command.downgrade(cfg, "0002")
     assert "share_links" not in inspect(store.engine).get_table_names()
     store.upgrade()
-    assert store.current_revision() == "0003"
+    assert store.current_revision() == "0004"
     assert ShareLinks(store).list_links() == []
