@@ -294,3 +294,32 @@ def test_a_redelivered_comment_keeps_its_correction_when_new_ones_arrive(sqlite_
         make_record(9, 4, comment="The price is far too high", when=now - timedelta(hours=1))])
     assert [r["topics"] for r in sqlite_store.list_responses()][0::4] == [["Billing"],
                                                                           ["Pricing"]]
+
+
+def test_an_admin_corrects_topics_through_the_api_in_links_mode(links_app):
+    client = links_app.server.test_client()
+    store = get_services(links_app).store
+    rid = store.list_responses()[0]["id"]
+    url = f"/api/v1/responses/{rid}/topics"
+    assert client.put(url, json={"topics": ["Support"]}).status_code == 401
+    reply = client.put(url, json={"topics": ["Support"]}, headers=AUTH)
+    assert reply.status_code == 200 and reply.get_json()["topics"] == ["Support"]
+
+
+def test_nps_tv_topics_learn_prints_before_and_after(env, settings, capsys):
+    store = open_store(settings)
+    store.upsert_responses([make_record(i, 5, comment=text)
+                            for i, (text, _) in enumerate(corrections_set())])
+    for row, (_, topics) in zip(store.list_responses(limit=500), corrections_set(),
+                                strict=True):
+        store.set_topics(row["id"], topics)
+    store.dispose()
+    assert main(["topics", "learn"]) == 0
+    out = capsys.readouterr().out
+    assert "Trained on" in out and "before (held-out corrections):" in out
+    assert "after (held-out corrections):" in out and "Performance" in out
+
+
+def test_nps_tv_topics_report_without_corrections_says_how_to_make_some(env, capsys):
+    assert main(["topics", "report"]) == 0
+    assert "No corrected comments yet" in capsys.readouterr().out
