@@ -119,3 +119,23 @@ def test_two_processes_retag_exactly_once(store, settings, tmp_path):
 def test_nps_tv_topics_retag_refuses_a_bad_batch(env, capsys):
     assert main(["topics", "retag", "--batch", "0"]) == 2
     assert "--batch: must be a positive number" in capsys.readouterr().err
+
+
+def test_an_owner_that_loses_its_lease_waits_for_the_new_owner(store):
+    seed(store, 10)
+    use_new_taxonomy(store)
+    calls = []
+
+    def stall_then_finish(_seconds: float) -> None:
+        calls.append(_seconds)
+        if len(calls) == 1:  # after the first batch another process takes the run over
+            with store.engine.begin() as conn:
+                conn.execute(update(RUNS).values(owner="rescuer"))
+            return
+        run = get_run(store, "fp")
+        while run.state == "running":
+            run = retag_batch(store, run.id, "rescuer", 4)
+
+    outcome = retag(store, "fp", owner="slow", batch=4, wait=stall_then_finish)
+    assert not outcome.ran and outcome.run.owner == "rescuer"
+    assert outcome.run.scanned == 10 and outcome.run.changed == 5

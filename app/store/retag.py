@@ -154,7 +154,8 @@ def retag(store: Store, fingerprint: str, *, batch: int = DEFAULT_BATCH,
 
     The owner calls ``progress(run)`` after each batch; a process that finds the run owned
     by a live process waits for it (taking it over should its lease lapse) and returns its
-    result with ``ran=False``; a finished run is returned as it is.
+    result with ``ran=False``; a finished run is returned as it is. An owner that loses its
+    lease (a batch slower than the lease) waits for the process that took the run over.
     """
     owner = owner or default_owner()
     batch = max(1, int(batch))
@@ -162,17 +163,27 @@ def retag(store: Store, fingerprint: str, *, batch: int = DEFAULT_BATCH,
     while True:
         run, claimed = claim(store, fingerprint, owner, lease)
         if claimed:
-            break
+            resumed_from, waited = run.last_id, time.monotonic() - began
+            try:
+                run = _work(store, run, owner, batch, progress, wait)
+            except LeaseLost:
+                continue  # another process took it over: wait for it like any other
+            return RetagOutcome(run, ran=True, resumed_from=resumed_from, waited=waited)
         if run.state == "done":
             return RetagOutcome(run, ran=False, waited=time.monotonic() - began)
         if progress is not None:
             progress(run)
         wait(WAIT_SECONDS)
-    resumed_from, waited = run.last_id, time.monotonic() - began
+
+
+def _work(store: Store, run: RetagRun, owner: str, batch: int,
+          progress: Callable[[RetagRun], None] | None,
+          wait: Callable[[float], None]) -> RetagRun:
+    """The owner's batches until the run is done, resting between them."""
     while run.state == "running":
         started = time.monotonic()
         run = retag_batch(store, run.id, owner, batch)
         if progress is not None:
             progress(run)
         wait(max(0.001, REST_SHARE * (time.monotonic() - started)))
-    return RetagOutcome(run, ran=True, resumed_from=resumed_from, waited=waited)
+    return run
