@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, insert, select, tuple_, update
+from sqlalchemy import delete, exists, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -173,16 +173,22 @@ class TopicMethods:
     def corrections_by_key(self, conn, keys: Sequence[tuple[str, str]]
                            ) -> dict[tuple[str, str], Corrections]:
         """Corrections of stored responses by (source, external_id): ingest's lookup, one
-        cheap EXISTS when nobody has corrected anything."""
+        cheap EXISTS when nobody has corrected anything, else one indexed join per 500 keys
+        that returns only the corrected ones."""
         if not keys or not conn.execute(select(exists().select_from(CORRECTIONS))).scalar():
             return {}
-        ids: dict[int, tuple[str, str]] = {}
-        for start in range(0, len(keys), 500):
-            chunk = [tuple(k) for k in keys[start:start + 500]]
-            ids.update((int(i), (s, e)) for i, s, e in conn.execute(
-                select(RESPONSES.c.id, RESPONSES.c.source, RESPONSES.c.external_id).where(
-                    tuple_(RESPONSES.c.source, RESPONSES.c.external_id).in_(chunk))))
-        return {ids[rid]: fixes for rid, fixes in self.corrections_for(conn, ids).items()}
+        found: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for source in {s for s, _ in keys}:
+            ids = [e for s, e in keys if s == source]
+            for start in range(0, len(ids), 500):
+                rows = conn.execute(
+                    select(RESPONSES.c.external_id, CORRECTIONS.c.topic, CORRECTIONS.c.action)
+                    .join(CORRECTIONS, CORRECTIONS.c.response_id == RESPONSES.c.id)
+                    .where(RESPONSES.c.source == source,
+                           RESPONSES.c.external_id.in_(ids[start:start + 500])))
+                for external_id, topic, action in rows:
+                    found.setdefault((source, external_id), []).append((topic, action))
+        return {key: Corrections.from_actions(pairs) for key, pairs in found.items()}
 
     def topic_set_ids(self, conn, keys: Iterable[str]) -> dict[str, int]:
         """Ids of topic-set keys, created when new (cache them only once committed)."""
