@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from app.config import Settings
 from app.store import open_store
-from app.store.retag import DEFAULT_BATCH, RetagRun, retag
+from app.store.retag import DEFAULT_BATCH, RetagRun, default_owner, retag
 from app.topic_learning import (
     TopicScore,
     format_scores,
@@ -75,20 +75,25 @@ def _retag(store, settings: Settings, args: argparse.Namespace) -> int:
         print("topics retag: --batch: must be a positive number of responses",
               file=sys.stderr)
         return 2
-    bar = tqdm(total=0, unit="rows", disable=args.no_progress, file=sys.stderr,
-               desc="retag")
+    me = default_owner()
+    bars: list[tqdm] = []  # made at the first progress: a finished run shows no empty bar
 
     def progress(run: RetagRun) -> None:
+        if not bars:
+            bars.append(tqdm(total=run.total, unit="rows", disable=args.no_progress,
+                             file=sys.stderr, desc="retag"))
+        bar = bars[0]
         bar.total = max(run.total, run.scanned)
-        bar.desc = "retag" if run.state == "done" else f"retag ({run.state}, {run.owner})"
+        bar.desc = "retag" if run.owner == me else f"retag (waiting for {run.owner})"
         bar.n = run.scanned
         bar.refresh()
 
     try:
-        outcome = retag(store, tagging_fingerprint(settings), batch=args.batch,
+        outcome = retag(store, tagging_fingerprint(settings), batch=args.batch, owner=me,
                         progress=progress)
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
     run = outcome.run
     if not outcome.ran:
         print(f"Already re-tagged for this taxonomy and model (run {run.id} by {run.owner}, "

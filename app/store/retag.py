@@ -159,7 +159,7 @@ def retag(store: Store, fingerprint: str, *, batch: int = DEFAULT_BATCH,
     """
     owner = owner or default_owner()
     batch = max(1, int(batch))
-    began = time.monotonic()
+    began, waiting = time.monotonic(), False
     while True:
         run, claimed = claim(store, fingerprint, owner, lease)
         if claimed:
@@ -170,7 +170,10 @@ def retag(store: Store, fingerprint: str, *, batch: int = DEFAULT_BATCH,
                 continue  # another process took it over: wait for it like any other
             return RetagOutcome(run, ran=True, resumed_from=resumed_from, waited=waited)
         if run.state == "done":
+            if progress is not None and waiting:
+                progress(run)  # the bar it watched reaches the end
             return RetagOutcome(run, ran=False, waited=time.monotonic() - began)
+        waiting = True
         if progress is not None:
             progress(run)
         wait(WAIT_SECONDS)
