@@ -279,7 +279,7 @@ def test_corrections_apply_in_taxonomy_order():
     assert fixes.truth == {"Support", "Billing"}
 
 
-def test_a_response_without_corrections_costs_ingest_one_lookup(sqlite_store):
+def test_ingest_finds_no_corrections_when_none_are_stored(sqlite_store):
     seed(sqlite_store)
     with sqlite_store.engine.connect() as conn:
         assert sqlite_store.corrections_by_key(conn, [("test", "0")]) == {}
