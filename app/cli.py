@@ -1,4 +1,5 @@
-"""The ``nps-tv`` command: serve, demo, import, event, share, screens, settings, upgrade."""
+"""The ``nps-tv`` command: serve, demo, import, event, share, screens, topics, settings,
+upgrade."""
 
 from __future__ import annotations
 
@@ -206,6 +207,7 @@ def cmd_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree of ``nps-tv``."""
     from app.cli_share import add_share_parsers
+    from app.cli_topics import add_topics_parser
     from app.ingest.cli_import import add_import_parser
 
     parser = argparse.ArgumentParser(prog="nps-tv", description="A live NPS wall for the office.")
@@ -225,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_import_parser(sub).set_defaults(func=cmd_import)
     add_share_parsers(sub)
+    add_topics_parser(sub)
 
     ev = sub.add_parser("event", help="tag events on the trend (a release, a price change)")
     ev_sub = ev.add_subparsers(dest="action", required=True)

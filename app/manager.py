@@ -9,14 +9,14 @@ from urllib.parse import urlencode
 
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
-from app import live, live_page
+from app import live, live_page, topic_editor
 from app.admin_pages import build_share_dialog
 from app.dash_guard import client_choices, client_query, client_text
 from app.live_page import URL_ID, LivePage, PageIds
 from app.panels import CHIP_CHARS
 from app.panels.registry import Panel, panels
 from app.privacy import clean_for_display
-from app.scopes import request_scope
+from app.scopes import is_admin_request, request_scope
 from app.screen import VIEW_PARAMS, ScreenConfig, describe_request, public_query
 from app.windows import RANGE, window_days
 
@@ -73,7 +73,7 @@ def list_segment_values(services: Services) -> dict[str, list[str]]:
 def build_layout(query: dict[str, str], services: Services) -> html.Div:
     """The manager page for a URL query, with the current data already in place."""
     settings = services.settings
-    screen = live_page.screen_for(services, query)
+    screen = editable_screen(live_page.screen_for(services, query))
     first = live.compute_update(services, screen, None, PAGE.part_names(screen))
     config = live_page.build_config(PAGE, services, public_query(query, settings.segment_fields),
                                     fields=list(settings.segment_fields))
@@ -83,7 +83,14 @@ def build_layout(query: dict[str, str], services: Services) -> html.Div:
         html.Main(className="mgr-grid", children=[
             _build_card(panel, first, screen) for panel in panels()]),
         html.Div(id=IDS.connection, className="tv-connection"),
+        topic_editor.build_topic_dialog(services),
     ])
+
+
+def editable_screen(screen: ScreenConfig) -> ScreenConfig:
+    """The screen, with comments an admin may correct ("Edit topics") when the request is
+    an admin's."""
+    return replace(screen, editable=True) if is_admin_request() else screen
 
 
 def _build_header(screen: ScreenConfig, services: Services) -> html.Header:
@@ -102,6 +109,7 @@ def _build_header(screen: ScreenConfig, services: Services) -> html.Header:
         ]),
         html.Div(className="mgr-status", children=[
             notice,
+            topic_editor.build_message(),
             html.Span(id=IDS.updated, className="status-updated is-unknown"),
             html.Span(id=IDS.clock, className="mgr-clock"),
             html.A("Open wall ↗", id=WALL_LINK, href=_wall_href(screen), target="_blank",
@@ -158,7 +166,7 @@ def run_update(services: Services, config: Any, state: Any, window: Any,
     fields = list(services.settings.segment_fields)
     query = build_query(client_query(config), client_text(window), fields,
                         client_choices(values, len(fields)))
-    screen = live_page.screen_for(services, query)
+    screen = editable_screen(live_page.screen_for(services, query))
 
     def subtitle(update: live.Update) -> list:
         return [no_update if update.state is no_update else describe_request(screen.request)]
@@ -172,6 +180,7 @@ def register_callbacks(dash_app: Dash, services: Services) -> None:
                             inputs=[Input(WINDOW, "value"), Input(filter_id(ALL), "value")],
                             extra_outputs=[(SUBTITLE, "children")])
     live_page.register_client(dash_app, PAGE)
+    topic_editor.register_callbacks(dash_app, services)
 
     @dash_app.callback(
         Output(URL_ID, "search"), Output(WALL_LINK, "href"),

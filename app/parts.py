@@ -43,7 +43,8 @@ def build_parts(services: Services, snapshot: Snapshot, screen: ScreenConfig,
         panel, surface = find_part(part_name)
         return panel, panel.context(surface, screen.theme, settings.timezone,
                                     settings.segment_fields, load_profanity(settings.data_dir),
-                                    comments=screen.comments, rest=screen.rest)
+                                    comments=screen.comments, rest=screen.rest,
+                                    editable=screen.editable)
 
     def fingerprint_of(part_name: str) -> str:
         panel, ctx = context(part_name)

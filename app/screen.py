@@ -42,13 +42,15 @@ class ScreenConfig:
     # Whether the score may be set against the rest of the responses: not under a link
     # limited to some segments, since the rest is what that link may not see.
     rest: bool = True
+    editable: bool = False  # an admin's manager view: comments offer "Edit topics"
 
     @property
     def data_key(self) -> str:
         """Identifies the data this screen shows (not how it rotates)."""
         hidden = f"-{','.join(self.hidden)}" if self.hidden else ""
         rest = "" if self.rest else "-norest"
-        return f"{self.theme}{hidden}{rest}?{self.view_query}"
+        edit = "+edit" if self.editable else ""
+        return f"{self.theme}{hidden}{rest}{edit}?{self.view_query}"
 
     @property
     def comments(self) -> bool:

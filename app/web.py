@@ -35,6 +35,7 @@ from app.share_api import build_blueprint as build_share_blueprint
 from app.store import Store, open_store
 from app.store.links import ShareLinks
 from app.topics import load_taxonomy
+from app.topics_api import build_blueprint as build_topics_blueprint
 
 log = logging.getLogger("nps_tv")
 
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     server.register_blueprint(build_share_blueprint())
     server.register_blueprint(build_export_blueprint())
     server.register_blueprint(build_follow_up_blueprint())
+    server.register_blueprint(build_topics_blueprint())
     dash_app = Dash(
         "nps_tv",
         server=server,

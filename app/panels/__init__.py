@@ -66,6 +66,7 @@ class PartContext:
     profanity: Profanity | None = None
     comments: bool = True  # False: a share link hides customers' words from this screen
     rest: bool = True  # False: a link limited to segments may not see the rest to compare
+    editable: bool = False  # True: an admin's manager view, whose comments offer editing
 
 
 def resolve_theme(theme: str) -> dict[str, str]:

@@ -13,6 +13,9 @@ from app.rollup import Comment
 from app.views import View
 
 COMMENTS_LIST = "comments-list"
+# Pattern id type of a comment's "Edit topics" button (admins on the manager page only);
+# app/topic_editor.py opens its dialog.
+TOPICS_EDIT = "comment-topics-edit"
 SECONDS_PER_COMMENT = 7  # scroll speed: one card every few seconds
 MIN_TO_SCROLL = 4  # fewer than this fit on screen, so they stand still
 # A card stays a card: about six lines at wall size (like the gong), whatever was stored.
@@ -21,15 +24,17 @@ COMMENT_CHARS = 420
 
 def build_comments_panel(view: View, now: datetime | None = None, *, limit: int,
                          scroll: bool = True, fields: tuple[str, ...] = (),
-                         profanity: Profanity | None = None) -> list[Component]:
+                         profanity: Profanity | None = None,
+                         editable: bool = False) -> list[Component]:
     """The comment feed for a view: newest first, looping upwards when ``scroll`` is on, the
-    words of ``profanity`` masked."""
+    words of ``profanity`` masked, each with an "Edit topics" button when ``editable``."""
     now = now or datetime.now(UTC)
     comments = view.comments[:limit]
     if not comments:
         where = describe_window(view.request.window, view.label)
         return [html.Div(f"No comments {where}", className="panel-message")]
-    cards = [build_comment_card(c, now, fields=fields, profanity=profanity) for c in comments]
+    cards = [build_comment_card(c, now, fields=fields, profanity=profanity, editable=editable)
+             for c in comments]
     scrolling = scroll and len(cards) >= MIN_TO_SCROLL
     track: list[Component] = list(cards)
     if scrolling:
@@ -43,8 +48,9 @@ def build_comments_panel(view: View, now: datetime | None = None, *, limit: int,
 
 
 def build_comment_card(comment: Comment, now: datetime, fields: tuple[str, ...] = (),
-                       profanity: Profanity | None = None) -> html.Div:
-    """One comment: score badge, the verbatim, relative time, segment and topic chips."""
+                       profanity: Profanity | None = None, editable: bool = False) -> html.Div:
+    """One comment: score badge, the verbatim, relative time, segment and topic chips (and
+    an "Edit topics" button for an admin)."""
     category = category_name(comment.score)
     order = {name: i for i, name in enumerate(fields)}
     names = sorted(comment.segments, key=lambda name: (order.get(name, len(order)), name))
@@ -66,6 +72,9 @@ def build_comment_card(comment: Comment, now: datetime, fields: tuple[str, ...] 
                     html.Span(format_ago(comment.created_at, now), className="rel-time",
                               **{"data-ts": comment.created_at.isoformat(timespec="seconds")}),
                     *chips,
+                    *([html.Button("Edit topics", id={"type": TOPICS_EDIT, "id": comment.id},
+                                   className="comment-edit", title="Correct this comment's "
+                                   "topics (admins)")] if editable else []),
                 ]),
             ]),
         ])
@@ -76,11 +85,11 @@ def needs(view: View, ctx: PartContext) -> tuple:
     shown = tuple((c.id, c.created_at, c.score, c.text, tuple(c.segments.items()), c.topics)
                   for c in view.comments[:ctx.limit])
     return (shown, view.label, view.request.window, ctx.segment_fields, ctx.surface,
-            ctx.profanity)
+            ctx.profanity, ctx.editable)
 
 
 def build(view: View, ctx: PartContext) -> list[Component]:
     """The registry's builder: a scrolling feed on the wall, a still list for managers."""
     return build_comments_panel(view, datetime.now(UTC), limit=ctx.limit or len(view.comments),
                                 scroll=ctx.surface == "wall", fields=ctx.segment_fields,
-                                profanity=ctx.profanity)
+                                profanity=ctx.profanity, editable=ctx.editable)

@@ -44,12 +44,15 @@ class Panel:
 
     def context(self, surface: str, theme: str, timezone: str,
                 segment_fields: tuple[str, ...], profanity: Profanity | None = None,
-                comments: bool = True, rest: bool = True) -> PartContext:
+                comments: bool = True, rest: bool = True,
+                editable: bool = False) -> PartContext:
         """The context this panel is built in on ``surface``; ``profanity`` is masked on the
         wall (a public room) only; ``comments`` False drops customers' words; ``rest`` False
-        leaves out the comparison with responses outside the screen's segments."""
+        leaves out the comparison with responses outside the screen's segments; ``editable``
+        (an admin on the manager page) offers corrections."""
         return PartContext(surface, theme, timezone, segment_fields, self.limits.get(surface),
-                           profanity if surface == "wall" else None, comments, rest)
+                           profanity if surface == "wall" else None, comments, rest,
+                           editable and surface == "manager")
 
 
 PANELS: tuple[Panel, ...] = (

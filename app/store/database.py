@@ -30,6 +30,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.store import polling, reading
+from app.store.corrections import Corrections, TopicMethods
 from app.store.errors import StoreUnavailable, is_store_failure, translated, unavailable
 from app.store.models import Event, Response, SegmentSet, TopicSet
 from app.store.polling import ChangedRows, to_naive_utc  # noqa: F401 - re-exported
@@ -52,7 +53,7 @@ SEGMENT_SETS = SegmentSet.__table__
 TOPIC_SETS = TopicSet.__table__
 
 
-class Store:
+class Store(TopicMethods):
     """The response store on one SQLAlchemy engine (SQLite file or PostgreSQL)."""
 
     def __init__(self, url: str, tagger: Callable[[str | None], Iterable[str]] | None = None):
@@ -198,7 +199,8 @@ class Store:
         keys = list(by_key)
         keep_time = [by_key[key].created_at is None for key in keys]
         dialect_insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
-        rows = [self._row(by_key[key], now) for key in keys]
+        fixes = self.corrections_by_key(conn, keys)  # an admin's topics win over the tagger
+        rows = [self._row(by_key[key], now, fixes.get(key)) for key in keys]
         # Ids learned by an earlier batch are not cached yet (uncommitted): looked up again.
         for name, ids in self._resolve_sets(conn, rows).items():
             learned.setdefault(name, {}).update(ids)
@@ -210,7 +212,8 @@ class Store:
         updated = len(touched)
         return UpsertResult(inserted, updated, len(rows) - inserted - updated)
 
-    def _row(self, record: ResponseRecord, now: datetime) -> dict[str, Any]:
+    def _row(self, record: ResponseRecord, now: datetime,
+             corrections: Corrections | None = None) -> dict[str, Any]:
         return {
             "source": record.source,
             "external_id": record.external_id,
@@ -220,7 +223,7 @@ class Store:
             "created_at": record.created_at or now,
             "updated_at": now,
             "segment_set_id": canonical_segments(record.segments),  # resolved to an id later
-            "topic_set_id": ",".join(self.tagger(record.comment)),
+            "topic_set_id": ",".join(self.topics_for(record.comment, corrections)),
             "excluded": bool(record.excluded),
             "source_updated_at": record.source_updated_at,
         }

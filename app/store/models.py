@@ -150,6 +150,45 @@ class FleetStamp(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
+class TopicCorrection(Base):
+    """An admin's word on one topic of one response: ``add`` (the tagger missed it),
+    ``remove`` (the tagger was wrong) or ``keep`` (the tagger was right, confirmed).
+
+    One row per (response, topic): a later correction replaces the earlier one.
+    """
+
+    __tablename__ = "topic_corrections"
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True, autoincrement=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"),
+                                             nullable=False)
+    topic: Mapped[str] = mapped_column(String(100), nullable=False)
+    action: Mapped[str] = mapped_column(String(8), nullable=False)
+    who: Mapped[str] = mapped_column(String(100), nullable=False, default="admin")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    __table_args__ = (UniqueConstraint("response_id", "topic"),)
+
+
+class TopicRetagRun(Base):
+    """One back-fill of every stored response's topics for one tagger fingerprint (taxonomy
+    and models): claimed by one process, resumable from ``last_id`` when its lease lapses."""
+
+    __tablename__ = "topic_retag_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)  # running, done
+    owner: Mapped[str] = mapped_column(String(100), nullable=False)
+    total: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    scanned: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    changed: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    last_id: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 class FollowUp(Base):
     """Calling back one respondent: its status (new, contacted, resolved) and owner. A
     response without a row here is "new"."""
