@@ -41,6 +41,7 @@ from app.store.records import (  # noqa: F401 - re-exported
 )
 from app.store.sqlite import prepare_sqlite_file, sqlite_pragmas
 from app.store.writes import WriteGate
+from app.tone import decode_key, topic_key
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Any constant works; it only has to be the same in every process of one deployment.
@@ -220,7 +221,7 @@ class Store:
             "created_at": record.created_at or now,
             "updated_at": now,
             "segment_set_id": canonical_segments(record.segments),  # resolved to an id later
-            "topic_set_id": ",".join(self.tagger(record.comment)),
+            "topic_set_id": topic_key(record.comment, self.tagger(record.comment), self.tagger),
             "excluded": bool(record.excluded),
             "source_updated_at": record.source_updated_at,
         }
@@ -351,7 +352,7 @@ class Store:
             "score": r["score"], "comment": r["comment"],
             "created_at": r["created_at"].isoformat(), "updated_at": r["updated_at"].isoformat(),
             "segments": json.loads(r["segments_key"]),
-            "topics": [t for t in r["topics_key"].split(",") if t],
+            "topics": list(decode_key(r["topics_key"])[0]),
             "excluded": bool(r["excluded"]),
         } for r in rows]
 
