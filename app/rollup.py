@@ -2,10 +2,11 @@
 
 The rollup keeps counts by (segment combination, local day, category), by
 (segment combination, local day, topic, category) and the tone of the topic mentions by
-(segment combination, local day, topic, positive/negative) in numpy arrays; a mention in
-neither is neutral or of unknown tone (stored before tones, app/tone.py). A poll folds in only
-the rows that changed: a row seen before is first taken out with the values it was
-counted with, then put back with its new ones, so late updates never double-count.
+(segment combination, local day, topic, positive/negative/neutral) in numpy arrays; a
+mention in none of them was stored before tones were read (tone unknown, app/tone.py).
+A poll folds in only the rows that changed: a row seen before is first taken out with the
+values it was counted with, then put back with its new ones, so late updates never
+double-count (a comment edited from praise to complaint moves its mention across tones).
 
 Rows created outside the plausible time range (stored before the input rules, or under
 another NPS_TV_EARLIEST_DATE) are not counted, so the day axis never stretches to year 1 or
@@ -25,7 +26,7 @@ from app.privacy import mask_personal_data
 from app.rollup_arrays import add_at, categories, local_days, to_micros
 from app.segments import SegmentGroups
 from app.store.database import ChangedRows, EventRow
-from app.tone import NEGATIVE, POSITIVE, decode_key
+from app.tone import NEGATIVE, NEUTRAL, POSITIVE, decode_key
 
 NOT_COUNTED = -1
 UNSEEN = -1
@@ -62,7 +63,7 @@ class Snapshot:
     # (newest updated_at in microseconds, newest id): comparable across worker processes,
     # unlike ``version``, so a screen never takes older data from a worker that lags.
     mark: tuple[int, int] = (0, 0)
-    # (combos, days, topics, 2) int32: mentions with a positive and a negative tone
+    # (combos, days, topics, 3) int32: mentions with a positive, negative and neutral tone
     tone_counts: np.ndarray | None = None
 
     @property
@@ -80,8 +81,8 @@ class Rollup:
         self.comments_keep = comments_keep
         self.topic_names: list[str] = list(topic_names)
         self._topic_index = {name: i for i, name in enumerate(self.topic_names)}
-        # topic-set key -> (topics, positive, negative) bit masks
-        self._topic_masks: dict[str, tuple[int, int, int]] = {"": (0, 0, 0)}
+        # topic-set key -> (topics, positive, negative, neutral) bit masks
+        self._topic_masks: dict[str, tuple[int, ...]] = {"": (0, 0, 0, 0)}
         self.segments = SegmentGroups(segment_fields, segment_values_max)
         self.combos = self.segments.combos
         self.time_range = time_range or TimeRange()
@@ -89,13 +90,14 @@ class Rollup:
         self.day0 = 0
         self.counts = np.zeros((0, 0, 3), dtype=np.int32)
         self.topic_counts = np.zeros((0, 0, max(len(self.topic_names), 1), 3), dtype=np.int32)
-        self.tone_counts = np.zeros((0, 0, max(len(self.topic_names), 1), 2), dtype=np.int32)
+        self.tone_counts = np.zeros((0, 0, max(len(self.topic_names), 1), 3), dtype=np.int32)
         self._day = np.zeros(0, dtype=np.int64)
         self._combo = np.zeros(0, dtype=np.int32)
         self._cat = np.zeros(0, dtype=np.int8)
         self._tmask = np.zeros(0, dtype=np.int64)
         self._pmask = np.zeros(0, dtype=np.int64)  # topics mentioned with praise
         self._nmask = np.zeros(0, dtype=np.int64)  # topics mentioned with a complaint
+        self._umask = np.zeros(0, dtype=np.int64)  # topics mentioned with neither
         self._updated = np.zeros(0, dtype=np.int64)
         self._inside = np.zeros(0, dtype=bool)  # created within the plausible range
         self._ahead: dict[int, int] = {}  # id -> created (epoch s) of rows ahead of the range
@@ -132,15 +134,15 @@ class Rollup:
         days[inside] = local_days(created[inside] * 1_000_000, self.tz)
         cats = np.where(rows.excluded[sel], NOT_COUNTED, categories(rows.scores[sel]))
         combos = self._lookup(rows.segment_sets[sel], rows.segment_keys, self._combo_of)
-        masks, pmasks, nmasks = self._lookup(rows.topic_sets[sel], rows.topic_keys,
-                                             self._mask_of).T
+        masks, pmasks, nmasks, umasks = self._lookup(rows.topic_sets[sel], rows.topic_keys,
+                                                     self._mask_of).T
         seen = self._updated[ids] != UNSEEN
         was_inside, prev_updated = self._inside[ids], self._updated[ids]
         # Re-read rows (the overlap, a repeat delivery) that count exactly as before are no change.
         moved = ~seen | (was_inside != inside) | (self._day[ids] != days) \
             | (self._combo[ids] != combos) | (self._cat[ids] != cats) \
             | (self._tmask[ids] != masks) | (self._pmask[ids] != pmasks) \
-            | (self._nmask[ids] != nmasks)
+            | (self._nmask[ids] != nmasks) | (self._umask[ids] != umasks)
         self.stored += int((~seen).sum())
         self.outside += int((~inside).sum()) - int((seen & ~was_inside).sum())
         self._apply(ids[seen & moved], sign=-1)  # take out what these rows counted before
@@ -151,7 +153,7 @@ class Rollup:
             self._ensure_shape(len(self.combos))
         self._day[ids], self._combo[ids], self._cat[ids] = days, combos, cats
         self._tmask[ids], self._updated[ids], self._inside[ids] = masks, updated, inside
-        self._pmask[ids], self._nmask[ids] = pmasks, nmasks
+        self._pmask[ids], self._nmask[ids], self._umask[ids] = pmasks, nmasks, umasks
         self._apply(ids[moved], sign=+1)
         self._note_ahead(ids, created, created > latest_s)
 
@@ -210,26 +212,26 @@ class Rollup:
         ids, cats = ids[counted], cats[counted].astype(np.int64)
         combos, days = self._combo[ids].astype(np.int64), self._day[ids] - self.day0
         add_at(self.counts, (combos * self.counts.shape[1] + days) * 3 + cats, sign)
-        masks, pmasks, nmasks = self._tmask[ids], self._pmask[ids], self._nmask[ids]
+        masks = self._tmask[ids]
+        tones = (self._pmask[ids], self._nmask[ids], self._umask[ids])
         n_days, n_topics = self.topic_counts.shape[1], self.topic_counts.shape[2]
         for t in range(len(self.topic_names)):
             hit = (masks >> t) & 1 == 1
             if hit.any():
                 cell = (combos[hit] * n_days + days[hit]) * n_topics + t
                 add_at(self.topic_counts, cell * 3 + cats[hit], sign)
-                positive = (pmasks[hit] >> t) & 1 == 1
-                negative = (nmasks[hit] >> t) & 1 == 1
-                add_at(self.tone_counts, np.concatenate((cell[positive] * 2,
-                                                       cell[negative] * 2 + 1)), sign)
+                add_at(self.tone_counts, np.concatenate([
+                    cell[(tone[hit] >> t) & 1 == 1] * 3 + k for k, tone in enumerate(tones)]),
+                    sign)
 
     def _combo_of(self, segments: str) -> int:
         return self.segments.index_of(segments)
 
-    def _mask_of(self, key: str) -> tuple[int, int, int]:
-        """The topics of a topic-set key, and those of them praised and criticised, as bits."""
+    def _mask_of(self, key: str) -> tuple[int, ...]:
+        """The topics of a topic-set key, and those praised, criticised or neither, as bits."""
         masks = self._topic_masks.get(key)
         if masks is None:
-            mask = positive = negative = 0
+            mask = positive = negative = neutral = 0
             for name, tone in zip(*decode_key(key), strict=True):
                 if name not in self._topic_index:
                     if len(self.topic_names) >= MAX_TOPICS:
@@ -240,7 +242,8 @@ class Rollup:
                 mask |= bit
                 positive |= bit if tone == POSITIVE else 0
                 negative |= bit if tone == NEGATIVE else 0
-            masks = self._topic_masks[key] = (mask, positive, negative)
+                neutral |= bit if tone == NEUTRAL else 0
+            masks = self._topic_masks[key] = (mask, positive, negative, neutral)
         return masks
 
     def _grow_ids(self, size: int) -> None:
@@ -256,6 +259,7 @@ class Rollup:
         self._day, self._combo = grow(self._day, 0), grow(self._combo, 0)
         self._cat, self._tmask = grow(self._cat, NOT_COUNTED), grow(self._tmask, 0)
         self._pmask, self._nmask = grow(self._pmask, 0), grow(self._nmask, 0)
+        self._umask = grow(self._umask, 0)
         self._updated = grow(self._updated, UNSEEN)
         self._inside = grow(self._inside, False)
 
@@ -284,7 +288,7 @@ class Rollup:
         new_t = max(t, self.topic_counts.shape[2], 1)
         counts = np.zeros((new_c, new_hi - new_lo + 1, 3), dtype=np.int32)
         topic_counts = np.zeros((new_c, new_hi - new_lo + 1, new_t, 3), dtype=np.int32)
-        tone_counts = np.zeros((new_c, new_hi - new_lo + 1, new_t, 2), dtype=np.int32)
+        tone_counts = np.zeros((new_c, new_hi - new_lo + 1, new_t, 3), dtype=np.int32)
         if d:
             off = self.day0 - new_lo
             counts[:c, off:off + d] = self.counts
