@@ -3,7 +3,8 @@
 A comment is cut into sentences and clauses (at ``but``, ``however``, ``although``...), each
 clause is tagged with the caller's tagger, and a topic's tone is the VADER compound score of
 the clauses that mention it (their mean); a topic no single clause carries (a keyword phrase
-cut in two) takes the whole comment's compound. So "Support was great, but the price hike
+cut in two, a topic added by hand) or whose clauses judge nothing ("Support never answered.
+Useless.") takes the whole comment's compound. So "Support was great, but the price hike
 hurts" is praise of Support and a complaint about Pricing.
 
 Thresholds are VADER's own convention: compound >= 0.05 positive, <= -0.05 negative, else
@@ -114,7 +115,11 @@ def topic_tones(text: str | None, topics: Sequence[str], tag: Tagger) -> dict[st
             whole = compound(text) if whole is None else whole
             tones[topic] = classify(whole)
         else:
-            tones[topic] = classify(sum(values) / len(values))
+            mark = classify(sum(values) / len(values))
+            if mark == NEUTRAL:  # "Support never answered. Useless.": the judgement is next door
+                whole = compound(text) if whole is None else whole
+                mark = classify(whole)
+            tones[topic] = mark
     return tones
 
 
