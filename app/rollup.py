@@ -215,14 +215,17 @@ class Rollup:
         masks = self._tmask[ids]
         tones = (self._pmask[ids], self._nmask[ids], self._umask[ids])
         n_days, n_topics = self.topic_counts.shape[1], self.topic_counts.shape[2]
+        by_category, by_tone = [], []  # flat indices of every topic, added in one go each
         for t in range(len(self.topic_names)):
             hit = (masks >> t) & 1 == 1
             if hit.any():
                 cell = (combos[hit] * n_days + days[hit]) * n_topics + t
-                add_at(self.topic_counts, cell * 3 + cats[hit], sign)
-                add_at(self.tone_counts, np.concatenate([
-                    cell[(tone[hit] >> t) & 1 == 1] * 3 + k for k, tone in enumerate(tones)]),
-                    sign)
+                by_category.append(cell * 3 + cats[hit])
+                by_tone.extend(cell[(tone[hit] >> t) & 1 == 1] * 3 + k
+                               for k, tone in enumerate(tones))
+        if by_category:
+            add_at(self.topic_counts, np.concatenate(by_category), sign)
+            add_at(self.tone_counts, np.concatenate(by_tone), sign)
 
     def _combo_of(self, segments: str) -> int:
         return self.segments.index_of(segments)
