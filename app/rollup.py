@@ -81,8 +81,12 @@ class Rollup:
         self.comments_keep = comments_keep
         self.topic_names: list[str] = list(topic_names)
         self._topic_index = {name: i for i, name in enumerate(self.topic_names)}
-        # topic-set key -> (topics, positive, negative, neutral) bit masks
-        self._topic_masks: dict[str, tuple[int, ...]] = {"": (0, 0, 0, 0)}
+        # topic-set key -> (topic bit mask, index into _tone_table)
+        self._topic_masks: dict[str, tuple[int, int]] = {"": (0, 0)}
+        # Distinct (positive, negative, neutral) bit masks; a row keeps an int32 index into
+        # them, not three int64 masks (4 bytes a row instead of 24).
+        self._tone_index: dict[tuple[int, int, int], int] = {(0, 0, 0): 0}
+        self._tone_table = np.zeros((1, 3), dtype=np.int64)
         self.segments = SegmentGroups(segment_fields, segment_values_max)
         self.combos = self.segments.combos
         self.time_range = time_range or TimeRange()
@@ -95,9 +99,7 @@ class Rollup:
         self._combo = np.zeros(0, dtype=np.int32)
         self._cat = np.zeros(0, dtype=np.int8)
         self._tmask = np.zeros(0, dtype=np.int64)
-        self._pmask = np.zeros(0, dtype=np.int64)  # topics mentioned with praise
-        self._nmask = np.zeros(0, dtype=np.int64)  # topics mentioned with a complaint
-        self._umask = np.zeros(0, dtype=np.int64)  # topics mentioned with neither
+        self._tone = np.zeros(0, dtype=np.int32)  # index into _tone_table
         self._updated = np.zeros(0, dtype=np.int64)
         self._inside = np.zeros(0, dtype=bool)  # created within the plausible range
         self._ahead: dict[int, int] = {}  # id -> created (epoch s) of rows ahead of the range
@@ -134,15 +136,13 @@ class Rollup:
         days[inside] = local_days(created[inside] * 1_000_000, self.tz)
         cats = np.where(rows.excluded[sel], NOT_COUNTED, categories(rows.scores[sel]))
         combos = self._lookup(rows.segment_sets[sel], rows.segment_keys, self._combo_of)
-        masks, pmasks, nmasks, umasks = self._lookup(rows.topic_sets[sel], rows.topic_keys,
-                                                     self._mask_of).T
+        masks, tones = self._lookup(rows.topic_sets[sel], rows.topic_keys, self._mask_of).T
         seen = self._updated[ids] != UNSEEN
         was_inside, prev_updated = self._inside[ids], self._updated[ids]
         # Re-read rows (the overlap, a repeat delivery) that count exactly as before are no change.
         moved = ~seen | (was_inside != inside) | (self._day[ids] != days) \
             | (self._combo[ids] != combos) | (self._cat[ids] != cats) \
-            | (self._tmask[ids] != masks) | (self._pmask[ids] != pmasks) \
-            | (self._nmask[ids] != nmasks) | (self._umask[ids] != umasks)
+            | (self._tmask[ids] != masks) | (self._tone[ids] != tones)
         self.stored += int((~seen).sum())
         self.outside += int((~inside).sum()) - int((seen & ~was_inside).sum())
         self._apply(ids[seen & moved], sign=-1)  # take out what these rows counted before
@@ -153,7 +153,7 @@ class Rollup:
             self._ensure_shape(len(self.combos))
         self._day[ids], self._combo[ids], self._cat[ids] = days, combos, cats
         self._tmask[ids], self._updated[ids], self._inside[ids] = masks, updated, inside
-        self._pmask[ids], self._nmask[ids], self._umask[ids] = pmasks, nmasks, umasks
+        self._tone[ids] = tones
         self._apply(ids[moved], sign=+1)
         self._note_ahead(ids, created, created > latest_s)
 
@@ -213,7 +213,7 @@ class Rollup:
         combos, days = self._combo[ids].astype(np.int64), self._day[ids] - self.day0
         add_at(self.counts, (combos * self.counts.shape[1] + days) * 3 + cats, sign)
         masks = self._tmask[ids]
-        tones = (self._pmask[ids], self._nmask[ids], self._umask[ids])
+        tones = self._tone_table[self._tone[ids]].T  # positive, negative, neutral masks
         n_days, n_topics = self.topic_counts.shape[1], self.topic_counts.shape[2]
         by_category, by_tone = [], []  # flat indices of every topic, added in one go each
         for t in range(len(self.topic_names)):
@@ -230,8 +230,8 @@ class Rollup:
     def _combo_of(self, segments: str) -> int:
         return self.segments.index_of(segments)
 
-    def _mask_of(self, key: str) -> tuple[int, ...]:
-        """The topics of a topic-set key, and those praised, criticised or neither, as bits."""
+    def _mask_of(self, key: str) -> tuple[int, int]:
+        """The topics of a topic-set key as bits, and the row of their tones in _tone_table."""
         masks = self._topic_masks.get(key)
         if masks is None:
             mask = positive = negative = neutral = 0
@@ -246,8 +246,16 @@ class Rollup:
                 positive |= bit if tone == POSITIVE else 0
                 negative |= bit if tone == NEGATIVE else 0
                 neutral |= bit if tone == NEUTRAL else 0
-            masks = self._topic_masks[key] = (mask, positive, negative, neutral)
+            masks = self._topic_masks[key] = (mask, self._tone_of(positive, negative, neutral))
         return masks
+
+    def _tone_of(self, *masks: int) -> int:
+        """The index of these (positive, negative, neutral) masks in the tone table."""
+        index = self._tone_index.get(masks)
+        if index is None:
+            index = self._tone_index[masks] = len(self._tone_table)
+            self._tone_table = np.vstack([self._tone_table, np.array([masks], dtype=np.int64)])
+        return index
 
     def _grow_ids(self, size: int) -> None:
         if size <= len(self._updated):
@@ -261,8 +269,7 @@ class Rollup:
 
         self._day, self._combo = grow(self._day, 0), grow(self._combo, 0)
         self._cat, self._tmask = grow(self._cat, NOT_COUNTED), grow(self._tmask, 0)
-        self._pmask, self._nmask = grow(self._pmask, 0), grow(self._nmask, 0)
-        self._umask = grow(self._umask, 0)
+        self._tone = grow(self._tone, 0)
         self._updated = grow(self._updated, UNSEEN)
         self._inside = grow(self._inside, False)
 
