@@ -134,6 +134,8 @@ def summary_json(view: View, rest: bool = True) -> dict:
         "versus_rest": _versus_rest_json(view) if rest else None,
         # The wall's "what changed" sentences (app/changes.py), largest effect first.
         "what_changed": [finding.as_dict() for finding in view.changes],
+        # Topics by effect on the score, each with its mentions by tone (README: "Topics").
+        "topics": [row.as_dict() for row in view.topics],
         "as_of": view.as_of.astimezone(UTC).isoformat(),
         "snapshot_version": view.version,
         "generated_at": datetime.now(UTC).isoformat(),

@@ -271,10 +271,30 @@ class TopicRow:
     previous: ScoreSummary
     impact: float  # NPS points this topic moves the overall score by
     detractor_share: float  # share of this topic's mentions that come from detractors
+    # Mentions in the window by tone (app/tone.py): praise, complaint, neither; the rest of
+    # ``mentions`` were stored before tones were read (tone unknown).
+    positive: int = 0
+    negative: int = 0
+    neutral: int = 0
 
     @property
     def mentions(self) -> int:
         return self.current.n
+
+    @property
+    def toned(self) -> int:
+        """Mentions whose tone is known."""
+        return self.positive + self.negative + self.neutral
+
+    @property
+    def positive_share(self) -> float | None:
+        """Share of the mentions of known tone that praise (None when none has a tone)."""
+        return self.positive / self.toned if self.toned else None
+
+    @property
+    def negative_share(self) -> float | None:
+        """Share of the mentions of known tone that complain (None when none has a tone)."""
+        return self.negative / self.toned if self.toned else None
 
     @property
     def delta(self) -> float | None:
@@ -297,13 +317,21 @@ class TopicRow:
             "change": None if change is None else change.as_dict(),
             "detractor_share": self.detractor_share,
             "impact": self.impact,
+            "positive": self.positive,
+            "negative": self.negative,
+            "neutral": self.neutral,
+            "positive_share": self.positive_share,
+            "negative_share": self.negative_share,
         }
 
 
 def build_topic_table(names: Sequence[str], current: Sequence[Sequence[int]],
                       previous: Sequence[Sequence[int]], overall: ScoreSummary,
-                      min_sample: int) -> tuple[TopicRow, ...]:
+                      min_sample: int,
+                      tones: Sequence[Sequence[int]] | None = None) -> tuple[TopicRow, ...]:
     """Topic rows sorted by impact (largest pull on the score first), unmentioned ones dropped.
+
+    ``tones`` holds each topic's (positive, negative, neutral) mentions in the window.
 
     Impact = share of all responses mentioning the topic x (topic NPS - overall NPS): how many
     points the score would move if the topic's responders scored like everyone else.
@@ -311,12 +339,13 @@ def build_topic_table(names: Sequence[str], current: Sequence[Sequence[int]],
     rows = []
     overall_nps = overall.nps or 0.0
     total = max(overall.n, 1)
-    for name, cur, prev in zip(names, current, previous, strict=True):
+    tones = tones if tones is not None else [(0, 0, 0)] * len(names)
+    for name, cur, prev, tone in zip(names, current, previous, tones, strict=True):
         summary = summarize(cur, min_sample)
         if summary.n == 0:
             continue
         impact = (summary.n / total) * ((summary.nps or 0.0) - overall_nps)
         rows.append(TopicRow(name, summary, summarize(prev, min_sample), impact,
-                             summary.detractors / summary.n))
+                             summary.detractors / summary.n, *(int(v) for v in tone)))
     rows.sort(key=lambda r: (-abs(r.impact), -r.mentions, r.topic))
     return tuple(rows)

@@ -34,7 +34,8 @@ def empty_snapshot(topic_names: tuple[str, ...] = ()) -> Snapshot:
         version=0, as_of=datetime.fromtimestamp(0, tz=UTC), day0=0,
         counts=np.zeros((0, 0, 3), dtype=np.int32),
         topic_counts=np.zeros((0, 0, len(topic_names), 3), dtype=np.int32),
-        combos=(), topic_names=topic_names, comments=(), events=(), stored=0)
+        combos=(), topic_names=topic_names, comments=(), events=(), stored=0,
+        tone_counts=np.zeros((0, 0, len(topic_names), 3), dtype=np.int32))
 
 
 class Poller:

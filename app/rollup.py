@@ -1,9 +1,12 @@
 """The incremental in-memory rollup and the immutable snapshots it publishes.
 
-The rollup keeps counts by (segment combination, local day, category) and by
-(segment combination, local day, topic, category) in numpy arrays. A poll folds in only
-the rows that changed: a row seen before is first taken out with the values it was
-counted with, then put back with its new ones, so late updates never double-count.
+The rollup keeps counts by (segment combination, local day, category), by
+(segment combination, local day, topic, category) and the tone of the topic mentions by
+(segment combination, local day, topic, positive/negative/neutral) in numpy arrays; a
+mention in none of them was stored before tones were read (tone unknown, app/tone.py).
+A poll folds in only the rows that changed: a row seen before is first taken out with the
+values it was counted with, then put back with its new ones, so late updates never
+double-count (a comment edited from praise to complaint moves its mention across tones).
 
 Rows created outside the plausible time range (stored before the input rules, or under
 another NPS_TV_EARLIEST_DATE) are not counted, so the day axis never stretches to year 1 or
@@ -17,15 +20,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
-import pandas as pd
 
 from app.ingest.rules import TimeRange
-from app.metrics import DETRACTOR, PASSIVE, PASSIVE_MIN, PROMOTER, PROMOTER_MIN
 from app.privacy import mask_personal_data
+from app.rollup_arrays import add_at, categories, local_days, to_micros
 from app.segments import SegmentGroups
 from app.store.database import ChangedRows, EventRow
+from app.tone import NEGATIVE, NEUTRAL, POSITIVE, decode_key
 
-MICROS_PER_DAY = 86_400_000_000
 NOT_COUNTED = -1
 UNSEEN = -1
 MAX_TOPICS = 63  # topics are a bit mask in an int64
@@ -61,46 +63,12 @@ class Snapshot:
     # (newest updated_at in microseconds, newest id): comparable across worker processes,
     # unlike ``version``, so a screen never takes older data from a worker that lags.
     mark: tuple[int, int] = (0, 0)
+    # (combos, days, topics, 3) int32: mentions with a positive, negative and neutral tone
+    tone_counts: np.ndarray | None = None
 
     @property
     def days(self) -> int:
         return self.counts.shape[1]
-
-
-def _add(array: np.ndarray, flat_index: np.ndarray, sign: int) -> None:
-    """Add ``sign`` at each flat index (repeats accumulate); bincount is fast for big batches."""
-    flat = array.reshape(-1)
-    if len(flat_index) < 4096:
-        np.add.at(flat, flat_index, sign)
-    else:
-        flat += (sign * np.bincount(flat_index, minlength=flat.size)).astype(array.dtype)
-
-
-def to_micros(values: Sequence[object]) -> np.ndarray:
-    """UTC microseconds since the epoch for naive-UTC datetimes or ISO strings."""
-    if not len(values):
-        return np.zeros(0, dtype=np.int64)
-    if isinstance(values[0], str):
-        index = pd.to_datetime(pd.Index(values), format="ISO8601")
-    else:
-        index = pd.DatetimeIndex(values)
-    if index.tz is not None:
-        index = index.tz_convert("UTC").tz_localize(None)
-    return index.as_unit("us").asi8.astype(np.int64)
-
-
-def local_days(micros: np.ndarray, tz: str) -> np.ndarray:
-    """Epoch day numbers of UTC instants, cut at midnight in ``tz``."""
-    if not len(micros):
-        return np.zeros(0, dtype=np.int64)
-    local = pd.DatetimeIndex(micros.astype("datetime64[us]")).tz_localize("UTC").tz_convert(tz)
-    return local.tz_localize(None).as_unit("us").asi8 // MICROS_PER_DAY
-
-
-def categories(scores: np.ndarray) -> np.ndarray:
-    """Vectorised ``metrics.categorize``: 0 promoter, 1 passive, 2 detractor."""
-    return np.where(scores >= PROMOTER_MIN, PROMOTER,
-                    np.where(scores >= PASSIVE_MIN, PASSIVE, DETRACTOR)).astype(np.int8)
 
 
 class Rollup:
@@ -113,7 +81,12 @@ class Rollup:
         self.comments_keep = comments_keep
         self.topic_names: list[str] = list(topic_names)
         self._topic_index = {name: i for i, name in enumerate(self.topic_names)}
-        self._topic_masks: dict[str, int] = {"": 0}
+        # topic-set key -> (topic bit mask, index into _tone_table)
+        self._topic_masks: dict[str, tuple[int, int]] = {"": (0, 0)}
+        # Distinct (positive, negative, neutral) bit masks; a row keeps an int32 index into
+        # them, not three int64 masks (4 bytes a row instead of 24).
+        self._tone_index: dict[tuple[int, int, int], int] = {(0, 0, 0): 0}
+        self._tone_table = np.zeros((1, 3), dtype=np.int64)
         self.segments = SegmentGroups(segment_fields, segment_values_max)
         self.combos = self.segments.combos
         self.time_range = time_range or TimeRange()
@@ -121,10 +94,12 @@ class Rollup:
         self.day0 = 0
         self.counts = np.zeros((0, 0, 3), dtype=np.int32)
         self.topic_counts = np.zeros((0, 0, max(len(self.topic_names), 1), 3), dtype=np.int32)
+        self.tone_counts = np.zeros((0, 0, max(len(self.topic_names), 1), 3), dtype=np.int32)
         self._day = np.zeros(0, dtype=np.int64)
         self._combo = np.zeros(0, dtype=np.int32)
         self._cat = np.zeros(0, dtype=np.int8)
         self._tmask = np.zeros(0, dtype=np.int64)
+        self._tone = np.zeros(0, dtype=np.int32)  # index into _tone_table
         self._updated = np.zeros(0, dtype=np.int64)
         self._inside = np.zeros(0, dtype=bool)  # created within the plausible range
         self._ahead: dict[int, int] = {}  # id -> created (epoch s) of rows ahead of the range
@@ -161,12 +136,13 @@ class Rollup:
         days[inside] = local_days(created[inside] * 1_000_000, self.tz)
         cats = np.where(rows.excluded[sel], NOT_COUNTED, categories(rows.scores[sel]))
         combos = self._lookup(rows.segment_sets[sel], rows.segment_keys, self._combo_of)
-        masks = self._lookup(rows.topic_sets[sel], rows.topic_keys, self._mask_of)
+        masks, tones = self._lookup(rows.topic_sets[sel], rows.topic_keys, self._mask_of).T
         seen = self._updated[ids] != UNSEEN
         was_inside, prev_updated = self._inside[ids], self._updated[ids]
         # Re-read rows (the overlap, a repeat delivery) that count exactly as before are no change.
         moved = ~seen | (was_inside != inside) | (self._day[ids] != days) \
-            | (self._combo[ids] != combos) | (self._cat[ids] != cats) | (self._tmask[ids] != masks)
+            | (self._combo[ids] != combos) | (self._cat[ids] != cats) \
+            | (self._tmask[ids] != masks) | (self._tone[ids] != tones)
         self.stored += int((~seen).sum())
         self.outside += int((~inside).sum()) - int((seen & ~was_inside).sum())
         self._apply(ids[seen & moved], sign=-1)  # take out what these rows counted before
@@ -177,6 +153,7 @@ class Rollup:
             self._ensure_shape(len(self.combos))
         self._day[ids], self._combo[ids], self._cat[ids] = days, combos, cats
         self._tmask[ids], self._updated[ids], self._inside[ids] = masks, updated, inside
+        self._tone[ids] = tones
         self._apply(ids[moved], sign=+1)
         self._note_ahead(ids, created, created > latest_s)
 
@@ -221,10 +198,11 @@ class Rollup:
 
     @staticmethod
     def _lookup(set_ids: np.ndarray, keys: Mapping[int, str], resolve) -> np.ndarray:
-        """Map lookup-table ids to rollup indices, resolving each distinct id once."""
+        """Map lookup-table ids to rollup indices (or rows of them), resolving each distinct
+        id once."""
         unique, inverse = np.unique(set_ids, return_inverse=True)
         mapped = np.array([resolve(keys[int(u)]) for u in unique], dtype=np.int64)
-        return mapped[inverse]
+        return mapped[inverse.reshape(-1)]
 
     def _apply(self, ids: np.ndarray, sign: int) -> None:
         if not len(ids):
@@ -233,31 +211,51 @@ class Rollup:
         counted = (cats != NOT_COUNTED) & self._inside[ids]
         ids, cats = ids[counted], cats[counted].astype(np.int64)
         combos, days = self._combo[ids].astype(np.int64), self._day[ids] - self.day0
-        _add(self.counts, (combos * self.counts.shape[1] + days) * 3 + cats, sign)
+        add_at(self.counts, (combos * self.counts.shape[1] + days) * 3 + cats, sign)
         masks = self._tmask[ids]
+        tones = self._tone_table[self._tone[ids]].T  # positive, negative, neutral masks
         n_days, n_topics = self.topic_counts.shape[1], self.topic_counts.shape[2]
+        by_category, by_tone = [], []  # flat indices of every topic, added in one go each
         for t in range(len(self.topic_names)):
             hit = (masks >> t) & 1 == 1
             if hit.any():
-                flat = ((combos[hit] * n_days + days[hit]) * n_topics + t) * 3 + cats[hit]
-                _add(self.topic_counts, flat, sign)
+                cell = (combos[hit] * n_days + days[hit]) * n_topics + t
+                by_category.append(cell * 3 + cats[hit])
+                by_tone.extend(cell[(tone[hit] >> t) & 1 == 1] * 3 + k
+                               for k, tone in enumerate(tones))
+        if by_category:
+            add_at(self.topic_counts, np.concatenate(by_category), sign)
+            add_at(self.tone_counts, np.concatenate(by_tone), sign)
 
     def _combo_of(self, segments: str) -> int:
         return self.segments.index_of(segments)
 
-    def _mask_of(self, topics: str) -> int:
-        mask = self._topic_masks.get(topics)
-        if mask is None:
-            mask = 0
-            for name in topics.split(","):
+    def _mask_of(self, key: str) -> tuple[int, int]:
+        """The topics of a topic-set key as bits, and the row of their tones in _tone_table."""
+        masks = self._topic_masks.get(key)
+        if masks is None:
+            mask = positive = negative = neutral = 0
+            for name, tone in zip(*decode_key(key), strict=True):
                 if name not in self._topic_index:
                     if len(self.topic_names) >= MAX_TOPICS:
                         continue
                     self._topic_index[name] = len(self.topic_names)
                     self.topic_names.append(name)
-                mask |= 1 << self._topic_index[name]
-            self._topic_masks[topics] = mask
-        return mask
+                bit = 1 << self._topic_index[name]
+                mask |= bit
+                positive |= bit if tone == POSITIVE else 0
+                negative |= bit if tone == NEGATIVE else 0
+                neutral |= bit if tone == NEUTRAL else 0
+            masks = self._topic_masks[key] = (mask, self._tone_of(positive, negative, neutral))
+        return masks
+
+    def _tone_of(self, *masks: int) -> int:
+        """The index of these (positive, negative, neutral) masks in the tone table."""
+        index = self._tone_index.get(masks)
+        if index is None:
+            index = self._tone_index[masks] = len(self._tone_table)
+            self._tone_table = np.vstack([self._tone_table, np.array([masks], dtype=np.int64)])
+        return index
 
     def _grow_ids(self, size: int) -> None:
         if size <= len(self._updated):
@@ -271,6 +269,7 @@ class Rollup:
 
         self._day, self._combo = grow(self._day, 0), grow(self._combo, 0)
         self._cat, self._tmask = grow(self._cat, NOT_COUNTED), grow(self._tmask, 0)
+        self._tone = grow(self._tone, 0)
         self._updated = grow(self._updated, UNSEEN)
         self._inside = grow(self._inside, False)
 
@@ -299,12 +298,15 @@ class Rollup:
         new_t = max(t, self.topic_counts.shape[2], 1)
         counts = np.zeros((new_c, new_hi - new_lo + 1, 3), dtype=np.int32)
         topic_counts = np.zeros((new_c, new_hi - new_lo + 1, new_t, 3), dtype=np.int32)
+        tone_counts = np.zeros((new_c, new_hi - new_lo + 1, new_t, 3), dtype=np.int32)
         if d:
             off = self.day0 - new_lo
             counts[:c, off:off + d] = self.counts
             old_t = self.topic_counts.shape[2]
             topic_counts[:c, off:off + d, :old_t] = self.topic_counts
+            tone_counts[:c, off:off + d, :old_t] = self.tone_counts
         self.counts, self.topic_counts, self.day0 = counts, topic_counts, new_lo
+        self.tone_counts = tone_counts
 
     # -- comments -------------------------------------------------------------------------
 
@@ -332,14 +334,14 @@ class Rollup:
             if rows.excluded[i] or not inside[k]:
                 changes += self.comments.pop(rid, None) is not None
                 continue
-            topics = rows.topic_keys[int(rows.topic_sets[i])]
+            topics = decode_key(rows.topic_keys[int(rows.topic_sets[i])])[0]
             comment = Comment(
                 id=rid,
                 created_at=datetime.fromtimestamp(int(rows.created[i]), tz=UTC),
                 score=int(rows.scores[i]),
                 text=mask_personal_data(text),
                 segments=self.combos[self._combo_of(rows.segment_keys[int(rows.segment_sets[i])])],
-                topics=tuple(n for n in topics.split(",") if n),
+                topics=topics,
             )
             if text:
                 moved = self.comments.get(rid) != comment
@@ -365,8 +367,9 @@ class Rollup:
         c = len(self.combos)
         counts = self.counts[:c].copy()
         topic_counts = self.topic_counts[:c, :, : len(self.topic_names)].copy()
-        counts.flags.writeable = False
-        topic_counts.flags.writeable = False
+        tone_counts = self.tone_counts[:c, :, : len(self.topic_names)].copy()
+        for frozen in (counts, topic_counts, tone_counts):
+            frozen.flags.writeable = False
         comments = tuple(sorted(self.comments.values(), key=lambda m: (m.created_at, m.id),
                                 reverse=True))
         return Snapshot(
@@ -374,4 +377,4 @@ class Rollup:
             topic_counts=topic_counts, combos=tuple(dict(x) for x in self.combos),
             topic_names=tuple(self.topic_names), comments=comments, events=tuple(events),
             stored=self.stored, latest=self.latest,
-            mark=(self.max_updated_micros, self.max_id))
+            mark=(self.max_updated_micros, self.max_id), tone_counts=tone_counts)

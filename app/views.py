@@ -238,7 +238,8 @@ def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz:
         if len(snapshot.topic_names) and previous is not None \
         else np.zeros((len(snapshot.topic_names), 3), dtype=np.int64)
     topics = metrics.build_topic_table(snapshot.topic_names, topic_cur.tolist(),
-                                       topic_prev.tolist(), current, min_sample)
+                                       topic_prev.tolist(), current, min_sample,
+                                       _tone_sum(snapshot, mask, start, end))
 
     first = datetime.combine(start, datetime.min.time(), ZoneInfo(tz))
     last = datetime.combine(end + timedelta(days=1), datetime.min.time(), ZoneInfo(tz))
@@ -268,6 +269,19 @@ def _rest_of(snapshot: Snapshot, request: ViewRequest, counts: np.ndarray,
         return None
     every = snapshot.counts.sum(axis=0, dtype=np.int64)
     return metrics.summarize(_slice_sum(every, snapshot.day0, *window) - counts, min_sample)
+
+
+def _tone_sum(snapshot: Snapshot, mask: np.ndarray, start: date, end: date) -> list:
+    """Each topic's (positive, negative, neutral) mentions in the window."""
+    tones = snapshot.tone_counts
+    if tones is None or not snapshot.days or not len(snapshot.topic_names):
+        return [(0, 0, 0)] * len(snapshot.topic_names)
+    lo = max(epoch_day(start) - snapshot.day0, 0)
+    hi = min(epoch_day(end) - snapshot.day0 + 1, snapshot.days)
+    if hi <= lo:
+        return [(0, 0, 0)] * len(snapshot.topic_names)
+    # Days first (a view), then the combinations: only the window's days are copied.
+    return tones[:, lo:hi][mask].sum(axis=(0, 1), dtype=np.int64).tolist()
 
 
 def _build_trend(per_day: np.ndarray, day0: int, start: date, end: date, granularity: str,

@@ -33,7 +33,7 @@ from app.web import create_app  # noqa: E402
 
 PRODUCTS, REGIONS, PLANS = ("Ledger", "Pulse", "Atlas", "Relay"), ("NA", "EMEA", "APAC"), (
     "Starter", "Team", "Enterprise")
-TOPICS = ("Pricing", "Support", "Performance", "", "", "Pricing,Support")
+TOPICS = ("Pricing,,-", "Support,,+", "Performance,,=", "", "", "Pricing,Support,,-+")
 
 
 def seed(path: Path, rows: int, days: int = 365) -> datetime:

@@ -61,7 +61,8 @@ PANELS: tuple[Panel, ...] = (
     Panel("trend", trend.needs, trend.build, title="NPS trend", nav="Trend",
           card_title="Trend", figure=True),
     Panel("topics", topics.needs, topics.build, title="Topics", nav="Topics",
-          card_title="Topics by effect on the score", limits={"wall": 8, "manager": 8}),
+          card_title="Topics by effect on the score", limits={"wall": 8, "manager": 8},
+          by_surface=True),  # the tone: a share on the wall, counts in the manager
     Panel("comments", comments.needs, comments.build, title="What customers say",
           nav="Comments", card_title="Newest comments", limits={"wall": 20, "manager": 30},
           by_surface=True, verbatim=True),

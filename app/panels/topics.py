@@ -20,10 +20,13 @@ from app.views import View
 
 TOPICS_TABLE = "topics-table"
 TOPIC_CHARS = 60  # the cell cuts a wide name with an ellipsis; this bounds what is sent
-HEADINGS = ("Topic", "Mentions", "NPS", "Change", "Detractors", "Impact")
+HEADINGS = ("Topic", "Mentions", "Tone", "NPS", "Change", "Detractors", "Impact")
+# Below this many mentions of known tone the tone cell stays empty: "100% positive" from two
+# mentions would be read as a verdict.
+MIN_TONED = 5
 
 
-def build_topics_panel(view: View, limit: int) -> list[Component]:
+def build_topics_panel(view: View, limit: int, surface: str = "wall") -> list[Component]:
     """The topic table's children: the ``limit`` topics with the most impact on the score."""
     rows = view.topics[:limit]
     if not rows:
@@ -31,7 +34,7 @@ def build_topics_panel(view: View, limit: int) -> list[Component]:
         return [html.Div(f"No topics mentioned {where}", className="panel-message")]
     header = html.Div([html.Div(h, className=f"topic-cell topic-head-{i}")
                        for i, h in enumerate(HEADINGS)], className="topic-row topic-header")
-    body = [_build_row(row) for row in rows]
+    body = [_build_row(row, surface) for row in rows]
     notes = []
     if len(view.topics) > limit:
         notes.append(f"+{len(view.topics) - limit} more topics with a smaller effect")
@@ -43,7 +46,7 @@ def build_topics_panel(view: View, limit: int) -> list[Component]:
                      **{"data-rows": str(len(rows))}), note]
 
 
-def _build_row(row: TopicRow) -> html.Div:
+def _build_row(row: TopicRow, surface: str) -> html.Div:
     current = row.current
     if current.enough:
         shown = current.nps_display or 0
@@ -59,6 +62,7 @@ def _build_row(row: TopicRow) -> html.Div:
     return html.Div(className="topic-row", children=[
         html.Div(clean_for_display(row.topic, TOPIC_CHARS), className="topic-cell topic-name"),
         html.Div(format_count(row.mentions), className="topic-cell topic-mentions"),
+        build_tone(row, surface),
         html.Div(nps_cell, className="topic-cell topic-nps"),
         html.Div([html.Span(change.arrow, className="delta-arrow") if change.arrow else None,
                   html.Span(change.magnitude, className="delta-value"),
@@ -68,6 +72,31 @@ def _build_row(row: TopicRow) -> html.Div:
         html.Div(f"{impact:+.1f}" if impact else "0.0",
                  className=f"topic-cell topic-impact {impact_class}"),
     ])
+
+
+def build_tone(row: TopicRow, surface: str) -> html.Div:
+    """The tone cell: on the wall the dominant tone's share ("85% positive"), in the manager
+    the mentions by tone ("31 positive · 6 negative"), both over a praise/neither/complaint
+    bar; empty under MIN_TONED mentions of known tone. Words carry it, never colour alone."""
+    if row.toned < MIN_TONED:
+        return html.Div(className="topic-cell topic-tone is-empty")
+    shares = [round(100 * n / row.toned) for n in (row.positive, row.neutral, row.negative)]
+    bar = html.Span(className="tone-bar", children=[
+        html.Span(className=f"tone-bar-part tone-{name}", style={"width": f"{share}%"})
+        for name, share in zip(("positive", "neutral", "negative"), shares, strict=True)
+        if share])
+    if surface == "wall":
+        negative = row.negative > row.positive
+        text = f"{shares[2]}% negative" if negative else f"{shares[0]}% positive"
+        css = "is-negative" if negative else "is-positive"
+    else:
+        text = f"{format_count(row.positive)} positive \u00b7 {format_count(row.negative)} negative"
+        css = "is-counts"
+    unknown = row.mentions - row.toned
+    title = (f"{row.positive} positive, {row.neutral} neither, {row.negative} negative"
+             + (f"; {unknown} stored before tones were read" if unknown else ""))
+    return html.Div([html.Span(text, className=f"tone-text {css}"), bar],
+                    className="topic-cell topic-tone", title=title)
 
 
 def _build_bar(nps: int, band: str) -> html.Span:
@@ -89,4 +118,4 @@ def needs(view: View, ctx: PartContext) -> tuple:
 
 def build(view: View, ctx: PartContext) -> list[Component]:
     """The registry's builder: the topic table, ``ctx.limit`` rows."""
-    return build_topics_panel(view, ctx.limit or len(view.topics))
+    return build_topics_panel(view, ctx.limit or len(view.topics), ctx.surface)

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.store.errors import translated
 from app.store.models import Response, TopicCorrection, TopicSet
+from app.tone import decode_key, topic_key
 
 RESPONSES = Response.__table__
 CORRECTIONS = TopicCorrection.__table__
@@ -158,6 +159,12 @@ class TopicMethods:
         order = self.topic_names or tuple(tagged)
         return [t for t in order if t in wanted]
 
+    def topic_key_for(self, comment: str | None,
+                      corrections: Corrections | None = None) -> str:
+        """The stored topic-set key of a response: its topics (``topics_for``) with the tone
+        of each mention (``app.tone``). Ingest, corrections and retag all write this."""
+        return topic_key(comment, self.topics_for(comment, corrections), self.tagger)
+
     def corrections_for(self, conn, response_ids: Collection[int]) -> dict[int, Corrections]:
         """The corrections of the given responses (only those that have some)."""
         found: dict[int, list[tuple[str, str]]] = {}
@@ -217,7 +224,7 @@ class TopicMethods:
             if row is None:
                 raise _no_response(response_id)
             fixes = self.corrections_for(conn, [response_id]).get(response_id, Corrections())
-        return TopicState(response_id, row.comment, [t for t in row.key.split(",") if t],
+        return TopicState(response_id, row.comment, list(decode_key(row.key)[0]),
                           list(self.tagger(row.comment)), fixes.actions())
 
     def set_topics(self, response_id: int, topics: Any, who: str = "admin",
@@ -241,7 +248,7 @@ class TopicMethods:
                     {"response_id": response_id, "topic": topic, "action": action,
                      "who": who, "created_at": now}
                     for topic, action in fixes.actions().items()])
-            key = ",".join(self.topics_for(row.comment, fixes))
+            key = self.topic_key_for(row.comment, fixes)
             learned = self.topic_set_ids(conn, [key])
             conn.execute(update(RESPONSES).where(RESPONSES.c.id == response_id).values(
                 topic_set_id=learned[key], updated_at=now))

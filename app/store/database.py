@@ -223,7 +223,7 @@ class Store(TopicMethods):
             "created_at": record.created_at or now,
             "updated_at": now,
             "segment_set_id": canonical_segments(record.segments),  # resolved to an id later
-            "topic_set_id": ",".join(self.topics_for(record.comment, corrections)),
+            "topic_set_id": self.topic_key_for(record.comment, corrections),
             "excluded": bool(record.excluded),
             "source_updated_at": record.source_updated_at,
         }

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, Select, select
 from app.store.errors import translated
 from app.store.models import Response, SegmentSet, TopicSet
 from app.store.polling import epoch, raw_rows
+from app.tone import decode_key
 
 RESPONSES = Response.__table__
 SEGMENT_SETS = SegmentSet.__table__
@@ -33,8 +34,8 @@ def _iso_utc(seconds: int) -> str:
 
 
 def topics_of(key: str) -> list[str]:
-    """The topic names of a stored topic-set key."""
-    return [t for t in key.split(",") if t]
+    """The topic names of a stored topic-set key (its tones are left out)."""
+    return list(decode_key(key)[0])
 
 
 def responses_query(engine: Engine, *, after_id: int = 0, limit: int = 100,

@@ -131,7 +131,7 @@ def retag_batch(store: Store, run_id: int, owner: str, batch: int) -> RetagRun:
             fixes = store.corrections_for(conn, [int(r.id) for r in rows])
             changed = {}
             for rid, comment, old_key in rows:
-                key = ",".join(store.topics_for(comment, fixes.get(int(rid))))
+                key = store.topic_key_for(comment, fixes.get(int(rid)))
                 if key != old_key:
                     changed[int(rid)] = key
             if changed:
