@@ -3,14 +3,18 @@
 For a view (window and filters) and a field such as ``region``, each value gets its responses,
 score, margin and change against the previous window (with the significance test of
 ``app.metrics``). The ranking is fair to small groups: values are ranked by the **lower bound
-of their 95% interval** (score − margin), so three enthusiastic answers do not top a table of
-hundreds, and only values with at least ``min_rank`` responses are ranked at all (the rest are
-listed after them, unranked). Computed from the snapshot's per-combination counts, like the
-views: no database.
+of their 95% interval**, so three enthusiastic answers do not top a table of hundreds, and
+only values with at least ``min_rank`` responses are ranked at all (the rest are listed after
+them, unranked). The interval is the NPS margin's, computed on shares smoothed by one
+promoter and one detractor (p = (P + 1)/(n + 3), d = (D + 1)/(n + 3), over n + 3): the plain
+margin is 0 for a unanimous group, which would put 30 promoters out of 30 above 1,000 answers
+at NPS 90; smoothed, 30 of 30 has a lower bound near 78. Computed from the snapshot's
+per-combination counts, like the views: no database.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,13 +22,14 @@ from datetime import timedelta
 import numpy as np
 
 from app import metrics
-from app.metrics import Change, ScoreSummary
+from app.metrics import Z_95, Change, ScoreSummary
 from app.rollup import Snapshot
 from app.segments import OTHER
 from app.views import View, combo_mask, epoch_day
 from app.windows import ALL
 
-RANKED_BY = "lower bound of the 95% interval (score − margin)"
+RANKED_BY = ("lower bound of the 95% interval of the score (shares smoothed by one promoter "
+             "and one detractor, so a small unanimous group is not taken at its word)")
 
 
 @dataclass(frozen=True)
@@ -40,10 +45,10 @@ class ComparisonRow:
 
     @property
     def lower_bound(self) -> float | None:
-        """The score minus its margin: what the ranking sorts by."""
+        """The low end of the smoothed 95% interval of the score: what the ranking sorts by."""
         if not self.current.enough or self.current.nps is None:
             return None
-        return self.current.nps - (self.current.margin or 0.0)
+        return smoothed_lower_bound(*self.current.counts)
 
     def as_dict(self) -> dict:
         """The JSON (and CSV) shape of a row."""
@@ -73,6 +78,13 @@ class Comparison:
     ranked_by: str = RANKED_BY
 
 
+def smoothed_lower_bound(promoters: int, passives: int, detractors: int) -> float:
+    """NPS − 1.96·SE on shares smoothed by one promoter and one detractor (see the module)."""
+    n = promoters + passives + detractors + 3
+    p, d = (promoters + 1) / n, (detractors + 1) / n
+    return 100.0 * ((p - d) - Z_95 * math.sqrt(max(p + d - (p - d) ** 2, 0.0) / n))
+
+
 def compare_segments(snapshot: Snapshot, view: View, field: str, min_sample: int,
                      min_rank: int) -> Comparison:
     """Every value of ``field`` within the view's filters: ranked rows first (best lower
@@ -85,8 +97,9 @@ def compare_segments(snapshot: Snapshot, view: View, field: str, min_sample: int
         p_end = view.start - timedelta(days=1)
         previous = _sums(snapshot, mask, field, p_end - timedelta(days=length - 1), p_end)
     rows = []
-    for value in sorted(current):
-        now = metrics.summarize(current[value], min_sample)
+    # A value with answers only in the previous window is listed too (n 0 now).
+    for value in sorted(set(current) | set(previous or {})):
+        now = metrics.summarize(current.get(value, (0, 0, 0)), min_sample)
         before = metrics.summarize(previous.get(value, (0, 0, 0)), min_sample) \
             if previous is not None else None
         rows.append(ComparisonRow(value, now, before, metrics.compare_scores(now, before), None))

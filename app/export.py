@@ -3,42 +3,52 @@
 Every cell is made safe for spreadsheets: a value that starts with ``=``, ``+``, ``-``, ``@``,
 a tab or a carriage return would be read by Excel, LibreOffice or Google Sheets as a formula
 (CSV injection, OWASP), so it gets a leading apostrophe, which those programs show as text and
-do not display. Numbers are written as numbers (a negative score cannot occur; a negative NPS
-in the comparison table is a number the program reads as one, not text).
+do not display. The same goes for such a character after a ``;`` or a line break inside a
+cell, where a spreadsheet set to split on semicolons (most European Excel locales) or a
+careless reader would start a new cell or row. Every text cell is quoted. Numbers are written
+as numbers (a negative NPS in the comparison table is a number the program reads as one).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from app.metrics import CATEGORY_NAMES, categorize
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A formula character after a separator a spreadsheet may split on (";" in semicolon
+# locales, line breaks, tabs), blanks between allowed.
+INNER_FORMULA = re.compile(r"([;\t\r\n][ \t]*)([=+\-@])")
 FLUSH_ROWS = 2_000  # rows per chunk handed to the web server
 
 
 def excel_safe(value: Any) -> Any:
-    """``value`` as a spreadsheet will read it as text: strings starting like a formula get
-    a leading apostrophe; numbers and None pass unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
+    """``value`` as a spreadsheet will read it as text: strings starting like a formula (blanks
+    before it included), or holding one after a ``;``, tab or line break, get an apostrophe
+    before it; numbers and None pass unchanged."""
+    if type(value) is not str:
+        return value
+    if value.lstrip(" ").startswith(FORMULA_STARTS):
+        value = "'" + value
+    if INNER_FORMULA.search(value):
+        value = INNER_FORMULA.sub(r"\1'\2", value)
     return value
 
 
 def stream_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
     """CSV text in chunks of ``FLUSH_ROWS`` rows, header first, every cell ``excel_safe``."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    # Every text cell quoted: a ";" or line break inside one never splits it.
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC)
     writer.writerow([excel_safe(h) for h in header])
     pending = 0
-    starts = FORMULA_STARTS
     for row in rows:
-        # excel_safe, inlined: this loop runs a million times in a big export.
-        writer.writerow([("'" + cell if cell.startswith(starts) else cell)
-                         if type(cell) is str else cell for cell in row])
+        writer.writerow([excel_safe(cell) if type(cell) is str else
+                         ("" if cell is None else cell) for cell in row])
         pending += 1
         if pending >= FLUSH_ROWS:
             yield buffer.getvalue()
@@ -54,16 +64,20 @@ def response_columns(segment_fields: Sequence[str]) -> list[str]:
             "source", "external_id", "excluded"]
 
 
+
 def response_rows(pages: Iterable[Sequence[tuple]],
-                  comment: Callable[[str | None], str | None] | None = None
-                  ) -> Iterator[tuple]:
+                  mask: Callable[[str | None], str | None] | None = None,
+                  hide_comments: bool = False) -> Iterator[tuple]:
     """One CSV row per response of ``pages`` (the store's ``export_rows`` tuples), with its
-    category; ``comment`` masks or drops the text as the reader may see it."""
+    category; ``mask`` (for readers who may not see personal data) is applied to the comment
+    and the external id; ``hide_comments`` drops the comment."""
     category = [CATEGORY_NAMES[categorize(score)] for score in range(11)]
     for page in pages:
         for i, created, score, text, segments, topics, source, external, excluded in page:
-            if comment is not None:
-                text = comment(text)
+            if hide_comments:
+                text = None
+            if mask is not None:
+                text, external = mask(text), mask(external)
             yield (i, created, score, category[score], text, *segments, topics, source,
                    external, "true" if excluded else "false")
 

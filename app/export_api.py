@@ -82,17 +82,19 @@ def get_compare_csv():
 
 
 def get_responses_csv():
-    """GET /api/v1/responses.csv: every matching response, streamed in pages by id."""
-    filters, reader = reader_query()
+    """GET /api/v1/responses.csv: every matching response, streamed in pages by id (the
+    first page is read before the answer starts, so a store failure is still a 503)."""
+    filters, reader = reader_query(paged=False)
     settings = get_services().settings
     pages = get_services().store.export_rows(settings.segment_fields, EXPORT_PAGE, **filters)
-
-    def masked(text: str | None) -> str | None:
-        return None if text is None or reader == "link-hidden" else mask_personal_data(text)
-
-    rows = response_rows(pages, None if reader == "admin" else masked)
+    rows = response_rows(pages, None if reader == "admin" else _masked,
+                         hide_comments=reader == "link-hidden")
     chunks = stream_csv(response_columns(settings.segment_fields), rows)
     return _csv_response(stream_with_context(chunks), "nps-responses.csv")
+
+
+def _masked(text: str | None) -> str | None:
+    return None if text is None else mask_personal_data(text)
 
 
 def _csv_response(body: Any, filename: str) -> Response:

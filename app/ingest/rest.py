@@ -30,6 +30,7 @@ from app.ingest.schema import (
     time_range_of,
 )
 from app.metrics import CATEGORY_RANGES
+from app.privacy import mask_personal_data
 from app.scopes import (
     OutOfScope,
     access_mode_of_request,
@@ -123,19 +124,23 @@ def get_responses():
     sees only its segments, and no comment text when its comments are hidden."""
     filters, reader = reader_query()
     page = get_services().store.list_responses(**filters)
-    if reader == "link-hidden":
-        page = [{**row, "comment": None} for row in page]
+    if reader != "admin":
+        # A link sees what the screens show: personal data masked, comments when allowed.
+        page = [{**row, "external_id": mask_personal_data(row["external_id"]),
+                 "comment": None if reader == "link-hidden" or row["comment"] is None
+                 else mask_personal_data(row["comment"])} for row in page]
     body: dict[str, Any] = {"responses": page}
     if len(page) == filters["limit"]:
         body["next_after_id"] = page[-1]["id"]
     return jsonify(body)
 
 
-def reader_query() -> tuple[dict[str, Any], str]:
+def reader_query(paged: bool = True) -> tuple[dict[str, Any], str]:
     """The store filters a request for stored responses may use, and who reads: ``admin``
-    (the admin token or a signed-in admin: everything), ``link`` (a share link: its segments
-    and window only) or ``link-hidden`` (such a link that hides comments). Raises the 401 /
-    403 / 400 of the endpoint."""
+    (the admin token or a signed-in admin: everything), ``link`` (a share link: its segments,
+    and a wall link's pinned window, only; personal data masked) or ``link-hidden`` (such a
+    link that hides comments). Raises the 401 / 403 / 400 of the endpoint; ``paged`` False
+    (an export) ignores ``limit``."""
     settings = get_services().settings
     scope = current_scope() if access_mode_of_request() == "links" else None
     if request.headers.get("Authorization") or (scope is None and not is_admin_request()):
@@ -144,7 +149,7 @@ def reader_query() -> tuple[dict[str, Any], str]:
         check_bearer(request, settings.admin_token, "NPS_TV_ADMIN_TOKEN")
     if is_admin_request() or request.headers.get("Authorization"):
         scope = None  # a signed-in admin (cookie) or the admin token: no link scope
-    args = request.args
+    args = request.args if paged else {k: v for k, v in request.args.items() if k != "limit"}
     if scope is not None:
         try:
             args = scoped_args(args, scope, settings.segment_fields)

@@ -22,7 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from app.metrics import PASSIVE_MIN, PROMOTER_MIN
 from app.store.errors import translated
 from app.store.models import FollowUp, Response, SegmentSet
-from app.store.reading import Segments, segment_set_ids
+from app.store.reading import Segments, in_ids, segment_set_ids
 
 FOLLOW_UPS = FollowUp.__table__
 RESPONSES = Response.__table__
@@ -62,8 +62,8 @@ class FollowUps:
         if wanted.created_to is not None:
             stmt = stmt.where(RESPONSES.c.created_at < wanted.created_to)
         if wanted.segments:
-            stmt = stmt.where(RESPONSES.c.segment_set_id.in_(
-                segment_set_ids(self.store.engine, wanted.segments)))
+            stmt = stmt.where(in_ids(self.store.engine, RESPONSES.c.segment_set_id,
+                                     segment_set_ids(self.store.engine, wanted.segments)))
         if wanted.status is not None:
             stmt = stmt.where(status == wanted.status)
         return stmt

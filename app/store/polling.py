@@ -100,7 +100,8 @@ def epoch(engine: Engine, column):
         if sqlite3.sqlite_version_info >= (3, 38):
             return func.unixepoch(column)
         return cast(func.strftime("%s", column), BigInteger)
-    return cast(func.extract("epoch", column), BigInteger)
+    # floor: a cast rounds on PostgreSQL, so 23:59:59.7 would land on the next day.
+    return cast(func.floor(func.extract("epoch", column)), BigInteger)
 
 
 def raw_rows(conn, stmt) -> list[tuple]:

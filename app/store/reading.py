@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, select
+from sqlalchemy import BigInteger, Engine, Select, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from app.store.errors import translated
 from app.store.models import Response, SegmentSet, TopicSet
 from app.store.polling import epoch, raw_rows
 from app.tone import decode_key
 
+TOPIC_SEPARATOR = " | "  # topics in one export cell: not ";" or ",", which split cells
 RESPONSES = Response.__table__
 SEGMENT_SETS = SegmentSet.__table__
 TOPIC_SETS = TopicSet.__table__
@@ -65,7 +67,8 @@ def responses_query(engine: Engine, *, after_id: int = 0, limit: int = 100,
     if score_max is not None:
         stmt = stmt.where(RESPONSES.c.score <= score_max)
     if segments:
-        stmt = stmt.where(RESPONSES.c.segment_set_id.in_(segment_set_ids(engine, segments)))
+        stmt = stmt.where(in_ids(engine, RESPONSES.c.segment_set_id,
+                                 segment_set_ids(engine, segments)))
     return stmt
 
 
@@ -95,33 +98,68 @@ def list_responses(engine: Engine, **filters: Any) -> list[dict[str, Any]]:
 def export_rows(engine: Engine, page_size: int, segment_fields: Sequence[str],
                 **filters: Any) -> Iterator[list[tuple]]:
     """Every matching response, in pages of ``page_size`` by id, as tuples ready for a CSV:
-    (id, created_at ISO, score, comment, (value of each segment field), "topic;topic",
-    source, external_id, excluded). Each segment and topic set is decoded once per export,
-    and the rows are plain driver tuples (no per-row mapping objects)."""
+    (id, created_at ISO, score, comment, (value of each segment field), "topic | topic",
+    source, external_id, excluded). Segment and topic sets are decoded once per export (a
+    set written while the export runs is read when first met), and the rows are plain driver
+    tuples (no per-row mapping objects). The first page is read before this returns, so a
+    store failure is raised to the caller, not in the middle of a stream."""
     after = filters.pop("after_id", 0)
     filters.pop("limit", None)
     wanted = filters.pop("segments", None)  # resolved once, not once a page
     ids = segment_set_ids(engine, wanted) if wanted else None
-    with translated(), engine.connect() as conn:
-        segments = {i: tuple(json.loads(key).get(f, "") for f in segment_fields)
-                    for i, key in conn.execute(select(SEGMENT_SETS.c.id, SEGMENT_SETS.c.key))}
-        topics = {i: ";".join(topics_of(key))
-                  for i, key in conn.execute(select(TOPIC_SETS.c.id, TOPIC_SETS.c.key))}
+    segments = _SetCache(engine, SEGMENT_SETS,
+                         lambda key: tuple(json.loads(key).get(f, "") for f in segment_fields))
+    topics = _SetCache(engine, TOPIC_SETS, lambda key: TOPIC_SEPARATOR.join(topics_of(key)))
     columns = (RESPONSES.c.id, epoch(engine, RESPONSES.c.created_at), RESPONSES.c.score,
                RESPONSES.c.comment, RESPONSES.c.segment_set_id, RESPONSES.c.topic_set_id,
                RESPONSES.c.source, RESPONSES.c.external_id, RESPONSES.c.excluded)
-    while True:
-        stmt = responses_query(engine, after_id=after, limit=page_size, **filters)
+
+    def page_after(last: int) -> list[tuple]:
+        stmt = responses_query(engine, after_id=last, limit=page_size, **filters)
         stmt = stmt.with_only_columns(*columns)
         if ids is not None:
-            stmt = stmt.where(RESPONSES.c.segment_set_id.in_(ids))
+            stmt = stmt.where(in_ids(engine, RESPONSES.c.segment_set_id, ids))
         with translated(), engine.connect() as conn:
             rows = raw_rows(conn, stmt)
-        if not rows:
+        segments.load(r[4] for r in rows)
+        topics.load(r[5] for r in rows)
+        return [(i, _iso_utc(created), score, comment, segments[seg], topics[top], source,
+                 external, bool(excluded))
+                for i, created, score, comment, seg, top, source, external, excluded in rows]
+
+    first = page_after(after)
+
+    def pages() -> Iterator[list[tuple]]:
+        page = first
+        while page:
+            yield page
+            if len(page) < page_size:
+                return
+            page = page_after(page[-1][0])
+
+    return pages()
+
+
+class _SetCache(dict):
+    """Decoded lookup sets by id, filled from the table on first need."""
+
+    def __init__(self, engine: Engine, table, decode) -> None:
+        super().__init__()
+        self.engine, self.table, self.decode = engine, table, decode
+
+    def load(self, wanted: Iterable[int]) -> None:
+        missing = {int(i) for i in wanted} - self.keys()
+        if not missing:
             return
-        yield [(i, _iso_utc(created), score, comment, segments[seg], topics[top], source,
-                external, bool(excluded))
-               for i, created, score, comment, seg, top, source, external, excluded in rows]
-        if len(rows) < page_size:
-            return
-        after = rows[-1][0]
+        with translated(), self.engine.connect() as conn:
+            rows = conn.execute(select(self.table.c.id, self.table.c.key).where(
+                in_ids(self.engine, self.table.c.id, sorted(missing)))).all()
+        self.update((i, self.decode(key)) for i, key in rows)
+
+
+def in_ids(engine: Engine, column, ids: Sequence[int]):
+    """``column IN ids`` that works for any number of ids: one array parameter on
+    PostgreSQL (whose protocol takes at most 65,535 parameters), a list on SQLite."""
+    if engine.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(BigInteger)))
+    return column.in_(list(ids))
