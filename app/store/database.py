@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from app.store import polling, reading
+from app.store import polling, reading, search
 from app.store.corrections import Corrections, TopicMethods
 from app.store.errors import StoreUnavailable, is_store_failure, translated, unavailable
 from app.store.models import Event, Response, SegmentSet, TopicSet
@@ -324,6 +324,14 @@ class Store(TopicMethods):
         """A page of stored responses, oldest id first, for the JSON API (filters:
         ``reading.responses_query``)."""
         return reading.list_responses(self.engine, **filters)
+
+    def search_comments(self, query: search.CommentQuery) -> list[dict[str, Any]]:
+        """A page of the comment explorer (``app.store.search``)."""
+        return search.search_comments(self.engine, query)
+
+    def count_comments(self, query: search.CommentQuery) -> int:
+        """How many comments the explorer's query matches."""
+        return search.count_comments(self.engine, query)
 
     def export_rows(self, segment_fields: Sequence[str], page_size: int = 5_000,
                     **filters: Any) -> Iterator[list[tuple]]:

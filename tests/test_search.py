@@ -1,0 +1,77 @@
+"""Comment search: words and phrases (all must occur), category, topic, segments, dates, sorts
+and pages, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app.store.search import CommentQuery, search_terms
+from tests.conftest import make_record
+
+NOW = datetime.now(UTC)
+
+
+def _seed(store) -> None:
+    store.upsert_responses([
+        make_record(1, 2, when=NOW - timedelta(days=1), comment="The app crashes on start",
+                    product="Ledger"),
+        make_record(2, 9, when=NOW - timedelta(days=2), comment="Great support, fast answers",
+                    product="Pulse"),
+        make_record(3, 4, when=NOW - timedelta(days=3), comment="Crashed twice; support slow",
+                    product="Ledger"),
+        make_record(4, 8, when=NOW - timedelta(days=40), comment="100% of the price is fair",
+                    product="Ledger"),
+        make_record(5, 10, when=NOW - timedelta(days=1), comment=None, product="Ledger"),
+    ])
+
+
+def ids(store, **kw) -> list[str]:
+    return [r["external_id"] for r in store.search_comments(CommentQuery(**kw))]
+
+
+def test_words_and_phrases_must_all_occur(store):
+    _seed(store)
+    assert ids(store, text="crash") == ["1", "3"]  # substring: crashes, Crashed
+    assert ids(store, text="crash support") == ["3"]
+    assert ids(store, text='"support slow"') == ["3"]
+    assert ids(store, text='"slow support"') == []
+    assert ids(store, text="100%") == ["4"]  # LIKE wildcards are searched for as text
+    assert ids(store, text="_") == []
+    assert store.count_comments(CommentQuery(text="crash")) == 2
+
+
+def test_filters_sorts_and_pages(store):
+    _seed(store)
+    assert ids(store) == ["1", "2", "3", "4"]  # newest first; no empty comments
+    assert ids(store, sort="oldest") == ["4", "3", "2", "1"]
+    assert ids(store, sort="score_low") == ["1", "3", "4", "2"]
+    assert ids(store, category="detractor") == ["1", "3"]
+    assert ids(store, segments={"product": ("Pulse",)}) == ["2"]
+    assert ids(store, created_from=NOW - timedelta(days=7)) == ["1", "2", "3"]
+    assert ids(store, limit=2, offset=2) == ["3", "4"]
+    assert store.count_comments(CommentQuery(category="detractor",
+                                             segments={"product": ("Ledger",)})) == 2
+
+
+def test_topic_filter_reads_the_stored_topics(store):
+    _seed(store)
+    rows = store.search_comments(CommentQuery())
+    some = next(t for r in rows for t in r["topics"])
+    found = store.search_comments(CommentQuery(topic=some))
+    assert found and all(some in r["topics"] for r in found)
+    assert ids(store, topic="No such topic") == []
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("x" * 101, "the limit is 100"), (" ".join(["w"] * 11), "11 words or phrases"),
+])
+def test_oversized_searches_are_refused_naming_the_limit(text, reason):
+    with pytest.raises(ValueError, match=reason):
+        search_terms(text)
+
+
+def test_an_unknown_sort_is_refused(store):
+    with pytest.raises(ValueError, match="sort: must be one of"):
+        store.search_comments(CommentQuery(sort="random"))
