@@ -75,3 +75,40 @@ def test_oversized_searches_are_refused_naming_the_limit(text, reason):
 def test_an_unknown_sort_is_refused(store):
     with pytest.raises(ValueError, match="sort: must be one of"):
         store.search_comments(CommentQuery(sort="random"))
+
+
+def test_the_index_follows_changed_comments(store):
+    _seed(store)
+    store.upsert_responses([make_record(1, 2, when=NOW - timedelta(days=1),
+                                        comment="Now it freezes instead", product="Ledger")])
+    assert ids(store, text="crashes") == []
+    assert ids(store, text="freezes") == ["1"]
+    assert ids(store, text="crash") == ["3"]
+
+
+def test_short_words_and_a_store_without_the_index_give_the_same_answers(store, monkeypatch):
+    import app.store.search as search
+
+    _seed(store)
+    assert ids(store, text="st") == ["1", "2"]  # two letters (start, fast): read, not looked up
+    with_index = [ids(store, text=t) for t in ("crash", "crash support", '"support slow"')]
+    monkeypatch.setattr(search, "_sqlite_index", lambda engine: False)
+    if store.dialect == "postgresql":
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("DROP INDEX IF EXISTS ix_responses_comment_trgm")
+    assert [ids(store, text=t) for t in ("crash", "crash support", '"support slow"')] == \
+        with_index
+
+
+def test_the_sqlite_store_has_the_search_index(sqlite_store):
+    from sqlalchemy import inspect
+
+    assert inspect(sqlite_store.engine).has_table("comment_search")
+
+
+def test_counts_stop_at_the_cap(store, monkeypatch):
+    import app.store.search as search
+
+    _seed(store)
+    monkeypatch.setattr(search, "COUNT_CAP", 2)
+    assert store.count_comments(CommentQuery()) == 3  # 4 match; 3 means "more than 2"

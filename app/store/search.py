@@ -2,8 +2,11 @@
 topic, segments and dates, sorted and paged.
 
 Every word and phrase must occur in the comment (case-insensitive, as a substring, so
-"crash" finds "crashes"). Paging is by offset within one sort; the newest/oldest sorts ride
-the ``created_at`` index, so deep pages stay cheap.
+"crash" finds "crashes"). Words of three characters or more are looked up in the search index
+of migration 0006 (SQLite: an FTS5 trigram table; PostgreSQL: a trigram GIN index that serves
+the same ``LIKE``), so a word that occurs nowhere is answered without reading a million rows;
+shorter words, or a store without the index, read the rows. Paging is by offset within one
+sort; counts stop at ``COUNT_CAP`` ("more than 10,000"), so a count never reads everything.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, and_, func, select
+from sqlalchemy import Engine, Select, and_, func, inspect, literal_column, select, table, text
 
 from app.metrics import CATEGORY_RANGES
 from app.store.errors import translated
@@ -27,6 +30,9 @@ RESPONSES = Response.__table__
 SEGMENT_SETS = SegmentSet.__table__
 TOPIC_SETS = TopicSet.__table__
 SORTS = ("newest", "oldest", "score_low", "score_high")
+COUNT_CAP = 10_000
+MIN_INDEXED = 3  # the trigram index finds words of three characters or more
+_INDEXED: dict[str, bool] = {}  # engine URL -> whether SQLite's comment_search table exists
 MAX_TERMS = 10
 MAX_TERM_CHARS = 100
 _TERM = re.compile(r'"([^"]*)"|(\S+)')
@@ -69,10 +75,33 @@ def _like(term: str) -> str:
     return f"%{escaped}%"
 
 
+def _sqlite_index(engine: Engine) -> bool:
+    """Whether this SQLite store has the FTS5 search table (looked up once per store)."""
+    key = str(engine.url)
+    if key not in _INDEXED:
+        _INDEXED[key] = inspect(engine).has_table("comment_search")
+    return _INDEXED[key]
+
+
+def _text_conditions(engine: Engine, terms: list[str]) -> list:
+    """One condition per term; on SQLite with the index, the long terms in one MATCH."""
+    conditions = []
+    indexed = engine.dialect.name == "sqlite" and _sqlite_index(engine)
+    long_terms = [t for t in terms if len(t) >= MIN_INDEXED] if indexed else []
+    if long_terms:
+        match = " AND ".join('"' + t.replace('"', '""') + '"' for t in long_terms)
+        found = select(literal_column("rowid")).select_from(table("comment_search")).where(
+            text("comment_search MATCH :match").bindparams(match=match))
+        conditions.append(RESPONSES.c.id.in_(found))
+    for term in terms:
+        if term not in long_terms:
+            conditions.append(func.lower(RESPONSES.c.comment).like(_like(term), escape="\\"))
+    return conditions
+
+
 def _filtered(engine: Engine, query: CommentQuery) -> Select:
     conditions = [RESPONSES.c.comment.is_not(None), RESPONSES.c.comment != ""]
-    for term in search_terms(query.text):
-        conditions.append(func.lower(RESPONSES.c.comment).like(_like(term), escape="\\"))
+    conditions += _text_conditions(engine, search_terms(query.text))
     if query.created_from is not None:
         conditions.append(RESPONSES.c.created_at >= query.created_from)
     if query.created_to is not None:
@@ -125,7 +154,9 @@ def search_comments(engine: Engine, query: CommentQuery) -> list[dict[str, Any]]
 
 
 def count_comments(engine: Engine, query: CommentQuery) -> int:
-    """How many comments match (for "1,234 comments" and the page count)."""
-    stmt = select(func.count()).select_from(_filtered(engine, query).subquery())
+    """How many comments match (for "1,234 comments" and the page count), at most
+    ``COUNT_CAP + 1``: more than the cap reads as "more than 10,000"."""
+    stmt = select(func.count()).select_from(
+        _filtered(engine, query).limit(COUNT_CAP + 1).subquery())
     with translated(), engine.connect() as conn:
         return int(conn.execute(stmt).scalar_one())
