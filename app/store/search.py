@@ -6,7 +6,9 @@ Every word and phrase must occur in the comment (case-insensitive, as a substrin
 of migration 0006 (SQLite: an FTS5 trigram table; PostgreSQL: a trigram GIN index that serves
 the same ``LIKE``), so a word that occurs nowhere is answered without reading a million rows;
 shorter words, or a store without the index, read the rows. Paging is by offset within one
-sort; counts stop at ``COUNT_CAP`` ("more than 10,000"), so a count never reads everything.
+sort; counts stop at ``COUNT_CAP`` ("more than 1,000"), so a count never reads everything.
+Common words (more than ``COMMON_HITS`` index hits) are matched on the rows instead: they are
+dense, so a page of them is found after a few hundred rows.
 """
 
 from __future__ import annotations
@@ -30,8 +32,11 @@ RESPONSES = Response.__table__
 SEGMENT_SETS = SegmentSet.__table__
 TOPIC_SETS = TopicSet.__table__
 SORTS = ("newest", "oldest", "score_low", "score_high")
-COUNT_CAP = 10_000
+COUNT_CAP = 1_000
 MIN_INDEXED = 3  # the trigram index finds words of three characters or more
+# Above this many index hits the words are common: reading rows newest first finds a page of
+# them sooner than fetching every hit from the index.
+COMMON_HITS = 2_000
 _INDEXED: dict[str, bool] = {}  # engine URL -> whether SQLite's comment_search table exists
 MAX_TERMS = 10
 MAX_TERM_CHARS = 100
@@ -92,7 +97,13 @@ def _text_conditions(engine: Engine, terms: list[str]) -> list:
         match = " AND ".join('"' + t.replace('"', '""') + '"' for t in long_terms)
         found = select(literal_column("rowid")).select_from(table("comment_search")).where(
             text("comment_search MATCH :match").bindparams(match=match))
-        conditions.append(RESPONSES.c.id.in_(found))
+        with translated(), engine.connect() as conn:
+            hits = conn.execute(select(func.count()).select_from(
+                found.limit(COMMON_HITS + 1).subquery())).scalar_one()
+        if hits > COMMON_HITS:
+            long_terms = []  # common words: read the rows (below) rather than every hit
+        else:
+            conditions.append(RESPONSES.c.id.in_(found))
     for term in terms:
         if term not in long_terms:
             conditions.append(func.lower(RESPONSES.c.comment).like(_like(term), escape="\\"))
@@ -155,7 +166,7 @@ def search_comments(engine: Engine, query: CommentQuery) -> list[dict[str, Any]]
 
 def count_comments(engine: Engine, query: CommentQuery) -> int:
     """How many comments match (for "1,234 comments" and the page count), at most
-    ``COUNT_CAP + 1``: more than the cap reads as "more than 10,000"."""
+    ``COUNT_CAP + 1``: more than the cap reads as "more than 1,000"."""
     stmt = select(func.count()).select_from(
         _filtered(engine, query).limit(COUNT_CAP + 1).subquery())
     with translated(), engine.connect() as conn:

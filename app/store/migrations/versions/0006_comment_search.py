@@ -1,11 +1,13 @@
-"""Indexes for the comment explorer's search: words and phrases found inside comments.
+"""The comment explorer's search index: words found inside comments.
 
 SQLite: an FTS5 table with the trigram tokenizer over ``responses.comment`` (external
 content: only the index is stored), kept in step by triggers; it finds any substring of three
-characters or more, case-insensitively. PostgreSQL: a trigram GIN index on
-``lower(comment)`` (extension pg_trgm), which serves ``LIKE '%word%'``. Where neither can be
-had (an SQLite built without FTS5, a PostgreSQL role that may not create the extension) the
-search still works, by reading the rows; ``app/store/search.py`` checks which is there.
+characters or more, case-insensitively. PostgreSQL: a trigram GIN index on ``lower(comment)``
+(extension pg_trgm), which serves ``LIKE '%word%'``. Where neither can be had (an SQLite built
+without FTS5, a PostgreSQL role that may not create the extension) the search still works by
+reading the rows; ``app/store/search.py`` checks which is there. (A topic drill-down walks
+the ``created_at`` index newest first; an index by topic set and time made the all-time
+drill-down slower, as the planner then sorted every hit.)
 
 Revision ID: 0006
 Revises: 0005
