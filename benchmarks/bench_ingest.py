@@ -34,7 +34,7 @@ from app.config import DEFAULT_DATA_DIR, Settings  # noqa: E402
 from app.services import get_services  # noqa: E402
 from app.web import create_app  # noqa: E402
 
-TOKEN = "bench-token"
+TOKEN = "bench-ingest-token-0123456789"  # at least 16 characters, as every token
 TIMEOUT = 120
 COMMENTS = (
     "Great support, they answered within minutes.",
