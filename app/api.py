@@ -76,17 +76,23 @@ def build_blueprint() -> Blueprint:
     @bp.get(f"{API_PREFIX}/summary")
     def summary():
         services = get_services()
-        args = link_scoped_args(services.settings.segment_fields)
-        try:
-            req = ViewRequest.parse(args, services.settings.segment_fields,
-                                    days_window(services.settings.window_days),
-                                    TimeRange.from_settings(services.settings))
-        except RequestError as exc:
-            path, _, message = str(exc).partition(": ")
-            return ApiError.single(400, path, message).to_response()
+        req = view_request(link_scoped_args(services.settings.segment_fields))
         return jsonify(summary_json(services.poller.view(req), rest=rest_visible()))
 
     return bp
+
+
+def view_request(args) -> ViewRequest:
+    """The window and segment filters of an API request (``window`` or ``from``/``to``, the
+    segment fields), under the settings' defaults; ApiError 400 naming a bad parameter."""
+    settings = get_services().settings
+    try:
+        return ViewRequest.parse(args, settings.segment_fields,
+                                 days_window(settings.window_days),
+                                 TimeRange.from_settings(settings))
+    except RequestError as exc:
+        path, _, message = str(exc).partition(": ")
+        raise ApiError.single(400, path, message) from None
 
 
 def rest_visible() -> bool:

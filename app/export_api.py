@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, stream_with_context
 
-from app.api import API_PREFIX, link_scoped_args
+from app.api import API_PREFIX, link_scoped_args, view_request
 from app.comparison import compare_segments
 from app.export import (
     COMPARISON_COLUMNS,
@@ -26,11 +26,8 @@ from app.export import (
 )
 from app.ingest.http import ApiError
 from app.ingest.rest import reader_query
-from app.ingest.rules import TimeRange
 from app.privacy import mask_personal_data
 from app.services import get_services
-from app.views import RequestError, ViewRequest
-from app.windows import days_window
 
 EXPORT_PAGE = 5_000  # rows read from the store at a time
 
@@ -52,12 +49,7 @@ def _comparison() -> dict[str, Any]:
     if field not in settings.segment_fields:
         raise ApiError.single(400, "field", "must be one of the segment fields: "
                                             + ", ".join(settings.segment_fields))
-    try:
-        req = ViewRequest.parse(args, settings.segment_fields, days_window(settings.window_days),
-                                TimeRange.from_settings(settings))
-    except RequestError as exc:
-        path, _, message = str(exc).partition(": ")
-        raise ApiError.single(400, path, message) from None
+    req = view_request(args)
     snapshot = services.poller.snapshot
     view = services.poller.view(req, snapshot=snapshot)
     table = compare_segments(snapshot, view, field, settings.min_sample,

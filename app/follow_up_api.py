@@ -16,16 +16,16 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from app.api import API_PREFIX
+from app.api import API_PREFIX, view_request
 from app.export import stream_csv
 from app.ingest.http import ApiError, check_bearer, parse_json, read_body, require_json_type
-from app.ingest.rules import TimeRange, clean_line
+from app.ingest.rules import clean_line
 from app.ingest.schema import problems_from
 from app.scopes import is_admin_request
 from app.services import get_services
 from app.store.follow_ups import STATUSES, FollowUpFilter, FollowUps
-from app.views import RequestError, ViewRequest
-from app.windows import ALL, RANGE, days_window, window_days
+from app.views import ViewRequest
+from app.windows import ALL, RANGE, window_days
 
 MAX_PAGE = 500
 MAX_OWNER = 100
@@ -80,13 +80,7 @@ def _book() -> FollowUps:
 def _wanted() -> FollowUpFilter:
     """The list's filter from the query string; 400 naming a bad parameter."""
     settings = get_services().settings
-    try:
-        req = ViewRequest.parse(request.args, settings.segment_fields,
-                                days_window(settings.window_days),
-                                TimeRange.from_settings(settings))
-    except RequestError as exc:
-        path, _, message = str(exc).partition(": ")
-        raise ApiError.single(400, path, message) from None
+    req = view_request(request.args)
     status = request.args.get("status") or None
     if status is not None and status not in STATUSES:
         raise ApiError.single(400, "status", f"must be one of {', '.join(STATUSES)}")

@@ -57,6 +57,14 @@ def _answers(start: int, days_ago: int, promoters: int, passives: int, detractor
     return [make_record(start + i, s, when=when, **segments) for i, s in enumerate(scores)]
 
 
+def _emea_rises_apac_holds() -> list:
+    """EMEA 20/30/50 -> 50/30/20 on 100 answers, APAC 150/90/60 in both 30-day windows."""
+    return (_answers(0, 2, 50, 30, 20, region="EMEA")
+            + _answers(1000, 3, 150, 90, 60, region="APAC")
+            + _answers(2000, 40, 20, 30, 50, region="EMEA")
+            + _answers(3000, 41, 150, 90, 60, region="APAC"))
+
+
 def test_summary_says_what_changed_per_segment_from_the_snapshot(dash_app, client):
     # EMEA 20/30/50 -> 50/30/20 (NPS -30 -> 30) on 100 answers: SE 11.05, noise 21.6.
     # APAC 150/90/60 in both windows. Overall 170/120/110 -> 200/120/80 on 400: NPS 15 -> 30,
@@ -64,10 +72,7 @@ def test_summary_says_what_changed_per_segment_from_the_snapshot(dash_app, clien
     # SE 5.67, noise 11.1: beyond it too. Effects: overall 15, EMEA 100 / 400 x 60 = 15; the
     # tie goes to the overall sentence.
     store = get_services(dash_app).store
-    store.upsert_responses(
-        _answers(0, 2, 50, 30, 20, region="EMEA") + _answers(1000, 3, 150, 90, 60, region="APAC")
-        + _answers(2000, 40, 20, 30, 50, region="EMEA")
-        + _answers(3000, 41, 150, 90, 60, region="APAC"))
+    store.upsert_responses(_emea_rises_apac_holds())
     poll(dash_app)
     texts = [f["text"] for f in client.get("/api/v1/summary").get_json()["what_changed"]]
     assert texts == ["NPS up 15 over 30 days (± 11.1)",
@@ -85,10 +90,7 @@ def test_what_changed_names_the_one_event_of_the_window(dash_app, client):
     now = datetime.now(UTC)
     store.add_event(now - timedelta(days=45), "Old launch", "release")
     store.add_event(now - timedelta(days=10), "Price change", "price")
-    store.upsert_responses(
-        _answers(0, 2, 50, 30, 20, region="EMEA") + _answers(1000, 3, 150, 90, 60, region="APAC")
-        + _answers(2000, 40, 20, 30, 50, region="EMEA")
-        + _answers(3000, 41, 150, 90, 60, region="APAC"))
+    store.upsert_responses(_emea_rises_apac_holds())
     poll(dash_app)
     texts = [f["text"] for f in client.get("/api/v1/summary").get_json()["what_changed"]]
     assert texts == ["NPS up 15 since \u201cPrice change\u201d (± 11.1)",
