@@ -19,7 +19,7 @@ from app.scopes import is_admin_request
 from app.workspace import events_editor, follow_up_view
 from app.workspace.comment_list import FIELD, STEP
 from app.workspace.page import ADMINS_ONLY, BODY, MESSAGE_KEY, STATE, render
-from app.workspace.state import apply_step, parse_workspace, workspace_query
+from app.workspace.state import apply_step, field_values, parse_workspace, workspace_query
 
 if TYPE_CHECKING:
     from app.services import Services
@@ -55,8 +55,8 @@ def step_from_click(click: Any) -> str | None:
 
 
 def field_step(inputs: Sequence[dict], current: dict[str, str]) -> str | None:
-    """A step from the workspace's inputs whose value differs from the URL's (None when
-    none does: the inputs were only just rendered)."""
+    """A step from the workspace's inputs whose value differs from what the URL's workspace
+    shows (``state.field_values``); None when none does (they were only just rendered)."""
     changed = []
     for item in inputs:
         name = (item.get("id") or {}).get("name")
@@ -92,7 +92,8 @@ def register_callbacks(dash_app: Dash, services: Services, *, graph_id: str,
                        Input({"type": FIELD, "name": ALL}, "value"), State(STATE, "data"),
                        prevent_initial_call=True)
     def on_field(_values: Any, state: Any) -> Any:
-        return moved(state, field_step(ctx.inputs_list[0], _params(state)))
+        shown = field_values(parse_workspace(_params(state), fields))
+        return moved(state, field_step(ctx.inputs_list[0], shown))
 
     @dash_app.callback(Output(STATE, "data", allow_duplicate=True),
                        Input({"type": TOPIC_OPEN, "topic": ALL}, "n_clicks"),
@@ -115,6 +116,8 @@ def register_callbacks(dash_app: Dash, services: Services, *, graph_id: str,
                        prevent_initial_call=True)
     def on_state(state: Any, *values: Any) -> tuple:
         *inputs, config = values
+        if len(ctx.triggered) > 1:  # the page was just inserted, its workspace already drawn
+            return no_update, no_update
         query = screen_query(config, *inputs)
         screen = live_page.screen_for(services, query)
         ws = parse_workspace(_params(state), fields)

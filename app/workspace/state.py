@@ -106,6 +106,16 @@ def workspace_query(ws: Workspace) -> dict[str, str]:
     return result
 
 
+def field_values(ws: Workspace) -> dict[str, str]:
+    """Every field of ``ws`` as the text an input shows ("" for none), defaults included."""
+    result = {}
+    for f in fields(ws):
+        value = getattr(ws, f.name)
+        result[f.name] = "" if value is None else (
+            value.isoformat() if isinstance(value, date) else str(value))
+    return result
+
+
 def split_query(query: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
     """(the screen's parameters, the workspace's) of one URL query."""
     screen = {k: v for k, v in query.items() if k not in PARAMS}
