@@ -18,7 +18,7 @@ from app.panels.topics import TOPIC_OPEN
 from app.scopes import is_admin_request
 from app.workspace import events_editor, follow_up_view
 from app.workspace.comment_list import FIELD, STEP
-from app.workspace.page import ADMINS_ONLY, BODY, MESSAGE_KEY, STATE, render
+from app.workspace.page import ADMINS_ONLY, BODY, MESSAGE_KEY, ROOT, SCROLLED, STATE, render
 from app.workspace.state import apply_step, field_values, parse_workspace, workspace_query
 
 if TYPE_CHECKING:
@@ -126,6 +126,13 @@ def register_callbacks(dash_app: Dash, services: Services, *, graph_id: str,
         full = {**query, **workspace_query(ws)}
         return body, (f"?{urlencode(full, safe=',:')}" if full else "")
 
+    # A click (on a panel, a tab, a pager) changes what lies below the grid: bring it into view.
+    dash_app.clientside_callback(
+        f"""function(_state) {{
+            var root = document.getElementById("{ROOT}");
+            if (root) {{ root.scrollIntoView({{behavior: "smooth", block: "start"}}); }}
+            return Date.now();
+        }}""", Output(SCROLLED, "data"), Input(STATE, "data"), prevent_initial_call=True)
     _register_saves(dash_app, services)
 
 

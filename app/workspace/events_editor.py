@@ -95,7 +95,7 @@ def build_form(editing: EventRow | None, tz: str) -> html.Div:
                     dcc.Dropdown(id={"type": FORM, "name": "kind"},
                                  value=editing.kind if editing else "note", clearable=False,
                                  options=[{"label": k, "value": k} for k in kinds],
-                                 searchable=False, className="ev-input ev-kind")],
+                                 searchable=False, className="ev-kind")],
                    className="ev-field"),
         _input("when", when, f"Time ({tz})", type="datetime-local"),
         _input("note", (editing.note or "") if editing else "", "Note", maxLength=1000,

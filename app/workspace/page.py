@@ -31,7 +31,7 @@ from app.workspace.state import (
 if TYPE_CHECKING:
     from app.services import Services
 
-ROOT, BODY, STATE = "ws-root", "ws-body", "ws-state"
+ROOT, BODY, STATE, SCROLLED = "ws-root", "ws-body", "ws-state", "ws-scrolled"
 TABS = ((OVERVIEW, "Drill-down & compare"), (COMMENTS, "Comment explorer"),
         (FOLLOW_UPS, "Follow-ups"), (EVENTS, "Events"))
 ADMINS_ONLY = "Admins only: sign in at /admin with the admin token."
@@ -42,6 +42,7 @@ def build_section(services: Services, screen: ScreenConfig, ws: Workspace) -> ht
     """The workspace below the panel grid, already rendered for the URL's workspace."""
     return html.Section(id=ROOT, className="ws-root", **{"aria-label": "Workspace"}, children=[
         dcc.Store(id=STATE, data=workspace_query(ws)),
+        dcc.Store(id=SCROLLED),
         html.Div(render(services, screen, ws), id=BODY, className="ws-body"),
     ])
 
