@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 from dash import dcc, html
 from dash.development.base_component import Component
 
+from app.panels import CHIP_CHARS
+from app.privacy import clean_for_display
 from app.scopes import is_admin_request
 from app.screen import ScreenConfig
 from app.workspace import compare, drill, events_editor, explorer, follow_up_view
@@ -74,6 +76,19 @@ def render(services: Services, screen: ScreenConfig, ws: Workspace,
     return [build_tabs(ws, reader.admin), *body]
 
 
+def _build_hint(events: tuple) -> html.Div:
+    """What can be opened; the window's events as buttons too (markers take no keyboard)."""
+    buttons = [step_button(clean_for_display(e.label, CHIP_CHARS), f"event={e.id}",
+                           css="ws-chip", title="Score before and after this event")
+               for e in sorted(events, key=lambda e: e.occurred_at)]
+    return html.Div(className="ws-hint", children=[
+        html.P("Click a topic, a point of the trend or an event marker to see what lies "
+               "behind it."),
+        html.Div([html.Span("Events in this window:", className="ws-label"), *buttons],
+                 className="ws-counts") if buttons else None,
+    ])
+
+
 def _view_body(services: Services, screen: ScreenConfig, ws: Workspace,
                reader: drill.Reader, message: str | None) -> list[Component]:
     settings = services.settings
@@ -96,8 +111,7 @@ def _view_body(services: Services, screen: ScreenConfig, ws: Workspace,
         sections.append(drill.build_event_drill(snapshot, view, ws, reader,
                                                 settings.min_sample))
     else:
-        sections.append(html.P("Click a topic, a point of the trend or an event marker to see "
-                               "what lies behind it.", className="ws-hint"))
+        sections.append(_build_hint(view.events))
     sections.append(compare.build_compare_section(
         snapshot, view, ws.compare, tuple(settings.segment_fields), screen.view_query,
         settings.min_sample, settings.compare_min_responses))

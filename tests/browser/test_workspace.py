@@ -195,3 +195,22 @@ def test_an_admin_sets_a_follow_up_status(server):
     book = FollowUps(get_services(dash_app).store)
     rows = book.list(FollowUpFilter(status="contacted"))
     assert [r["id"] for r in rows] == [rid]
+
+
+def test_the_keyboard_opens_an_event_and_focus_is_visible(server):
+    dash_duo, _ = server
+    driver = dash_duo.driver
+    visit(dash_duo, "/")
+    chip = wait_for(lambda: [b for b in found(driver, ".ws-hint .ws-chip")
+                             if b.text == "Price change"], 10, "the window's events")[0]
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", chip)
+    chip.send_keys(Keys.TAB)  # focus moves by keyboard from the chip to the next control
+    active = driver.switch_to.active_element
+    assert active.tag_name in ("button", "input") and active != chip
+    active.send_keys(Keys.SHIFT, Keys.TAB)  # and back
+    assert driver.switch_to.active_element == chip
+    outline = driver.execute_script(
+        "return getComputedStyle(document.activeElement).outlineStyle")
+    assert outline == "solid"  # a visible focus ring (:focus-visible after keyboard use)
+    chip.send_keys(Keys.ENTER)
+    wait_for(lambda: found(driver, ".ws-drill--event .ws-sides"), 10, "the event by keyboard")
