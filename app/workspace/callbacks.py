@@ -72,43 +72,7 @@ def register_callbacks(dash_app: Dash, services: Services, *, graph_id: str,
                        screen_query: ScreenQuery) -> None:
     """Wire the workspace into a page whose screen is ``screen_query(config, *inputs)``."""
     fields = tuple(services.settings.segment_fields)
-
-    def moved(state: Any, step: str | None) -> Any:
-        if step is None:
-            return no_update
-        new = apply_step(_params(state), step, fields)
-        return new if new != _params(state) else no_update
-
-    @dash_app.callback(Output(STATE, "data", allow_duplicate=True),
-                       Input({"type": STEP, "step": ALL}, "n_clicks"), State(STATE, "data"),
-                       prevent_initial_call=True)
-    def on_step(_clicks: Any, state: Any) -> Any:
-        trigger = ctx.triggered_id
-        if not _clicked() or not isinstance(trigger, dict):
-            return no_update
-        return moved(state, str(trigger.get("step") or ""))
-
-    @dash_app.callback(Output(STATE, "data", allow_duplicate=True),
-                       Input({"type": FIELD, "name": ALL}, "value"), State(STATE, "data"),
-                       prevent_initial_call=True)
-    def on_field(_values: Any, state: Any) -> Any:
-        shown = field_values(parse_workspace(_params(state), fields))
-        return moved(state, field_step(ctx.inputs_list[0], shown))
-
-    @dash_app.callback(Output(STATE, "data", allow_duplicate=True),
-                       Input({"type": TOPIC_OPEN, "topic": ALL}, "n_clicks"),
-                       Input(graph_id, "clickData"), State(STATE, "data"),
-                       prevent_initial_call=True)
-    def on_panel_click(_topics: Any, click: Any, state: Any) -> Any:
-        trigger = ctx.triggered_id
-        if isinstance(trigger, dict) and _clicked():
-            topic = trigger.get("topic")
-            return moved(state, urlencode({"topic": topic, "view": ""})
-                         if isinstance(topic, str) else None)
-        if trigger == graph_id:
-            step = step_from_click(click)
-            return moved(state, f"{step}&view=" if step else None)
-        return no_update
+    _register_moves(dash_app, fields, graph_id)
 
     @dash_app.callback(Output(BODY, "children"), Output(live_page.URL_ID, "search",
                                                         allow_duplicate=True),
@@ -134,6 +98,49 @@ def register_callbacks(dash_app: Dash, services: Services, *, graph_id: str,
             return Date.now();
         }}""", Output(SCROLLED, "data"), Input(STATE, "data"), prevent_initial_call=True)
     _register_saves(dash_app, services)
+
+
+def _moved(state: Any, step: str | None, fields: tuple[str, ...]) -> Any:
+    """The new state after ``step``, or no_update when nothing changes."""
+    if step is None:
+        return no_update
+    new = apply_step(_params(state), step, fields)
+    return new if new != _params(state) else no_update
+
+
+def _register_moves(dash_app: Dash, fields: tuple[str, ...], graph_id: str) -> None:
+    """The callbacks that change the state: step buttons, inputs, panel clicks."""
+
+    @dash_app.callback(Output(STATE, "data", allow_duplicate=True),
+                       Input({"type": STEP, "step": ALL}, "n_clicks"), State(STATE, "data"),
+                       prevent_initial_call=True)
+    def on_step(_clicks: Any, state: Any) -> Any:
+        trigger = ctx.triggered_id
+        if not _clicked() or not isinstance(trigger, dict):
+            return no_update
+        return _moved(state, str(trigger.get("step") or ""), fields)
+
+    @dash_app.callback(Output(STATE, "data", allow_duplicate=True),
+                       Input({"type": FIELD, "name": ALL}, "value"), State(STATE, "data"),
+                       prevent_initial_call=True)
+    def on_field(_values: Any, state: Any) -> Any:
+        shown = field_values(parse_workspace(_params(state), fields))
+        return _moved(state, field_step(ctx.inputs_list[0], shown), fields)
+
+    @dash_app.callback(Output(STATE, "data", allow_duplicate=True),
+                       Input({"type": TOPIC_OPEN, "topic": ALL}, "n_clicks"),
+                       Input(graph_id, "clickData"), State(STATE, "data"),
+                       prevent_initial_call=True)
+    def on_panel_click(_topics: Any, click: Any, state: Any) -> Any:
+        trigger = ctx.triggered_id
+        if isinstance(trigger, dict) and _clicked():
+            topic = trigger.get("topic")
+            return _moved(state, urlencode({"topic": topic, "view": ""})
+                          if isinstance(topic, str) else None, fields)
+        if trigger == graph_id:
+            step = step_from_click(click)
+            return _moved(state, f"{step}&view=" if step else None, fields)
+        return no_update
 
 
 def _register_saves(dash_app: Dash, services: Services) -> None:
