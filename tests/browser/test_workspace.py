@@ -214,3 +214,15 @@ def test_the_keyboard_opens_an_event_and_focus_is_visible(server):
     assert outline == "solid"  # a visible focus ring (:focus-visible after keyboard use)
     chip.send_keys(Keys.ENTER)
     wait_for(lambda: found(driver, ".ws-drill--event .ws-sides"), 10, "the event by keyboard")
+
+
+def test_changing_the_window_keeps_the_workspace_in_the_url(server):
+    dash_duo, _ = server
+    driver = dash_duo.driver
+    visit(dash_duo, "/?topic=Pricing&compare=region")
+    wait_for(lambda: found(driver, ".ws-drill--topic .ws-comment"), 10, "the drill-down")
+    label = [x for x in found(driver, "#mgr-window label") if x.text == "90 days"][0]
+    label.click()
+    wait_for(lambda: "window=90d" in driver.current_url, 10, "the window in the URL")
+    assert "topic=Pricing" in driver.current_url and "compare=region" in driver.current_url
+    wait_for(lambda: "last 90 days" in workspace_text(driver), 10, "the drill-down's new window")
