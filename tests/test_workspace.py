@@ -8,6 +8,7 @@ import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from app.services import get_services
 from app.store.follow_ups import FollowUpFilter, FollowUps
@@ -251,3 +252,16 @@ def test_a_manager_link_sees_only_its_segments_in_every_section(make_app, sqlite
     assert hidden.get(f"/s/{token}").status_code == 303
     assert "not shared through this link" in page_of(hidden, "?topic=Pricing")
     assert "reply to" not in page_of(hidden, "?view=comments")
+
+
+def test_an_admins_odd_follow_up_values_save_nothing(client, app_store):
+    seed(app_store)
+    book = FollowUps(app_store)
+    rid = book.list(FollowUpFilter())[0]["id"]
+    for body in (follow_up_body(rid, "escalated", "Ana"), follow_up_body(rid, "new", "A\nB"),
+                 follow_up_body(10**9, "contacted", "")):
+        reply = client.post("/_dash-update-component", json=body, headers=AUTH)
+        assert "Not saved" in reply.get_json()["response"][MESSAGE]["children"]
+    assert book.counts(FollowUpFilter()) == {"new": 20, "contacted": 0, "resolved": 0}
+    with app_store.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM follow_ups")).scalar_one() == 0

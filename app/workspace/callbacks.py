@@ -34,8 +34,19 @@ def _clicked() -> bool:
 
 
 def _params(state: Any) -> dict[str, str]:
-    return {k: v for k, v in (state or {}).items()
+    """The URL parameters in the state store (anything else a hand-made request sends is
+    dropped)."""
+    if not isinstance(state, dict):
+        return {}
+    return {k: v for k, v in state.items()
             if isinstance(k, str) and isinstance(v, str) and not k.startswith("_")}
+
+
+def id_part(entry: Any, key: str) -> Any:
+    """``entry["id"][key]`` of a pattern-matching input or state, None when it is not there
+    (a hand-made request can send anything)."""
+    ident = entry.get("id") if isinstance(entry, dict) else None
+    return ident.get(key) if isinstance(ident, dict) else None
 
 
 def step_from_click(click: Any) -> str | None:
@@ -59,8 +70,8 @@ def field_step(inputs: Sequence[dict], current: dict[str, str]) -> str | None:
     shows (``state.field_values``); None when none does (they were only just rendered)."""
     changed = []
     for item in inputs:
-        name = (item.get("id") or {}).get("name")
-        value = item.get("value")
+        name = id_part(item, "name")
+        value = item.get("value") if isinstance(item, dict) else None
         value = value if isinstance(value, str) else ""
         if isinstance(name, str) and value.strip() != current.get(name, ""):
             changed.append(urlencode({name: value.strip()}))
@@ -156,8 +167,9 @@ def _register_saves(dash_app: Dash, services: Services) -> None:
         if not is_admin_request():
             return ADMINS_ONLY
         rid = trigger.get("id")
-        ids = [item["id"].get("id") for item in ctx.inputs_list[0]]
-        if rid not in ids:
+        ids = [id_part(item, "id") for item in ctx.inputs_list[0]]
+        if rid not in ids or not isinstance(statuses, list) or not isinstance(owners, list) \
+                or len(statuses) != len(ids) or len(owners) != len(ids):
             return "Not saved: no such follow-up"
         row = ids.index(rid)
         return follow_up_view.save_follow_up(services.store, rid, statuses[row], owners[row])
@@ -176,8 +188,8 @@ def _register_saves(dash_app: Dash, services: Services) -> None:
         if trigger.get("act") == "remove":
             return {**params, MESSAGE_KEY: events_editor.remove_event(services.store,
                                                                       trigger.get("id"))}
-        names = [item["id"].get("name") for item in ctx.states_list[0]]
-        values = dict(zip(names, form or [], strict=False))
+        names = [id_part(item, "name") for item in ctx.states_list[0]]
+        values = dict(zip(names, form if isinstance(form, list) else [], strict=False))
         target = trigger.get("id")
         saved, message = events_editor.save_event(
             services.store, services.settings, values,
