@@ -5,20 +5,22 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from app import live, live_page, topic_editor
 from app.admin_pages import build_share_dialog
 from app.dash_guard import client_choices, client_query, client_text
-from app.live_page import URL_ID, LivePage, PageIds
+from app.live_page import LivePage, PageIds
 from app.panels import CHIP_CHARS
 from app.panels.registry import Panel, panels
 from app.privacy import clean_for_display
 from app.scopes import is_admin_request, request_scope
 from app.screen import VIEW_PARAMS, ScreenConfig, describe_request, public_query
 from app.windows import RANGE, window_days
+from app.workspace import callbacks as workspace_callbacks
+from app.workspace import page as workspace
+from app.workspace.state import parse_workspace, split_query
 
 if TYPE_CHECKING:
     from app.services import Services
@@ -73,6 +75,7 @@ def list_segment_values(services: Services) -> dict[str, list[str]]:
 def build_layout(query: dict[str, str], services: Services) -> html.Div:
     """The manager page for a URL query, with the current data already in place."""
     settings = services.settings
+    query, workspace_params = split_query(query)
     screen = editable_screen(live_page.screen_for(services, query))
     first = live.compute_update(services, screen, None, PAGE.part_names(screen))
     config = live_page.build_config(PAGE, services, public_query(query, settings.segment_fields),
@@ -82,6 +85,8 @@ def build_layout(query: dict[str, str], services: Services) -> html.Div:
         _build_header(screen, services),
         html.Main(className="mgr-grid", children=[
             _build_card(panel, first, screen) for panel in panels()]),
+        workspace.build_section(services, screen,
+                                parse_workspace(workspace_params, settings.segment_fields)),
         html.Div(id=IDS.connection, className="tv-connection"),
         topic_editor.build_topic_dialog(services),
     ])
@@ -182,17 +187,29 @@ def register_callbacks(dash_app: Dash, services: Services) -> None:
     live_page.register_client(dash_app, PAGE)
     topic_editor.register_callbacks(dash_app, services)
 
+    def screen_query(config: Any, window: Any, values: Any) -> dict[str, str]:
+        live_page.require_surface(PAGE.surface)
+        fields = list(services.settings.segment_fields)
+        return build_query(client_query(config), client_text(window), fields,
+                           client_choices(values, len(fields)))
+
+    # The workspace renders on a window or filter change too, and writes the URL (the
+    # screen's parameters and its own), so a copied URL opens the same view.
+    workspace_callbacks.register_callbacks(
+        dash_app, services, graph_id=IDS.graph(_figure_panel().name),
+        page_inputs=[Input(WINDOW, "value"), Input(filter_id(ALL), "value")],
+        config_id=IDS.config, screen_query=screen_query)
+
     @dash_app.callback(
-        Output(URL_ID, "search"), Output(WALL_LINK, "href"),
+        Output(WALL_LINK, "href"),
         Input(WINDOW, "value"), Input(filter_id(ALL), "value"), State(IDS.config, "data"),
         prevent_initial_call=True)
-    def sync_url(window: str | None, values: list, config: dict | None) -> tuple[str, str]:
-        live_page.require_surface(PAGE.surface)
+    def sync_wall_link(window: str | None, values: list, config: dict | None) -> str:
         if not ctx.triggered_id:
-            return no_update, no_update
-        fields = list(services.settings.segment_fields)
-        query = build_query(client_query(config), client_text(window), fields,
-                            client_choices(values, len(fields)))
-        screen = live_page.screen_for(services, query)
-        search = f"?{urlencode(query, safe=',:')}" if query else ""
-        return search, _wall_href(screen)
+            return no_update
+        return _wall_href(live_page.screen_for(services, screen_query(config, window, values)))
+
+
+def _figure_panel() -> Panel:
+    """The panel whose graph's clicks open a period or an event (the trend)."""
+    return next(panel for panel in panels() if panel.figure)

@@ -16,7 +16,8 @@ UPDATE = "/_dash-update-component"
 ROUTE = "page-content.children"
 TV_POLL = "..tv-score-body.children"  # prefixes of the callbacks' output ids
 MGR_POLL = "..mgr-score-body.children"
-MGR_URL = "..page-url.search"
+MGR_URL = "mgr-wall-link.href"  # the window and filters' sync of the "Open wall" link
+WORKSPACE = "..ws-body.children"  # the workspace's render, which also writes the page's URL
 TV_GONG = "..tv-gong.children"  # a clientside callback: the server has no function for it
 
 
@@ -147,6 +148,15 @@ ODD_VALUES = [
                  id="manager-odd-window-and-fields"),
     pytest.param(MGR_URL, ({"x": 1}, [({"field": "plan"}, [[1]])], "x"),
                  id="manager-url-sync-wrong-types"),
+    pytest.param(WORKSPACE, (["topic"], {"x": 1}, [({"field": "plan"}, [[1]])], "x"),
+                 id="workspace-wrong-types"),
+    pytest.param(WORKSPACE, ({"view": "events", "page": "9" * 50, "topic": "x" * 5000,
+                              "event": "1e9", "period": "2026-02-30", 5: 6},
+                             "30d", [({"field": "plan"}, None)], {"query": {}}),
+                 id="workspace-odd-state"),
+    pytest.param("fu-message.children", ([({"type": "fu-status", "id": "x"}, 5)],
+                                         [({"type": "fu-owner", "id": "x"}, ["a"])]),
+                 id="follow-up-odd-values"),
 ]
 
 

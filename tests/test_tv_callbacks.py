@@ -376,7 +376,8 @@ def test_segment_values_are_masked_in_filters_and_subtitles(services, sqlite_sto
                                                product="ann\uff20corp\uff0ecom")])
     services.poller.poll()
     page = manager.build_layout({}, services)
-    dropdowns = {c.id["field"]: c for c in _walk(page) if isinstance(getattr(c, "id", None), dict)}
+    dropdowns = {c.id["field"]: c for c in _walk(page) if isinstance(getattr(c, "id", None), dict)
+                 and c.id.get("type") == manager.FILTER_TYPE}
     products = {o["value"]: o["label"] for o in dropdowns["product"].options}
     assert products["ann\uff20corp\uff0ecom"] == "[email]"
     regions = {o["value"]: o["label"] for o in dropdowns["region"].options}

@@ -19,6 +19,7 @@ from app.privacy import clean_for_display
 from app.views import View
 
 TOPICS_TABLE = "topics-table"
+TOPIC_OPEN = "topic-open"  # manager: the pattern id type of a topic's name, which drills in
 TOPIC_CHARS = 60  # the cell cuts a wide name with an ellipsis; this bounds what is sent
 HEADINGS = ("Topic", "Mentions", "Tone", "NPS", "Change", "Detractors", "Impact")
 # Below this many mentions of known tone the tone cell stays empty: "100% positive" from two
@@ -60,7 +61,7 @@ def _build_row(row: TopicRow, surface: str) -> html.Div:
     impact = round(row.impact, 1)
     impact_class = "is-up" if impact > 0 else "is-down" if impact < 0 else "is-flat"
     return html.Div(className="topic-row", children=[
-        html.Div(clean_for_display(row.topic, TOPIC_CHARS), className="topic-cell topic-name"),
+        _build_name(row.topic, surface),
         html.Div(format_count(row.mentions), className="topic-cell topic-mentions"),
         build_tone(row, surface),
         html.Div(nps_cell, className="topic-cell topic-nps"),
@@ -72,6 +73,16 @@ def _build_row(row: TopicRow, surface: str) -> html.Div:
         html.Div(f"{impact:+.1f}" if impact else "0.0",
                  className=f"topic-cell topic-impact {impact_class}"),
     ])
+
+
+def _build_name(topic: str, surface: str) -> html.Div | html.Button:
+    """The topic's name; in the manager a button that opens the comments behind it."""
+    shown = clean_for_display(topic, TOPIC_CHARS)
+    if surface == "wall":
+        return html.Div(shown, className="topic-cell topic-name")
+    return html.Button(shown, id={"type": TOPIC_OPEN, "topic": topic}, n_clicks=0,
+                       className="topic-cell topic-name topic-open",
+                       title=f"Show the comments that mention {shown}")
 
 
 def build_tone(row: TopicRow, surface: str) -> html.Div:
@@ -113,7 +124,7 @@ def _build_bar(nps: int, band: str) -> html.Span:
 def needs(view: View, ctx: PartContext) -> tuple:
     """The rows shown, how many there are (for "+N more"), and the window's wording."""
     return (view.topics[:ctx.limit], len(view.topics), view.label, view.request.window,
-            view.previous is None)
+            view.previous is None, ctx.surface)
 
 
 def build(view: View, ctx: PartContext) -> list[Component]:

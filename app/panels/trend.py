@@ -57,6 +57,8 @@ def build_trend_figure(view: View, theme: str = "dark", tz: str = "UTC") -> dict
     if view.goal is not None:
         _add_goal(view.goal, palette, shapes, annotations)
     rows = _add_events(view.events, tz, x0, x1, theme, palette, shapes, annotations)
+    if rows:
+        traces.append(_event_handles(view.events, tz, x0, x1, y_range[1], theme))
     layout = _base_layout(palette)
     layout.update({
         "margin": {"l": 90, "r": 30 if view.goal is None else 150,
@@ -248,6 +250,26 @@ def _add_events(events: tuple[EventRow, ...], tz: str, x0: datetime, x1: datetim
             "hovertext": _hover_text(event),
         })
     return rows_used
+
+
+def _event_handles(events: tuple[EventRow, ...], tz: str, x0: datetime, x1: datetime,
+                   top: float, theme: str) -> dict:
+    """A marker where each event's line meets the top of the plot, carrying ``event:<id>``
+    in its customdata: what a click on an event gives the manager (annotations are not
+    clickable through Dash's clickData)."""
+    colours = EVENT_COLOURS.get(theme, EVENT_COLOURS["dark"])
+    zone = ZoneInfo(tz)
+    shown = [(e, _to_local(e.occurred_at, zone)) for e in sorted(events, key=lambda e: e.id)]
+    shown = [(e, local) for e, local in shown if x0 <= local <= x1]
+    return {"type": "scatter", "mode": "markers", "name": "events", "showlegend": False,
+            "x": [local.isoformat(timespec="minutes") for _, local in shown],
+            "y": [top] * len(shown), "cliponaxis": False,
+            "customdata": [f"event:{e.id}" for e, _ in shown],
+            "hovertext": [_hover_text(e) for e, _ in shown],
+            "hovertemplate": "%{hovertext}<extra></extra>",
+            "marker": {"symbol": "triangle-down", "size": 16,
+                       "color": [colours.get(e.kind.lower(), colours["default"])
+                                 for e, _ in shown]}}
 
 
 def _to_local(moment: datetime, zone: ZoneInfo) -> datetime:

@@ -1,0 +1,199 @@
+"""The workspace's callbacks. Clicks and inputs change the state store (the workspace's URL
+parameters); one callback renders the body from it and writes the page's URL, so the
+browser's address always opens the same view. Saves (follow-ups, events) check the admin on
+the server again: a hand-made callback request from anyone else changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from dash import ALL, Dash, Input, Output, State, ctx, no_update
+from dash.dependencies import DashDependency
+
+from app import live_page
+from app.panels.topics import TOPIC_OPEN
+from app.scopes import is_admin_request
+from app.workspace import events_editor, follow_up_view
+from app.workspace.comment_list import FIELD, STEP
+from app.workspace.page import ADMINS_ONLY, BODY, MESSAGE_KEY, ROOT, SCROLLED, STATE, render
+from app.workspace.state import apply_step, field_values, parse_workspace, workspace_query
+
+if TYPE_CHECKING:
+    from app.services import Services
+
+ScreenQuery = Callable[..., dict[str, str]]
+
+
+def _clicked() -> bool:
+    """Whether the callback runs because something was pressed (not because new buttons
+    arrived with a render, which fire with n_clicks 0 or None)."""
+    return bool(ctx.triggered and ctx.triggered[0].get("value"))
+
+
+def _params(state: Any) -> dict[str, str]:
+    """The URL parameters in the state store (anything else a hand-made request sends is
+    dropped)."""
+    if not isinstance(state, dict):
+        return {}
+    return {k: v for k, v in state.items()
+            if isinstance(k, str) and isinstance(v, str) and not k.startswith("_")}
+
+
+def id_part(entry: Any, key: str) -> Any:
+    """``entry["id"][key]`` of a pattern-matching input or state, None when it is not there
+    (a hand-made request can send anything)."""
+    ident = entry.get("id") if isinstance(entry, dict) else None
+    return ident.get(key) if isinstance(ident, dict) else None
+
+
+def step_from_click(click: Any) -> str | None:
+    """The workspace step a click on the trend names: ``event=<id>`` on an event marker,
+    ``period=<day>`` on a period's point (None for anything else)."""
+    points = click.get("points") if isinstance(click, dict) else None
+    if not isinstance(points, list) or not points or not isinstance(points[0], dict):
+        return None
+    point = points[0]
+    custom = point.get("customdata")
+    if isinstance(custom, str) and custom.startswith("event:") and custom[6:].isdigit():
+        return f"event={custom[6:]}"
+    x = point.get("x")
+    if isinstance(x, str) and len(x) >= 10:
+        return f"period={x[:10]}"
+    return None
+
+
+def field_step(inputs: Sequence[dict], current: dict[str, str]) -> str | None:
+    """A step from the workspace's inputs whose value differs from what the URL's workspace
+    shows (``state.field_values``); None when none does (they were only just rendered)."""
+    changed = []
+    for item in inputs:
+        name = id_part(item, "name")
+        value = item.get("value") if isinstance(item, dict) else None
+        value = value if isinstance(value, str) else ""
+        if isinstance(name, str) and value.strip() != current.get(name, ""):
+            changed.append(urlencode({name: value.strip()}))
+    return "&".join(changed) or None
+
+
+def register_callbacks(dash_app: Dash, services: Services, *, graph_id: str,
+                       page_inputs: Sequence[DashDependency], config_id: str,
+                       screen_query: ScreenQuery) -> None:
+    """Wire the workspace into a page whose screen is ``screen_query(config, *inputs)``."""
+    fields = tuple(services.settings.segment_fields)
+    _register_moves(dash_app, fields, graph_id)
+
+    @dash_app.callback(Output(BODY, "children"), Output(live_page.URL_ID, "search",
+                                                        allow_duplicate=True),
+                       Input(STATE, "data"), *page_inputs, State(config_id, "data"),
+                       prevent_initial_call=True)
+    def on_state(state: Any, *values: Any) -> tuple:
+        *inputs, config = values
+        if len(ctx.triggered) > 1:  # the page was just inserted, its workspace already drawn
+            return no_update, no_update
+        query = screen_query(config, *inputs)
+        screen = live_page.screen_for(services, query)
+        ws = parse_workspace(_params(state), fields)
+        message = state.get(MESSAGE_KEY) if isinstance(state, dict) else None
+        body = render(services, screen, ws, message if isinstance(message, str) else None)
+        full = {**query, **workspace_query(ws)}
+        return body, (f"?{urlencode(full, safe=',:')}" if full else "")
+
+    # A click (on a panel, a tab, a pager) changes what lies below the grid: bring it into view.
+    dash_app.clientside_callback(
+        f"""function(_state) {{
+            var root = document.getElementById("{ROOT}");
+            if (root) {{ root.scrollIntoView({{behavior: "smooth", block: "start"}}); }}
+            return Date.now();
+        }}""", Output(SCROLLED, "data"), Input(STATE, "data"), prevent_initial_call=True)
+    _register_saves(dash_app, services)
+
+
+def _moved(state: Any, step: str | None, fields: tuple[str, ...]) -> Any:
+    """The new state after ``step``, or no_update when nothing changes."""
+    if step is None:
+        return no_update
+    new = apply_step(_params(state), step, fields)
+    return new if new != _params(state) else no_update
+
+
+def _register_moves(dash_app: Dash, fields: tuple[str, ...], graph_id: str) -> None:
+    """The callbacks that change the state: step buttons, inputs, panel clicks."""
+
+    @dash_app.callback(Output(STATE, "data", allow_duplicate=True),
+                       Input({"type": STEP, "step": ALL}, "n_clicks"), State(STATE, "data"),
+                       prevent_initial_call=True)
+    def on_step(_clicks: Any, state: Any) -> Any:
+        trigger = ctx.triggered_id
+        if not _clicked() or not isinstance(trigger, dict):
+            return no_update
+        return _moved(state, str(trigger.get("step") or ""), fields)
+
+    @dash_app.callback(Output(STATE, "data", allow_duplicate=True),
+                       Input({"type": FIELD, "name": ALL}, "value"), State(STATE, "data"),
+                       prevent_initial_call=True)
+    def on_field(_values: Any, state: Any) -> Any:
+        shown = field_values(parse_workspace(_params(state), fields))
+        return _moved(state, field_step(ctx.inputs_list[0], shown), fields)
+
+    @dash_app.callback(Output(STATE, "data", allow_duplicate=True),
+                       Input({"type": TOPIC_OPEN, "topic": ALL}, "n_clicks"),
+                       Input(graph_id, "clickData"), State(STATE, "data"),
+                       prevent_initial_call=True)
+    def on_panel_click(_topics: Any, click: Any, state: Any) -> Any:
+        trigger = ctx.triggered_id
+        if isinstance(trigger, dict) and _clicked():
+            topic = trigger.get("topic")
+            return _moved(state, urlencode({"topic": topic, "view": ""})
+                          if isinstance(topic, str) else None, fields)
+        if trigger == graph_id:
+            step = step_from_click(click)
+            return _moved(state, f"{step}&view=" if step else None, fields)
+        return no_update
+
+
+def _register_saves(dash_app: Dash, services: Services) -> None:
+    @dash_app.callback(Output(follow_up_view.MESSAGE, "children"),
+                       Input({"type": follow_up_view.STATUS, "id": ALL}, "value"),
+                       Input({"type": follow_up_view.OWNER, "id": ALL}, "value"),
+                       prevent_initial_call=True)
+    def on_follow_up(statuses: Any, owners: Any) -> Any:
+        trigger = ctx.triggered_id
+        # A person changes one field at a time; a render fires them all (nothing to save).
+        if not isinstance(trigger, dict) or len(ctx.triggered) != 1:
+            return no_update
+        if not is_admin_request():
+            return ADMINS_ONLY
+        rid = trigger.get("id")
+        ids = [id_part(item, "id") for item in ctx.inputs_list[0]]
+        if rid not in ids or not isinstance(statuses, list) or not isinstance(owners, list) \
+                or len(statuses) != len(ids) or len(owners) != len(ids):
+            return "Not saved: no such follow-up"
+        row = ids.index(rid)
+        return follow_up_view.save_follow_up(services.store, rid, statuses[row], owners[row])
+
+    @dash_app.callback(Output(STATE, "data", allow_duplicate=True),
+                       Input({"type": events_editor.ACT, "act": ALL, "id": ALL}, "n_clicks"),
+                       State({"type": events_editor.FORM, "name": ALL}, "value"),
+                       State(STATE, "data"), prevent_initial_call=True)
+    def on_event(_clicks: Any, form: Any, state: Any) -> Any:
+        trigger = ctx.triggered_id
+        if not _clicked() or not isinstance(trigger, dict):
+            return no_update
+        params = _params(state)
+        if not is_admin_request():
+            return {**params, MESSAGE_KEY: ADMINS_ONLY}
+        if trigger.get("act") == "remove":
+            return {**params, MESSAGE_KEY: events_editor.remove_event(services.store,
+                                                                      trigger.get("id"))}
+        names = [id_part(item, "name") for item in ctx.states_list[0]]
+        values = dict(zip(names, form if isinstance(form, list) else [], strict=False))
+        target = trigger.get("id")
+        saved, message = events_editor.save_event(
+            services.store, services.settings, values,
+            target if isinstance(target, int) and target > 0 else None)
+        if saved:
+            params.pop("edit", None)
+        return {**params, MESSAGE_KEY: message}
