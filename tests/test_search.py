@@ -112,3 +112,30 @@ def test_counts_stop_at_the_cap(store, monkeypatch):
     _seed(store)
     monkeypatch.setattr(search, "COUNT_CAP", 2)
     assert store.count_comments(CommentQuery()) == 3  # 4 match; 3 means "more than 2"
+
+
+@pytest.mark.parametrize("text", ["ab\x00", "\x00abc", "x\x07yz", "\ud800abc"])
+def test_control_characters_and_lone_surrogates_are_refused_not_sent(text):
+    with pytest.raises(ValueError, match="control characters"):
+        search_terms(text)
+
+
+def test_accented_capitals_are_found_by_every_path(store, monkeypatch):
+    import app.store.search as search
+
+    store.upsert_responses([make_record(1, 3, comment="ÉCRAN noir après la mise à jour"),
+                            make_record(2, 9, comment="Tout va bien")])
+    assert ids(store, text="écran") == ["1"]  # the index (or PostgreSQL's LIKE)
+    assert ids(store, text="é") == ["1"]  # one letter: read with a Unicode lower()
+    monkeypatch.setattr(search, "COMMON_HITS", 0)  # as if the word were common: rows read
+    assert ids(store, text="écran") == ["1"]
+
+
+def test_excluded_responses_are_not_in_the_explorer(store):
+    import dataclasses
+
+    store.upsert_responses([dataclasses.replace(make_record(1, 0, comment="Awful, crashes"),
+                                                excluded=True),
+                            make_record(2, 0, comment="Crashes daily")])
+    assert ids(store, text="crashes") == ["2"]
+    assert store.count_comments(CommentQuery(category="detractor")) == 1

@@ -86,7 +86,7 @@ def test_only_inputs_that_differ_from_the_shown_workspace_make_a_step():
 
 
 def test_pages_bounds_and_sides():
-    assert comment_list.describe_page(1, 1234) == "1\u201350 of 1,234"
+    assert comment_list.describe_page(1, 999) == "1\u201350 of 999"
     assert comment_list.describe_page(3, 120) == "101\u2013120 of 120"
     assert comment_list.describe_page(1, 0) == "0 comments"
     assert (comment_list.last_page(0), comment_list.last_page(50), comment_list.last_page(51)) \
@@ -265,3 +265,30 @@ def test_an_admins_odd_follow_up_values_save_nothing(client, app_store):
     assert book.counts(FollowUpFilter()) == {"new": 20, "contacted": 0, "resolved": 0}
     with app_store.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM follow_ups")).scalar_one() == 0
+
+
+def test_a_nul_in_the_address_is_dropped_not_sent_to_the_store(client, app_store, dash_app):
+    seed(app_store)
+    get_services(dash_app).poller.poll()
+    for search in ("?view=comments&q=%00abc", "?view=comments&q=ab%00", "?topic=Pricing%00"):
+        reply = client.post("/_dash-update-component", json=route_body("/", search))
+        assert reply.status_code == 200, (search, reply.get_data(as_text=True)[:200])
+
+
+def test_past_the_count_cap_the_pager_says_more_and_goes_on(monkeypatch):
+    monkeypatch.setattr(comment_list, "COUNT_CAP", 1_000)
+    assert comment_list.describe_page(21, 1_001, shown=50) == \
+        "1,001\u20131,050 of more than 1,000"
+    full, short = comment_list.build_pager(3, 1_001, 50), comment_list.build_pager(3, 1_001, 7)
+    assert _next_disabled(full) is False and _next_disabled(short) is True
+
+
+def _next_disabled(nav) -> bool:
+    return nav.children[-1].disabled
+
+
+def test_forged_saves_with_ids_past_bigint_are_refused_politely(app_store):
+    from app.workspace.follow_up_view import save_follow_up
+
+    assert save_follow_up(app_store, 2**70, "contacted", "") == "Not saved: no such follow-up"
+    assert events_editor.remove_event(app_store, 2**70) == "Not removed: no such event"

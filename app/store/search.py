@@ -58,9 +58,15 @@ class CommentQuery:
     offset: int = 0
 
 
+_UNSEARCHABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
 def search_terms(text: str) -> list[str]:
     """The words and phrases of a search box, lower-cased, at most ``MAX_TERMS``; raises
-    ValueError naming the problem for a phrase that is too long."""
+    ValueError naming the problem for a phrase that is too long or for control characters
+    (NUL among them) and lone surrogates, which no comment holds and no driver takes."""
+    if _UNSEARCHABLE.search(text or ""):
+        raise ValueError("the search holds control characters; type words or phrases")
     terms = []
     for phrase, word in _TERM.findall(text or ""):
         term = " ".join((phrase or word).split()).lower()
@@ -104,14 +110,18 @@ def _text_conditions(engine: Engine, terms: list[str]) -> list:
             long_terms = []  # common words: read the rows (below) rather than every hit
         else:
             conditions.append(RESPONSES.c.id.in_(found))
+    # SQLite's own lower() folds ASCII only; the store registers a Unicode one (sqlite.py).
+    lower = func.nps_lower if engine.dialect.name == "sqlite" else func.lower
     for term in terms:
         if term not in long_terms:
-            conditions.append(func.lower(RESPONSES.c.comment).like(_like(term), escape="\\"))
+            conditions.append(lower(RESPONSES.c.comment).like(_like(term), escape="\\"))
     return conditions
 
 
 def _filtered(engine: Engine, query: CommentQuery) -> Select:
-    conditions = [RESPONSES.c.comment.is_not(None), RESPONSES.c.comment != ""]
+    # Excluded responses count nowhere else (scores, panels, follow-ups): not here either.
+    conditions = [RESPONSES.c.comment.is_not(None), RESPONSES.c.comment != "",
+                  RESPONSES.c.excluded.is_(False)]
     conditions += _text_conditions(engine, search_terms(query.text))
     if query.created_from is not None:
         conditions.append(RESPONSES.c.created_at >= query.created_from)

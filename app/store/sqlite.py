@@ -80,10 +80,17 @@ def create_private_file(database: str | None) -> None:
         pass
 
 
+def _lower(value):
+    return value.lower() if isinstance(value, str) else value
+
+
 def sqlite_pragmas(dbapi_connection, _record) -> None:
     """Settings every SQLite connection of the store gets."""
     # WAL lets the poller read while an import writes; busy_timeout makes writers queue
     # instead of failing with "database is locked".
+    # lower() that folds every script, not only ASCII: the comment search's LIKE uses it, so
+    # "écran" finds "ÉCRAN" as the trigram index and PostgreSQL do.
+    dbapi_connection.create_function("nps_lower", 1, _lower, deterministic=True)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")

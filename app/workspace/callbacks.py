@@ -193,7 +193,7 @@ def _register_saves(dash_app: Dash, services: Services) -> None:
         target = trigger.get("id")
         saved, message = events_editor.save_event(
             services.store, services.settings, values,
-            target if isinstance(target, int) and target > 0 else None)
+            target if isinstance(target, int) and 0 < target < 2**62 else None)
         if saved:
             params.pop("edit", None)
         return {**params, MESSAGE_KEY: message}

@@ -13,7 +13,7 @@ from dash.development.base_component import Component
 
 from app.panels import CHIP_CHARS, category_name, format_count
 from app.privacy import clean_for_display, cut_at_word, neutralise_direction
-from app.store.search import CommentQuery
+from app.store.search import COUNT_CAP, CommentQuery
 
 STEP = "ws-step"  # the pattern id type of every workspace button that changes the URL
 FIELD = "ws-field"  # ... and of every workspace input whose value is a URL parameter
@@ -68,10 +68,20 @@ def build_row(row: dict, admin: bool, fields: tuple[str, ...], tz: str) -> html.
     ])
 
 
-def describe_page(page: int, total: int, size: int = PAGE_SIZE) -> str:
-    """"1–50 of 1,234", "0 comments" or "51–60 of 60"."""
+MAX_DEEP_PAGE = 200  # 10,000 comments in pages of 50
+
+
+def describe_page(page: int, total: int, size: int = PAGE_SIZE, shown: int | None = None
+                  ) -> str:
+    """"1–50 of 1,234", "0 comments", "51–60 of 60", or past the count's cap
+    "1,001–1,050 of more than 1,000" (``shown``: the rows on this page)."""
     if total <= 0:
         return "0 comments"
+    if total > COUNT_CAP:
+        first = (page - 1) * size + 1
+        last = first + (size if shown is None else shown) - 1
+        return (f"{format_count(first)}\u2013{format_count(last)} of more than "
+                f"{format_count(COUNT_CAP)}")
     first = min((page - 1) * size + 1, total)
     last = min(page * size, total)
     return f"{format_count(first)}\u2013{format_count(last)} of {format_count(total)}"
@@ -82,14 +92,15 @@ def last_page(total: int, size: int = PAGE_SIZE) -> int:
     return max(1, -(-total // size))
 
 
-def build_pager(page: int, total: int) -> html.Nav:
-    """The range shown and Previous/Next buttons."""
-    end = last_page(total)
+def build_pager(page: int, total: int, shown: int = PAGE_SIZE) -> html.Nav:
+    """The range shown and Previous/Next buttons (past the count's cap, Next stays while a
+    page is full)."""
+    more = shown >= PAGE_SIZE if total > COUNT_CAP else page < last_page(total)
     return html.Nav(className="ws-pager", **{"aria-label": "Pages"}, children=[
         step_button("\u2039 Previous", f"page={page - 1}", disabled=page <= 1),
-        html.Span(describe_page(page, total), className="ws-pager-range",
+        html.Span(describe_page(page, total, shown=shown), className="ws-pager-range",
                   **{"aria-live": "polite"}),
-        step_button("Next \u203a", f"page={page + 1}", disabled=page >= end),
+        step_button("Next \u203a", f"page={page + 1}", disabled=not more),
     ])
 
 
@@ -100,9 +111,11 @@ def build_comment_list(store, query: CommentQuery, page: int, *, admin: bool,
     if not comments_shown:
         return [html.P(HIDDEN, className="ws-empty")]
     total = store.count_comments(query)
-    page = min(page, last_page(total))
+    # Past the cap the last page is not known: pages up to MAX_DEEP_PAGE may be asked (a deep
+    # OFFSET reads every row before it, so there is a bound).
+    page = min(page, last_page(total) if total <= COUNT_CAP else MAX_DEEP_PAGE)
     rows = store.search_comments(replace(query, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE))
     if not rows:
         return [html.P("No comments match", className="ws-empty")]
-    return [build_pager(page, total),
+    return [build_pager(page, total, len(rows)),
             html.Ol([build_row(r, admin, fields, tz) for r in rows], className="ws-comments")]

@@ -105,7 +105,8 @@ def build_period_drill(view: View, ws: Workspace, reader: Reader) -> html.Sectio
                       "period")
     index = starts.index(wanted)
     point, last = view.trend[index], period_end(view.trend, index, view.end)
-    start, end = local_bounds(ws.period, last, reader.tz)
+    # The first period may start before the window; its point counts the window's days only.
+    start, end = local_bounds(max(ws.period, view.start), last, reader.tz)
     query = CommentQuery(created_from=start, created_to=end, segments=segments_of(view))
     title = f"{view.granularity.capitalize()} from {wanted} to {last.isoformat()}"
     return _frame(title, [build_summary(point.summary), *_comments(query, ws.page, reader)],

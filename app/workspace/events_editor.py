@@ -69,7 +69,8 @@ def save_event(store, settings, values: dict, event_id: int | None) -> tuple[boo
 
 def remove_event(store, event_id: object) -> str:
     """Remove an event; the message to show."""
-    if not isinstance(event_id, int) or isinstance(event_id, bool):
+    if not isinstance(event_id, int) or isinstance(event_id, bool) \
+            or not 1 <= event_id < 2**62:  # a forged id past BIGINT would reach the driver
         return "Not removed: no such event"
     if not store.remove_event(event_id):
         return f"Not removed: there is no event {event_id}"

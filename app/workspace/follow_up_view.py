@@ -77,7 +77,8 @@ def build_follow_ups(view: View, ws: Workspace, reader: Reader,
 
 def save_follow_up(store, response_id: object, status: object, owner: object) -> str:
     """Write one row's status and owner; the message to show."""
-    if not isinstance(response_id, int) or isinstance(response_id, bool):
+    if not isinstance(response_id, int) or isinstance(response_id, bool) \
+            or not 1 <= response_id < 2**62:  # a forged id past BIGINT would reach the driver
         return "Not saved: no such follow-up"
     if status not in STATUSES:
         return f"Not saved: status must be one of {', '.join(STATUSES)}"

@@ -7,6 +7,7 @@ from the defaults, so a copied URL is short and opens the same view.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import date
@@ -42,8 +43,13 @@ class Workspace:
     edit: int | None = None  # the events editor: the event in the form
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+
+
 def _text(raw: str | None) -> str | None:
-    value = " ".join((raw or "").split())[:MAX_TEXT]
+    """A text parameter on one line, without control characters or lone surrogates (a
+    ``%00`` in the address would otherwise reach the database)."""
+    value = " ".join(_CONTROL.sub(" ", raw or "").split())[:MAX_TEXT]
     return value or None
 
 
