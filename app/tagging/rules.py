@@ -63,7 +63,8 @@ PHRASES: dict[str, tuple[str, ...]] = {
         r"\bdesign\b",
     ),
     "Features": (
-        r"\bplease add\b", r"\b(?:add|bring back) (?:a|an|the|more|option|support)\b",
+        r"\bplease add\b", r"\b(?:love|like|great|nice|handy|useful|glad) (?:that|how) (?:i|you"
+        r"|we|it) can\b(?! not)", r"\b(?:add|bring back) (?:a|an|the|more|option|support)\b",
         r"\boption to\b", r"\b(?:ability|able) to\b", r"\bwould be (?:nice|great|good)\b",
         r"\bi wish (?:it|there|you|they)\b", r"\blets? (?:me|you|us)\b", r"\ballows? (?:me|you|us)\b",
         r"\bpackages?\b", r"\blibrar(?:y|ies)\b", r"\bflexib", r"\bversatil", r"\bpowerful\b",
