@@ -69,7 +69,7 @@ class LinearModel:
                 "intercepts": [round(b, 5) for b in self.intercepts],
                 "thresholds": [round(t, 4) for t in self.thresholds],
                 "prior": None if self.prior is None else [round(p, 5) for p in self.prior],
-                "weights": {name: [[i, round(w, 4)] for i, w in pairs]
+                "weights": {name: [[i, round(w, 3)] for i, w in pairs]
                             for name, pairs in sorted(self.weights.items())},
                 "meta": dict(self.meta)}
 

@@ -27,12 +27,16 @@ PHRASES: dict[str, tuple[str, ...]] = {
         r"\bunfortunately,? .{0,20}has stopped\b", r"\bglitch", r"\bbugg?y\b", r"\bhangs?\b",
         r"\b(?:log|sign) ?in (?:issue|problem|fail)", r"\bcan not (?:log|sign) ?in\b",
         r"\bdoes not work\b", r"\bnothing works\b", r"\bstuck on\b", r"\bnot stable\b",
+        r"\b(?:will|does|do|did|can|could) not (?:load|render|display|show|download|play|save"
+        r"|send|receive)", r"\bnot (?:\w+ing|\w+ed) (?:properly|correctly)\b", r"\bstutter",
+        r"\bscript errors?\b", r"\bunable to\b", r"\b(?:disappeared|vanished|gone missing)\b",
     ),
     "Performance": (
         r"\bbuffer", r"\blagg?(?:y|ing|s)?\b", r"\btakes? (?:so |too |very )?long\b",
         r"\bbattery\b", r"\b(?:memory|ram)\b", r"\bload(?:s|ing)? (?:so |too |very )?slow",
         r"\bresponsive\b", r"\bbig data\b", r"\blarge (?:data|files?)", r"\bspeed\b",
         r"\bquick(?:ly)? to load\b", r"\bheavy\b",
+        r"\bchoppy\b", r"\bdelay(?:ed)?\b", r"\b(?:cpu|drain)", r"\bunresponsive\b",
     ),
     "Pricing": (
         r"\bmoneyamount\b", r"\b(?:just|be|is|was|are|it|its|for|stay|remain|totally|completely"
@@ -53,6 +57,7 @@ PHRASES: dict[str, tuple[str, ...]] = {
         r"\bcommunity\b", r"\bstack ?overflow\b", r"\bforums?\b", r"\bmailing list",
         r"\b(?:no|never) (?:one|reply|response|answer)", r"\bresponded\b", r"\bhelpful people\b",
         r"\brstudio community\b", r"\bhelp (?:from|online)\b",
+        r"\b(?:read|listen to) (?:these |the |our )?(?:reviews|feedback)\b",
     ),
     "Ease of use": (
         r"\beas(?:y|ier|ily|iest) to (?:use|learn|navigate|understand|read|find)",
@@ -61,6 +66,8 @@ PHRASES: dict[str, tuple[str, ...]] = {
         r"\b(?:in)?consisten", r"\bsimple\b", r"\bsimplicity\b", r"\btoo many (?:steps|clicks)",
         r"\bnot intuitive\b", r"\bcumbersome\b", r"\bquirk", r"\bweird\b", r"\blayout\b",
         r"\bdesign\b",
+        r"\b(?:ugly|beautiful|pretty|clean look|cluttered|annoying|laid out|organi[sz]ed)\b",
+        r"\b(?:hard|difficult) to find\b", r"\bcould not find\b", r"\bnot user friendly\b",
     ),
     "Features": (
         r"\bplease add\b", r"\b(?:love|like|great|nice|handy|useful|glad) (?:that|how) (?:i|you"
@@ -70,6 +77,10 @@ PHRASES: dict[str, tuple[str, ...]] = {
         r"\bpackages?\b", r"\blibrar(?:y|ies)\b", r"\bflexib", r"\bversatil", r"\bpowerful\b",
         r"\bcapabilit", r"\bfunctions?\b", r"\bso many\b", r"\bneeds? (?:a|an|more|to add)\b",
         r"\bsupports?\b", r"\bsupport for\b", r"\bno longer (?:can|able|possible)",
+        r"\bno (?:option|way|button|setting|choice) (?:to|for)\b", r"\bbring (?:\w+ )?back\b",
+        r"\b(?:need|needs|want|would like) (?:an? |the )?(?:option|button|way|feature|setting)",
+        r"\bcan not (?:pause|resume|cancel|disable|preview|remove|delete|turn off)\b",
+        r"\bno (?:home|back|quit|exit|resume) (?:button|option)?", r"\bwidget",
         r"\bremoved\b", r"\bcan not (?:add|change|edit|choose|select|find a way)\b",
         r"\btidyverse\b", r"\bggplot", r"\bshiny\b",
     ),
@@ -86,10 +97,15 @@ PHRASES: dict[str, tuple[str, ...]] = {
         r"\b(?:google (?:drive|calendar|fit|home|assistant)|outlook|dropbox|slack|alexa"
         r"|fitbit|garmin|strava|spotify|zapier|salesforce)\b", r"\bintegrat",
         r"\bother (?:languages|tools|apps|software|programs)\b", r"\brcpp\b", r"\breticulate\b",
+        r"\b(?:add-?ons?|extensions?|plug-?ins?)\b", r"\b(?:gmail|yahoo|hotmail|imap|smtp|pop3"
+        r"|caldav|carddav|exchange server)\b", r"\b(?:json|odbc|jupyter|tensorflow|matlab|perl"
+        r"|julia|stata|git|github)\b",
     ),
     "Mobile app": (
         r"\b(?:iphone|ipad|android|ios|smartphone|tablet|phone|mobile)\b",
         r"\bsmall screen", r"\bpush notification",
+        r"\b(?:samsung|galaxy|kindle fire|pixel|nexus|motorola|moto g|huawei|xiaomi|oneplus)\b",
+        r"\bhome screen\b",
     ),
     "Documentation": (
         r"\bvignettes?\b", r"\btutorials?\b", r"\bbooks?\b", r"\bcourses?\b", r"\bexamples?\b",

@@ -83,10 +83,11 @@ def lemmatise(word: str) -> str:
 
 
 def word_features(normalised: Normalised) -> set[str]:
-    """Lemma unigrams (``w:``), neighbouring pairs (``b:``) and negated lemmas (``n:``)."""
+    """Lemmas (``w:``) and negated lemmas (``n:``). Pairs of neighbouring lemmas were tried:
+    no better under cross-validation, and they doubled the model file, so the phrases that
+    matter are phrase rules instead."""
     lemmas = normalised.lemmas
     features = {f"w:{lemma}" for lemma in lemmas}
-    features.update(f"b:{a}_{b}" for a, b in zip(lemmas, lemmas[1:], strict=False))
     features.update(f"n:{lemma}" for lemma, neg in zip(lemmas, normalised.negated, strict=True)
                     if neg)
     return features

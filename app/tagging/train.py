@@ -28,7 +28,7 @@ FOLDS = 5
 MIN_DF = 2  # a word feature seen in fewer training comments is left out
 MIN_POSITIVES = 5  # a topic with fewer examples is left to its keywords
 C_GRID = (0.5, 1.0, 2.0, 4.0)
-PRUNE_BELOW = 0.03  # weights smaller than this are dropped from the file
+PRUNE_BELOW = 0.05  # weights smaller than this are dropped from the file
 THRESHOLD_GRID = tuple(round(t, 2) for t in np.arange(0.2, 0.81, 0.05))
 ALWAYS_KEPT = ("k:", "r:", "m:")
 # Keyword and rule features enter training scaled up, so the L2 penalty holds them back less
@@ -36,6 +36,7 @@ ALWAYS_KEPT = ("k:", "r:", "m:")
 # The exported weight is the fitted one times the scale, so prediction stays binary.
 RULE_SCALE = 3.0
 INTERCEPT_SCALING = 5.0  # liblinear penalises the intercept; a larger scaling frees it
+CLASS_WEIGHT: str | None = None
 Labels = Sequence[Collection[str]]
 
 
@@ -85,7 +86,7 @@ def fit_topic(matrix, target: np.ndarray, c: float, extra: np.ndarray | None = N
     if target.min() == target.max():  # one class only: a constant answer
         return np.zeros(matrix.shape[1]), (4.0 if target[0] else -4.0)
     fitted = LogisticRegression(C=c, solver="liblinear", random_state=SEED, max_iter=1000,
-                                intercept_scaling=INTERCEPT_SCALING)
+                                intercept_scaling=INTERCEPT_SCALING, class_weight=CLASS_WEIGHT)
     fitted.fit(matrix, target)
     return fitted.coef_[0], float(fitted.intercept_[0])
 
