@@ -54,8 +54,16 @@ class LinearModel:
         if self.prior is not None and prior is not None:
             for index, (weight, value) in enumerate(zip(self.prior, prior, strict=True)):
                 scores[index] += weight * value
-        return [score - logit(threshold) for score, threshold in
-                zip(scores, self.thresholds, strict=True)]
+        return [score - cut for score, cut in zip(scores, self.cuts, strict=True)]
+
+    @property
+    def cuts(self) -> tuple[float, ...]:
+        """The thresholds as logits (computed once per model)."""
+        cuts = self.__dict__.get("_cuts")
+        if cuts is None:
+            cuts = tuple(logit(t) for t in self.thresholds)
+            object.__setattr__(self, "_cuts", cuts)  # a cache on a frozen dataclass
+        return cuts
 
     def probabilities(self, features: Iterable[str],
                       prior: Sequence[float] | None = None) -> list[float]:

@@ -32,6 +32,9 @@ _MONEY = re.compile(
     r"(?:[$\u20ac\u00a3]\s?\d+(?:[.,]\d+)?|\b\d+(?:[.,]\d+)?\s?(?:dollars?|bucks|usd|eur|euros?"
     r"|pounds?|cents?|gbp)\b|\b\d+(?:[.,]\d+)?\s?[$\u20ac\u00a3])"
 )
+# Cheap checks first: most comments have neither, and the full patterns cost more.
+_MAY_CONTRACT = re.compile(r"'|nt\b|cannot")
+_MAY_BE_MONEY = re.compile(r"[\d$\u20ac\u00a3]")
 _CLAUSES = re.compile(r"[.,;:!?()\[\]\n]|\bbut\b")
 _WORDS = re.compile(r"[a-z0-9]+(?:\+\+|#)?")
 NEGATORS = frozenset({"not", "no", "never", "without", "nothing", "none", "nor", "hardly",
@@ -67,9 +70,12 @@ def normalise(text: str) -> Normalised:
 def expand(folded: str) -> str:
     """Folded text with contractions written out and amounts of money as one token."""
     text = folded.replace("\u2019", "'")
-    for pattern, replacement in _CONTRACTIONS:
-        text = pattern.sub(replacement, text)
-    return _MONEY.sub(f" {MONEY_TOKEN} ", text)
+    if _MAY_CONTRACT.search(text):
+        for pattern, replacement in _CONTRACTIONS:
+            text = pattern.sub(replacement, text)
+    if _MAY_BE_MONEY.search(text):
+        text = _MONEY.sub(f" {MONEY_TOKEN} ", text)
+    return text
 
 
 @lru_cache(maxsize=65_536)
