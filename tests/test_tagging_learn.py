@@ -71,3 +71,19 @@ def test_learn_refuses_examples_it_cannot_use(settings, examples, problem) -> No
     with pytest.raises(ValueError, match=problem):
         learn(examples, settings)
     assert not local_model_path(settings).exists()
+
+
+def test_learn_teaches_a_team_topic_beyond_its_keywords(tmp_path, settings) -> None:
+    taxonomy = json.loads((settings.resolved_topics_file).read_text())
+    taxonomy["topics"].append({"name": "Shipping", "keywords": ["courier*", "delivery"]})
+    path = tmp_path / "team.json"
+    path.write_text(json.dumps(taxonomy))
+    team = settings.replace(topics_file=str(path))
+    boxes = [f"the box arrived {how} {when}" for how in ("crushed", "wet", "late", "open", "torn")
+             for when in ("today", "again", "twice", "last week", "on monday", "this time")]
+    others = [f"{text} {n}" for text in OTHER for n in range(3)]
+    report = learn([(t, ["Shipping"]) for t in boxes] + [(t, []) for t in others], team)
+    assert report.after["Shipping"][2] > report.before["Shipping"][2]
+    tagger = load_tagger(team)
+    assert "Shipping" in tagger.tag("the box arrived dented")
+    assert "Shipping" in tagger.tag("the courier was rude")  # its keywords still count

@@ -10,6 +10,7 @@ thread. See docs/architecture.md, "Topic tagging".
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 from app.config import SHIPPED_MODEL_FILE, Settings
@@ -36,9 +37,9 @@ class Tagger:
         self.local = local
         self.extractor = Extractor(taxonomy)
         known = set(model.topics) if model else set()
-        learned = set(local.topics) if local else set()
-        # Topics only their keywords can find, matched on the comment as written.
-        self.keyword_only = frozenset(set(self.topics) - known - learned)
+        # Topics the shipped model does not know: their keywords, matched on the comment as
+        # written, find them (an installation model may find more, never fewer).
+        self.keyword_only = frozenset(set(self.topics) - known)
 
     def tag(self, text: str | None) -> list[str]:
         """The topics ``text`` is about, in taxonomy order; [] for None or blank text."""
@@ -54,7 +55,10 @@ class Tagger:
         if self.local is not None:
             prior = [margins.get(topic, -KEYWORD_MARGIN) for topic in self.local.topics]
             learned = self.local.margins(extracted.features, prior)
-            margins.update(zip(self.local.topics, learned, strict=True))
+            for topic, margin in zip(self.local.topics, learned, strict=True):
+                if topic in self.keyword_only:  # a team's own keywords keep working
+                    margin = max(margin, margins[topic])
+                margins[topic] = margin
         return margins
 
     def base_margins(self, text: str, extracted: Extracted) -> dict[str, float]:
@@ -96,4 +100,10 @@ def load_tagger(settings: Settings, taxonomy: Taxonomy | None = None) -> Tagger:
     local_path = local_model_path(settings)
     local = load_model(local_path) if local_path.is_file() else None
     warm_up()
-    return Tagger(taxonomy, load_model(SHIPPED_MODEL_FILE), local)
+    return Tagger(taxonomy, shipped_model(), local)
+
+
+@lru_cache(maxsize=1)
+def shipped_model() -> LinearModel:
+    """The shipped model, read once per process (it is immutable, so every tagger shares it)."""
+    return load_model(SHIPPED_MODEL_FILE)

@@ -101,5 +101,4 @@ def word_features(normalised: Normalised) -> set[str]:
 
 def warm_up() -> None:
     """Load simplemma's English dictionary now, not on the first comment a request tags."""
-    lemmatise.cache_clear()
     simplemma.lemmatize("warming", lang="en")
