@@ -105,7 +105,10 @@ PHRASES: dict[str, tuple[str, ...]] = {
         r"\b(?:iphone|ipad|android|ios|smartphone|tablet|phone|mobile)\b",
         r"\bsmall screen", r"\bpush notification",
         r"\b(?:samsung|galaxy|kindle fire|pixel|nexus|motorola|moto g|huawei|xiaomi|oneplus)\b",
-        r"\bhome screen\b",
+        r"\bhome screen\b", r"\bnotifications?\b", r"\balerts?\b", r"\bon the go\b",
+        r"\b(?:desktop|web|laptop|computer|pc|full|browser|normal|regular) (?:version|site|website)",
+        r"\b(?:the|regular|normal) website\b", r"\baway from (?:home|my computer|my desk)",
+        r"\b(?:tiny|small) screen", r"\b(?:droid|kindle)\b", r"\banywhere\b",
     ),
     "Documentation": (
         r"\bvignettes?\b", r"\btutorials?\b", r"\bbooks?\b", r"\bcourses?\b", r"\bexamples?\b",
