@@ -14,6 +14,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+# What a product "supports" (a capability: Features or Integrations, never Support).
+_CAPABILITIES = (r"(?:chromecast|airplay|bluetooth|cast(?:ing)?|pdf|file|format|device|controller"
+                 r"|keyboard|language|unicode|gpu|widget|hdr|4k|dolby|stylus|landscape|tablet"
+                 r"|offline|multi[ -]?\w+|native|os|extension|add-?on|plugin)")
 _START_VERBS = r"(?:open|load|start|launch|work|play|run|connect|respond|sync|update|install)"
 # topic -> phrases that say it without the taxonomy's words.
 PHRASES: dict[str, tuple[str, ...]] = {
@@ -55,7 +59,9 @@ PHRASES: dict[str, tuple[str, ...]] = {
         r"\bcustomer (?:service|support|care)\b", r"\bsupport (?:team|staff|agent|was|is|were"
         r"|has|have|people)\b", r"\bcontact(?:ed|ing)? (?:support|you|them|the developer)",
         r"\bcommunity\b", r"\bstack ?overflow\b", r"\bforums?\b", r"\bmailing list",
-        r"\b(?:no|never) (?:one|reply|response|answer)", r"\bresponded\b", r"\bhelpful people\b",
+        r"\b(?:no|never) (?:one|reply|response|answer)", r"\b(?:never|not|did not|has not|have not)"
+        r" (?:replied|responded|answered|got back|gotten back|heard back)\b",
+        r"\bsupport (?:never|did not|does not|is not|was not|can not)\b", r"\bresponded\b", r"\bhelpful people\b",
         r"\brstudio community\b", r"\bhelp (?:from|online)\b",
         r"\b(?:read|listen to) (?:these |the |our )?(?:reviews|feedback)\b",
     ),
@@ -76,7 +82,7 @@ PHRASES: dict[str, tuple[str, ...]] = {
         r"\bi wish (?:it|there|you|they)\b", r"\blets? (?:me|you|us)\b", r"\ballows? (?:me|you|us)\b",
         r"\bpackages?\b", r"\blibrar(?:y|ies)\b", r"\bflexib", r"\bversatil", r"\bpowerful\b",
         r"\bcapabilit", r"\bfunctions?\b", r"\bso many\b", r"\bneeds? (?:a|an|more|to add)\b",
-        r"\bsupports?\b", r"\bsupport for\b", r"\bno longer (?:can|able|possible)",
+        r"\bsupports\b", r"\bsupport for\b", rf"\b{_CAPABILITIES} support\b", r"\bno longer (?:can|able|possible)",
         r"\bno (?:option|way|button|setting|choice) (?:to|for)\b", r"\bbring (?:\w+ )?back\b",
         r"\b(?:need|needs|want|would like) (?:an? |the )?(?:option|button|way|feature|setting)",
         r"\bcan not (?:pause|resume|cancel|disable|preview|remove|delete|turn off)\b",
@@ -130,9 +136,7 @@ MASKS: dict[str, str] = {
                       r"that |my |it |any )?(?:problem|bug|issue|crash|error|glitch)s?\b"
                       r"|\breported (?:it |this |them )?(?:to|on)\b",
     "capability_support": r"\bsupports?\b(?= (?:for|of)\b)|\bsupports\b|\bsupported\b"
-                          r"|\b(?:chromecast|airplay|bluetooth|cast(?:ing)?|pdf|file|format"
-                          r"|device|controller|keyboard|language|unicode|gpu|widget|hdr|4k|dolby"
-                          r"|stylus|landscape|tablet|offline|multi[ -]?\w+|native|os) support\b"
+                          rf"|\b{_CAPABILITIES} support\b"
                           r"|\bno support for\b|\bsupport (?:for|of)\b",
     "content_video": r"\bvideos?\b",
     "own_sync": r"\bsync\w*\b",
