@@ -60,3 +60,16 @@ def test_the_shipped_tagger_keeps_its_held_out_accuracy(rows: list[dict]) -> Non
 def test_the_shipped_model_was_trained_on_this_corpus_tune_split(rows: list[dict]) -> None:
     meta = load_model(SHIPPED_MODEL_FILE).meta
     assert meta["trained_on"] == sum(row["split"] == "tune" for row in rows)
+
+
+def test_training_is_deterministic_and_reads_the_tune_split_only(tmp_path: Path) -> None:
+    from app.tagging.train import main, read_corpus
+
+    small = tmp_path / "corpus.jsonl"
+    lines = CORPUS.read_text(encoding="utf-8").splitlines()[:400]
+    small.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    outputs = [tmp_path / "a.json", tmp_path / "b.json"]
+    for out in outputs:
+        assert main(["--corpus", str(small), "--out", str(out), "--c", "0.3"]) == 0
+    assert outputs[0].read_bytes() == outputs[1].read_bytes()
+    assert load_model(outputs[0]).meta["trained_on"] == len(read_corpus(small, "tune"))

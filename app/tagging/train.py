@@ -226,10 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("data/topic_model.json"))
     parser.add_argument("--topics", type=Path, default=SHIPPED_TOPICS_FILE,
                         help="the taxonomy whose keywords the model reads")
+    parser.add_argument("--c", type=float, nargs="+", default=list(C_GRID),
+                        help="regularisation values to cross-validate (default: %(default)s)")
     args = parser.parse_args(argv)
     rows = read_corpus(args.corpus, "tune")
     model, report = train([r["text"] for r in rows], [r["topics"] for r in rows],
-                          load_taxonomy(args.topics))
+                          load_taxonomy(args.topics), c_grid=args.c)
     size = save_model(model, args.out)
     trials = ", ".join(f"C={c}: {f:.3f}" for c, f in report["trials"].items())
     print(f"{len(rows)} tune comments; cross-validated micro-F1 {trials}; chose C={report['C']}")
