@@ -61,7 +61,9 @@ def default_data_dir(package_root: Path = PACKAGE_ROOT,
 ASSETS_DIR, SHIPPED_TOPICS_FILE = shipped_paths()
 SHIPPED_DATA_DIR = SHIPPED_TOPICS_FILE.parent
 # The files of data/ that ship with the package (the rest of data/ is a checkout's stores).
-SHIPPED_DATA_FILES = ("topics.json", "profanity.txt")
+SHIPPED_DATA_FILES = ("topics.json", "profanity.txt", "topic_model.json")
+# The topic model trained on the labelled corpus (python -m app.tagging.train); app/tagging.
+SHIPPED_MODEL_FILE = SHIPPED_DATA_DIR / "topic_model.json"
 DEFAULT_DATA_DIR = default_data_dir()
 
 

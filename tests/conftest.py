@@ -27,6 +27,7 @@ from app.config import DEFAULT_DATA_DIR, Settings
 from app.services import get_services
 from app.store import ResponseRecord, Store, open_store
 from app.store.database import MIGRATIONS_DIR
+from app.tagging import load_tagger
 from app.topics import load_taxonomy, tag_topics
 from app.web import create_app
 
@@ -79,7 +80,7 @@ def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPat
 
 @pytest.fixture
 def tagger():
-    """The shipped taxonomy's tagger."""
+    """The shipped taxonomy's keyword tagger (the keyword layer alone, without the model)."""
     return partial(tag_topics, taxonomy=load_taxonomy(TOPICS_FILE))
 
 
@@ -92,14 +93,15 @@ def sqlite_store(settings: Settings) -> Iterator[Store]:
 
 
 @pytest.fixture
-def postgres_store(settings: Settings, tagger) -> Iterator[Store]:
-    """An upgraded, emptied store on the real PostgreSQL server (skipped when none answers)."""
+def postgres_store(settings: Settings) -> Iterator[Store]:
+    """An upgraded, emptied store on the real PostgreSQL server (skipped when none answers),
+    tagging as the app tags (the shipped tagger, like ``sqlite_store``)."""
     reason = _postgres_available()
     if reason is not None:
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL at {POSTGRES_URL} is required in CI: {reason}")
         pytest.skip(f"no PostgreSQL at {POSTGRES_URL}: {reason}")
-    store = Store(POSTGRES_URL, tagger=tagger)
+    store = Store(POSTGRES_URL, tagger=load_tagger(settings).tag)
     _reset_postgres(store)
     open_store(settings, store=store)
     yield store
