@@ -181,6 +181,17 @@ def test_every_package_and_shipped_file_goes_into_the_wheel():
             assert shipped == set(SHIPPED_DATA_FILES)
 
 
+def test_the_sdist_carries_every_shipped_data_file():
+    # The wheel is built from the sdist (tests/check_install.sh, and pip from PyPI), so a
+    # shipped file missing from MANIFEST.in is missing from every installed package.
+    included = set()
+    for line in (PROJECT_ROOT / "MANIFEST.in").read_text().splitlines():
+        words = line.split()
+        if words[:1] == ["include"]:
+            included.update(words[1:])
+    assert {f"data/{name}" for name in SHIPPED_DATA_FILES} <= included
+
+
 def test_a_logged_traceback_stays_on_one_line():
     import logging
 

@@ -25,8 +25,17 @@ def serve_wall(dash_duo, settings: Settings, poll_seconds: float) -> Iterator[tu
         make_record(i, 10 if i % 2 else 8, when=now - timedelta(days=i % 20, hours=2),
                     comment=f"Solid product, comment {i}", product="Ledger", region="EMEA")
         for i in range(40)])
+    yield from serve(dash_duo, dash_app, navigate=True)
+
+
+def serve(dash_duo, dash_app, *, navigate: bool = False,
+          size: tuple[int, int] | None = None) -> Iterator[tuple]:
+    """Run ``dash_app`` (its poll and other jobs too) on the next free test port for the
+    test's time; ``size`` sets the browser window. Yields (dash_duo, dash_app)."""
     start_jobs(dash_app)
-    dash_duo.start_server(dash_app, port=next(_PORTS))
+    dash_duo.start_server(dash_app, navigate=navigate, port=next(_PORTS))
+    if size is not None:
+        dash_duo.driver.set_window_size(*size)
     try:
         yield dash_duo, dash_app
     finally:

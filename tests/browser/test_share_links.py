@@ -14,8 +14,8 @@ from selenium.webdriver.common.by import By
 
 from app.cli import main
 from app.services import get_services
-from app.web import create_app, start_jobs, stop_jobs
-from tests.browser.conftest import _PORTS
+from app.web import create_app
+from tests.browser.conftest import serve
 from tests.conftest import ADMIN_TOKEN, make_record
 
 POLL_SECONDS = 2.0
@@ -36,13 +36,7 @@ def server(dash_duo, settings, env):
         make_record(i, 10 if i % 3 else 3, when=now - timedelta(days=i % 20, hours=2),
                     comment=f"{SECRET} {i}", product="Ledger" if i % 2 else "Pulse",
                     region="EMEA") for i in range(60)])
-    start_jobs(dash_app)
-    dash_duo.start_server(dash_app, navigate=False, port=next(_PORTS))
-    dash_duo.driver.set_window_size(1920, 1080)
-    try:
-        yield dash_duo, dash_app
-    finally:
-        stop_jobs(dash_app)
+    yield from serve(dash_duo, dash_app, size=(1920, 1080))
 
 
 def create_link(capsys, *argv: str) -> str:

@@ -16,8 +16,8 @@ from selenium.webdriver.common.keys import Keys
 
 from app.services import get_services
 from app.store.follow_ups import FollowUpFilter, FollowUps
-from app.web import create_app, start_jobs, stop_jobs
-from tests.browser.conftest import _PORTS
+from app.web import create_app
+from tests.browser.conftest import serve
 from tests.conftest import ADMIN_TOKEN, make_record
 
 POLL_SECONDS = 1.0
@@ -39,13 +39,7 @@ def server(dash_duo, settings):
                     comment=f"{COMMENTS[i % 4]} ({i})", product="Ledger",
                     region=("EMEA", "APAC")[i % 2]) for i in range(60)])
     store.add_event(now - timedelta(days=10), "Price change", "pricing", "New tiers")
-    start_jobs(dash_app)
-    dash_duo.start_server(dash_app, navigate=False, port=next(_PORTS))
-    dash_duo.driver.set_window_size(1366, 768)
-    try:
-        yield dash_duo, dash_app
-    finally:
-        stop_jobs(dash_app)
+    yield from serve(dash_duo, dash_app, size=(1366, 768))
 
 
 def visit(dash_duo, path: str) -> None:
