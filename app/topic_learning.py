@@ -10,17 +10,13 @@ Training goes through ONE import site, :func:`learn_from`, which uses ``app.tagg
 from __future__ import annotations
 
 import hashlib
-import zlib
-from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from app.config import SHIPPED_MODEL_FILE, Settings
-from app.tagging import local_model_path
-
-HELD_OUT_EVERY = 4  # one example in four (by a hash of its text) is held out for the figures
+from app.tagging import local_model_path, scoring
 
 Tagger = Callable[[str | None], Iterable[str]]
 Example = tuple[str, Collection[str]]
@@ -42,26 +38,16 @@ class TopicScore:
 
 def score_topics(pairs: Iterable[tuple[Collection[str], Collection[str]]]
                  ) -> tuple[dict[str, TopicScore], TopicScore]:
-    """Per-topic and micro scores of (predicted, true) topic sets."""
-    tp: Counter[str] = Counter()
-    fp: Counter[str] = Counter()
-    fn: Counter[str] = Counter()
-    for predicted, true in pairs:
-        predicted, true = set(predicted), set(true)
-        tp.update(predicted & true)
-        fp.update(predicted - true)
-        fn.update(true - predicted)
-    topics = sorted(set(tp) | set(fp) | set(fn))
-    per_topic = {t: _score(tp[t], fp[t], fn[t]) for t in topics}
-    micro = _score(sum(tp.values()), sum(fp.values()), sum(fn.values()))
-    return per_topic, micro
-
-
-def _score(tp: int, fp: int, fn: int) -> TopicScore:
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return TopicScore(precision, recall, f1, tp + fn)
+    """Per-topic and micro scores of (predicted, true) topic sets, computed by
+    ``app.tagging.scoring`` (the benchmark's and ``learn``'s figures) over the topics seen."""
+    pairs = list(pairs)
+    guess = [set(predicted) for predicted, _ in pairs]
+    truth = [set(true) for _, true in pairs]
+    topics = sorted(set().union(*guess, *truth))
+    per_topic = {t: TopicScore(*scores) for t, scores in
+                 scoring.score_topics(truth, guess, topics).items()}
+    precision, recall, f1, _macro = scoring.micro_macro(truth, guess, topics)
+    return per_topic, TopicScore(precision, recall, f1, sum(len(t) for t in truth))
 
 
 def report(tagger: Tagger, examples: Sequence[Example]
@@ -91,15 +77,6 @@ def tagging_fingerprint(settings: Settings) -> str:
         digest.update(path.name.encode() + b"\0")
         digest.update(path.read_bytes() if path.is_file() else b"(none)")
     return digest.hexdigest()
-
-
-def split_held_out(examples: Sequence[Example]) -> tuple[list[Example], list[Example]]:
-    """(training, held out): one in ``HELD_OUT_EVERY`` by a stable hash of the text."""
-    train, held = [], []
-    for text, truth in examples:
-        bucket = zlib.crc32(text.encode("utf-8")) % HELD_OUT_EVERY
-        (held if bucket == 0 else train).append((text, truth))
-    return train, held
 
 
 def learn_from(examples: Sequence[Example], settings: Settings, base: Tagger) -> Any:
