@@ -1,0 +1,469 @@
+"""Many wall screens against one real server: what N screens cost, replaying what a real screen
+sends (issue 13).
+
+    python benchmarks/bench_viewers.py                          # SQLite, N = 100, 400, 1000
+    python benchmarks/bench_viewers.py --screens 100 --seconds 20
+    python benchmarks/bench_viewers.py --postgres postgresql+psycopg://postgres@127.0.0.1/bench
+
+1. **A store**: the demo's history (``build_demo_history``) in a fresh SQLite file, or in the
+   PostgreSQL database given with ``--postgres`` (emptied first!).
+2. **A real server**: ``nps-tv serve`` (gunicorn, ``--workers``, the Procfile's worker class) on
+   127.0.0.1 and a free port.
+3. **The request sequence, captured, not guessed**: headless Chromium opens ``--path`` (the
+   rotating wall by default) for ``--capture-seconds`` while a writer posts one response a
+   second; every request the page makes is read from the DevTools network log. Requests that
+   repeat are the screen's steady asks (their period is the median gap between repeats); the
+   rest are the cold page load, counted and printed, not replayed.
+4. **N simulated screens** replay the steady asks on their own keep-alive connection each (an
+   asyncio client, one process), at the captured periods from random phases, carrying each
+   Dash answer's outputs into the next request's inputs and state as the renderer does (so a
+   screen that has the newest data is told so), and ``If-None-Match`` for any ``ETag`` seen.
+   A writer posts one response per second through the REST API meanwhile.
+
+Printed per N: requests/s, p50/p95/p99 latency (ms), errors (non-2xx/304, timeouts, refused),
+asks skipped (the previous ask of the same kind still pending when the next was due, as Dash
+skips an interval), CPU (% of one core) and RSS per worker, and bytes per screen per change
+(bytes received per screen over the span divided by the responses written in it).
+
+Only 127.0.0.1 is ever contacted; every loop is bounded by ``--seconds``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import psutil  # noqa: E402
+
+from app.config import Settings  # noqa: E402
+from app.demo.history import build_demo_history  # noqa: E402
+from app.store import open_store  # noqa: E402
+
+TOKEN = "bench-viewers-token-0123456789"
+HOST = "127.0.0.1"
+REQUEST_TIMEOUT = 10.0
+
+
+# -- the store and the server ---------------------------------------------------------------
+
+def prepare_store(url: str, days: int) -> int:
+    """Fill ``url`` with the demo's history; the number of responses it holds."""
+    settings = Settings.from_env().replace(database_url=url)
+    store = open_store(settings, url)
+    if url.startswith("postgresql"):
+        with store.engine.begin() as conn:
+            for table in ("responses", "events"):
+                conn.exec_driver_sql(f"DELETE FROM {table}")
+    if store.count_responses() == 0:
+        build_demo_history(store, days=days, seed=7)
+    count = store.count_responses()
+    store.dispose()
+    return count
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def start_server(url: str, port: int, workers: int, data_dir: str) -> subprocess.Popen:
+    """``nps-tv serve`` on ``url``; returns once ``/health`` answers."""
+    env = {**os.environ, "NPS_TV_DATABASE_URL": url, "NPS_TV_INGEST_TOKEN": TOKEN,
+           "NPS_TV_ACCESS": "open", "NPS_TV_HOST": HOST, "NPS_TV_PORT": str(port),
+           "NPS_TV_WORKERS": str(workers), "NPS_TV_DATA_DIR": data_dir,
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, "-m", "app", "serve"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://{HOST}:{port}/health", timeout=2):
+                return proc
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("server did not answer /health within 90 s")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+class Writer(threading.Thread):
+    """Posts one demo response a second through ``POST /api/v1/responses`` until stopped."""
+
+    def __init__(self, port: int, every: float = 1.0):
+        super().__init__(daemon=True)
+        self.port, self.every = port, every
+        self.stop = threading.Event()
+        self.times: list[float] = []
+        self.errors = 0
+        self.rng = random.Random(11)
+
+    def body(self, n: int) -> bytes:
+        score = self.rng.choice([0, 3, 6, 7, 8, 9, 9, 10, 10, 10])
+        return json.dumps({
+            "external_id": f"bench-viewers-{os.getpid()}-{n}", "score": score,
+            "comment": self.rng.choice(["Support answered fast", "Too expensive for us",
+                                        "The dashboard is slow", "Love the reports", ""]),
+            "segments": {"region": self.rng.choice(["EMEA", "APAC", "North America"])}}
+        ).encode()
+
+    def run(self) -> None:
+        n = 0
+        while not self.stop.wait(self.every):
+            n += 1
+            request = urllib.request.Request(
+                f"http://{HOST}:{self.port}/api/v1/responses", data=self.body(n), method="POST",
+                headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=10) as reply:
+                    reply.read()
+                self.times.append(time.monotonic())
+            except OSError:
+                self.errors += 1
+
+
+# -- capturing what a real screen sends -----------------------------------------------------
+
+@dataclass
+class Ask:
+    """One kind of request a screen repeats: its template and its period."""
+
+    kind: str
+    method: str
+    path: str
+    body: dict | None
+    period: float
+    count: int
+
+
+def capture(port: int, path: str, seconds: float, width: int = 1920, height: int = 1080,
+            ) -> tuple[list[Ask], list[dict]]:
+    """Open ``path`` in headless Chromium; (the steady asks, the cold-load requests)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu",
+                f"--window-size={width},{height}"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    try:
+        driver.execute_cdp_cmd("Network.enable", {})
+        driver.get(f"http://{HOST}:{port}{path}")
+        time.sleep(seconds)
+        seen = read_network_log(driver)
+    finally:
+        driver.quit()
+    return split_asks(seen)
+
+
+def read_network_log(driver) -> list[dict]:
+    """Every request of the page: method, path, body (parsed JSON when it is), time."""
+    seen = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message.get("method") != "Network.requestWillBeSent":
+            continue
+        request = message["params"]["request"]
+        url = request["url"]
+        if not url.startswith(f"http://{HOST}:"):
+            continue
+        body = request.get("postData")
+        if body is None and request.get("hasPostData"):
+            try:
+                body = driver.execute_cdp_cmd("Network.getRequestPostData",
+                                              {"requestId": message["params"]["requestId"]}
+                                              )["postData"]
+            except Exception:  # noqa: BLE001 - gone from the browser's buffer: unknown body
+                body = None
+        path = "/" + url.split("/", 3)[3] if url.count("/") >= 3 else "/"
+        seen.append({"method": request["method"], "path": path,
+                     "body": json.loads(body) if body else None,
+                     "time": message["params"]["timestamp"]})
+    return seen
+
+
+def kind_of(request: dict) -> str:
+    """Requests of one kind repeat: the path, and for a Dash callback its outputs."""
+    body = request["body"]
+    if isinstance(body, dict) and "output" in body:
+        return f"{request['method']} {request['path']} {body['output'][:80]}"
+    return f"{request['method']} {request['path'].split('?')[0]}"
+
+
+def split_asks(seen: list[dict]) -> tuple[list[Ask], list[dict]]:
+    """Kinds seen at least three times are steady asks; everything else is the cold load."""
+    by_kind: dict[str, list[dict]] = defaultdict(list)
+    for request in seen:
+        by_kind[kind_of(request)].append(request)
+    asks, cold = [], []
+    for kind, requests in by_kind.items():
+        if len(requests) < 3:
+            cold.extend(requests)
+            continue
+        cold.append(requests[0])  # the first of each is part of the page load too
+        gaps = [b["time"] - a["time"] for a, b in zip(requests, requests[1:], strict=False)]
+        last = requests[-1]
+        asks.append(Ask(kind, last["method"], last["path"], last["body"],
+                        max(statistics.median(gaps), 0.05), len(requests)))
+    return asks, cold
+
+
+# -- the simulated screens ------------------------------------------------------------------
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    errors: int = 0
+    skipped: int = 0
+    bytes_in: int = 0
+
+
+class Screen:
+    """One screen: one keep-alive connection, its own copy of each ask's Dash values."""
+
+    def __init__(self, port: int, asks: list[Ask], tally: Tally):
+        self.port, self.asks, self.tally = port, asks, tally
+        self.values: dict[tuple[str, str], Any] = {}
+        self.etags: dict[str, str] = {}
+        self.lock = asyncio.Lock()
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def connect(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+    def request_bytes(self, ask: Ask) -> bytes:
+        headers = [f"{ask.method} {ask.path} HTTP/1.1", f"Host: {HOST}:{self.port}",
+                   "Connection: keep-alive", "Accept: application/json"]
+        payload = b""
+        if ask.body is not None:
+            payload = json.dumps(self.fill(ask.body)).encode()
+            headers += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
+        if (etag := self.etags.get(ask.path)) is not None:
+            headers.append(f"If-None-Match: {etag}")
+        return ("\r\n".join(headers) + "\r\n\r\n").encode() + payload
+
+    def fill(self, body: dict) -> dict:
+        """The template with this screen's current input and state values."""
+        body = dict(body)
+        for key in ("inputs", "state"):
+            if isinstance(body.get(key), list):
+                body[key] = [self.filled(item) for item in body[key]]
+        return body
+
+    def filled(self, item: Any) -> Any:
+        if isinstance(item, list):
+            return [self.filled(i) for i in item]
+        if not isinstance(item, dict) or "id" not in item:
+            return item
+        key = (json.dumps(item["id"], sort_keys=True), item.get("property", ""))
+        if item.get("property") == "n_intervals":
+            value = self.values.get(key, item.get("value") or 0) + 1
+            self.values[key] = value
+            return {**item, "value": value}
+        return {**item, "value": self.values[key]} if key in self.values else item
+
+    def learn(self, answer: bytes) -> None:
+        """Carry a Dash answer's outputs into later requests, as the renderer would."""
+        try:
+            data = json.loads(answer)
+        except ValueError:
+            return
+        for component, props in (data.get("response") or {}).items():
+            try:
+                ident = json.dumps(json.loads(component), sort_keys=True)
+            except ValueError:
+                ident = json.dumps(component)
+            for prop, value in props.items():
+                self.values[(ident, prop)] = value
+
+    async def send(self, ask: Ask) -> None:
+        async with self.lock:
+            started = time.perf_counter()
+            try:
+                self.writer.write(self.request_bytes(ask))
+                status, headers, body = await asyncio.wait_for(self.read_reply(),
+                                                               REQUEST_TIMEOUT)
+            except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
+                self.tally.errors += 1
+                self.close()
+                await self.connect()
+                return
+            self.tally.latencies.append(time.perf_counter() - started)
+            self.tally.statuses[status] += 1
+            if status >= 400:
+                self.tally.errors += 1
+            if "etag" in headers:
+                self.etags[ask.path] = headers["etag"]
+            if status == 200 and ask.body is not None:
+                self.learn(body)
+
+    async def read_reply(self) -> tuple[int, dict[str, str], bytes]:
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        self.tally.bytes_in += len(head)
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {}
+        for line in lines[1:]:
+            if ":" in line:
+                name, value = line.split(":", 1)
+                headers[name.strip().lower()] = value.strip()
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            body = b""
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).strip(), 16)
+                chunk = await self.reader.readexactly(size + 2)
+                body += chunk[:-2]
+                if size == 0:
+                    break
+        else:
+            body = await self.reader.readexactly(int(headers.get("content-length", "0")))
+        self.tally.bytes_in += len(body)
+        return status, headers, body
+
+    async def run_ask(self, ask: Ask, until: float) -> None:
+        await asyncio.sleep(random.random() * ask.period)
+        pending: asyncio.Task | None = None
+        while time.monotonic() < until:
+            if pending is not None and not pending.done():
+                self.tally.skipped += 1  # still waiting for the last one: Dash skips this
+            else:
+                pending = asyncio.ensure_future(self.send(ask))
+            await asyncio.sleep(ask.period)
+        if pending is not None:
+            await asyncio.wait([pending], timeout=REQUEST_TIMEOUT)
+
+
+async def run_screens(port: int, asks: list[Ask], n: int, seconds: float) -> Tally:
+    tally = Tally()
+    screens = [Screen(port, asks, tally) for _ in range(n)]
+    for i in range(0, n, 50):  # connect in small steps, as screens come up one by one
+        await asyncio.gather(*(s.connect() for s in screens[i:i + 50]))
+    until = time.monotonic() + seconds
+    await asyncio.gather(*(s.run_ask(a, until) for s in screens for a in asks))
+    for screen in screens:
+        screen.close()
+    return tally
+
+
+# -- one measured run -----------------------------------------------------------------------
+
+def workers_of(proc: subprocess.Popen) -> list[psutil.Process]:
+    return [p for p in psutil.Process(proc.pid).children(recursive=True)]
+
+
+def measure(port: int, proc: subprocess.Popen, asks: list[Ask], n: int,
+            seconds: float) -> dict[str, Any]:
+    workers = workers_of(proc)
+    before = {w.pid: sum(w.cpu_times()[:2]) for w in workers}
+    writer = Writer(port)
+    writer.start()
+    started = time.monotonic()
+    tally = asyncio.run(run_screens(port, asks, n, seconds))
+    span = time.monotonic() - started
+    writer.stop.set()
+    writer.join(15)
+    cpu = [(sum(w.cpu_times()[:2]) - before.get(w.pid, 0.0)) / span * 100 for w in workers]
+    rss = [w.memory_info().rss / 2**20 for w in workers]
+    lat = sorted(tally.latencies) or [float("nan")]
+
+    def pct(q: float) -> float:
+        return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000
+
+    changes = max(len(writer.times), 1)
+    return {"screens": n, "seconds": round(span, 1), "requests": len(tally.latencies),
+            "rps": len(tally.latencies) / span, "p50": pct(0.50), "p95": pct(0.95),
+            "p99": pct(0.99), "errors": tally.errors, "skipped": tally.skipped,
+            "statuses": dict(tally.statuses), "writes": len(writer.times),
+            "write_errors": writer.errors, "cpu_per_worker": [round(c) for c in cpu],
+            "rss_mb_per_worker": [round(r) for r in rss],
+            "bytes_per_screen_per_change": tally.bytes_in / n / changes}
+
+
+def print_row(r: dict[str, Any]) -> None:
+    print(f"{r['screens']:>6} {r['rps']:>8.0f} {r['p50']:>7.1f} {r['p95']:>7.1f} "
+          f"{r['p99']:>7.1f} {r['errors']:>6} {r['skipped']:>7} "
+          f"{r['bytes_per_screen_per_change'] / 1024:>9.1f} "
+          f"{'/'.join(map(str, r['cpu_per_worker'])):>12} "
+          f"{'/'.join(map(str, r['rss_mb_per_worker'])):>12}  {r['writes']}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--screens", type=int, nargs="+", default=[100, 400, 1000])
+    parser.add_argument("--seconds", type=float, default=30.0, help="measured span per N")
+    parser.add_argument("--capture-seconds", type=float, default=35.0)
+    parser.add_argument("--path", default="/tv?dwell=10", help="the screen to capture")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--days", type=int, default=180, help="demo history to store")
+    parser.add_argument("--postgres", help="a PostgreSQL URL (emptied!) instead of SQLite")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="nps-bench-viewers-") as tmp:
+        url = args.postgres or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        stored = prepare_store(url, args.days)
+        port = free_port()
+        proc = start_server(url, port, args.workers, tmp)
+        try:
+            writer = Writer(port)
+            writer.start()
+            asks, cold = capture(port, args.path, args.capture_seconds)
+            writer.stop.set()
+            print(f"{'PostgreSQL' if args.postgres else 'SQLite'}, {stored} responses stored, "
+                  f"{args.workers} workers; captured {args.path} for {args.capture_seconds:.0f}"
+                  f" s: cold load {len(cold)} requests; steady asks:")
+            for ask in asks:
+                print(f"  every {ask.period:.2f} s ({ask.count} seen): {ask.kind}")
+            if not asks:
+                raise SystemExit("the page made no repeated request: nothing to replay")
+            print(f"\n{'screens':>6} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
+                  f"{'errors':>6} {'skipped':>7} {'KB/chg':>9} {'CPU%/worker':>12} "
+                  f"{'RSS MB':>12}  writes")
+            results = []
+            for n in args.screens:
+                results.append(measure(port, proc, asks, n, args.seconds))
+                print_row(results[-1])
+        finally:
+            stop_server(proc)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
