@@ -19,6 +19,7 @@ held-out examples. Run: ``python benchmarks/bench_topics.py [--corpus PATH] [--s
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -35,6 +36,7 @@ from app.tagging.train import read_corpus, train  # noqa: E402
 from app.topics import load_taxonomy, tag_topics  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "topics" / "corpus.jsonl"
+AGREEMENT = CORPUS.with_name("agreement.jsonl")
 GOAL_MICRO_F1 = 0.85
 GOAL_TOPIC_F1 = 0.75
 GOAL_MIN_SUPPORT = 20
@@ -96,6 +98,17 @@ def goal_verdict(truth: Labels, guess: Labels, topics: Sequence[str]) -> bool:
     return met
 
 
+def human_agreement(topics: Sequence[str]) -> None:
+    """How far two people agree: the first pass against a second labeller who labelled the
+    same comments without seeing it (``agreement.jsonl``, see LABELLING.md). A ceiling of
+    sorts: a model scored against one person's labels is unlikely to beat another person."""
+    rows = [json.loads(line) for line in AGREEMENT.read_text(encoding="utf-8").splitlines()]
+    first, second = [r["first"] for r in rows], [r["second"] for r in rows]
+    p, r, f1, macro = micro_macro(first, second, topics)
+    print(f"\nhuman agreement ({len(rows)} comments labelled twice, blind): micro F1 {f1:.3f} "
+          f"(P {p:.3f} R {r:.3f}); macro F1 {macro:.3f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print the accuracy tables and the cost; exit 0 when the held-out goal is met."""
     parser = argparse.ArgumentParser(description=__doc__,
@@ -121,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         elif split == "heldout":
             guesses["model (shipped)"] = [tagger.tag(t) for t in texts]
         print_table(f"{split}", truth, guesses, topics)
+    human_agreement(topics)
     texts = [r["text"] for r in everything]
     for name, tag in (("keywords", lambda t: tag_topics(t, taxonomy)), ("tagger", tagger.tag)):
         mean, p95 = cost(tag, texts)
