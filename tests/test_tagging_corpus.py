@@ -19,7 +19,7 @@ from app.topics import load_taxonomy
 CORPUS = Path(__file__).resolve().parent / "data" / "topics" / "corpus.jsonl"
 # Measured with benchmarks/bench_topics.py when the shipped model was last trained, less a
 # small margin; raise it when the tagger gets better.
-HELD_OUT_MICRO_F1_FLOOR = 0.66
+HELD_OUT_MICRO_F1_FLOOR = 0.69
 FIELDS = {"id", "source", "text", "topics", "split"}
 
 
@@ -39,6 +39,21 @@ def test_the_corpus_rows_are_well_formed(rows: list[dict]) -> None:
         assert isinstance(row["text"], str) and row["text"].strip(), row["id"]
         assert set(row["topics"]) <= names, row["id"]
         assert len(row["topics"]) == len(set(row["topics"])), row["id"]
+
+
+def test_the_agreement_sample_labels_corpus_comments_twice(rows: list[dict]) -> None:
+    """agreement.jsonl: the first pass and a blind second label set for the same comments."""
+    names = set(load_taxonomy(SHIPPED_TOPICS_FILE).names)
+    sample = [json.loads(line) for line in
+              CORPUS.with_name("agreement.jsonl").read_text(encoding="utf-8").splitlines()]
+    ids = {row["id"] for row in rows}
+    assert len(sample) >= 300
+    assert len({r["id"] for r in sample}) == len(sample)
+    for r in sample:
+        assert r["id"] in ids
+        assert set(r["first"]) <= names and set(r["second"]) <= names, r["id"]
+    # the two passes disagree somewhere: a copy would make the agreement figure meaningless
+    assert sum(set(r["first"]) != set(r["second"]) for r in sample) > 10
 
 
 def test_the_split_is_fixed_by_the_id(rows: list[dict]) -> None:
