@@ -32,7 +32,7 @@ from app.tagging.model import load_model  # noqa: E402
 from app.tagging.scoring import micro_macro, score_topics  # noqa: E402
 from app.tagging.tagger import Tagger  # noqa: E402
 from app.tagging.text import warm_up  # noqa: E402
-from app.tagging.train import read_corpus, train  # noqa: E402
+from app.tagging.train import TARGETED_NAME, read_corpus, read_targeted, train  # noqa: E402
 from app.topics import load_taxonomy, tag_topics  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "topics" / "corpus.jsonl"
@@ -64,8 +64,11 @@ def print_table(title: str, truth: Labels, guesses: dict[str, Labels],
 
 def cross_validated(rows: list[dict], topics: Sequence[str]) -> list[list[str]]:
     """The new tagger's tags of the tune rows, each from a model fitted without that row."""
+    targeted = read_targeted(CORPUS.with_name(TARGETED_NAME))
     model, report = train([r["text"] for r in rows], [r["topics"] for r in rows],
-                          load_taxonomy(SHIPPED_TOPICS_FILE))
+                          load_taxonomy(SHIPPED_TOPICS_FILE),
+                          targeted=([r["text"] for r in targeted],
+                                    [r["topics"] for r in targeted]))
     known = report["topics"]
     probabilities = report["probabilities"]
     return [[t for j, t in enumerate(known) if probabilities[i, j] >= model.thresholds[j]]

@@ -218,6 +218,21 @@ def test_bearer_and_signature_failures_count_too(settings):
     assert store.count_responses() == 0
 
 
+def test_a_request_without_credentials_is_refused_but_not_counted(settings):
+    client, store = build(settings, ingest_token=INGEST_A, admin_token=ADMIN_A)
+    for _ in range(8):  # e.g. colleagues behind one NAT opening an API URL in a browser
+        bare = client.get("/api/v1/responses", environ_base={"REMOTE_ADDR": "10.0.0.1"})
+        assert bare.status_code == 401
+        assert bare.json["problems"][0]["path"] == "authorization"
+    assert rest_post(client, INGEST_A).status_code == 201  # the admin is not throttled
+    for _ in range(5):  # a malformed header is a guess, and counts
+        reply = client.get("/api/v1/responses", headers={"Authorization": "Basic Zm9vOmJhcg=="},
+                           environ_base={"REMOTE_ADDR": "10.0.0.1"})
+        assert reply.status_code == 401
+    assert rest_post(client, INGEST_A, external_id="r2").status_code == 429
+    assert store.count_responses() == 1
+
+
 def test_behind_proxies_the_client_is_taken_from_x_forwarded_for(settings):
     client, store = build(settings, ingest_token=INGEST_A, proxy_hops=1)
 

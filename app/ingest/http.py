@@ -57,9 +57,11 @@ def check_bearer(request: Request, expected: str, setting: str) -> None:
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer" or not given:
-        raise failed_attempt(request, client, ApiError.single(
-            401, "authorization", "missing 'Authorization: Bearer <token>'",
-            error="unauthorized", **{"WWW-Authenticate": "Bearer"}))
+        missing = ApiError.single(401, "authorization", "missing 'Authorization: Bearer <token>'",
+                                  error="unauthorized", **{"WWW-Authenticate": "Bearer"})
+        # No header at all guesses nothing, so it is not counted: on a shared address (an
+        # office NAT) a colleague's browser opening an API URL must not throttle the admin.
+        raise failed_attempt(request, client, missing) if header.strip() else missing
     if not token_valid(given.strip(), expected):
         raise failed_attempt(request, client, ApiError.single(
             401, "authorization", "token is not valid", error="unauthorized",

@@ -38,6 +38,7 @@ ALWAYS_KEPT = ("k:", "r:", "m:")
 RULE_SCALE = 3.0
 INTERCEPT_SCALING = 5.0  # liblinear penalises the intercept; a larger scaling frees it
 CLASS_WEIGHT: str | None = None
+TARGETED_NAME = "targeted.jsonl"
 Labels = Sequence[Collection[str]]
 
 
@@ -46,6 +47,17 @@ def read_corpus(path: Path, split: str | None = "tune") -> list[dict[str, Any]]:
     rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()
             if line.strip()]
     return [row for row in rows if split is None or row["split"] == split]
+
+
+def read_targeted(path: Path) -> list[dict[str, Any]]:
+    """Rows of a targeted-examples file (id, source, text, topics; all "train" only), or []
+    when there is none. They were chosen for a rare topic, so they train and are never scored."""
+    if not Path(path).is_file():
+        return []
+    rows = read_corpus(path, split=None)
+    if any(row.get("split") != "train" for row in rows):
+        raise ValueError(f"{path}: every targeted row must have split \"train\"")
+    return rows
 
 
 def build_vocabulary(feature_sets: Sequence[Collection[str]], min_df: int = MIN_DF) -> list[str]:
@@ -191,15 +203,19 @@ def demo_examples() -> tuple[list[str], list[list[str]]]:
 
 def train(texts: Sequence[str], labels: Labels, taxonomy: Taxonomy,
           c_grid: Sequence[float] = C_GRID, with_demo: bool = True,
+          targeted: tuple[Sequence[str], Labels] = ((), ()),
           ) -> tuple[LinearModel, dict[str, Any]]:
     """Choose C and thresholds by cross-validation, then fit on everything; (model, report).
 
     The cross-validated figures score the corpus rows only; the demo's comments (when
-    ``with_demo``) join every training fold.
+    ``with_demo``) and the ``targeted`` examples (texts, labels: comments picked for a rare
+    topic, so not a random sample, never scored) join every training fold.
     """
     extractor = Extractor(taxonomy)
     feature_sets = [extractor.extract(text).features for text in texts]
     extra_texts, extra_labels = demo_examples() if with_demo else ([], [])
+    extra_texts = list(extra_texts) + list(targeted[0])
+    extra_labels = list(extra_labels) + [list(row) for row in targeted[1]]
     extra = ([extractor.extract(text).features for text in extra_texts], extra_labels)
     topics = model_topics(list(labels) + extra_labels, taxonomy)
     trials = {}
@@ -210,7 +226,8 @@ def train(texts: Sequence[str], labels: Labels, taxonomy: Taxonomy,
                      probabilities)
     c = max(c_grid, key=lambda k: (round(trials[k][0], 4), -k))
     score, thresholds, probabilities = trials[c]
-    meta = {"trained_on": len(texts), "demo_comments": len(extra_texts), "C": c,
+    meta = {"trained_on": len(texts), "targeted": len(targeted[0]),
+            "demo_comments": len(extra_texts) - len(targeted[0]), "C": c,
             "cv_micro_f1": round(score, 4), "folds": FOLDS, "seed": SEED, "min_df": MIN_DF}
     model = fit_model(list(feature_sets) + extra[0], list(labels) + extra_labels, topics, c,
                       thresholds=thresholds, meta=meta)
@@ -223,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=Path("tests/data/topics/corpus.jsonl"))
+    parser.add_argument("--targeted", type=Path, default=None,
+                        help="training-only examples picked for rare topics (default: "
+                             "targeted.jsonl beside the corpus, when there is one)")
     parser.add_argument("--out", type=Path, default=Path("data/topic_model.json"))
     parser.add_argument("--topics", type=Path, default=SHIPPED_TOPICS_FILE,
                         help="the taxonomy whose keywords the model reads")
@@ -230,11 +250,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="regularisation values to cross-validate (default: %(default)s)")
     args = parser.parse_args(argv)
     rows = read_corpus(args.corpus, "tune")
+    targeted = read_targeted(args.targeted or args.corpus.with_name(TARGETED_NAME))
     model, report = train([r["text"] for r in rows], [r["topics"] for r in rows],
-                          load_taxonomy(args.topics), c_grid=args.c)
+                          load_taxonomy(args.topics), c_grid=args.c,
+                          targeted=([r["text"] for r in targeted],
+                                    [r["topics"] for r in targeted]))
     size = save_model(model, args.out)
     trials = ", ".join(f"C={c}: {f:.3f}" for c, f in report["trials"].items())
-    print(f"{len(rows)} tune comments; cross-validated micro-F1 {trials}; chose C={report['C']}")
+    print(f"{len(rows)} tune comments and {len(targeted)} targeted ones; cross-validated "
+          f"micro-F1 {trials}; chose C={report['C']}")
     print(f"wrote {args.out} ({size / 1024:.0f} KiB, {len(model.weights)} features, "
           f"topics: {', '.join(model.topics)})")
     return 0
