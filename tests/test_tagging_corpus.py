@@ -73,8 +73,35 @@ def test_the_shipped_tagger_keeps_its_held_out_accuracy(rows: list[dict]) -> Non
 
 
 def test_the_shipped_model_was_trained_on_this_corpus_tune_split(rows: list[dict]) -> None:
+    from app.tagging.train import read_targeted
+
     meta = load_model(SHIPPED_MODEL_FILE).meta
     assert meta["trained_on"] == sum(row["split"] == "tune" for row in rows)
+    assert meta["targeted"] == len(read_targeted(CORPUS.with_name("targeted.jsonl")))
+
+
+def test_targeted_examples_are_training_only_and_new(rows: list[dict]) -> None:
+    """targeted.jsonl: comments picked for rare topics; never in the corpus, never scored."""
+    from app.tagging.train import read_targeted
+
+    names = set(load_taxonomy(SHIPPED_TOPICS_FILE).names)
+    targeted = read_targeted(CORPUS.with_name("targeted.jsonl"))
+    assert len(targeted) >= 500
+    assert not {r["id"] for r in targeted} & {r["id"] for r in rows}
+    assert len({r["id"] for r in targeted}) == len(targeted)
+    for r in targeted:
+        assert set(r) == FIELDS and set(r["topics"]) <= names, r["id"]
+
+
+def test_a_targeted_row_that_claims_a_scored_split_is_refused(tmp_path: Path) -> None:
+    from app.tagging.train import read_targeted
+
+    path = tmp_path / "targeted.jsonl"
+    path.write_text(json.dumps({"id": "x", "source": "s", "text": "t", "topics": [],
+                                "split": "heldout"}) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="split"):
+        read_targeted(path)
+    assert read_targeted(tmp_path / "absent.jsonl") == []
 
 
 def test_training_is_deterministic_and_reads_the_tune_split_only(tmp_path: Path) -> None:
