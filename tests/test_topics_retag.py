@@ -27,8 +27,10 @@ NEW_TAXONOMY = {"topics": [{"name": "Support", "keywords": ["people", "support"]
 
 
 def seed(store: Store, n: int) -> None:
-    """``n`` responses, half of them about "people" (Support only in the new taxonomy)."""
-    store.upsert_many([[make_record(i, 9, comment="lovely people" if i % 2 else "fair price")
+    """``n`` responses, half of them about "people" (Support only in the new taxonomy); each
+    comment is its own, so counting the tagger's calls counts the rows it tagged."""
+    store.upsert_many([[make_record(i, 9, comment=f"lovely people, {i}" if i % 2
+                                    else f"fair price, {i}")
                         for i in range(start, min(n, start + 2000))]
                        for start in range(0, n, 2000)])
 

@@ -137,6 +137,12 @@ def check_topics(topics: Any, known: Sequence[str]) -> list[str]:
     return [t for t in known if t in set(wanted)]
 
 
+# Short comments repeat ("Great service", "Too expensive"): their key is remembered per tagger,
+# so an import or a re-delivery tags each distinct one once. Bounded: about 4 MB at most.
+MEMO_ENTRIES = 8192
+MEMO_MAX_CHARS = 500
+
+
 class TopicMethods:
     """The Store's topic methods: tagging with corrections, and reading and writing them."""
 
@@ -163,7 +169,20 @@ class TopicMethods:
                       corrections: Corrections | None = None) -> str:
         """The stored topic-set key of a response: its topics (``topics_for``) with the tone
         of each mention (``app.tone``). Ingest, corrections and retag all write this."""
-        return topic_key(comment, self.topics_for(comment, corrections), self.tagger)
+        if corrections or not comment or len(comment) > MEMO_MAX_CHARS:
+            return topic_key(comment, self.topics_for(comment, corrections), self.tagger)
+        memo = self.__dict__.get("_key_memo")
+        if memo is None or memo[0] is not self.tagger:  # a new tagger: nothing carries over
+            memo = (self.tagger, {})
+            self.__dict__["_key_memo"] = memo
+        keys = memo[1]
+        key = keys.get(comment)
+        if key is None:
+            key = topic_key(comment, self.topics_for(comment), self.tagger)
+            if len(keys) >= MEMO_ENTRIES:
+                keys.clear()
+            keys[comment] = key
+        return key
 
     def corrections_for(self, conn, response_ids: Collection[int]) -> dict[int, Corrections]:
         """The corrections of the given responses (only those that have some)."""
