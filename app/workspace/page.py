@@ -114,5 +114,5 @@ def _view_body(services: Services, screen: ScreenConfig, ws: Workspace,
         sections.append(_build_hint(view.events))
     sections.append(compare.build_compare_section(
         snapshot, view, ws.compare, tuple(settings.segment_fields), screen.view_query,
-        settings.min_sample, settings.compare_min_responses))
+        settings.min_sample, settings.compare_min_responses, screen.theme))
     return sections
