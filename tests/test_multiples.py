@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from dash import no_update
 
 from app.comparison import compare_segments
 from app.multiples import Multiple, Multiples, build_multiples, shared_range
@@ -118,7 +119,7 @@ def test_a_press_sets_that_fields_filter_alone():
     names = ["product", "region", "plan"]
     current = [["Ledger"], ["APAC", "NA"], []]
     assert filtered_values("region", "EMEA", names, current, FIELDS) == [
-        ["Ledger"], ["EMEA"], []]
+        no_update, ["EMEA"], no_update]
     assert filtered_values("colour", "red", names, current, FIELDS) is None
     assert filtered_values("region", ["EMEA"], names, current, FIELDS) is None
     assert filtered_values("region", "EMEA", names, current[:2], FIELDS) is None

@@ -162,12 +162,14 @@ def _register_moves(dash_app: Dash, fields: tuple[str, ...], graph_id: str) -> N
 def filtered_values(field: Any, value: Any, names: Sequence[Any], current: Any,
                     fields: tuple[str, ...]) -> list | None:
     """The segment filters' new values when a row or multiple of ``field`` = ``value`` is
-    pressed: that field's filter holds the value alone, the others keep theirs (None when
-    the request names no such field or sends values of the wrong shape)."""
+    pressed: that field's filter holds the value alone, the others stay as they are
+    (``no_update``: a filter set to its own value would still count as changed, and the
+    workspace's render skips a change of several inputs at once). None when the request
+    names no such field or sends values of the wrong shape."""
     if field not in fields or field not in names or not isinstance(value, str) or not value \
             or not isinstance(current, list) or len(current) != len(names):
         return None
-    return [[value] if name == field else current[i] for i, name in enumerate(names)]
+    return [[value] if name == field else no_update for name in names]
 
 
 def _register_segment_filter(dash_app: Dash, fields: tuple[str, ...], filter_type: str) -> None:
