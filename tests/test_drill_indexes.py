@@ -39,3 +39,31 @@ def test_postgresql_gets_the_drill_down_indexes_and_loses_them_on_downgrade(post
 def test_sqlite_keeps_its_time_index_only(sqlite_store):
     assert not NAMES & set(index_columns(sqlite_store))
     assert "ix_responses_created_at" in index_columns(sqlite_store)
+
+
+def test_a_topic_or_segment_no_set_holds_answers_without_reading_responses(store):
+    """A drill-down of a topic nobody mentioned (or a segment value nobody answered with)
+    matches nothing: answered from the small set tables, never by a walk of ``responses``
+    (which read every row of the window: seconds at 1,000,000 on SQLite)."""
+    from sqlalchemy import event
+
+    from app.store.search import CommentQuery
+    from tests.conftest import make_record
+
+    store.upsert_responses([make_record(i, 9, comment="Too expensive", region="EMEA")
+                            for i in range(3)])
+    seen: list[str] = []
+
+    def note(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", note)
+    try:
+        for query in (CommentQuery(topic="No such topic"),
+                      CommentQuery(segments={"region": ("Atlantis",)})):
+            assert store.search_comments(query) == [] and store.count_comments(query) == 0
+        assert store.count_comments(CommentQuery(segments={"region": ("EMEA",)})) == 3
+    finally:
+        event.remove(store.engine, "before_cursor_execute", note)
+    walks = [s for s in seen if "FROM responses" in s]
+    assert len(walks) == 1  # the last count only
