@@ -143,7 +143,8 @@ def build_period_drill(view: View, ws: Workspace, reader: Reader) -> html.Sectio
     # The first period may start before the window; its point counts the window's days only.
     start, end = local_bounds(max(ws.period, view.start), last, reader.tz)
     query = CommentQuery(created_from=start, created_to=end, segments=segments_of(view))
-    title = f"{view.granularity.capitalize()} from {wanted} to {last.isoformat()}"
+    title = (f"Day {wanted}" if last == ws.period else
+             f"{view.granularity.capitalize()} from {wanted} to {last.isoformat()}")
     return _frame(title, [_period_steps(view, index, ws), build_summary(point.summary),
                           *_comments(query, ws.page, reader)], "period")
 

@@ -72,8 +72,12 @@ def build_svg(item: Multiple, shared: Multiples, theme: str) -> str:
                       stroke_width="1.5", stroke_opacity="0.7"))
     line = colours["muted"] if item.thin else colours["accent"]
     dash = {"stroke_dasharray": "3 3"} if item.thin else {}
-    body.append(_path(_xy(item.points, shared.y_range), stroke=line, stroke_width="2.2",
-                      stroke_linejoin="round", **dash))
+    runs = _xy(item.points, shared.y_range)
+    body.append(_path(runs, stroke=line, stroke_width="2.2", stroke_linejoin="round", **dash))
+    if sum(len(run) for run in runs) < 2:  # a dot or nothing is no trend: say so
+        body.append(f'<text x="{WIDTH / 2:.0f}" y="{HEIGHT / 2 + 4:.0f}" text-anchor="middle" '
+                    f'font-family="sans-serif" font-size="12" fill="{colours["muted"]}">'
+                    "too few responses for a trend</text>")
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
             f'width="{WIDTH}" height="{HEIGHT}">{"".join(body)}</svg>')
 
