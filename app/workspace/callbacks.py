@@ -110,7 +110,12 @@ def register_callbacks(dash_app: Dash, services: Services, *, graph_id: str,
     dash_app.clientside_callback(
         f"""function(_state) {{
             var root = document.getElementById("{ROOT}");
-            if (root) {{ root.scrollIntoView({{behavior: "smooth", block: "start"}}); }}
+            // Under the sticky header, whose height depends on how its controls wrap.
+            var head = document.querySelector(".mgr-header");
+            var pinned = head && /sticky|fixed/.test(getComputedStyle(head).position);
+            var top = root && root.getBoundingClientRect().top + window.scrollY
+                - (pinned ? head.getBoundingClientRect().height : 0) - 16;
+            if (root) {{ window.scrollTo({{top: Math.max(top, 0), behavior: "smooth"}}); }}
             return Date.now();
         }}""", Output(SCROLLED, "data"), Input(STATE, "data"), prevent_initial_call=True)
     _register_saves(dash_app, services)
