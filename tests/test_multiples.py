@@ -110,9 +110,11 @@ def test_a_gap_breaks_the_line_and_a_thin_value_is_grey_and_dashed():
                        (0.0, 30.0), 1)
     svg = drawing.build_svg(thin, shared, "light")
     assert 'stroke-dasharray="3 3"' in svg and "#5a6478" in svg  # the light theme's muted
-    assert "too few responses for a trend" not in svg  # two points make a line
-    lone = Multiple("NA", None, 1, None, True, (None, 10.0, None))
-    assert "too few responses for a trend" in drawing.build_svg(lone, shared, "dark")
+    assert drawing.has_trend(thin)  # two neighbouring points make a line
+    lone = Multiple("NA", None, 1, None, True, (10.0, None, 20.0))
+    assert not drawing.has_trend(lone)
+    assert "1 response \u00b7 too few for a trend" in str(drawing.build_multiple(lone, shared,
+                                                                                   "dark"))
     assert drawing.describe(thin, "region") == (
         "region APAC: not enough responses, 2 responses, not ranked, too few responses to "
         "rank. Press to filter the workspace to it.")

@@ -72,14 +72,16 @@ def build_svg(item: Multiple, shared: Multiples, theme: str) -> str:
                       stroke_width="1.5", stroke_opacity="0.7"))
     line = colours["muted"] if item.thin else colours["accent"]
     dash = {"stroke_dasharray": "3 3"} if item.thin else {}
-    runs = _xy(item.points, shared.y_range)
-    body.append(_path(runs, stroke=line, stroke_width="2.2", stroke_linejoin="round", **dash))
-    if sum(len(run) for run in runs) < 2:  # a dot or nothing is no trend: say so
-        body.append(f'<text x="{WIDTH / 2:.0f}" y="{HEIGHT / 2 + 4:.0f}" text-anchor="middle" '
-                    f'font-family="sans-serif" font-size="12" fill="{colours["muted"]}">'
-                    "too few responses for a trend</text>")
+    body.append(_path(_xy(item.points, shared.y_range), stroke=line, stroke_width="2.2",
+                      stroke_linejoin="round", **dash))
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
             f'width="{WIDTH}" height="{HEIGHT}">{"".join(body)}</svg>')
+
+
+def has_trend(item: Multiple) -> bool:
+    """Whether the value's line has a segment (two neighbouring periods with a score); dots
+    alone are no trend, and the multiple says so in words."""
+    return any(len(run) > 1 for run in _xy(item.points, (-100.0, 100.0)))
 
 
 def describe(item: Multiple, field: str) -> str:
@@ -106,9 +108,10 @@ def build_multiple(item: Multiple, shared: Multiples, theme: str) -> html.Button
                        html.Span(score, className="ws-multiple-score")],
                       className="ws-multiple-head"),
             html.Img(src=src, alt="", className="ws-multiple-chart"),
-            html.Span(f"{format_count(item.n)} responses"
-                      + (" \u00b7 too few to rank" if item.thin else ""),
-                      className="ws-multiple-n"),
+            html.Span(f"{format_count(item.n)} response{'' if item.n == 1 else 's'}" + (
+                " \u00b7 too few for a trend" if not has_trend(item)
+                else " \u00b7 too few to rank" if item.thin else ""),
+                className="ws-multiple-n"),
         ])
 
 
