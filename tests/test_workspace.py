@@ -237,7 +237,9 @@ def test_a_manager_link_sees_only_its_segments_in_every_section(make_app, sqlite
     dash_app = make_app(store=sqlite_store, access="links")
     get_services(dash_app).poller.poll()
     client, _ = open_link(dash_app, role="manager", screen="region=EMEA")
-    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    # The day of seed's response 1 (EMEA, a day and two hours ago): before 02:00 UTC that is
+    # two days back, so "yesterday" would hold APAC's responses only.
+    yesterday = (datetime.now(UTC) - timedelta(days=1, hours=2)).date().isoformat()
     for search in ("?topic=Pricing", "?view=comments&q=expensive",
                    "?region=APAC&view=comments", f"?region=APAC&period={yesterday}"):
         shown = page_of(client, search)

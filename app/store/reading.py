@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import BigInteger, Engine, Select, any_, bindparam, select
@@ -28,11 +29,21 @@ TOPIC_SETS = TopicSet.__table__
 Segments = Mapping[str, str | Collection[str]]
 
 
+@lru_cache(maxsize=4096)
+def _iso_day(day: int) -> str:
+    """The date part of ``_iso_utc`` for a day since the epoch (cached: an export meets each
+    day many times)."""
+    t = time.gmtime(day * 86400)
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
+
+
 def _iso_utc(seconds: int) -> str:
-    """Whole UTC seconds as ISO 8601 with ``Z`` (the export's time column)."""
-    t = time.gmtime(seconds)
-    return (f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
-            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}Z")
+    """Whole UTC seconds as ISO 8601 with ``Z`` (the export's time column); the date from a
+    cache, the time by division (a gmtime per row was a third of the export's time)."""
+    day, rest = divmod(seconds, 86400)
+    hour, rest = divmod(rest, 3600)
+    minute, second = divmod(rest, 60)
+    return f"{_iso_day(day)}{hour:02d}:{minute:02d}:{second:02d}Z"
 
 
 def topics_of(key: str) -> list[str]:

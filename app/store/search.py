@@ -118,7 +118,10 @@ def _text_conditions(engine: Engine, terms: list[str]) -> list:
     return conditions
 
 
-def _filtered(engine: Engine, query: CommentQuery) -> Select:
+def _filtered(engine: Engine, query: CommentQuery) -> Select | None:
+    """The matching ids as a query; None when no response can match (a topic no topic set
+    holds, segment values no segment set has), which a scan would take a whole index to
+    find out."""
     # Excluded responses count nowhere else (scores, panels, follow-ups): not here either.
     conditions = [RESPONSES.c.comment.is_not(None), RESPONSES.c.comment != "",
                   RESPONSES.c.excluded.is_(False)]
@@ -130,12 +133,14 @@ def _filtered(engine: Engine, query: CommentQuery) -> Select:
     if query.category:
         low, high = CATEGORY_RANGES[query.category]
         conditions += [RESPONSES.c.score >= low, RESPONSES.c.score <= high]
-    if query.segments:
-        conditions.append(in_ids(engine, RESPONSES.c.segment_set_id,
-                                 segment_set_ids(engine, query.segments)))
-    if query.topic:
-        conditions.append(in_ids(engine, RESPONSES.c.topic_set_id,
-                                 _topic_set_ids(engine, query.topic)))
+    for wanted, column, ids_of in (
+            (query.segments, RESPONSES.c.segment_set_id, segment_set_ids),
+            (query.topic, RESPONSES.c.topic_set_id, _topic_set_ids)):
+        if wanted:
+            ids = ids_of(engine, wanted)
+            if ids == [-1]:
+                return None
+            conditions.append(in_ids(engine, column, ids))
     return select(RESPONSES.c.id).where(and_(*conditions))
 
 
@@ -155,7 +160,10 @@ def search_comments(engine: Engine, query: CommentQuery) -> list[dict[str, Any]]
              "oldest": (RESPONSES.c.created_at, RESPONSES.c.id),
              "score_low": (RESPONSES.c.score, RESPONSES.c.created_at.desc()),
              "score_high": (RESPONSES.c.score.desc(), RESPONSES.c.created_at.desc())}
-    stmt = (_filtered(engine, query)
+    found = _filtered(engine, query)
+    if found is None:
+        return []
+    stmt = (found
             .add_columns(RESPONSES.c.created_at, RESPONSES.c.score, RESPONSES.c.comment,
                          RESPONSES.c.source, RESPONSES.c.external_id, SEGMENT_SETS.c.key,
                          TOPIC_SETS.c.key.label("topics_key"))
@@ -177,7 +185,9 @@ def search_comments(engine: Engine, query: CommentQuery) -> list[dict[str, Any]]
 def count_comments(engine: Engine, query: CommentQuery) -> int:
     """How many comments match (for "1,234 comments" and the page count), at most
     ``COUNT_CAP + 1``: more than the cap reads as "more than 1,000"."""
-    stmt = select(func.count()).select_from(
-        _filtered(engine, query).limit(COUNT_CAP + 1).subquery())
+    found = _filtered(engine, query)
+    if found is None:
+        return 0
+    stmt = select(func.count()).select_from(found.limit(COUNT_CAP + 1).subquery())
     with translated(), engine.connect() as conn:
         return int(conn.execute(stmt).scalar_one())

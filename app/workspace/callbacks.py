@@ -18,6 +18,7 @@ from app.panels.topics import TOPIC_OPEN
 from app.scopes import is_admin_request
 from app.workspace import events_editor, follow_up_view
 from app.workspace.comment_list import FIELD, STEP
+from app.workspace.multiples import SEGMENT
 from app.workspace.page import ADMINS_ONLY, BODY, MESSAGE_KEY, ROOT, SCROLLED, STATE, render
 from app.workspace.state import apply_step, field_values, parse_workspace, workspace_query
 
@@ -80,10 +81,14 @@ def field_step(inputs: Sequence[dict], current: dict[str, str]) -> str | None:
 
 def register_callbacks(dash_app: Dash, services: Services, *, graph_id: str,
                        page_inputs: Sequence[DashDependency], config_id: str,
-                       screen_query: ScreenQuery) -> None:
-    """Wire the workspace into a page whose screen is ``screen_query(config, *inputs)``."""
+                       screen_query: ScreenQuery, filter_type: str | None = None) -> None:
+    """Wire the workspace into a page whose screen is ``screen_query(config, *inputs)``;
+    ``filter_type`` is the pattern type of the page's segment filters (``{"type": ...,
+    "field": <name>}``), which a comparison row or small multiple sets."""
     fields = tuple(services.settings.segment_fields)
     _register_moves(dash_app, fields, graph_id)
+    if filter_type:
+        _register_segment_filter(dash_app, fields, filter_type)
 
     @dash_app.callback(Output(BODY, "children"), Output(live_page.URL_ID, "search",
                                                         allow_duplicate=True),
@@ -105,7 +110,12 @@ def register_callbacks(dash_app: Dash, services: Services, *, graph_id: str,
     dash_app.clientside_callback(
         f"""function(_state) {{
             var root = document.getElementById("{ROOT}");
-            if (root) {{ root.scrollIntoView({{behavior: "smooth", block: "start"}}); }}
+            // Under the sticky header, whose height depends on how its controls wrap.
+            var head = document.querySelector(".mgr-header");
+            var pinned = head && /sticky|fixed/.test(getComputedStyle(head).position);
+            var top = root && root.getBoundingClientRect().top + window.scrollY
+                - (pinned ? head.getBoundingClientRect().height : 0) - 16;
+            if (root) {{ window.scrollTo({{top: Math.max(top, 0), behavior: "smooth"}}); }}
             return Date.now();
         }}""", Output(SCROLLED, "data"), Input(STATE, "data"), prevent_initial_call=True)
     _register_saves(dash_app, services)
@@ -152,6 +162,36 @@ def _register_moves(dash_app: Dash, fields: tuple[str, ...], graph_id: str) -> N
             step = step_from_click(click)
             return _moved(state, f"{step}&view=" if step else None, fields)
         return no_update
+
+
+def filtered_values(field: Any, value: Any, names: Sequence[Any], current: Any,
+                    fields: tuple[str, ...]) -> list | None:
+    """The segment filters' new values when a row or multiple of ``field`` = ``value`` is
+    pressed: that field's filter holds the value alone, the others stay as they are
+    (``no_update``: a filter set to its own value would still count as changed, and the
+    workspace's render skips a change of several inputs at once). None when the request
+    names no such field or sends values of the wrong shape."""
+    if field not in fields or field not in names or not isinstance(value, str) or not value \
+            or not isinstance(current, list) or len(current) != len(names):
+        return None
+    return [[value] if name == field else no_update for name in names]
+
+
+def _register_segment_filter(dash_app: Dash, fields: tuple[str, ...], filter_type: str) -> None:
+    @dash_app.callback(Output({"type": filter_type, "field": ALL}, "value",
+                              allow_duplicate=True),
+                       Input({"type": SEGMENT, "field": ALL, "value": ALL, "place": ALL},
+                             "n_clicks"),
+                       State({"type": filter_type, "field": ALL}, "value"),
+                       prevent_initial_call=True)
+    def on_segment(_clicks: Any, current: Any) -> Any:
+        trigger = ctx.triggered_id
+        if not _clicked() or not isinstance(trigger, dict):
+            return no_update
+        names = [id_part(item, "field") for item in ctx.states_list[0]]
+        new = filtered_values(trigger.get("field"), trigger.get("value"), names, current,
+                              fields)
+        return no_update if new is None else new
 
 
 def _register_saves(dash_app: Dash, services: Services) -> None:

@@ -13,7 +13,7 @@ from datetime import UTC, date, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from dash import html
+from dash import dcc, html
 from dash.development.base_component import Component
 
 from app import metrics
@@ -23,7 +23,7 @@ from app.privacy import clean_for_display
 from app.rollup import Snapshot
 from app.store.search import CommentQuery
 from app.views import View, combo_mask, epoch_day, today_in
-from app.workspace.comment_list import build_comment_list, local_bounds, step_button
+from app.workspace.comment_list import FIELD, build_comment_list, local_bounds, step_button
 from app.workspace.state import Workspace
 
 LABEL_CHARS = 60
@@ -88,6 +88,41 @@ def _comments(query: CommentQuery, page: int, reader: Reader) -> list[Component]
                               tz=reader.tz)
 
 
+def period_label(point: TrendPoint, granularity: str) -> str:
+    """A trend period in words for the keyboard's period picker: "Tue 2 Dec 2026: +32,
+    120 responses" (the score only when the period has the minimum sample)."""
+    day = date.fromisoformat(point.start)
+    name = {"day": f"{day:%a} {day.day} {day:%b %Y}", "week": f"Week of {day.day} {day:%b %Y}",
+            "month": f"{day:%B %Y}"}[granularity]
+    summary = point.summary
+    score = f"{summary.nps_display:+d}".replace("-", "\u2212") + ", " if summary.enough else ""
+    return f"{name}: {score}{format_count(summary.n)} responses"
+
+
+def build_period_picker(view: View, ws: Workspace) -> dcc.Dropdown:
+    """Every period of the trend, newest first: choosing one opens it (the keyboard's way to
+    a trend point, which takes no focus)."""
+    options = [{"label": period_label(p, view.granularity), "value": p.start}
+               for p in reversed(view.trend)]
+    return dcc.Dropdown(id={"type": FIELD, "name": "period"}, options=options,
+                        value=ws.period.isoformat() if ws.period else None,
+                        placeholder=f"Open a {view.granularity} of the trend\u2026",
+                        clearable=False, searchable=False, className="ws-field ws-period")
+
+
+def _period_steps(view: View, index: int, ws: Workspace) -> html.Nav:
+    """Earlier and later period buttons around the picker."""
+    starts = [p.start for p in view.trend]
+    # A disabled end keeps an id of its own (the step names the edge; apply_step ignores it).
+    earlier = step_button("\u2039 Earlier", f"period={starts[index - 1]}" if index
+                          else f"period={starts[index]}&edge=first", disabled=index == 0)
+    later = step_button("Later \u203a", f"period={starts[index + 1]}"
+                        if index + 1 < len(starts) else f"period={starts[index]}&edge=last",
+                        disabled=index + 1 >= len(starts))
+    return html.Nav([earlier, build_period_picker(view, ws), later], className="ws-period-nav",
+                    **{"aria-label": "Periods of the trend"})
+
+
 def period_end(trend: tuple[TrendPoint, ...], index: int, view_end: date) -> date:
     """The last day of the trend's ``index``-th period (the day before the next one starts)."""
     if index + 1 < len(trend):
@@ -108,9 +143,10 @@ def build_period_drill(view: View, ws: Workspace, reader: Reader) -> html.Sectio
     # The first period may start before the window; its point counts the window's days only.
     start, end = local_bounds(max(ws.period, view.start), last, reader.tz)
     query = CommentQuery(created_from=start, created_to=end, segments=segments_of(view))
-    title = f"{view.granularity.capitalize()} from {wanted} to {last.isoformat()}"
-    return _frame(title, [build_summary(point.summary), *_comments(query, ws.page, reader)],
-                  "period")
+    title = (f"Day {wanted}" if last == ws.period else
+             f"{view.granularity.capitalize()} from {wanted} to {last.isoformat()}")
+    return _frame(title, [_period_steps(view, index, ws), build_summary(point.summary),
+                          *_comments(query, ws.page, reader)], "period")
 
 
 def side_windows(day: date, today: date, length: int) -> tuple[tuple[date, date],

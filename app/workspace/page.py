@@ -18,6 +18,7 @@ from app.panels import CHIP_CHARS
 from app.privacy import clean_for_display
 from app.scopes import is_admin_request
 from app.screen import ScreenConfig
+from app.views import View
 from app.workspace import compare, drill, events_editor, explorer, follow_up_view
 from app.workspace.comment_list import step_button
 from app.workspace.state import (
@@ -76,14 +77,19 @@ def render(services: Services, screen: ScreenConfig, ws: Workspace,
     return [build_tabs(ws, reader.admin), *body]
 
 
-def _build_hint(events: tuple) -> html.Div:
-    """What can be opened; the window's events as buttons too (markers take no keyboard)."""
+def _build_hint(view: View, ws: Workspace) -> html.Div:
+    """What can be opened; the trend's periods in a picker and the window's events as
+    buttons too (the chart's points and markers take no keyboard)."""
     buttons = [step_button(clean_for_display(e.label, CHIP_CHARS), f"event={e.id}",
                            css="ws-chip", title="Score before and after this event")
-               for e in sorted(events, key=lambda e: e.occurred_at)]
+               for e in sorted(view.events, key=lambda e: e.occurred_at)]
     return html.Div(className="ws-hint", children=[
         html.P("Click a topic, a point of the trend or an event marker to see what lies "
-               "behind it."),
+               "behind it; or, by keyboard, Tab to a topic, a period or an event below and "
+               "press Enter."),
+        html.Div([html.Span("Trend periods:", className="ws-label"),
+                  drill.build_period_picker(view, ws)],
+                 className="ws-counts ws-period-nav") if view.trend else None,
         html.Div([html.Span("Events in this window:", className="ws-label"), *buttons],
                  className="ws-counts") if buttons else None,
     ])
@@ -111,8 +117,8 @@ def _view_body(services: Services, screen: ScreenConfig, ws: Workspace,
         sections.append(drill.build_event_drill(snapshot, view, ws, reader,
                                                 settings.min_sample))
     else:
-        sections.append(_build_hint(view.events))
+        sections.append(_build_hint(view, ws))
     sections.append(compare.build_compare_section(
         snapshot, view, ws.compare, tuple(settings.segment_fields), screen.view_query,
-        settings.min_sample, settings.compare_min_responses))
+        settings.min_sample, settings.compare_min_responses, screen.theme))
     return sections
