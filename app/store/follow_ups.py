@@ -69,9 +69,12 @@ class FollowUps:
         return stmt
 
     def list(self, wanted: FollowUpFilter, limit: int = 100,
-             before_id: int | None = None) -> list[dict[str, Any]]:
-        """A page of the list, newest response first (``before_id`` pages on)."""
+             before_id: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """A page of the list, newest response first (``before_id`` or ``offset`` pages
+        on)."""
         stmt = self._query(wanted).order_by(RESPONSES.c.id.desc()).limit(limit)
+        if offset:
+            stmt = stmt.offset(offset)
         if before_id is not None:
             stmt = stmt.where(RESPONSES.c.id < before_id)
         with translated(), self.store.engine.connect() as conn:
@@ -98,6 +101,20 @@ class FollowUps:
             rows = conn.execute(select(stmt.c.status, func.count()).group_by(stmt.c.status))
             found = dict(rows.all())
         return {status: int(found.get(status, 0)) for status in STATUSES}
+
+    def progress(self, wanted: FollowUpFilter) -> tuple[int, int]:
+        """(how many the list holds, how many of them are contacted or resolved): the wall's
+        line. One count over the list's query (the partial index of migration 0008)."""
+        counts = self.counts(wanted)
+        return sum(counts.values()), counts["contacted"] + counts["resolved"]
+
+    def mark(self) -> tuple[int, str | None]:
+        """(how many statuses are stored, the newest change): moves with every ``set``, so
+        the poller can tell that the follow-ups changed, as it does for events."""
+        with translated(), self.store.engine.connect() as conn:
+            count, newest = conn.execute(select(func.count(), func.max(
+                FOLLOW_UPS.c.updated_at))).one()
+        return int(count), None if newest is None else str(newest)
 
     def set(self, response_id: int, status: str, owner: str | None, by: str) -> bool:
         """Set a response's status and owner; False when there is no such response."""

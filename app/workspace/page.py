@@ -103,8 +103,10 @@ def _view_body(services: Services, screen: ScreenConfig, ws: Workspace,
     if ws.view == COMMENTS:
         return [explorer.build_explorer(view, ws, reader, services.store.topic_names)]
     if ws.view == FOLLOW_UPS:
-        status = f"&status={ws.status}" if ws.status else ""
-        return [follow_up_view.build_follow_ups(view, ws, reader, screen.view_query + status)]
+        extra = (f"&status={ws.status}" if ws.status else "") + (
+            "&passives=1" if ws.passives else "")
+        return [follow_up_view.build_follow_ups(view, ws, reader,
+                                                (screen.view_query + extra).lstrip("&"))]
     if ws.view == EVENTS:
         return [events_editor.build_events_editor(services.store.list_events(), ws.edit,
                                                   settings.timezone, message)]
