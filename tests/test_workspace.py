@@ -169,7 +169,7 @@ def test_a_topic_url_opens_its_comments_masked_for_visitors(client, app_store, d
     assert "Ranked by the lower bound of the 95% interval" in shown
     assert "/api/v1/compare.csv?field=region" in shown
     admin = page_of(client, "?view=comments&q=expensive", AUTH)
-    assert "ann@x.org" in admin and "/api/v1/responses.csv?" in admin
+    assert "ann@x.org" in admin and "/api/v1/comments.csv?" in admin and "q=expensive" in admin
 
 
 def test_visitors_get_no_admin_views_and_admins_do(client, app_store, dash_app):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,7 +25,15 @@ from sqlalchemy import Engine, Select, and_, func, inspect, literal_column, sele
 from app.metrics import CATEGORY_RANGES
 from app.store.errors import translated
 from app.store.models import Response, SegmentSet, TopicSet
-from app.store.reading import in_ids, segment_set_ids
+from app.store.polling import epoch, raw_rows
+from app.store.reading import (
+    TOPIC_SEPARATOR,
+    SetCache,
+    in_ids,
+    iso_utc,
+    segment_set_ids,
+    topics_of,
+)
 from app.tone import decode_key
 
 RESPONSES = Response.__table__
@@ -191,3 +199,43 @@ def count_comments(engine: Engine, query: CommentQuery) -> int:
     stmt = select(func.count()).select_from(found.limit(COUNT_CAP + 1).subquery())
     with translated(), engine.connect() as conn:
         return int(conn.execute(stmt).scalar_one())
+
+
+def export_comments(engine: Engine, query: CommentQuery, segment_fields: Sequence[str],
+                    page_size: int = 5_000) -> Iterator[list[tuple]]:
+    """Every comment the explorer's filters match (``query``'s sort, limit and offset aside),
+    newest stored first, in pages of ``page_size`` by id as CSV-ready tuples: (id, created_at
+    ISO, score, comment, (value of each segment field), "topic | topic"). Sets are decoded
+    once per export; the first page is read before this returns, so a store failure is the
+    caller's error, not a broken stream."""
+    found = _filtered(engine, query)
+    segments = SetCache(engine, SEGMENT_SETS,
+                        lambda key: tuple(json.loads(key).get(f, "") for f in segment_fields))
+    topics = SetCache(engine, TOPIC_SETS, lambda key: TOPIC_SEPARATOR.join(topics_of(key)))
+    columns = (RESPONSES.c.id, epoch(engine, RESPONSES.c.created_at), RESPONSES.c.score,
+               RESPONSES.c.comment, RESPONSES.c.segment_set_id, RESPONSES.c.topic_set_id)
+
+    def page_before(last: int | None) -> list[tuple]:
+        if found is None:
+            return []
+        stmt = found.with_only_columns(*columns).order_by(RESPONSES.c.id.desc())
+        if last is not None:
+            stmt = stmt.where(RESPONSES.c.id < last)
+        with translated(), engine.connect() as conn:
+            rows = raw_rows(conn, stmt.limit(page_size))
+        segments.load(r[4] for r in rows)
+        topics.load(r[5] for r in rows)
+        return [(i, iso_utc(created), score, comment, segments[seg], topics[top])
+                for i, created, score, comment, seg, top in rows]
+
+    first = page_before(None)
+
+    def pages() -> Iterator[list[tuple]]:
+        page = first
+        while page:
+            yield page
+            if len(page) < page_size:
+                return
+            page = page_before(page[-1][0])
+
+    return pages()
