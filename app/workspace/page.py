@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from app.services import Services
 
 ROOT, BODY, STATE, SCROLLED = "ws-root", "ws-body", "ws-state", "ws-scrolled"
+REFRESH, FOCUSED = "ws-refresh", "ws-focused"  # live refresh: new data arrived; focus back
 TABS = ((OVERVIEW, "Drill-down & compare"), (COMMENTS, "Comment explorer"),
         (FOLLOW_UPS, "Follow-ups"), (EVENTS, "Events"))
 ADMINS_ONLY = "Admins only: sign in at /admin with the admin token."
@@ -46,6 +47,8 @@ def build_section(services: Services, screen: ScreenConfig, ws: Workspace) -> ht
     return html.Section(id=ROOT, className="ws-root", **{"aria-label": "Workspace"}, children=[
         dcc.Store(id=STATE, data=workspace_query(ws)),
         dcc.Store(id=SCROLLED),
+        dcc.Store(id=REFRESH),
+        dcc.Store(id=FOCUSED),
         html.Div(render(services, screen, ws), id=BODY, className="ws-body"),
     ])
 
