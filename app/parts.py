@@ -72,7 +72,8 @@ def build_parts(services: Services, snapshot: Snapshot, screen: ScreenConfig,
 
 def follow_up_progress(services: Services, view: View) -> tuple[int, int]:
     """(the follow-up list's length, how many are contacted or resolved) for the view's days
-    and segments: the wall's line. One indexed count (migration 0008); read only when a
+    and segments: the wall's line. One count on the time index (all time reads every
+    candidate: ``benchmarks/bench_follow_ups.py``); read only when a
     screen's parts are built, which is once per snapshot version, and a status change moves
     the version (``Poller``)."""
     start, end = local_bounds(view.start, view.end, services.settings.timezone)

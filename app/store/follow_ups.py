@@ -104,7 +104,7 @@ class FollowUps:
 
     def progress(self, wanted: FollowUpFilter) -> tuple[int, int]:
         """(how many the list holds, how many of them are contacted or resolved): the wall's
-        line. One count over the list's query (the partial index of migration 0008)."""
+        line. One count over the list's query, bounded by the time index for a window."""
         counts = self.counts(wanted)
         return sum(counts.values()), counts["contacted"] + counts["resolved"]
 
