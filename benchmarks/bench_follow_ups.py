@@ -67,16 +67,16 @@ def measure(store, label: str) -> None:
 
 
 def show_plans(store) -> None:
-    """How PostgreSQL reads ``responses`` for the line's count per window."""
+    """How PostgreSQL reads ``responses`` for the line's count of candidates per window."""
     from sqlalchemy import func, select, text
 
-    from app.store.follow_ups import FollowUpFilter, FollowUps
+    from app.store.follow_ups import RESPONSES, FollowUpFilter, FollowUps
 
     now = datetime.now(UTC)
     for days in (7, 30, None):
         start = None if days is None else now - timedelta(days=days)
-        query = FollowUps(store)._query(FollowUpFilter(start)).subquery()
-        stmt = select(query.c.status, func.count()).group_by(query.c.status)
+        conditions = FollowUps(store)._conditions(FollowUpFilter(start))
+        stmt = select(func.count()).select_from(RESPONSES).where(*conditions)
         sql = stmt.compile(store.engine, compile_kwargs={"literal_binds": True})
         with store.engine.connect() as conn:
             plan = [r[0] for r in conn.execute(text(f"EXPLAIN {sql}"))]
