@@ -453,6 +453,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--capture-seconds", type=float, default=35.0)
     parser.add_argument("--path", default="/tv?dwell=10", help="the screen to capture")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--port", type=int, help="the server's port (default: a free one)")
     parser.add_argument("--days", type=int, default=180, help="demo history to store")
     parser.add_argument("--postgres", help="a PostgreSQL URL (emptied!) instead of SQLite")
     parser.add_argument("--distinct", type=int, default=0,
@@ -463,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="nps-bench-viewers-") as tmp:
         url = args.postgres or f"sqlite:///{Path(tmp) / 'bench.db'}"
         stored = prepare_store(url, args.days)
-        port = free_port()
+        port = args.port or free_port()
         proc = start_server(url, port, args.workers, tmp)
         try:
             writer = Writer(port)
