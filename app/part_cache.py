@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from plotly.utils import PlotlyJSONEncoder
+from app.wire import to_plain
 
 
 @dataclass(frozen=True)
@@ -126,8 +126,8 @@ def to_wire(payload: Any) -> tuple[Any, int]:
     """
     if payload is None:
         return None, 0
-    text = json.dumps(payload, cls=PlotlyJSONEncoder)
-    return json.loads(text), len(text)
+    plain = to_plain(payload)
+    return plain, len(json.dumps(plain))
 
 
 def _part_bytes(part: Part, chars: int) -> int:

@@ -113,7 +113,11 @@ def test_parts_are_kept_as_dash_sends_them():
     from plotly.utils import PlotlyJSONEncoder
 
     cache = PartCache()
-    built = html.Div([html.Span("Pricing", className="chip"), "a word"], id="x")
+    import numpy as np
+
+    built = html.Div([html.Span("Pricing", className="chip", **{"data-tone": "-"}), "a word",
+                      {"y": np.array([1.5, 2]), "x": [date(2026, 1, 1)], "gap": float("nan"),
+                       "n": np.int64(3)}], id="x")
     part = cache.get((1, date(2026, 1, 1), "dark?"), ["topics"], lambda name: "fp",
                      lambda name: built)["topics"]
     assert part.payload == json.loads(json.dumps(built, cls=PlotlyJSONEncoder))
