@@ -344,6 +344,10 @@ class Store(TopicMethods):
         ``reading.export_rows``), for the streaming export."""
         return reading.export_rows(self.engine, page_size, segment_fields, **filters)
 
+    def clock_micros(self) -> int:
+        """The database's own clock, in microseconds since the epoch (``polling.db_clock``)."""
+        return polling.db_clock(self.engine)
+
     def max_updated(self) -> datetime | None:
         """The newest ``updated_at`` stored (aware UTC)."""
         with self.engine.connect() as conn:
