@@ -164,7 +164,8 @@ def run_poll(page: LivePage, services: Services, screen: ScreenConfig, state: An
     """One poll of a page: every part output (``no_update`` when unchanged), ``extra``'s
     outputs, then the client state and the status."""
     require_surface(page.surface)
-    update = live.compute_update(services, screen, client_state(state), page.part_names(screen))
+    update = live.compute_update(services, screen, client_state(state), page.part_names(screen),
+                                 patch=page.asks)
     sent = [update.parts.get(p.part_name(page.surface), no_update) for p in page.parts()]
     return [*sent, *extra(update), update.state, report_screen(services, update.status)]
 

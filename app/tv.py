@@ -44,7 +44,7 @@ def build_layout(query: dict[str, str], services: Services) -> html.Div:
     """The wall for a URL query, with the current data already in place."""
     settings = services.settings
     screen = live_page.screen_for(services, query)
-    first = live.compute_update(services, screen, None, PAGE.part_names(screen))
+    first = live.compute_update(services, screen, None, PAGE.part_names(screen), patch=True)
     classes = ["tv-root", f"theme-{screen.theme}"]
     classes += [] if screen.shift else ["no-shift"]
     classes += ["is-single"] if len(screen.panels) == 1 else []
