@@ -165,9 +165,10 @@ class Settings:
     poll_seconds: float = setting(3.0,
         "How often the poller reads new and changed responses.")
     ask_seconds: float = setting(1.0,
-        "How often a wall screen asks whether its data changed (GET /api/v1/tick, a few "
-        "hundred bytes, 304 when nothing did); never less often than NPS_TV_POLL_SECONDS. "
-        "It fetches its panels only when the answer changed (and every 30 s regardless).",
+        "How often a wall screen asks whether its data changed (GET /api/v1/tick: about "
+        "130 bytes, or a bodiless 304 when nothing did), or every NPS_TV_POLL_SECONDS when "
+        "that is shorter. It fetches its panels only when the answer changed (and every 30 s "
+        "regardless), as patches of what it shows.",
         parse=_positive_seconds)
     poll_overlap_seconds: float = setting(10.0,
         "Each poll also re-reads rows updated this long before the previous poll "

@@ -129,10 +129,12 @@ def to_patch(ops: list[Op]) -> Patch:
             node[path[-1]] = value
         elif kind == "delete":
             del node[path[-1]]
-        elif kind == "insert":
-            node[path[-1]].insert(*value)
-        else:
-            getattr(node[path[-1]], kind)(value)
+        else:  # a list's own operation, on the part itself when the path is empty
+            target = node[path[-1]] if path else patch
+            if kind == "insert":
+                target.insert(*value)
+            else:
+                getattr(target, kind)(value)
     return patch
 
 
