@@ -18,12 +18,15 @@ sends (issue 13).
    asyncio client, one process), at the captured periods from random phases, carrying each
    Dash answer's outputs into the next request's inputs and state as the renderer does (so a
    screen that has the newest data is told so), and ``If-None-Match`` for any ``ETag`` seen.
-   A writer posts one response per second through the REST API meanwhile.
+   A Dash poll whose inputs include the page's ask store (the wall since issue 13) is sent as
+   the page sends it: when the screen's ``GET /api/v1/tick`` answers a new stamp, or after
+   30 s without one. A writer posts one response per second through the REST API meanwhile.
 
 Printed per N: requests/s, p50/p95/p99 latency (ms), errors (non-2xx/304, timeouts, refused),
 asks skipped (the previous ask of the same kind still pending when the next was due, as Dash
 skips an interval), CPU (% of one core) and RSS per worker, and bytes per screen per change
-(bytes received per screen over the span divided by the responses written in it).
+(bytes received per screen over the span divided by the responses written in it), in all and
+per kind of request (the ticks, the Dash polls with their patches, /health).
 
 Only 127.0.0.1 is ever contacted; every loop is bounded by ``--seconds``.
 """
@@ -59,6 +62,7 @@ from app.store import open_store  # noqa: E402
 TOKEN = "bench-viewers-token-0123456789"
 HOST = "127.0.0.1"
 REQUEST_TIMEOUT = 10.0
+SAFETY_NET_SECONDS = 30.0  # app.live_status.SAFETY_NET_SECONDS: an asking page's timed poll
 
 
 # -- the store and the server ---------------------------------------------------------------
@@ -160,6 +164,9 @@ class Ask:
     body: dict | None
     period: float
     count: int
+    # A Dash poll whose inputs include the page's ask store (app/ask.py): the page sends it
+    # when its tick's stamp changes (and at its safety-net interval), not on a timer.
+    triggered: bool = False
 
 
 def capture(port: int, path: str, seconds: float, width: int = 1920, height: int = 1080,
@@ -233,8 +240,16 @@ def split_asks(seen: list[dict]) -> tuple[list[Ask], list[dict]]:
         gaps = [b["time"] - a["time"] for a, b in zip(requests, requests[1:], strict=False)]
         last = requests[-1]
         asks.append(Ask(kind, last["method"], last["path"], last["body"],
-                        max(statistics.median(gaps), 0.05), len(requests)))
+                        max(statistics.median(gaps), 0.05), len(requests),
+                        triggered=is_triggered(last["body"])))
     return asks, cold
+
+
+def is_triggered(body: Any) -> bool:
+    """A Dash callback one of whose inputs is an ask store (``<page>-ask``.data)."""
+    inputs = body.get("inputs") if isinstance(body, dict) else None
+    return any(isinstance(item, dict) and str(item.get("id", "")).endswith("-ask")
+               and item.get("property") == "data" for item in inputs or [])
 
 
 # -- the simulated screens ------------------------------------------------------------------
@@ -246,6 +261,8 @@ class Tally:
     errors: int = 0
     skipped: int = 0
     bytes_in: int = 0
+    bytes_by_kind: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    count_by_kind: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
 class Screen:
@@ -256,6 +273,8 @@ class Screen:
         self.values: dict[tuple[str, str], Any] = {}
         self.etags: dict[str, str] = {}
         self.lock = asyncio.Lock()
+        self.changed = asyncio.Event()  # the tick's stamp changed: run the triggered polls
+        self.stamp: str | None = None
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
@@ -316,8 +335,8 @@ class Screen:
             started = time.perf_counter()
             try:
                 self.writer.write(self.request_bytes(ask))
-                status, headers, body = await asyncio.wait_for(self.read_reply(),
-                                                               REQUEST_TIMEOUT)
+                status, headers, body, size = await asyncio.wait_for(self.read_reply(),
+                                                                     REQUEST_TIMEOUT)
             except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
                 self.tally.errors += 1
                 self.close()
@@ -325,14 +344,31 @@ class Screen:
                 return
             self.tally.latencies.append(time.perf_counter() - started)
             self.tally.statuses[status] += 1
+            self.tally.bytes_by_kind[ask.kind] += size
+            self.tally.count_by_kind[ask.kind] += 1
             if status >= 400:
                 self.tally.errors += 1
             if "etag" in headers:
                 self.etags[ask.path] = headers["etag"]
             if status == 200 and ask.body is not None:
                 self.learn(body)
+            elif status == 200 and ask.path.startswith("/api/v1/tick"):
+                self.heard(body)
 
-    async def read_reply(self) -> tuple[int, dict[str, str], bytes]:
+    def heard(self, answer: bytes) -> None:
+        """A tick's answer: a new stamp runs the triggered polls, as assets/nps_ask.js does."""
+        try:
+            stamp = json.loads(answer).get("stamp")
+        except (ValueError, AttributeError):
+            return
+        if stamp != self.stamp:
+            self.stamp = stamp
+            for ask in self.asks:
+                if ask.triggered:
+                    self.values[(json.dumps(ask_store_id(ask)), "data")] = stamp
+            self.changed.set()
+
+    async def read_reply(self) -> tuple[int, dict[str, str], bytes, int]:
         head = await self.reader.readuntil(b"\r\n\r\n")
         self.tally.bytes_in += len(head)
         lines = head.decode("latin-1").split("\r\n")
@@ -353,9 +389,12 @@ class Screen:
         else:
             body = await self.reader.readexactly(int(headers.get("content-length", "0")))
         self.tally.bytes_in += len(body)
-        return status, headers, body
+        return status, headers, body, len(head) + len(body)
 
     async def run_ask(self, ask: Ask, until: float) -> None:
+        if ask.triggered:
+            await self.run_triggered(ask, until)
+            return
         await asyncio.sleep(random.random() * ask.period)
         pending: asyncio.Task | None = None
         while time.monotonic() < until:
@@ -366,6 +405,29 @@ class Screen:
             await asyncio.sleep(ask.period)
         if pending is not None:
             await asyncio.wait([pending], timeout=REQUEST_TIMEOUT)
+
+
+    async def run_triggered(self, ask: Ask, until: float) -> None:
+        """Send ``ask`` whenever the tick's stamp changed, or after the safety net's
+        ``SAFETY_NET_SECONDS`` without a change (the page's timed poll)."""
+        self.changed.clear()
+        while time.monotonic() < until:
+            try:
+                await asyncio.wait_for(self.changed.wait(),
+                                       min(SAFETY_NET_SECONDS, until - time.monotonic()))
+            except TimeoutError:
+                if time.monotonic() >= until:
+                    break
+            self.changed.clear()
+            await self.send(ask)
+
+
+def ask_store_id(ask: Ask) -> str:
+    """The id of the ask store among a triggered poll's inputs."""
+    for item in (ask.body or {}).get("inputs", []):
+        if isinstance(item, dict) and str(item.get("id", "")).endswith("-ask"):
+            return item["id"]
+    return ""
 
 
 async def run_screens(port: int, asks: list[Ask], n: int, seconds: float) -> Tally:
@@ -411,7 +473,10 @@ def measure(port: int, proc: subprocess.Popen, asks: list[Ask], n: int,
             "statuses": dict(tally.statuses), "writes": len(writer.times),
             "write_errors": writer.errors, "cpu_per_worker": [round(c) for c in cpu],
             "rss_mb_per_worker": [round(r) for r in rss],
-            "bytes_per_screen_per_change": tally.bytes_in / n / changes}
+            "bytes_per_screen_per_change": tally.bytes_in / n / changes,
+            "per_kind": {kind: {"requests": tally.count_by_kind[kind],
+                                "bytes_per_screen_per_change": b / n / changes}
+                         for kind, b in tally.bytes_by_kind.items()}}
 
 
 def print_row(r: dict[str, Any]) -> None:
@@ -420,6 +485,10 @@ def print_row(r: dict[str, Any]) -> None:
           f"{r['bytes_per_screen_per_change'] / 1024:>9.1f} "
           f"{'/'.join(map(str, r['cpu_per_worker'])):>12} "
           f"{'/'.join(map(str, r['rss_mb_per_worker'])):>12}  {r['writes']}", flush=True)
+    for kind, figures in r["per_kind"].items():
+        print(f"{'':>8}{figures['requests']:>8} requests, "
+              f"{figures['bytes_per_screen_per_change'] / 1024:6.2f} KB/screen/change: "
+              f"{kind[:90]}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -430,6 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--capture-seconds", type=float, default=35.0)
     parser.add_argument("--path", default="/tv?dwell=10", help="the screen to capture")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--port", type=int, help="the server's port (default: a free one)")
     parser.add_argument("--days", type=int, default=180, help="demo history to store")
     parser.add_argument("--postgres", help="a PostgreSQL URL (emptied!) instead of SQLite")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -437,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="nps-bench-viewers-") as tmp:
         url = args.postgres or f"sqlite:///{Path(tmp) / 'bench.db'}"
         stored = prepare_store(url, args.days)
-        port = free_port()
+        port = args.port or free_port()
         proc = start_server(url, port, args.workers, tmp)
         try:
             writer = Writer(port)
@@ -448,7 +518,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"{args.workers} workers; captured {args.path} for {args.capture_seconds:.0f}"
                   f" s: cold load {len(cold)} requests; steady asks:")
             for ask in asks:
-                print(f"  every {ask.period:.2f} s ({ask.count} seen): {ask.kind}")
+                when = ("when the tick's stamp changes" if ask.triggered
+                        else f"every {ask.period:.2f} s")
+                print(f"  {when} ({ask.count} seen): {ask.kind}")
             if not asks:
                 raise SystemExit("the page made no repeated request: nothing to replay")
             print(f"\n{'screens':>6} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
