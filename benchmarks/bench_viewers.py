@@ -128,11 +128,13 @@ class Writer(threading.Thread):
         self.times: list[float] = []
         self.errors = 0
         self.rng = random.Random(11)
+        self.tag = f"{os.getpid()}-{time.time_ns()}"
 
     def body(self, n: int) -> bytes:
         score = self.rng.choice([0, 3, 6, 7, 8, 9, 9, 10, 10, 10])
         return json.dumps({
-            "external_id": f"bench-viewers-{os.getpid()}-{n}", "score": score,
+            # Unique per writer: a repeated id would be an idempotent no-op, not a change.
+            "external_id": f"bench-viewers-{self.tag}-{n}", "score": score,
             "comment": self.rng.choice(["Support answered fast", "Too expensive for us",
                                         "The dashboard is slow", "Love the reports", ""]),
             "segments": {"region": self.rng.choice(["EMEA", "APAC", "North America"])}}
@@ -187,8 +189,18 @@ def capture(port: int, path: str, seconds: float, width: int = 1920, height: int
     try:
         driver.execute_cdp_cmd("Network.enable", {})
         driver.get(f"http://{HOST}:{port}{path}")
-        time.sleep(seconds)
-        seen = read_network_log(driver)
+        started = time.monotonic()
+        seen: list[dict] = []
+        # On a loaded machine the capturing browser can stall for seconds: capture on (up to
+        # four times as long) until some request has repeated often enough to time it.
+        while time.monotonic() - started < 4 * seconds:
+            time.sleep(5)
+            seen += read_network_log(driver)
+            counts = defaultdict(int)
+            for request in seen:
+                counts[kind_of(request)] += 1
+            if time.monotonic() - started >= seconds and max(counts.values(), default=0) >= 8:
+                break
     finally:
         driver.quit()
     return split_asks(seen)
@@ -269,6 +281,7 @@ class Tally:
     bytes_in: int = 0
     bytes_by_kind: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     count_by_kind: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    latencies_by_kind: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
 
 
 class Screen:
@@ -349,6 +362,7 @@ class Screen:
                 await self.connect()
                 return
             self.tally.latencies.append(time.perf_counter() - started)
+            self.tally.latencies_by_kind[ask.kind].append(self.tally.latencies[-1])
             self.tally.statuses[status] += 1
             self.tally.bytes_by_kind[ask.kind] += size
             self.tally.count_by_kind[ask.kind] += 1
@@ -458,6 +472,8 @@ def measure(port: int, proc: subprocess.Popen, asks: list[Ask], n: int,
             seconds: float) -> dict[str, Any]:
     workers = workers_of(proc)
     before = {w.pid: sum(w.cpu_times()[:2]) for w in workers}
+    client = psutil.Process()
+    client_before = sum(client.cpu_times()[:2])
     writer = Writer(port)
     writer.start()
     started = time.monotonic()
@@ -466,11 +482,13 @@ def measure(port: int, proc: subprocess.Popen, asks: list[Ask], n: int,
     writer.stop.set()
     writer.join(15)
     cpu = [(sum(w.cpu_times()[:2]) - before.get(w.pid, 0.0)) / span * 100 for w in workers]
+    client_cpu = (sum(client.cpu_times()[:2]) - client_before) / span * 100
     rss = [w.memory_info().rss / 2**20 for w in workers]
     lat = sorted(tally.latencies) or [float("nan")]
 
-    def pct(q: float) -> float:
-        return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000
+    def pct(q: float, values: list[float] | None = None) -> float:
+        values = lat if values is None else sorted(values) or [float("nan")]
+        return values[min(len(values) - 1, int(q * len(values)))] * 1000
 
     changes = max(len(writer.times), 1)
     return {"screens": n, "seconds": round(span, 1), "requests": len(tally.latencies),
@@ -480,7 +498,10 @@ def measure(port: int, proc: subprocess.Popen, asks: list[Ask], n: int,
             "write_errors": writer.errors, "cpu_per_worker": [round(c) for c in cpu],
             "rss_mb_per_worker": [round(r) for r in rss],
             "bytes_per_screen_per_change": tally.bytes_in / n / changes,
+            "client_cpu": round(client_cpu), "load_average": os.getloadavg()[0],
             "per_kind": {kind: {"requests": tally.count_by_kind[kind],
+                                "p50": pct(0.5, tally.latencies_by_kind[kind]),
+                                "p95": pct(0.95, tally.latencies_by_kind[kind]),
                                 "bytes_per_screen_per_change": b / n / changes}
                          for kind, b in tally.bytes_by_kind.items()}}
 
@@ -490,11 +511,13 @@ def print_row(r: dict[str, Any]) -> None:
           f"{r['p99']:>7.1f} {r['errors']:>6} {r['skipped']:>7} "
           f"{r['bytes_per_screen_per_change'] / 1024:>9.1f} "
           f"{'/'.join(map(str, r['cpu_per_worker'])):>12} "
-          f"{'/'.join(map(str, r['rss_mb_per_worker'])):>12}  {r['writes']}", flush=True)
+          f"{'/'.join(map(str, r['rss_mb_per_worker'])):>12}  {r['writes']}"
+          f"   (client CPU {r['client_cpu']}%, load {r['load_average']:.1f})", flush=True)
     for kind, figures in r["per_kind"].items():
-        print(f"{'':>8}{figures['requests']:>8} requests, "
+        print(f"{'':>8}{figures['requests']:>8} requests, p50 {figures['p50']:7.1f} ms, "
+              f"p95 {figures['p95']:7.1f} ms, "
               f"{figures['bytes_per_screen_per_change'] / 1024:6.2f} KB/screen/change: "
-              f"{kind[:90]}", flush=True)
+              f"{kind[:70]}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
