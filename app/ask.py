@@ -8,9 +8,10 @@ body (and its ETag) changes only when the data, the poll time or the build does.
 
 The stamp is a keyed BLAKE2b of what the screen's parts are built from: the snapshot's mark
 (newest ``updated_at`` and id, the same in every worker and instance that has read the same
-rows, unlike the per-process ``version``), its event list and count total, the local day and
-the screen's data key. The key comes from the deployment's settings, so every worker and
-instance stamps the same data alike, and a stamp reveals nothing about the data.
+rows, unlike the per-process ``version``), its event list and count total, the follow-ups'
+mark (the wall's follow-up line), the local day and the screen's data key. The key comes
+from the deployment's settings, so every worker and instance stamps the same data alike, and
+a stamp reveals nothing about the data.
 
 The page's script (assets/nps_ask.js) asks every ``ask_seconds`` and fetches its parts
 through the Dash poll callback only when the stamp changes.
@@ -62,24 +63,27 @@ class Stamper:
         self._base: tuple[int, int, bytes] = (-1, -1, b"")  # (id(snapshot), day, digest)
         self._held: Snapshot | None = None  # keeps id(snapshot) from being reused
 
-    def base(self, snapshot: Snapshot, today: date) -> bytes:
-        """The keyed digest of what every screen's parts of ``snapshot`` are built from."""
+    def base(self, snapshot: Snapshot, today: date, extra: object = None) -> bytes:
+        """The keyed digest of what every screen's parts of ``snapshot`` are built from
+        (``extra``: what the parts read beside the snapshot, the follow-ups' mark; a change
+        of it publishes a new snapshot, so the cache by snapshot holds)."""
         ident, day, digest = self._base
         if ident == id(snapshot) and day == today.toordinal():
             return digest
         h = hashlib.blake2b(key=self.key, digest_size=16)
         total = int(snapshot.counts.sum()) if snapshot.counts.size else 0
         h.update(repr((snapshot.mark, snapshot.stored, total, today.toordinal(),
-                       len(snapshot.comments))).encode())
+                       len(snapshot.comments), extra)).encode())
         h.update(repr(snapshot.events).encode())
         digest = h.digest()
         with self._lock:
             self._base, self._held = (id(snapshot), today.toordinal(), digest), snapshot
         return digest
 
-    def stamp(self, snapshot: Snapshot, today: date, data_key: str) -> str:
+    def stamp(self, snapshot: Snapshot, today: date, data_key: str,
+              extra: object = None) -> str:
         """The stamp of one screen (its data key) in ``snapshot`` on ``today``."""
-        h = hashlib.blake2b(self.base(snapshot, today), key=self.key, digest_size=12)
+        h = hashlib.blake2b(self.base(snapshot, today, extra), key=self.key, digest_size=12)
         h.update(data_key.encode())
         return h.hexdigest()
 
@@ -99,7 +103,10 @@ def answer(services: Services, query: dict[str, str]) -> tuple[dict, float | Non
     live_page.require_surface("wall")
     today = today_in(services.settings.timezone)
     status = live_page.report_screen(services, build_status(services))
-    body = {"stamp": stamper(services).stamp(services.poller.snapshot, today, screen.data_key),
+    poller = services.poller
+    stamp = stamper(services).stamp(poller.snapshot, today, screen.data_key,
+                                    poller.follow_ups_mark)
+    body = {"stamp": stamp,
             "ok": status["ok"], "hhmm": status["hhmm"], "trouble": status["trouble"],
             "error": status["error"], "build": services.build_id}
     if status.get("reload"):

@@ -23,6 +23,7 @@ from app.ingest.rules import TimeRange
 from app.rollup import Rollup, Snapshot
 from app.store import Store
 from app.store.errors import error_class, first_line
+from app.store.follow_ups import FollowUps
 from app.views import View, ViewCache, ViewRequest
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class Poller:
         self._lock = threading.Lock()
         self._loaded = False
         self._events: tuple = ()
+        self._follow_ups: tuple | None = None  # FollowUps.mark() at the last poll
         self.started_at = datetime.now(UTC)
         self.last_success: datetime | None = None
         self.last_error: str | None = None
@@ -127,6 +129,7 @@ class Poller:
         if events != self._events:
             self._events = events
             changed = True
+        changed = self._follow_ups_moved() or changed
         # A moved mark is published too (even when no count changed), so screens that saw a
         # newer mark on another worker do not take this one for a lagging worker.
         if changed or (rollup.max_updated_micros, rollup.max_id) != self._snapshot.mark:
@@ -136,6 +139,19 @@ class Poller:
         self._loaded = True
         self._read_from = started
         return changed
+
+    @property
+    def follow_ups_mark(self) -> tuple | None:
+        """``FollowUps.mark()`` at the last poll (the same in every worker that read it)."""
+        return self._follow_ups
+
+    def _follow_ups_moved(self) -> bool:
+        """Whether a follow-up status changed since the last poll (the wall's follow-up line
+        counts them): a new version, as for events, so screens rebuild within one poll."""
+        mark = FollowUps(self.store).mark()
+        moved = self._follow_ups is not None and mark != self._follow_ups
+        self._follow_ups = mark
+        return moved
 
     def _poll_start(self) -> datetime:
         """Where this poll's read begins: the previous poll's start, minus the overlap."""

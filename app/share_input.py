@@ -123,6 +123,11 @@ def _screen_params(query: Mapping[str, str]) -> list[tuple[str, str]]:
         if query["shift"] not in ("0", "1"):
             raise LinkInputError("screen.shift", f"must be 0 or 1, got {query['shift']!r}")
         params.append(("shift", query["shift"]))
+    if "followups" in query:
+        if query["followups"] not in ("0", "1"):
+            raise LinkInputError("screen.followups",
+                                 f"must be 0 or 1, got {query['followups']!r}")
+        params.append(("followups", query["followups"]))
     return params
 
 

@@ -333,6 +333,11 @@ class Store(TopicMethods):
         """How many comments the explorer's query matches."""
         return search.count_comments(self.engine, query)
 
+    def export_comments(self, query: search.CommentQuery, segment_fields: Sequence[str],
+                        page_size: int = 5_000) -> Iterator[list[tuple]]:
+        """Every comment the explorer's filters match, in pages, for its streaming CSV."""
+        return search.export_comments(self.engine, query, segment_fields, page_size)
+
     def export_rows(self, segment_fields: Sequence[str], page_size: int = 5_000,
                     **filters: Any) -> Iterator[list[tuple]]:
         """Every matching response in pages by id, as CSV-ready tuples (see
