@@ -94,6 +94,13 @@ def _at_least_one(value: str) -> int:
     return number
 
 
+def _positive_seconds(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise ValueError(f"must be a number of seconds above 0, got {value.strip()}")
+    return number
+
+
 def _optional_float(value: str) -> float | None:
     return float(value) if value.strip() else None
 
@@ -156,8 +163,13 @@ class Settings:
     workers: int = setting(2, "gunicorn worker processes for `nps-tv serve`.")
     threads: int = setting(8, "Threads per gunicorn worker (each wall tab polls).")
     poll_seconds: float = setting(3.0,
-        "How often the poller reads new and changed responses; screens ask the server "
-        "every second (or this often, when shorter).")
+        "How often the poller reads new and changed responses.")
+    ask_seconds: float = setting(1.0,
+        "How often a wall screen asks whether its data changed (GET /api/v1/tick: about "
+        "130 bytes, or a bodiless 304 when nothing did), or every NPS_TV_POLL_SECONDS when "
+        "that is shorter. It fetches its panels only when the answer changed (and every 30 s "
+        "regardless), as patches of what it shows.",
+        parse=_positive_seconds)
     poll_overlap_seconds: float = setting(10.0,
         "Each poll also re-reads rows updated this long before the previous poll "
         "started, so a write committed that late is still seen.")

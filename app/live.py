@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from dash import no_update
 
 from app.live_status import build_status
+from app.part_patch import patch_book
 from app.parts import build_parts
 from app.screen import ScreenConfig
 from app.views import today_in
@@ -32,8 +33,10 @@ class Update:
 
 
 def compute_update(services: Services, screen: ScreenConfig, state: Mapping | None,
-                   names: tuple[str, ...]) -> Update:
-    """The live update of one screen: ``no_update`` for every part the client already has."""
+                   names: tuple[str, ...], patch: bool = False) -> Update:
+    """The live update of one screen: ``no_update`` for every part the client already has;
+    with ``patch``, a Dash ``Patch`` from the part it has to the new one where that is
+    smaller (``app.part_patch``)."""
     settings = services.settings
     poller = services.poller
     status = build_status(services)
@@ -50,7 +53,10 @@ def compute_update(services: Services, screen: ScreenConfig, state: Mapping | No
     view, parts = build_parts(services, snapshot, screen, names, today)
     token = f"{view.version}:{today.toordinal()}:{screen.data_key}"
     known = (state or {}).get("hashes") or {}
-    sent = {name: no_update if known.get(name) == part.fingerprint else part.payload
+    book = patch_book(services) if patch else None
+    sent = {name: no_update if known.get(name) == part.fingerprint
+            else book.answer(screen.data_key, name, known.get(name), part) if book
+            else part.payload
             for name, part in parts.items()}
     new_state = {"token": token, "key": screen.data_key, "mark": list(mark),
                  "hashes": {name: part.fingerprint for name, part in parts.items()}}

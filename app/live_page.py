@@ -17,6 +17,7 @@ from dash.dependencies import DashDependency
 
 from app import live, live_status
 from app.dash_guard import client_state
+from app.live_status import SAFETY_NET_SECONDS
 from app.panels.registry import Panel, panel_names, panels, parts
 from app.scopes import OutOfScope, current_link, request_scope, scoped_args
 from app.screen import ScreenConfig, parse_screen
@@ -35,8 +36,8 @@ class PageIds:
         self.prefix = prefix
         self.root, self.poll, self.tick, self.config, self.state, self.status = (
             f"{prefix}-{name}" for name in ("root", "poll", "tick", "config", "state", "status"))
-        self.updated, self.clock, self.connection, self.notice = (
-            f"{prefix}-{name}" for name in ("updated", "clock", "connection", "notice"))
+        self.updated, self.clock, self.connection, self.notice, self.ask = (
+            f"{prefix}-{name}" for name in ("updated", "clock", "connection", "notice", "ask"))
 
     def body(self, name: str) -> str:
         """The element a component panel's children go into."""
@@ -63,6 +64,7 @@ class LivePage:
     surface: str
     scale: str  # "viewport" (the wall fills the screen) or "manager" (a smaller grid)
     every_panel: bool  # True: shows all panels whatever ``?panels=`` says
+    asks: bool = False  # True: polls when its tick's stamp changes (app/ask.py), else timed
 
     def parts(self) -> tuple[Panel, ...]:
         """The panels and overlays of this page, in the poll callback's output order."""
@@ -124,8 +126,13 @@ def build_frame(page: LivePage, services: Services, config: dict,
     ids = page.ids
     stores = [dcc.Store(id=page.target(p)[0], data=first.parts.get(p.part_name(page.surface)))
               for p in page.parts() if p.figure or p.overlay]
+    # An asking page's timed poll is only the safety net: its asks trigger the real ones.
+    poll_ms = (int(SAFETY_NET_SECONDS * 1000) if page.asks
+               else live_status.screen_poll_ms(services.settings))
+    asked = [dcc.Store(id=ids.ask, data=None)] if page.asks else []
     return [
-        dcc.Interval(id=ids.poll, interval=live_status.screen_poll_ms(services.settings)),
+        dcc.Interval(id=ids.poll, interval=poll_ms),
+        *asked,
         dcc.Interval(id=ids.tick, interval=1000),
         dcc.Store(id=ids.config, data=config),
         dcc.Store(id=ids.state, data=first.state),
@@ -157,7 +164,8 @@ def run_poll(page: LivePage, services: Services, screen: ScreenConfig, state: An
     """One poll of a page: every part output (``no_update`` when unchanged), ``extra``'s
     outputs, then the client state and the status."""
     require_surface(page.surface)
-    update = live.compute_update(services, screen, client_state(state), page.part_names(screen))
+    update = live.compute_update(services, screen, client_state(state), page.part_names(screen),
+                                 patch=page.asks)
     sent = [update.parts.get(p.part_name(page.surface), no_update) for p in page.parts()]
     return [*sent, *extra(update), update.state, report_screen(services, update.status)]
 
@@ -191,11 +199,14 @@ def register_poll(dash_app: Dash, page: LivePage, services: Services,
     ids = page.ids
     outputs = [Output(i, prop) for i, prop in page.poll_outputs(extra_outputs)]
 
+    # An asking page polls when its ask store changes too (assets/nps_ask.js writes it).
+    asked = [Input(ids.ask, "data")] if page.asks else []
+
     def poll(_n: int, *values: Any) -> list:
-        *inputs_now, config, state = values
+        *inputs_now, config, state = values[len(asked):]
         return run(services, config, state, *inputs_now)
 
-    dash_app.callback(*outputs, Input(ids.poll, "n_intervals"), *inputs,
+    dash_app.callback(*outputs, Input(ids.poll, "n_intervals"), *asked, *inputs,
                       State(ids.config, "data"), State(ids.state, "data"),
                       prevent_initial_call=True)(poll)
 

@@ -57,6 +57,18 @@ def screen_poll_ms(settings: Settings) -> int:
     return int(min(settings.poll_seconds, 1.0) * 1000)
 
 
+SAFETY_NET_SECONDS = 30.0  # an asking wall's full poll, whatever its asks say
+LOW_POWER_ASK_SECONDS = 5.0  # a weak screen's asks (issue 13, item 5)
+
+
+def ask_seconds(settings: Settings, low_power: bool = False) -> float:
+    """How often a wall screen asks whether its data changed (app/ask.py):
+    ``NPS_TV_ASK_SECONDS``, or the poll interval when shorter (a change cannot show sooner
+    than the poller reads it); in low-power mode at most every ``LOW_POWER_ASK_SECONDS``."""
+    every = min(settings.ask_seconds, settings.poll_seconds)
+    return max(every, LOW_POWER_ASK_SECONDS) if low_power else every
+
+
 def next_reload_at(hhmm: str, tz: str, now: datetime | None = None) -> int | None:
     """Epoch milliseconds of the next local ``hh:mm`` (at least a minute away); None if off."""
     try:

@@ -158,6 +158,11 @@ class Poller:
         self._read_from = started
         return changed
 
+    @property
+    def follow_ups_mark(self) -> tuple | None:
+        """``FollowUps.mark()`` at the last poll (the same in every worker that read it)."""
+        return self._follow_ups
+
     def _follow_ups_moved(self) -> bool:
         """Whether a follow-up status changed since the last poll (the wall's follow-up line
         counts them): a new version, as for events, so screens rebuild within one poll."""

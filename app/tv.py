@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from dash import ClientsideFunction, Dash, Input, Output, State, html
 
-from app import live, live_page, live_status
+from app import ask, live, live_page, live_status
 from app.dash_guard import client_query
 from app.live_page import LivePage, PageIds
 from app.panels.registry import GONG, Panel, panels
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from app.services import Services
 
 IDS = PageIds("tv")
-PAGE = LivePage(IDS, surface="wall", scale="viewport", every_panel=False)
+PAGE = LivePage(IDS, surface="wall", scale="viewport", every_panel=False, asks=True)
 STAGE = "tv-stage"
 GONG_ID = "tv-gong"
 LATEST = IDS.store(GONG.name)  # the gong's data: the newest response
@@ -44,7 +44,7 @@ def build_layout(query: dict[str, str], services: Services) -> html.Div:
     """The wall for a URL query, with the current data already in place."""
     settings = services.settings
     screen = live_page.screen_for(services, query)
-    first = live.compute_update(services, screen, None, PAGE.part_names(screen))
+    first = live.compute_update(services, screen, None, PAGE.part_names(screen), patch=True)
     classes = ["tv-root", f"theme-{screen.theme}"]
     classes += [] if screen.shift else ["no-shift"]
     classes += ["is-single"] if len(screen.panels) == 1 else []
@@ -54,7 +54,10 @@ def build_layout(query: dict[str, str], services: Services) -> html.Div:
     reload_at = live_status.next_reload_at(settings.nightly_reload, settings.timezone)
     data = {"data-build-id": services.build_id, "data-reload-at": str(reload_at or ""),
             "data-poll-seconds": f"{settings.poll_seconds:g}",
-            "data-loaded-at": str(int(time.time() * 1000))}
+            "data-loaded-at": str(int(time.time() * 1000)),
+            # assets/nps_ask.js asks here; the wall's poll runs when the answer changes.
+            "data-ask-path": ask.ask_path(config["query"]),
+            "data-ask-ms": str(int(live_status.ask_seconds(settings) * 1000))}
     return html.Div(id=IDS.root, className=" ".join(classes), **data, children=[
         *live_page.build_frame(PAGE, services, config, first),
         html.Div(id=STAGE, className="tv-stage", children=[

@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import __version__
 from app.access import access_mode, install_gate, open_mode_warning
 from app.api import build_blueprint
+from app.ask import build_blueprint as build_ask_blueprint
 from app.config import ASSETS_DIR, PACKAGE_ROOT, Settings
 from app.dash_guard import install_dash_guard
 from app.export_api import build_export_blueprint
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     server = Flask("nps_tv")
     attach_services(server, services)
     server.register_blueprint(build_blueprint())
+    server.register_blueprint(build_ask_blueprint())
     server.register_blueprint(build_ingest_blueprint())
     server.register_blueprint(build_webhook_blueprint(settings))
     server.register_blueprint(build_share_blueprint())

@@ -207,7 +207,8 @@ def wall_poll_body(config: dict, state: dict | None) -> dict:
     return {
         "output": ".." + "...".join(f"{o['id']}.{o['property']}" for o in outputs) + "..",
         "outputs": outputs,
-        "inputs": [{"id": tv.IDS.poll, "property": "n_intervals", "value": 1}],
+        "inputs": [{"id": tv.IDS.poll, "property": "n_intervals", "value": 1},
+                   {"id": tv.IDS.ask, "property": "data", "value": None}],
         "state": [{"id": tv.IDS.config, "property": "data", "value": config},
                   {"id": tv.IDS.state, "property": "data", "value": state}],
         "changedPropIds": [f"{tv.IDS.poll}.n_intervals"],

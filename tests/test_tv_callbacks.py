@@ -8,16 +8,18 @@ from urllib.parse import parse_qsl
 
 import psycopg
 import pytest
-from dash import no_update
+from dash import Patch, no_update
 from sqlalchemy.exc import OperationalError
 
 from app import live_status, manager, tv
 from app.panels.registry import panel_names
+from app.part_patch import to_json
 from app.screen import describe_request, parse_screen
 from app.services import get_services
 from app.views import ViewRequest
 from app.web import create_app
 from tests.conftest import make_record, wall_poll_body
+from tests.test_part_patch import apply_patch
 
 DEFAULT_PARTS = (*panel_names(), "latest")
 PANELS = len(panel_names())  # the manager's outputs: one per panel, then the subtitle
@@ -74,12 +76,14 @@ def test_unchanged_version_sends_no_update_for_every_part(services):
 
 def test_new_event_sends_only_the_trend(services):
     config, outputs = first_update(services)
-    _, state, _ = split(outputs)
+    first, state, _ = split(outputs)
     services.store.add_event(datetime.now(UTC) - timedelta(days=2), "Atlas 3.0", "launch")
     assert services.poller.poll()
     parts, new_state, _ = split(tv.run_update(services, config, state))
-    assert parts["trend"] is not no_update
-    texts = [a["text"] for a in parts["trend"]["layout"]["annotations"]]
+    # The wall gets a patch of the figure it has (app/part_patch.py), not the figure again.
+    assert isinstance(parts["trend"], Patch)
+    trend = apply_patch(to_json(first["trend"]), parts["trend"])
+    texts = [a["text"] for a in trend["layout"]["annotations"]]
     assert "Atlas 3.0" in texts
     assert [name for name, p in parts.items() if p is not no_update] == ["trend"]
     assert new_state["hashes"]["score"] == state["hashes"]["score"]

@@ -8,17 +8,20 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from dash import no_update
+from dash import Patch, no_update
 
-from app import tv
+from app import ask, tv
 from app.config import Settings
 from app.panels.score import SCORE_FOLLOW_UPS, describe_follow_ups
+from app.part_patch import to_json
 from app.screen import parse_screen
 from app.services import get_services
 from app.share_input import LinkInputError, canonical_screen
 from app.store.follow_ups import FollowUpFilter, FollowUps
+from app.views import today_in
 from app.web import create_app
 from tests.conftest import make_record
+from tests.test_part_patch import apply_patch
 
 
 @pytest.fixture
@@ -41,6 +44,14 @@ def wall(services, query, state=None):
     outputs = tv.run_update(services, {"query": query}, state)
     names = tv.PAGE.output_names()
     return dict(zip(names, outputs[: len(names)], strict=True))["score"], outputs[-2]
+
+
+def tick_stamp(services, query) -> str:
+    """The stamp the wall's ask (GET /api/v1/tick) answers for ``query`` now."""
+    poller = services.poller
+    screen = parse_screen(query, services.settings)
+    return ask.stamper(services).stamp(poller.snapshot, today_in(services.settings.timezone),
+                                       screen.data_key, poller.follow_ups_mark)
 
 
 def line_of(part) -> str | None:
@@ -102,13 +113,17 @@ def test_a_status_change_moves_the_version_and_the_line_within_one_poll(services
     query = {"window": "7d", "followups": "1"}
     part, state = wall(services, query)
     assert wall(services, query, state)[0] is no_update  # nothing new: nothing sent
+    before = tick_stamp(services, query)
     book = FollowUps(services.store)
     rows = book.list(FollowUpFilter(created_from=datetime.now(UTC) - timedelta(days=7)))
     book.set(rows[0]["id"], "contacted", "Ana", "admin")
     book.set(rows[1]["id"], "resolved", None, "admin")
     version = services.poller.snapshot.version
     assert services.poller.poll() and services.poller.snapshot.version == version + 1
+    assert tick_stamp(services, query) != before  # the wall's ask sees it (app/ask.py)
     moved, state = wall(services, query, state)
-    assert line_of(moved) == "5 detractors in the last 7 days, 2 contacted"
+    assert isinstance(moved, Patch)  # the wall gets the change as a patch of its part
+    line = line_of(apply_patch(to_json(part), moved))
+    assert line == "5 detractors in the last 7 days, 2 contacted"
     assert not services.poller.poll()  # no change: the version stays
     assert wall(services, query, state)[0] is no_update

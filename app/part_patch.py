@@ -1,0 +1,202 @@
+"""Send only what moved (issue 13): a screen that has a part gets a Dash ``Patch`` from it to
+the new one (the trend's last points, the feed's new items, a changed text), not the whole
+part again; figure layouts stay on the client.
+
+What a screen has is known from its state store: the fingerprint of each part it last
+received (``app.live``). ``PatchBook`` keeps the JSON of the last few parts of each (screen
+data key, part) by fingerprint, and the patch between two of them, so the many screens
+showing the same thing share one diff. A part it does not know (another worker built it, or
+it left the cache) is sent whole, as is a part whose patch would not be smaller.
+
+The diff works on the parts' JSON: dicts key by key; lists item by item, or as an edit
+script (items inserted and removed where they are: a feed's new cards, the oldest dropped),
+whichever is smaller; a node whose operations would outweigh it is assigned whole.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from difflib import SequenceMatcher
+from typing import Any
+
+from dash import Patch
+from plotly.utils import PlotlyJSONEncoder
+
+from app.part_cache import Part
+
+OP_OVERHEAD = 48  # bytes an operation costs beside its value, about
+Path = tuple[str | int, ...]
+Op = tuple[str, Path, Any]  # ("assign" | "delete" | "extend" | "insert", location, value)
+
+
+def to_json(payload: Any) -> Any:
+    """A part as the browser receives it (components as their JSON)."""
+    return json.loads(json.dumps(payload, cls=PlotlyJSONEncoder))
+
+
+def size_of(value: Any) -> int:
+    return len(json.dumps(value, cls=PlotlyJSONEncoder, separators=(",", ":")))
+
+
+def ops_size(ops: list[Op]) -> int:
+    return sum(OP_OVERHEAD + len(repr(path)) + (size_of(value) if value is not None else 0)
+               for _kind, path, value in ops)
+
+
+def diff(old: Any, new: Any, path: Path = ()) -> list[Op]:
+    """The operations that turn ``old`` into ``new`` (both JSON values)."""
+    if old == new:
+        return []
+    if isinstance(old, dict) and isinstance(new, dict):
+        ops = [("delete", (*path, key), None) for key in old if key not in new]
+        for key, value in new.items():
+            ops += (diff(old[key], value, (*path, key)) if key in old
+                    else [("assign", (*path, key), value)])
+    elif isinstance(old, list) and isinstance(new, list):
+        ops = _list_diff(old, new, path)
+    else:
+        return [("assign", path, new)]
+    if len(ops) > 1 and path and ops_size(ops) >= size_of(new) + OP_OVERHEAD:
+        return [("assign", path, new)]  # rewriting the whole node is no bigger
+    return ops
+
+
+def _list_diff(old: list, new: list, path: Path) -> list[Op]:
+    if len(new) > len(old) and new[:len(old)] == old:
+        return [("extend", path, new[len(old):])]
+    options = [_item_diff(old, new, path)]
+    moved = _list_edit(old, new, path)
+    if moved is not None:
+        options.append(moved)
+    return min(options, key=ops_size) if len(options) > 1 else options[0]
+
+
+def _list_edit(old: list, new: list, path: Path) -> list[Op] | None:
+    """Items inserted and removed where they were (a feed's new cards at the top, the oldest
+    dropped at the end, each shown twice in a scrolling track): the list's edit script, from
+    its end so every index stays valid; None when the lists share no item."""
+    a = [json.dumps(item, sort_keys=True, cls=PlotlyJSONEncoder) for item in old]
+    b = [json.dumps(item, sort_keys=True, cls=PlotlyJSONEncoder) for item in new]
+    opcodes = SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    if not any(tag == "equal" for tag, *_ in opcodes):
+        return None
+    ops: list[Op] = []
+    for tag, i1, i2, j1, j2 in reversed(opcodes):
+        if tag == "equal":
+            continue
+        if tag == "replace":
+            ops += min(_replace(old, new, path, (i1, i2, j1, j2), True),
+                       _replace(old, new, path, (i1, i2, j1, j2), False), key=ops_size)
+            continue
+        ops += [("delete", (*path, i), None) for i in range(i2 - 1, i1 - 1, -1)]
+        ops += [("insert", path, (i1 + k, new[j1 + k])) for k in range(j2 - j1)]
+    return ops
+
+
+def _replace(old: list, new: list, path: Path, block: tuple[int, int, int, int],
+             at_end: bool) -> list[Op]:
+    """``old[i1:i2]`` becoming ``new[j1:j2]``: the items paired from the block's end (or its
+    start) are diffed, the rest removed or inserted at the other end."""
+    i1, i2, j1, j2 = block
+    paired = min(i2 - i1, j2 - j1)
+    o1, n1 = (i2 - paired, j2 - paired) if at_end else (i1, j1)
+    ops = [op for k in range(paired) for op in diff(old[o1 + k], new[n1 + k], (*path, o1 + k))]
+    gone = range(i1, i2 - paired) if at_end else range(i1 + paired, i2)
+    ops += [("delete", (*path, i), None) for i in reversed(gone)]
+    first, items = (i1, new[j1:j2 - paired]) if at_end else (i1 + paired, new[j1 + paired:j2])
+    return ops + [("insert", path, (first + k, item)) for k, item in enumerate(items)]
+
+
+def _item_diff(old: list, new: list, path: Path) -> list[Op]:
+    common = min(len(old), len(new))
+    ops = [op for i in range(common) for op in diff(old[i], new[i], (*path, i))]
+    if len(new) > common:
+        ops.append(("extend", path, new[common:]))
+    ops += [("delete", (*path, i), None) for i in range(len(old) - 1, common - 1, -1)]
+    return ops
+
+
+def to_patch(ops: list[Op]) -> Patch:
+    """The Dash ``Patch`` of a list of operations."""
+    patch = Patch()
+    for kind, path, value in ops:
+        node = patch
+        for key in path[:-1]:
+            node = node[key]
+        if kind == "assign":
+            node[path[-1]] = value
+        elif kind == "delete":
+            del node[path[-1]]
+        else:  # a list's own operation, on the part itself when the path is empty
+            target = node[path[-1]] if path else patch
+            if kind == "insert":
+                target.insert(*value)
+            else:
+                getattr(target, kind)(value)
+    return patch
+
+
+class PatchBook:
+    """The JSON of recently sent parts and the patches between them, bounded."""
+
+    def __init__(self, keys_max: int = 512, keep: int = 3, patches_max: int = 1024):
+        self.keys_max, self.keep, self.patches_max = keys_max, keep, patches_max
+        self._trees: OrderedDict[tuple[str, str], OrderedDict[str, Any]] = OrderedDict()
+        self._patches: OrderedDict[tuple[str, str, str, str], Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self.sent_whole = 0
+        self.sent_patches = 0
+
+    def remember(self, data_key: str, name: str, part: Part) -> Any:
+        """Keep the JSON of ``part`` (what the screens of ``data_key`` are about to have)."""
+        key = (data_key, name)
+        with self._lock:
+            trees = self._trees.get(key)
+            if trees is not None and part.fingerprint in trees:
+                self._trees.move_to_end(key)
+                return trees[part.fingerprint]
+        tree = to_json(part.payload)
+        with self._lock:
+            trees = self._trees.setdefault(key, OrderedDict())
+            self._trees.move_to_end(key)
+            trees[part.fingerprint] = tree
+            while len(trees) > self.keep:
+                trees.popitem(last=False)
+            while len(self._trees) > self.keys_max:
+                self._trees.popitem(last=False)
+        return tree
+
+    def answer(self, data_key: str, name: str, had: str | None, part: Part) -> Any:
+        """What to send a screen that has the part fingerprinted ``had``: a ``Patch`` to
+        ``part``, or ``part.payload`` itself when the old part is unknown or the patch is
+        not smaller."""
+        new = self.remember(data_key, name, part)
+        with self._lock:
+            old = self._trees.get((data_key, name), {}).get(had) if had else None
+            cached = self._patches.get((data_key, name, had or "", part.fingerprint))
+        if old is None:
+            self.sent_whole += 1
+            return part.payload
+        if cached is None:
+            ops = diff(old, new)
+            cached = to_patch(ops) if ops_size(ops) < size_of(new) else part.payload
+            with self._lock:
+                self._patches[(data_key, name, had, part.fingerprint)] = cached
+                while len(self._patches) > self.patches_max:
+                    self._patches.popitem(last=False)
+        if isinstance(cached, Patch):
+            self.sent_patches += 1
+        else:
+            self.sent_whole += 1
+        return cached
+
+
+def patch_book(services: Any) -> PatchBook:
+    """The app's patch book (made on first use)."""
+    found = getattr(services, "_patch_book", None)
+    if found is None:
+        found = PatchBook()
+        services._patch_book = found  # noqa: SLF001 - one per app, beside the services
+    return found

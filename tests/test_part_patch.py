@@ -1,0 +1,163 @@
+"""Send only what moved (issue 13): the patch between two parts, applied to the old one,
+gives the new one; ordinary changes stay under 10 KB; unknown parts are sent whole."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from dash import Patch, no_update
+
+from app import tv
+from app.part_cache import Part
+from app.part_patch import PatchBook, diff, size_of, to_json, to_patch
+from app.services import get_services
+from tests.conftest import make_record
+
+BUDGET = 10 * 1024  # bytes per screen per ordinary change (issue 13)
+
+
+def apply_patch(value, patch: Patch):
+    """What dash-renderer does with a Patch (src/actions/patch.ts), for the operations the
+    diff uses: Assign, Delete, Extend, Insert, Prepend."""
+    holder = {"value": copy.deepcopy(value)}
+    for op in patch.to_plotly_json()["operations"]:
+        kind, params = op["operation"], op["params"]
+        *parents, last = ["value", *op["location"]]
+        if kind == "Assign" and last == "value" and not parents:
+            raise AssertionError("a patch never replaces the whole value")
+        node = holder
+        for key in parents:
+            node = node[key]
+        if kind == "Assign":
+            node[last] = params["value"]
+        elif kind == "Delete":
+            del node[last]
+        elif kind == "Extend":
+            node[last] = node[last] + params["value"]
+        elif kind == "Prepend":
+            node[last] = [params["value"], *node[last]]
+        elif kind == "Insert":
+            node[last].insert(params["index"], params["value"])
+        else:
+            raise AssertionError(f"unexpected operation {kind}")
+    return holder["value"]
+
+
+def card(i: int, text: str = "") -> dict:
+    return {"type": "Div", "namespace": "dash_html_components",
+            "props": {"className": "comment-card", "data-id": str(i),
+                      "children": text or f"comment number {i} " * 8}}
+
+
+def feed(ids: list[int]) -> list:
+    cards = [card(i) for i in ids]
+    clone = {"type": "Div", "namespace": "dash_html_components",
+             "props": {"className": "comments-clone", "children": copy.deepcopy(cards)}}
+    return [{"type": "Div", "namespace": "dash_html_components",
+             "props": {"className": "comments-track", "children": [*cards, clone]}}]
+
+
+CASES = {
+    "a changed text": ({"a": "old", "b": [1, 2]}, {"a": "new", "b": [1, 2]}),
+    "a key gone and one added": ({"a": 1, "b": 2}, {"a": 1, "c": 3}),
+    "points appended": ({"x": list(range(30)), "y": [1.5] * 30},
+                        {"x": list(range(32)), "y": [1.5] * 29 + [2.0, 3.0, 4.0]}),
+    "a window sliding": (list(range(40)), list(range(3, 45))),
+    "a feed's new card, the oldest dropped, twice in a track": (
+        feed(list(range(20, 0, -1))), feed([22, 21, *range(20, 2, -1)])),
+    "lists of other lengths": ([[1, 2], [3]], [[1, 2, 3]]),
+    "types changing": ({"a": [1, 2]}, {"a": {"b": None}}),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_applying_the_patch_to_the_old_value_gives_the_new(name):
+    old, new = CASES[name]
+    ops = diff(old, new)
+    assert ops
+    assert apply_patch(old, to_patch(ops)) == new
+
+
+def test_a_feeds_new_cards_cost_about_those_cards_twice():
+    old, new = CASES["a feed's new card, the oldest dropped, twice in a track"]
+    sent = size_of(to_patch(diff(old, new)).to_plotly_json())
+    # Two new cards, in the track and its clone, and four deletions: not the 40 cards.
+    assert 4 * size_of(card(1)) < sent < 8 * size_of(card(1))
+    assert sent < size_of(new) / 4
+
+
+def test_equal_values_need_no_operation():
+    assert diff({"a": [1, {"b": 2}]}, {"a": [1, {"b": 2}]}) == []
+
+
+def test_an_unknown_or_unchanged_part_and_a_patch_not_smaller(monkeypatch):
+    book = PatchBook()
+    first, second = Part("f1", {"a": "x" * 500}), Part("f2", {"a": "y" * 500})
+    assert book.answer("key", "score", None, first) is first.payload  # the screen has none
+    assert book.answer("key", "score", "someone-elses", second) is second.payload
+    # Everything changed: the patch would be no smaller than the part.
+    assert book.answer("key", "score", "f1", second) is second.payload
+    third = Part("f3", {"a": "y" * 500, "b": 1})
+    patch = book.answer("key", "score", "f2", third)
+    assert isinstance(patch, Patch)
+    assert apply_patch(to_json(second.payload), patch) == to_json(third.payload)
+    # Another data key never patches from this one's parts.
+    assert book.answer("other", "score", "f2", third) is third.payload
+
+
+def test_the_book_is_bounded():
+    book = PatchBook(keys_max=3, keep=2)
+    for key in range(10):
+        for version in range(5):
+            book.remember(f"screen-{key}", "score", Part(f"fp{version}", {"v": version}))
+    assert len(book._trees) == 3  # noqa: SLF001
+    assert all(len(trees) == 2 for trees in book._trees.values())  # noqa: SLF001
+
+
+@pytest.fixture
+def services(make_app, sqlite_store):
+    now = datetime.now(UTC)
+    sqlite_store.upsert_responses([
+        make_record(i, [10, 9, 8, 3, 7, 6][i % 6], when=now - timedelta(days=i % 28, hours=3),
+                    comment=f"Support and pricing note {i}" if i % 2 else None,
+                    product="Ledger" if i % 2 else "Pulse", region="EMEA")
+        for i in range(300)])
+    dash_app = make_app(store=sqlite_store)
+    services = get_services(dash_app)
+    services.poller.poll()
+    return services
+
+
+def test_the_wall_sends_patches_that_rebuild_each_part_within_budget(services):
+    config = {"query": {"dwell": "10"}}
+    names = tv.PAGE.output_names()
+    first = tv.run_update(services, config, None)
+    have = {name: to_json(value) for name, value in zip(names, first, strict=False)
+            if value is not no_update}
+    state = first[-2]
+    for i, score in enumerate([10, 2, 8]):
+        services.store.upsert_responses([make_record(5000 + i, score, when=datetime.now(UTC),
+                                                     comment="The new one", product="Ledger",
+                                                     region="EMEA")])
+        services.poller.poll()
+        outputs = tv.run_update(services, config, state)
+        state = outputs[-2]
+        sent = 0
+        for name, value in zip(names, outputs, strict=False):
+            if value is no_update:
+                continue
+            if isinstance(value, Patch):
+                have[name] = apply_patch(have[name], value)
+                sent += size_of(value.to_plotly_json())
+            else:
+                have[name] = to_json(value)
+                sent += size_of(value)
+        whole = tv.run_update(services, config, None)  # a new screen: every part whole
+        for name, value in zip(names, whole, strict=False):
+            if value is not no_update:
+                assert have[name] == to_json(value), name
+        assert any(isinstance(v, Patch) for v in outputs)
+        assert sent + len(json.dumps(outputs[-1])) + len(json.dumps(state)) <= BUDGET
