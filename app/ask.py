@@ -6,7 +6,7 @@ poll was, trouble) and the build id, with a strong ``ETag``; an unchanged answer
 ``304``. The seconds since the last good poll travel in the ``X-NPS-TV-Age`` header, so the
 body (and its ETag) changes only when the data, the poll time or the build does.
 
-The stamp is a keyed BLAKE2b of what the screen's parts are built from: the snapshot's mark
+The stamp is a keyed BLAKE2b of what the screen's parts are built from: the snapshot's data mark
 (newest ``updated_at`` and id, the same in every worker and instance that has read the same
 rows, unlike the per-process ``version``), its event list and count total, the follow-ups'
 mark (the wall's follow-up line), the local day and the screen's data key. The key comes
@@ -72,7 +72,7 @@ class Stamper:
             return digest
         h = hashlib.blake2b(key=self.key, digest_size=16)
         total = int(snapshot.counts.sum()) if snapshot.counts.size else 0
-        h.update(repr((snapshot.mark, snapshot.stored, total, today.toordinal(),
+        h.update(repr((snapshot.data_mark, snapshot.stored, total, today.toordinal(),
                        len(snapshot.comments), extra)).encode())
         h.update(repr(snapshot.events).encode())
         digest = h.digest()

@@ -65,6 +65,9 @@ class Snapshot:
     mark: tuple[int, int] = (0, 0)
     # (combos, days, topics, 3) int32: mentions with a positive, negative and neutral tone
     tone_counts: np.ndarray | None = None
+    # (newest updated_at in microseconds, newest id) of the rows folded in: the same in every
+    # worker and instance holding the same data, unlike ``mark`` (the ask's stamp reads it)
+    data_mark: tuple[int, int] = (0, 0)
 
     @property
     def days(self) -> int:
@@ -377,4 +380,5 @@ class Rollup:
             topic_counts=topic_counts, combos=tuple(dict(x) for x in self.combos),
             topic_names=tuple(self.topic_names), comments=comments, events=tuple(events),
             stored=self.stored, latest=self.latest,
-            mark=(self.max_updated_micros, self.max_id), tone_counts=tone_counts)
+            mark=(self.max_updated_micros, self.max_id), tone_counts=tone_counts,
+            data_mark=(self.max_updated_micros, self.max_id))

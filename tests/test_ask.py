@@ -79,7 +79,8 @@ def test_stamp_changes_with_the_screens_data_and_not_otherwise(wall_app):
 def test_the_stamp_is_the_same_in_every_worker_for_the_same_data(make_app, wall_app):
     other = make_app(store=get_services(wall_app).store)  # a second worker on the same store
     get_services(other).poller.poll()
-    assert get_services(other).poller.snapshot.mark == get_services(wall_app).poller.snapshot.mark
+    assert (get_services(other).poller.snapshot.data_mark
+            == get_services(wall_app).poller.snapshot.data_mark)
     assert stamp(other.server.test_client()) == stamp(wall_app.server.test_client())
 
 

@@ -154,7 +154,8 @@ class WallScreen:
         """One poll on ``port``: (the outputs sent, by id; the response headers)."""
         self.n += 1
         body = {"output": self.callback["output"], "outputs": self.outputs,
-                "inputs": [{"id": IDS.poll, "property": "n_intervals", "value": self.n}],
+                "inputs": [{**i, "value": self.n if i["id"] == IDS.poll else None}
+                           for i in self.callback["inputs"]],
                 "changedPropIds": [f"{IDS.poll}.n_intervals"],
                 "state": [{"id": IDS.config, "property": "data", "value": {"query": {}}},
                           {"id": IDS.state, "property": "data", "value": self.state}]}
