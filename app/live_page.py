@@ -125,8 +125,10 @@ def build_frame(page: LivePage, services: Services, config: dict,
     stores = [dcc.Store(id=page.target(p)[0], data=first.parts.get(p.part_name(page.surface)))
               for p in page.parts() if p.figure or p.overlay]
     return [
-        dcc.Interval(id=ids.poll, interval=live_status.screen_poll_ms(services.settings)),
-        dcc.Interval(id=ids.tick, interval=1000),
+        dcc.Interval(id=ids.poll, interval=int(live_status.screen_poll_ms(services.settings)
+                                               * config.get("ask_factor", 1))),
+        # Never fires by itself: assets/nps_tv.js bumps it only when something is due.
+        dcc.Interval(id=ids.tick, interval=1000, disabled=True),
         dcc.Store(id=ids.config, data=config),
         dcc.Store(id=ids.state, data=first.state),
         dcc.Store(id=ids.status, data=first.status),

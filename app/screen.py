@@ -23,6 +23,7 @@ from app.views import RequestError, ViewRequest
 from app.windows import days_window, window_title
 
 THEME_NAMES = ("dark", "light")
+POWER_NAMES = ("normal", "low")
 DWELL_RANGE = (3.0, 3600.0)
 
 
@@ -43,6 +44,7 @@ class ScreenConfig:
     # limited to some segments, since the rest is what that link may not see.
     rest: bool = True
     editable: bool = False  # an admin's manager view: comments offer "Edit topics"
+    power: str | None = None  # "low" or "normal" from ?power=; None: NPS_TV_WALL_POWER decides
 
     @property
     def data_key(self) -> str:
@@ -105,6 +107,7 @@ def _parse_screen(items: tuple[tuple[str, str], ...], names: tuple[str, ...],
         notices.append(f"theme: unknown {query['theme']!r}; using dark")
         theme = "dark"
     shift = _parse_flag(query.get("shift"), "shift", notices)
+    power = _parse_power(query.get("power"), notices)
     unknown = sorted(set(query) - set(VIEW_PARAMS) - set(SCREEN_PARAMS) - set(segment_fields))
     if unknown:
         notices.append("ignored: " + ", ".join(unknown))
@@ -118,10 +121,12 @@ def _parse_screen(items: tuple[tuple[str, str], ...], names: tuple[str, ...],
         screen_params.append(("theme", theme))
     if not shift:
         screen_params.append(("shift", "0"))
+    if power is not None:
+        screen_params.append(("power", power))
     full = "&".join(p for p in (urlencode(screen_params, safe=",:"), view_query) if p)
     dwell_map = tuple((name, dwell.get(name, default_dwell)) for name in names)
     return ScreenConfig(request, panels, dwell_map, theme, shift, tuple(notices), full,
-                        view_query, hidden)
+                        view_query, hidden, power=power)
 
 
 def _parse_panels(raw: str | None, known: tuple[str, ...],
@@ -185,6 +190,16 @@ def _parse_flag(raw: str | None, name: str, notices: list[str]) -> bool:
         return False
     notices.append(f"{name}: expected 0 or 1, got {raw!r}")
     return True
+
+
+def _parse_power(raw: str | None, notices: list[str]) -> str | None:
+    if raw is None or not raw.strip():
+        return None
+    value = raw.strip().lower()
+    if value not in POWER_NAMES:
+        notices.append(f"power: expected normal or low, got {raw!r}")
+        return None
+    return value
 
 
 def _request_params(request: ViewRequest, default_window: str) -> list[tuple[str, str]]:

@@ -16,7 +16,7 @@ from app.config import Settings
 from app.ingest.rules import TimeRange
 from app.panels.registry import panel_names
 from app.scopes import SCREEN_PARAMS, VIEW_PARAMS
-from app.screen import DWELL_RANGE, THEME_NAMES
+from app.screen import DWELL_RANGE, POWER_NAMES, THEME_NAMES
 from app.views import RequestError, ViewRequest
 from app.windows import days_window
 
@@ -77,8 +77,9 @@ def parse_expires(raw: object, now: datetime | None = None) -> datetime | None:
 
 
 def canonical_screen(raw: object, settings: Settings) -> str:
-    """The screen query in canonical order (panels, dwell, theme, shift, window, segments);
-    LinkInputError naming ``screen.<param>`` for anything a screen would not apply."""
+    """The screen query in canonical order (panels, dwell, theme, shift, power, window,
+    segments); LinkInputError naming ``screen.<param>`` for anything a screen would not
+    apply."""
     if raw is None or raw == "":
         return ""
     if not isinstance(raw, str):
@@ -123,6 +124,8 @@ def _screen_params(query: Mapping[str, str]) -> list[tuple[str, str]]:
         if query["shift"] not in ("0", "1"):
             raise LinkInputError("screen.shift", f"must be 0 or 1, got {query['shift']!r}")
         params.append(("shift", query["shift"]))
+    if "power" in query:
+        params.append(("power", validate_choice("screen.power", query["power"], POWER_NAMES)))
     return params
 
 
