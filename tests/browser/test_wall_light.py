@@ -148,3 +148,21 @@ def test_each_screen_keeps_its_own_reload_offset(wall):
     attrs = [dash_duo.find_element("#tv-root").get_attribute(name)
              for name in ("data-reload-spread", "data-build-spread")]
     assert attrs == ["600", "60"]
+
+
+def test_the_tick_runs_callbacks_only_when_something_is_due(wall):
+    dash_duo, _ = wall
+    driver = dash_duo.driver
+    driver.get(f"{dash_duo.server_url}/tv?panels=score")
+    wait_for_text(dash_duo, "#score-value", "50", timeout=10)
+    time.sleep(2)
+    # Idle: at most the clock's minute (and the first status check) in 6 s, not 6 ticks.
+    first = driver.execute_script("return window.npsTv.tick.n;")
+    time.sleep(6)
+    assert driver.execute_script("return window.npsTv.tick.n;") - first <= 2
+    # Silence from the server is due: with the data poll stopped, the tick alone shows the
+    # connection notice.
+    driver.execute_script("window.dash_clientside.set_props('tv-poll', {disabled: true});"
+                          "window.npsTv.status.receivedAt = Date.now() - 600000;")
+    wait_for_text(dash_duo, ".tv-connection", "Connection lost", timeout=4)
+    assert driver.execute_script("return window.npsTv.tick.last;") == "status"
