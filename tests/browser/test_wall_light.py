@@ -73,6 +73,10 @@ def test_the_progress_bar_animates_transform_not_width(wall):
     # flips visibility once, at its end: not per frame).
     props = {p for a in animations for p in a["props"]}
     assert props <= {"transform", "opacity", "visibility"}, animations
+    # The comments off screen do not scroll (their animation waits, paused).
+    assert dash_duo.driver.execute_script(
+        "var t = document.querySelector('#tv-panel-comments .comments-track.is-scrolling');"
+        "return t.getAnimations().map(function (a) { return a.playState; });") == ["paused"]
     # The bar keeps its box: it grows by scaling, so its width never changes.
     width = "return document.querySelector('#tv-panel-score .tv-progress-fill').offsetWidth;"
     before = dash_duo.driver.execute_script(width)
