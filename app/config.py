@@ -103,8 +103,8 @@ def _non_negative(value: str) -> float:
 
 def _factor(value: str) -> float:
     number = float(value)
-    if not 1 <= number <= 60:
-        raise ValueError(f"must be a number from 1 to 60, got {value.strip()}")
+    if not 1 <= number <= 10:
+        raise ValueError(f"must be a number from 1 to 10, got {value.strip()}")
     return number
 
 
@@ -223,7 +223,7 @@ class Settings:
         "shift, no scrolling or progress animation, asks less often. A screen's ?power= "
         "overrides it.", parse=_power)
     low_power_ask_factor: float = setting(3.0,
-        "A low-power screen asks the server this many times less often (1-60).",
+        "A low-power screen asks the server this many times less often (1-10).",
         parse=_factor)
     build_id: str = setting("",
         "Identifies this deployment; screens reload when it changes. "

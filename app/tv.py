@@ -51,9 +51,12 @@ def build_layout(query: dict[str, str], services: Services) -> html.Div:
     classes += ["is-low-power"] if low_power else []
     classes += ["is-single"] if len(screen.panels) == 1 else []
     ask_factor = live_status.ask_factor(settings, low_power)
+    ask_seconds = live_status.screen_poll_ms(settings) * ask_factor / 1000
     config = live_page.build_config(
         PAGE, services, public_query(query, settings.segment_fields),
-        panels=list(screen.panels), dwell=dict(screen.dwell), ask_factor=ask_factor)
+        panels=list(screen.panels), dwell=dict(screen.dwell), ask_factor=ask_factor,
+        ask_seconds=ask_seconds,
+        lost_after=max(3 * settings.poll_seconds, 3 * ask_seconds, 10.0))
     reload_at = live_status.next_reload_at(settings.nightly_reload, settings.timezone)
     data = {"data-build-id": services.build_id, "data-reload-at": str(reload_at or ""),
             "data-reload-spread": f"{settings.reload_spread_seconds:g}",

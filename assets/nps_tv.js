@@ -452,8 +452,10 @@
     var nightlyAt = reloadAt + spreadOf(root, "data-reload-spread", ":nightly");
     if (reloadAt && Date.now() >= nightlyAt && !watchdog.want) { watchdog.want = "nightly"; }
     var poll = parseFloat(root.getAttribute("data-poll-seconds") || "3");
+    var ask = (status.cfg && status.cfg.ask_seconds) || 1;  // a low-power screen asks less
     var silentFor = status.receivedAt ? (Date.now() - status.receivedAt) / 1000 : 0;
-    if (silentFor > Math.max(10 * poll, 60) && !watchdog.want && !recentlyReloadedFor("no data")) {
+    if (silentFor > Math.max(10 * poll, 10 * ask, 60) && !watchdog.want &&
+        !recentlyReloadedFor("no data")) {
       watchdog.want = "no data";
     }
     watchdog.busy = true;

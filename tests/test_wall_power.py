@@ -34,7 +34,8 @@ def test_power_and_spread_defaults():
 
 @pytest.mark.parametrize(("name", "value", "says"), [
     ("NPS_TV_WALL_POWER", "eco", "expected normal or low"),
-    ("NPS_TV_LOW_POWER_ASK_FACTOR", "0.5", "from 1 to 60"),
+    ("NPS_TV_LOW_POWER_ASK_FACTOR", "0.5", "from 1 to 10"),
+    ("NPS_TV_LOW_POWER_ASK_FACTOR", "11", "from 1 to 10"),
     ("NPS_TV_LOW_POWER_ASK_FACTOR", "lots", "could not convert"),
     ("NPS_TV_RELOAD_SPREAD_SECONDS", "-1", "at least 0"),
     ("NPS_TV_BUILD_RELOAD_SPREAD_SECONDS", "nan", "at least 0"),
@@ -109,6 +110,10 @@ def test_a_low_power_wall_has_no_shift_and_asks_less_often(settings, sqlite_stor
     assert {"is-low-power", "no-shift"} <= set(low.className.split())
     assert "is-low-power" not in normal.className and "no-shift" not in normal.className
     assert low_poll.interval == 4 * normal_poll.interval
+    # Asking less often is not a lost connection: the notice waits for three missed asks.
+    config = next(c for c in _walk(low) if getattr(c, "id", None) == tv.IDS.config).data
+    assert config["ask_seconds"] == low_poll.interval / 1000
+    assert config["lost_after"] >= 3 * config["ask_seconds"]
 
 
 def test_the_wall_carries_its_reload_windows(settings, sqlite_store):
