@@ -477,8 +477,10 @@
         var build = body && body.build_id;
         if (build && build !== pageBuild && readList("npsTvBuilds").indexOf(build) < 0 &&
             !watchdog.buildDue) {
-          watchdog.buildDue = Date.now() + spreadOf(root, "data-build-spread", ":build");
+          var wait = spreadOf(root, "data-build-spread", ":build");
+          watchdog.buildDue = Date.now() + wait;
           watchdog.newBuild = build;
+          if (wait > 0) { setTimeout(checkHealth, wait + 50); }  // on time, once /health is OK
         }
         if (watchdog.buildDue && Date.now() >= watchdog.buildDue) {
           rememberBuild(watchdog.newBuild);

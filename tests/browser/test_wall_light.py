@@ -170,3 +170,46 @@ def test_the_tick_runs_callbacks_only_when_something_is_due(wall):
                           "window.npsTv.status.receivedAt = Date.now() - 600000;")
     wait_for_text(dash_duo, ".tv-connection", "Connection lost", timeout=4)
     assert driver.execute_script("return window.npsTv.tick.last;") == "status"
+
+
+def _screen_with_offset(low: float, high: float, spread: float) -> str:
+    """A screen id whose build-reload offset lies in [low, high) of ``spread`` seconds."""
+    return next(name for name in (f"screen-{i}" for i in range(10_000))
+                if low <= live_status.reload_offset_seconds(name + ":build", spread) < high)
+
+
+def test_a_new_build_reloads_each_screen_at_its_own_offset(wall):
+    dash_duo, dash_app = wall
+    driver, services = dash_duo.driver, get_services(dash_app)
+    spread = services.settings.build_reload_spread_seconds  # 60 s by default
+    late, early = _screen_with_offset(45, 55, spread), _screen_with_offset(0, 2, spread)
+    driver.get(f"{dash_duo.server_url}/tv?panels=score")
+    dash_duo.wait_for_element("#tv-root", timeout=10)
+    driver.execute_script("localStorage.setItem('npsTvScreenId', arguments[0]);", late)
+    driver.refresh()
+    dash_duo.wait_for_element("#tv-root", timeout=10)
+    driver.execute_script("window.__samePage = true;")
+    services.build_id = "next-build"
+    # The watchdog asks /health every 10 s; a late screen notes the build and waits its turn.
+    due = None
+    deadline = time.monotonic() + 15
+    while due is None and time.monotonic() < deadline:
+        due = driver.execute_script("var w = window.npsTv.watchdog;"
+                                    "return w.buildDue ? w.buildDue - Date.now() : null;")
+        time.sleep(0.5)
+    offset_ms = live_status.reload_offset_seconds(late + ":build", spread) * 1000
+    assert due is not None and offset_ms - 16_000 < due <= offset_ms
+    assert driver.execute_script("return window.__samePage === true;")
+    # An early screen reloads for the next build almost at once (after its /health check).
+    driver.execute_script("localStorage.setItem('npsTvScreenId', arguments[0]);", early)
+    driver.refresh()  # now on next-build
+    dash_duo.wait_for_element("#tv-root", timeout=10)
+    driver.execute_script("window.__samePage = true;")
+    services.build_id = "third-build"
+    deadline = time.monotonic() + 16
+    while time.monotonic() < deadline:
+        if not driver.execute_script("return window.__samePage === true;"):
+            break
+        time.sleep(0.5)
+    assert not driver.execute_script("return window.__samePage === true;"), "no reload"
+    assert dash_duo.find_element("#tv-root").get_attribute("data-build-id") == "third-build"
