@@ -301,6 +301,9 @@ class Settings:
         "http://HOST:PORT from the settings.")
     screen_silent_seconds: float = setting(300.0,
         "`nps-tv screens` flags a share link not seen for longer than this.")
+    wall_follow_ups: bool = setting(False,
+        "Show the follow-up line (\"5 detractors in the last 7 days, 4 contacted\") under "
+        "the score on every wall; one screen turns it on with followups=1, off with 0.")
     access_log: bool = setting(False,
         "Write gunicorn's access log to stdout (tokens and share-link paths redacted).")
     demo_seed: int = setting(7, "Random seed of `nps-tv demo`, so the demo history is repeatable.")

@@ -1,8 +1,10 @@
 """Follow-ups over HTTP (admin only: the list holds customers' own words and who calls them).
 
-- ``GET /api/v1/follow-ups?window=7d&product=Ledger&passives=true&status=new&limit=100``:
-  detractors (and passives when asked) who commented in the window, newest first, with their
-  status, owner and last change, plus ``counts`` per status; ``next_before_id`` pages on.
+- ``GET /api/v1/follow-ups?window=7d&product=Ledger&passives=1&status=new&page=2``:
+  detractors (and passives when asked) who commented in the window, newest first, in pages of
+  50 (``limit`` up to 500), with their status, owner and last change, plus ``counts`` per
+  status, ``total`` (the list's length) and ``next_page`` (null on the last page);
+  ``before_id`` / ``next_before_id`` page on by id instead.
 - ``PUT /api/v1/follow-ups/<response id>`` with ``{"status": "contacted", "owner": "Ana"}``.
 - ``GET /api/v1/follow-ups.csv``: the whole list, streamed and Excel-safe.
 """
@@ -28,6 +30,8 @@ from app.views import ViewRequest
 from app.windows import ALL, RANGE, window_days
 
 MAX_PAGE = 500
+PAGE_SIZE = 50  # the list's page, here and in the manager's follow-up view
+MAX_PAGE_NUMBER = 100_000
 MAX_OWNER = 100
 CSV_COLUMNS = ["id", "created_at", "score", "comment", "status", "owner", "updated_at",
                "updated_by"]
@@ -84,12 +88,24 @@ def _wanted() -> FollowUpFilter:
     status = request.args.get("status") or None
     if status is not None and status not in STATUSES:
         raise ApiError.single(400, "status", f"must be one of {', '.join(STATUSES)}")
+    first, last = _bounds(req, settings.timezone)
+    return FollowUpFilter(first, last, dict(req.segments) or None, passives_wanted(), status)
+
+
+def passives_wanted() -> bool:
+    """``passives=1`` (or ``true``) includes the passives; 400 naming it for anything else."""
     passives = (request.args.get("passives") or "false").lower()
     if passives not in ("true", "false", "1", "0"):
-        raise ApiError.single(400, "passives", "must be true or false")
-    first, last = _bounds(req, settings.timezone)
-    return FollowUpFilter(first, last, dict(req.segments) or None,
-                          passives in ("true", "1"), status)
+        raise ApiError.single(400, "passives", "must be 1 or 0 (true or false)")
+    return passives in ("true", "1")
+
+
+def _number(name: str, default: int, high: int) -> int:
+    """A positive integer parameter up to ``high``; 400 naming it otherwise."""
+    raw = request.args.get(name, str(default))
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= high:
+        raise ApiError.single(400, name, f"must be an integer from 1 to {high}")
+    return int(raw)
 
 
 def _bounds(req: ViewRequest, tz: str) -> tuple[datetime | None, datetime | None]:
@@ -113,20 +129,26 @@ def _bounds(req: ViewRequest, tz: str) -> tuple[datetime | None, datetime | None
 
 
 def get_follow_ups():
-    """GET /api/v1/follow-ups: a page of the list and the counts per status."""
+    """GET /api/v1/follow-ups: a page of the list, the counts per status, the total."""
     _require_admin()
     wanted = _wanted()
-    raw = request.args.get("limit", "100")
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE:
-        raise ApiError.single(400, "limit", f"must be an integer from 1 to {MAX_PAGE}")
+    limit = _number("limit", PAGE_SIZE, MAX_PAGE)
+    number = _number("page", 1, MAX_PAGE_NUMBER)
     before = request.args.get("before_id")
     if before is not None and not (before.isascii() and before.isdigit()
                                    and int(before) < 2**62):
         raise ApiError.single(400, "before_id", "must be a response id")
+    if before is not None and "page" in request.args:
+        raise ApiError.single(400, "page", "page and before_id cannot be used together")
     book = _book()
-    page = book.list(wanted, int(raw), int(before) if before else None)
-    body: dict[str, Any] = {"follow_ups": page, "counts": book.counts(wanted)}
-    if len(page) == int(raw):
+    page = book.list(wanted, limit, int(before) if before else None,
+                     offset=(number - 1) * limit)
+    counts = book.counts(wanted)
+    total = sum(counts.values())
+    body: dict[str, Any] = {"follow_ups": page, "counts": counts, "total": total,
+                            "page": number,
+                            "next_page": number + 1 if number * limit < total else None}
+    if len(page) == limit:
         body["next_before_id"] = page[-1]["id"]
     return jsonify(body)
 

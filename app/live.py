@@ -38,27 +38,27 @@ def compute_update(services: Services, screen: ScreenConfig, state: Mapping | No
     poller = services.poller
     status = build_status(services)
     today = today_in(settings.timezone)
-    snapshot = poller.snapshot
+    snapshot, mark = poller.current()
     services.screens.note(screen, names)
     token = f"{snapshot.version}:{today.toordinal()}:{screen.data_key}"
     same_view = bool(state) and state.get("key") == screen.data_key
     if state and (state.get("token") == token
-                  or (same_view and _is_behind(snapshot.mark, state.get("mark")))):
-        # Nothing new, or this worker has not yet seen data the screen already shows (the
-        # screen's last poll reached another gunicorn worker): never step back.
+                  or (same_view and _is_behind(mark, state.get("mark")))):
+        # Nothing new, or this process has not yet seen data the screen already shows (the
+        # screen's last poll reached another worker or instance): never step back.
         return Update(dict.fromkeys(names, no_update), no_update, status)
     view, parts = build_parts(services, snapshot, screen, names, today)
     token = f"{view.version}:{today.toordinal()}:{screen.data_key}"
     known = (state or {}).get("hashes") or {}
     sent = {name: no_update if known.get(name) == part.fingerprint else part.payload
             for name, part in parts.items()}
-    new_state = {"token": token, "key": screen.data_key, "mark": list(snapshot.mark),
+    new_state = {"token": token, "key": screen.data_key, "mark": list(mark),
                  "hashes": {name: part.fingerprint for name, part in parts.items()}}
     return Update(sent, new_state, status)
 
 
 def _is_behind(mine: tuple[int, int], theirs: Any) -> bool:
-    """True when a screen's data mark is newer than this worker's snapshot."""
+    """True when a screen's data mark is newer than this process's (``Poller.current``)."""
     try:
         return theirs is not None and tuple(int(x) for x in theirs) > tuple(mine)
     except (TypeError, ValueError):

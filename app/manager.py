@@ -198,7 +198,8 @@ def register_callbacks(dash_app: Dash, services: Services) -> None:
     workspace_callbacks.register_callbacks(
         dash_app, services, graph_id=IDS.graph(_figure_panel().name),
         page_inputs=[Input(WINDOW, "value"), Input(filter_id(ALL), "value")],
-        config_id=IDS.config, screen_query=screen_query, filter_type=FILTER_TYPE)
+        config_id=IDS.config, screen_query=screen_query, filter_type=FILTER_TYPE,
+        live=(IDS.state, IDS.tick))
 
     @dash_app.callback(
         Output(WALL_LINK, "href"),

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 from app.panels.registry import find_part
 from app.part_cache import Part
 from app.privacy import load_profanity
+from app.store.follow_ups import FollowUpFilter, FollowUps
 from app.views import View, today_in
+from app.workspace.comment_list import local_bounds
 
 if TYPE_CHECKING:
     from app.rollup import Snapshot
@@ -38,13 +40,22 @@ def build_parts(services: Services, snapshot: Snapshot, screen: ScreenConfig,
     built only when their fingerprint changed)."""
     settings = services.settings
     view = services.poller.view(screen.request, snapshot=snapshot)
+    counted: list[tuple[int, int]] = []  # the follow-up counts, read once, when needed
+
+    def follow_ups(panel, surface: str) -> tuple[int, int] | None:
+        if not screen.follow_ups or surface != "wall" or not panel.follow_ups:
+            return None
+        if not counted:
+            counted.append(follow_up_progress(services, view))
+        return counted[0]
 
     def context(part_name: str):
         panel, surface = find_part(part_name)
         return panel, panel.context(surface, screen.theme, settings.timezone,
                                     settings.segment_fields, load_profanity(settings.data_dir),
                                     comments=screen.comments, rest=screen.rest,
-                                    editable=screen.editable)
+                                    editable=screen.editable,
+                                    follow_ups=follow_ups(panel, surface))
 
     def fingerprint_of(part_name: str) -> str:
         panel, ctx = context(part_name)
@@ -57,6 +68,17 @@ def build_parts(services: Services, snapshot: Snapshot, screen: ScreenConfig,
     parts = services.parts.get((view.version, today, screen.data_key), names, fingerprint_of,
                                build)
     return view, parts
+
+
+def follow_up_progress(services: Services, view: View) -> tuple[int, int]:
+    """(the follow-up list's length, how many are contacted or resolved) for the view's days
+    and segments: the wall's line. One count on the time index (all time reads every
+    candidate: ``benchmarks/bench_follow_ups.py``); read only when a
+    screen's parts are built, which is once per snapshot version, and a status change moves
+    the version (``Poller``)."""
+    start, end = local_bounds(view.start, view.end, services.settings.timezone)
+    segments = {name: values for name, values in view.request.segments}
+    return FollowUps(services.store).progress(FollowUpFilter(start, end, segments or None))
 
 
 def prewarm(services: Services) -> int:

@@ -9,6 +9,7 @@ just before, while a transaction stamped before that start and committed after i
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -23,6 +24,7 @@ from app.ingest.rules import TimeRange
 from app.rollup import Rollup, Snapshot
 from app.store import Store
 from app.store.errors import error_class, first_line
+from app.store.follow_ups import FollowUps
 from app.views import View, ViewCache, ViewRequest
 
 log = logging.getLogger(__name__)
@@ -51,10 +53,14 @@ class Poller:
         # A quarter of the cache budget: views are small next to the built panels.
         self.views = ViewCache(max_bytes=int(settings.cache_mb * 2**20 / 4))
         self.minimums = Minimums(settings.change_min_responses, settings.change_min_mentions)
-        self._snapshot = empty_snapshot(tuple(topic_names))
+        # (snapshot, mark) replaced together in one assignment, so a reader never pairs a
+        # snapshot with a mark newer than its data (see ``current``).
+        self._current: tuple[Snapshot, tuple[int, int]] = (
+            empty_snapshot(tuple(topic_names)), (0, 0))
         self._lock = threading.Lock()
         self._loaded = False
         self._events: tuple = ()
+        self._follow_ups: tuple | None = None  # FollowUps.mark() at the last poll
         self.started_at = datetime.now(UTC)
         self.last_success: datetime | None = None
         self.last_error: str | None = None
@@ -68,13 +74,25 @@ class Poller:
     @property
     def snapshot(self) -> Snapshot:
         """The newest published snapshot (never mutated)."""
-        return self._snapshot
+        return self._current[0]
+
+    def current(self) -> tuple[Snapshot, tuple[int, int]]:
+        """A screen's current version: the newest snapshot and this process's mark.
+
+        The mark is (the database clock when the last good poll began, newest id read), in
+        microseconds: every response committed before that time is in the snapshot. Marks
+        come from the database's clock, not this process's or its counters, so they compare
+        across workers *and* instances on one database: a screen that showed mark M never
+        takes data from a process whose mark is below M (``app.live``). The mark moves on
+        every good poll; the snapshot (and its ``version``) only when data changed.
+        """
+        return self._current
 
     def view(self, request: ViewRequest, now: datetime | None = None,
              snapshot: Snapshot | None = None) -> View:
         """The (cached) view of a snapshot (by default the current one) for a request."""
         s = self.settings
-        return self.views.get(snapshot or self._snapshot, request, min_sample=s.min_sample,
+        return self.views.get(snapshot or self.snapshot, request, min_sample=s.min_sample,
                               tz=s.timezone, goal=s.goal, now=now, minimums=self.minimums)
 
     def poll(self) -> bool:
@@ -105,6 +123,8 @@ class Poller:
     def _poll(self) -> bool:
         rollup = self.rollup
         started = datetime.now(UTC)
+        # Taken before any read: whatever was committed before this instant is read below.
+        clock = self.store.clock_micros()
         if not self._loaded:
             # The watermark is read first: anything committed during the bulk read is newer
             # than it, so the next poll reads it again rather than missing it.
@@ -127,15 +147,24 @@ class Poller:
         if events != self._events:
             self._events = events
             changed = True
-        # A moved mark is published too (even when no count changed), so screens that saw a
-        # newer mark on another worker do not take this one for a lagging worker.
-        if changed or (rollup.max_updated_micros, rollup.max_id) != self._snapshot.mark:
-            changed = True
-            self._snapshot = rollup.snapshot(self._snapshot.version + 1, datetime.now(UTC),
-                                             events)
+        changed = self._follow_ups_moved() or changed
+        snapshot, previous = self._current
+        mark = (max(clock, previous[0]), rollup.max_id)  # never backwards, whatever the clock
+        if changed:
+            snapshot = dataclasses.replace(
+                rollup.snapshot(snapshot.version + 1, datetime.now(UTC), events), mark=mark)
+        self._current = (snapshot, mark)
         self._loaded = True
         self._read_from = started
         return changed
+
+    def _follow_ups_moved(self) -> bool:
+        """Whether a follow-up status changed since the last poll (the wall's follow-up line
+        counts them): a new version, as for events, so screens rebuild within one poll."""
+        mark = FollowUps(self.store).mark()
+        moved = self._follow_ups is not None and mark != self._follow_ups
+        self._follow_ups = mark
+        return moved
 
     def _poll_start(self) -> datetime:
         """Where this poll's read begins: the previous poll's start, minus the overlap."""
@@ -170,10 +199,10 @@ class Poller:
         age = (now - self.last_success).total_seconds() if self.last_success else None
         return {
             "poll_failures": self.consecutive_failures,
-            "snapshot_version": self._snapshot.version,
+            "snapshot_version": self.snapshot.version,
             "snapshot_age_seconds": None if age is None else round(age, 3),
             "last_poll_error": self.last_error,
-            "responses_loaded": self._snapshot.stored,
+            "responses_loaded": self.snapshot.stored,
             "last_poll_ms": round(1000 * self.last_poll_seconds, 2),
             "last_poll_rows": self.last_poll_rows,
             "responses_outside_range": self.rollup.outside,

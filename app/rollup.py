@@ -60,8 +60,8 @@ class Snapshot:
     events: tuple[EventRow, ...]
     stored: int  # responses folded in, excluded ones included
     latest: Comment | None = None
-    # (newest updated_at in microseconds, newest id): comparable across worker processes,
-    # unlike ``version``, so a screen never takes older data from a worker that lags.
+    # (database clock in microseconds when the poll that published it began, newest id):
+    # comparable across workers and instances, unlike ``version`` (``Poller.current``).
     mark: tuple[int, int] = (0, 0)
     # (combos, days, topics, 3) int32: mentions with a positive, negative and neutral tone
     tone_counts: np.ndarray | None = None

@@ -44,6 +44,8 @@ class ScreenConfig:
     # limited to some segments, since the rest is what that link may not see.
     rest: bool = True
     editable: bool = False  # an admin's manager view: comments offer "Edit topics"
+    # The wall's follow-up line under the score (``followups=1``, or NPS_TV_WALL_FOLLOW_UPS).
+    follow_ups: bool = False
     power: str | None = None  # "low" or "normal" from ?power=; None: NPS_TV_WALL_POWER decides
 
     @property
@@ -52,7 +54,8 @@ class ScreenConfig:
         hidden = f"-{','.join(self.hidden)}" if self.hidden else ""
         rest = "" if self.rest else "-norest"
         edit = "+edit" if self.editable else ""
-        return f"{self.theme}{hidden}{rest}{edit}?{self.view_query}"
+        follow = "+fu" if self.follow_ups else ""
+        return f"{self.theme}{hidden}{rest}{edit}{follow}?{self.view_query}"
 
     @property
     def comments(self) -> bool:
@@ -77,7 +80,8 @@ def parse_screen(query: Mapping[str, str], settings: Settings,
     items = tuple(sorted((str(k), str(v)) for k, v in query.items()))
     screen = _parse_screen(items, panel_names(), settings.segment_fields,
                            settings.window_days, settings.dwell_seconds,
-                           TimeRange.from_settings(settings), hidden, link_notices)
+                           TimeRange.from_settings(settings), hidden, link_notices,
+                           settings.wall_follow_ups)
     if scope is not None and scope.segments:
         screen = dataclasses.replace(screen, rest=False)
     return screen
@@ -87,7 +91,8 @@ def parse_screen(query: Mapping[str, str], settings: Settings,
 def _parse_screen(items: tuple[tuple[str, str], ...], names: tuple[str, ...],
                   segment_fields: tuple[str, ...], window_days: int, default_dwell: float,
                   time_range: TimeRange | None = None, hidden: tuple[str, ...] = (),
-                  link_notices: tuple[str, ...] = ()) -> ScreenConfig:
+                  link_notices: tuple[str, ...] = (),
+                  follow_ups_default: bool = False) -> ScreenConfig:
     query = dict(items)
     notices: list[str] = list(link_notices)
     default_window = days_window(window_days)
@@ -107,6 +112,7 @@ def _parse_screen(items: tuple[tuple[str, str], ...], names: tuple[str, ...],
         notices.append(f"theme: unknown {query['theme']!r}; using dark")
         theme = "dark"
     shift = _parse_flag(query.get("shift"), "shift", notices)
+    follow_ups = _parse_flag(query.get("followups"), "followups", notices, follow_ups_default)
     power = _parse_power(query.get("power"), notices)
     unknown = sorted(set(query) - set(VIEW_PARAMS) - set(SCREEN_PARAMS) - set(segment_fields))
     if unknown:
@@ -121,12 +127,14 @@ def _parse_screen(items: tuple[tuple[str, str], ...], names: tuple[str, ...],
         screen_params.append(("theme", theme))
     if not shift:
         screen_params.append(("shift", "0"))
+    if follow_ups != follow_ups_default:
+        screen_params.append(("followups", "1" if follow_ups else "0"))
     if power is not None:
         screen_params.append(("power", power))
     full = "&".join(p for p in (urlencode(screen_params, safe=",:"), view_query) if p)
     dwell_map = tuple((name, dwell.get(name, default_dwell)) for name in names)
     return ScreenConfig(request, panels, dwell_map, theme, shift, tuple(notices), full,
-                        view_query, hidden, power=power)
+                        view_query, hidden, follow_ups=follow_ups, power=power)
 
 
 def _parse_panels(raw: str | None, known: tuple[str, ...],
@@ -180,16 +188,16 @@ def _parse_dwell(raw: str | None, known: tuple[str, ...],
     return values, ",".join(kept)
 
 
-def _parse_flag(raw: str | None, name: str, notices: list[str]) -> bool:
+def _parse_flag(raw: str | None, name: str, notices: list[str], default: bool = True) -> bool:
     if raw is None or not raw.strip():
-        return True
+        return default
     value = raw.strip().lower()
     if value in {"1", "true", "yes", "on"}:
         return True
     if value in {"0", "false", "no", "off"}:
         return False
     notices.append(f"{name}: expected 0 or 1, got {raw!r}")
-    return True
+    return default
 
 
 def _parse_power(raw: str | None, notices: list[str]) -> str | None:

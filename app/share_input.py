@@ -77,8 +77,8 @@ def parse_expires(raw: object, now: datetime | None = None) -> datetime | None:
 
 
 def canonical_screen(raw: object, settings: Settings) -> str:
-    """The screen query in canonical order (panels, dwell, theme, shift, power, window,
-    segments); LinkInputError naming ``screen.<param>`` for anything a screen would not
+    """The screen query in canonical order (panels, dwell, theme, shift, followups, power,
+    window, segments); LinkInputError naming ``screen.<param>`` for anything a screen would not
     apply."""
     if raw is None or raw == "":
         return ""
@@ -124,6 +124,11 @@ def _screen_params(query: Mapping[str, str]) -> list[tuple[str, str]]:
         if query["shift"] not in ("0", "1"):
             raise LinkInputError("screen.shift", f"must be 0 or 1, got {query['shift']!r}")
         params.append(("shift", query["shift"]))
+    if "followups" in query:
+        if query["followups"] not in ("0", "1"):
+            raise LinkInputError("screen.followups",
+                                 f"must be 0 or 1, got {query['followups']!r}")
+        params.append(("followups", query["followups"]))
     if "power" in query:
         params.append(("power", validate_choice("screen.power", query["power"], POWER_NAMES)))
     return params

@@ -3,6 +3,7 @@ poller; ``start_jobs`` starts polling. Nothing here runs on import."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from functools import partial
 
@@ -109,16 +110,19 @@ def wrap_front_door(server: Flask, settings: Settings) -> None:
 
 
 def default_build_id() -> str:
-    """Version plus the newest modification time of the code and assets.
+    """Version plus a hash of the code and assets' contents.
 
-    Every worker of one deployment computes the same id (a start time would differ between
-    workers and make screens reload in a loop), and a deploy that changes a file changes it.
+    Every worker and every instance running the same code computes the same id, so a screen
+    that moves between instances behind a load balancer does not take the other's id for a
+    deploy and reload (a start time or a file's mtime differs per host and per install); a
+    deploy that changes a file's content changes it.
     """
-    newest = max(
-        (p.stat().st_mtime for folder in (PACKAGE_ROOT, ASSETS_DIR)
-         for p in folder.rglob("*") if p.suffix in {".py", ".js", ".css"}),
-        default=0.0)
-    return f"{__version__}-{int(newest)}"
+    digest = hashlib.blake2b(digest_size=6)
+    for folder in (PACKAGE_ROOT, ASSETS_DIR):
+        for path in sorted(p for p in folder.rglob("*") if p.suffix in {".py", ".js", ".css"}):
+            digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return f"{__version__}-{digest.hexdigest()}"
 
 
 def warm_up(dash_app: Dash) -> None:

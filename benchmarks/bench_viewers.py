@@ -53,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psutil  # noqa: E402
 
 from app.config import Settings  # noqa: E402
-from app.demo.history import build_demo_history  # noqa: E402
+from app.demo.history import PLANS, PRODUCTS, REGIONS, build_demo_history  # noqa: E402
 from app.store import open_store  # noqa: E402
 
 TOKEN = "bench-viewers-token-0123456789"
@@ -248,11 +248,28 @@ class Tally:
     bytes_in: int = 0
 
 
-class Screen:
-    """One screen: one keep-alive connection, its own copy of each ask's Dash values."""
+def distinct_queries(count: int) -> list[dict[str, str]]:
+    """``count`` different screens' data filters: a window and a segment filter each (one or two
+    values of the demo's product, region or plan), as managers' bookmarks differ."""
+    filters: list[dict[str, str]] = [{}]
+    for field_name, values in (("product", PRODUCTS), ("region", REGIONS), ("plan", PLANS)):
+        filters += [{field_name: v} for v in values]
+        filters += [{field_name: f"{a},{b}"} for i, a in enumerate(values) for b in values[i + 1:]]
+    windows = ("30d", "7d", "90d", "14d", "60d", "all")
+    every = [{"window": w, **f} for f in filters for w in windows]
+    if count > len(every):
+        raise SystemExit(f"--distinct: at most {len(every)} different filters")
+    return every[:count]
 
-    def __init__(self, port: int, asks: list[Ask], tally: Tally):
+
+class Screen:
+    """One screen: one keep-alive connection, its own copy of each ask's Dash values, and
+    (``query``) its own data filter in place of the captured screen's."""
+
+    def __init__(self, port: int, asks: list[Ask], tally: Tally,
+                 query: dict[str, str] | None = None):
         self.port, self.asks, self.tally = port, asks, tally
+        self.query = query
         self.values: dict[tuple[str, str], Any] = {}
         self.etags: dict[str, str] = {}
         self.lock = asyncio.Lock()
@@ -290,6 +307,9 @@ class Screen:
             return [self.filled(i) for i in item]
         if not isinstance(item, dict) or "id" not in item:
             return item
+        value = item.get("value")
+        if self.query is not None and isinstance(value, dict) and "query" in value:
+            item = {**item, "value": {**value, "query": {**value["query"], **self.query}}}
         key = (json.dumps(item["id"], sort_keys=True), item.get("property", ""))
         if item.get("property") == "n_intervals":
             value = self.values.get(key, item.get("value") or 0) + 1
@@ -368,9 +388,11 @@ class Screen:
             await asyncio.wait([pending], timeout=REQUEST_TIMEOUT)
 
 
-async def run_screens(port: int, asks: list[Ask], n: int, seconds: float) -> Tally:
+async def run_screens(port: int, asks: list[Ask], n: int, seconds: float,
+                      distinct: int = 0) -> Tally:
     tally = Tally()
-    screens = [Screen(port, asks, tally) for _ in range(n)]
+    queries = distinct_queries(distinct) if distinct else [None]
+    screens = [Screen(port, asks, tally, queries[i % len(queries)]) for i in range(n)]
     for i in range(0, n, 50):  # connect in small steps, as screens come up one by one
         await asyncio.gather(*(s.connect() for s in screens[i:i + 50]))
     until = time.monotonic() + seconds
@@ -387,13 +409,13 @@ def workers_of(proc: subprocess.Popen) -> list[psutil.Process]:
 
 
 def measure(port: int, proc: subprocess.Popen, asks: list[Ask], n: int,
-            seconds: float) -> dict[str, Any]:
+            seconds: float, distinct: int = 0) -> dict[str, Any]:
     workers = workers_of(proc)
     before = {w.pid: sum(w.cpu_times()[:2]) for w in workers}
     writer = Writer(port)
     writer.start()
     started = time.monotonic()
-    tally = asyncio.run(run_screens(port, asks, n, seconds))
+    tally = asyncio.run(run_screens(port, asks, n, seconds, distinct))
     span = time.monotonic() - started
     writer.stop.set()
     writer.join(15)
@@ -405,7 +427,8 @@ def measure(port: int, proc: subprocess.Popen, asks: list[Ask], n: int,
         return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000
 
     changes = max(len(writer.times), 1)
-    return {"screens": n, "seconds": round(span, 1), "requests": len(tally.latencies),
+    return {"screens": n, "distinct": distinct, "seconds": round(span, 1),
+            "requests": len(tally.latencies),
             "rps": len(tally.latencies) / span, "p50": pct(0.50), "p95": pct(0.95),
             "p99": pct(0.99), "errors": tally.errors, "skipped": tally.skipped,
             "statuses": dict(tally.statuses), "writes": len(writer.times),
@@ -430,14 +453,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--capture-seconds", type=float, default=35.0)
     parser.add_argument("--path", default="/tv?dwell=10", help="the screen to capture")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--port", type=int, help="the server's port (default: a free one)")
     parser.add_argument("--days", type=int, default=180, help="demo history to store")
     parser.add_argument("--postgres", help="a PostgreSQL URL (emptied!) instead of SQLite")
+    parser.add_argument("--distinct", type=int, default=0,
+                        help="screens show this many different data filters (window and "
+                             "segments; 0: all show the captured screen's)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="nps-bench-viewers-") as tmp:
         url = args.postgres or f"sqlite:///{Path(tmp) / 'bench.db'}"
         stored = prepare_store(url, args.days)
-        port = free_port()
+        port = args.port or free_port()
         proc = start_server(url, port, args.workers, tmp)
         try:
             writer = Writer(port)
@@ -445,7 +472,8 @@ def main(argv: list[str] | None = None) -> int:
             asks, cold = capture(port, args.path, args.capture_seconds)
             writer.stop.set()
             print(f"{'PostgreSQL' if args.postgres else 'SQLite'}, {stored} responses stored, "
-                  f"{args.workers} workers; captured {args.path} for {args.capture_seconds:.0f}"
+                  f"{args.workers} workers, {args.distinct or 'no'} distinct filters; "
+                  f"captured {args.path} for {args.capture_seconds:.0f}"
                   f" s: cold load {len(cold)} requests; steady asks:")
             for ask in asks:
                 print(f"  every {ask.period:.2f} s ({ask.count} seen): {ask.kind}")
@@ -456,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{'RSS MB':>12}  writes")
             results = []
             for n in args.screens:
-                results.append(measure(port, proc, asks, n, args.seconds))
+                results.append(measure(port, proc, asks, n, args.seconds, args.distinct))
                 print_row(results[-1])
         finally:
             stop_server(proc)

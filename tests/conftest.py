@@ -235,7 +235,9 @@ http {{
 
 
 # Ports the tests serve on (127.0.0.1 only); a probe finds one nothing listens on right now.
-TEST_PORTS = range(9400, 9600)
+# NPS_TV_TEST_PORTS=18300-18399 moves them, for runs beside other test runs on one machine.
+_FIRST, _, _LAST = os.environ.get("NPS_TV_TEST_PORTS", "9400-9599").partition("-")
+TEST_PORTS = range(int(_FIRST), int(_LAST) + 1)
 
 
 def free_port() -> int:

@@ -266,3 +266,30 @@ def test_summary_and_wall_use_the_configured_time_range(settings):
     assert screen.request.window != "range" and any("from" in n for n in screen.notices)
     wide = parse_screen({"from": "2019-06-01", "to": "2019-06-30"}, settings)
     assert wide.request.window == "range" and wide.request.start.isoformat() == "2019-06-01"
+
+
+def test_the_build_id_follows_content_not_file_times(tmp_path, monkeypatch):
+    """Instances behind one load balancer install the same code at different times: the
+    same content must give the same id, or screens reload each time they switch instance."""
+    import os
+
+    from app import web
+
+    def install(where, script):
+        (where / "code").mkdir(parents=True)
+        (where / "assets").mkdir()
+        (where / "code" / "a.py").write_text("x = 1\n")
+        (where / "assets" / "wall.js").write_text(script)
+        return where
+
+    ids = []
+    for name, script, mtime in (("one", "go();", 1_000), ("two", "go();", 2_000_000),
+                                ("three", "stop();", 1_000)):
+        root = install(tmp_path / name, script)
+        for path in root.rglob("*.*"):
+            os.utime(path, (mtime, mtime))
+        monkeypatch.setattr(web, "PACKAGE_ROOT", root / "code")
+        monkeypatch.setattr(web, "ASSETS_DIR", root / "assets")
+        ids.append(web.default_build_id())
+    assert ids[0] == ids[1]  # other file times, same content
+    assert ids[2] != ids[0]  # a changed asset is a new build

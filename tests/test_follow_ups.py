@@ -130,3 +130,72 @@ def test_statuses_upsert_on_both_databases(store):
         [(ids["2"], "new"), (ids["1"], "resolved")]
     with pytest.raises(ValueError, match="status: must be one of"):
         book.set(ids["1"], "called", None, "admin")
+
+
+def _seed_many(store, detractors: int, passives: int) -> None:
+    """``detractors`` detractors and ``passives`` passives who commented this week."""
+    now = datetime.now(UTC)
+    store.upsert_responses(
+        [make_record(i, i % 7, when=now - timedelta(hours=1 + i), comment=f"bad {i}",
+                     product="Ledger") for i in range(detractors)]
+        + [make_record(1000 + i, 7 + i % 2, when=now - timedelta(hours=1 + i),
+                       comment=f"meh {i}", product="Ledger") for i in range(passives)])
+
+
+def test_pages_of_fifty_carry_the_total_and_the_next_page(client, app_store):
+    _seed_many(app_store, 120, 30)
+    first = client.get(f"{URL}?window=7d", headers=ADMIN).get_json()
+    assert (len(first["follow_ups"]), first["total"], first["page"], first["next_page"]) == \
+        (50, 120, 1, 2)
+    seen = [r["id"] for r in first["follow_ups"]]
+    page = first
+    while page["next_page"] is not None:
+        page = client.get(f"{URL}?window=7d&page={page['next_page']}", headers=ADMIN).get_json()
+        seen += [r["id"] for r in page["follow_ups"]]
+    assert page["page"] == 3 and len(page["follow_ups"]) == 20
+    assert len(seen) == len(set(seen)) == 120 and seen == sorted(seen, reverse=True)
+    assert all(r["score"] <= 6 for r in first["follow_ups"])
+    both = client.get(f"{URL}?window=7d&passives=1&page=3", headers=ADMIN).get_json()
+    assert both["total"] == 150 and both["next_page"] is None
+    assert sum(both["counts"].values()) == 150 and len(both["follow_ups"]) == 50
+    assert any(r["score"] in (7, 8) for r in
+               client.get(f"{URL}?window=7d&passives=1", headers=ADMIN).get_json()["follow_ups"]
+               + both["follow_ups"])
+    past = client.get(f"{URL}?window=7d&page=9", headers=ADMIN).get_json()
+    assert past["follow_ups"] == [] and past["total"] == 120 and past["next_page"] is None
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ("passives=yes", "passives"), ("passives=2", "passives"), ("page=0", "page"),
+    ("page=-1", "page"), ("page=two", "page"), ("page=100001", "page"), ("limit=501", "limit"),
+    ("page=2&before_id=5", "page"), ("before_id=x", "before_id"), ("window=9x", "window"),
+])
+def test_a_bad_list_parameter_is_a_400_naming_it(client, app_store, query, field):
+    _seed(app_store)
+    reply = client.get(f"{URL}?{query}", headers=ADMIN)
+    assert reply.status_code == 400, query
+    assert [p["path"] for p in reply.get_json()["problems"]] == [field]
+    if field == "passives":
+        assert client.get(f"{URL}.csv?{query}", headers=ADMIN).status_code == 400
+
+
+def test_the_export_follows_the_passives_choice(client, app_store):
+    ids = _seed(app_store)
+    plain = client.get(f"{URL}.csv?window=7d", headers=ADMIN).get_data(as_text=True)
+    both = client.get(f"{URL}.csv?window=7d&passives=1", headers=ADMIN).get_data(as_text=True)
+    assert {int(r["id"]) for r in csv.DictReader(io.StringIO(plain))} == {ids["1"], ids["2"]}
+    assert {int(r["id"]) for r in csv.DictReader(io.StringIO(both))} == \
+        {ids["1"], ids["2"], ids["4"]}
+
+
+def test_progress_counts_the_list_and_the_mark_moves_with_a_change(store):
+    ids = _seed(store)
+    book = FollowUps(store)
+    week = FollowUpFilter(created_from=datetime.now(UTC) - timedelta(days=7))
+    assert book.progress(week) == (2, 0)
+    before = book.mark()
+    book.set(ids["1"], "contacted", None, "admin")
+    assert book.progress(week) == (2, 1) and book.mark() != before
+    moved = book.mark()
+    book.set(ids["2"], "resolved", None, "admin")
+    assert book.progress(week) == (2, 2) and book.mark() != moved

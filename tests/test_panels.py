@@ -62,6 +62,8 @@ def text_of(node) -> str:
         return " ".join(text_of(n) for n in node)
     if isinstance(node, Component):
         return text_of(getattr(node, "children", None))
+    if isinstance(node, dict) and "props" in node:  # a piece in wire form (app.wire)
+        return text_of(node["props"].get("children"))
     return ""
 
 
@@ -347,6 +349,25 @@ def test_topics_empty_message():
 
 
 # -- comments ---------------------------------------------------------------------------------
+
+
+def test_a_comment_card_is_built_once_for_every_screen_that_shows_it():
+    from app.panels.comments import CARDS, build_comment_card, shared_card
+    from app.wire import to_plain
+
+    comment = make_comment(41, 9, region="EMEA")
+    builds = CARDS.builds
+    first = shared_card(comment, NOW, fields=("region",))
+    assert first == to_plain(build_comment_card(comment, NOW, fields=("region",)))
+    assert shared_card(comment, NOW, fields=("region",)) is first  # another screen: no build
+    assert CARDS.builds == builds + 1
+    # What the card shows differs (its relative time, the fields): a card of its own.
+    assert shared_card(comment, NOW + timedelta(hours=3), fields=("region",)) != first
+    assert shared_card(comment, NOW, fields=()) is not first
+    panel = to_plain(build_comments_panel(make_view(comments=[comment]), NOW, limit=5,
+                                          fields=("region",), card=shared_card))
+    assert panel == to_plain(build_comments_panel(make_view(comments=[comment]), NOW, limit=5,
+                                                  fields=("region",)))
 
 
 def test_comments_badges_chips_and_relative_time():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -279,15 +280,28 @@ def test_a_range_ending_before_the_first_response_is_empty_not_an_error(sqlite_s
     assert view.current.n == 0
 
 
-def test_a_publish_follows_a_moved_mark_even_without_a_count_change(sqlite_store: Store,
-                                                                    settings):
-    poller = Poller(sqlite_store, settings.replace(segment_fields=("product",)))
-    when = datetime.now(UTC)
-    sqlite_store.upsert_responses([make_record(1, 9, when=when, product="A", plan="x")])
+def test_the_mark_follows_the_database_clock_and_the_version_only_new_data(store: Store,
+                                                                          settings):
+    poller = Poller(store, settings)
+    store.upsert_responses([make_record(1, 9, when=datetime.now(UTC))])
+    before = store.clock_micros()
     poller.poll()
-    version = poller.snapshot.version
-    # Only a field that is not a segment field changes: no count moves, the mark does.
-    sqlite_store.upsert_responses([make_record(1, 9, when=when, product="A", plan="y")])
+    snapshot, mark = poller.current()
+    assert mark[0] >= before and snapshot.mark == mark
+    # Nothing new: the mark moves (every response committed before it is in the snapshot),
+    # the snapshot and its version do not, so screens rebuild nothing.
+    assert poller.poll() is False
+    same, later = poller.current()
+    assert same is snapshot and later > mark
+    store.upsert_responses([make_record(2, 3, when=datetime.now(UTC))])
     assert poller.poll() is True
-    assert poller.snapshot.version == version + 1
-    assert poller.snapshot.mark == (poller.rollup.max_updated_micros, poller.rollup.max_id)
+    newer, newest = poller.current()
+    assert newer.version == snapshot.version + 1 and newer.mark == newest > later
+    assert newest[1] == poller.rollup.max_id
+
+
+def test_the_database_clock_is_the_servers(store: Store):
+    """PostgreSQL answers with its own clock; on one machine it agrees with ours."""
+    first = store.clock_micros()
+    assert abs(first - time.time_ns() // 1000) < 5_000_000
+    assert store.clock_micros() >= first

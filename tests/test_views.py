@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import gc
+import json
 import tracemalloc
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from app.ingest.rules import TimeRange
-from app.part_cache import PartCache
+from app.part_cache import BYTES_PER_CHAR, PartCache
 from app.poller import Poller
 from app.services import get_services
 from app.views import RequestError, ViewCache, ViewRequest
@@ -102,7 +103,26 @@ def test_part_cache_counts_a_part_reused_across_versions_once():
         cache.get((version, date(2026, 1, 1), "dark?"), ["score"], lambda name: "same",
                   lambda name: {"html": "x" * 10_000})
     assert cache.builds == 1
-    assert 100_000 <= cache.bytes < 120_000  # one payload (10x its JSON), six keys
+    # One payload (BYTES_PER_CHAR times its JSON), six keys.
+    assert BYTES_PER_CHAR * 10_000 <= cache.bytes < BYTES_PER_CHAR * 10_000 + 20_000
+
+
+def test_parts_are_kept_as_dash_sends_them():
+    """Built once into plain JSON values, so no screen's answer encodes a component tree."""
+    from dash import html
+    from plotly.utils import PlotlyJSONEncoder
+
+    cache = PartCache()
+    import numpy as np
+
+    built = html.Div([html.Span("Pricing", className="chip", **{"data-tone": "-"}), "a word",
+                      {"y": np.array([1.5, 2]), "x": [date(2026, 1, 1)], "gap": float("nan"),
+                       "n": np.int64(3)}], id="x")
+    part = cache.get((1, date(2026, 1, 1), "dark?"), ["topics"], lambda name: "fp",
+                     lambda name: built)["topics"]
+    assert part.payload == json.loads(json.dumps(built, cls=PlotlyJSONEncoder))
+    assert part.payload["props"]["children"][0]["props"]["className"] == "chip"
+    json.dumps(part.payload)  # plain: the standard encoder needs no help
 
 
 def test_cache_budgets_follow_the_cache_mb_setting(make_app):

@@ -169,7 +169,7 @@ def test_a_topic_url_opens_its_comments_masked_for_visitors(client, app_store, d
     assert "Ranked by the lower bound of the 95% interval" in shown
     assert "/api/v1/compare.csv?field=region" in shown
     admin = page_of(client, "?view=comments&q=expensive", AUTH)
-    assert "ann@x.org" in admin and "/api/v1/responses.csv?" in admin
+    assert "ann@x.org" in admin and "/api/v1/comments.csv?" in admin and "q=expensive" in admin
 
 
 def test_visitors_get_no_admin_views_and_admins_do(client, app_store, dash_app):
@@ -182,6 +182,31 @@ def test_visitors_get_no_admin_views_and_admins_do(client, app_store, dash_app):
     admin = page_of(client, "?view=follow-ups", AUTH)
     assert STATUS in admin and "Follow-ups" in admin and "/api/v1/follow-ups.csv?" in admin
     assert "ev-form" in page_of(client, "?view=events", AUTH)
+
+
+def test_the_follow_up_view_pages_by_fifty_and_includes_passives_on_request(client, app_store,
+                                                                          dash_app):
+    now = datetime.now(UTC)
+    app_store.upsert_responses(
+        [make_record(i, i % 7, when=now - timedelta(hours=1 + i), comment=f"slow {i}",
+                     product="Ledger", region="EMEA") for i in range(60)]
+        + [make_record(100 + i, 8, when=now - timedelta(hours=1), comment=f"meh {i}",
+                       product="Ledger", region="EMEA") for i in range(5)])
+    get_services(dash_app).poller.poll()
+    first = page_of(client, "?view=follow-ups", AUTH)
+    assert first.count('"fu-item"') == 50 and "1\u201350 of 60" in first
+    assert "meh" not in first and "Include passives" in first
+    second = page_of(client, "?view=follow-ups&page=2", AUTH)
+    assert second.count('"fu-item"') == 10 and "51\u201360 of 60" in second
+    both = page_of(client, "?view=follow-ups&passives=1&page=2", AUTH)
+    assert both.count('"fu-item"') == 15 and "of 65" in both
+    assert "meh" in page_of(client, "?view=follow-ups&passives=1", AUTH)
+    assert "follow-ups.csv?passives=1" in both
+    ws = parse_workspace({"view": "follow-ups", "passives": "1", "page": "2"}, FIELDS)
+    assert ws.passives and workspace_query(ws) == {"view": "follow-ups", "page": "2",
+                                                   "passives": "1"}
+    assert apply_step(workspace_query(ws), "passives=", FIELDS) == {"view": "follow-ups"}
+    assert not parse_workspace({"passives": "yes"}, FIELDS).passives
 
 
 def follow_up_body(rid: int, status: str, owner: str) -> dict:

@@ -67,6 +67,9 @@ class PartContext:
     comments: bool = True  # False: a share link hides customers' words from this screen
     rest: bool = True  # False: a link limited to segments may not see the rest to compare
     editable: bool = False  # True: an admin's manager view, whose comments offer editing
+    # The wall's follow-up line: (how many the follow-up list holds for the screen's window
+    # and segments, how many of them are contacted or resolved); None: not shown.
+    follow_ups: tuple[int, int] | None = None
 
 
 def resolve_theme(theme: str) -> dict[str, str]:

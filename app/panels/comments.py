@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from dash import html
 from dash.development.base_component import Component
@@ -11,6 +13,7 @@ from app.panels import CHIP_CHARS, PartContext, category_name, describe_window, 
 from app.privacy import Profanity, clean_for_display
 from app.rollup import Comment
 from app.views import View
+from app.wire import Wire, WireMemo
 
 COMMENTS_LIST = "comments-list"
 # Pattern id type of a comment's "Edit topics" button (admins on the manager page only);
@@ -20,20 +23,24 @@ SECONDS_PER_COMMENT = 7  # scroll speed: one card every few seconds
 MIN_TO_SCROLL = 4  # fewer than this fit on screen, so they stand still
 # A card stays a card: about six lines at wall size (like the gong), whatever was stored.
 COMMENT_CHARS = 420
+# Cards in wire form that screens share: about 5 KB each in memory, so at most about 5 MB.
+CARDS = WireMemo(1024)
 
 
 def build_comments_panel(view: View, now: datetime | None = None, *, limit: int,
                          scroll: bool = True, fields: tuple[str, ...] = (),
-                         profanity: Profanity | None = None,
-                         editable: bool = False) -> list[Component]:
+                         profanity: Profanity | None = None, editable: bool = False,
+                         card: Callable[..., Any] | None = None) -> list[Component]:
     """The comment feed for a view: newest first, looping upwards when ``scroll`` is on, the
-    words of ``profanity`` masked, each with an "Edit topics" button when ``editable``."""
+    words of ``profanity`` masked, each with an "Edit topics" button when ``editable``.
+    ``card`` builds each card (``build_comment_card`` by default)."""
     now = now or datetime.now(UTC)
     comments = view.comments[:limit]
     if not comments:
         where = describe_window(view.request.window, view.label)
         return [html.Div(f"No comments {where}", className="panel-message")]
-    cards = [build_comment_card(c, now, fields=fields, profanity=profanity, editable=editable)
+    card = card or build_comment_card
+    cards = [card(c, now, fields=fields, profanity=profanity, editable=editable)
              for c in comments]
     scrolling = scroll and len(cards) >= MIN_TO_SCROLL
     track: list[Component] = list(cards)
@@ -80,6 +87,16 @@ def build_comment_card(comment: Comment, now: datetime, fields: tuple[str, ...] 
         ])
 
 
+def shared_card(comment: Comment, now: datetime, fields: tuple[str, ...] = (),
+                profanity: Profanity | None = None, editable: bool = False) -> Wire:
+    """``build_comment_card`` in wire form, built once for every screen that shows the
+    comment alike (most feeds of one office draw on the same newest comments)."""
+    key = (comment.id, comment.created_at, comment.score, comment.text,
+           tuple(comment.segments.items()), comment.topics, fields, profanity, editable,
+           format_ago(comment.created_at, now))
+    return CARDS.get(key, lambda: build_comment_card(comment, now, fields, profanity, editable))
+
+
 def needs(view: View, ctx: PartContext) -> tuple:
     """The comments shown (their words, chips and times) and the window's wording."""
     shown = tuple((c.id, c.created_at, c.score, c.text, tuple(c.segments.items()), c.topics)
@@ -92,4 +109,5 @@ def build(view: View, ctx: PartContext) -> list[Component]:
     """The registry's builder: a scrolling feed on the wall, a still list for managers."""
     return build_comments_panel(view, datetime.now(UTC), limit=ctx.limit or len(view.comments),
                                 scroll=ctx.surface == "wall", fields=ctx.segment_fields,
-                                profanity=ctx.profanity, editable=ctx.editable)
+                                profanity=ctx.profanity, editable=ctx.editable,
+                                card=shared_card)

@@ -37,6 +37,7 @@ class Panel:
     overlay: bool = False  # data for an overlay (the gong), not a panel of its own
     verbatim: bool = False  # shows customers' own words: left out where a link hides them
     skip_when_empty: bool = False  # the wall rotates past it while it says nothing happened
+    follow_ups: bool = False  # shows the wall's follow-up line when a screen asks for it
 
     def part_name(self, surface: str) -> str:
         """The part cache's name for this panel on a surface."""
@@ -45,19 +46,22 @@ class Panel:
     def context(self, surface: str, theme: str, timezone: str,
                 segment_fields: tuple[str, ...], profanity: Profanity | None = None,
                 comments: bool = True, rest: bool = True,
-                editable: bool = False) -> PartContext:
+                editable: bool = False,
+                follow_ups: tuple[int, int] | None = None) -> PartContext:
         """The context this panel is built in on ``surface``; ``profanity`` is masked on the
         wall (a public room) only; ``comments`` False drops customers' words; ``rest`` False
         leaves out the comparison with responses outside the screen's segments; ``editable``
-        (an admin on the manager page) offers corrections."""
+        (an admin on the manager page) offers corrections; ``follow_ups`` the wall's
+        follow-up counts (the score panel shows them on the wall only)."""
         return PartContext(surface, theme, timezone, segment_fields, self.limits.get(surface),
                            profanity if surface == "wall" else None, comments, rest,
-                           editable and surface == "manager")
+                           editable and surface == "manager",
+                           follow_ups if surface == "wall" and self.follow_ups else None)
 
 
 PANELS: tuple[Panel, ...] = (
     Panel("score", score.needs, score.build, title="Net Promoter Score", nav="Score",
-          card_title="Score"),
+          card_title="Score", follow_ups=True),
     Panel("trend", trend.needs, trend.build, title="NPS trend", nav="Trend",
           card_title="Trend", figure=True),
     Panel("topics", topics.needs, topics.build, title="Topics", nav="Topics",

@@ -16,6 +16,7 @@ from app.panels import (
     format_count,
 )
 from app.views import View
+from app.windows import RANGE, window_days
 
 SCORE_VALUE = "score-value"
 SCORE_DELTA = "score-delta"
@@ -23,6 +24,7 @@ SCORE_SPLIT = "score-split"
 SCORE_RESPONSES = "score-responses"
 SCORE_MARGIN = "score-margin"
 SCORE_VERSUS_REST = "score-versus-rest"
+SCORE_FOLLOW_UPS = "score-follow-ups"
 # The word for a segment's score against the rest, by the change's css class.
 VERSUS_WORDS = {"is-up": "above the rest", "is-down": "below the rest",
                 "is-steady": "level with the rest"}
@@ -68,6 +70,29 @@ def build_score_panel(view: View, rest: bool = True) -> list[Component]:
         ]),
         _build_split(current),
     ]
+
+
+def describe_follow_ups(total: int, contacted: int, window: str, label: str) -> str:
+    """ "5 detractors in the last 7 days, 4 contacted" (contacted or resolved); ``label`` is
+    the view's ("last 7 days", "2026-01-01 to 2026-01-31")."""
+    who = "1 detractor" if total == 1 else f"{format_count(total)} detractors"
+    days = None if window == RANGE else window_days(window)
+    if window == RANGE:
+        when = f"from {label}"
+    else:
+        when = "of all time" if days is None else "today" if days == 1 else f"in the {label}"
+    return f"{who} {when}, {format_count(contacted)} contacted"
+
+
+def build_follow_up_line(view: View, counts: tuple[int, int]) -> html.Div:
+    """The wall's follow-up line under the split: the window's detractors to call back and how
+    many were (the follow-up list's counts)."""
+    total, contacted = counts
+    done = total > 0 and contacted >= total
+    text = describe_follow_ups(total, contacted, view.request.window, view.label)
+    return html.Div(text, id=SCORE_FOLLOW_UPS,
+                    className="score-follow-ups" + (" is-done" if done else ""),
+                    **{"data-total": str(total), "data-contacted": str(contacted)})
 
 
 def _build_versus_rest(view: View) -> html.Div | None:
@@ -151,9 +176,13 @@ def _build_insufficient(summary: ScoreSummary, where: str) -> html.Div:
 def needs(view: View, ctx: PartContext) -> tuple:
     """What the score panel shows of a view (equal tuples: equal panels)."""
     versus = (view.rest, view.versus_rest) if ctx.rest else ()
-    return (view.current, view.previous, view.change, view.label, view.request.window, *versus)
+    return (view.current, view.previous, view.change, view.label, view.request.window,
+            ctx.follow_ups, *versus)
 
 
 def build(view: View, ctx: PartContext) -> list[Component]:
-    """The registry's builder: the score panel."""
-    return build_score_panel(view, ctx.rest)
+    """The registry's builder: the score panel (with the follow-up line when asked)."""
+    children = build_score_panel(view, ctx.rest)
+    if ctx.follow_ups is not None:
+        children.append(build_follow_up_line(view, ctx.follow_ups))
+    return children

@@ -333,11 +333,20 @@ class Store(TopicMethods):
         """How many comments the explorer's query matches."""
         return search.count_comments(self.engine, query)
 
+    def export_comments(self, query: search.CommentQuery, segment_fields: Sequence[str],
+                        page_size: int = 5_000) -> Iterator[list[tuple]]:
+        """Every comment the explorer's filters match, in pages, for its streaming CSV."""
+        return search.export_comments(self.engine, query, segment_fields, page_size)
+
     def export_rows(self, segment_fields: Sequence[str], page_size: int = 5_000,
                     **filters: Any) -> Iterator[list[tuple]]:
         """Every matching response in pages by id, as CSV-ready tuples (see
         ``reading.export_rows``), for the streaming export."""
         return reading.export_rows(self.engine, page_size, segment_fields, **filters)
+
+    def clock_micros(self) -> int:
+        """The database's own clock, in microseconds since the epoch (``polling.db_clock``)."""
+        return polling.db_clock(self.engine)
 
     def max_updated(self) -> datetime | None:
         """The newest ``updated_at`` stored (aware UTC)."""

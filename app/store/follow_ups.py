@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -28,6 +28,9 @@ FOLLOW_UPS = FollowUp.__table__
 RESPONSES = Response.__table__
 SEGMENT_SETS = SegmentSet.__table__
 STATUSES = ("new", "contacted", "resolved")
+# Who can be on a follow-up list at all, as migration 0008's SQLite index states it.
+SQLITE_CANDIDATES = ("responses.score <= 8 AND responses.comment IS NOT NULL "
+                     "AND responses.comment != '' AND responses.excluded = 0")
 
 
 @dataclass(frozen=True)
@@ -47,31 +50,43 @@ class FollowUps:
     def __init__(self, store) -> None:
         self.store = store
 
+    def _conditions(self, wanted: FollowUpFilter) -> list:
+        """Who is on the list: the responses' own conditions (the status aside)."""
+        top = PROMOTER_MIN - 1 if wanted.passives else PASSIVE_MIN - 1
+        conditions = [RESPONSES.c.score <= top, RESPONSES.c.comment.is_not(None),
+                      RESPONSES.c.comment != "", RESPONSES.c.excluded.is_(False)]
+        if self.store.dialect == "sqlite":
+            # The partial index's own terms, word for word (migration 0008): SQLite uses a
+            # partial index only when the query repeats its WHERE, constants included.
+            conditions.append(text(SQLITE_CANDIDATES))
+        if wanted.created_from is not None:
+            conditions.append(RESPONSES.c.created_at >= wanted.created_from)
+        if wanted.created_to is not None:
+            conditions.append(RESPONSES.c.created_at < wanted.created_to)
+        if wanted.segments:
+            conditions.append(in_ids(self.store.engine, RESPONSES.c.segment_set_id,
+                                     segment_set_ids(self.store.engine, wanted.segments)))
+        return conditions
+
     def _query(self, wanted: FollowUpFilter) -> Select:
         status = func.coalesce(FOLLOW_UPS.c.status, "new")
-        top = PROMOTER_MIN - 1 if wanted.passives else PASSIVE_MIN - 1
         stmt = (select(RESPONSES.c.id, RESPONSES.c.created_at, RESPONSES.c.score,
                        RESPONSES.c.comment, SEGMENT_SETS.c.key, status.label("status"),
                        FOLLOW_UPS.c.owner, FOLLOW_UPS.c.updated_at, FOLLOW_UPS.c.updated_by)
                 .join(SEGMENT_SETS, SEGMENT_SETS.c.id == RESPONSES.c.segment_set_id)
                 .outerjoin(FOLLOW_UPS, FOLLOW_UPS.c.response_id == RESPONSES.c.id)
-                .where(and_(RESPONSES.c.score <= top, RESPONSES.c.comment.is_not(None),
-                            RESPONSES.c.comment != "", RESPONSES.c.excluded.is_(False))))
-        if wanted.created_from is not None:
-            stmt = stmt.where(RESPONSES.c.created_at >= wanted.created_from)
-        if wanted.created_to is not None:
-            stmt = stmt.where(RESPONSES.c.created_at < wanted.created_to)
-        if wanted.segments:
-            stmt = stmt.where(in_ids(self.store.engine, RESPONSES.c.segment_set_id,
-                                     segment_set_ids(self.store.engine, wanted.segments)))
+                .where(and_(*self._conditions(wanted))))
         if wanted.status is not None:
             stmt = stmt.where(status == wanted.status)
         return stmt
 
     def list(self, wanted: FollowUpFilter, limit: int = 100,
-             before_id: int | None = None) -> list[dict[str, Any]]:
-        """A page of the list, newest response first (``before_id`` pages on)."""
+             before_id: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """A page of the list, newest response first (``before_id`` or ``offset`` pages
+        on)."""
         stmt = self._query(wanted).order_by(RESPONSES.c.id.desc()).limit(limit)
+        if offset:
+            stmt = stmt.offset(offset)
         if before_id is not None:
             stmt = stmt.where(RESPONSES.c.id < before_id)
         with translated(), self.store.engine.connect() as conn:
@@ -98,6 +113,30 @@ class FollowUps:
             rows = conn.execute(select(stmt.c.status, func.count()).group_by(stmt.c.status))
             found = dict(rows.all())
         return {status: int(found.get(status, 0)) for status in STATUSES}
+
+    def progress(self, wanted: FollowUpFilter) -> tuple[int, int]:
+        """(how many the list holds, how many of them are contacted or resolved): the wall's
+        line, in two counts that need no join per candidate: the candidates alone (on SQLite
+        from migration 0008's index only), and the statuses set, read from the small
+        ``follow_ups`` table with each one's response looked up by id."""
+        conditions = self._conditions(wanted)
+        candidates = select(func.count()).select_from(RESPONSES).where(*conditions)
+        touched = (select(func.count())
+                   .select_from(FOLLOW_UPS.join(RESPONSES,
+                                                RESPONSES.c.id == FOLLOW_UPS.c.response_id))
+                   .where(FOLLOW_UPS.c.status.in_(("contacted", "resolved")), *conditions))
+        with translated(), self.store.engine.connect() as conn:
+            total = conn.execute(candidates).scalar_one()
+            done = conn.execute(touched).scalar_one()
+        return int(total), int(done)
+
+    def mark(self) -> tuple[int, str | None]:
+        """(how many statuses are stored, the newest change): moves with every ``set``, so
+        the poller can tell that the follow-ups changed, as it does for events."""
+        with translated(), self.store.engine.connect() as conn:
+            count, newest = conn.execute(select(func.count(), func.max(
+                FOLLOW_UPS.c.updated_at))).one()
+        return int(count), None if newest is None else str(newest)
 
     def set(self, response_id: int, status: str, owner: str | None, by: str) -> bool:
         """Set a response's status and owner; False when there is no such response."""

@@ -8,6 +8,7 @@ skipped too (they cost about a second per million rows).
 from __future__ import annotations
 
 import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain
@@ -92,6 +93,21 @@ def newest_comments(engine: Engine, limit: int, created_from: datetime | None = 
     if created_to is not None:
         stmt = stmt.where(RESPONSES.c.created_at <= created_to)
     return _read(engine, stmt, with_comments=True)
+
+
+def db_clock(engine: Engine) -> int:
+    """The database server's clock now, in microseconds since the epoch.
+
+    Poll marks come from it, so every instance on one database measures with one clock: a
+    poll that takes the clock before it reads has folded every commit made before that time.
+    SQLite has no server: its clock is this machine's, which every process on it shares.
+    """
+    if engine.dialect.name == "sqlite":
+        return time.time_ns() // 1000
+    with engine.connect() as conn:
+        return int(conn.exec_driver_sql(
+            "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)"
+        ).scalar_one())
 
 
 def epoch(engine: Engine, column):

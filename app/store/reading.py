@@ -31,13 +31,13 @@ Segments = Mapping[str, str | Collection[str]]
 
 @lru_cache(maxsize=4096)
 def _iso_day(day: int) -> str:
-    """The date part of ``_iso_utc`` for a day since the epoch (cached: an export meets each
+    """The date part of ``iso_utc`` for a day since the epoch (cached: an export meets each
     day many times)."""
     t = time.gmtime(day * 86400)
     return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
 
 
-def _iso_utc(seconds: int) -> str:
+def iso_utc(seconds: int) -> str:
     """Whole UTC seconds as ISO 8601 with ``Z`` (the export's time column); the date from a
     cache, the time by division (a gmtime per row was a third of the export's time)."""
     day, rest = divmod(seconds, 86400)
@@ -118,9 +118,9 @@ def export_rows(engine: Engine, page_size: int, segment_fields: Sequence[str],
     filters.pop("limit", None)
     wanted = filters.pop("segments", None)  # resolved once, not once a page
     ids = segment_set_ids(engine, wanted) if wanted else None
-    segments = _SetCache(engine, SEGMENT_SETS,
+    segments = SetCache(engine, SEGMENT_SETS,
                          lambda key: tuple(json.loads(key).get(f, "") for f in segment_fields))
-    topics = _SetCache(engine, TOPIC_SETS, lambda key: TOPIC_SEPARATOR.join(topics_of(key)))
+    topics = SetCache(engine, TOPIC_SETS, lambda key: TOPIC_SEPARATOR.join(topics_of(key)))
     columns = (RESPONSES.c.id, epoch(engine, RESPONSES.c.created_at), RESPONSES.c.score,
                RESPONSES.c.comment, RESPONSES.c.segment_set_id, RESPONSES.c.topic_set_id,
                RESPONSES.c.source, RESPONSES.c.external_id, RESPONSES.c.excluded)
@@ -134,7 +134,7 @@ def export_rows(engine: Engine, page_size: int, segment_fields: Sequence[str],
             rows = raw_rows(conn, stmt)
         segments.load(r[4] for r in rows)
         topics.load(r[5] for r in rows)
-        return [(i, _iso_utc(created), score, comment, segments[seg], topics[top], source,
+        return [(i, iso_utc(created), score, comment, segments[seg], topics[top], source,
                  external, bool(excluded))
                 for i, created, score, comment, seg, top, source, external, excluded in rows]
 
@@ -151,7 +151,7 @@ def export_rows(engine: Engine, page_size: int, segment_fields: Sequence[str],
     return pages()
 
 
-class _SetCache(dict):
+class SetCache(dict):
     """Decoded lookup sets by id, filled from the table on first need."""
 
     def __init__(self, engine: Engine, table, decode) -> None:

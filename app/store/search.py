@@ -15,17 +15,36 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, and_, func, inspect, literal_column, select, table, text
+from sqlalchemy import (
+    Engine,
+    Select,
+    and_,
+    func,
+    inspect,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+)
 
 from app.metrics import CATEGORY_RANGES
 from app.store.errors import translated
 from app.store.models import Response, SegmentSet, TopicSet
-from app.store.reading import in_ids, segment_set_ids
+from app.store.polling import epoch, raw_rows
+from app.store.reading import (
+    TOPIC_SEPARATOR,
+    SetCache,
+    in_ids,
+    iso_utc,
+    segment_set_ids,
+    topics_of,
+)
 from app.tone import decode_key
 
 RESPONSES = Response.__table__
@@ -191,3 +210,55 @@ def count_comments(engine: Engine, query: CommentQuery) -> int:
     stmt = select(func.count()).select_from(found.limit(COUNT_CAP + 1).subquery())
     with translated(), engine.connect() as conn:
         return int(conn.execute(stmt).scalar_one())
+
+
+def export_comments(engine: Engine, query: CommentQuery, segment_fields: Sequence[str],
+                    page_size: int = 5_000) -> Iterator[list[tuple]]:
+    """Every comment the explorer's filters match (``query``'s sort, limit and offset aside),
+    newest first, in pages of ``page_size`` as CSV-ready tuples: (id, created_at ISO, score,
+    comment, (value of each segment field), "topic | topic"). Pages follow the time index
+    (after the last row's time and id, never an offset), so each costs what the first does;
+    sets are decoded once per export; the first page is read before this returns, so a
+    store failure is the caller's error, not a broken stream."""
+    found = _filtered(engine, query)
+    segments = SetCache(engine, SEGMENT_SETS,
+                        lambda key: tuple(json.loads(key).get(f, "") for f in segment_fields))
+    topics = SetCache(engine, TOPIC_SETS, lambda key: TOPIC_SEPARATOR.join(topics_of(key)))
+    created = RESPONSES.c.created_at
+    columns = (RESPONSES.c.id, epoch(engine, created), RESPONSES.c.score, RESPONSES.c.comment,
+               RESPONSES.c.segment_set_id, RESPONSES.c.topic_set_id, created)
+
+    def page_after(last: tuple | None) -> tuple[list[tuple], tuple | None]:
+        """A page after ``last`` = (id, created_at as stored), and the page's own last."""
+        if found is None:
+            return [], None
+        stmt = found.with_only_columns(*columns).order_by(created.desc(), RESPONSES.c.id.desc())
+        if last is not None:
+            when = _aware(last[1])
+            stmt = stmt.where(created <= when, or_(created < when, and_(
+                created == when, RESPONSES.c.id < last[0])))
+        with translated(), engine.connect() as conn:
+            rows = raw_rows(conn, stmt.limit(page_size))
+        segments.load(r[4] for r in rows)
+        topics.load(r[5] for r in rows)
+        page = [(i, iso_utc(seconds), score, comment, segments[seg], topics[top])
+                for i, seconds, score, comment, seg, top, _ in rows]
+        return page, (rows[-1][0], rows[-1][6]) if rows else None
+
+    first = page_after(None)
+
+    def pages() -> Iterator[list[tuple]]:
+        page, last = first
+        while page:
+            yield page
+            if len(page) < page_size:
+                return
+            page, last = page_after(last)
+
+    return pages()
+
+
+def _aware(value: Any) -> datetime:
+    """A created_at as the driver returned it (SQLite: text; PostgreSQL: naive UTC), aware."""
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when

@@ -19,8 +19,24 @@ from app.scopes import is_admin_request
 from app.workspace import events_editor, follow_up_view
 from app.workspace.comment_list import FIELD, STEP
 from app.workspace.multiples import SEGMENT
-from app.workspace.page import ADMINS_ONLY, BODY, MESSAGE_KEY, ROOT, SCROLLED, STATE, render
-from app.workspace.state import apply_step, field_values, parse_workspace, workspace_query
+from app.workspace.page import (
+    ADMINS_ONLY,
+    BODY,
+    FOCUSED,
+    MESSAGE_KEY,
+    REFRESH,
+    ROOT,
+    SCROLLED,
+    STATE,
+    render,
+)
+from app.workspace.state import (
+    EVENTS,
+    apply_step,
+    field_values,
+    parse_workspace,
+    workspace_query,
+)
 
 if TYPE_CHECKING:
     from app.services import Services
@@ -81,10 +97,12 @@ def field_step(inputs: Sequence[dict], current: dict[str, str]) -> str | None:
 
 def register_callbacks(dash_app: Dash, services: Services, *, graph_id: str,
                        page_inputs: Sequence[DashDependency], config_id: str,
-                       screen_query: ScreenQuery, filter_type: str | None = None) -> None:
+                       screen_query: ScreenQuery, filter_type: str | None = None,
+                       live: tuple[str, str] | None = None) -> None:
     """Wire the workspace into a page whose screen is ``screen_query(config, *inputs)``;
     ``filter_type`` is the pattern type of the page's segment filters (``{"type": ...,
-    "field": <name>}``), which a comparison row or small multiple sets."""
+    "field": <name>}``), which a comparison row or small multiple sets; ``live`` the page's
+    poll state store and its one-second tick (``live_page``): new data refreshes the body."""
     fields = tuple(services.settings.segment_fields)
     _register_moves(dash_app, fields, graph_id)
     if filter_type:
@@ -119,6 +137,89 @@ def register_callbacks(dash_app: Dash, services: Services, *, graph_id: str,
             return Date.now();
         }}""", Output(SCROLLED, "data"), Input(STATE, "data"), prevent_initial_call=True)
     _register_saves(dash_app, services)
+    if live is not None:
+        _register_refresh(dash_app, services, live, page_inputs, config_id, screen_query)
+
+
+# New data (the page's poll state carries a new token for the same screen) marks a refresh;
+# it runs at once, or on a later tick while the reader types (a text field other than a URL
+# field holding the URL's value has focus) or a menu is open, so nothing typed or chosen is
+# lost. The focused element's id and caret are kept and given back after the new body is
+# drawn.
+REFRESH_JS = """function(state, _tick) {
+    var mem = window.__wsLive || (window.__wsLive = {});
+    if (state && state.token) {
+        if (mem.token && mem.key === state.key && mem.token !== state.token) {
+            mem.pending = true;
+        }
+        mem.key = state.key; mem.token = state.token;
+    }
+    if (!mem.pending) { return window.dash_clientside.no_update; }
+    var body = document.getElementById("%(body)s"), a = document.activeElement;
+    mem.focus = null;
+    if (body && a && a !== document.body && body.contains(a)) {
+        if (body.querySelector('[aria-expanded="true"]')) {
+            return window.dash_clientside.no_update;
+        }
+        if (a.tagName === "INPUT" || a.tagName === "TEXTAREA") {
+            // A URL field (the search box) holding what the URL says is done; any other
+            // text (an owner, a half-typed search) waits until focus leaves it.
+            var name = null;
+            try { name = JSON.parse(a.id).name; } catch (e) { name = null; }
+            var shown = name ? (new URLSearchParams(location.search).get(name) || "") : null;
+            if (shown === null || a.value.trim() !== shown) {
+                return window.dash_clientside.no_update;
+            }
+        }
+        var caret = null;
+        try { caret = [a.selectionStart, a.selectionEnd]; } catch (e) { caret = null; }
+        mem.focus = {id: a.id, caret: caret};
+    }
+    mem.pending = false;
+    return Date.now();
+}"""
+FOCUS_JS = """function(_children) {
+    var mem = window.__wsLive || {}, keep = mem.focus;
+    mem.focus = null;
+    if (keep && keep.id) {
+        var el = document.getElementById(keep.id);
+        if (el) {
+            el.focus({preventScroll: true});
+            if (keep.caret && keep.caret[0] !== null) {
+                try { el.setSelectionRange(keep.caret[0], keep.caret[1]); } catch (e) {}
+            }
+        }
+    }
+    return window.dash_clientside.no_update;
+}"""
+
+
+def _register_refresh(dash_app: Dash, services: Services, live: tuple[str, str],
+                      page_inputs: Sequence[DashDependency], config_id: str,
+                      screen_query: ScreenQuery) -> None:
+    """Redraw the open view when new data arrives (drill-downs, explorer, follow-ups, the
+    comparison) with the same URL state: same page, same filters. The events editor is left
+    alone (its form may be open)."""
+    poll_state, tick = live
+    dash_app.clientside_callback(REFRESH_JS % {"body": BODY}, Output(REFRESH, "data"),
+                                 Input(poll_state, "data"), Input(tick, "n_intervals"),
+                                 prevent_initial_call=True)
+    dash_app.clientside_callback(FOCUS_JS, Output(FOCUSED, "data"), Input(BODY, "children"),
+                                 prevent_initial_call=True)
+    fields = tuple(services.settings.segment_fields)
+    states = [State(dep.component_id, dep.component_property) for dep in page_inputs]
+
+    @dash_app.callback(Output(BODY, "children", allow_duplicate=True), Input(REFRESH, "data"),
+                       State(STATE, "data"), *states, State(config_id, "data"),
+                       prevent_initial_call=True)
+    def on_refresh(_stamp: Any, state: Any, *values: Any) -> Any:
+        *inputs, config = values
+        ws = parse_workspace(_params(state), fields)
+        if ws.view == EVENTS:
+            return no_update
+        screen = live_page.screen_for(services, screen_query(config, *inputs))
+        message = state.get(MESSAGE_KEY) if isinstance(state, dict) else None
+        return render(services, screen, ws, message if isinstance(message, str) else None)
 
 
 def _moved(state: Any, step: str | None, fields: tuple[str, ...]) -> Any:

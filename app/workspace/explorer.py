@@ -1,5 +1,6 @@
 """The comment explorer (``view=comments``): a search box (words and "quoted phrases", Enter
-to search), category, topic and sort, a pager, and for admins the CSV of the window.
+to search), category, topic and sort, a pager, and the CSV of what it finds
+(``/api/v1/comments.csv`` with the same filters; masked as shown here unless an admin).
 
 Every control is a URL parameter (``q``, ``category``, ``topic``, ``sort``, ``page``); the
 search runs within the screen's window and segments, so a share link's scope bounds it.
@@ -31,11 +32,14 @@ def comment_query(view: View, ws: Workspace, tz: str) -> CommentQuery:
                         sort=ws.sort)
 
 
-def export_href(view: View) -> str:
-    """The responses CSV of the view's window and segments (admins)."""
+def export_href(view: View, ws: Workspace) -> str:
+    """The comments CSV of the explorer's filters: the view's days and segments, the search,
+    category and topic."""
     params = [("from", view.start.isoformat()), ("to", view.end.isoformat())]
     params += [(name, ",".join(values)) for name, values in view.request.segments]
-    return "/api/v1/responses.csv?" + urlencode(params, safe=",")
+    params += [(name, value) for name, value in (("q", ws.q), ("category", ws.category),
+                                                 ("topic", ws.topic)) if value]
+    return "/api/v1/comments.csv?" + urlencode(params, safe=",")
 
 
 def _dropdown(name: str, value: str | None, options: list[dict], placeholder: str,
@@ -71,8 +75,9 @@ def build_explorer(view: View, ws: Workspace, reader: Reader,
                                      fields=reader.fields, tz=reader.tz)
     except ValueError as exc:  # a phrase over the length limit, too many words
         listing = [html.P(f"Search not run: {exc}", className="ws-empty")]
-    export = html.A("Download CSV (window)", href=export_href(view), download="nps-responses.csv",
-                    className="ws-button ws-csv") if reader.admin else None
+    export = html.A("Download CSV", href=export_href(view, ws), download="nps-comments.csv",
+                    className="ws-button ws-csv",
+                    title="Every comment these filters find") if reader.comments_shown else None
     masked = None if reader.admin else html.P(
         "Personal data (e-mail addresses, phone and card numbers) is masked.",
         className="ws-note")

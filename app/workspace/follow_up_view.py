@@ -1,14 +1,17 @@
 """The follow-up list in the manager (``view=follow-ups``, admins only): the window's
-detractors who commented, each with a status dropdown (new, contacted, resolved) and an
+detractors who commented (and the passives with ``passives=1``, the "Include passives"
+toggle), in pages of 50, each with a status dropdown (new, contacted, resolved) and an
 owner field, saved through ``FollowUps.set`` by a callback that checks the admin again; the
-counts per status (each a filter) and the CSV.
+counts per status (each a filter) and the CSV (the same passives choice).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from dash import dcc, html
 
-from app.follow_up_api import MAX_OWNER
+from app.follow_up_api import MAX_OWNER, PAGE_SIZE
 from app.ingest.rules import clean_line
 from app.panels import format_count
 from app.store.follow_ups import STATUSES, FollowUpFilter, FollowUps
@@ -18,14 +21,14 @@ from app.workspace.drill import Reader, segments_of
 from app.workspace.state import Workspace
 
 STATUS, OWNER, MESSAGE = "fu-status", "fu-owner", "fu-message"
-LIST_LIMIT = 100
 WHO = "admin (manager view)"
 
 
 def follow_up_filter(view: View, ws: Workspace, tz: str) -> FollowUpFilter:
     """The list's filter: the view's window and segments, and the chosen status."""
     start, end = local_bounds(view.start, view.end, tz)
-    return FollowUpFilter(start, end, segments_of(view) or None, status=ws.status)
+    return FollowUpFilter(start, end, segments_of(view) or None, passives=ws.passives,
+                          status=ws.status)
 
 
 def build_counts(counts: dict[str, int], chosen: str | None) -> html.Div:
@@ -37,6 +40,29 @@ def build_counts(counts: dict[str, int], chosen: str | None) -> html.Div:
                 for s in STATUSES]
     return html.Div(buttons, className="ws-counts", role="group",
                     **{"aria-label": "Follow-ups by status"})
+
+
+def build_passives_toggle(passives: bool) -> html.Button:
+    """"Include passives" (detractors only by default), pressed while they are shown."""
+    return step_button("Include passives (7\u20138)", "passives=" if passives else "passives=1",
+                       css="ws-chip" + (" is-chosen" if passives else ""),
+                       title="Show passives as well as detractors")
+
+
+def build_pager(page: int, total: int, shown: int) -> html.Nav | None:
+    """"51\u2013100 of 1,234" and Previous/Next (the total is exact here); None for one page."""
+    if total <= PAGE_SIZE and page == 1:
+        return None
+    first = (page - 1) * PAGE_SIZE + 1
+    last = first + shown - 1
+    return html.Nav(className="ws-pager fu-pager", **{"aria-label": "Follow-up pages"},
+                    children=[
+        step_button("\u2039 Previous", f"page={page - 1}", disabled=page <= 1),
+        html.Span(f"{format_count(first)}\u2013{format_count(last)} of {format_count(total)}"
+                  if shown else f"Nothing on page {page}", className="ws-pager-range",
+                  **{"aria-live": "polite"}),
+        step_button("Next \u203a", f"page={page + 1}", disabled=page * PAGE_SIZE >= total),
+    ])
 
 
 def build_item(row: dict, reader: Reader) -> html.Li:
@@ -58,20 +84,25 @@ def build_follow_ups(view: View, ws: Workspace, reader: Reader,
     """The section (the caller shows it to admins only)."""
     book = FollowUps(reader.store)
     wanted = follow_up_filter(view, ws, reader.tz)
-    rows = book.list(wanted, LIST_LIMIT)
+    counts = book.counts(replace(wanted, status=None))
+    total = counts[ws.status] if ws.status else sum(counts.values())
+    page = min(ws.page, max(1, -(-total // PAGE_SIZE)))
+    rows = book.list(wanted, PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     items = [build_item(r, reader) for r in rows]
     body = html.Ol(items, className="ws-comments fu-list") if items else html.P(
         "Nobody to follow up in this window", className="ws-empty")
+    who = "Detractors and passives" if ws.passives else "Detractors"
     return html.Section(className="ws-section ws-follow-ups", children=[
         html.Div([html.H3(f"Follow-ups \u00b7 {view.label}", className="ws-title"),
                   html.A("Download CSV", href=f"/api/v1/follow-ups.csv?{csv_query}",
                          download="nps-follow-ups.csv", className="ws-button ws-csv")],
                  className="ws-section-head"),
-        build_counts(book.counts(follow_up_filter(view, Workspace(), reader.tz)), ws.status),
+        html.Div([build_counts(counts, ws.status), build_passives_toggle(ws.passives)],
+                 className="fu-filters"),
+        html.P(f"{who} who commented, newest first.", className="ws-note"),
         html.P(id=MESSAGE, className="ws-note", role="status"),
+        build_pager(page, total, len(rows)),
         body,
-        html.P(f"The newest {LIST_LIMIT} are shown; the CSV holds them all.",
-               className="ws-note") if len(rows) >= LIST_LIMIT else None,
     ])
 
 

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from app.services import Services
 
 ROOT, BODY, STATE, SCROLLED = "ws-root", "ws-body", "ws-state", "ws-scrolled"
+REFRESH, FOCUSED = "ws-refresh", "ws-focused"  # live refresh: new data arrived; focus back
 TABS = ((OVERVIEW, "Drill-down & compare"), (COMMENTS, "Comment explorer"),
         (FOLLOW_UPS, "Follow-ups"), (EVENTS, "Events"))
 ADMINS_ONLY = "Admins only: sign in at /admin with the admin token."
@@ -46,6 +47,8 @@ def build_section(services: Services, screen: ScreenConfig, ws: Workspace) -> ht
     return html.Section(id=ROOT, className="ws-root", **{"aria-label": "Workspace"}, children=[
         dcc.Store(id=STATE, data=workspace_query(ws)),
         dcc.Store(id=SCROLLED),
+        dcc.Store(id=REFRESH),
+        dcc.Store(id=FOCUSED),
         html.Div(render(services, screen, ws), id=BODY, className="ws-body"),
     ])
 
@@ -103,8 +106,10 @@ def _view_body(services: Services, screen: ScreenConfig, ws: Workspace,
     if ws.view == COMMENTS:
         return [explorer.build_explorer(view, ws, reader, services.store.topic_names)]
     if ws.view == FOLLOW_UPS:
-        status = f"&status={ws.status}" if ws.status else ""
-        return [follow_up_view.build_follow_ups(view, ws, reader, screen.view_query + status)]
+        extra = (f"&status={ws.status}" if ws.status else "") + (
+            "&passives=1" if ws.passives else "")
+        return [follow_up_view.build_follow_ups(view, ws, reader,
+                                                (screen.view_query + extra).lstrip("&"))]
     if ws.view == EVENTS:
         return [events_editor.build_events_editor(services.store.list_events(), ws.edit,
                                                   settings.timezone, message)]

@@ -20,7 +20,7 @@ CATEGORIES = ("promoter", "passive", "detractor")
 SORTS = ("newest", "oldest", "score_low", "score_high")
 FOLLOW_UP_STATUSES = ("new", "contacted", "resolved")
 PARAMS = ("view", "topic", "period", "event", "compare", "q", "category", "sort", "page",
-          "status", "edit")
+          "status", "passives", "edit")
 DRILLS = ("topic", "period", "event")  # at most one is open: opening one closes the others
 MAX_TEXT = 200
 MAX_PAGE = 100_000
@@ -40,6 +40,7 @@ class Workspace:
     sort: str = "newest"
     page: int = 1
     status: str | None = None  # the follow-up list's status filter
+    passives: bool = False  # the follow-up list includes passives (``passives=1``)
     edit: int | None = None  # the events editor: the event in the form
 
 
@@ -86,6 +87,7 @@ def parse_workspace(query: Mapping[str, str], segment_fields: tuple[str, ...]) -
         sort=_choice(query.get("sort"), SORTS) or "newest",
         page=_positive(query.get("page"), MAX_PAGE) or 1,
         status=_choice(query.get("status"), FOLLOW_UP_STATUSES),
+        passives=(query.get("passives") or "").strip() == "1",
         edit=_positive(query.get("edit"), 2**31 - 1),
     )
     if ws.compare not in segment_fields:
@@ -108,8 +110,15 @@ def workspace_query(ws: Workspace) -> dict[str, str]:
         value = getattr(ws, f.name)
         if value == getattr(default, f.name) or value is None or value == "":
             continue
-        result[f.name] = value.isoformat() if isinstance(value, date) else str(value)
+        result[f.name] = _shown(value)
     return result
+
+
+def _shown(value: object) -> str:
+    """A field's value as URL text (a flag is ``1``)."""
+    if isinstance(value, bool):
+        return "1" if value else ""
+    return value.isoformat() if isinstance(value, date) else str(value)
 
 
 def field_values(ws: Workspace) -> dict[str, str]:
@@ -117,8 +126,7 @@ def field_values(ws: Workspace) -> dict[str, str]:
     result = {}
     for f in fields(ws):
         value = getattr(ws, f.name)
-        result[f.name] = "" if value is None else (
-            value.isoformat() if isinstance(value, date) else str(value))
+        result[f.name] = "" if value is None else _shown(value)
     return result
 
 

@@ -1,0 +1,233 @@
+"""Two real server instances (``nps-tv serve``, two workers each) on one PostgreSQL behind a
+real nginx running the shipped docs/deploy/nginx-instances.conf (issue 13, item 4).
+
+A screen whose polls alternate between the instances never shows older data than it has shown,
+a response written to one instance shows on the other within the poll interval + 1 s, and both
+instances report the same build id (a screen switching instance does not reload).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.store import Store
+from app.tv import IDS
+from tests.conftest import (
+    INGEST_TOKEN,
+    POSTGRES_URL,
+    TOPICS_FILE,
+    _postgres_available,
+    _reset_postgres,
+    free_port,
+    write_nginx_main,
+)
+from tests.test_front_door import find_nginx, stop, wait_until_listening
+
+ROOT = Path(__file__).resolve().parent.parent
+NGINX_CONF = ROOT / "docs" / "deploy" / "nginx-instances.conf"
+POLL_SECONDS = 1.0
+MARKER = re.compile(r"marker (\d+)")
+
+
+def require_postgres() -> None:
+    reason = _postgres_available()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is required in CI: {reason}")
+        pytest.skip(f"no PostgreSQL at {POSTGRES_URL}: {reason}")
+
+
+def start_instance(tmp: Path, name: str) -> tuple[subprocess.Popen, int]:
+    """One ``nps-tv serve`` (two workers) on the test PostgreSQL; (process, port)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("NPS_TV_") and k != "DATABASE_URL"}
+    env.update(NPS_TV_DATABASE_URL=POSTGRES_URL, NPS_TV_DATA_DIR=str(tmp / name),
+               NPS_TV_TOPICS_FILE=str(TOPICS_FILE), NPS_TV_INGEST_TOKEN=INGEST_TOKEN,
+               NPS_TV_ACCESS="open", NPS_TV_PROXY_HOPS="1", NPS_TV_WORKERS="2",
+               NPS_TV_POLL_SECONDS=str(POLL_SECONDS))
+    log = tmp / f"{name}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--host", "127.0.0.1",
+                                 "--port", str(port)], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    try:
+        wait_until_listening(port, proc, log, f"instance {name}")
+    except BaseException:
+        stop(proc)
+        raise
+    return proc, port
+
+
+def render_nginx_conf(prefix: Path, listen: int, upstreams: list[int]) -> Path:
+    """The shipped config with test ports and log path, and a header naming the instance."""
+    site = NGINX_CONF.read_text()
+    for old, new in (("listen 80;", f"listen 127.0.0.1:{listen};"),
+                     ("server 127.0.0.1:8050;", f"server 127.0.0.1:{upstreams[0]};"),
+                     ("server 127.0.0.1:8051;", f"server 127.0.0.1:{upstreams[1]};"),
+                     ("/var/log/nginx/nps-tv.access.log", str(prefix / "access.log")),
+                     ("location / {", "location / {\n        add_header X-Upstream "
+                                      "$upstream_addr always;")):
+        assert old in site, f"{NGINX_CONF} no longer contains {old!r}: update this test"
+        site = site.replace(old, new)
+    (prefix / "nps-tv.conf").write_text(site)
+    return write_nginx_main(prefix, prefix / "nps-tv.conf")
+
+
+@pytest.fixture(scope="module")
+def instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """Two instances on a fresh test database and nginx in front: their ports and nginx's."""
+    require_postgres()
+    nginx = find_nginx()
+    store = Store(POSTGRES_URL)
+    _reset_postgres(store)
+    store.dispose()
+    tmp = tmp_path_factory.mktemp("instances")
+    started: list[subprocess.Popen] = []
+    try:
+        # One after the other: the first brings the empty database to the newest schema.
+        one, port_one = start_instance(tmp, "one")
+        started.append(one)
+        two, port_two = start_instance(tmp, "two")
+        started.append(two)
+        prefix = tmp / "nginx"
+        prefix.mkdir()
+        port = free_port()
+        conf = render_nginx_conf(prefix, port, [port_one, port_two])
+        with (prefix / "stdout.log").open("wb") as out:
+            started.append(subprocess.Popen([nginx, "-p", str(prefix), "-c", str(conf), "-e",
+                                             str(prefix / "error.log")], stdout=out,
+                                            stderr=subprocess.STDOUT))
+        wait_until_listening(port, started[-1], prefix / "error.log", "nginx")
+        yield {"one": port_one, "two": port_two, "nginx": port}
+    finally:
+        for proc in reversed(started):
+            stop(proc)
+
+
+def call(port: int, method: str, path: str, body: dict | None = None,
+         headers: dict | None = None) -> tuple[int, dict[str, str], bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path, body=json.dumps(body) if body is not None else None,
+                     headers={"Content-Type": "application/json", **(headers or {})})
+        reply = conn.getresponse()
+        return reply.status, {k.lower(): v for k, v in reply.getheaders()}, reply.read()
+    finally:
+        conn.close()
+
+
+def write(port: int, n: int) -> None:
+    """Post response ``n`` (its comment carries the marker) through the REST API."""
+    status, _, body = call(port, "POST", "/api/v1/responses",
+                           {"external_id": f"instances-{n}", "score": 9 if n % 2 else 3,
+                            "comment": f"Support call, marker {n}"},
+                           {"Authorization": f"Bearer {INGEST_TOKEN}"})
+    assert status in (200, 201), body
+
+
+class WallScreen:
+    """What a wall screen's poll sends and keeps, as the Dash renderer does it."""
+
+    def __init__(self, port: int):
+        self.state = None
+        self.n = 0
+        status, _, body = call(port, "GET", "/_dash-dependencies")
+        assert status == 200
+        self.callback = next(d for d in json.loads(body)
+                             if any(i["id"] == IDS.poll for i in d["inputs"]))
+        self.outputs = [dict(zip(("id", "property"), o.rsplit(".", 1), strict=True))
+                        for o in self.callback["output"].strip(".").split("...")]
+
+    def poll(self, port: int) -> tuple[dict, dict[str, str]]:
+        """One poll on ``port``: (the outputs sent, by id; the response headers)."""
+        self.n += 1
+        body = {"output": self.callback["output"], "outputs": self.outputs,
+                "inputs": [{"id": IDS.poll, "property": "n_intervals", "value": self.n}],
+                "changedPropIds": [f"{IDS.poll}.n_intervals"],
+                "state": [{"id": IDS.config, "property": "data", "value": {"query": {}}},
+                          {"id": IDS.state, "property": "data", "value": self.state}]}
+        status, headers, answer = call(port, "POST", "/_dash-update-component", body)
+        assert status in (200, 204), answer[:300]
+        sent = json.loads(answer)["response"] if status == 200 else {}
+        if IDS.state in sent:
+            self.state = sent[IDS.state]["data"]
+        return sent, headers
+
+
+def newest_marker(sent: dict) -> int | None:
+    """The newest response's marker among the parts sent (None when no part was sent)."""
+    parts = {k: v for k, v in sent.items() if k not in (IDS.state, IDS.status)}
+    found = [int(m) for m in MARKER.findall(json.dumps(parts))]
+    return max(found) if found else None
+
+
+def test_a_screen_alternating_between_instances_never_steps_back(instances):
+    assert instances_agree_on_build(instances)
+    screen = WallScreen(instances["nginx"])
+    stop_writing = threading.Event()
+
+    def writer() -> None:  # through nginx too: writes land on both instances
+        n = 1
+        while not stop_writing.wait(0.3):
+            write(instances["nginx"], n)
+            n += 1
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    shown_marker, shown_mark, upstreams, steps = 0, [0, 0], set(), 0
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            sent, headers = screen.poll(instances["nginx"])
+            upstreams.add(headers.get("x-upstream"))
+            marker = newest_marker(sent)
+            if marker is not None:
+                assert marker >= shown_marker, (marker, shown_marker, headers)
+                steps += marker > shown_marker
+                shown_marker = max(shown_marker, marker)
+            if IDS.state in sent:
+                mark = sent[IDS.state]["data"]["mark"]
+                assert mark >= shown_mark, (mark, shown_mark, headers)
+                shown_mark = mark
+            time.sleep(0.1)
+    finally:
+        stop_writing.set()
+        thread.join(10)
+    ports = {f"127.0.0.1:{instances['one']}", f"127.0.0.1:{instances['two']}"}
+    assert upstreams == ports  # the screen really alternated
+    assert steps >= 5, steps  # and kept taking newer data while it did
+
+
+def test_a_write_to_one_instance_shows_on_the_other_within_poll_plus_a_second(instances):
+    for source, target, n in (("one", "two", 10_001), ("two", "one", 10_002)):
+        screen = WallScreen(instances[target])
+        screen.poll(instances[target])
+        write(instances[source], n)
+        written = time.monotonic()
+        while True:
+            sent, _ = screen.poll(instances[target])
+            if newest_marker(sent) == n:
+                break
+            assert time.monotonic() - written <= POLL_SECONDS + 1.0, f"{n} not shown on {target}"
+            time.sleep(0.05)
+        print(f"written to {source}, shown on {target} after "
+              f"{time.monotonic() - written:.2f} s")
+
+
+def instances_agree_on_build(instances: dict) -> bool:
+    """Both instances report one build id (computed from the code, not from a start time)."""
+    ids = {json.loads(call(instances[name], "GET", "/health")[2])["build_id"]
+           for name in ("one", "two")}
+    return len(ids) == 1
