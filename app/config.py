@@ -101,6 +101,30 @@ def _positive_seconds(value: str) -> float:
     return number
 
 
+def _non_negative(value: str) -> float:
+    number = float(value)
+    if not number >= 0:
+        raise ValueError(f"must be a number of seconds of at least 0, got {value.strip()}")
+    return number
+
+
+def _factor(value: str) -> float:
+    number = float(value)
+    if not 1 <= number <= 10:
+        raise ValueError(f"must be a number from 1 to 10, got {value.strip()}")
+    return number
+
+
+POWER_MODES = ("normal", "low")
+
+
+def _power(value: str) -> str:
+    mode = value.strip().lower() or "normal"
+    if mode not in POWER_MODES:
+        raise ValueError(f"expected normal or low, got {value!r}")
+    return mode
+
+
 def _optional_float(value: str) -> float | None:
     return float(value) if value.strip() else None
 
@@ -199,6 +223,20 @@ class Settings:
     nightly_reload: str = setting("03:30",
         "Local time (HH:MM) at which wall screens reload to release browser memory; "
         "empty disables.")
+    reload_spread_seconds: float = setting(600.0,
+        "The nightly reload is spread over this many seconds after NPS_TV_NIGHTLY_RELOAD: "
+        "each screen waits its own stable share, so a fleet does not reload at once.",
+        parse=_non_negative)
+    build_reload_spread_seconds: float = setting(60.0,
+        "Screens reload for a new build within this many seconds of noticing it, each at "
+        "its own stable offset.", parse=_non_negative)
+    wall_power: str = setting("normal",
+        "normal, or low for every wall screen (weak hardware such as TV sticks): no pixel "
+        "shift, no scrolling or progress animation, asks less often. A screen's ?power= "
+        "overrides it.", parse=_power)
+    low_power_ask_factor: float = setting(3.0,
+        "A low-power screen asks the server this many times less often (1-10).",
+        parse=_factor)
     build_id: str = setting("",
         "Identifies this deployment; screens reload when it changes. "
         "Empty: version + the newest change time of the code and assets.")

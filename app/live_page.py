@@ -133,7 +133,8 @@ def build_frame(page: LivePage, services: Services, config: dict,
     return [
         dcc.Interval(id=ids.poll, interval=poll_ms),
         *asked,
-        dcc.Interval(id=ids.tick, interval=1000),
+        # Never fires by itself: assets/nps_tv.js bumps it only when something is due.
+        dcc.Interval(id=ids.tick, interval=1000, disabled=True),
         dcc.Store(id=ids.config, data=config),
         dcc.Store(id=ids.state, data=first.state),
         dcc.Store(id=ids.status, data=first.status),

@@ -58,15 +58,40 @@ def screen_poll_ms(settings: Settings) -> int:
 
 
 SAFETY_NET_SECONDS = 30.0  # an asking wall's full poll, whatever its asks say
-LOW_POWER_ASK_SECONDS = 5.0  # a weak screen's asks (issue 13, item 5)
 
 
 def ask_seconds(settings: Settings, low_power: bool = False) -> float:
     """How often a wall screen asks whether its data changed (app/ask.py):
     ``NPS_TV_ASK_SECONDS``, or the poll interval when shorter (a change cannot show sooner
-    than the poller reads it); in low-power mode at most every ``LOW_POWER_ASK_SECONDS``."""
-    every = min(settings.ask_seconds, settings.poll_seconds)
-    return max(every, LOW_POWER_ASK_SECONDS) if low_power else every
+    than the poller reads it); a low-power screen ``NPS_TV_LOW_POWER_ASK_FACTOR`` times less
+    often."""
+    return min(settings.ask_seconds, settings.poll_seconds) * ask_factor(settings, low_power)
+
+
+def ask_factor(settings: Settings, low_power: bool) -> float:
+    """How many times less often a screen asks the server: NPS_TV_LOW_POWER_ASK_FACTOR on a
+    low-power screen, else 1 (the one place both the poll and a cheaper ask read it)."""
+    return settings.low_power_ask_factor if low_power else 1.0
+
+
+def low_power(settings: Settings, screen_power: str | None) -> bool:
+    """Whether a screen runs in low power: its ``?power=`` when given, else
+    NPS_TV_WALL_POWER."""
+    return (screen_power or settings.wall_power) == "low"
+
+
+def reload_offset_seconds(screen_id: str, spread: float) -> float:
+    """The stable share of a reload window ``spread`` seconds long that one screen waits:
+    FNV-1a of its id, mixed (murmur3's finaliser) and scaled into [0, spread). Mirrors
+    ``reloadOffset`` in assets/nps_tv.js (the browser keeps the id in localStorage), so a
+    fleet's reloads spread evenly over the window."""
+    value = 0x811C9DC5
+    for byte in screen_id.encode("utf-8"):
+        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
+    for shift, factor in ((16, 0x85EBCA6B), (13, 0xC2B2AE35)):
+        value = ((value ^ (value >> shift)) * factor) & 0xFFFFFFFF
+    value ^= value >> 16
+    return value / 2**32 * max(spread, 0.0)
 
 
 def next_reload_at(hhmm: str, tz: str, now: datetime | None = None) -> int | None:

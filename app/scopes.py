@@ -16,7 +16,7 @@ from flask import g, has_request_context
 from app.store.links import ShareLinkRow
 
 VIEW_PARAMS = ("window", "from", "to")
-SCREEN_PARAMS = ("panels", "dwell", "theme", "shift", "followups")
+SCREEN_PARAMS = ("panels", "dwell", "theme", "shift", "followups", "power")
 
 
 class OutOfScope(ValueError):

@@ -23,6 +23,7 @@ from app.views import RequestError, ViewRequest
 from app.windows import days_window, window_title
 
 THEME_NAMES = ("dark", "light")
+POWER_NAMES = ("normal", "low")
 DWELL_RANGE = (3.0, 3600.0)
 
 
@@ -45,6 +46,7 @@ class ScreenConfig:
     editable: bool = False  # an admin's manager view: comments offer "Edit topics"
     # The wall's follow-up line under the score (``followups=1``, or NPS_TV_WALL_FOLLOW_UPS).
     follow_ups: bool = False
+    power: str | None = None  # "low" or "normal" from ?power=; None: NPS_TV_WALL_POWER decides
 
     @property
     def data_key(self) -> str:
@@ -111,6 +113,7 @@ def _parse_screen(items: tuple[tuple[str, str], ...], names: tuple[str, ...],
         theme = "dark"
     shift = _parse_flag(query.get("shift"), "shift", notices)
     follow_ups = _parse_flag(query.get("followups"), "followups", notices, follow_ups_default)
+    power = _parse_power(query.get("power"), notices)
     unknown = sorted(set(query) - set(VIEW_PARAMS) - set(SCREEN_PARAMS) - set(segment_fields))
     if unknown:
         notices.append("ignored: " + ", ".join(unknown))
@@ -126,10 +129,12 @@ def _parse_screen(items: tuple[tuple[str, str], ...], names: tuple[str, ...],
         screen_params.append(("shift", "0"))
     if follow_ups != follow_ups_default:
         screen_params.append(("followups", "1" if follow_ups else "0"))
+    if power is not None:
+        screen_params.append(("power", power))
     full = "&".join(p for p in (urlencode(screen_params, safe=",:"), view_query) if p)
     dwell_map = tuple((name, dwell.get(name, default_dwell)) for name in names)
     return ScreenConfig(request, panels, dwell_map, theme, shift, tuple(notices), full,
-                        view_query, hidden, follow_ups=follow_ups)
+                        view_query, hidden, follow_ups=follow_ups, power=power)
 
 
 def _parse_panels(raw: str | None, known: tuple[str, ...],
@@ -193,6 +198,16 @@ def _parse_flag(raw: str | None, name: str, notices: list[str], default: bool = 
         return False
     notices.append(f"{name}: expected 0 or 1, got {raw!r}")
     return default
+
+
+def _parse_power(raw: str | None, notices: list[str]) -> str | None:
+    if raw is None or not raw.strip():
+        return None
+    value = raw.strip().lower()
+    if value not in POWER_NAMES:
+        notices.append(f"power: expected normal or low, got {raw!r}")
+        return None
+    return value
 
 
 def _request_params(request: ViewRequest, default_window: str) -> list[tuple[str, str]]:

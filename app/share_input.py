@@ -16,7 +16,7 @@ from app.config import Settings
 from app.ingest.rules import TimeRange
 from app.panels.registry import panel_names
 from app.scopes import SCREEN_PARAMS, VIEW_PARAMS
-from app.screen import DWELL_RANGE, THEME_NAMES
+from app.screen import DWELL_RANGE, POWER_NAMES, THEME_NAMES
 from app.views import RequestError, ViewRequest
 from app.windows import days_window
 
@@ -77,8 +77,9 @@ def parse_expires(raw: object, now: datetime | None = None) -> datetime | None:
 
 
 def canonical_screen(raw: object, settings: Settings) -> str:
-    """The screen query in canonical order (panels, dwell, theme, shift, window, segments);
-    LinkInputError naming ``screen.<param>`` for anything a screen would not apply."""
+    """The screen query in canonical order (panels, dwell, theme, shift, followups, power,
+    window, segments); LinkInputError naming ``screen.<param>`` for anything a screen would not
+    apply."""
     if raw is None or raw == "":
         return ""
     if not isinstance(raw, str):
@@ -128,6 +129,8 @@ def _screen_params(query: Mapping[str, str]) -> list[tuple[str, str]]:
             raise LinkInputError("screen.followups",
                                  f"must be 0 or 1, got {query['followups']!r}")
         params.append(("followups", query["followups"]))
+    if "power" in query:
+        params.append(("power", validate_choice("screen.power", query["power"], POWER_NAMES)))
     return params
 
 

@@ -45,19 +45,27 @@ def build_layout(query: dict[str, str], services: Services) -> html.Div:
     settings = services.settings
     screen = live_page.screen_for(services, query)
     first = live.compute_update(services, screen, None, PAGE.part_names(screen), patch=True)
+    low_power = live_status.low_power(settings, screen.power)
     classes = ["tv-root", f"theme-{screen.theme}"]
-    classes += [] if screen.shift else ["no-shift"]
+    classes += [] if screen.shift and not low_power else ["no-shift"]
+    classes += ["is-low-power"] if low_power else []
     classes += ["is-single"] if len(screen.panels) == 1 else []
+    ask_factor = live_status.ask_factor(settings, low_power)
+    ask_seconds = live_status.ask_seconds(settings, low_power)
     config = live_page.build_config(
         PAGE, services, public_query(query, settings.segment_fields),
-        panels=list(screen.panels), dwell=dict(screen.dwell))
+        panels=list(screen.panels), dwell=dict(screen.dwell), ask_factor=ask_factor,
+        ask_seconds=ask_seconds,
+        lost_after=max(3 * settings.poll_seconds, 3 * ask_seconds, 10.0))
     reload_at = live_status.next_reload_at(settings.nightly_reload, settings.timezone)
     data = {"data-build-id": services.build_id, "data-reload-at": str(reload_at or ""),
+            "data-reload-spread": f"{settings.reload_spread_seconds:g}",
+            "data-build-spread": f"{settings.build_reload_spread_seconds:g}",
             "data-poll-seconds": f"{settings.poll_seconds:g}",
             "data-loaded-at": str(int(time.time() * 1000)),
             # assets/nps_ask.js asks here; the wall's poll runs when the answer changes.
             "data-ask-path": ask.ask_path(config["query"]),
-            "data-ask-ms": str(int(live_status.ask_seconds(settings) * 1000))}
+            "data-ask-ms": str(int(ask_seconds * 1000))}
     return html.Div(id=IDS.root, className=" ".join(classes), **data, children=[
         *live_page.build_frame(PAGE, services, config, first),
         html.Div(id=STAGE, className="tv-stage", children=[

@@ -24,11 +24,27 @@
     return out;
   }
 
+  var SHOWN = ["ok", "hhmm", "trouble", "error", "reload"];
+
+  /* Whether the status the page shows would read the same: only the poll's age moved. */
+  function sameShown(a, b) {
+    return !!a && SHOWN.every(function (k) { return a[k] === b[k]; });
+  }
+
   function heard(response) {
     var body = ask.body;
     if (!body) { return; }
     var age = parseFloat(response.headers.get("X-NPS-TV-Age"));
-    setProps("tv-status", { data: statusOf(body, isNaN(age) ? 0 : age) });
+    var next = statusOf(body, isNaN(age) ? 0 : age);
+    var tv = window.npsTv && window.npsTv.status;
+    if (tv && sameShown(tv.data, next)) {
+      // A Dash cycle a second costs a TV stick more than anything else on the wall: when only
+      // the age moved, nps_tv.js's own clock (receivedAt, age) is set instead of the store.
+      tv.data.age = next.age;
+      tv.receivedAt = Date.now();
+    } else {
+      setProps("tv-status", { data: next });
+    }
     if (window.npsTv && window.npsTv.access) { window.npsTv.access.refused = null; }
     if (body.stamp !== ask.stamp) {
       ask.stamp = body.stamp;

@@ -61,7 +61,9 @@
     // Every panel of the registry, in order (the page config names them; see
     // app/panels/registry.py): the callback's outputs are their sections, then their items.
     var names = (config && config.names) || [];
+    learnTick();
     if (!config) { return noUpdate(window.dash_clientside.callback_context.outputs_list.length); }
+    rotation.config = config;
     var panels = config.panels && config.panels.length ? config.panels : names;
     var now = Date.now();
     var key = panels.join(",");
@@ -91,6 +93,15 @@
     return classes.concat(nav);
   }
 
+  /* Whether rotate() would move on now: the dwell is over or the panel has nothing to say. */
+  function rotationDue(now) {
+    var config = rotation.config;
+    var panels = config && config.panels && config.panels.length ? config.panels : [];
+    if (panels.length < 2 || rotation.key !== panels.join(",")) { return false; }
+    var dwell = ((config.dwell || {})[panels[rotation.idx]] || 15) * 1000;
+    return now - rotation.since >= dwell || isSkipped(panels[rotation.idx], config);
+  }
+
   /* A panel declared skip_when_empty (app/panels/registry.py) that says nothing happened
    * ("No significant change") is passed over while another panel has something to show. */
   function isSkipped(name, config) {
@@ -107,13 +118,18 @@
   }
 
   // -- status: "updated hh:mm", staleness, connection notice, clock -------------------------
-  function formatClock(tz) {
-    var opts = { hour: "2-digit", minute: "2-digit", hour12: false };
-    try {
-      return new Intl.DateTimeFormat([], Object.assign({ timeZone: tz }, opts)).format(new Date());
-    } catch (e) {
-      return new Intl.DateTimeFormat([], opts).format(new Date());
+  var clocks = {};
+  function formatClock(tz, now) {
+    var key = tz || "";
+    if (!clocks[key]) {
+      var opts = { hour: "2-digit", minute: "2-digit", hour12: false };
+      try {
+        clocks[key] = new Intl.DateTimeFormat([], Object.assign({ timeZone: tz }, opts));
+      } catch (e) {
+        clocks[key] = new Intl.DateTimeFormat([], opts);
+      }
     }
+    return clocks[key].format(new Date(now));
   }
 
   function updateStatus(_n, data, config) {
@@ -122,9 +138,20 @@
     var triggered = (ctx && ctx.triggered ? ctx.triggered : []).map(function (t) {
       return t.prop_id;
     });
+    learnTick();
     var now = Date.now();
     var fresh = triggered.some(function (p) { return /\.data$/.test(p); });
     if (!status.receivedAt || fresh) { status.receivedAt = now; }
+    status.data = data; status.cfg = cfg;
+    reloadIfAsked(data);
+    var values = statusValues(data, cfg, now);
+    var out = changedOnly(values, status.last);
+    status.last = values;
+    return out;
+  }
+
+  /* The label, its class, the clock, the notice and its class, as of ``now``. */
+  function statusValues(data, cfg, now) {
     var stale = cfg.stale || 60;
     var label, cls;
     if (!data || data.ok === null || data.ok === undefined) {
@@ -155,12 +182,46 @@
       noticeCls = "tv-connection is-shown is-trouble";
       if (/is-fresh/.test(cls)) { cls = "status-updated is-amber"; }
     }
-    reloadIfAsked(data);
-    var values = [label, cls, formatClock(cfg.tz), notice, noticeCls];
-    var out = changedOnly(values, status.last);
-    status.last = values;
-    return out;
+    return [label, cls, formatClock(cfg.tz, now), notice, noticeCls];
   }
+
+  // -- the tick: the page's 1 s Interval is disabled; this plain timer bumps it only when
+  // something on screen is due (the rotation, the clock's minute, staleness, a notice, the
+  // gong's end), so an idle wall runs no Dash callback, render or layout in between.
+  var tick = { id: null, n: 0 };
+  function learnTick() {
+    var ctx = window.dash_clientside.callback_context;
+    var inputs = (ctx && ctx.inputs_list) || [];
+    for (var i = 0; i < inputs.length && !tick.id; i++) {
+      var id = inputs[i] && inputs[i].id;
+      if (typeof id === "string" && /-tick$/.test(id)) { tick.id = id; }
+    }
+  }
+
+  function tickDue(now) {
+    if (rotationDue(now)) { return "rotate"; }
+    if (gongState.until && now > gongState.until) { return "gong"; }
+    if (status.cfg) {
+      var values = statusValues(status.data, status.cfg, now);
+      for (var i = 0; i < values.length; i++) {
+        if (values[i] !== status.last[i]) { return "status"; }
+      }
+    }
+    return null;
+  }
+
+  function runTick() {
+    var setProps = window.dash_clientside && window.dash_clientside.set_props;
+    if (!tick.id || !setProps) { return; }
+    var due = tickDue(Date.now());
+    if (due) {
+      tick.n += 1;
+      tick.last = due;
+      setProps(tick.id, { n_intervals: tick.n });
+    }
+  }
+  setInterval(runTick, 1000);
+  window.npsTv.tick = tick;
 
   /* An admin asked this screen (or every screen) to reload: the stamp is newer than the page
    * (both are server times, so the TV's own clock does not matter). */
@@ -227,6 +288,7 @@
 
   function gong(latest, _n) {
     var now = Date.now();
+    learnTick();
     if (!gongState.ready) {  // what was already there when the page loaded is not news
       gongState.ready = true;
       gongState.seen = latest ? latest.id : null;
@@ -279,6 +341,46 @@
   }
   setInterval(refreshTimes, 5000);
 
+  // -- pixel shift against burn-in: up to 3 px each way over twelve minutes, a pixel at a
+  // time (each step is a transform: no layout). Off with ?shift=0 and in low power.
+  var SHIFT_EVERY_MS = 30000;
+  var SHIFT_PX = 3;
+  function shiftStage(now) {
+    var root = document.getElementById("tv-root");
+    var stage = document.getElementById("tv-stage");
+    if (!root || !stage) { return; }
+    var t = (now || Date.now()) / 1000;
+    var x = Math.round(SHIFT_PX * Math.sin(2 * Math.PI * t / 720));
+    var y = Math.round(SHIFT_PX * Math.sin(2 * Math.PI * t / 540 + 1));
+    var value = /\bno-shift\b/.test(root.className) ? "" : "translate(" + x + "px, " + y + "px)";
+    if (stage.style.transform !== value) { stage.style.transform = value; }
+  }
+  setInterval(shiftStage, SHIFT_EVERY_MS);
+  window.npsTv.shiftStage = shiftStage;
+
+  // -- low power: the comments turn a page every few seconds instead of scrolling ----------
+  var PAGE_EVERY_MS = 12000;
+  function pageComments() {
+    var root = document.getElementById("tv-root");
+    if (!root || !/\bis-low-power\b/.test(root.className)) { return; }
+    var tracks = document.querySelectorAll(".tv-panel.is-active .comments-track");
+    for (var i = 0; i < tracks.length; i++) {
+      var track = tracks[i];
+      var height = track.parentNode.clientHeight;
+      var at = track.npsPage || 0;
+      var next = 0;  // the first card not wholly shown starts the next page; after the last: top
+      var cards = track.querySelectorAll(":scope > .comment-card");
+      for (var c = 0; c < cards.length; c++) {
+        var top = cards[c].offsetTop - track.offsetTop;
+        if (top > at && top + cards[c].offsetHeight > at + height) { next = top; break; }
+      }
+      track.npsPage = next;
+      track.style.transform = next ? "translateY(" + (-next) + "px)" : "";
+    }
+  }
+  setInterval(pageComments, PAGE_EVERY_MS);
+  window.npsTv.pageComments = pageComments;
+
   // -- watchdog: reload after a new build, repeated failures or at night, once /health is OK --
   function readList(key) {
     try { return JSON.parse(window.sessionStorage.getItem(key) || "[]"); } catch (e) { return []; }
@@ -308,16 +410,52 @@
     } catch (e) { return false; }
   }
 
+  // -- staggered reloads: each screen waits its own stable share of a window, so a fleet
+  // does not reload in the same second (NPS_TV_RELOAD_SPREAD_SECONDS and
+  // NPS_TV_BUILD_RELOAD_SPREAD_SECONDS). The id is random once per browser, then kept.
+  function screenId() {
+    var id = null;
+    try { id = window.localStorage.getItem("npsTvScreenId"); } catch (e) { /* private mode */ }
+    if (!id) {
+      id = "s" + Math.random().toString(36).slice(2, 12) + Date.now().toString(36);
+      try { window.localStorage.setItem("npsTvScreenId", id); } catch (e) { /* fine */ }
+    }
+    return id;
+  }
+
+  /* Seconds into a window ``spread`` long: FNV-1a of the id (ASCII), mixed by murmur3's
+   * finaliser, as app.live_status.reload_offset_seconds computes it. */
+  function reloadOffset(id, spread) {
+    var hash = 0x811c9dc5;
+    for (var i = 0; i < id.length; i++) {
+      hash = Math.imul(hash ^ (id.charCodeAt(i) & 0xff), 0x01000193) >>> 0;
+    }
+    hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b) >>> 0;
+    hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35) >>> 0;
+    hash = (hash ^ (hash >>> 16)) >>> 0;
+    return hash / 4294967296 * Math.max(spread || 0, 0);
+  }
+  watchdog.screenId = screenId;
+  watchdog.reloadOffset = reloadOffset;
+
+  function spreadOf(root, name, salt) {
+    var spread = parseFloat(root.getAttribute(name) || "0") || 0;
+    return reloadOffset(screenId() + salt, spread) * 1000;
+  }
+
   function checkHealth() {
     var root = document.getElementById("tv-root");
     if (!root || watchdog.busy) { return; }
     var pageBuild = root.getAttribute("data-build-id");
     rememberBuild(pageBuild);
     var reloadAt = parseInt(root.getAttribute("data-reload-at") || "0", 10);
-    if (reloadAt && Date.now() >= reloadAt && !watchdog.want) { watchdog.want = "nightly"; }
+    var nightlyAt = reloadAt + spreadOf(root, "data-reload-spread", ":nightly");
+    if (reloadAt && Date.now() >= nightlyAt && !watchdog.want) { watchdog.want = "nightly"; }
     var poll = parseFloat(root.getAttribute("data-poll-seconds") || "3");
+    var ask = (status.cfg && status.cfg.ask_seconds) || 1;  // a low-power screen asks less
     var silentFor = status.receivedAt ? (Date.now() - status.receivedAt) / 1000 : 0;
-    if (silentFor > Math.max(10 * poll, 60) && !watchdog.want && !recentlyReloadedFor("no data")) {
+    if (silentFor > Math.max(10 * poll, 10 * ask, 60) && !watchdog.want &&
+        !recentlyReloadedFor("no data")) {
       watchdog.want = "no data";
     }
     watchdog.busy = true;
@@ -337,8 +475,15 @@
         watchdog.fails = 0;
         // Reload for a build never seen in this tab (workers of one deploy may differ).
         var build = body && body.build_id;
-        if (build && build !== pageBuild && readList("npsTvBuilds").indexOf(build) < 0) {
-          rememberBuild(build);
+        if (build && build !== pageBuild && readList("npsTvBuilds").indexOf(build) < 0 &&
+            !watchdog.buildDue) {
+          var wait = spreadOf(root, "data-build-spread", ":build");
+          watchdog.buildDue = Date.now() + wait;
+          watchdog.newBuild = build;
+          if (wait > 0) { setTimeout(checkHealth, wait + 50); }  // on time, once /health is OK
+        }
+        if (watchdog.buildDue && Date.now() >= watchdog.buildDue) {
+          rememberBuild(watchdog.newBuild);
           watchdog.want = watchdog.want || "new build";
         }
         if (watchdog.want) { reloadNow(watchdog.want); }

@@ -139,7 +139,8 @@ def test_ask_seconds_follows_the_setting_the_poll_and_low_power():
     assert live_status.ask_seconds(settings) == 1.0
     assert live_status.ask_seconds(settings.replace(ask_seconds=2.5)) == 2.5
     assert live_status.ask_seconds(settings.replace(ask_seconds=5, poll_seconds=2)) == 2
-    assert live_status.ask_seconds(settings, low_power=True) == live_status.LOW_POWER_ASK_SECONDS
+    assert live_status.ask_seconds(settings.replace(low_power_ask_factor=4.0),
+                                   low_power=True) == 4.0
     with pytest.raises(ValueError, match="NPS_TV_ASK_SECONDS"):
         Settings.from_env({"NPS_TV_ASK_SECONDS": "0"})
 

@@ -1,0 +1,215 @@
+"""A wall light enough for a TV stick, in headless Chromium: the rotation's progress bar
+animates a compositor property, an idle panel does not lay the page out, low power has no
+animations yet still rotates and updates, and each screen keeps its own reload offset.
+
+The layout bound is structural, not a timing: before this work an idle panel laid the page
+out twice a second (20 in 10 s) and the rotating wall 24 times a second.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from app import live_status
+from app.services import get_services
+from tests.browser.conftest import serve_wall
+from tests.browser.test_wall import active_panel, wait_for_text
+from tests.conftest import make_record
+
+POLL_SECONDS = 2.0
+ASK_FACTOR = 2.0
+IDLE_SECONDS = 10
+IDLE_LAYOUTS = 5  # a poll a second used to lay out ~20 times in 10 s
+
+
+@pytest.fixture
+def wall(dash_duo, settings):
+    """A running server polling every 2 s; low-power screens ask twice less often."""
+    yield from serve_wall(dash_duo, settings.replace(low_power_ask_factor=ASK_FACTOR),
+                          POLL_SECONDS)
+
+
+def layouts_over(driver, seconds: float) -> float:
+    """How many times the page was laid out in ``seconds`` (DevTools performance metrics)."""
+    driver.execute_cdp_cmd("Performance.enable", {})
+    try:
+        def count() -> float:
+            metrics = driver.execute_cdp_cmd("Performance.getMetrics", {})["metrics"]
+            return next(m["value"] for m in metrics if m["name"] == "LayoutCount")
+        first = count()
+        time.sleep(seconds)
+        return count() - first
+    finally:
+        driver.execute_cdp_cmd("Performance.disable", {})
+
+
+RUNNING_ANIMATIONS = """
+return document.getAnimations().filter(function (a) { return a.playState === 'running'; })
+  .map(function (a) {
+    var target = a.effect && a.effect.target;
+    var props = a.effect.getKeyframes().reduce(function (all, frame) {
+      return all.concat(Object.keys(frame).filter(function (k) {
+        return ['offset', 'easing', 'composite', 'computedOffset'].indexOf(k) < 0;
+      }));
+    }, []);
+    return {name: a.animationName || a.transitionProperty || '', props: props,
+            target: target ? target.className : ''};
+  });
+"""
+
+
+def test_the_progress_bar_animates_transform_not_width(wall):
+    dash_duo, _ = wall
+    dash_duo.driver.get(f"{dash_duo.server_url}/tv?dwell=20")
+    dash_duo.wait_for_element("#tv-panel-score.is-active .tv-progress-fill", timeout=10)
+    animations = dash_duo.driver.execute_script(RUNNING_ANIMATIONS)
+    progress = [a for a in animations if a["target"] == "tv-progress-fill"]
+    assert progress, animations
+    assert all(set(a["props"]) == {"transform"} for a in progress), progress
+    # Every running animation of the wall is on a compositor property (a panel's fade also
+    # flips visibility once, at its end: not per frame).
+    props = {p for a in animations for p in a["props"]}
+    assert props <= {"transform", "opacity", "visibility"}, animations
+    # The comments off screen do not scroll (their animation waits, paused).
+    assert dash_duo.driver.execute_script(
+        "var t = document.querySelector('#tv-panel-comments .comments-track.is-scrolling');"
+        "return t.getAnimations().map(function (a) { return a.playState; });") == ["paused"]
+    # The bar keeps its box: it grows by scaling, so its width never changes.
+    width = "return document.querySelector('#tv-panel-score .tv-progress-fill').offsetWidth;"
+    before = dash_duo.driver.execute_script(width)
+    time.sleep(1.5)
+    assert dash_duo.driver.execute_script(width) == before > 0
+
+
+def test_an_idle_panel_does_not_lay_the_page_out(wall):
+    dash_duo, _ = wall
+    dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score")
+    wait_for_text(dash_duo, "#score-value", "50", timeout=10)
+    time.sleep(2)  # let the first polls and fonts settle
+    layouts = layouts_over(dash_duo.driver, IDLE_SECONDS)
+    assert layouts <= IDLE_LAYOUTS, f"{layouts:g} layouts in {IDLE_SECONDS} s on an idle panel"
+
+
+def test_low_power_has_no_animations_and_still_rotates_and_updates(wall):
+    dash_duo, dash_app = wall
+    dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score,comments&dwell=3&power=low")
+    wait_for_text(dash_duo, "#score-value", "50", timeout=10)
+    root = dash_duo.find_element("#tv-root").get_attribute("class").split()
+    assert {"is-low-power", "no-shift"} <= set(root)
+    assert dash_duo.driver.execute_script(RUNNING_ANIMATIONS) == []
+    seen = set()
+    deadline = time.monotonic() + 12
+    while time.monotonic() < deadline and len(seen) < 2:
+        seen.add(active_panel(dash_duo))
+        assert dash_duo.driver.execute_script(RUNNING_ANIMATIONS) == []
+        time.sleep(0.25)
+    assert seen == {"tv-panel-score", "tv-panel-comments"}
+    unique = "Low power still hears about the export"
+    get_services(dash_app).store.upsert_responses([
+        make_record(2000 + i, 0, when=datetime.now(UTC), comment=unique, product="Ledger")
+        for i in range(10)])
+    # A low-power screen asks ASK_FACTOR times less often, so it may take that much longer.
+    wait_for_text(dash_duo, "#tv-panel-comments", unique, timeout=POLL_SECONDS * ASK_FACTOR + 4)
+    wait_for_text(dash_duo, "#score-value", "20", timeout=POLL_SECONDS * ASK_FACTOR + 4)
+
+
+def test_low_power_comments_turn_a_page_instead_of_scrolling(wall):
+    dash_duo, _ = wall
+    dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=comments&power=low")
+    dash_duo.wait_for_element("#tv-panel-comments .comment-card", timeout=10)
+    track = "document.querySelector('#tv-panel-comments .comments-track')"
+    assert dash_duo.driver.execute_script(f"return getComputedStyle({track}).animationName;"
+                                          ) == "none"
+    dash_duo.driver.execute_script("window.npsTv.pageComments();")
+    moved = dash_duo.driver.execute_script(f"return {track}.style.transform;")
+    assert moved.startswith("translateY(-"), moved  # 40 comments: more than a page
+    shown = dash_duo.driver.execute_script(
+        f"var t = {track}; var box = t.parentNode.getBoundingClientRect();"
+        "return Array.prototype.filter.call(t.querySelectorAll(':scope > .comment-card'),"
+        " function (c) { var r = c.getBoundingClientRect();"
+        " return r.top >= box.top - 1 && r.top < box.bottom; }).length;")
+    assert shown >= 1
+
+
+def test_each_screen_keeps_its_own_reload_offset(wall):
+    dash_duo, _ = wall
+    dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score")
+    dash_duo.wait_for_element("#tv-root", timeout=10)
+    driver = dash_duo.driver
+    screen = driver.execute_script("return window.npsTv.watchdog.screenId();")
+    driver.refresh()
+    dash_duo.wait_for_element("#tv-root", timeout=10)
+    assert driver.execute_script("return window.npsTv.watchdog.screenId();") == screen
+    # The browser's offsets are the server's (app.live_status), for any id and window.
+    for sample, spread in ((screen, 600), ("screen-1", 600), ("lobby-tv", 60), ("x", 0)):
+        offset = driver.execute_script(
+            "return window.npsTv.watchdog.reloadOffset(arguments[0], arguments[1]);",
+            sample, spread)
+        assert offset == pytest.approx(live_status.reload_offset_seconds(sample, spread))
+    attrs = [dash_duo.find_element("#tv-root").get_attribute(name)
+             for name in ("data-reload-spread", "data-build-spread")]
+    assert attrs == ["600", "60"]
+
+
+def test_the_tick_runs_callbacks_only_when_something_is_due(wall):
+    dash_duo, _ = wall
+    driver = dash_duo.driver
+    driver.get(f"{dash_duo.server_url}/tv?panels=score")
+    wait_for_text(dash_duo, "#score-value", "50", timeout=10)
+    time.sleep(2)
+    # Idle: at most the clock's minute (and the first status check) in 6 s, not 6 ticks.
+    first = driver.execute_script("return window.npsTv.tick.n;")
+    time.sleep(6)
+    assert driver.execute_script("return window.npsTv.tick.n;") - first <= 2
+    # Silence from the server is due: with the data poll stopped, the tick alone shows the
+    # connection notice.
+    driver.execute_script("window.dash_clientside.set_props('tv-poll', {disabled: true});"
+                          "window.npsTv.status.receivedAt = Date.now() - 600000;")
+    wait_for_text(dash_duo, ".tv-connection", "Connection lost", timeout=4)
+    assert driver.execute_script("return window.npsTv.tick.last;") == "status"
+
+
+def _screen_with_offset(low: float, high: float, spread: float) -> str:
+    """A screen id whose build-reload offset lies in [low, high) of ``spread`` seconds."""
+    return next(name for name in (f"screen-{i}" for i in range(10_000))
+                if low <= live_status.reload_offset_seconds(name + ":build", spread) < high)
+
+
+def test_a_new_build_reloads_each_screen_at_its_own_offset(wall):
+    dash_duo, dash_app = wall
+    driver, services = dash_duo.driver, get_services(dash_app)
+    spread = services.settings.build_reload_spread_seconds  # 60 s by default
+    late, early = _screen_with_offset(45, 55, spread), _screen_with_offset(0, 2, spread)
+    driver.get(f"{dash_duo.server_url}/tv?panels=score")
+    dash_duo.wait_for_element("#tv-root", timeout=10)
+    driver.execute_script("localStorage.setItem('npsTvScreenId', arguments[0]);", late)
+    driver.refresh()
+    dash_duo.wait_for_element("#tv-root", timeout=10)
+    driver.execute_script("window.__samePage = true;")
+    services.build_id = "next-build"
+    # The watchdog asks /health every 10 s; a late screen notes the build and waits its turn.
+    due = None
+    deadline = time.monotonic() + 15
+    while due is None and time.monotonic() < deadline:
+        due = driver.execute_script("var w = window.npsTv.watchdog;"
+                                    "return w.buildDue ? w.buildDue - Date.now() : null;")
+        time.sleep(0.5)
+    offset_ms = live_status.reload_offset_seconds(late + ":build", spread) * 1000
+    assert due is not None and offset_ms - 16_000 < due <= offset_ms
+    assert driver.execute_script("return window.__samePage === true;")
+    # An early screen reloads for the next build almost at once (after its /health check).
+    driver.execute_script("localStorage.setItem('npsTvScreenId', arguments[0]);", early)
+    driver.refresh()  # now on next-build
+    dash_duo.wait_for_element("#tv-root", timeout=10)
+    driver.execute_script("window.__samePage = true;")
+    services.build_id = "third-build"
+    deadline = time.monotonic() + 16
+    while time.monotonic() < deadline:
+        if not driver.execute_script("return window.__samePage === true;"):
+            break
+        time.sleep(0.5)
+    assert not driver.execute_script("return window.__samePage === true;"), "no reload"
+    assert dash_duo.find_element("#tv-root").get_attribute("data-build-id") == "third-build"
