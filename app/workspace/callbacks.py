@@ -201,9 +201,11 @@ def _register_refresh(dash_app: Dash, services: Services, live: tuple[str, str],
     comparison) with the same URL state: same page, same filters. The events editor is left
     alone (its form may be open)."""
     poll_state, tick = live
+    # Called at load too, so the page's first token is known: the tick no longer fires every
+    # second (assets/nps_tv.js bumps it only when something is due), and a token first seen
+    # at the first new data would not count as new.
     dash_app.clientside_callback(REFRESH_JS % {"body": BODY}, Output(REFRESH, "data"),
-                                 Input(poll_state, "data"), Input(tick, "n_intervals"),
-                                 prevent_initial_call=True)
+                                 Input(poll_state, "data"), Input(tick, "n_intervals"))
     dash_app.clientside_callback(FOCUS_JS, Output(FOCUSED, "data"), Input(BODY, "children"),
                                  prevent_initial_call=True)
     fields = tuple(services.settings.segment_fields)
