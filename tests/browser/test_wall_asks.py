@@ -26,8 +26,11 @@ POLLS_JS = ("return performance.getEntriesByType('resource').filter(function (e)
 
 @pytest.fixture
 def wall(dash_duo, settings):
-    """A running server (2 s poll, 3 s staleness) on a store with a few weeks of data."""
-    yield from serve_wall(dash_duo, settings.replace(stale_seconds=STALE_SECONDS),
+    """A running server (2 s poll, 3 s staleness) on a store with a few weeks of data; a new
+    build reloads at once (the fleet's spread of build reloads has tests of its own in
+    test_wall_light.py)."""
+    yield from serve_wall(dash_duo, settings.replace(stale_seconds=STALE_SECONDS,
+                                                     build_reload_spread_seconds=0.0),
                           POLL_SECONDS)
 
 
