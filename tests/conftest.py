@@ -92,15 +92,20 @@ def sqlite_store(settings: Settings) -> Iterator[Store]:
     store.dispose()
 
 
-@pytest.fixture
-def postgres_store(settings: Settings) -> Iterator[Store]:
-    """An upgraded, emptied store on the real PostgreSQL server (skipped when none answers),
-    tagging as the app tags (the shipped tagger, like ``sqlite_store``)."""
+def require_postgres() -> None:
+    """Go on only with a PostgreSQL server: fail under CI (it has one), else skip, naming why."""
     reason = _postgres_available()
     if reason is not None:
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL at {POSTGRES_URL} is required in CI: {reason}")
         pytest.skip(f"no PostgreSQL at {POSTGRES_URL}: {reason}")
+
+
+@pytest.fixture
+def postgres_store(settings: Settings) -> Iterator[Store]:
+    """An upgraded, emptied store on the real PostgreSQL server (skipped when none answers),
+    tagging as the app tags (the shipped tagger, like ``sqlite_store``)."""
+    require_postgres()
     store = Store(POSTGRES_URL, tagger=load_tagger(settings).tag)
     _reset_postgres(store)
     open_store(settings, store=store)

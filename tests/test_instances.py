@@ -27,9 +27,9 @@ from tests.conftest import (
     INGEST_TOKEN,
     POSTGRES_URL,
     TOPICS_FILE,
-    _postgres_available,
     _reset_postgres,
     free_port,
+    require_postgres,
     write_nginx_main,
 )
 from tests.test_front_door import find_nginx, stop, wait_until_listening
@@ -38,14 +38,6 @@ ROOT = Path(__file__).resolve().parent.parent
 NGINX_CONF = ROOT / "docs" / "deploy" / "nginx-instances.conf"
 POLL_SECONDS = 1.0
 MARKER = re.compile(r"marker (\d+)")
-
-
-def require_postgres() -> None:
-    reason = _postgres_available()
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is required in CI: {reason}")
-        pytest.skip(f"no PostgreSQL at {POSTGRES_URL}: {reason}")
 
 
 def start_instance(tmp: Path, name: str) -> tuple[subprocess.Popen, int]:

@@ -6,7 +6,6 @@ gong."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -14,6 +13,7 @@ from selenium.webdriver.common.by import By
 
 from app.services import get_services
 from tests.browser.conftest import serve_wall
+from tests.browser.test_display_safety import wait_until
 from tests.browser.test_wall import text_content, wait_for_text
 from tests.conftest import make_record
 
@@ -32,19 +32,6 @@ def wall(dash_duo, settings):
     yield from serve_wall(dash_duo, settings.replace(stale_seconds=STALE_SECONDS,
                                                      build_reload_spread_seconds=0.0),
                           POLL_SECONDS)
-
-
-def wait_until(check: Callable, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-        except Exception:  # noqa: BLE001 - elements are re-rendered while we look
-            value = None
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not seen within {timeout}s")
 
 
 def asks(dash_duo) -> dict:
