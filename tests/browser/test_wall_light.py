@@ -164,9 +164,11 @@ def test_the_tick_runs_callbacks_only_when_something_is_due(wall):
     first = driver.execute_script("return window.npsTv.tick.n;")
     time.sleep(6)
     assert driver.execute_script("return window.npsTv.tick.n;") - first <= 2
-    # Silence from the server is due: with the data poll stopped, the tick alone shows the
-    # connection notice.
+    # Silence from the server is due: with the data poll and the asks stopped (nps_ask.js asks
+    # only while the root names its ask path; each answer counts as hearing from the server),
+    # the tick alone shows the connection notice.
     driver.execute_script("window.dash_clientside.set_props('tv-poll', {disabled: true});"
+                          "document.getElementById('tv-root').removeAttribute('data-ask-path');"
                           "window.npsTv.status.receivedAt = Date.now() - 600000;")
     wait_for_text(dash_duo, ".tv-connection", "Connection lost", timeout=4)
     assert driver.execute_script("return window.npsTv.tick.last;") == "status"
