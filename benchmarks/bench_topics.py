@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -37,6 +38,7 @@ from app.topics import load_taxonomy, tag_topics  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "topics" / "corpus.jsonl"
 AGREEMENT = CORPUS.with_name("agreement.jsonl")
+ADJUDICATED = CORPUS.with_name("adjudicated.jsonl")
 GOAL_MICRO_F1 = 0.85
 GOAL_TOPIC_F1 = 0.75
 GOAL_MIN_SUPPORT = 20
@@ -75,17 +77,20 @@ def cross_validated(rows: list[dict], topics: Sequence[str]) -> list[list[str]]:
             for i in range(len(rows))]
 
 
-def cost(tag: Callable[[str], object], texts: Sequence[str]) -> tuple[float, float]:
-    """Mean and 95th percentile of the time to tag one comment, in microseconds."""
+def cost(tag: Callable[[str], object], texts: Sequence[str]) -> tuple[float, float, float]:
+    """Mean and 95th percentile of the (wall) time to tag one comment, and the mean CPU time
+    of this process per comment (less moved by other load on the machine), in microseconds."""
     for text in texts[:50]:
         tag(text)
     times = []
+    cpu = time.process_time()
     for text in texts:
         start = time.perf_counter()
         tag(text)
         times.append((time.perf_counter() - start) * 1e6)
+    cpu = (time.process_time() - cpu) * 1e6 / len(texts)
     times.sort()
-    return sum(times) / len(times), times[int(len(times) * 0.95)]
+    return sum(times) / len(times), times[int(len(times) * 0.95)], cpu
 
 
 def goal_verdict(truth: Labels, guess: Labels, topics: Sequence[str]) -> bool:
@@ -101,15 +106,33 @@ def goal_verdict(truth: Labels, guess: Labels, topics: Sequence[str]) -> bool:
     return met
 
 
-def human_agreement(topics: Sequence[str]) -> None:
+def human_agreement(topics: Sequence[str], tag: Callable[[str], Collection[str]],
+                    corpus: dict[str, dict]) -> None:
     """How far two people agree: the first pass against a second labeller who labelled the
     same comments without seeing it (``agreement.jsonl``, see LABELLING.md). A ceiling of
-    sorts: a model scored against one person's labels is unlikely to beat another person."""
+    sorts: a model scored against one person's labels is unlikely to beat another person.
+    Then each label set and the shipped tagger against the adjudicated gold of the same
+    comments (``adjudicated.jsonl``); the tagger only on those in the held-out part, since it
+    was trained on the others."""
     rows = [json.loads(line) for line in AGREEMENT.read_text(encoding="utf-8").splitlines()]
     first, second = [r["first"] for r in rows], [r["second"] for r in rows]
     p, r, f1, macro = micro_macro(first, second, topics)
     print(f"\nhuman agreement ({len(rows)} comments labelled twice, blind): micro F1 {f1:.3f} "
           f"(P {p:.3f} R {r:.3f}); macro F1 {macro:.3f}")
+    gold = [json.loads(line) for line in ADJUDICATED.read_text(encoding="utf-8").splitlines()]
+    truth = [g["gold"] for g in gold]
+    for name in ("first", "second"):
+        p, r, f1, macro = micro_macro(truth, [g[name] for g in gold], topics)
+        print(f"  {name} label set against the adjudicated gold ({len(gold)}): micro F1 "
+              f"{f1:.3f} (P {p:.3f} R {r:.3f}); macro F1 {macro:.3f}")
+    held = [g for g in gold if corpus[g["id"]]["split"] == "heldout"]
+    truth = [g["gold"] for g in held]
+    figures = {name: micro_macro(truth, [g[name] for g in held], topics)[2]
+               for name in ("first", "second")}
+    figures["tagger"] = micro_macro(truth, [tag(corpus[g["id"]]["text"]) for g in held],
+                                    topics)[2]
+    print(f"  on the {len(held)} of them in the held-out part, micro F1 against the gold: "
+          + ", ".join(f"{name} {f1:.3f}" for name, f1 in figures.items()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,12 +160,12 @@ def main(argv: list[str] | None = None) -> int:
         elif split == "heldout":
             guesses["model (shipped)"] = [tagger.tag(t) for t in texts]
         print_table(f"{split}", truth, guesses, topics)
-    human_agreement(topics)
+    human_agreement(topics, tagger.tag, {r["id"]: r for r in everything})
     texts = [r["text"] for r in everything]
     for name, tag in (("keywords", lambda t: tag_topics(t, taxonomy)), ("tagger", tagger.tag)):
-        mean, p95 = cost(tag, texts)
-        print(f"cost per comment, {name}: mean {mean:.0f} us, p95 {p95:.0f} us "
-              f"({len(texts)} comments)")
+        mean, p95, cpu = cost(tag, texts)
+        print(f"cost per comment, {name}: mean {mean:.0f} us, p95 {p95:.0f} us, CPU {cpu:.0f} us "
+              f"({len(texts)} comments; load {os.getloadavg()[0]:.2f})")
     heldout = parts["heldout"]
     met = goal_verdict([r["topics"] for r in heldout], [tagger.tag(r["text"]) for r in heldout],
                        topics)

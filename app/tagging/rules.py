@@ -109,6 +109,15 @@ PHRASES: dict[str, tuple[str, ...]] = {
         r"\b(?:add-?ons?|extensions?|plug-?ins?)\b", r"\b(?:gmail|yahoo|hotmail|imap|smtp|pop3"
         r"|caldav|carddav|exchange server)\b", r"\b(?:json|odbc|jupyter|tensorflow|matlab|perl"
         r"|julia|stata|git|github)\b",
+        # other companies' services a comment uses with the product (LABELLING.md, R7)
+        r"\bpaypal\b", r"\bg\+|\bgoogle (?:play (?:music|card)|photos|docs|sheets|pay"
+        r"|authenticator|meet|account)\b", r"\b(?:microsoft|ms) (?:office|word|teams|store"
+        r"|exchange)\b", r"\boffice ?365\b|\bonenote\b|\bicloud\b", r"\bzoom\b",
+        r"\bweb clipper\b", r"\b(?:antivirus|norton|mcafee|avast|kaspersky|bitdefender"
+        r"|malwarebytes|avg)\b", r"\b(?:bitwarden|lastpass|1password|keepass|dashlane)\b",
+        r"\blink(?:ed|ing)? (?:it )?(?:to|with) (?:my )?(?:facebook|google|twitter|instagram)",
+        r"\bshare (?:to|on|with) (?:facebook|instagram|twitter|whatsapp)", r"\bprovider\b",
+        r"\bwebmail\b",
     ),
     "Mobile app": (
         r"\b(?:iphone|ipad|android|ios|smartphone|tablet|phone|mobile)\b",
