@@ -112,7 +112,8 @@ PHRASES: dict[str, tuple[str, ...]] = {
         # other companies' services a comment uses with the product (LABELLING.md, R7)
         r"\bpaypal\b", r"\bg\+|\bgoogle (?:play (?:music|card)|photos|docs|sheets|pay"
         r"|authenticator|meet|account)\b", r"\b(?:microsoft|ms) (?:office|word|teams|store"
-        r"|exchange)\b", r"\boffice ?365\b|\bonenote\b|\bicloud\b", r"\bzoom\b",
+        r"|exchange)\b", r"\boffice ?365\b|\bonenote\b|\bicloud\b",
+        r"\bzoom (?:meetings?|calls?|app|account)\b",
         r"\bweb clipper\b", r"\b(?:antivirus|norton|mcafee|avast|kaspersky|bitdefender"
         r"|malwarebytes|avg)\b", r"\b(?:bitwarden|lastpass|1password|keepass|dashlane)\b",
         r"\blink(?:ed|ing)? (?:it )?(?:to|with) (?:my )?(?:facebook|google|twitter|instagram)",
