@@ -77,6 +77,9 @@ def test_negation_marks_the_words_after_it_within_the_clause() -> None:
     ("$10 a month for this?", "Pricing"),
     ("Please add a dark theme", "Features"),
     ("I love that I can schedule posts", "Features"),
+    ("It won't connect to PayPal when I pay", "Integrations"),
+    ("Norton blocks it on startup", "Integrations"),
+    ("my email provider changed its server", "Integrations"),
 ])
 def test_phrase_rules_name_topics_without_their_keywords(rules: Rules, text: str,
                                                          topic: str) -> None:
@@ -232,3 +235,26 @@ def test_the_demo_comments_get_their_intended_topics(shipped: Tagger) -> None:
 
     found = [set(comment.topics) <= set(shipped.tag(comment.text)) for comment in COMMENTS]
     assert sum(found) / len(found) >= 0.95
+
+
+def test_training_chooses_each_topic_its_own_regularisation() -> None:
+    """per_topic_choice keeps, per topic, the C with the best cross-validated F1 (the smaller
+    on a tie), with that C's threshold and probabilities; fit_model takes one C per topic."""
+    import numpy as np
+
+    from app.tagging.train import fit_model, per_topic_choice
+
+    labels = [["A"], ["A", "B"], [], ["B"]]
+    good_a = np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.3], [0.2, 0.4]])
+    good_b = np.array([[0.6, 0.1], [0.3, 0.9], [0.7, 0.2], [0.2, 0.8]])
+    trials = {0.5: ([0.5, 0.5], good_a), 1.0: ([0.5, 0.5], good_b)}
+    cs, thresholds, probabilities = per_topic_choice(trials, labels, ["A", "B"])
+    assert cs == [0.5, 1.0] and thresholds == [0.5, 0.5]
+    assert probabilities.tolist() == np.column_stack([good_a[:, 0], good_b[:, 1]]).tolist()
+    tied = per_topic_choice({0.5: ([0.5, 0.5], good_a), 1.0: ([0.5, 0.5], good_a)}, labels,
+                            ["A", "B"])
+    assert tied[0] == [0.5, 0.5]
+    features = [{"w:price"}, {"w:price", "w:bill"}, {"w:other"}, {"w:bill"}] * 3
+    model = fit_model(features, labels * 3, ["A", "B"], [0.01, 10.0])
+    a, b = (dict(model.weights["w:price"]), dict(model.weights["w:bill"]))
+    assert abs(b[1]) > abs(a[0])  # the weakly regularised topic learns larger weights
