@@ -274,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--topics", type=Path, default=SHIPPED_TOPICS_FILE,
                         help="the taxonomy whose keywords the model reads")
     parser.add_argument("--c", type=float, nargs="+", default=list(C_GRID),
-                        help="regularisation values to cross-validate, per topic (default: %(default)s)")
+                        help="regularisation values each topic chooses from by "
+                             "cross-validation (default: %(default)s)")
     args = parser.parse_args(argv)
     rows = read_corpus(args.corpus, "tune")
     targeted = read_targeted(args.targeted or args.corpus.with_name(TARGETED_NAME))
