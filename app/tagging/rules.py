@@ -214,14 +214,29 @@ def _union(patterns: Sequence[str]) -> str:
         rest = pattern[2:] if pattern.startswith(r"\b") else ""
         if not rest or not _is_single_branch(rest):
             whole.append(f"(?:{pattern})")
-        elif len(rest) > 1 and rest[0].isalnum() and rest[1] not in "*+?{":
-            by_initial.setdefault(rest[0], []).append(rest[1:])
-        else:
-            rests.append(rest)
+            continue
+        for one in _spread(rest):
+            if len(one) > 1 and one[0].isalnum() and one[1] not in "*+?{":
+                by_initial.setdefault(one[0], []).append(one[1:])
+            else:
+                rests.append(one)
     alternatives = [f"{initial}(?:{'|'.join(tails)})"
                     for initial, tails in sorted(by_initial.items())] + rests
     parts = ([rf"\b(?:{'|'.join(alternatives)})"] if alternatives else []) + whole
     return "|".join(parts) or "(?!)"
+
+
+_LEADING_WORDS = re.compile(r"\(\?:([a-z0-9 ]+(?:\|[a-z0-9 ]+)+)\)(?![*+?{])")
+
+
+def _spread(rest: str) -> list[str]:
+    """``rest`` as alternatives that each start with a letter where it starts with a group of
+    plain words: "(?:will|would) not" -> "will not", "would not" (the same matches)."""
+    leading = _LEADING_WORDS.match(rest)
+    if leading is None:
+        return [rest]
+    tail = rest[leading.end():]
+    return [word + tail for word in leading.group(1).split("|")]
 
 
 def _is_single_branch(pattern: str) -> bool:
