@@ -221,3 +221,15 @@ def test_the_fast_analyser_scores_as_vader_does():
               "never so good, without doubt the best 😀", "it is the kiss of death, yeah right"]
     for sample in every_text() + salad + idioms:
         assert fast.polarity_scores(sample) == plain.polarity_scores(sample), sample
+
+
+def test_no_pool_for_a_store_that_tags_nothing(tmp_path: Path, sqlite_store: Store):
+    bare = Store(f"sqlite:///{tmp_path / 'bare.db'}", tagger=None)
+    try:
+        with tag_pool.TagAhead(bare, 2) as ahead:
+            assert ahead.pool is None
+        with tag_pool.TagAhead(sqlite_store, 2) as ahead:
+            assert ahead.pool is not None
+        assert ahead.pool is None  # stopped with the block
+    finally:
+        bare.dispose()

@@ -13,7 +13,9 @@ Nothing else moves: the workers compute a pure function and write nothing, so th
 transaction, its exactly-once keys and its all-or-nothing stay where they were (a refused or
 failed import leaves the store as it was). A worker that fails (killed, out of memory) costs
 only speed: from then on the store tags in this process. Workers ignore Ctrl-C; the import's
-own process stops them when it ends, however it ends. Only where ``fork`` exists (Linux).
+own process stops them when it ends, however it ends. Only where ``fork`` exists (Linux), and
+only for a tagger that names its topics (``Store.topic_names``; the store's tagger when none
+is configured names none).
 """
 
 from __future__ import annotations
@@ -75,7 +77,9 @@ class TagAhead:
         self.pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> TagAhead:
-        if self.workers > 0 and "fork" in multiprocessing.get_all_start_methods():
+        # A store whose tagger names no topics (none configured) has nothing worth a pool.
+        if (self.workers > 0 and self.store.topic_names
+                and "fork" in multiprocessing.get_all_start_methods()):
             # Forked now, before the store opens its transaction; the first task proves
             # that the workers run.
             pool = ProcessPoolExecutor(self.workers, multiprocessing.get_context("fork"),
