@@ -95,12 +95,12 @@ def import_all(settings, folder: Path, workers: int, files: dict[Path, ImportOpt
         store.dispose()
 
 
-def corpus_export(folder: Path) -> Path:
+def corpus_export(folder: Path, rows: int | None = None) -> Path:
     path = folder / "corpus.csv"
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "score", "time", "comment"])
-        for index, comment in enumerate(corpus_texts()):
+        for index, comment in enumerate(corpus_texts()[:rows]):
             writer.writerow([f"c{index}", index % 11, "2024-05-01T10:00:00Z", comment])
     return path
 
@@ -233,3 +233,14 @@ def test_no_pool_for_a_store_that_tags_nothing(tmp_path: Path, sqlite_store: Sto
         assert ahead.pool is None  # stopped with the block
     finally:
         bare.dispose()
+
+
+def test_the_progress_bar_counts_rows_while_workers_tag(
+        sqlite_store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    path = corpus_export(tmp_path, rows=2100)
+    options = ImportOptions(score="score", time="time", comments=("comment",), id_column="id",
+                            workers=2)
+    report = import_file(sqlite_store, path, options, progress=True)
+    err = capsys.readouterr().err
+    assert report.imported == 2100
+    assert "importing" in err and "2000/" in err.replace(",", "")  # a batch at a time
