@@ -3,8 +3,9 @@
 ``vaderSentiment`` 3.3.2 lower-cases every word of the text again for each lexicon word it
 scores (``_negation_check``, ``_special_idioms_check``: quadratic in the comment's length)
 and copies the text one character at a time to replace emoji. ``FastAnalyzer`` overrides
-exactly those steps: it lower-cases only the words the checks read, and skips the emoji copy
-when the text holds no emoji character. Every rule, constant and the order of the checks are
+exactly those steps: it lower-cases only the words the checks read, skips the emoji copy
+when the text holds no emoji character, and does not call ``sentiment_valence`` for a word
+outside the lexicon (it would append 0). Every rule, constant and the order of the checks are
 VADER's own; ``tests/test_tone.py`` checks that both analysers give the same scores on every
 comment of the topic corpus and the R surveys.
 """
@@ -37,11 +38,12 @@ class FastAnalyzer(vader.SentimentIntensityAnalyzer):
         sentiments = []
         words = sentitext.words_and_emoticons
         last = len(words) - 1
+        lexicon = self.lexicon
         for i, item in enumerate(words):
             lowered = item.lower()
-            if lowered in vader.BOOSTER_DICT or (
+            if lowered in vader.BOOSTER_DICT or lowered not in lexicon or (
                     i < last and lowered == "kind" and words[i + 1].lower() == "of"):
-                sentiments.append(0)
+                sentiments.append(0)  # what sentiment_valence gives a word VADER cannot score
                 continue
             sentiments = self.sentiment_valence(0, sentitext, item, i, sentiments)
         sentiments = self._but_check(words, sentiments)
