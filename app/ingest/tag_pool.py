@@ -30,7 +30,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 from app.store import ResponseRecord, Store
-from app.tone import topic_key
+from app.tone import analyser, topic_key
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +80,9 @@ class TagAhead:
         # A store whose tagger names no topics (none configured) has nothing worth a pool.
         if (self.workers > 0 and self.store.topic_names
                 and "fork" in multiprocessing.get_all_start_methods()):
-            # Forked now, before the store opens its transaction; the first task proves
-            # that the workers run.
+            # Forked now, before the store opens its transaction, with VADER's lexicon read
+            # (once, not once per worker); the first task proves that the workers run.
+            analyser()
             pool = ProcessPoolExecutor(self.workers, multiprocessing.get_context("fork"),
                                        initializer=_start_worker, initargs=(self.tagger,))
             self.pool = pool
