@@ -151,12 +151,18 @@ def test_a_stale_tagger_s_keys_are_not_used(sqlite_store: Store):
     assert sqlite_store.topic_key_for(comment) == right
 
 
-def test_default_workers_leave_small_files_and_one_cpu_alone(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(tag_pool.os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3, 4, 5},
+def test_default_workers_use_idle_cpus_only(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(tag_pool.os, "sched_getaffinity", lambda _pid: set(range(6)),
                         raising=False)
+    monkeypatch.setattr(tag_pool.os, "getloadavg", lambda: (0.2, 0.2, 0.2))
     assert tag_pool.default_workers(tag_pool.MIN_ROWS - 1) == 0
     assert tag_pool.default_workers(tag_pool.MIN_ROWS) == tag_pool.MAX_WORKERS
+    monkeypatch.setattr(tag_pool.os, "getloadavg", lambda: (3.5, 3.0, 3.0))
+    assert tag_pool.default_workers(100_000) == 2  # six CPUs, three and a half busy
+    monkeypatch.setattr(tag_pool.os, "getloadavg", lambda: (8.0, 8.0, 8.0))
+    assert tag_pool.default_workers(100_000) == 0
     monkeypatch.setattr(tag_pool.os, "sched_getaffinity", lambda _pid: {0}, raising=False)
+    monkeypatch.setattr(tag_pool.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     assert tag_pool.default_workers(100_000) == 0
 
 

@@ -74,7 +74,7 @@ def add_import_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
                         help="abort, importing nothing, after more than N errors (default: 100)")
     parser.add_argument("--workers", type=_non_negative, metavar="N",
                         help="processes that tag comments while rows are written; 0 tags in "
-                             "this one (default: one per CPU, at most 4, from 1,000 rows)")
+                             "this one (default: one per idle CPU, at most 4, from 1,000 rows)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
 
