@@ -22,14 +22,15 @@ from sqlalchemy import text
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from app.ingest import tag_pool
-from app.ingest.csv_import import COMMENT_JOINER, ImportOptions, import_file
+from app.ingest.csv_import import COMMENT_JOINER, ImportOptions, ImportWriteFailed, import_file
 from app.store import Store, open_store
 from app.tagging.rules import MASKS, Rules, _is_single_branch
 from app.tagging.text import normalise
 from app.tone import DOMAIN_LEXICON, split_clauses
 from app.tone_vader import FastAnalyzer
 from app.topics import fold_text
-from tests.conftest import real_data
+from tests.conftest import make_record, real_data
+from tests.test_ingest_csv import BATCH_SIZE, basic_options, big_export, fail_inserts_at
 
 CORPUS = Path(__file__).resolve().parent / "data" / "topics" / "corpus.jsonl"
 SURVEYS = {
@@ -250,3 +251,14 @@ def test_the_progress_bar_counts_rows_while_workers_tag(
     err = capsys.readouterr().err
     assert report.imported == 2100
     assert "importing" in err and "2000/" in err.replace(",", "")  # a batch at a time
+
+
+def test_a_refused_write_with_workers_leaves_the_store_as_it_was(sqlite_store: Store,
+                                                                 tmp_path: Path):
+    sqlite_store.upsert_responses([make_record(1, 7, comment="kept")])
+    before = stored_keys(sqlite_store)
+    fail_inserts_at(sqlite_store, f"r{2 * BATCH_SIZE + 10}")  # in the third batch
+    options = replace(basic_options(id_column="id", segments=("country",)), workers=2)
+    with pytest.raises(ImportWriteFailed, match="rolled back, nothing imported"):
+        import_file(sqlite_store, big_export(tmp_path), options)
+    assert stored_keys(sqlite_store) == before and sqlite_store.count_responses() == 1
