@@ -27,7 +27,7 @@ from app import tone  # noqa: E402
 from app.config import DEFAULT_DATA_DIR  # noqa: E402
 from app.demo.corpus import COMMENTS  # noqa: E402
 from app.store import ResponseRecord, Store  # noqa: E402
-from app.store import database as store_database  # noqa: E402
+from app.store import corrections as store_corrections  # noqa: E402
 from app.topics import load_taxonomy, tag_topics  # noqa: E402
 
 TEXTS = tuple(c.text for c in COMMENTS)
@@ -78,7 +78,7 @@ def main() -> None:
     print(f"per comment ({len(TEXTS)} demo comments): topics only {before:.1f} us, "
           f"topics with tone {after:.1f} us (+{after - before:.1f} us)")
     with tempfile.TemporaryDirectory() as tmp:
-        with mock.patch.object(store_database, "topic_key", untoned_key):
+        with mock.patch.object(store_corrections, "topic_key", untoned_key):
             old = ingest_rows_per_second(args.rows, tag, Path(tmp), "before")
         new = ingest_rows_per_second(args.rows, tag, Path(tmp), "after")
     print(f"ingest of {args.rows:,} commented rows (upsert_many, batches of 500): "

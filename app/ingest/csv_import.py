@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import NamedTuple
 
@@ -42,6 +43,7 @@ from app.ingest.rules import (
     clean_external_id,
     clean_segment_value,
 )
+from app.ingest.tag_pool import TagAhead, default_workers
 from app.store import ResponseRecord, Store
 
 # Parts of a comment taken from several columns ("--comment best --comment least"). Cards on
@@ -124,6 +126,7 @@ class ImportOptions:
     dry_run: bool = False
     max_errors: int = 100
     time_range: TimeRange = TimeRange()  # the app's: TimeRange.from_settings(settings)
+    workers: int | None = None  # tagging processes (tag_pool.py); None: default_workers
 
     def __post_init__(self) -> None:
         if self.scale not in SCALES:
@@ -177,34 +180,32 @@ def import_file(store: Store, path: str | Path, options: ImportOptions,
         report.seconds = time.perf_counter() - started
         raise
     if not options.dry_run:
-        _write_all(store, path, plan, report, progress)
+        workers = default_workers(report.valid) if options.workers is None else options.workers
+        _write_all(store, path, plan, report, progress, workers)
     report.seconds = time.perf_counter() - started
     return report
 
 
 def _write_all(store: Store, path: Path, plan: _Plan, report: ImportReport,
-               progress: bool) -> None:
-    """Convert the rows again and upsert them in batches, in one transaction."""
+               progress: bool, workers: int) -> None:
+    """Convert the rows again and upsert them in batches, in one transaction; ``workers``
+    processes tag the next batches meanwhile (tag_pool.py)."""
     sent = 0
+    records = _iter_records(path, plan, ImportReport(path=str(path), source=plan.source), None)
+    read = iter(lambda: list(islice(records, BATCH_SIZE)), [])  # batches until none is left
 
-    def batches(bar: tqdm) -> Iterator[list[ResponseRecord]]:
+    def written(batches: Iterable[list[ResponseRecord]], bar: tqdm
+                ) -> Iterator[list[ResponseRecord]]:
         nonlocal sent
-        scratch = ImportReport(path=str(path), source=plan.source)
-        batch: list[ResponseRecord] = []
-        for record in _iter_records(path, plan, scratch, None):
-            batch.append(record)
-            if len(batch) >= BATCH_SIZE:
-                yield batch
-                sent += len(batch)
-                bar.update(len(batch))
-                batch = []
-        yield batch
-        sent += len(batch)
-        bar.update(len(batch))
+        for batch in batches:
+            yield batch  # back here once the store has written it
+            sent += len(batch)
+            bar.update(len(batch))
 
-    with _progress_bar(progress, report.valid, "rows", "importing") as bar:
+    with _progress_bar(progress, report.valid, "rows", "importing") as bar, \
+            TagAhead(store, workers) as ahead:
         try:
-            result = store.upsert_many(batches(bar))
+            result = store.upsert_many(written(ahead.batches(read), bar))
         except SQLAlchemyError as exc:
             raise ImportWriteFailed(
                 f"writing to the store failed after {sent:,} of {report.valid:,} rows: "

@@ -13,7 +13,7 @@ without growing past its size limit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -169,6 +169,10 @@ class TopicMethods:
                       corrections: Corrections | None = None) -> str:
         """The stored topic-set key of a response: its topics (``topics_for``) with the tone
         of each mention (``app.tone``). Ingest, corrections and retag all write this."""
+        if not corrections and comment:
+            known = self.__dict__.get("_known_keys")
+            if known is not None and known[0] is self.tagger and comment in known[1]:
+                return known[1][comment]
         if corrections or not comment or len(comment) > MEMO_MAX_CHARS:
             return topic_key(comment, self.topics_for(comment, corrections), self.tagger)
         memo = self.__dict__.get("_key_memo")
@@ -183,6 +187,12 @@ class TopicMethods:
                 keys.clear()
             keys[comment] = key
         return key
+
+    def know_topic_keys(self, keys: Mapping[str, str], tagger: Callable | None) -> None:
+        """Keys of uncorrected comments computed elsewhere with ``tagger`` (an import's
+        tagging processes, app/ingest/tag_pool.py): ``topic_key_for`` takes them while
+        ``tagger`` is still the store's. Replaces what was known; ``({}, None)`` forgets."""
+        self.__dict__["_known_keys"] = (tagger, dict(keys)) if keys else None
 
     def corrections_for(self, conn, response_ids: Collection[int]) -> dict[int, Corrections]:
         """The corrections of the given responses (only those that have some)."""

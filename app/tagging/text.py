@@ -18,15 +18,16 @@ import simplemma
 
 from app.topics import fold_text
 
-# Contractions written out, so "won't open", "wont open" and "will not open" read alike.
+# Contractions written out, so "won't open", "wont open" and "will not open" read alike; each
+# with the substrings one of which any of its matches contains (a cheap test first).
 _CONTRACTIONS = (
-    (re.compile(r"\bwo(?:n'?t)\b"), "will not"),
-    (re.compile(r"\bca(?:n'?t)\b|\bcannot\b"), "can not"),
-    (re.compile(r"\bain'?t\b"), "is not"),
+    (re.compile(r"\bwo(?:n'?t)\b"), "will not", ("won",)),
+    (re.compile(r"\bca(?:n'?t)\b|\bcannot\b"), "can not", ("can",)),
+    (re.compile(r"\bain'?t\b"), "is not", ("ain",)),
     (re.compile(r"\b(do|does|did|is|are|was|were|has|have|had|could|would|should|must)n'?t\b"),
-     r"\1 not"),
-    (re.compile(r"\b(\w+)n't\b"), r"\1 not"),
-    (re.compile(r"\b(i|you|we|they|it|that|there)'(s|re|ve|ll|d|m)\b"), r"\1 \2"),
+     r"\1 not", ("nt", "n't")),
+    (re.compile(r"\b(\w+)n't\b"), r"\1 not", ("n't",)),
+    (re.compile(r"\b(i|you|we|they|it|that|there)'(s|re|ve|ll|d|m)\b"), r"\1 \2", ("'",)),
 )
 _MONEY = re.compile(
     r"(?:[$\u20ac\u00a3]\s?\d+(?:[.,]\d+)?|\b\d+(?:[.,]\d+)?\s?(?:dollars?|bucks|usd|eur|euros?"
@@ -58,10 +59,13 @@ def normalise(text: str) -> Normalised:
     lemmas: list[str] = []
     negated: list[bool] = []
     for clause in _CLAUSES.split(folded):
+        words = _WORDS.findall(clause)
+        lemmas.extend(map(lemmatise, words))
+        if NEGATORS.isdisjoint(words):  # most clauses: nothing negated, no loop
+            negated.extend([False] * len(words))
+            continue
         left = 0
-        for word in _WORDS.findall(clause):
-            lemma = lemmatise(word)
-            lemmas.append(lemma)
+        for word in words:
             negated.append(left > 0)
             left = NEGATION_SCOPE if word in NEGATORS else max(left - 1, 0)
     return Normalised(folded, tuple(lemmas), tuple(negated))
@@ -71,8 +75,9 @@ def expand(folded: str) -> str:
     """Folded text with contractions written out and amounts of money as one token."""
     text = folded.replace("\u2019", "'")
     if _MAY_CONTRACT.search(text):
-        for pattern, replacement in _CONTRACTIONS:
-            text = pattern.sub(replacement, text)
+        for pattern, replacement, needs in _CONTRACTIONS:
+            if any(part in text for part in needs):  # a cheap test before each pattern
+                text = pattern.sub(replacement, text)
     if _MAY_BE_MONEY.search(text):
         text = _MONEY.sub(f" {MONEY_TOKEN} ", text)
     return text
