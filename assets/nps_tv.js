@@ -217,6 +217,7 @@
     tick.seconds += 1;
     rotate(now);
     endGong(now);
+    watchScroll();
     if (paintStatus(now) && tick.id) {
       var setProps = window.dash_clientside && window.dash_clientside.set_props;
       if (setProps) {
@@ -372,6 +373,27 @@
   }
   setInterval(shiftStage, SHIFT_EVERY_MS);
   window.npsTv.shiftStage = shiftStage;
+
+  // -- the comments' scroll: one CSS animation on the compositor (nps_tv.css), a step per
+  // pixel of the half it moves. A ResizeObserver keeps that count right as cards come and go
+  // or the screen changes size; nothing runs per frame.
+  var scroll = { track: null, observer: null, steps: 0 };
+  function watchScroll() {
+    var track = document.getElementById("comments-list");
+    if (track === scroll.track || !window.ResizeObserver) { return; }
+    if (!scroll.observer) {
+      scroll.observer = new window.ResizeObserver(function (entries) {
+        var box = entries[entries.length - 1];
+        var steps = Math.max(1, Math.round(box.target.offsetHeight / 2));
+        box.target.style.setProperty("--scroll-steps", String(steps));
+        scroll.steps = steps;
+      });
+    }
+    if (scroll.track) { scroll.observer.unobserve(scroll.track); }
+    scroll.track = track;
+    if (track) { scroll.observer.observe(track); }
+  }
+  window.npsTv.scroll = scroll;
 
   // -- low power: the comments turn a page every few seconds instead of scrolling ----------
   var PAGE_EVERY_MS = 12000;

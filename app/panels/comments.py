@@ -16,7 +16,6 @@ from app.views import View
 from app.wire import Wire, WireMemo
 
 COMMENTS_LIST = "comments-list"
-CARD_ID = "comment-card"  # a wall card's id: CARD_ID-<comment id>, its loop copy's -copy too
 # Pattern id type of a comment's "Edit topics" button (admins on the manager page only);
 # app/topic_editor.py opens its dialog.
 TOPICS_EDIT = "comment-topics-edit"
@@ -41,19 +40,13 @@ def build_comments_panel(view: View, now: datetime | None = None, *, limit: int,
         where = describe_window(view.request.window, view.label)
         return [html.Div(f"No comments {where}", className="panel-message")]
     card = card or build_comment_card
-
-    def cards_of(copy: str) -> list:
-        # On the wall each card has an id, which React keys it by: a new comment adds its
-        # card and drops the oldest, the other cards' elements stay as they are.
-        return [card(c, now, fields=fields, profanity=profanity, editable=editable,
-                     ident=f"{CARD_ID}-{c.id}{copy}" if scroll else None) for c in comments]
-    cards = cards_of("")
+    cards = [card(c, now, fields=fields, profanity=profanity, editable=editable)
+             for c in comments]
     scrolling = scroll and len(cards) >= MIN_TO_SCROLL
     track: list[Component] = list(cards)
     if scrolling:
         # A hidden second copy makes the loop seamless: the track moves up by half its height.
-        track.append(html.Div(cards_of("-copy"), className="comments-clone",
-                              **{"aria-hidden": "true"}))
+        track.append(html.Div(cards, className="comments-clone", **{"aria-hidden": "true"}))
     style = {"animationDuration": f"{len(cards) * SECONDS_PER_COMMENT}s"} if scrolling else {}
     return [html.Div(className="comments-viewport", children=[
         html.Div(track, id=COMMENTS_LIST, style=style,
@@ -62,10 +55,9 @@ def build_comments_panel(view: View, now: datetime | None = None, *, limit: int,
 
 
 def build_comment_card(comment: Comment, now: datetime, fields: tuple[str, ...] = (),
-                       profanity: Profanity | None = None, editable: bool = False,
-                       ident: str | None = None) -> html.Div:
+                       profanity: Profanity | None = None, editable: bool = False) -> html.Div:
     """One comment: score badge, the verbatim, relative time, segment and topic chips (and
-    an "Edit topics" button for an admin); ``ident`` its element id, if any."""
+    an "Edit topics" button for an admin)."""
     category = category_name(comment.score)
     order = {name: i for i, name in enumerate(fields)}
     names = sorted(comment.segments, key=lambda name: (order.get(name, len(order)), name))
@@ -76,8 +68,7 @@ def build_comment_card(comment: Comment, now: datetime, fields: tuple[str, ...] 
     chips += [html.Span(clean_for_display(topic, CHIP_CHARS), className="chip chip-topic")
               for topic in comment.topics]
     return html.Div(
-        className="comment-card", **({"id": ident} if ident else {}),
-        **{"data-category": category, "data-id": str(comment.id)},
+        className="comment-card", **{"data-category": category, "data-id": str(comment.id)},
         children=[
             html.Div(str(comment.score), className=f"comment-badge badge-{category}",
                      title=category),
@@ -97,15 +88,13 @@ def build_comment_card(comment: Comment, now: datetime, fields: tuple[str, ...] 
 
 
 def shared_card(comment: Comment, now: datetime, fields: tuple[str, ...] = (),
-                profanity: Profanity | None = None, editable: bool = False,
-                ident: str | None = None) -> Wire:
+                profanity: Profanity | None = None, editable: bool = False) -> Wire:
     """``build_comment_card`` in wire form, built once for every screen that shows the
     comment alike (most feeds of one office draw on the same newest comments)."""
     key = (comment.id, comment.created_at, comment.score, comment.text,
            tuple(comment.segments.items()), comment.topics, fields, profanity, editable,
-           format_ago(comment.created_at, now), ident)
-    return CARDS.get(key, lambda: build_comment_card(comment, now, fields, profanity, editable,
-                                                     ident))
+           format_ago(comment.created_at, now))
+    return CARDS.get(key, lambda: build_comment_card(comment, now, fields, profanity, editable))
 
 
 def needs(view: View, ctx: PartContext) -> tuple:

@@ -175,13 +175,13 @@ def test_rotation_clock_and_staleness_run_no_dash_callback(wall):
     React render) and no callback request is sent, however many panels go by."""
     dash_duo, _ = wall
     driver = dash_duo.driver
-    driver.get(f"{dash_duo.server_url}/tv?panels=score,topics,comments&dwell=2")
+    driver.get(f"{dash_duo.server_url}/tv?panels=score,topics,comments&dwell=3")
     wait_for_text(dash_duo, "#score-value", "50", timeout=10)
     time.sleep(1.5)  # the first status and figure callbacks of the page
     driver.execute_script(WATCH_DASH)
     assert driver.execute_script("return window.npsTv.tick.id;") is None  # the wall has none
     seen, turns = [], driver.execute_script("return window.npsTv.rotation.turns || 0;")
-    deadline = time.monotonic() + 9
+    deadline = time.monotonic() + 12
     while time.monotonic() < deadline and len(seen) < 4:
         current = active_panel(dash_duo)
         if current and (not seen or seen[-1] != current):
@@ -251,10 +251,9 @@ def test_a_new_build_reloads_each_screen_at_its_own_offset(wall):
     assert dash_duo.find_element("#tv-root").get_attribute("data-build-id") == "third-build"
 
 
-def test_the_scroll_is_a_transform_and_a_new_comment_keeps_the_other_cards(wall):
-    """The comments scroll as one compositor animation (transform, will-change), with no
-    script per frame and no layout while idle; a new comment adds its card (and its loop
-    copy) and leaves the other cards' elements as they were (React keys them by id)."""
+def test_the_scroll_is_a_compositor_animation_with_no_script_per_frame(wall):
+    """The comments scroll as one compositor animation (transform, will-change, a step a
+    pixel), with no script per frame and no layout while idle; a new comment still arrives."""
     dash_duo, dash_app = wall
     driver = dash_duo.driver
     driver.get(f"{dash_duo.server_url}/tv?panels=comments")
@@ -264,24 +263,25 @@ def test_the_scroll_is_a_transform_and_a_new_comment_keeps_the_other_cards(wall)
     animations = [a for a in driver.execute_script(RUNNING_ANIMATIONS)
                   if "comments-track" in a["target"]]
     assert len(animations) == 1 and set(animations[0]["props"]) == {"transform"}, animations
-    assert driver.execute_script(
-        f"return getComputedStyle(document.querySelector('{track}')).willChange;") == "transform"
+    style = f"""var t = document.querySelector("{track}"), s = getComputedStyle(t);
+        return [s.willChange, s.animationTimingFunction, Math.round(t.offsetHeight / 2)];"""
+    # A step a pixel: the compositor draws only when the track has moved a whole pixel.
+    steps = driver.execute_script(style)
+    assert steps[:2] == ["transform", f"steps({steps[2]})"], steps
     driver.execute_script(
         "window.__frames = 0; var raf = window.requestAnimationFrame;"
         "window.requestAnimationFrame = function (f) { window.__frames += 1;"
         " return raf.call(window, f); };")
     assert layouts_over(driver, 5) <= 2  # the cards are days old: their times stand still
     assert driver.execute_script("return window.__frames;") == 0
-    first = f"document.querySelector('{track} > .comment-card')"
-    kept = driver.execute_script(f"var c = {first}; c.__kept = true; return c.dataset.id;")
     unique = "The new report builder is a joy"
     get_services(dash_app).store.upsert_responses([
         make_record(3000, 10, when=datetime.now(UTC), comment=unique, product="Ledger")])
     wait_for_text(dash_duo, f"{track} > .comment-card", unique, timeout=POLL_SECONDS + 4)
-    assert driver.execute_script(
-        f"var c = document.getElementById('comment-card-{kept}');"
-        "return [c.__kept === true, c.dataset.id, c.isConnected];") == [True, kept, True]
     copies = driver.execute_script(
         f"return document.querySelectorAll('{track} .comments-clone > .comment-card').length;")
     assert copies == driver.execute_script(
         f"return document.querySelectorAll('{track} > .comment-card').length;")
+    time.sleep(1.5)  # Dash draws the feed anew: nps_tv.js measures the new track within 1 s
+    steps = driver.execute_script(style)
+    assert steps[:2] == ["transform", f"steps({steps[2]})"], steps
