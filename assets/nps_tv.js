@@ -1,5 +1,6 @@
-/* NPS TV in the browser: panel rotation, the "updated" label, figure scaling, the gong
- * (clientside callbacks in the nps_tv namespace), relative times, and the wall's watchdog.
+/* NPS TV in the browser: panel rotation and the "updated" label (plain DOM work, no Dash
+ * callback), figure scaling and the gong's card (clientside callbacks in the nps_tv
+ * namespace), the comments' scroll steps, relative times, and the wall's watchdog.
  * Self-contained: no libraries, nothing fetched but /health. */
 (function () {
   "use strict";
@@ -15,7 +16,7 @@
   var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
     "Dec"];
 
-  var rotation = { idx: 0, since: 0, key: null, last: null };
+  var rotation = { idx: 0, since: 0, key: null, turns: 0 };
   var status = { receivedAt: 0, last: [] };
   var gongState = { ready: false, seen: null, until: 0, shownAt: 0 };
   var watchdog = { fails: 0, want: null, busy: false };
@@ -86,7 +87,7 @@
     if (rotationDue(now)) {
       rotation.idx = nextShown(panels, rotation.idx, config);
       rotation.since = now;
-      rotation.turns = (rotation.turns || 0) + 1;
+      rotation.turns += 1;
     }
     showPanel(config.names, panels[rotation.idx]);
   }
