@@ -65,6 +65,7 @@ class LivePage:
     scale: str  # "viewport" (the wall fills the screen) or "manager" (a smaller grid)
     every_panel: bool  # True: shows all panels whatever ``?panels=`` says
     asks: bool = False  # True: polls when its tick's stamp changes (app/ask.py), else timed
+    ticks: bool = True  # True: has a tick Interval that nps_tv.js bumps when its status moves
 
     def parts(self) -> tuple[Panel, ...]:
         """The panels and overlays of this page, in the poll callback's output order."""
@@ -117,7 +118,8 @@ def build_config(page: LivePage, services: Services, query: dict[str, str],
             "skip_empty": [p.name for p in panels() if p.skip_when_empty],
             "stale": settings.stale_seconds,
             "poll": settings.poll_seconds, "lost_after": max(3 * settings.poll_seconds, 10.0),
-            "tz": settings.timezone, "scale": page.scale, **extra}
+            "tz": settings.timezone, "scale": page.scale, "prefix": page.ids.prefix,
+            "tick": page.ids.tick if page.ticks else None, **extra}
 
 
 def build_frame(page: LivePage, services: Services, config: dict,
@@ -130,11 +132,14 @@ def build_frame(page: LivePage, services: Services, config: dict,
     poll_ms = (int(SAFETY_NET_SECONDS * 1000) if page.asks
                else live_status.screen_poll_ms(services.settings))
     asked = [dcc.Store(id=ids.ask, data=None)] if page.asks else []
+    # Never fires by itself: assets/nps_tv.js bumps it when the page's status changes (the
+    # manager's workspace waits for it). The wall has none: it rotates, keeps its clock and
+    # staleness and ends its gong in the browser alone, with no Dash callback.
+    ticked = [dcc.Interval(id=ids.tick, interval=1000, disabled=True)] if page.ticks else []
     return [
         dcc.Interval(id=ids.poll, interval=poll_ms),
         *asked,
-        # Never fires by itself: assets/nps_tv.js bumps it only when something is due.
-        dcc.Interval(id=ids.tick, interval=1000, disabled=True),
+        *ticked,
         dcc.Store(id=ids.config, data=config),
         dcc.Store(id=ids.state, data=first.state),
         dcc.Store(id=ids.status, data=first.status),
@@ -213,15 +218,14 @@ def register_poll(dash_app: Dash, page: LivePage, services: Services,
 
 
 def register_client(dash_app: Dash, page: LivePage) -> None:
-    """The browser-side callbacks both pages share: the staleness label and clock, the
-    connection and data-source notice, and each figure's scaling (assets/nps_tv.js)."""
+    """The browser-side callbacks both pages share: the status store handed to
+    assets/nps_tv.js, which paints the staleness label, the clock and the connection and
+    data-source notice itself (no outputs: those elements' text and class are the script's,
+    so a clock minute or a staleness step costs no Dash cycle), and each figure's scaling."""
     ids = page.ids
     dash_app.clientside_callback(
         ClientsideFunction("nps_tv", "status"),
-        Output(ids.updated, "children"), Output(ids.updated, "className"),
-        Output(ids.clock, "children"), Output(ids.connection, "children"),
-        Output(ids.connection, "className"),
-        Input(ids.tick, "n_intervals"), Input(ids.status, "data"), State(ids.config, "data"))
+        Input(ids.status, "data"), State(ids.config, "data"))
     for panel in panels():
         if panel.figure:
             dash_app.clientside_callback(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from dash import ClientsideFunction, Dash, Input, Output, State, html
+from dash import ClientsideFunction, Dash, Input, Output, html
 
 from app import ask, live, live_page, live_status
 from app.dash_guard import client_query
@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from app.services import Services
 
 IDS = PageIds("tv")
-PAGE = LivePage(IDS, surface="wall", scale="viewport", every_panel=False, asks=True)
+PAGE = LivePage(IDS, surface="wall", scale="viewport", every_panel=False, asks=True,
+                ticks=False)
 STAGE = "tv-stage"
 GONG_ID = "tv-gong"
 LATEST = IDS.store(GONG.name)  # the gong's data: the newest response
@@ -138,15 +139,13 @@ def run_update(services: Services, config: Any, state: Any) -> list:
 
 
 def register_callbacks(dash_app: Dash, services: Services) -> None:
-    """Wire the wall's server poll and its client-side rotation, status, figure and gong."""
+    """Wire the wall's server poll, its status and figures, and the gong's card. The rotation
+    has no callback: assets/nps_tv.js moves ``is-active`` between the mounted panels (from the
+    page config's ``names``, ``panels``, ``dwell`` and ``skip_empty``), so a rotation costs
+    no request, no Dash cycle and no React render."""
     live_page.register_poll(dash_app, PAGE, services, run_update)
     live_page.register_client(dash_app, PAGE)
+    # Only the card: the gong's class (shown, hidden) belongs to nps_tv.js.
     dash_app.clientside_callback(
-        ClientsideFunction("nps_tv", "rotate"),
-        *[Output(panel_id(panel.name), "className") for panel in panels()],
-        *[Output(nav_id(panel.name), "className") for panel in panels()],
-        Input(IDS.tick, "n_intervals"), State(IDS.config, "data"))
-    dash_app.clientside_callback(
-        ClientsideFunction("nps_tv", "gong"),
-        Output(GONG_ID, "children"), Output(GONG_ID, "className"),
-        Input(LATEST, "data"), Input(IDS.tick, "n_intervals"))
+        ClientsideFunction("nps_tv", "gong"), [Output(GONG_ID, "children")],
+        Input(LATEST, "data"))

@@ -1,9 +1,9 @@
 /* NPS TV's wall asks cheaply (issue 13): every data-ask-ms it GETs its tick (app/ask.py), a
  * few hundred bytes or a bodiless 304, and only when the screen's stamp changes does it write
  * the tv-ask store, which runs the wall's Dash poll (the parts, sent as patches). Every answer
- * also refreshes the status store (staleness, data-source trouble, an admin's reload), so the
- * "updated" label, the connection notice and the watchdog in nps_tv.js work as before (its
- * /health check still reloads on a new build).
+ * is also handed to nps_tv.js (npsTv.hear: staleness, data-source trouble, an admin's
+ * reload), which paints the "updated" label and the connection notice and feeds the watchdog
+ * without a Dash cycle (its /health check still reloads on a new build).
  * Refused share links: the fetch wrapper in nps_tv.js reads X-NPS-TV-Link on any answer. */
 (function () {
   "use strict";
@@ -24,27 +24,14 @@
     return out;
   }
 
-  var SHOWN = ["ok", "hhmm", "trouble", "error", "reload"];
-
-  /* Whether the status the page shows would read the same: only the poll's age moved. */
-  function sameShown(a, b) {
-    return !!a && SHOWN.every(function (k) { return a[k] === b[k]; });
-  }
-
   function heard(response) {
     var body = ask.body;
     if (!body) { return; }
     var age = parseFloat(response.headers.get("X-NPS-TV-Age"));
     var next = statusOf(body, isNaN(age) ? 0 : age);
-    var tv = window.npsTv && window.npsTv.status;
-    if (tv && sameShown(tv.data, next)) {
-      // A Dash cycle a second costs a TV stick more than anything else on the wall: when only
-      // the age moved, nps_tv.js's own clock (receivedAt, age) is set instead of the store.
-      tv.data.age = next.age;
-      tv.receivedAt = Date.now();
-    } else {
-      setProps("tv-status", { data: next });
-    }
+    // A Dash cycle costs a TV stick more than anything else on the wall: nps_tv.js paints the
+    // status itself, so an answer is handed to it and never runs one.
+    window.npsTv.hear(next);
     if (window.npsTv && window.npsTv.access) { window.npsTv.access.refused = null; }
     if (body.stamp !== ask.stamp) {
       ask.stamp = body.stamp;

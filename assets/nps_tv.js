@@ -1,5 +1,6 @@
-/* NPS TV in the browser: panel rotation, the "updated" label, figure scaling, the gong
- * (clientside callbacks in the nps_tv namespace), relative times, and the wall's watchdog.
+/* NPS TV in the browser: panel rotation and the "updated" label (plain DOM work, no Dash
+ * callback), figure scaling and the gong's card (clientside callbacks in the nps_tv
+ * namespace), the comments' scroll steps, relative times, and the wall's watchdog.
  * Self-contained: no libraries, nothing fetched but /health. */
 (function () {
   "use strict";
@@ -15,7 +16,7 @@
   var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
     "Dec"];
 
-  var rotation = { idx: 0, since: 0, key: null, last: null };
+  var rotation = { idx: 0, since: 0, key: null, turns: 0 };
   var status = { receivedAt: 0, last: [] };
   var gongState = { ready: false, seen: null, until: 0, shownAt: 0 };
   var watchdog = { fails: 0, want: null, busy: false };
@@ -49,57 +50,55 @@
     return out;
   }
 
-  /* Only send what changed since the previous call, so React leaves the rest alone. */
-  function changedOnly(values, previous) {
-    return values.map(function (v, i) {
-      return previous[i] === v ? window.dash_clientside.no_update : v;
-    });
+  /* Adds or removes one class, touching the element only when that changes something (an
+   * unchanged class list costs no style recalculation). */
+  function setClass(el, name, on) {
+    if (el && el.classList.contains(name) !== on) { el.classList.toggle(name, on); }
   }
 
-  // -- rotation -----------------------------------------------------------------------------
-  function rotate(_n, config) {
-    // Every panel of the registry, in order (the page config names them; see
-    // app/panels/registry.py): the callback's outputs are their sections, then their items.
-    var names = (config && config.names) || [];
-    learnTick();
-    if (!config) { return noUpdate(window.dash_clientside.callback_context.outputs_list.length); }
+  // -- rotation: purely in the browser. Every panel stays mounted; the active one gets
+  // is-active (CSS fades it in and starts its progress bar). No Dash callback, no React
+  // render and no request per rotation: a TV stick spends nothing between data changes.
+  // The classes belong to this script: no Dash callback writes the sections' className.
+  function rotationPanels(config) {
+    return config && config.panels && config.panels.length ? config.panels : [];
+  }
+
+  function learnRotation(config, now) {
+    var key = rotationPanels(config).join(",");
+    if (!config || !config.names || rotation.key === key) { return; }
     rotation.config = config;
-    var panels = config.panels && config.panels.length ? config.panels : names;
-    var now = Date.now();
-    var key = panels.join(",");
-    if (rotation.key !== key) {
-      rotation.key = key; rotation.idx = 0; rotation.since = now; rotation.last = null;
-    }
-    if (panels.length > 1) {
-      var dwell = ((config.dwell || {})[panels[rotation.idx]] || 15) * 1000;
-      if (now - rotation.since >= dwell || isSkipped(panels[rotation.idx], config)) {
-        rotation.idx = nextShown(panels, rotation.idx, config);
-        rotation.since = now;
-      }
-    }
-    var active = panels[rotation.idx];
-    var classes = names.map(function (name) {
-      var cls = "tv-panel tv-panel--" + name;
-      if (panels.indexOf(name) < 0) { return cls + " is-off"; }
-      return name === active ? cls + " is-active" : cls;
-    });
-    var nav = names.map(function (name) {
-      if (panels.indexOf(name) < 0) { return "tv-nav-item is-off"; }
-      return name === active ? "tv-nav-item is-active" : "tv-nav-item";
-    });
-    var signature = classes.join("|");
-    if (signature === rotation.last) { return noUpdate(2 * names.length); }
-    rotation.last = signature;
-    return classes.concat(nav);
+    rotation.key = key; rotation.idx = 0; rotation.since = now;
   }
 
-  /* Whether rotate() would move on now: the dwell is over or the panel has nothing to say. */
+  /* Whether the rotation moves on now: the dwell is over or the panel has nothing to say. */
   function rotationDue(now) {
     var config = rotation.config;
-    var panels = config && config.panels && config.panels.length ? config.panels : [];
-    if (panels.length < 2 || rotation.key !== panels.join(",")) { return false; }
+    var panels = rotationPanels(config);
+    if (panels.length < 2) { return false; }
     var dwell = ((config.dwell || {})[panels[rotation.idx]] || 15) * 1000;
     return now - rotation.since >= dwell || isSkipped(panels[rotation.idx], config);
+  }
+
+  function rotate(now) {
+    var config = rotation.config;
+    var panels = rotationPanels(config);
+    if (!panels.length) { return; }
+    if (rotationDue(now)) {
+      rotation.idx = nextShown(panels, rotation.idx, config);
+      rotation.since = now;
+      rotation.turns += 1;
+    }
+    showPanel(config.names, panels[rotation.idx]);
+  }
+
+  /* Marks ``active`` and its item in the bar; idempotent, so a re-drawn page is put right. */
+  function showPanel(names, active) {
+    for (var i = 0; i < names.length; i++) {
+      var on = names[i] === active;
+      setClass(document.getElementById("tv-panel-" + names[i]), "is-active", on);
+      setClass(document.getElementById("tv-nav-" + names[i]), "is-active", on);
+    }
   }
 
   /* A panel declared skip_when_empty (app/panels/registry.py) that says nothing happened
@@ -118,6 +117,10 @@
   }
 
   // -- status: "updated hh:mm", staleness, connection notice, clock -------------------------
+  // Painted straight into the page's own elements (their text and class belong to this
+  // script), once a second when something shown changes: the clock's minute, a staleness
+  // step, the connection notice. Data comes from the Dash status store (a poll) or, on an
+  // asking wall, from each ask answer (assets/nps_ask.js calls hear()), never a Dash cycle.
   var clocks = {};
   function formatClock(tz, now) {
     var key = tz || "";
@@ -132,22 +135,22 @@
     return clocks[key].format(new Date(now));
   }
 
-  function updateStatus(_n, data, config) {
-    var cfg = config || {};
-    var ctx = window.dash_clientside.callback_context;
-    var triggered = (ctx && ctx.triggered ? ctx.triggered : []).map(function (t) {
-      return t.prop_id;
-    });
-    learnTick();
+  /* The status store's callback (no outputs): a poll brought the status, or the page loaded. */
+  function updateStatus(data, config) {
     var now = Date.now();
-    var fresh = triggered.some(function (p) { return /\.data$/.test(p); });
-    if (!status.receivedAt || fresh) { status.receivedAt = now; }
-    status.data = data; status.cfg = cfg;
+    status.cfg = config || {};
+    learnRotation(config, now);
+    if (config && config.tick) { tick.id = config.tick; }
+    hear(data, now);
+    rotate(now);
+  }
+
+  /* The server answered with ``data`` (a poll, or an ask of assets/nps_ask.js). */
+  function hear(data, now) {
+    status.receivedAt = now || Date.now();
+    status.data = data;
     reloadIfAsked(data);
-    var values = statusValues(data, cfg, now);
-    var out = changedOnly(values, status.last);
-    status.last = values;
-    return out;
+    paintStatus(status.receivedAt);
   }
 
   /* The label, its class, the clock, the notice and its class, as of ``now``. */
@@ -185,43 +188,49 @@
     return [label, cls, formatClock(cfg.tz, now), notice, noticeCls];
   }
 
-  // -- the tick: the page's 1 s Interval is disabled; this plain timer bumps it only when
-  // something on screen is due (the rotation, the clock's minute, staleness, a notice, the
-  // gong's end), so an idle wall runs no Dash callback, render or layout in between.
-  var tick = { id: null, n: 0 };
-  function learnTick() {
-    var ctx = window.dash_clientside.callback_context;
-    var inputs = (ctx && ctx.inputs_list) || [];
-    for (var i = 0; i < inputs.length && !tick.id; i++) {
-      var id = inputs[i] && inputs[i].id;
-      if (typeof id === "string" && /-tick$/.test(id)) { tick.id = id; }
-    }
-  }
+  var STATUS_PARTS = [["updated", "textContent"], ["updated", "className"],
+    ["clock", "textContent"], ["connection", "textContent"], ["connection", "className"]];
 
-  function tickDue(now) {
-    if (rotationDue(now)) { return "rotate"; }
-    if (gongState.until && now > gongState.until) { return "gong"; }
-    if (status.cfg) {
-      var values = statusValues(status.data, status.cfg, now);
-      for (var i = 0; i < values.length; i++) {
-        if (values[i] !== status.last[i]) { return "status"; }
+  /* Writes what changed of the status into the page; true when something did. */
+  function paintStatus(now) {
+    var cfg = status.cfg;
+    if (!cfg || !cfg.prefix) { return false; }
+    var values = statusValues(status.data, cfg, now);
+    var changed = false;
+    for (var i = 0; i < values.length; i++) {
+      var el = document.getElementById(cfg.prefix + "-" + STATUS_PARTS[i][0]);
+      if (el && el[STATUS_PARTS[i][1]] !== values[i]) {
+        el[STATUS_PARTS[i][1]] = values[i];
+        changed = true;
       }
     }
-    return null;
+    status.last = values;
+    return changed;
   }
 
-  function runTick() {
-    var setProps = window.dash_clientside && window.dash_clientside.set_props;
-    if (!tick.id || !setProps) { return; }
-    var due = tickDue(Date.now());
-    if (due) {
-      tick.n += 1;
-      tick.last = due;
-      setProps(tick.id, { n_intervals: tick.n });
+  // -- once a second: the rotation, the status, the gong's end. Plain DOM work that touches
+  // the page only when something is due. The manager page's tick Interval (its workspace
+  // waits for one while the reader types) is bumped when its status changed; the wall has
+  // no tick at all.
+  var tick = { id: null, n: 0, seconds: 0 };
+  function everySecond() {
+    var now = Date.now();
+    tick.seconds += 1;
+    rotate(now);
+    endGong(now);
+    watchScroll();
+    if (paintStatus(now) && tick.id) {
+      var setProps = window.dash_clientside && window.dash_clientside.set_props;
+      if (setProps) {
+        tick.n += 1;
+        tick.last = "status";
+        setProps(tick.id, { n_intervals: tick.n });
+      }
     }
   }
-  setInterval(runTick, 1000);
+  setInterval(everySecond, 1000);
   window.npsTv.tick = tick;
+  window.npsTv.hear = function (data) { hear(data, Date.now()); };
 
   /* An admin asked this screen (or every screen) to reload: the stamp is newer than the page
    * (both are server times, so the TV's own clock does not matter). */
@@ -264,6 +273,8 @@
   }
 
   // -- the gong: a new response takes the stage for a few seconds ---------------------------
+  // The callback renders the card (new data brings a Dash cycle anyway); showing and hiding
+  // is this script's class on #tv-gong (no Dash callback writes it), ended by everySecond.
   function el(type, className, children) {
     return { namespace: "dash_html_components", type: type,
       props: { className: className, children: children } };
@@ -286,13 +297,14 @@
     ]);
   }
 
-  function gong(latest, _n) {
+  function gongElement() { return document.getElementById("tv-gong"); }
+
+  function gong(latest) {
     var now = Date.now();
-    learnTick();
     if (!gongState.ready) {  // what was already there when the page loaded is not news
       gongState.ready = true;
       gongState.seen = latest ? latest.id : null;
-      return noUpdate(2);
+      return noUpdate(1);
     }
     if (latest && latest.id !== gongState.seen) {
       gongState.seen = latest.id;
@@ -300,18 +312,23 @@
       if (recent && now - gongState.shownAt > GONG_GAP_SECONDS * 1000) {
         gongState.shownAt = now;
         gongState.until = now + (GONG_SECONDS[latest.category] || 6) * 1000;
-        return [renderGong(latest), "tv-gong is-showing gong-" + latest.category];
+        var box = gongElement();
+        if (box) { box.className = "tv-gong is-showing gong-" + latest.category; }
+        return [renderGong(latest)];
       }
     }
-    if (gongState.until && now > gongState.until) {
-      gongState.until = 0;
-      return [window.dash_clientside.no_update, "tv-gong"];
-    }
-    return noUpdate(2);
+    return noUpdate(1);
+  }
+
+  function endGong(now) {
+    if (!gongState.until || now <= gongState.until) { return; }
+    gongState.until = 0;
+    var box = gongElement();
+    if (box) { box.className = "tv-gong"; }
   }
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
-    nps_tv: { rotate: rotate, status: updateStatus, scale_figure: scaleFigure, gong: gong }
+    nps_tv: { status: updateStatus, scale_figure: scaleFigure, gong: gong }
   });
 
   // -- relative times ("4 min ago"), mirrored from app.panels.format_ago --------------------
@@ -357,6 +374,27 @@
   }
   setInterval(shiftStage, SHIFT_EVERY_MS);
   window.npsTv.shiftStage = shiftStage;
+
+  // -- the comments' scroll: one CSS animation on the compositor (nps_tv.css), a step per
+  // pixel of the half it moves. A ResizeObserver keeps that count right as cards come and go
+  // or the screen changes size; nothing runs per frame.
+  var scroll = { track: null, observer: null, steps: 0 };
+  function watchScroll() {
+    var track = document.getElementById("comments-list");
+    if (track === scroll.track || !window.ResizeObserver) { return; }
+    if (!scroll.observer) {
+      scroll.observer = new window.ResizeObserver(function (entries) {
+        var box = entries[entries.length - 1];
+        var steps = Math.max(1, Math.round(box.target.offsetHeight / 2));
+        box.target.style.setProperty("--scroll-steps", String(steps));
+        scroll.steps = steps;
+      });
+    }
+    if (scroll.track) { scroll.observer.unobserve(scroll.track); }
+    scroll.track = track;
+    if (track) { scroll.observer.observe(track); }
+  }
+  window.npsTv.scroll = scroll;
 
   // -- low power: the comments turn a page every few seconds instead of scrolling ----------
   var PAGE_EVERY_MS = 12000;

@@ -5,13 +5,15 @@
     python benchmarks/bench_wall_cpu.py --no-data-poll      # without the once-a-second ask
     python benchmarks/bench_wall_cpu.py --ref main          # before (git ref) and after
     python benchmarks/bench_wall_cpu.py --targets "dwell=10&power=low"
+    python benchmarks/bench_wall_cpu.py --repeat 3          # each target thrice, interleaved
 
 Serves a demo store on 127.0.0.1, opens each target (the rotating wall ``/tv?dwell=10`` and
 each panel alone, ``/tv?panels=score`` ...) in headless Chromium (Debian's chromium and
 chromedriver) at 1920x1080, lets it settle, then reads the DevTools performance metrics
 (CDP ``Performance.getMetrics``) at the start and the end of the sample. Prints per minute:
-main-thread busy time (TaskDuration), script time, layouts, style recalculations, the JS heap
-in use at the end, and the CPU seconds of the renderer and of all Chromium processes (from
+main-thread busy time (TaskDuration, wall time), the main thread's own CPU time (ThreadTime,
+which a loaded machine inflates far less), script time, layouts, style recalculations, the JS
+heap in use at the end, and the CPU seconds of the renderer and of all Chromium processes (from
 /proc: the DevTools durations are wall time, so a loaded machine inflates them). The budget
 (issue 13) is <= 2 s of main-thread time per minute for the rotating wall, and layouts only
 when data or the panel changes.
@@ -29,6 +31,7 @@ import argparse
 import json
 import logging
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,7 +40,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-METRICS = ("TaskDuration", "ScriptDuration", "LayoutCount", "RecalcStyleCount")
+METRICS = ("TaskDuration", "ThreadTime", "ScriptDuration", "LayoutCount", "RecalcStyleCount")
 CHROME_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
                 "--no-first-run", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--window-size=1920,1080")
@@ -55,6 +58,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="add a live response every this many seconds (0: none)")
     parser.add_argument("--ref", default=None, help="also measure this git ref (before)")
     parser.add_argument("--app-root", default=str(ROOT), help="checkout whose app is measured")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="measure every target this many times (interleaved) and print "
+                             "the spread")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON only")
     parser.add_argument("--env", action="append", default=[],
                         help="NAME=VALUE setting for the server (e.g. NPS_TV_WALL_POWER=low)")
@@ -169,20 +175,42 @@ def run_here(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     sys.path.insert(0, args.app_root)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     targets = args.targets or default_targets()
-    results: dict[str, dict[str, float]] = {}
+    runs: dict[str, list[dict[str, float]]] = {query: [] for query in targets}
     with tempfile.TemporaryDirectory() as tmp:
         base, shutdown = serve(args, tmp)
         driver = chrome()
         try:
-            for query in targets:
-                results[query] = measure(driver, f"{base}/tv?{query}", args.warmup,
-                                         args.seconds)
-                if not args.json:
-                    print(row(query, results[query]), flush=True)
+            for _ in range(max(args.repeat, 1)):
+                for query in targets:
+                    figures = measure(driver, f"{base}/tv?{query}", args.warmup, args.seconds)
+                    figures["load"] = os.getloadavg()[0]
+                    runs[query].append(figures)
+                    if not args.json:
+                        print(row(query, figures), flush=True)
         finally:
             driver.quit()
             shutdown()
-    return results
+    if args.repeat > 1 and not args.json:
+        print_spread(runs)
+    return {query: median_of(figures) for query, figures in runs.items()}
+
+
+def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over the runs of one target."""
+    return {name: statistics.median(run[name] for run in runs) for name in runs[0]}
+
+
+def print_spread(runs: dict[str, list[dict[str, float]]]) -> None:
+    """Minimum, median and maximum of the main-thread figures and the layouts per target."""
+    print("\nspread over runs (min / median / max)")
+    for query, figures in runs.items():
+        parts = []
+        for name, label in (("TaskDuration", "main s/min"), ("ThreadTime", "main CPU s/min"),
+                            ("LayoutCount", "layouts/min"), ("load", "load")):
+            values = sorted(run[name] for run in figures)
+            parts.append(f"{label} {values[0]:.2f} / {statistics.median(values):.2f} / "
+                         f"{values[-1]:.2f}")
+        print(f"{query[:30]:<30} " + "; ".join(parts))
 
 
 def run_ref(args: argparse.Namespace, ref: str) -> dict[str, dict[str, float]]:
@@ -193,7 +221,8 @@ def run_ref(args: argparse.Namespace, ref: str) -> dict[str, dict[str, float]]:
         subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
         argv = [sys.executable, __file__, "--json", "--app-root", tmp,
                 "--seconds", str(args.seconds), "--warmup", str(args.warmup),
-                "--feed", str(args.feed), *(["--no-data-poll"] if args.no_data_poll else []),
+                "--feed", str(args.feed), "--repeat", str(args.repeat),
+                *(["--no-data-poll"] if args.no_data_poll else []),
                 *(x for pair in args.env for x in ("--env", pair)),
                 *(["--targets", *args.targets] if args.targets else [])]
         out = subprocess.run(argv, check=True, capture_output=True, text=True, cwd=tmp,
@@ -201,15 +230,17 @@ def run_ref(args: argparse.Namespace, ref: str) -> dict[str, dict[str, float]]:
         return json.loads(out.strip().splitlines()[-1])
 
 
-HEADER = (f"{'target':<30} {'main s/min':>10} {'script s/min':>12} {'layouts/min':>11} "
-          f"{'styles/min':>10} {'heap MB':>8} {'renderer CPU':>12} {'chromium CPU':>12}")
+HEADER = (f"{'target':<30} {'main s/min':>10} {'main CPU':>8} {'script s/min':>12} "
+          f"{'layouts/min':>11} {'styles/min':>10} {'heap MB':>8} {'renderer CPU':>12} "
+          f"{'chromium CPU':>12} {'load':>6}")
 
 
 def row(query: str, f: dict[str, float], label: str = "") -> str:
-    return (f"{(label + query)[:30]:<30} {f['TaskDuration']:>10.2f} {f['ScriptDuration']:>12.2f} "
+    return (f"{(label + query)[:30]:<30} {f['TaskDuration']:>10.2f} "
+            f"{f.get('ThreadTime', float('nan')):>8.2f} {f['ScriptDuration']:>12.2f} "
             f"{f['LayoutCount']:>11.0f} {f['RecalcStyleCount']:>10.0f} {f['heap_mb']:>8.1f} "
             f"{f.get('renderer_cpu', float('nan')):>12.2f} "
-            f"{f.get('chromium_cpu', float('nan')):>12.2f}")
+            f"{f.get('chromium_cpu', float('nan')):>12.2f} {f.get('load', float('nan')):>6.2f}")
 
 
 def main(argv: list[str] | None = None) -> None:

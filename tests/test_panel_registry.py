@@ -167,9 +167,18 @@ def test_a_registered_panel_is_polled_and_rebuilt_when_its_data_changes(sample_a
     assert "7 answers on the wall" in json.dumps(json.loads(reply.data)["response"])
 
 
-def test_the_rotation_callback_covers_a_registered_panel(sample_app):
-    rotate = next(k for k in sample_app.callback_map if "tv-panel-score.className" in k)
-    assert "tv-panel-sample.className" in rotate and "tv-nav-sample.className" in rotate
+def test_the_rotation_is_the_browsers_alone(sample_app):
+    """The wall rotates in the browser (assets/nps_tv.js moves ``is-active`` between the
+    mounted panels, a registered one included: its section, bar item and config entry are
+    checked above). No Dash callback writes a panel's or a bar item's class, and none waits
+    on a tick, so a rotation costs no request, no Dash cycle and no React render."""
+    outputs = " ".join(sample_app.callback_map)
+    assert "tv-panel-" not in outputs and "tv-nav-" not in outputs
+    assert "tv-gong.className" not in outputs  # the gong's class is the script's too
+    inputs = {i["id"] for cb in sample_app.callback_map.values() for i in cb["inputs"]}
+    assert tv.IDS.status in inputs and tv.IDS.tick not in inputs
+    flat = _flat(tv.build_layout({"panels": "sample,score"}, get_services(sample_app)))
+    assert f'"{tv.IDS.tick}"' not in flat and '"tick": null' in flat
 
 
 def test_a_panel_with_nothing_to_say_is_marked_for_the_rotation_to_skip(sample_app):

@@ -154,24 +154,58 @@ def test_each_screen_keeps_its_own_reload_offset(wall):
     assert attrs == ["600", "60"]
 
 
-def test_the_tick_runs_callbacks_only_when_something_is_due(wall):
+# Counts what Dash does from now on: notifications of its Redux stores (every callback,
+# prop change and React render of Dash's goes through one) and the server callbacks sent.
+WATCH_DASH = """
+var seen = window.__dashSeen = {store: 0};
+(window.dash_stores || []).forEach(function (s) { s.subscribe(function () { seen.store += 1; }); });
+seen.requests = performance.getEntriesByType('resource').filter(function (e) {
+  return /_dash-update-component/.test(e.name); }).length;
+"""
+DASH_SEEN = """
+var seen = window.__dashSeen;
+return [seen.store, performance.getEntriesByType('resource').filter(function (e) {
+  return /_dash-update-component/.test(e.name); }).length - seen.requests];
+"""
+
+
+def test_rotation_clock_and_staleness_run_no_dash_callback(wall):
+    """The wall rotates, keeps its clock and shows a lost connection in the browser alone:
+    with nothing new from the server, no Dash callback runs (no store notification, so no
+    React render) and no callback request is sent, however many panels go by."""
     dash_duo, _ = wall
     driver = dash_duo.driver
-    driver.get(f"{dash_duo.server_url}/tv?panels=score")
+    driver.get(f"{dash_duo.server_url}/tv?panels=score,topics,comments&dwell=3")
     wait_for_text(dash_duo, "#score-value", "50", timeout=10)
-    time.sleep(2)
-    # Idle: at most the clock's minute (and the first status check) in 6 s, not 6 ticks.
-    first = driver.execute_script("return window.npsTv.tick.n;")
-    time.sleep(6)
-    assert driver.execute_script("return window.npsTv.tick.n;") - first <= 2
-    # Silence from the server is due: with the data poll and the asks stopped (nps_ask.js asks
-    # only while the root names its ask path; each answer counts as hearing from the server),
-    # the tick alone shows the connection notice.
-    driver.execute_script("window.dash_clientside.set_props('tv-poll', {disabled: true});"
-                          "document.getElementById('tv-root').removeAttribute('data-ask-path');"
-                          "window.npsTv.status.receivedAt = Date.now() - 600000;")
+    time.sleep(1.5)  # the first status and figure callbacks of the page
+    driver.execute_script(WATCH_DASH)
+    assert driver.execute_script("return window.npsTv.tick.id;") is None  # the wall has none
+    seen, turns = [], driver.execute_script("return window.npsTv.rotation.turns || 0;")
+    deadline = time.monotonic() + 12
+    while time.monotonic() < deadline and len(seen) < 4:
+        current = active_panel(dash_duo)
+        if current and (not seen or seen[-1] != current):
+            seen.append(current)
+        time.sleep(0.2)
+    assert len(seen) >= 4, seen  # three rotations at least, in the URL's order
+    order = ["tv-panel-score", "tv-panel-topics", "tv-panel-comments"]
+    first = order.index(seen[0])
+    assert seen == [order[(first + i) % 3] for i in range(len(seen))]
+    nav = driver.execute_script("return document.querySelector('.tv-nav-item.is-active').id;")
+    assert nav == active_panel(dash_duo).replace("tv-panel-", "tv-nav-")
+    assert driver.execute_script("return window.npsTv.rotation.turns;") - turns >= 3
+    assert dash_duo.find_element("#tv-clock").text.count(":") == 1
+    assert "is-fresh" in dash_duo.find_element("#tv-updated").get_attribute("class")
+    assert driver.execute_script(DASH_SEEN) == [0, 0]
+    # Silence from the server: with the asks stopped (nps_ask.js asks only while the root
+    # names its ask path) and the last answer an hour old, the notice and the red label
+    # show, still without a Dash callback.
+    driver.execute_script("document.getElementById('tv-root').removeAttribute('data-ask-path');"
+                          "window.npsTv.status.receivedAt = Date.now() - 3600000;")
     wait_for_text(dash_duo, ".tv-connection", "Connection lost", timeout=4)
-    assert driver.execute_script("return window.npsTv.tick.last;") == "status"
+    assert "is-shown" in dash_duo.find_element(".tv-connection").get_attribute("class")
+    assert "is-red" in dash_duo.find_element("#tv-updated").get_attribute("class")
+    assert driver.execute_script(DASH_SEEN) == [0, 0]
 
 
 def _screen_with_offset(low: float, high: float, spread: float) -> str:
@@ -215,3 +249,39 @@ def test_a_new_build_reloads_each_screen_at_its_own_offset(wall):
         time.sleep(0.5)
     assert not driver.execute_script("return window.__samePage === true;"), "no reload"
     assert dash_duo.find_element("#tv-root").get_attribute("data-build-id") == "third-build"
+
+
+def test_the_scroll_is_a_compositor_animation_with_no_script_per_frame(wall):
+    """The comments scroll as one compositor animation (transform, will-change, a step a
+    pixel), with no script per frame and no layout while idle; a new comment still arrives."""
+    dash_duo, dash_app = wall
+    driver = dash_duo.driver
+    driver.get(f"{dash_duo.server_url}/tv?panels=comments")
+    track = "#tv-panel-comments .comments-track.is-scrolling"
+    dash_duo.wait_for_element(f"{track} > .comment-card", timeout=10)
+    time.sleep(1.5)
+    animations = [a for a in driver.execute_script(RUNNING_ANIMATIONS)
+                  if "comments-track" in a["target"]]
+    assert len(animations) == 1 and set(animations[0]["props"]) == {"transform"}, animations
+    style = f"""var t = document.querySelector("{track}"), s = getComputedStyle(t);
+        return [s.willChange, s.animationTimingFunction, Math.round(t.offsetHeight / 2)];"""
+    # A step a pixel: the compositor draws only when the track has moved a whole pixel.
+    steps = driver.execute_script(style)
+    assert steps[:2] == ["transform", f"steps({steps[2]})"], steps
+    driver.execute_script(
+        "window.__frames = 0; var raf = window.requestAnimationFrame;"
+        "window.requestAnimationFrame = function (f) { window.__frames += 1;"
+        " return raf.call(window, f); };")
+    assert layouts_over(driver, 5) <= 2  # the cards are days old: their times stand still
+    assert driver.execute_script("return window.__frames;") == 0
+    unique = "The new report builder is a joy"
+    get_services(dash_app).store.upsert_responses([
+        make_record(3000, 10, when=datetime.now(UTC), comment=unique, product="Ledger")])
+    wait_for_text(dash_duo, f"{track} > .comment-card", unique, timeout=POLL_SECONDS + 4)
+    copies = driver.execute_script(
+        f"return document.querySelectorAll('{track} .comments-clone > .comment-card').length;")
+    assert copies == driver.execute_script(
+        f"return document.querySelectorAll('{track} > .comment-card').length;")
+    time.sleep(1.5)  # Dash draws the feed anew: nps_tv.js measures the new track within 1 s
+    steps = driver.execute_script(style)
+    assert steps[:2] == ["transform", f"steps({steps[2]})"], steps
