@@ -27,6 +27,7 @@ from dash import Patch
 from plotly.utils import PlotlyJSONEncoder
 
 from app.part_cache import Part
+from app.wire import Wire
 
 OP_OVERHEAD = 48  # bytes an operation costs beside its value, about
 Path = tuple[str | int, ...]
@@ -87,7 +88,7 @@ def ops_size(ops: list[Op]) -> int:
 
 def diff(old: Any, new: Any, path: Path = ()) -> list[Op]:
     """The operations that turn ``old`` into ``new`` (both JSON values)."""
-    if old == new:
+    if old is new or old == new:  # pieces shared across versions (a comment's card) are one
         return []
     if isinstance(old, dict) and isinstance(new, dict):
         ops = [("delete", (*path, key), None) for key in old if key not in new]
@@ -106,22 +107,25 @@ def diff(old: Any, new: Any, path: Path = ()) -> list[Op]:
 def _list_diff(old: list, new: list, path: Path) -> list[Op]:
     if len(new) > len(old) and new[:len(old)] == old:
         return [("extend", path, new[len(old):])]
-    options = [_item_diff(old, new, path)]
-    moved = _list_edit(old, new, path)
-    if moved is not None:
-        options.append(moved)
+    moved, pure = _list_edit(old, new, path)
+    if pure:
+        # Whole items inserted and removed, nothing changed in place (a feed's new cards):
+        # pairing the items by position would diff every shifted pair to send more.
+        return moved
+    options = [_item_diff(old, new, path)] + ([moved] if moved is not None else [])
     return min(options, key=ops_size) if len(options) > 1 else options[0]
 
 
-def _list_edit(old: list, new: list, path: Path) -> list[Op] | None:
+def _list_edit(old: list, new: list, path: Path) -> tuple[list[Op] | None, bool]:
     """Items inserted and removed where they were (a feed's new cards at the top, the oldest
     dropped at the end, each shown twice in a scrolling track): the list's edit script, from
-    its end so every index stays valid; None when the lists share no item."""
+    its end so every index stays valid (None when the lists share no item), and whether it
+    only inserts and removes whole items."""
     a = [_item_key(item) for item in old]
     b = [_item_key(item) for item in new]
     opcodes = SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
     if not any(tag == "equal" for tag, *_ in opcodes):
-        return None
+        return None, False
     ops: list[Op] = []
     for tag, i1, i2, j1, j2 in reversed(opcodes):
         if tag == "equal":
@@ -132,10 +136,14 @@ def _list_edit(old: list, new: list, path: Path) -> list[Op] | None:
             continue
         ops += [("delete", (*path, i), None) for i in range(i2 - 1, i1 - 1, -1)]
         ops += [("insert", path, (i1 + k, new[j1 + k])) for k in range(j2 - j1)]
-    return ops
+    return ops, not any(tag == "replace" for tag, *_ in opcodes)
 
 
-def _item_key(item: Any) -> str:
+def _item_key(item: Any) -> Any:
+    """What tells a list's items apart: a piece built once for every screen (``Wire``, a
+    comment's card) is the same object in both versions, so its identity; else its JSON."""
+    if type(item) is Wire:
+        return ("wire", id(item))
     return _remembered("key", item, lambda: dumps(item, sort_keys=True))
 
 
