@@ -136,3 +136,14 @@ def test_a_scoped_link_gets_its_own_data_and_the_gate_still_refuses(make_app, sq
     assert LINK_SECRET not in json.dumps(sent) and "tv-comments-body" not in sent["response"]
     refused = dash_app.server.test_client().post(UPDATE, json=wall_poll_body({}, None))
     assert refused.status_code in (401, 403)
+
+
+def test_the_fast_answer_carries_the_headers_dash_sends(wall_app):
+    client = wall_app.server.test_client()
+    fast = client.post(UPDATE, json=wall_poll_body({"query": {}}, None))
+    with through_dash(wall_app):
+        slow = client.post(UPDATE, json=wall_poll_body({"query": {}}, None))
+
+    def shown(reply):
+        return {k: v for k, v in reply.headers.items() if k != "Content-Length"}
+    assert shown(fast) == shown(slow) and "Content-Security-Policy" in shown(fast)
