@@ -54,9 +54,10 @@ class AnswerBook:
     """Encoded part outputs by ``Key``, bounded, each built once; and per (data key, names)
     the fingerprints last sent, which ``warm`` diffs from when the next snapshot comes."""
 
-    def __init__(self, size: int = 256, screens: int = 512):
-        self.size, self.screens = size, screens
+    def __init__(self, max_bytes: int = 16 * 2**20, screens: int = 512):
+        self.max_bytes, self.screens = max_bytes, screens
         self.builds = 0
+        self.bytes = 0  # the encoded answers held (whole parts are ~60 KB, patches ~5 KB)
         self._items: OrderedDict[Key, tuple[bytes, str, dict[str, str]]] = OrderedDict()
         self._newest: OrderedDict[tuple, dict[str, str]] = OrderedDict()
         self._lock = threading.Lock()
@@ -80,8 +81,9 @@ class AnswerBook:
                 with self._lock:
                     self.builds += 1
                     self._items[key] = found
-                    while len(self._items) > self.size:
-                        self._items.popitem(last=False)
+                    self.bytes += len(found[0])
+                    while self.bytes > self.max_bytes and len(self._items) > 1:
+                        self.bytes -= len(self._items.popitem(last=False)[1][0])
                     screen = key[2:4]
                     self._newest[screen] = found[2]
                     self._newest.move_to_end(screen)

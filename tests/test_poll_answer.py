@@ -147,3 +147,11 @@ def test_the_fast_answer_carries_the_headers_dash_sends(wall_app):
     def shown(reply):
         return {k: v for k, v in reply.headers.items() if k != "Content-Length"}
     assert shown(fast) == shown(slow) and "Content-Security-Policy" in shown(fast)
+
+
+def test_the_answer_book_stays_within_its_bytes():
+    book = poll_answer.AnswerBook(max_bytes=1000)
+    for i in range(50):
+        book.get((i, 0, "key", ("score",), (None,)), lambda: (b"x" * 300, "token", {}))
+    assert book.builds == 50 and book.bytes <= 1000
+    assert book.newest("key", ("score",)) == {}
