@@ -287,6 +287,7 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     errors: int = 0
+    error_kinds: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     skipped: int = 0
     bytes_in: int = 0
     bytes_by_kind: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -386,8 +387,9 @@ class Screen:
                 self.writer.write(self.request_bytes(ask))
                 status, headers, body, size = await asyncio.wait_for(self.read_reply(),
                                                                      REQUEST_TIMEOUT)
-            except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
+            except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
                 self.tally.errors += 1
+                self.tally.error_kinds[type(exc).__name__] += 1
                 self.close()
                 await self.connect()
                 return
@@ -527,6 +529,8 @@ def measure(port: int, proc: subprocess.Popen, asks: list[Ask], n: int,
             "requests": len(tally.latencies),
             "rps": len(tally.latencies) / span, "p50": pct(0.50), "p95": pct(0.95),
             "p99": pct(0.99), "errors": tally.errors, "skipped": tally.skipped,
+            "error_kinds": {**tally.error_kinds, **{str(k): v for k, v in tally.statuses.items()
+                                                     if k >= 400}},
             "statuses": dict(tally.statuses), "writes": len(writer.times),
             "write_errors": writer.errors, "cpu_per_worker": [round(c) for c in cpu],
             "rss_mb_per_worker": [round(r) for r in rss],
@@ -550,6 +554,8 @@ def print_row(r: dict[str, Any]) -> None:
           f"{'/'.join(map(str, r['rss_mb_per_worker'])):>12}  {r['writes']}"
           f"   (server CPU {r['cpu_ms_per_request']:.2f} ms/request, client CPU "
           f"{r['client_cpu']}%, load {r['load_average']:.1f})", flush=True)
+    if r["errors"]:
+        print(f"{'':>8}errors: {r['error_kinds']}", flush=True)
     for kind, figures in r["per_kind"].items():
         print(f"{'':>8}{figures['requests']:>8} requests, p50 {figures['p50']:7.1f} ms, "
               f"p95 {figures['p95']:7.1f} ms, "
