@@ -107,9 +107,9 @@ def diff(old: Any, new: Any, path: Path = ()) -> list[Op]:
 def _list_diff(old: list, new: list, path: Path) -> list[Op]:
     if len(new) > len(old) and new[:len(old)] == old:
         return [("extend", path, new[len(old):])]
-    moved, pure = _list_edit(old, new, path)
-    if pure:
-        # Whole items inserted and removed, nothing changed in place (a feed's new cards):
+    moved, settled = _list_edit(old, new, path)
+    if settled:
+        # Whole items inserted and removed (a feed's new cards), or the items kept moved:
         # pairing the items by position would diff every shifted pair to send more.
         return moved
     options = [_item_diff(old, new, path)] + ([moved] if moved is not None else [])
@@ -120,7 +120,8 @@ def _list_edit(old: list, new: list, path: Path) -> tuple[list[Op] | None, bool]
     """Items inserted and removed where they were (a feed's new cards at the top, the oldest
     dropped at the end, each shown twice in a scrolling track): the list's edit script, from
     its end so every index stays valid (None when the lists share no item), and whether it
-    only inserts and removes whole items."""
+    is the one to send: it only inserts and removes whole items, or the items it keeps moved
+    (so pairing items by position would pair different ones)."""
     a = [_item_key(item) for item in old]
     b = [_item_key(item) for item in new]
     opcodes = SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
@@ -136,7 +137,9 @@ def _list_edit(old: list, new: list, path: Path) -> tuple[list[Op] | None, bool]
             continue
         ops += [("delete", (*path, i), None) for i in range(i2 - 1, i1 - 1, -1)]
         ops += [("insert", path, (i1 + k, new[j1 + k])) for k in range(j2 - j1)]
-    return ops, not any(tag == "replace" for tag, *_ in opcodes)
+    pure = not any(tag == "replace" for tag, *_ in opcodes)
+    shifted = any(tag == "equal" and i1 != j1 for tag, i1, _i2, j1, _j2 in opcodes)
+    return ops, pure or shifted
 
 
 def _item_key(item: Any) -> Any:
