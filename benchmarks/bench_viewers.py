@@ -105,12 +105,16 @@ def start_server(url: str, port: int, workers: int, data_dir: str) -> subprocess
            "NPS_TV_ACCESS": "open", "NPS_TV_HOST": HOST, "NPS_TV_PORT": str(port),
            "NPS_TV_WORKERS": str(workers), "NPS_TV_DATA_DIR": data_dir,
            "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    # The server's log goes to a file: a pipe nobody reads fills at 64 KB, and then every
+    # thread that logs (gunicorn's too) blocks on it, which looked like a server that stalls.
+    log = open(Path(data_dir) / "server.log", "wb")  # noqa: SIM115 - closed with the server
     proc = subprocess.Popen([sys.executable, "-m", "app", "serve"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=log)
+    proc.log_path = log.name
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+            raise SystemExit(f"server exited: {server_log(proc)[-2000:]}")
         try:
             with urllib.request.urlopen(f"http://{HOST}:{port}/health", timeout=2):
                 return proc
@@ -118,6 +122,10 @@ def start_server(url: str, port: int, workers: int, data_dir: str) -> subprocess
             time.sleep(0.5)
     proc.kill()
     raise SystemExit("server did not answer /health within 90 s")
+
+
+def server_log(proc: subprocess.Popen) -> str:
+    return Path(proc.log_path).read_text(errors="replace")
 
 
 def stop_server(proc: subprocess.Popen) -> None:
@@ -606,6 +614,8 @@ def main(argv: list[str] | None = None) -> int:
             for n in args.screens:
                 results.append(measure(port, proc, asks, n, args.seconds, args.distinct))
                 print_row(results[-1])
+            lines = server_log(proc).splitlines()
+            print(f"server log: {len(lines)} lines; last: {lines[-3:]}")
         finally:
             stop_server(proc)
     if args.json:
