@@ -15,7 +15,7 @@ from typing import Any
 
 from dash import Dash
 from dash.exceptions import DependencyException
-from flask import request
+from flask import g, request
 
 from app.ingest.http import ApiError, parse_json
 
@@ -39,6 +39,7 @@ def install_dash_guard(dash_app: Dash) -> None:
             check_callback_body(body, dash_app.callback_map)
         except ApiError as exc:
             return exc.to_response()
+        g.dash_body = body  # checked: app.poll_answer reads it rather than parse it again
         return None
 
     @server.errorhandler(DependencyException)

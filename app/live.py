@@ -20,6 +20,9 @@ from app.screen import ScreenConfig
 from app.views import today_in
 
 if TYPE_CHECKING:
+    from datetime import date
+
+    from app.rollup import Snapshot
     from app.services import Services
 
 
@@ -37,30 +40,56 @@ def compute_update(services: Services, screen: ScreenConfig, state: Mapping | No
     """The live update of one screen: ``no_update`` for every part the client already has;
     with ``patch``, a Dash ``Patch`` from the part it has to the new one where that is
     smaller (``app.part_patch``)."""
-    settings = services.settings
-    poller = services.poller
     status = build_status(services)
-    today = today_in(settings.timezone)
-    snapshot, mark = poller.current()
+    today = today_in(services.settings.timezone)
+    snapshot, mark = services.poller.current()
     services.screens.note(screen, names)
-    token = f"{snapshot.version}:{today.toordinal()}:{screen.data_key}"
-    same_view = bool(state) and state.get("key") == screen.data_key
-    if state and (state.get("token") == token
-                  or (same_view and _is_behind(mark, state.get("mark")))):
-        # Nothing new, or this process has not yet seen data the screen already shows (the
-        # screen's last poll reached another worker or instance): never step back.
+    if has_newest(snapshot, mark, today, screen, state):
         return Update(dict.fromkeys(names, no_update), no_update, status)
+    token, sent, hashes = changed_parts(services, snapshot, screen, names, today,
+                                       known_hashes(state), patch)
+    return Update(sent, new_state(token, screen, mark, hashes), status)
+
+
+def has_newest(snapshot: Snapshot, mark: tuple[int, int], today: date, screen: ScreenConfig,
+               state: Mapping | None) -> bool:
+    """Whether a screen needs nothing: it has this snapshot, or this process has not yet
+    seen data the screen already shows (its last poll reached another worker or instance:
+    never step back)."""
+    if not state:
+        return False
+    token = f"{snapshot.version}:{today.toordinal()}:{screen.data_key}"
+    same_view = state.get("key") == screen.data_key
+    return state.get("token") == token or (same_view and _is_behind(mark, state.get("mark")))
+
+
+def known_hashes(state: Mapping | None) -> dict[str, str]:
+    """The part fingerprints a screen says it has (text only: the state comes back from
+    the browser, anyone can write it)."""
+    hashes = (state or {}).get("hashes") or {}
+    return {k: v for k, v in hashes.items() if isinstance(v, str)} if isinstance(
+        hashes, dict) else {}
+
+
+def changed_parts(services: Services, snapshot: Snapshot, screen: ScreenConfig,
+                  names: tuple[str, ...], today: date, known: Mapping[str, str],
+                  patch: bool) -> tuple[str, dict[str, Any], dict[str, str]]:
+    """(the new token, what to send per part, the new fingerprints) for a screen that has
+    the parts fingerprinted ``known``."""
     view, parts = build_parts(services, snapshot, screen, names, today)
     token = f"{view.version}:{today.toordinal()}:{screen.data_key}"
-    known = (state or {}).get("hashes") or {}
     book = patch_book(services) if patch else None
     sent = {name: no_update if known.get(name) == part.fingerprint
             else book.answer(screen.data_key, name, known.get(name), part) if book
             else part.payload
             for name, part in parts.items()}
-    new_state = {"token": token, "key": screen.data_key, "mark": list(mark),
-                 "hashes": {name: part.fingerprint for name, part in parts.items()}}
-    return Update(sent, new_state, status)
+    return token, sent, {name: part.fingerprint for name, part in parts.items()}
+
+
+def new_state(token: str, screen: ScreenConfig, mark: tuple[int, int],
+              hashes: Mapping[str, str]) -> dict:
+    """The client state a screen keeps after an answer with parts."""
+    return {"token": token, "key": screen.data_key, "mark": list(mark), "hashes": dict(hashes)}
 
 
 def _is_behind(mine: tuple[int, int], theirs: Any) -> bool:

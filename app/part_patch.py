@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from difflib import SequenceMatcher
 from typing import Any
 
@@ -25,19 +27,58 @@ from dash import Patch
 from plotly.utils import PlotlyJSONEncoder
 
 from app.part_cache import Part
+from app.wire import Wire
 
 OP_OVERHEAD = 48  # bytes an operation costs beside its value, about
 Path = tuple[str | int, ...]
 Op = tuple[str, Path, Any]  # ("assign" | "delete" | "extend" | "insert", location, value)
 
 
+def dumps(value: Any, **options: Any) -> str:
+    """JSON text of ``value``: parts are kept in wire form (``app.wire``), plain values the C
+    encoder writes at once; anything else (a component tree) goes through Plotly's."""
+    try:
+        return json.dumps(value, allow_nan=False, **options)
+    except (TypeError, ValueError):
+        return json.dumps(value, cls=PlotlyJSONEncoder, **options)
+
+
 def to_json(payload: Any) -> Any:
     """A part as the browser receives it (components as their JSON)."""
-    return json.loads(json.dumps(payload, cls=PlotlyJSONEncoder))
+    return json.loads(dumps(payload))
 
 
 def size_of(value: Any) -> int:
-    return len(json.dumps(value, cls=PlotlyJSONEncoder, separators=(",", ":")))
+    return _remembered("size", value, lambda: len(dumps(value, separators=(",", ":"))))
+
+
+_memo = threading.local()
+
+
+def _remembered(kind: str, value: Any, compute: Callable[[], Any]) -> Any:
+    """``compute()``, once per (kind, value) while ``remembering``: a diff sizes and keys the
+    same nested nodes at every level above them (the value is held, so its id stays its)."""
+    table = getattr(_memo, "table", None)
+    if table is None:
+        return compute()
+    key = (kind, id(value))
+    hit = table.get(key)
+    if hit is None:
+        hit = table[key] = (value, compute())
+    return hit[1]
+
+
+@contextmanager
+def remembering() -> Iterator[None]:
+    """Remember sizes and item keys for the diffs run inside (one thread's)."""
+    outer = getattr(_memo, "table", None)
+    if outer is None:
+        _memo.table = {}
+    try:
+        yield
+    finally:
+        if outer is None:
+            _memo.table = None
 
 
 def ops_size(ops: list[Op]) -> int:
@@ -47,7 +88,7 @@ def ops_size(ops: list[Op]) -> int:
 
 def diff(old: Any, new: Any, path: Path = ()) -> list[Op]:
     """The operations that turn ``old`` into ``new`` (both JSON values)."""
-    if old == new:
+    if old is new or old == new:  # pieces shared across versions (a comment's card) are one
         return []
     if isinstance(old, dict) and isinstance(new, dict):
         ops = [("delete", (*path, key), None) for key in old if key not in new]
@@ -66,22 +107,26 @@ def diff(old: Any, new: Any, path: Path = ()) -> list[Op]:
 def _list_diff(old: list, new: list, path: Path) -> list[Op]:
     if len(new) > len(old) and new[:len(old)] == old:
         return [("extend", path, new[len(old):])]
-    options = [_item_diff(old, new, path)]
-    moved = _list_edit(old, new, path)
-    if moved is not None:
-        options.append(moved)
+    moved, settled = _list_edit(old, new, path)
+    if settled:
+        # Whole items inserted and removed (a feed's new cards), or the items kept moved:
+        # pairing the items by position would diff every shifted pair to send more.
+        return moved
+    options = [_item_diff(old, new, path)] + ([moved] if moved is not None else [])
     return min(options, key=ops_size) if len(options) > 1 else options[0]
 
 
-def _list_edit(old: list, new: list, path: Path) -> list[Op] | None:
+def _list_edit(old: list, new: list, path: Path) -> tuple[list[Op] | None, bool]:
     """Items inserted and removed where they were (a feed's new cards at the top, the oldest
     dropped at the end, each shown twice in a scrolling track): the list's edit script, from
-    its end so every index stays valid; None when the lists share no item."""
-    a = [json.dumps(item, sort_keys=True, cls=PlotlyJSONEncoder) for item in old]
-    b = [json.dumps(item, sort_keys=True, cls=PlotlyJSONEncoder) for item in new]
+    its end so every index stays valid (None when the lists share no item), and whether it
+    is the one to send: it only inserts and removes whole items, or the items it keeps moved
+    (so pairing items by position would pair different ones)."""
+    a = [_item_key(item) for item in old]
+    b = [_item_key(item) for item in new]
     opcodes = SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
     if not any(tag == "equal" for tag, *_ in opcodes):
-        return None
+        return None, False
     ops: list[Op] = []
     for tag, i1, i2, j1, j2 in reversed(opcodes):
         if tag == "equal":
@@ -92,7 +137,17 @@ def _list_edit(old: list, new: list, path: Path) -> list[Op] | None:
             continue
         ops += [("delete", (*path, i), None) for i in range(i2 - 1, i1 - 1, -1)]
         ops += [("insert", path, (i1 + k, new[j1 + k])) for k in range(j2 - j1)]
-    return ops
+    pure = not any(tag == "replace" for tag, *_ in opcodes)
+    shifted = any(tag == "equal" and i1 != j1 for tag, i1, _i2, j1, _j2 in opcodes)
+    return ops, pure or shifted
+
+
+def _item_key(item: Any) -> Any:
+    """What tells a list's items apart: a piece built once for every screen (``Wire``, a
+    comment's card) is the same object in both versions, so its identity; else its JSON."""
+    if type(item) is Wire:
+        return ("wire", id(item))
+    return _remembered("key", item, lambda: dumps(item, sort_keys=True))
 
 
 def _replace(old: list, new: list, path: Path, block: tuple[int, int, int, int],
@@ -146,6 +201,7 @@ class PatchBook:
         self._trees: OrderedDict[tuple[str, str], OrderedDict[str, Any]] = OrderedDict()
         self._patches: OrderedDict[tuple[str, str, str, str], Any] = OrderedDict()
         self._lock = threading.Lock()
+        self._diffing = threading.Lock()
         self.sent_whole = 0
         self.sent_patches = 0
 
@@ -180,17 +236,35 @@ class PatchBook:
             self.sent_whole += 1
             return part.payload
         if cached is None:
-            ops = diff(old, new)
-            cached = to_patch(ops) if ops_size(ops) < size_of(new) else part.payload
-            with self._lock:
-                self._patches[(data_key, name, had, part.fingerprint)] = cached
-                while len(self._patches) > self.patches_max:
-                    self._patches.popitem(last=False)
+            cached = self._diff(data_key, name, had, part, (old, new))
         if isinstance(cached, Patch):
             self.sent_patches += 1
         else:
             self.sent_whole += 1
         return cached
+
+
+    def _diff(self, data_key: str, name: str, had: str, part: Part, trees: tuple) -> Any:
+        """The patch from ``had`` to ``part``, computed once: every screen polls within the
+        same second after a change, and each thread diffing alike only held the others up
+        (the diff is pure Python, under the GIL). One diff at a time; the others wait for it
+        and take it from the cache."""
+        key = (data_key, name, had, part.fingerprint)
+        with self._diffing:
+            with self._lock:
+                found = self._patches.get(key)
+            if found is not None:
+                return found
+            old, new = trees
+            with remembering():
+                ops = diff(old, new)
+                smaller = ops_size(ops) < size_of(new)
+            found = to_patch(ops) if smaller else part.payload
+            with self._lock:
+                self._patches[key] = found
+                while len(self._patches) > self.patches_max:
+                    self._patches.popitem(last=False)
+        return found
 
 
 def patch_book(services: Any) -> PatchBook:

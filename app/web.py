@@ -12,7 +12,7 @@ from dash import Dash
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import __version__
+from app import __version__, poll_answer, tv
 from app.access import access_mode, install_gate, open_mode_warning
 from app.api import build_blueprint
 from app.ask import build_blueprint as build_ask_blueprint
@@ -85,6 +85,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     install_gate(server, settings, links)
     # After every page and callback is registered: the hashes cover all inline scripts.
     install_hardening(server, settings, list(dash_app.csp_hashes()))
+    # After the gate and the Dash guard: the wall's poll answered from shared bytes.
+    poll_answer.install(dash_app, tv.PAGE, services)
     wrap_front_door(server, settings)
     log_access_mode(settings, mode)
     return dash_app

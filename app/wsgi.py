@@ -37,6 +37,12 @@ HEAD_LIMIT = 64 * 1024
 # Seconds an idle kept-alive connection stays open: a wall polls every second, so its
 # connection is reused; idle ones wait in the event loop, not in a thread.
 KEEPALIVE_SECONDS = 5
+# Connections a worker keeps open. gunicorn's default (1000) is the most a worker accepts, and
+# past 1000 minus its threads it closes every kept-alive connection after its answer: at 1,000
+# wall screens the two workers' share is rarely even, so one worker churned connections and
+# stopped accepting, and every screen on it saw an error (bench_viewers). An idle kept-alive
+# connection here costs a socket and a poller entry, no thread (``WallWorker``).
+WORKER_CONNECTIONS = 4096
 # Bytes a worker holds for requests still arriving. Past it, a request whose head has arrived
 # goes to a thread to read its body there (as plain gthread does), so many clients sending
 # large bodies cannot make the worker hold a body limit's worth of memory each.
@@ -170,6 +176,7 @@ def gunicorn_options(settings: Settings) -> dict:
         "bind": f"{settings.host}:{settings.port}",
         "workers": max(1, settings.workers),
         "threads": max(1, settings.threads),
+        "worker_connections": WORKER_CONNECTIONS,
         "worker_class": type("WallWorker", (WallWorker,), {
             "body_limit": max(settings.max_body_bytes, settings.max_dash_body_bytes)}),
         # gthread workers heartbeat from their event loop, so this only catches a hung worker.

@@ -60,6 +60,16 @@ from app.config import Settings  # noqa: E402
 from app.demo.history import PLANS, PRODUCTS, REGIONS, build_demo_history  # noqa: E402
 from app.store import open_store  # noqa: E402
 
+try:  # the client must not be what limits the rate: 1,000 screens, ~2,000 requests a second
+    import orjson
+
+    fast_loads, fast_dumps = orjson.loads, orjson.dumps
+except ImportError:  # pragma: no cover - the standard library does the same, slower
+    fast_loads = json.loads
+
+    def fast_dumps(value: Any) -> bytes:
+        return json.dumps(value, separators=(",", ":")).encode()
+
 TOKEN = "bench-viewers-token-0123456789"
 HOST = "127.0.0.1"
 REQUEST_TIMEOUT = 10.0
@@ -95,12 +105,16 @@ def start_server(url: str, port: int, workers: int, data_dir: str) -> subprocess
            "NPS_TV_ACCESS": "open", "NPS_TV_HOST": HOST, "NPS_TV_PORT": str(port),
            "NPS_TV_WORKERS": str(workers), "NPS_TV_DATA_DIR": data_dir,
            "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    # The server's log goes to a file: a pipe nobody reads fills at 64 KB, and then every
+    # thread that logs (gunicorn's too) blocks on it, which looked like a server that stalls.
+    log = open(Path(data_dir) / "server.log", "wb")  # noqa: SIM115 - closed with the server
     proc = subprocess.Popen([sys.executable, "-m", "app", "serve"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=log)
+    proc.log_path = log.name
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+            raise SystemExit(f"server exited: {server_log(proc)[-2000:]}")
         try:
             with urllib.request.urlopen(f"http://{HOST}:{port}/health", timeout=2):
                 return proc
@@ -108,6 +122,10 @@ def start_server(url: str, port: int, workers: int, data_dir: str) -> subprocess
             time.sleep(0.5)
     proc.kill()
     raise SystemExit("server did not answer /health within 90 s")
+
+
+def server_log(proc: subprocess.Popen) -> str:
+    return Path(proc.log_path).read_text(errors="replace")
 
 
 def stop_server(proc: subprocess.Popen) -> None:
@@ -277,6 +295,7 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     errors: int = 0
+    error_kinds: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     skipped: int = 0
     bytes_in: int = 0
     bytes_by_kind: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -326,7 +345,7 @@ class Screen:
                    "Connection: keep-alive", "Accept: application/json"]
         payload = b""
         if ask.body is not None:
-            payload = json.dumps(self.fill(ask.body)).encode()
+            payload = fast_dumps(self.fill(ask.body))
             headers += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
         if (etag := self.etags.get(ask.path)) is not None:
             headers.append(f"If-None-Match: {etag}")
@@ -358,7 +377,7 @@ class Screen:
     def learn(self, answer: bytes) -> None:
         """Carry a Dash answer's outputs into later requests, as the renderer would."""
         try:
-            data = json.loads(answer)
+            data = fast_loads(answer)
         except ValueError:
             return
         for component, props in (data.get("response") or {}).items():
@@ -376,8 +395,9 @@ class Screen:
                 self.writer.write(self.request_bytes(ask))
                 status, headers, body, size = await asyncio.wait_for(self.read_reply(),
                                                                      REQUEST_TIMEOUT)
-            except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
+            except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
                 self.tally.errors += 1
+                self.tally.error_kinds[type(exc).__name__] += 1
                 self.close()
                 await self.connect()
                 return
@@ -398,7 +418,7 @@ class Screen:
     def heard(self, answer: bytes) -> None:
         """A tick's answer: a new stamp runs the triggered polls, as assets/nps_ask.js does."""
         try:
-            stamp = json.loads(answer).get("stamp")
+            stamp = fast_loads(answer).get("stamp")
         except (ValueError, AttributeError):
             return
         if stamp != self.stamp:
@@ -502,7 +522,8 @@ def measure(port: int, proc: subprocess.Popen, asks: list[Ask], n: int,
     span = time.monotonic() - started
     writer.stop.set()
     writer.join(15)
-    cpu = [(sum(w.cpu_times()[:2]) - before.get(w.pid, 0.0)) / span * 100 for w in workers]
+    spent = [sum(w.cpu_times()[:2]) - before.get(w.pid, 0.0) for w in workers]
+    cpu = [s / span * 100 for s in spent]
     client_cpu = (sum(client.cpu_times()[:2]) - client_before) / span * 100
     rss = [w.memory_info().rss / 2**20 for w in workers]
     lat = sorted(tally.latencies) or [float("nan")]
@@ -516,9 +537,14 @@ def measure(port: int, proc: subprocess.Popen, asks: list[Ask], n: int,
             "requests": len(tally.latencies),
             "rps": len(tally.latencies) / span, "p50": pct(0.50), "p95": pct(0.95),
             "p99": pct(0.99), "errors": tally.errors, "skipped": tally.skipped,
+            "error_kinds": {**tally.error_kinds, **{str(k): v for k, v in tally.statuses.items()
+                                                     if k >= 400}},
             "statuses": dict(tally.statuses), "writes": len(writer.times),
             "write_errors": writer.errors, "cpu_per_worker": [round(c) for c in cpu],
             "rss_mb_per_worker": [round(r) for r in rss],
+            # The workers' CPU (poll job and writes included) per answered request: what the
+            # machine's load changes least.
+            "cpu_ms_per_request": 1000 * sum(spent) / max(len(tally.latencies), 1),
             "bytes_per_screen_per_change": tally.bytes_in / n / changes,
             "client_cpu": round(client_cpu), "load_average": os.getloadavg()[0],
             "per_kind": {kind: {"requests": tally.count_by_kind[kind],
@@ -534,7 +560,10 @@ def print_row(r: dict[str, Any]) -> None:
           f"{r['bytes_per_screen_per_change'] / 1024:>9.1f} "
           f"{'/'.join(map(str, r['cpu_per_worker'])):>12} "
           f"{'/'.join(map(str, r['rss_mb_per_worker'])):>12}  {r['writes']}"
-          f"   (client CPU {r['client_cpu']}%, load {r['load_average']:.1f})", flush=True)
+          f"   (server CPU {r['cpu_ms_per_request']:.2f} ms/request, client CPU "
+          f"{r['client_cpu']}%, load {r['load_average']:.1f})", flush=True)
+    if r["errors"]:
+        print(f"{'':>8}errors: {r['error_kinds']}", flush=True)
     for kind, figures in r["per_kind"].items():
         print(f"{'':>8}{figures['requests']:>8} requests, p50 {figures['p50']:7.1f} ms, "
               f"p95 {figures['p95']:7.1f} ms, "
@@ -585,6 +614,8 @@ def main(argv: list[str] | None = None) -> int:
             for n in args.screens:
                 results.append(measure(port, proc, asks, n, args.seconds, args.distinct))
                 print_row(results[-1])
+            lines = server_log(proc).splitlines()
+            print(f"server log: {len(lines)} lines; last: {lines[-3:]}")
         finally:
             stop_server(proc)
     if args.json:

@@ -293,3 +293,17 @@ def test_the_build_id_follows_content_not_file_times(tmp_path, monkeypatch):
         ids.append(web.default_build_id())
     assert ids[0] == ids[1]  # other file times, same content
     assert ids[2] != ids[0]  # a changed asset is a new build
+
+
+def test_a_good_ping_stands_for_a_second_and_a_failed_one_never(dash_app, client, monkeypatch):
+    store = get_services(dash_app).store
+    calls = []
+    monkeypatch.setattr(store, "ping", lambda: calls.append(1) or True)
+    for _ in range(5):
+        assert client.get("/health").status_code == 200
+    assert len(calls) == 1  # a fleet's watchdogs cost one ping a second per worker
+    get_services(dash_app)._good_ping_at -= 2.0  # a second later: asked again
+    monkeypatch.setattr(store, "ping", lambda: calls.append(1) and False)
+    for _ in range(3):
+        assert client.get("/health").status_code == 503
+    assert len(calls) == 4  # every failed answer is a new ping

@@ -19,6 +19,7 @@ from app.config import Settings
 from app.wsgi import (
     HEAD_TIMEOUT,
     KEEPALIVE_SECONDS,
+    WORKER_CONNECTIONS,
     RedactingLogger,
     WallWorker,
     gunicorn_options,
@@ -252,5 +253,6 @@ def test_procfile_runs_gunicorn_with_the_same_front_door_settings_as_serve():
     assert cfg.keepalive == serve["keepalive"] == KEEPALIVE_SECONDS
     assert cfg.control_socket_disable is serve["control_socket_disable"] is True
     assert cfg.timeout == serve["timeout"]
+    assert cfg.worker_connections == serve["worker_connections"] == WORKER_CONNECTIONS
     assert cfg.logger_class is RedactingLogger and serve["logger_class"] is RedactingLogger
     assert cfg.env == {"NPS_TV_HOST": "0.0.0.0"}  # so the default access mode is links

@@ -1,0 +1,157 @@
+"""The wall's poll answered before Dash's dispatch (app/poll_answer.py) says exactly what the
+Dash callback says, builds its bytes once for all screens in the same place, and has them
+ready when the poller publishes."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app import poll_answer, tv
+from app.services import get_services
+from tests.conftest import LINK_SECRET, make_record, seeded_app, wall_poll_body
+
+UPDATE = "/_dash-update-component"
+
+
+@pytest.fixture
+def wall_app(make_app, sqlite_store):
+    return seeded_app(make_app, sqlite_store)
+
+
+@contextmanager
+def through_dash(dash_app):
+    """Requests inside go through Dash's own callback dispatch, as before the fast path."""
+    hooks = dash_app.server.before_request_funcs[None]
+    fast = [hook for hook in hooks if hook.__name__ == "answer_poll"]
+    assert len(fast) == 1  # installed once, for the wall
+    hooks.remove(fast[0])
+    try:
+        yield
+    finally:
+        hooks.append(fast[0])
+
+
+def post(client, query: dict, state) -> dict:
+    reply = client.post(UPDATE, json=wall_poll_body({"query": query}, state))
+    assert reply.status_code == 200, reply.get_data(as_text=True)
+    assert reply.content_type == "application/json"
+    return reply.get_json()
+
+
+def both(dash_app, client, query: dict, state) -> tuple[dict, dict]:
+    """(the fast answer, Dash's answer) to the same poll, the status's age left out (it is
+    the seconds since the last poll, which moves between the two)."""
+    fast = post(client, query, state)
+    with through_dash(dash_app):
+        slow = post(client, query, state)
+    for answer in (fast, slow):
+        answer["response"]["tv-status"]["data"].pop("age")
+    return fast, slow
+
+
+def state_of(answer: dict) -> dict:
+    return answer["response"][tv.IDS.state]["data"]
+
+
+def write(dash_app, i: int, comment: str = "Fast support") -> None:
+    services = get_services(dash_app)
+    services.store.upsert_responses([make_record(
+        1000 + i, 9, when=datetime.now(UTC) - timedelta(minutes=1), comment=comment,
+        product="Ledger", region="EMEA")])
+    services.poller.poll()
+
+
+def link_client(dash_app, name: str, comments: str):
+    """A test client holding the cookie of a new wall link showing comments and score."""
+    book = get_services(dash_app).links
+    _row, token = book.links.create(name, "wall", "panels=comments,score", comments)
+    book.refresh(force=True)
+    client = dash_app.server.test_client()
+    assert client.get(f"/s/{token}").status_code == 303
+    return client
+
+
+@pytest.mark.parametrize("query", [{}, {"panels": "comments,score", "product": "Ledger"}])
+def test_the_fast_answer_is_what_dash_answers_in_every_case(wall_app, query):
+    client = wall_app.server.test_client()
+    fast, slow = both(wall_app, client, query, None)  # a first poll: every part whole
+    assert fast == slow and len(fast["response"]) > 3
+    state = state_of(fast)
+    fast, slow = both(wall_app, client, query, state)  # nothing new: the status alone
+    assert fast == slow and list(fast["response"]) == [tv.IDS.status]
+    write(wall_app, 1, comment="The new one")
+    fast, slow = both(wall_app, client, query, state)  # after a change: patches
+    assert fast == slow and "The new one" in json.dumps(fast)
+    assert "__dash_patch_update" in json.dumps(fast)
+    unknown = {**state, "hashes": dict.fromkeys(state["hashes"], "from-another-worker")}
+    fast, slow = both(wall_app, client, query, unknown)  # unknown parts: sent whole
+    assert fast == slow and "__dash_patch_update" not in json.dumps(fast)
+    ahead = {**state_of(fast), "token": "x", "mark": [2**62, 2**62]}  # ahead of this process
+    fast, slow = both(wall_app, client, query, ahead)
+    assert fast == slow and list(fast["response"]) == [tv.IDS.status]
+
+
+def test_a_hostile_state_is_answered_like_dash_answers_it(wall_app):
+    client = wall_app.server.test_client()
+    for state in ({"hashes": {"score": ["not", "text"]}, "token": 5},
+                  {"key": None, "mark": "soon"}, "not a state", 7):
+        fast, slow = both(wall_app, client, {}, state)
+        assert fast == slow and tv.IDS.state in fast["response"]
+
+
+def test_screens_in_the_same_place_share_one_build(wall_app):
+    client = wall_app.server.test_client()
+    book = poll_answer.answer_book(get_services(wall_app))
+    state = state_of(post(client, {}, None))
+    write(wall_app, 2)
+    before = book.builds
+    answers = {json.dumps(post(client, {}, state)["response"]["tv-score-body"])
+               for _ in range(20)}
+    assert len(answers) == 1
+    assert book.builds - before <= 1  # built by the poll job's warm-up, or by the first
+
+
+def test_the_poll_job_builds_the_next_answer_before_any_screen_asks(wall_app):
+    client = wall_app.server.test_client()
+    services = get_services(wall_app)
+    book = poll_answer.answer_book(services)
+    state = state_of(post(client, {}, None))
+    write(wall_app, 3)  # publishes: the warm-up builds this screen's next answer
+    built = book.builds
+    assert post(client, {}, state)["response"]["tv-score-body"]
+    assert book.builds == built  # the request found it ready
+
+
+def test_a_scoped_link_gets_its_own_data_and_the_gate_still_refuses(make_app, sqlite_store):
+    dash_app = seeded_app(make_app, sqlite_store, access="links")
+    hidden = link_client(dash_app, "hidden", "hide")
+    shown = link_client(dash_app, "shown", "show")
+    # The unscoped screen's answer is built first; the scoped one must not get its bytes.
+    assert LINK_SECRET in json.dumps(post(shown, {"panels": "comments"}, None))
+    sent = post(hidden, {"panels": "comments"}, None)
+    assert LINK_SECRET not in json.dumps(sent) and "tv-comments-body" not in sent["response"]
+    refused = dash_app.server.test_client().post(UPDATE, json=wall_poll_body({}, None))
+    assert refused.status_code in (401, 403)
+
+
+def test_the_fast_answer_carries_the_headers_dash_sends(wall_app):
+    client = wall_app.server.test_client()
+    fast = client.post(UPDATE, json=wall_poll_body({"query": {}}, None))
+    with through_dash(wall_app):
+        slow = client.post(UPDATE, json=wall_poll_body({"query": {}}, None))
+
+    def shown(reply):
+        return {k: v for k, v in reply.headers.items() if k != "Content-Length"}
+    assert shown(fast) == shown(slow) and "Content-Security-Policy" in shown(fast)
+
+
+def test_the_answer_book_stays_within_its_bytes():
+    book = poll_answer.AnswerBook(max_bytes=1000)
+    for i in range(50):
+        book.get((i, 0, "key", ("score",), (None,)), lambda: (b"x" * 300, "token", {}))
+    assert book.builds == 50 and book.bytes <= 1000
+    assert book.newest("key", ("score",)) == {}
