@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from dash import no_update
 
 from app.live_status import build_status
-from app.part_patch import patch_book
 from app.parts import build_parts
 from app.screen import ScreenConfig
 from app.views import today_in
@@ -78,7 +77,7 @@ def changed_parts(services: Services, snapshot: Snapshot, screen: ScreenConfig,
     the parts fingerprinted ``known``."""
     view, parts = build_parts(services, snapshot, screen, names, today)
     token = f"{view.version}:{today.toordinal()}:{screen.data_key}"
-    book = patch_book(services) if patch else None
+    book = services.patches if patch else None
     sent = {name: no_update if known.get(name) == part.fingerprint
             else book.answer(screen.data_key, name, known.get(name), part) if book
             else part.payload

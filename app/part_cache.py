@@ -159,3 +159,53 @@ class ActiveScreens:
         cutoff = time.monotonic() - self.max_age
         with self._lock:
             return [(s, n) for s, n, seen in self._items.values() if seen >= cutoff]
+
+
+Key = tuple  # (snapshot version, day, data key, part names, fingerprints the screen has)
+
+
+class AnswerBook:
+    """Encoded part outputs by ``Key``, bounded, each built once; and per (data key, names)
+    the fingerprints last sent, which ``warm`` diffs from when the next snapshot comes."""
+
+    def __init__(self, max_bytes: int = 16 * 2**20, screens: int = 512):
+        self.max_bytes, self.screens = max_bytes, screens
+        self.builds = 0
+        self.bytes = 0  # the encoded answers held (whole parts are ~60 KB, patches ~5 KB)
+        self._items: OrderedDict[Key, tuple[bytes, str, dict[str, str]]] = OrderedDict()
+        self._newest: OrderedDict[tuple, dict[str, str]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._building = threading.Lock()
+
+    def get(self, key: Key, build: Callable[[], tuple[bytes, str, dict[str, str]]]
+            ) -> tuple[bytes, str, dict[str, str]]:
+        """(the encoded part outputs, the new token, the new fingerprints) for ``key``."""
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        # One build at a time: builds are pure Python (the GIL runs one anyway), and the
+        # screens that arrive together for the same key wait for the first one's bytes.
+        with self._building:
+            with self._lock:
+                found = self._items.get(key)
+            if found is None:
+                found = build()
+                with self._lock:
+                    self.builds += 1
+                    self._items[key] = found
+                    self.bytes += len(found[0])
+                    while self.bytes > self.max_bytes and len(self._items) > 1:
+                        self.bytes -= len(self._items.popitem(last=False)[1][0])
+                    screen = key[2:4]
+                    self._newest[screen] = found[2]
+                    self._newest.move_to_end(screen)
+                    while len(self._newest) > self.screens:
+                        self._newest.popitem(last=False)
+        return found
+
+    def newest(self, data_key: str, names: tuple[str, ...]) -> dict[str, str] | None:
+        """The fingerprints last sent to screens of ``data_key`` showing ``names``."""
+        with self._lock:
+            return self._newest.get((data_key, names))

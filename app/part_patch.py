@@ -265,12 +265,3 @@ class PatchBook:
                 while len(self._patches) > self.patches_max:
                     self._patches.popitem(last=False)
         return found
-
-
-def patch_book(services: Any) -> PatchBook:
-    """The app's patch book (made on first use)."""
-    found = getattr(services, "_patch_book", None)
-    if found is None:
-        found = PatchBook()
-        services._patch_book = found  # noqa: SLF001 - one per app, beside the services
-    return found

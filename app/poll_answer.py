@@ -12,7 +12,8 @@ the Dash callback would send (``tests/test_poll_answer.py`` compares them):
 
 - the parts' outputs, as JSON bytes built once per (snapshot version, day, screen data key,
   part names, the part fingerprints the screen has) and shared by every screen in that place
-  (``AnswerBook``); the first thread to need one builds it, the others wait for it;
+  (``services.answers``, a ``part_cache.AnswerBook``); the first thread to need one builds
+  it, the others wait for it;
 - the screen's new state and the status, a few hundred bytes written per request.
 
 When the poller publishes, ``warm`` builds the bytes for the step every recently active
@@ -25,9 +26,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections import OrderedDict
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dash import Dash, no_update
@@ -46,65 +44,6 @@ if TYPE_CHECKING:
     from app.services import Services
 
 log = logging.getLogger(__name__)
-
-Key = tuple  # (snapshot version, day, data key, part names, fingerprints the screen has)
-
-
-class AnswerBook:
-    """Encoded part outputs by ``Key``, bounded, each built once; and per (data key, names)
-    the fingerprints last sent, which ``warm`` diffs from when the next snapshot comes."""
-
-    def __init__(self, max_bytes: int = 16 * 2**20, screens: int = 512):
-        self.max_bytes, self.screens = max_bytes, screens
-        self.builds = 0
-        self.bytes = 0  # the encoded answers held (whole parts are ~60 KB, patches ~5 KB)
-        self._items: OrderedDict[Key, tuple[bytes, str, dict[str, str]]] = OrderedDict()
-        self._newest: OrderedDict[tuple, dict[str, str]] = OrderedDict()
-        self._lock = threading.Lock()
-        self._building = threading.Lock()
-
-    def get(self, key: Key, build: Callable[[], tuple[bytes, str, dict[str, str]]]
-            ) -> tuple[bytes, str, dict[str, str]]:
-        """(the encoded part outputs, the new token, the new fingerprints) for ``key``."""
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-                return found
-        # One build at a time: builds are pure Python (the GIL runs one anyway), and the
-        # screens that arrive together for the same key wait for the first one's bytes.
-        with self._building:
-            with self._lock:
-                found = self._items.get(key)
-            if found is None:
-                found = build()
-                with self._lock:
-                    self.builds += 1
-                    self._items[key] = found
-                    self.bytes += len(found[0])
-                    while self.bytes > self.max_bytes and len(self._items) > 1:
-                        self.bytes -= len(self._items.popitem(last=False)[1][0])
-                    screen = key[2:4]
-                    self._newest[screen] = found[2]
-                    self._newest.move_to_end(screen)
-                    while len(self._newest) > self.screens:
-                        self._newest.popitem(last=False)
-        return found
-
-    def newest(self, data_key: str, names: tuple[str, ...]) -> dict[str, str] | None:
-        """The fingerprints last sent to screens of ``data_key`` showing ``names``."""
-        with self._lock:
-            return self._newest.get((data_key, names))
-
-
-def answer_book(services: Services) -> AnswerBook:
-    """The app's answer book (made on first use)."""
-    found = getattr(services, "_answer_book", None)
-    if found is None:
-        found = AnswerBook()
-        services._answer_book = found  # noqa: SLF001 - one per app, beside the services
-    return found
-
 
 def encode_parts(page: LivePage, sent: dict[str, Any]) -> bytes:
     """The part outputs of an answer as Dash writes them inside ``"response"``: one
@@ -136,7 +75,7 @@ def fragment(services: Services, page: LivePage, screen: ScreenConfig,
                                                  known, patch=True)
         return encode_parts(page, sent), token, hashes
 
-    return answer_book(services).get(key, build)
+    return services.answers.get(key, build)
 
 
 def answer(services: Services, page: LivePage, config: Any, state: Any) -> bytes:
@@ -170,7 +109,7 @@ def warm(services: Services, page: LivePage) -> int:
     """Build the bytes every recently active screen of ``page`` will ask for next (from the
     fingerprints it was last sent to the current snapshot's); run right after a publish,
     after ``parts.prewarm``. Returns how many were built or found."""
-    book = answer_book(services)
+    book = services.answers
     today = today_in(services.settings.timezone)
     snapshot = services.poller.snapshot
     warmed = 0

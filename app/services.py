@@ -13,7 +13,8 @@ from flask import Flask, current_app
 
 from app.config import Settings
 from app.links import LinkBook
-from app.part_cache import ActiveScreens, PartCache
+from app.part_cache import ActiveScreens, AnswerBook, PartCache
+from app.part_patch import PatchBook
 from app.poller import Poller
 from app.store import Store
 
@@ -30,6 +31,8 @@ class Services:
     build_id: str
     parts: PartCache = field(default_factory=PartCache)
     screens: ActiveScreens = field(default_factory=ActiveScreens)
+    patches: PatchBook = field(default_factory=PatchBook)  # diffs between sent parts
+    answers: AnswerBook = field(default_factory=AnswerBook)  # the wall's encoded poll answers
     scheduler: BackgroundScheduler | None = field(default=None)
     links: LinkBook | None = field(default=None)  # create_app always sets it
 

@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app import poll_answer, tv
+from app import tv
+from app.part_cache import AnswerBook
 from app.services import get_services
 from tests.conftest import LINK_SECRET, make_record, seeded_app, wall_poll_body
 
@@ -105,7 +106,7 @@ def test_a_hostile_state_is_answered_like_dash_answers_it(wall_app):
 
 def test_screens_in_the_same_place_share_one_build(wall_app):
     client = wall_app.server.test_client()
-    book = poll_answer.answer_book(get_services(wall_app))
+    book = get_services(wall_app).answers
     state = state_of(post(client, {}, None))
     write(wall_app, 2)
     before = book.builds
@@ -118,7 +119,7 @@ def test_screens_in_the_same_place_share_one_build(wall_app):
 def test_the_poll_job_builds_the_next_answer_before_any_screen_asks(wall_app):
     client = wall_app.server.test_client()
     services = get_services(wall_app)
-    book = poll_answer.answer_book(services)
+    book = services.answers
     state = state_of(post(client, {}, None))
     write(wall_app, 3)  # publishes: the warm-up builds this screen's next answer
     built = book.builds
@@ -150,7 +151,7 @@ def test_the_fast_answer_carries_the_headers_dash_sends(wall_app):
 
 
 def test_the_answer_book_stays_within_its_bytes():
-    book = poll_answer.AnswerBook(max_bytes=1000)
+    book = AnswerBook(max_bytes=1000)
     for i in range(50):
         book.get((i, 0, "key", ("score",), (None,)), lambda: (b"x" * 300, "token", {}))
     assert book.builds == 50 and book.bytes <= 1000

@@ -70,7 +70,7 @@ def test_a_new_response_shows_within_the_poll_plus_two_seconds_as_a_patch(wall):
     cards = dash_duo.driver.execute_script(
         "return Array.from(document.querySelectorAll('#tv-panel-comments .comment-card'))"
         ".map(function (c) { return c.getAttribute('data-id'); });")
-    book = services._patch_book  # noqa: SLF001
+    book = services.patches
     assert book.sent_patches >= 1  # the comments and the score came as patches
     dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score,comments,trend&dwell=600")
     wait_for_text(dash_duo, "#score-value", "20", timeout=10)
