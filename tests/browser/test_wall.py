@@ -53,6 +53,18 @@ def active_panel(dash_duo) -> str | None:
     return None
 
 
+def panels_in_turn(duo, count: int, seconds: float, step: float = 0.25) -> list[str]:
+    """The active panels as they change, in order, until ``count`` are seen or time is up."""
+    seen: list[str] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and len(seen) < count:
+        current = active_panel(duo)
+        if current and (not seen or seen[-1] != current):
+            seen.append(current)
+        time.sleep(step)
+    return seen
+
+
 def test_each_panel_becomes_visible_in_turn(wall):
     dash_duo, _ = wall
     dash_duo.driver.get(f"{dash_duo.server_url}/tv?dwell=3")
@@ -151,13 +163,7 @@ def test_a_panel_added_to_the_registry_rotates_on_the_wall(dash_duo, settings, m
         duo.driver.get(f"{duo.server_url}/tv?panels=score,sample&dwell=3")
         duo.wait_for_element("#tv-panel-sample", timeout=10)
         wait_for_text(duo, "#tv-sample-body", "40 answers on the wall", timeout=10)
-        seen: list[str] = []
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and len(seen) < 3:
-            current = active_panel(duo)
-            if current and (not seen or seen[-1] != current):
-                seen.append(current)
-            time.sleep(0.25)
+        seen = panels_in_turn(duo, 3, 15)
         assert seen[:3] == ["tv-panel-score", "tv-panel-sample", "tv-panel-score"]
         nav = dash_duo.driver.find_element(By.ID, "tv-nav-sample")
         assert nav.text == "Sample"

@@ -16,7 +16,7 @@ import pytest
 from app import live_status
 from app.services import get_services
 from tests.browser.conftest import serve_wall
-from tests.browser.test_wall import active_panel, wait_for_text
+from tests.browser.test_wall import active_panel, panels_in_turn, wait_for_text
 from tests.conftest import make_record
 
 POLL_SECONDS = 2.0
@@ -180,13 +180,8 @@ def test_rotation_clock_and_staleness_run_no_dash_callback(wall):
     time.sleep(1.5)  # the first status and figure callbacks of the page
     driver.execute_script(WATCH_DASH)
     assert driver.execute_script("return window.npsTv.tick.id;") is None  # the wall has none
-    seen, turns = [], driver.execute_script("return window.npsTv.rotation.turns || 0;")
-    deadline = time.monotonic() + 12
-    while time.monotonic() < deadline and len(seen) < 4:
-        current = active_panel(dash_duo)
-        if current and (not seen or seen[-1] != current):
-            seen.append(current)
-        time.sleep(0.2)
+    turns = driver.execute_script("return window.npsTv.rotation.turns || 0;")
+    seen = panels_in_turn(dash_duo, 4, 12, step=0.2)
     assert len(seen) >= 4, seen  # three rotations at least, in the URL's order
     order = ["tv-panel-score", "tv-panel-topics", "tv-panel-comments"]
     first = order.index(seen[0])
