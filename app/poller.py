@@ -25,7 +25,8 @@ from app.rollup import Rollup, Snapshot
 from app.store import Store
 from app.store.errors import error_class, first_line
 from app.store.follow_ups import FollowUps
-from app.views import View, ViewCache, ViewRequest
+from app.view_cache import ViewCache
+from app.views import View, ViewRequest
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,6 @@ cost one computation per poll.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -218,7 +216,7 @@ def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz:
 
     current_counts = _slice_sum(per_day, snapshot.day0, start, end)
     current = metrics.summarize(current_counts, min_sample)
-    rest = _rest_of(snapshot, request, current_counts, (start, end), min_sample)
+    rest = rest_of(snapshot, request, current_counts, (start, end), min_sample)
     previous = None
     if request.window != ALL:
         length = (end - start).days + 1
@@ -244,12 +242,7 @@ def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz:
     first = datetime.combine(start, datetime.min.time(), ZoneInfo(tz))
     last = datetime.combine(end + timedelta(days=1), datetime.min.time(), ZoneInfo(tz))
     events = tuple(e for e in snapshot.events if first <= e.occurred_at < last)
-    comments = tuple(
-        c for c in snapshot.comments
-        if first <= c.created_at < last and _matches(c.segments, request)
-    )
-    latest = snapshot.latest if snapshot.latest and _matches(snapshot.latest.segments, request) \
-        else None
+    comments, latest = shown_comments(snapshot, request, (first, last))
     changes = find_changes(current, previous, topics, _segment_counts(
         snapshot, mask, request, (start, end), (p_start, p_end)) if previous else None,
         request.window, minimums, events)
@@ -262,7 +255,7 @@ def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz:
         versus_rest=metrics.compare_scores(current, rest) if rest is not None else None)
 
 
-def _rest_of(snapshot: Snapshot, request: ViewRequest, counts: np.ndarray,
+def rest_of(snapshot: Snapshot, request: ViewRequest, counts: np.ndarray,
              window: tuple[date, date], min_sample: int) -> ScoreSummary | None:
     """The window's responses outside a segment filter ("the rest"); None without one."""
     if not request.segments or not snapshot.days:
@@ -318,53 +311,17 @@ def _segment_counts(snapshot: Snapshot, mask: np.ndarray, request: ViewRequest,
     return SegmentCounts(combos, window_sum(*window), window_sum(*previous), pinned)
 
 
+def shown_comments(snapshot: Snapshot, request: ViewRequest, bounds: tuple[datetime, datetime]
+                   ) -> tuple[tuple[Comment, ...], Comment | None]:
+    """The snapshot's comments created within ``bounds`` that the request's filters keep,
+    and the gong's newest response if they keep it."""
+    first, last = bounds
+    comments = tuple(c for c in snapshot.comments
+                     if first <= c.created_at < last and _matches(c.segments, request))
+    latest = snapshot.latest if snapshot.latest and _matches(snapshot.latest.segments, request) \
+        else None
+    return comments, latest
+
+
 def _matches(segments: Mapping[str, str], request: ViewRequest) -> bool:
     return all(segments.get(name) in values for name, values in request.segments)
-
-
-def estimate_view_bytes(view: View) -> int:
-    """A rough upper estimate of the memory a cached view holds on its own.
-
-    Comments are shared with the snapshot, so only their references count; the request
-    counts whole, since a long segment filter list lives in the cache key too.
-    """
-    request = sum(len(name) + sum(len(v) + 60 for v in values)
-                  for name, values in view.request.segments)
-    # Per-item weights measured with tracemalloc on real views (rounded up).
-    return (6_000 + 2 * request + 1_200 * len(view.trend) + 800 * len(view.topics)
-            + 600 * len(view.changes) + 16 * (len(view.comments) + len(view.events)))
-
-
-class ViewCache:
-    """An LRU of views keyed by (snapshot version, request, today), bounded by size."""
-
-    def __init__(self, max_bytes: int = 16 * 2**20):
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self._items: OrderedDict[tuple, tuple[View, int]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def get(self, snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz: str,
-            goal: float | None = None, now: datetime | None = None,
-            minimums: Minimums = DEFAULT_MINIMUMS) -> View:
-        """The cached view, computing it on a miss."""
-        key = (snapshot.version, request, today_in(tz, now))
-        with self._lock:
-            item = self._items.get(key)
-            if item is not None:
-                self._items.move_to_end(key)
-                return item[0]
-        view = build_view(snapshot, request, min_sample=min_sample, tz=tz, goal=goal, now=now,
-                          minimums=minimums)
-        size = estimate_view_bytes(view)
-        with self._lock:
-            old = self._items.pop(key, None)
-            self.bytes -= old[1] if old else 0
-            self._items[key] = (view, size)
-            self.bytes += size
-            while self.bytes > self.max_bytes and self._items:
-                self.bytes -= self._items.popitem(last=False)[1][1]
-        return view
