@@ -76,3 +76,79 @@ def test_an_event_makes_every_view_fresh(sqlite_store, settings):
     assert touched_combos(before, after) is None
     assert touched_combos(before, before) is not None
     assert not touched_combos(before, before).any()
+
+
+def test_same_means_the_same_repr():
+    from app.parts import Stamps, fingerprint, same
+
+    row = ("a", 1, None, True)
+    assert same(row, ("a", 1, None, True)) and same((row, row), (row, ("a", 1, None, True)))
+    assert not same(0.0, -0.0) and not same(1, True) and not same((1,), (1, 2))
+    assert not same(["a"], ["a"])  # only immutable kinds compare by value
+    stamps = Stamps(size=2)
+    needs = ("score", 0.0)
+    assert stamps.stamp(("k", "score"), needs) == fingerprint(*needs)
+    assert stamps.stamp(("k", "score"), ("score", -0.0)) == fingerprint("score", -0.0)
+
+
+def test_memoised_score_and_topic_pieces_equal_fresh_ones(sqlite_store, settings):
+    """The registry's builders take rows and score pieces from memos; what they give is what
+    the panels build without them, view after view."""
+    from app.panels import PartContext
+    from app.panels.score import build as score_build
+    from app.panels.score import build_score_panel
+    from app.panels.topics import build as topics_build
+    from app.panels.topics import build_topics_panel
+    from app.wire import to_plain
+
+    now = datetime.now(UTC)
+    sqlite_store.upsert_responses([make_record(i, i % 11, when=now - timedelta(days=i % 40),
+                                               comment="slow support" if i % 2 else "great ui",
+                                               product=f"p{i % 4}") for i in range(300)])
+    poller = Poller(sqlite_store, settings)
+    for k in range(3):
+        poller.poll()
+        for request in REQUESTS:
+            view = _fresh(poller, request, now)
+            for surface, rest in (("wall", True), ("manager", False)):
+                ctx = PartContext(surface, "dark", "UTC", ("product",), limit=None, rest=rest)
+                assert to_plain(score_build(view, ctx)) == to_plain(build_score_panel(view, rest))
+                assert to_plain(topics_build(view, ctx)) == to_plain(
+                    build_topics_panel(view, len(view.topics), surface))
+        sqlite_store.upsert_responses([make_record(900 + k, 0, comment="slow support",
+                                                   product="p0")])
+
+
+def test_a_memoised_piece_is_never_taken_for_a_view_showing_otherwise(sqlite_store, settings):
+    """Each value a memoised piece shows is in its key: change one, the piece is new."""
+    import dataclasses
+
+    from app.metrics import ScoreSummary
+    from app.panels import PartContext
+    from app.panels.score import build as score_build
+    from app.panels.score import build_score_panel
+    from app.panels.topics import build as topics_build
+    from app.panels.topics import build_topics_panel
+    from app.wire import to_plain
+
+    now = datetime.now(UTC)
+    sqlite_store.upsert_responses([make_record(i, i % 11, when=now - timedelta(days=i % 20),
+                                               comment="slow support" if i % 2 else "great ui",
+                                               product=f"p{i % 4}") for i in range(300)])
+    poller = Poller(sqlite_store, settings)
+    poller.poll()
+    view = _fresh(poller, ViewRequest(window="range", start=(now - timedelta(days=9)).date(),
+                                      end=now.date()), now)
+    row = view.topics[0]
+    other = ScoreSummary(40, 5, 3, 5)
+    rows = [dataclasses.replace(row, current=other), dataclasses.replace(row, previous=other),
+            dataclasses.replace(row, impact=row.impact + 0.3),
+            dataclasses.replace(row, positive=row.positive + 7)]
+    views = [view, *(dataclasses.replace(view, topics=(r, *view.topics[1:])) for r in rows),
+             dataclasses.replace(view, current=other), dataclasses.replace(view, previous=other),
+             dataclasses.replace(view, start=view.start + timedelta(days=1))]  # the label
+    ctx = PartContext("wall", "dark", "UTC", ("product",), limit=None)
+    for shown in views:
+        assert to_plain(score_build(shown, ctx)) == to_plain(build_score_panel(shown))
+        assert to_plain(topics_build(shown, ctx)) == to_plain(
+            build_topics_panel(shown, len(shown.topics), "wall"))

@@ -17,6 +17,7 @@ from app.panels import (
 )
 from app.privacy import clean_for_display
 from app.views import View
+from app.wire import WireMemo
 
 TOPICS_TABLE = "topics-table"
 TOPIC_OPEN = "topic-open"  # manager: the pattern id type of a topic's name, which drills in
@@ -25,17 +26,23 @@ HEADINGS = ("Topic", "Mentions", "Tone", "NPS", "Change", "Detractors", "Impact"
 # Below this many mentions of known tone the tone cell stays empty: "100% positive" from two
 # mentions would be read as a verdict.
 MIN_TONED = 5
+ROWS = WireMemo(2048)  # rows in wire form by what they show, for the registry's builder
 
 
-def build_topics_panel(view: View, limit: int, surface: str = "wall") -> list[Component]:
-    """The topic table's children: the ``limit`` topics with the most impact on the score."""
+def build_topics_panel(view: View, limit: int, surface: str = "wall",
+                       memo: WireMemo | None = None) -> list[Component]:
+    """The topic table's children: the ``limit`` topics with the most impact on the score.
+    With ``memo``, a row comes from it in wire form when a row showing the same was built
+    (a new response moves few topics; the others' shown values stay)."""
     rows = view.topics[:limit]
     if not rows:
         where = describe_window(view.request.window, view.label)
         return [html.Div(f"No topics mentioned {where}", className="panel-message")]
     header = html.Div([html.Div(h, className=f"topic-cell topic-head-{i}")
                        for i, h in enumerate(HEADINGS)], className="topic-row topic-header")
-    body = [_build_row(row, surface) for row in rows]
+    body = [_build_row(row, surface) if memo is None
+            else memo.get(_row_key(row, surface), lambda row=row: _build_row(row, surface))
+            for row in rows]
     notes = []
     if len(view.topics) > limit:
         notes.append(f"+{len(view.topics) - limit} more topics with a smaller effect")
@@ -45,6 +52,12 @@ def build_topics_panel(view: View, limit: int, surface: str = "wall") -> list[Co
     note = html.Div(" · ".join(notes), className="topics-more") if notes else None
     return [html.Div([header, *body], id=TOPICS_TABLE, className="topics-table",
                      **{"data-rows": str(len(rows))}), note]
+
+
+def _row_key(row: TopicRow, surface: str) -> tuple:
+    """What a row shows: its counts, tones and impact to the tenth it is shown with."""
+    return (surface, row.topic, row.current, row.previous, round(row.impact, 1),
+            row.positive, row.negative, row.neutral)
 
 
 def _build_row(row: TopicRow, surface: str) -> html.Div:
@@ -129,4 +142,4 @@ def needs(view: View, ctx: PartContext) -> tuple:
 
 def build(view: View, ctx: PartContext) -> list[Component]:
     """The registry's builder: the topic table, ``ctx.limit`` rows."""
-    return build_topics_panel(view, ctx.limit or len(view.topics), ctx.surface)
+    return build_topics_panel(view, ctx.limit or len(view.topics), ctx.surface, ROWS)
