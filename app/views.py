@@ -285,11 +285,18 @@ def _build_trend(per_day: np.ndarray, day0: int, start: date, end: date, granula
     lead = metrics.ROLLING_PERIODS[granularity] - 1
     starts = _period_starts(_periods_before(start, granularity, lead), end, granularity)
     bounds = starts[1:] + [end + timedelta(days=1)]
-    whole = [_slice_sum(per_day, day0, s, b - timedelta(days=1)).tolist()
-             for s, b in zip(starts, bounds, strict=True)]
-    shown = [_slice_sum(per_day, day0, max(s, start), b - timedelta(days=1)).tolist()
-             if s < start < b else counts for s, b, counts in zip(starts, bounds, whole,
-                                                                    strict=True)]
+    # Running totals: each period's sum is a difference of two rows, as _slice_sum's would be.
+    running = np.zeros((len(per_day) + 1, 3), dtype=np.int64)
+    np.cumsum(per_day, axis=0, dtype=np.int64, out=running[1:])
+
+    def period(first: date, after: date) -> list[int]:
+        lo = max(epoch_day(first) - day0, 0)
+        hi = min(epoch_day(after) - day0, len(per_day))
+        return (running[hi] - running[lo]).tolist() if hi > lo else [0, 0, 0]
+
+    whole = [period(s, b) for s, b in zip(starts, bounds, strict=True)]
+    shown = [period(max(s, start), b) if s < start < b else counts
+             for s, b, counts in zip(starts, bounds, whole, strict=True)]
     first_in_window = sum(1 for b in bounds if b <= start)
     return metrics.build_trend_points([s.isoformat() for s in starts], shown, granularity,
                                       min_sample, rolling_counts=whole)[first_in_window:]

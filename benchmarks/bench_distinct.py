@@ -13,7 +13,9 @@ item 3). In one process, so the figures hold on a busy machine: CPU time, not wa
    screen asks once.
 
 Printed per case: CPU ms per change for the poll job (poll + building ahead) and for the
-screens' answers, CPU ms per screen answer, parts built, and KB sent per screen per change.
+screens' answers, CPU ms per screen answer, parts built, views computed and views carried over
+from the previous snapshot (``app.view_cache``), and KB sent per screen per change; then the
+ratio of the two cases' CPU per change (poll job + answers).
 """
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ def run_case(label: str, queries: list[dict], screens: int, changes: int, days: 
         poll_cpu = ask_cpu = 0.0
         sent = 0
         builds = services.parts.builds
+        views = poller.views
+        built, carried = getattr(views, "built", 0), getattr(views, "carried", 0)
         for n in range(changes):
             services.store.upsert_responses([ResponseRecord(
                 source="bench", external_id=f"bench-distinct-{n}",
@@ -93,7 +97,9 @@ def run_case(label: str, queries: list[dict], screens: int, changes: int, days: 
                   "poll_ms": 1000 * poll_cpu / changes, "answers_ms": 1000 * ask_cpu / changes,
                   "per_screen_ms": 1000 * ask_cpu / changes / screens,
                   "builds": (services.parts.builds - builds) / changes,
-                  "kb_per_screen": sent / changes / screens / 1024}
+                  "kb_per_screen": sent / changes / screens / 1024,
+                  "views": (getattr(views, "built", 0) - built) / changes,
+                  "carried": (getattr(views, "carried", 0) - carried) / changes}
         services.store.dispose()
         return result
 
@@ -106,12 +112,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=180, help="demo history to store")
     args = parser.parse_args(argv)
     print(f"{'case':<10} {'screens':>7} {'filters':>7} {'poll CPU ms':>11} "
-          f"{'answers CPU ms':>14} {'ms/answer':>9} {'builds':>7} {'KB/screen':>9}  (per change)")
+          f"{'answers CPU ms':>14} {'ms/answer':>9} {'builds':>7} {'views':>6} {'carried':>7} "
+          f"{'KB/screen':>9}  (per change)")
+    total = {}
     for label, queries in (("distinct", distinct_queries(args.screens)), ("shared", SHARED)):
         r = run_case(label, queries, args.screens, args.changes, args.days)
+        total[label] = r["poll_ms"] + r["answers_ms"]
         print(f"{r['case']:<10} {r['screens']:>7} {r['filters']:>7} {r['poll_ms']:>11.1f} "
               f"{r['answers_ms']:>14.1f} {r['per_screen_ms']:>9.2f} {r['builds']:>7.1f} "
-              f"{r['kb_per_screen']:>9.1f}", flush=True)
+              f"{r['views']:>6.1f} {r['carried']:>7.1f} {r['kb_per_screen']:>9.1f}", flush=True)
+    print(f"distinct / shared, CPU per change (poll job + answers): "
+          f"{total['distinct'] / total['shared']:.1f}x")
     return 0
 
 

@@ -152,3 +152,31 @@ def test_a_memoised_piece_is_never_taken_for_a_view_showing_otherwise(sqlite_sto
         assert to_plain(score_build(shown, ctx)) == to_plain(build_score_panel(shown))
         assert to_plain(topics_build(shown, ctx)) == to_plain(
             build_topics_panel(shown, len(shown.topics), "wall"))
+
+
+@pytest.mark.parametrize("granularity", ["day", "week", "month"])
+def test_trend_from_running_totals_equals_period_sums(granularity):
+    """The trend's periods summed from running totals are the sums of their days."""
+    from datetime import date
+
+    import numpy as np
+
+    from app import metrics
+    from app.views import _build_trend, _period_starts, _periods_before, _slice_sum, epoch_day
+
+    rng = np.random.default_rng(3)
+    per_day = rng.integers(0, 4, size=(120, 3)).astype(np.int64)
+    day0 = epoch_day(date(2026, 1, 10))
+    for start, end in ((date(2026, 1, 1), date(2026, 2, 20)), (date(2026, 3, 3), date(2026, 6, 1)),
+                       (date(2025, 11, 5), date(2026, 1, 12))):
+        lead = metrics.ROLLING_PERIODS[granularity] - 1
+        starts = _period_starts(_periods_before(start, granularity, lead), end, granularity)
+        bounds = [*starts[1:], end + timedelta(days=1)]
+        whole = [_slice_sum(per_day, day0, s, b - timedelta(days=1)).tolist()
+                 for s, b in zip(starts, bounds, strict=True)]
+        shown = [_slice_sum(per_day, day0, max(s, start), b - timedelta(days=1)).tolist()
+                 if s < start < b else c for s, b, c in zip(starts, bounds, whole, strict=True)]
+        first = sum(1 for b in bounds if b <= start)
+        expected = metrics.build_trend_points([s.isoformat() for s in starts], shown,
+                                              granularity, 5, rolling_counts=whole)[first:]
+        assert _build_trend(per_day, day0, start, end, granularity, 5) == expected
