@@ -3,8 +3,10 @@ item 3). In one process, so the figures hold on a busy machine: CPU time, not wa
 
     python benchmarks/bench_distinct.py                    # 100 screens: 100 vs 6 filters
     python benchmarks/bench_distinct.py --screens 200 --changes 20
+    python benchmarks/bench_distinct.py --postgres postgresql+psycopg://postgres@127.0.0.1/bench
 
-1. The demo's history in a fresh SQLite file, one app (``create_app``) on it, first poll.
+1. The demo's history in a fresh SQLite file (or the PostgreSQL database given, emptied
+   first), one app (``create_app``) on it, first poll.
 2. N wall screens, each asking as the browser does (``app.live.compute_update`` with the state
    its previous answer left, then the answer encoded as Dash encodes it): either each with
    its own data filter (``bench_viewers.distinct_queries``) or six shared URLs.
@@ -41,20 +43,24 @@ from app.screen import parse_screen  # noqa: E402
 from app.services import get_services  # noqa: E402
 from app.store import ResponseRecord, open_store  # noqa: E402
 from app.web import create_app  # noqa: E402
-from benchmarks.bench_viewers import distinct_queries  # noqa: E402
+from benchmarks.bench_viewers import distinct_queries, prepare_store  # noqa: E402
 
 SHARED = [{"window": "30d"}, {"window": "7d"}, {"window": "90d"}, {"window": "30d",
           "region": "EMEA"}, {"window": "30d", "product": "Pulse"}, {"window": "all"}]
 
 
-def run_case(label: str, queries: list[dict], screens: int, changes: int, days: int) -> dict:
+def run_case(label: str, queries: list[dict], screens: int, changes: int, days: int,
+             postgres: str | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="nps-bench-distinct-") as tmp:
-        url = f"sqlite:///{tmp}/bench.db"
+        url = postgres or f"sqlite:///{tmp}/bench.db"
         settings = Settings.from_env().replace(database_url=url, data_dir=tmp,
                                                build_id="bench", access="open")
-        store = open_store(settings, url)
-        build_demo_history(store, days=days, seed=7)
-        store.dispose()
+        if postgres:
+            prepare_store(url, days)  # emptied, then the demo's history
+        else:
+            store = open_store(settings, url)
+            build_demo_history(store, days=days, seed=7)
+            store.dispose()
         services = get_services(create_app(settings))
         poller = services.poller
         poller.poll()
@@ -110,13 +116,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--screens", type=int, default=100)
     parser.add_argument("--changes", type=int, default=10, help="responses written, one by one")
     parser.add_argument("--days", type=int, default=180, help="demo history to store")
+    parser.add_argument("--postgres", help="a PostgreSQL URL (emptied!) instead of SQLite")
     args = parser.parse_args(argv)
     print(f"{'case':<10} {'screens':>7} {'filters':>7} {'poll CPU ms':>11} "
           f"{'answers CPU ms':>14} {'ms/answer':>9} {'builds':>7} {'views':>6} {'carried':>7} "
           f"{'KB/screen':>9}  (per change)")
     total = {}
     for label, queries in (("distinct", distinct_queries(args.screens)), ("shared", SHARED)):
-        r = run_case(label, queries, args.screens, args.changes, args.days)
+        r = run_case(label, queries, args.screens, args.changes, args.days, args.postgres)
         total[label] = r["poll_ms"] + r["answers_ms"]
         print(f"{r['case']:<10} {r['screens']:>7} {r['filters']:>7} {r['poll_ms']:>11.1f} "
               f"{r['answers_ms']:>14.1f} {r['per_screen_ms']:>9.2f} {r['builds']:>7.1f} "
