@@ -204,8 +204,9 @@ def _periods_before(start: date, granularity: str, count: int) -> date:
 
 def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz: str,
                goal: float | None = None, now: datetime | None = None,
-               minimums: Minimums = DEFAULT_MINIMUMS) -> View:
-    """Compute the view of ``snapshot`` that ``request`` asks for."""
+               minimums: Minimums = DEFAULT_MINIMUMS, trends: dict | None = None) -> View:
+    """Compute the view of ``snapshot`` that ``request`` asks for; ``trends``, kept by the
+    caller per request, lets the trend keep the points a change did not reach."""
     today = today_in(tz, now)
     mask = combo_mask(snapshot, request)
     per_day = snapshot.counts[mask].sum(axis=0, dtype=np.int64) if snapshot.days \
@@ -228,7 +229,8 @@ def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz:
         p_start = p_end = start - timedelta(days=1)
 
     granularity = metrics.choose_granularity((end - start).days + 1)
-    trend = _build_trend(per_day, snapshot.day0, start, end, granularity, min_sample)
+    trend = _build_trend(per_day, snapshot.day0, start, end, granularity, min_sample,
+                         trends.setdefault(min_sample, {}) if trends is not None else None)
 
     topic_cur = _slice_sum(topic_day, snapshot.day0, start, end) if len(snapshot.topic_names) \
         else np.zeros((0, 3), dtype=np.int64)
@@ -278,8 +280,10 @@ def _tone_sum(snapshot: Snapshot, mask: np.ndarray, start: date, end: date) -> l
 
 
 def _build_trend(per_day: np.ndarray, day0: int, start: date, end: date, granularity: str,
-                 min_sample: int) -> tuple[TrendPoint, ...]:
-    """The trend points of the window, each rolling over the periods before it."""
+                 min_sample: int, memo: dict | None = None) -> tuple[TrendPoint, ...]:
+    """The trend points of the window, each rolling over the periods before it; ``memo``
+    (by granularity) holds the last call's inputs and points for the same request, whose
+    points up to the first changed period are kept (``metrics.build_trend_points``)."""
     # The rolling line starts with the periods before the window, so its first points are
     # as steady as the rest instead of resting on a single day.
     lead = metrics.ROLLING_PERIODS[granularity] - 1
@@ -298,8 +302,13 @@ def _build_trend(per_day: np.ndarray, day0: int, start: date, end: date, granula
     shown = [period(max(s, start), b) if s < start < b else counts
              for s, b, counts in zip(starts, bounds, whole, strict=True)]
     first_in_window = sum(1 for b in bounds if b <= start)
-    return metrics.build_trend_points([s.isoformat() for s in starts], shown, granularity,
-                                      min_sample, rolling_counts=whole)[first_in_window:]
+    labels = [s.isoformat() for s in starts]
+    points = metrics.build_trend_points(labels, shown, granularity, min_sample,
+                                        rolling_counts=whole,
+                                        known=memo.get(granularity) if memo is not None else None)
+    if memo is not None:
+        memo[granularity] = (labels, shown, whole, points)
+    return points[first_in_window:]
 
 
 def _segment_counts(snapshot: Snapshot, mask: np.ndarray, request: ViewRequest,

@@ -180,3 +180,21 @@ def test_trend_from_running_totals_equals_period_sums(granularity):
         expected = metrics.build_trend_points([s.isoformat() for s in starts], shown,
                                               granularity, 5, rolling_counts=whole)[first:]
         assert _build_trend(per_day, day0, start, end, granularity, 5) == expected
+
+
+def test_trend_points_kept_from_an_earlier_call_equal_fresh_ones():
+    """Points up to the first changed period are kept; the result is what a fresh call gives."""
+    from app import metrics
+
+    counts = [[5 + i % 3, 2, 1 + i % 4] for i in range(30)]
+    counts[12] = [0, 0, 9]  # a special cause: it leaves the later baselines
+    labels = [f"p{i}" for i in range(30)]
+    known = (labels, counts, counts, metrics.build_trend_points(labels, counts, "day", 5))
+    for changed in (0, 5, 12, 29):
+        moved = [list(c) for c in counts]
+        moved[changed][0] += 3
+        fresh = metrics.build_trend_points(labels, moved, "day", 5)
+        assert metrics.build_trend_points(labels, moved, "day", 5, known=known) == fresh
+    shifted = labels[1:] + ["p30"]
+    assert metrics.build_trend_points(shifted, counts, "day", 5, known=known) == \
+        metrics.build_trend_points(shifted, counts, "day", 5)
