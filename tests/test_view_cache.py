@@ -198,3 +198,28 @@ def test_trend_points_kept_from_an_earlier_call_equal_fresh_ones():
     shifted = labels[1:] + ["p30"]
     assert metrics.build_trend_points(shifted, counts, "day", 5, known=known) == \
         metrics.build_trend_points(shifted, counts, "day", 5)
+
+
+def test_the_json_length_of_a_part_with_shared_pieces_is_exact(sqlite_store, settings):
+    """A part's size for the cache budget counts its shared pieces by their known length: the
+    same as writing the whole part out."""
+    import json
+
+    from app.panels import PartContext
+    from app.panels.comments import build as comments_build
+    from app.panels.score import build as score_build
+    from app.panels.topics import build as topics_build
+    from app.part_cache import to_wire
+
+    now = datetime.now(UTC)
+    sqlite_store.upsert_responses([make_record(i, i % 11, when=now - timedelta(hours=i),
+                                               comment=f"Slow support \u00e9t\u00e9 \"{i}\"",
+                                               product=f"p{i % 4}") for i in range(80)])
+    poller = Poller(sqlite_store, settings)
+    poller.poll()
+    view = _fresh(poller, ViewRequest(window="30d"), now)
+    ctx = PartContext("wall", "dark", "UTC", ("product",), limit=20)
+    for build in (comments_build, score_build, topics_build):
+        for _ in range(2):  # built, then from the memos
+            plain, chars = to_wire(build(view, ctx))
+            assert chars == len(json.dumps(plain))
