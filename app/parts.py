@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
-from collections import OrderedDict
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -36,29 +34,17 @@ def fingerprint(*values: object) -> str:
     return hashlib.blake2b(repr(values).encode(), digest_size=8).hexdigest()
 
 
-class Stamps:
-    """The fingerprint last taken per (data key, part), with what it was taken of: a view
-    carried over to a new snapshot (``app.view_cache``) hands its parts the same objects, and
-    ``same`` sees that by identity instead of writing them out again to hash them."""
-
-    def __init__(self, size: int = 4096):
-        self.size = size
-        self._items: OrderedDict[tuple, tuple[tuple, str]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def stamp(self, key: tuple, needs: tuple) -> str:
-        """``fingerprint(*needs)``, from the last one of ``key`` when its needs are the same."""
-        with self._lock:
-            last = self._items.get(key)
-        if last is not None and same(last[0], needs):
-            return last[1]
-        found = fingerprint(*needs)
-        with self._lock:
-            self._items[key] = (needs, found)
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return found
+def stamp(stamps: dict, key: tuple, needs: tuple) -> str:
+    """``fingerprint(*needs)``, taken from ``stamps`` (a view's, ``View.stamps``) when the
+    needs last stamped under ``key`` are the same: a view carried over to a new snapshot
+    (``app.view_cache``) hands its parts the same objects, and ``same`` sees that by identity
+    instead of writing them out again to hash them."""
+    last = stamps.get(key)
+    if last is not None and same(last[0], needs):
+        return last[1]
+    found = fingerprint(*needs)
+    stamps[key] = (needs, found)
+    return found
 
 
 PLAIN = (str, int, bool, type(None))
@@ -75,9 +61,6 @@ def same(a: object, b: object) -> bool:
     if kind in PLAIN:
         return a == b
     return kind is tuple and len(a) == len(b) and all(map(same, a, b))
-
-
-STAMPS = Stamps()
 
 
 def build_parts(services: Services, snapshot: Snapshot, screen: ScreenConfig,
@@ -105,7 +88,8 @@ def build_parts(services: Services, snapshot: Snapshot, screen: ScreenConfig,
 
     def fingerprint_of(part_name: str) -> str:
         panel, ctx = context(part_name)
-        return STAMPS.stamp((screen.data_key, part_name), (part_name, *panel.needs(view, ctx)))
+        return stamp(view.stamps, (screen.data_key, part_name),
+                     (part_name, *panel.needs(view, ctx)))
 
     def build(part_name: str) -> Any:
         panel, ctx = context(part_name)

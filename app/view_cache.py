@@ -125,6 +125,8 @@ class ViewCache:
         else:
             view = build_view(snapshot, request, min_sample=min_sample, tz=tz, goal=goal,
                               now=now, minimums=minimums, trends=trends)
+            if previous is not None:  # parts whose needs did not move keep their stamps
+                view.stamps.update(previous.stamps)
             self.built += 1
         size = estimate_view_bytes(view) + TREND_BYTES * sum(
             len(kept[3]) for by_granularity in trends.values() for kept in by_granularity.values())

@@ -8,7 +8,7 @@ cost one computation per poll.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -111,6 +111,10 @@ class View:
     # against it with its significance (None without a filter or with too few either side).
     rest: ScoreSummary | None = None
     versus_rest: Change | None = None
+    # Per (data key, part): the part's needs and fingerprint last taken of this view, or of the
+    # view it was carried over from (``app.view_cache.carry_over`` passes the dict on), so
+    # ``app.parts.stamp`` sees the same objects again without writing them out to hash them.
+    stamps: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def label(self) -> str:
