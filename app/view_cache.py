@@ -6,9 +6,10 @@ combination out shows the same counts, trend, topics and "what changed" as befor
 snapshot's version, the rest of the responses (the score against the rest), the newest
 comments (a global list) and the gong's response can differ. Such a view is the previous
 one with those few fields computed again (``carry_over``), instead of every sum again.
-Which combinations a change touched is found once per snapshot, from its arrays against the
-previous snapshot's, so anything that moves a count (a new row, an edit, a re-tag, a row
-coming into range) is seen, whatever caused it.
+Which combinations a change touched is found once per snapshot, when the poller publishes it
+(``Snapshot.touched``), from its arrays against the previous snapshot's, so anything that
+moves a count (a new row, an edit, a re-tag, a row coming into range) is seen, whatever
+caused it; the old arrays are not kept.
 """
 
 from __future__ import annotations
@@ -94,12 +95,6 @@ class ViewCache:
         # from the first period the change reached, ``views._build_trend``)
         self._items: OrderedDict[tuple, tuple[View, int, dict]] = OrderedDict()
         self._lock = threading.Lock()
-        # The newest snapshot seen, the one before it, and (once asked) the combinations
-        # that differ between them (None: not comparable).
-        self._newest: Snapshot | None = None
-        self._before: Snapshot | None = None
-        self._touched: np.ndarray | None = None
-        self._touched_known = False
 
     def __len__(self) -> int:
         return len(self._items)
@@ -143,19 +138,8 @@ class ViewCache:
                   ) -> tuple[View | None, np.ndarray | None, dict]:
         """(the request's cached view of the snapshot before ``snapshot``, the combinations
         touched between them, a copy of that view's trend inputs to start from); (None, None,
-        {}) unless ``snapshot`` is the newest seen. Under the lock."""
-        newest = self._newest
-        if newest is None or snapshot.version > newest.version:
-            self._before, self._newest = newest, snapshot
-            self._touched, self._touched_known = None, False
-        elif snapshot is not newest:
-            return None, None, {}
-        if self._before is None:
-            return None, None, {}
-        found = self._items.get((self._before.version, request, today))
+        {}) when that view is not cached. Under the lock."""
+        found = self._items.get((snapshot.version - 1, request, today))
         if found is None:
             return None, None, {}
-        if not self._touched_known:
-            self._touched = touched_combos(self._before, snapshot)
-            self._touched_known = True
-        return found[0], self._touched, {k: dict(v) for k, v in found[2].items()}
+        return found[0], snapshot.touched, {k: dict(v) for k, v in found[2].items()}
