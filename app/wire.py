@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections import OrderedDict
+import weakref
+from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -85,18 +86,26 @@ def _prop_rule(component: Component) -> tuple[frozenset[str], tuple[str, ...]]:
 
 
 class WireMemo:
-    """Pieces in wire form by key, built once while in the ``size`` most recently used."""
+    """Pieces in wire form by key, built once while in the ``size`` most recently used.
 
-    def __init__(self, size: int):
+    With ``strong``, only the ``strong`` pieces made last are held here; the others are
+    found while something else holds them (the cached parts that show them, counted in
+    ``NPS_TV_CACHE_MB``), so the memo adds next to nothing to the memory budget.
+    """
+
+    def __init__(self, size: int, strong: int | None = None):
         self.size = size
         self.builds = 0
-        self._items: OrderedDict[Hashable, Wire] = OrderedDict()
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()  # Wire, or a weak ref to one
+        self._held: deque[Wire] | None = deque(maxlen=strong) if strong is not None else None
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, build: Callable[[], Component]) -> Wire:
         """The piece for ``key``, built (and converted) on a miss."""
         with self._lock:
             found = self._items.get(key)
+            if found is not None and self._held is not None:
+                found = found()
             if found is not None:
                 self._items.move_to_end(key)
                 return found
@@ -104,7 +113,12 @@ class WireMemo:
         piece.chars = len(json.dumps(piece))
         with self._lock:
             self.builds += 1
-            self._items[key] = piece
+            if self._held is None:
+                self._items[key] = piece
+            else:
+                self._items[key] = weakref.ref(piece)
+                self._held.append(piece)
+            self._items.move_to_end(key)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
         return piece

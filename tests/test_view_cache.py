@@ -224,3 +224,25 @@ def test_the_json_length_of_a_part_with_shared_pieces_is_exact(sqlite_store, set
         for _ in range(2):  # built, then from the memos
             plain, chars = to_wire(build(view, ctx))
             assert chars == len(json.dumps(plain))
+
+
+def test_a_weak_memo_holds_only_its_last_pieces_itself():
+    """With ``strong``, a piece outlives the memo's own window only while something else (a
+    cached part) holds it: the memo adds next to nothing to the memory budget."""
+    import gc
+
+    from dash import html
+
+    from app.wire import WireMemo
+
+    memo = WireMemo(100, strong=2)
+    kept = memo.get("kept", lambda: html.Div("kept"))
+    for k in range(5):
+        memo.get(k, lambda k=k: html.Div(str(k)))
+    gc.collect()
+    builds = memo.builds
+    assert memo.get("kept", lambda: html.Div("other")) is kept  # a part still holds it
+    assert memo.get(0, lambda: html.Div("0")) == {"props": {"children": "0"}, "type": "Div",
+                                                  "namespace": "dash_html_components"}
+    assert memo.builds == builds + 1  # dropped: nothing held it
+    assert memo.get(4, lambda: html.Div("x"))["props"]["children"] == "4"  # among the last 2

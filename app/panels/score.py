@@ -35,7 +35,8 @@ SPLIT_LABELS = ("Promoters", "Passives", "Detractors")
 SPLIT_CLASSES = ("promoter", "passive", "detractor")
 # The panel's pieces that read only a view's own counts, in wire form, for the registry's
 # builder (a screen whose segments a change left out rebuilds only its line against the rest).
-PIECES = WireMemo(2048)
+# Found while the cached score parts hold them, the last 256 made held here.
+PIECES = WireMemo(8192, strong=256)
 
 
 def build_score_panel(view: View, rest: bool = True,

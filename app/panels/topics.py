@@ -26,7 +26,9 @@ HEADINGS = ("Topic", "Mentions", "Tone", "NPS", "Change", "Detractors", "Impact"
 # Below this many mentions of known tone the tone cell stays empty: "100% positive" from two
 # mentions would be read as a verdict.
 MIN_TONED = 5
-ROWS = WireMemo(2048)  # rows in wire form by what they show, for the registry's builder
+# Rows in wire form by what they show, for the registry's builder; found while the cached
+# topic parts hold them (counted in NPS_TV_CACHE_MB), the last 256 made held here.
+ROWS = WireMemo(8192, strong=256)
 
 
 def build_topics_panel(view: View, limit: int, surface: str = "wall",
