@@ -164,54 +164,78 @@ class _Plan:
 
 def import_file(store: Store, path: str | Path, options: ImportOptions,
                 progress: bool = False) -> ImportReport:
-    """Validate a whole CSV/TSV export, then upsert it in batches; on abort nothing is written."""
+    """Read, check and upsert a CSV/TSV export in one pass and one transaction; on abort
+    (more than ``max_errors`` refused rows) or a failed write, nothing is written."""
     started = time.perf_counter()
     path = Path(path)
     plan = _build_plan(path, options)
     report = ImportReport(path=str(path), source=plan.source, dry_run=options.dry_run)
     size = path.stat().st_size
     try:
-        with _progress_bar(progress, size, "B", "checking") as bar:
-            for _record in _iter_records(path, plan, report, bar):
-                report.valid += 1
+        with _progress_bar(progress, size, "B",
+                           "checking" if options.dry_run else "importing") as bar:
+            records = _iter_records(path, plan, report, bar)
+            if options.dry_run:
+                report.valid = sum(1 for _record in records)
+            else:
+                workers = (default_workers(estimate_rows(path, size))
+                           if options.workers is None else options.workers)
+                _write_all(store, records, report, workers)
             bar.update(max(size - bar.n, 0))
     except ImportAborted:
         report.aborted = True
-        report.seconds = time.perf_counter() - started
         raise
-    if not options.dry_run:
-        workers = default_workers(report.valid) if options.workers is None else options.workers
-        _write_all(store, path, plan, report, progress, workers)
-    report.seconds = time.perf_counter() - started
+    finally:
+        report.seconds = time.perf_counter() - started
     return report
 
 
-def _write_all(store: Store, path: Path, plan: _Plan, report: ImportReport,
-               progress: bool, workers: int) -> None:
-    """Convert the rows again and upsert them in batches, in one transaction; ``workers``
-    processes tag the next batches meanwhile (tag_pool.py)."""
+def _write_all(store: Store, records: Iterator[ResponseRecord], report: ImportReport,
+               workers: int) -> None:
+    """Upsert ``records`` in batches as they are read, in one transaction; ``workers``
+    processes tag the next batches meanwhile (tag_pool.py). A refused file (ImportAborted
+    from ``records``) or a failed write rolls the transaction back."""
     sent = 0
-    records = _iter_records(path, plan, ImportReport(path=str(path), source=plan.source), None)
-    read = iter(lambda: list(islice(records, BATCH_SIZE)), [])  # batches until none is left
 
-    def written(batches: Iterable[list[ResponseRecord]], bar: tqdm
-                ) -> Iterator[list[ResponseRecord]]:
+    def counted(batches: Iterable[list[ResponseRecord]]) -> Iterator[list[ResponseRecord]]:
         nonlocal sent
         for batch in batches:
+            report.valid += len(batch)
             yield batch  # back here once the store has written it
             sent += len(batch)
-            bar.update(len(batch))
 
-    with _progress_bar(progress, report.valid, "rows", "importing") as bar, \
-            TagAhead(store, workers) as ahead:
+    read = iter(lambda: list(islice(records, BATCH_SIZE)), [])  # batches until none is left
+    with TagAhead(store, workers) as ahead:
         try:
-            result = store.upsert_many(written(ahead.batches(read), bar))
+            result = store.upsert_many(ahead.batches(counted(read)))
         except SQLAlchemyError as exc:
+            report.valid += _count_rest(records)
             raise ImportWriteFailed(
                 f"writing to the store failed after {sent:,} of {report.valid:,} rows: "
                 f"{_one_line(exc)}; rolled back, nothing imported") from None
     report.imported, report.updated, report.unchanged = (
         result.inserted, result.updated, result.unchanged)
+
+
+def _count_rest(records: Iterator[ResponseRecord]) -> int:
+    """After a failed write: the valid rows still in the file, so the message says how much
+    of it was written (those read already are counted)."""
+    rest = 0
+    try:
+        for _record in records:
+            rest += 1
+    except ImportFailed:  # the rest of the file would have been refused: what was read
+        pass
+    return rest
+
+
+def estimate_rows(path: Path, size: int, sample: int = 1 << 16) -> int:
+    """About how many rows ``path`` holds, from the lines in its first ``sample`` bytes (the
+    number of tagging processes depends on it; the file is read once, in the import)."""
+    with path.open("rb") as handle:
+        head = handle.read(sample)
+    lines = head.count(b"\n") or 1
+    return size * lines // max(len(head), 1)
 
 
 def _one_line(exc: SQLAlchemyError) -> str:
