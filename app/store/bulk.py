@@ -119,7 +119,10 @@ class CompiledUpsert:
             dialect=dialect, column_keys=list(COLUMNS))
         self.sql = str(compiled)
         fixed = {name: bind.effective_value for name, bind in compiled.binds.items()}
-        processors = {name: RESPONSES.c[name].type.bind_processor(dialect) for name in COLUMNS}
+        # The dialect's own types (SQLite's DATETIME writes microseconds; the generic one
+        # would leave the datetime to the driver, which writes none): as the store writes.
+        processors = {name: RESPONSES.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+                      for name in COLUMNS}
         # (column, processor) for a row's values; (None, value) for the statement's literals.
         self.parts: list[tuple[str | None, Any]] = [
             (name, processors[name]) if name in processors else (None, fixed[name])
