@@ -1,16 +1,15 @@
 """Bulk import of survey exports (CSV or TSV): map columns onto responses, validate, upsert.
 
-The file is read twice, streaming with the csv module: a first pass validates every row (so an
-import that would exceed ``max_errors`` writes nothing), a second converts the rows again and
-writes them in batches of ``BATCH_SIZE``, all in ONE transaction: a failure part-way leaves the
-store as it was. Rows follow the same rules as REST (app.ingest.rules), with the same messages.
-Re-importing the same file is a no-op: rows are keyed by an id column or by a hash of the row's
-raw cells.
+One streaming pass with the csv module reads, checks and converts each row once and writes
+the valid ones in batches of ``BATCH_SIZE``, all in ONE transaction: an import that exceeds
+``max_errors`` raises part-way and the transaction is rolled back, as is one whose write fails,
+so a refused file leaves the store as it was. Rows follow the same rules as REST
+(app.ingest.rules), with the same messages. Re-importing the same file is a no-op: rows are
+keyed by an id column or by a hash of the row's raw cells.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -23,6 +22,7 @@ from typing import NamedTuple
 from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
+from app.ingest.csv_files import detect_delimiter, estimate_rows, iter_rows
 from app.ingest.csv_values import (
     Column,
     ColumnSpec,
@@ -56,8 +56,6 @@ COMMENT_JOINER = " · "
 BATCH_SIZE = 2_000
 SCALES = {"0-10": 0, "1-10": 1}
 SOURCE_MAX = 64  # responses.source is VARCHAR(64)
-TAB_EXTENSIONS = frozenset({".tsv", ".tab"})
-SNIFF_DELIMITERS = (",", "\t", ";", "|")
 
 
 class ImportError_(NamedTuple):  # the underscore keeps the builtin ImportError usable
@@ -229,15 +227,6 @@ def _count_rest(records: Iterator[ResponseRecord]) -> int:
     return rest
 
 
-def estimate_rows(path: Path, size: int, sample: int = 1 << 16) -> int:
-    """About how many rows ``path`` holds, from the lines in its first ``sample`` bytes (the
-    number of tagging processes depends on it; the file is read once, in the import)."""
-    with path.open("rb") as handle:
-        head = handle.read(sample)
-    lines = head.count(b"\n") or 1
-    return size * lines // max(len(head), 1)
-
-
 def _one_line(exc: SQLAlchemyError) -> str:
     """The driver's own first line ("attempt to write a readonly database"), no SQL or URL."""
     cause = getattr(exc, "orig", None) or exc
@@ -259,45 +248,13 @@ def _iter_records(path: Path, plan: _Plan, report: ImportReport,
     """Convert each data row, counting blanks and errors in ``report``."""
     seen_rows: dict[bytes, int] = {}
     seen_ids: dict[str, int] = {}
-    for line, cells in _iter_rows(path, plan.delimiter, bar):
+    for line, cells in iter_rows(path, plan.delimiter, bar):
         report.rows_read += 1
         record = _convert_row(cells, line, plan, report, seen_rows, seen_ids)
         if len(report.errors) > plan.max_errors:
             raise ImportAborted(report, plan.max_errors)
         if record is not None:
             yield record
-
-
-def _iter_rows(path: Path, delimiter: str, bar: tqdm | None,
-               with_header: bool = False) -> Iterator[tuple[int, list[str]]]:
-    """(line the row starts on, cells) for each non-empty row; the header only if asked."""
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(_counted(handle, bar), delimiter=delimiter)
-            start, first = 1, True
-            try:
-                for cells in reader:
-                    if cells and (with_header or not first):
-                        yield start, cells
-                    first = first and not cells
-                    start = reader.line_num + 1
-            except csv.Error as exc:
-                raise ImportFailed(f"{path.name}, line {start}: {exc} "
-                                   "(is a quote left open?)") from None
-            except UnicodeDecodeError:
-                raise ImportFailed(f"{path.name}, near line {reader.line_num + 1}: not UTF-8 "
-                                   "text; save the file as UTF-8 and import again") from None
-    except OSError as exc:
-        raise ImportFailed(f"cannot read {path}: {exc.strerror or exc}") from None
-
-
-def _counted(lines: Iterable[str], bar: tqdm | None) -> Iterator[str]:
-    if bar is None or bar.disable:
-        yield from lines
-        return
-    for text in lines:
-        bar.update(len(text))  # characters: close enough to bytes for a progress bar
-        yield text
 
 
 def _convert_row(cells: list[str], line: int, plan: _Plan, report: ImportReport,
@@ -378,7 +335,7 @@ def _build_plan(path: Path, options: ImportOptions) -> _Plan:
     if not path.is_file():
         raise ImportFailed(f"{path}: no such file")
     delimiter = options.delimiter or detect_delimiter(path)
-    header = next((cells for _line, cells in _iter_rows(path, delimiter, None, True)), None)
+    header = next((cells for _line, cells in iter_rows(path, delimiter, None, True)), None)
     if header is None:
         raise ImportFailed(f"{path.name} is empty: no header row")
     header = [name.strip() for name in header]
@@ -409,14 +366,3 @@ def _build_plan(path: Path, options: ImportOptions) -> _Plan:
         source=source,
         max_errors=options.max_errors,
     )
-
-
-def detect_delimiter(path: Path) -> str:
-    """Tab for .tsv/.tab files; otherwise the most frequent of , TAB ; | in the first line."""
-    if path.suffix.lower() in TAB_EXTENSIONS:
-        return "\t"
-    with path.open(encoding="utf-8-sig", newline="", errors="replace") as handle:
-        first = handle.readline()
-    counts = {d: first.count(d) for d in SNIFF_DELIMITERS}
-    best = max(SNIFF_DELIMITERS, key=lambda d: counts[d])
-    return best if counts[best] else ","

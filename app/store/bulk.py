@@ -31,15 +31,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from itertools import groupby
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.store.models import Response
 from app.store.records import ResponseRecord, UpsertResult
-
-if TYPE_CHECKING:
-    from app.store.database import Store
 
 RESPONSES = Response.__table__
 COLUMNS = ("source", "external_id", "score", "comment", "created_at", "updated_at",
@@ -135,11 +132,12 @@ class CompiledUpsert:
                       else process for name, process in parts) for row in rows]
 
 
-def upsert_batches(store: Store, conn, batches: Iterable[Sequence[ResponseRecord]],
+def upsert_batches(store: Any, conn, batches: Iterable[Sequence[ResponseRecord]],
                    now: datetime, learned: dict[str, dict[str, int]],
                    statement_for: Callable[[Any, bool], Any]) -> UpsertResult:
-    """Every batch upserted on ``conn`` (an SQLite connection inside the caller's write
-    transaction, lock taken), the search index deferred; the totals."""
+    """Every batch upserted by ``store`` (the ``Store``, untyped here as it imports this
+    module) on ``conn`` (SQLite, inside the caller's write transaction, lock taken), the
+    search index deferred; the totals."""
     last_old = last_id(conn)
     statements: dict[bool, CompiledUpsert] = {}
     written = changed = 0
@@ -167,7 +165,7 @@ def upsert_batches(store: Store, conn, batches: Iterable[Sequence[ResponseRecord
     return UpsertResult(inserted, changed - inserted, written - changed)
 
 
-def upsert_many(store: Store, batches: Iterable[Sequence[ResponseRecord]],
+def upsert_many(store: Any, batches: Iterable[Sequence[ResponseRecord]],
                 now: datetime | None, statement_for: Callable[[Any, bool], Any]
                 ) -> UpsertResult:
     """``Store.upsert_many`` on SQLite: one write transaction with the import's pragmas, the
