@@ -54,6 +54,7 @@ from app.store import ResponseRecord, Store
 COMMENT_JOINER = " · "
 
 BATCH_SIZE = 2_000
+KNOWN_CELLS = 50_000  # accepted repeating cells remembered during one import (then cleared)
 SCALES = {"0-10": 0, "1-10": 1}
 SOURCE_MAX = 64  # responses.source is VARCHAR(64)
 
@@ -248,9 +249,10 @@ def _iter_records(path: Path, plan: _Plan, report: ImportReport,
     """Convert each data row, counting blanks and errors in ``report``."""
     seen_rows: dict[bytes, int] = {}
     seen_ids: dict[str, int] = {}
+    known: dict[tuple, object] = {}  # cells checked before, with what they gave (_known)
     for line, cells in iter_rows(path, plan.delimiter, bar):
         report.rows_read += 1
-        record = _convert_row(cells, line, plan, report, seen_rows, seen_ids)
+        record = _convert_row(cells, line, plan, report, seen_rows, seen_ids, known)
         if len(report.errors) > plan.max_errors:
             raise ImportAborted(report, plan.max_errors)
         if record is not None:
@@ -258,7 +260,8 @@ def _iter_records(path: Path, plan: _Plan, report: ImportReport,
 
 
 def _convert_row(cells: list[str], line: int, plan: _Plan, report: ImportReport,
-                 seen_rows: dict[bytes, int], seen_ids: dict[str, int]) -> ResponseRecord | None:
+                 seen_rows: dict[bytes, int], seen_ids: dict[str, int],
+                 known: dict[tuple, object]) -> ResponseRecord | None:
     raw_score = cell_value(cells, plan.score.index)
     if raw_score is None:
         report.skipped_blank += 1
@@ -266,7 +269,7 @@ def _convert_row(cells: list[str], line: int, plan: _Plan, report: ImportReport,
     errors = report.errors
     count_before = len(errors)
     number, labelled = split_scale_label(raw_score)
-    score = _apply(errors, line, plan.score, parse_score, number, plan.low)
+    score = _known(known, errors, line, plan.score, parse_score, number, plan.low)
     if labelled and score is not None:
         report.labelled += 1
     # Without a time column: now for a new response, the stored time on a re-import.
@@ -296,12 +299,27 @@ def _convert_row(cells: list[str], line: int, plan: _Plan, report: ImportReport,
     for name, column in plan.segments:
         raw = cell_value(cells, column.index)
         if raw is not None:
-            segments[name] = _apply(errors, line, column, clean_segment_value, raw)
+            segments[name] = _known(known, errors, line, column, clean_segment_value, raw)
     if len(errors) > count_before:
         return None
     return ResponseRecord(
         source=plan.source, external_id=external_id, score=score, created_at=created_at,
         comment=comment, segments=segments)
+
+
+def _known(known: dict[tuple, object], errors: list[ImportError_], line: int, column: Column,
+           rule: Callable, *args):
+    """``_apply`` for cells that repeat (scores, segment values): a value ``rule`` accepted
+    once is not checked again; a refused one is, so each refusal is reported on its line."""
+    key = (column.index, *args)
+    value = known.get(key)
+    if value is None:
+        value = _apply(errors, line, column, rule, *args)
+        if value is not None:
+            if len(known) >= KNOWN_CELLS:
+                known.clear()
+            known[key] = value
+    return value
 
 
 def _apply(errors: list[ImportError_], line: int, column: Column, rule: Callable, *args):

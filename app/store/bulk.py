@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -58,6 +59,7 @@ FILL_NEW_ROWS = ("INSERT INTO comment_search(rowid, comment) SELECT id, comment 
                  "WHERE id > ? AND comment IS NOT NULL")
 # Page cache (negative: KiB) and temp_store=MEMORY during an import, restored afterwards.
 IMPORT_PRAGMAS = (("cache_size", -65_536), ("temp_store", 2))
+_NOTHING = object()
 
 
 @contextmanager
@@ -124,12 +126,32 @@ class CompiledUpsert:
         self.parts: list[tuple[str | None, Any]] = [
             (name, processors[name]) if name in processors else (None, fixed[name])
             for name in compiled.positiontup]
+        names = [name for name, _ in self.parts if name is not None]
+        self.fast = all(name is None for name, _ in self.parts[len(names):])
+        if self.fast:  # the usual shape: the columns, then the literals ("" of nullif)
+            self.columns = itemgetter(*names)
+            self.tail = tuple(value for _, value in self.parts[len(names):])
+            self.processed = [(i, process) for i, (_, process) in enumerate(self.parts[:len(names)])
+                              if process is not None]
 
     def parameters(self, rows: Iterable[dict[str, Any]]) -> list[tuple]:
         """Each row as the tuple the compiled statement takes."""
-        parts = self.parts
-        return [tuple((process(row[name]) if process else row[name]) if name is not None
-                      else process for name, process in parts) for row in rows]
+        if not self.fast:
+            return [tuple((process(row[name]) if process else row[name]) if name is not None
+                          else process for name, process in self.parts) for row in rows]
+        last = {i: (_NOTHING, None) for i, _ in self.processed}  # a batch's `now` repeats
+        result = []
+        for row in rows:
+            values = list(self.columns(row))
+            for i, process in self.processed:
+                value = values[i]
+                seen, out = last[i]
+                if value is not seen:
+                    out = process(value)
+                    last[i] = (value, out)
+                values[i] = out
+            result.append((*values, *self.tail))
+        return result
 
 
 def upsert_batches(store: Any, conn, batches: Iterable[Sequence[ResponseRecord]],
