@@ -86,3 +86,14 @@ def test_workers_are_chosen_from_the_estimate(sqlite_store: Store, tmp_path: Pat
     import_file(sqlite_store, write_rows(tmp_path, rows), ImportOptions(
         score="score", time="time", id_column="id"))
     assert len(asked) == 1 and 2400 <= asked[0] <= 3600
+
+
+def test_a_refused_file_writes_nothing_on_either_store(store: Store, tmp_path: Path):
+    """On PostgreSQL as on SQLite: the batches written before the refusal are rolled back."""
+    store.upsert_responses([make_record(1, 7, comment="kept")])
+    before = store.list_responses()
+    good = [[f"g{i}", 9, T, f"c{i}", "", ""] for i in range(BATCH_SIZE + 10)]
+    path = write_rows(tmp_path, good + [["b", "x", T, "", "", ""]] * 2)
+    with pytest.raises(ImportAborted):
+        import_file(store, path, basic_options(id_column="id", max_errors=1))
+    assert store.list_responses() == before and store.count_responses() == 1
