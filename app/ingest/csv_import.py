@@ -1,16 +1,15 @@
 """Bulk import of survey exports (CSV or TSV): map columns onto responses, validate, upsert.
 
-The file is read twice, streaming with the csv module: a first pass validates every row (so an
-import that would exceed ``max_errors`` writes nothing), a second converts the rows again and
-writes them in batches of ``BATCH_SIZE``, all in ONE transaction: a failure part-way leaves the
-store as it was. Rows follow the same rules as REST (app.ingest.rules), with the same messages.
-Re-importing the same file is a no-op: rows are keyed by an id column or by a hash of the row's
-raw cells.
+One streaming pass with the csv module reads, checks and converts each row once and writes
+the valid ones in batches of ``BATCH_SIZE``, all in ONE transaction: an import that exceeds
+``max_errors`` raises part-way and the transaction is rolled back, as is one whose write fails,
+so a refused file leaves the store as it was. Rows follow the same rules as REST
+(app.ingest.rules), with the same messages. Re-importing the same file is a no-op: rows are
+keyed by an id column or by a hash of the row's raw cells.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -23,6 +22,7 @@ from typing import NamedTuple
 from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
+from app.ingest.csv_files import detect_delimiter, estimate_rows, iter_rows
 from app.ingest.csv_values import (
     Column,
     ColumnSpec,
@@ -54,10 +54,9 @@ from app.store import ResponseRecord, Store
 COMMENT_JOINER = " · "
 
 BATCH_SIZE = 2_000
+KNOWN_CELLS = 50_000  # accepted repeating cells remembered during one import (then cleared)
 SCALES = {"0-10": 0, "1-10": 1}
 SOURCE_MAX = 64  # responses.source is VARCHAR(64)
-TAB_EXTENSIONS = frozenset({".tsv", ".tab"})
-SNIFF_DELIMITERS = (",", "\t", ";", "|")
 
 
 class ImportError_(NamedTuple):  # the underscore keeps the builtin ImportError usable
@@ -164,54 +163,69 @@ class _Plan:
 
 def import_file(store: Store, path: str | Path, options: ImportOptions,
                 progress: bool = False) -> ImportReport:
-    """Validate a whole CSV/TSV export, then upsert it in batches; on abort nothing is written."""
+    """Read, check and upsert a CSV/TSV export in one pass and one transaction; on abort
+    (more than ``max_errors`` refused rows) or a failed write, nothing is written."""
     started = time.perf_counter()
     path = Path(path)
     plan = _build_plan(path, options)
     report = ImportReport(path=str(path), source=plan.source, dry_run=options.dry_run)
     size = path.stat().st_size
     try:
-        with _progress_bar(progress, size, "B", "checking") as bar:
-            for _record in _iter_records(path, plan, report, bar):
-                report.valid += 1
+        with _progress_bar(progress, size, "B",
+                           "checking" if options.dry_run else "importing") as bar:
+            records = _iter_records(path, plan, report, bar)
+            if options.dry_run:
+                report.valid = sum(1 for _record in records)
+            else:
+                workers = (default_workers(estimate_rows(path, size))
+                           if options.workers is None else options.workers)
+                _write_all(store, records, report, workers)
             bar.update(max(size - bar.n, 0))
     except ImportAborted:
         report.aborted = True
-        report.seconds = time.perf_counter() - started
         raise
-    if not options.dry_run:
-        workers = default_workers(report.valid) if options.workers is None else options.workers
-        _write_all(store, path, plan, report, progress, workers)
-    report.seconds = time.perf_counter() - started
+    finally:
+        report.seconds = time.perf_counter() - started
     return report
 
 
-def _write_all(store: Store, path: Path, plan: _Plan, report: ImportReport,
-               progress: bool, workers: int) -> None:
-    """Convert the rows again and upsert them in batches, in one transaction; ``workers``
-    processes tag the next batches meanwhile (tag_pool.py)."""
+def _write_all(store: Store, records: Iterator[ResponseRecord], report: ImportReport,
+               workers: int) -> None:
+    """Upsert ``records`` in batches as they are read, in one transaction; ``workers``
+    processes tag the next batches meanwhile (tag_pool.py). A refused file (ImportAborted
+    from ``records``) or a failed write rolls the transaction back."""
     sent = 0
-    records = _iter_records(path, plan, ImportReport(path=str(path), source=plan.source), None)
-    read = iter(lambda: list(islice(records, BATCH_SIZE)), [])  # batches until none is left
 
-    def written(batches: Iterable[list[ResponseRecord]], bar: tqdm
-                ) -> Iterator[list[ResponseRecord]]:
+    def counted(batches: Iterable[list[ResponseRecord]]) -> Iterator[list[ResponseRecord]]:
         nonlocal sent
         for batch in batches:
+            report.valid += len(batch)
             yield batch  # back here once the store has written it
             sent += len(batch)
-            bar.update(len(batch))
 
-    with _progress_bar(progress, report.valid, "rows", "importing") as bar, \
-            TagAhead(store, workers) as ahead:
+    read = iter(lambda: list(islice(records, BATCH_SIZE)), [])  # batches until none is left
+    with TagAhead(store, workers) as ahead:
         try:
-            result = store.upsert_many(written(ahead.batches(read), bar))
+            result = store.upsert_many(ahead.batches(counted(read)))
         except SQLAlchemyError as exc:
+            report.valid += _count_rest(records)
             raise ImportWriteFailed(
                 f"writing to the store failed after {sent:,} of {report.valid:,} rows: "
                 f"{_one_line(exc)}; rolled back, nothing imported") from None
     report.imported, report.updated, report.unchanged = (
         result.inserted, result.updated, result.unchanged)
+
+
+def _count_rest(records: Iterator[ResponseRecord]) -> int:
+    """After a failed write: the valid rows still in the file, so the message says how much
+    of it was written (those read already are counted)."""
+    rest = 0
+    try:
+        for _record in records:
+            rest += 1
+    except ImportFailed:  # the rest of the file would have been refused: what was read
+        pass
+    return rest
 
 
 def _one_line(exc: SQLAlchemyError) -> str:
@@ -235,49 +249,19 @@ def _iter_records(path: Path, plan: _Plan, report: ImportReport,
     """Convert each data row, counting blanks and errors in ``report``."""
     seen_rows: dict[bytes, int] = {}
     seen_ids: dict[str, int] = {}
-    for line, cells in _iter_rows(path, plan.delimiter, bar):
+    known: dict[tuple, object] = {}  # cells checked before, with what they gave (_known)
+    for line, cells in iter_rows(path, plan.delimiter, bar):
         report.rows_read += 1
-        record = _convert_row(cells, line, plan, report, seen_rows, seen_ids)
+        record = _convert_row(cells, line, plan, report, seen_rows, seen_ids, known)
         if len(report.errors) > plan.max_errors:
             raise ImportAborted(report, plan.max_errors)
         if record is not None:
             yield record
 
 
-def _iter_rows(path: Path, delimiter: str, bar: tqdm | None,
-               with_header: bool = False) -> Iterator[tuple[int, list[str]]]:
-    """(line the row starts on, cells) for each non-empty row; the header only if asked."""
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(_counted(handle, bar), delimiter=delimiter)
-            start, first = 1, True
-            try:
-                for cells in reader:
-                    if cells and (with_header or not first):
-                        yield start, cells
-                    first = first and not cells
-                    start = reader.line_num + 1
-            except csv.Error as exc:
-                raise ImportFailed(f"{path.name}, line {start}: {exc} "
-                                   "(is a quote left open?)") from None
-            except UnicodeDecodeError:
-                raise ImportFailed(f"{path.name}, near line {reader.line_num + 1}: not UTF-8 "
-                                   "text; save the file as UTF-8 and import again") from None
-    except OSError as exc:
-        raise ImportFailed(f"cannot read {path}: {exc.strerror or exc}") from None
-
-
-def _counted(lines: Iterable[str], bar: tqdm | None) -> Iterator[str]:
-    if bar is None or bar.disable:
-        yield from lines
-        return
-    for text in lines:
-        bar.update(len(text))  # characters: close enough to bytes for a progress bar
-        yield text
-
-
 def _convert_row(cells: list[str], line: int, plan: _Plan, report: ImportReport,
-                 seen_rows: dict[bytes, int], seen_ids: dict[str, int]) -> ResponseRecord | None:
+                 seen_rows: dict[bytes, int], seen_ids: dict[str, int],
+                 known: dict[tuple, object]) -> ResponseRecord | None:
     raw_score = cell_value(cells, plan.score.index)
     if raw_score is None:
         report.skipped_blank += 1
@@ -285,7 +269,7 @@ def _convert_row(cells: list[str], line: int, plan: _Plan, report: ImportReport,
     errors = report.errors
     count_before = len(errors)
     number, labelled = split_scale_label(raw_score)
-    score = _apply(errors, line, plan.score, parse_score, number, plan.low)
+    score = _known(known, errors, line, plan.score, parse_score, number, plan.low)
     if labelled and score is not None:
         report.labelled += 1
     # Without a time column: now for a new response, the stored time on a re-import.
@@ -315,12 +299,27 @@ def _convert_row(cells: list[str], line: int, plan: _Plan, report: ImportReport,
     for name, column in plan.segments:
         raw = cell_value(cells, column.index)
         if raw is not None:
-            segments[name] = _apply(errors, line, column, clean_segment_value, raw)
+            segments[name] = _known(known, errors, line, column, clean_segment_value, raw)
     if len(errors) > count_before:
         return None
     return ResponseRecord(
         source=plan.source, external_id=external_id, score=score, created_at=created_at,
         comment=comment, segments=segments)
+
+
+def _known(known: dict[tuple, object], errors: list[ImportError_], line: int, column: Column,
+           rule: Callable, *args):
+    """``_apply`` for cells that repeat (scores, segment values): a value ``rule`` accepted
+    once is not checked again; a refused one is, so each refusal is reported on its line."""
+    key = (column.index, *args)
+    value = known.get(key)
+    if value is None:
+        value = _apply(errors, line, column, rule, *args)
+        if value is not None:
+            if len(known) >= KNOWN_CELLS:
+                known.clear()
+            known[key] = value
+    return value
 
 
 def _apply(errors: list[ImportError_], line: int, column: Column, rule: Callable, *args):
@@ -354,7 +353,7 @@ def _build_plan(path: Path, options: ImportOptions) -> _Plan:
     if not path.is_file():
         raise ImportFailed(f"{path}: no such file")
     delimiter = options.delimiter or detect_delimiter(path)
-    header = next((cells for _line, cells in _iter_rows(path, delimiter, None, True)), None)
+    header = next((cells for _line, cells in iter_rows(path, delimiter, None, True)), None)
     if header is None:
         raise ImportFailed(f"{path.name} is empty: no header row")
     header = [name.strip() for name in header]
@@ -385,14 +384,3 @@ def _build_plan(path: Path, options: ImportOptions) -> _Plan:
         source=source,
         max_errors=options.max_errors,
     )
-
-
-def detect_delimiter(path: Path) -> str:
-    """Tab for .tsv/.tab files; otherwise the most frequent of , TAB ; | in the first line."""
-    if path.suffix.lower() in TAB_EXTENSIONS:
-        return "\t"
-    with path.open(encoding="utf-8-sig", newline="", errors="replace") as handle:
-        first = handle.readline()
-    counts = {d: first.count(d) for d in SNIFF_DELIMITERS}
-    best = max(SNIFF_DELIMITERS, key=lambda d: counts[d])
-    return best if counts[best] else ","

@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from app.store import polling, reading, search
+from app.store import bulk, polling, reading, search
 from app.store.corrections import Corrections, TopicMethods
 from app.store.errors import StoreUnavailable, is_store_failure, translated, unavailable
 from app.store.models import Event, Response, SegmentSet, TopicSet
@@ -163,8 +163,11 @@ class Store(TopicMethods):
 
         For imports: all or nothing, whatever fails (the database, a batch, the iterator that
         yields them). Batches are written as they come, so memory stays one batch deep; a key
-        repeated in a later batch counts as updated or unchanged there.
+        repeated in a later batch counts as updated or unchanged there. On SQLite the search
+        index is filled once at the end, inside the same transaction (``app.store.bulk``).
         """
+        if self.dialect == "sqlite":
+            return bulk.upsert_many(self, batches, now, _upsert_statement)
         totals = UpsertResult(0, 0, 0)
         learned: dict[str, dict[str, int]] = {}
         with self._write_lock, self.engine.begin() as conn:

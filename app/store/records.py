@@ -45,7 +45,22 @@ class EventRow:
     note: str | None
 
 
+# Imports repeat a handful of segment combinations over thousands of rows: each one's JSON
+# is remembered (bounded; cleared when full, as the topic-key memo is).
+_SEGMENT_KEYS: dict[tuple, str] = {}
+SEGMENT_MEMO_ENTRIES = 4096
+
+
 def canonical_segments(segments: Mapping[str, Any]) -> str:
     """Segment properties as canonical JSON, so equal sets compare equal as strings."""
-    return json.dumps({str(k): str(v) for k, v in segments.items()}, sort_keys=True,
-                      ensure_ascii=False)
+    items = tuple(segments.items())
+    # Only all-text sets are remembered: 1 == 1.0 == True as keys, yet they write differently.
+    memo = all(type(k) is str and type(v) is str for k, v in items)
+    if memo and (known := _SEGMENT_KEYS.get(items)) is not None:
+        return known
+    key = json.dumps({str(k): str(v) for k, v in items}, sort_keys=True, ensure_ascii=False)
+    if memo:
+        if len(_SEGMENT_KEYS) >= SEGMENT_MEMO_ENTRIES:
+            _SEGMENT_KEYS.clear()
+        _SEGMENT_KEYS[items] = key
+    return key
