@@ -31,6 +31,11 @@ from app.views import View, ViewRequest, build_view, combo_mask, rest_of, shown_
 # before the window too) hold per point: 500-870 bytes measured with tracemalloc on the demo's
 # 7d, 30d, 90d and all-time views, rounded up.
 TREND_BYTES = 900
+# What a view's part stamps (``View.stamps``: each part's needs and fingerprint) hold for one
+# screen's data key: 8.9-9.1 KB measured with tracemalloc on the demo's 30d, 90d+segment and
+# all-time walls, rounded up (a view shown under several data keys, e.g. both themes, holds
+# this once per key).
+STAMP_BYTES = 10_000
 
 
 def estimate_view_bytes(view: View) -> int:
@@ -123,7 +128,7 @@ class ViewCache:
             if previous is not None:  # parts whose needs did not move keep their stamps
                 view.stamps.update(previous.stamps)
             self.built += 1
-        size = estimate_view_bytes(view) + TREND_BYTES * sum(
+        size = estimate_view_bytes(view) + STAMP_BYTES + TREND_BYTES * sum(
             len(kept[3]) for by_granularity in trends.values() for kept in by_granularity.values())
         with self._lock:
             old = self._items.pop(key, None)
