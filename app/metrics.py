@@ -238,18 +238,23 @@ def compute_control_limits(baseline: ScoreSummary, period: ScoreSummary
 
 def build_trend_points(starts: Sequence[str], counts: Sequence[Sequence[int]],
                        granularity: str, min_sample: int,
-                       rolling_counts: Sequence[Sequence[int]] | None = None
-                       ) -> tuple[TrendPoint, ...]:
+                       rolling_counts: Sequence[Sequence[int]] | None = None,
+                       known: tuple | None = None) -> tuple[TrendPoint, ...]:
     """Trend points from per-period counts, each with a trailing rolling sum of periods and
     control limits from the periods before it.
 
     ``rolling_counts`` (default ``counts``) feed the rolling sum: a period cut short by the
     window's start shows only its days in the window, but rolls over all of them.
+    ``known``: (starts, counts, rolling counts, points) of an earlier call with the same
+    granularity and minimum; its points are kept up to the first period whose inputs differ
+    (a point reads only its own period and the ones before it), so a new response today
+    computes only the last points.
     """
     k = ROLLING_PERIODS[granularity]
     source = counts if rolling_counts is None else rolling_counts
-    points: list[TrendPoint] = []
-    for i, start in enumerate(starts):
+    points: list[TrendPoint] = list(known[3][:_same_prefix(known, starts, counts, source)]) \
+        if known is not None else []
+    for i, start in enumerate(starts[len(points):], start=len(points)):
         first = max(0, i - k + 1)
         rolling = [sum(c[j] for c in source[first: i + 1]) for j in range(3)]
         # The baseline leaves out earlier special causes: one outage day would otherwise pull
@@ -323,6 +328,17 @@ class TopicRow:
             "positive_share": self.positive_share,
             "negative_share": self.negative_share,
         }
+
+
+def _same_prefix(known: tuple, starts: Sequence[str], counts: Sequence[Sequence[int]],
+                 source: Sequence[Sequence[int]]) -> int:
+    """How many leading periods have the same start, counts and rolling counts as ``known``."""
+    k_starts, k_counts, k_source, _ = known
+    n, limit = 0, min(len(starts), len(k_starts))
+    while (n < limit and starts[n] == k_starts[n] and list(counts[n]) == list(k_counts[n])
+           and list(source[n]) == list(k_source[n])):
+        n += 1
+    return n
 
 
 def build_topic_table(names: Sequence[str], current: Sequence[Sequence[int]],

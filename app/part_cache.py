@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from app.wire import to_plain
+from app.wire import json_length, to_plain
 
 
 @dataclass(frozen=True)
@@ -126,8 +126,10 @@ def to_wire(payload: Any) -> tuple[Any, int]:
     """
     if payload is None:
         return None, 0
-    plain = to_plain(payload)
-    return plain, len(json.dumps(plain))
+    wires: list = []
+    plain = to_plain(payload, wires)
+    # Pieces many screens share (comment cards, topic rows) were measured once, when made.
+    return plain, json_length(plain) if wires else len(json.dumps(plain))
 
 
 def _part_bytes(part: Part, chars: int) -> int:

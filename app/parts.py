@@ -34,6 +34,35 @@ def fingerprint(*values: object) -> str:
     return hashlib.blake2b(repr(values).encode(), digest_size=8).hexdigest()
 
 
+def stamp(stamps: dict, key: tuple, needs: tuple) -> str:
+    """``fingerprint(*needs)``, taken from ``stamps`` (a view's, ``View.stamps``) when the
+    needs last stamped under ``key`` are the same: a view carried over to a new snapshot
+    (``app.view_cache``) hands its parts the same objects, and ``same`` sees that by identity
+    instead of writing them out again to hash them."""
+    last = stamps.get(key)
+    if last is not None and same(last[0], needs):
+        return last[1]
+    found = fingerprint(*needs)
+    stamps[key] = (needs, found)
+    return found
+
+
+PLAIN = (str, int, bool, type(None))
+
+
+def same(a: object, b: object) -> bool:
+    """Whether ``a`` and ``b`` surely have the same ``repr``: the same object, equal plain
+    values of one type (not floats: 0.0 == -0.0), or tuples of such, item by item."""
+    if a is b:
+        return True
+    kind = type(a)
+    if kind is not type(b):
+        return False
+    if kind in PLAIN:
+        return a == b
+    return kind is tuple and len(a) == len(b) and all(map(same, a, b))
+
+
 def build_parts(services: Services, snapshot: Snapshot, screen: ScreenConfig,
                 names: tuple[str, ...], today: date) -> tuple[View, dict[str, Part]]:
     """The view of ``screen`` in ``snapshot`` and its parts named ``names`` (from the cache,
@@ -59,7 +88,8 @@ def build_parts(services: Services, snapshot: Snapshot, screen: ScreenConfig,
 
     def fingerprint_of(part_name: str) -> str:
         panel, ctx = context(part_name)
-        return fingerprint(part_name, *panel.needs(view, ctx))
+        return stamp(view.stamps, (screen.data_key, part_name),
+                     (part_name, *panel.needs(view, ctx)))
 
     def build(part_name: str) -> Any:
         panel, ctx = context(part_name)

@@ -25,7 +25,8 @@ from app.rollup import Rollup, Snapshot
 from app.store import Store
 from app.store.errors import error_class, first_line
 from app.store.follow_ups import FollowUps
-from app.views import View, ViewCache, ViewRequest
+from app.view_cache import ViewCache, touched_combos
+from app.views import View, ViewRequest
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +152,11 @@ class Poller:
         snapshot, previous = self._current
         mark = (max(clock, previous[0]), rollup.max_id)  # never backwards, whatever the clock
         if changed:
-            snapshot = dataclasses.replace(
-                rollup.snapshot(snapshot.version + 1, datetime.now(UTC), events), mark=mark)
+            fresh = rollup.snapshot(snapshot.version + 1, datetime.now(UTC), events)
+            # What the change touched, found once here, lets the views it left alone be
+            # carried over (``app.view_cache``) without keeping the old snapshot's arrays.
+            snapshot = dataclasses.replace(fresh, mark=mark,
+                                           touched=touched_combos(snapshot, fresh))
         self._current = (snapshot, mark)
         self._loaded = True
         self._read_from = started

@@ -68,6 +68,9 @@ class Snapshot:
     # (newest updated_at in microseconds, newest id) of the rows folded in: the same in every
     # worker and instance holding the same data, unlike ``mark`` (the ask's stamp reads it)
     data_mark: tuple[int, int] = (0, 0)
+    # The combinations whose counts differ from the same poller's snapshot ``version - 1``
+    # (``app.view_cache.touched_combos``); None when unknown or not comparable.
+    touched: np.ndarray | None = None
 
     @property
     def days(self) -> int:

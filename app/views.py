@@ -7,10 +7,8 @@ cost one computation per poll.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -113,6 +111,10 @@ class View:
     # against it with its significance (None without a filter or with too few either side).
     rest: ScoreSummary | None = None
     versus_rest: Change | None = None
+    # Per (data key, part): the part's needs and fingerprint last taken of this view, or of the
+    # view it was carried over from (``app.view_cache.carry_over`` passes the dict on), so
+    # ``app.parts.stamp`` sees the same objects again without writing them out to hash them.
+    stamps: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -206,8 +208,9 @@ def _periods_before(start: date, granularity: str, count: int) -> date:
 
 def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz: str,
                goal: float | None = None, now: datetime | None = None,
-               minimums: Minimums = DEFAULT_MINIMUMS) -> View:
-    """Compute the view of ``snapshot`` that ``request`` asks for."""
+               minimums: Minimums = DEFAULT_MINIMUMS, trends: dict | None = None) -> View:
+    """Compute the view of ``snapshot`` that ``request`` asks for; ``trends``, kept by the
+    caller per request, lets the trend keep the points a change did not reach."""
     today = today_in(tz, now)
     mask = combo_mask(snapshot, request)
     per_day = snapshot.counts[mask].sum(axis=0, dtype=np.int64) if snapshot.days \
@@ -218,7 +221,7 @@ def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz:
 
     current_counts = _slice_sum(per_day, snapshot.day0, start, end)
     current = metrics.summarize(current_counts, min_sample)
-    rest = _rest_of(snapshot, request, current_counts, (start, end), min_sample)
+    rest = rest_of(snapshot, request, current_counts, (start, end), min_sample)
     previous = None
     if request.window != ALL:
         length = (end - start).days + 1
@@ -230,7 +233,8 @@ def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz:
         p_start = p_end = start - timedelta(days=1)
 
     granularity = metrics.choose_granularity((end - start).days + 1)
-    trend = _build_trend(per_day, snapshot.day0, start, end, granularity, min_sample)
+    trend = _build_trend(per_day, snapshot.day0, start, end, granularity, min_sample,
+                         trends.setdefault(min_sample, {}) if trends is not None else None)
 
     topic_cur = _slice_sum(topic_day, snapshot.day0, start, end) if len(snapshot.topic_names) \
         else np.zeros((0, 3), dtype=np.int64)
@@ -244,12 +248,7 @@ def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz:
     first = datetime.combine(start, datetime.min.time(), ZoneInfo(tz))
     last = datetime.combine(end + timedelta(days=1), datetime.min.time(), ZoneInfo(tz))
     events = tuple(e for e in snapshot.events if first <= e.occurred_at < last)
-    comments = tuple(
-        c for c in snapshot.comments
-        if first <= c.created_at < last and _matches(c.segments, request)
-    )
-    latest = snapshot.latest if snapshot.latest and _matches(snapshot.latest.segments, request) \
-        else None
+    comments, latest = shown_comments(snapshot, request, (first, last))
     changes = find_changes(current, previous, topics, _segment_counts(
         snapshot, mask, request, (start, end), (p_start, p_end)) if previous else None,
         request.window, minimums, events)
@@ -262,7 +261,7 @@ def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz:
         versus_rest=metrics.compare_scores(current, rest) if rest is not None else None)
 
 
-def _rest_of(snapshot: Snapshot, request: ViewRequest, counts: np.ndarray,
+def rest_of(snapshot: Snapshot, request: ViewRequest, counts: np.ndarray,
              window: tuple[date, date], min_sample: int) -> ScoreSummary | None:
     """The window's responses outside a segment filter ("the rest"); None without one."""
     if not request.segments or not snapshot.days:
@@ -285,21 +284,35 @@ def _tone_sum(snapshot: Snapshot, mask: np.ndarray, start: date, end: date) -> l
 
 
 def _build_trend(per_day: np.ndarray, day0: int, start: date, end: date, granularity: str,
-                 min_sample: int) -> tuple[TrendPoint, ...]:
-    """The trend points of the window, each rolling over the periods before it."""
+                 min_sample: int, memo: dict | None = None) -> tuple[TrendPoint, ...]:
+    """The trend points of the window, each rolling over the periods before it; ``memo``
+    (by granularity) holds the last call's inputs and points for the same request, whose
+    points up to the first changed period are kept (``metrics.build_trend_points``)."""
     # The rolling line starts with the periods before the window, so its first points are
     # as steady as the rest instead of resting on a single day.
     lead = metrics.ROLLING_PERIODS[granularity] - 1
     starts = _period_starts(_periods_before(start, granularity, lead), end, granularity)
     bounds = starts[1:] + [end + timedelta(days=1)]
-    whole = [_slice_sum(per_day, day0, s, b - timedelta(days=1)).tolist()
-             for s, b in zip(starts, bounds, strict=True)]
-    shown = [_slice_sum(per_day, day0, max(s, start), b - timedelta(days=1)).tolist()
-             if s < start < b else counts for s, b, counts in zip(starts, bounds, whole,
-                                                                    strict=True)]
+    # Running totals: each period's sum is a difference of two rows, as _slice_sum's would be.
+    running = np.zeros((len(per_day) + 1, 3), dtype=np.int64)
+    np.cumsum(per_day, axis=0, dtype=np.int64, out=running[1:])
+
+    def period(first: date, after: date) -> list[int]:
+        lo = max(epoch_day(first) - day0, 0)
+        hi = min(epoch_day(after) - day0, len(per_day))
+        return (running[hi] - running[lo]).tolist() if hi > lo else [0, 0, 0]
+
+    whole = [period(s, b) for s, b in zip(starts, bounds, strict=True)]
+    shown = [period(max(s, start), b) if s < start < b else counts
+             for s, b, counts in zip(starts, bounds, whole, strict=True)]
     first_in_window = sum(1 for b in bounds if b <= start)
-    return metrics.build_trend_points([s.isoformat() for s in starts], shown, granularity,
-                                      min_sample, rolling_counts=whole)[first_in_window:]
+    labels = [s.isoformat() for s in starts]
+    points = metrics.build_trend_points(labels, shown, granularity, min_sample,
+                                        rolling_counts=whole,
+                                        known=memo.get(granularity) if memo is not None else None)
+    if memo is not None:
+        memo[granularity] = (labels, shown, whole, points)
+    return points[first_in_window:]
 
 
 def _segment_counts(snapshot: Snapshot, mask: np.ndarray, request: ViewRequest,
@@ -318,53 +331,17 @@ def _segment_counts(snapshot: Snapshot, mask: np.ndarray, request: ViewRequest,
     return SegmentCounts(combos, window_sum(*window), window_sum(*previous), pinned)
 
 
+def shown_comments(snapshot: Snapshot, request: ViewRequest, bounds: tuple[datetime, datetime]
+                   ) -> tuple[tuple[Comment, ...], Comment | None]:
+    """The snapshot's comments created within ``bounds`` that the request's filters keep,
+    and the gong's newest response if they keep it."""
+    first, last = bounds
+    comments = tuple(c for c in snapshot.comments
+                     if first <= c.created_at < last and _matches(c.segments, request))
+    latest = snapshot.latest if snapshot.latest and _matches(snapshot.latest.segments, request) \
+        else None
+    return comments, latest
+
+
 def _matches(segments: Mapping[str, str], request: ViewRequest) -> bool:
     return all(segments.get(name) in values for name, values in request.segments)
-
-
-def estimate_view_bytes(view: View) -> int:
-    """A rough upper estimate of the memory a cached view holds on its own.
-
-    Comments are shared with the snapshot, so only their references count; the request
-    counts whole, since a long segment filter list lives in the cache key too.
-    """
-    request = sum(len(name) + sum(len(v) + 60 for v in values)
-                  for name, values in view.request.segments)
-    # Per-item weights measured with tracemalloc on real views (rounded up).
-    return (6_000 + 2 * request + 1_200 * len(view.trend) + 800 * len(view.topics)
-            + 600 * len(view.changes) + 16 * (len(view.comments) + len(view.events)))
-
-
-class ViewCache:
-    """An LRU of views keyed by (snapshot version, request, today), bounded by size."""
-
-    def __init__(self, max_bytes: int = 16 * 2**20):
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self._items: OrderedDict[tuple, tuple[View, int]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def get(self, snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz: str,
-            goal: float | None = None, now: datetime | None = None,
-            minimums: Minimums = DEFAULT_MINIMUMS) -> View:
-        """The cached view, computing it on a miss."""
-        key = (snapshot.version, request, today_in(tz, now))
-        with self._lock:
-            item = self._items.get(key)
-            if item is not None:
-                self._items.move_to_end(key)
-                return item[0]
-        view = build_view(snapshot, request, min_sample=min_sample, tz=tz, goal=goal, now=now,
-                          minimums=minimums)
-        size = estimate_view_bytes(view)
-        with self._lock:
-            old = self._items.pop(key, None)
-            self.bytes -= old[1] if old else 0
-            self._items[key] = (view, size)
-            self.bytes += size
-            while self.bytes > self.max_bytes and self._items:
-                self.bytes -= self._items.popitem(last=False)[1][1]
-        return view

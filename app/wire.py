@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections import OrderedDict
+import weakref
+from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -19,30 +20,56 @@ from plotly.utils import PlotlyJSONEncoder
 
 
 class Wire(dict):
-    """A piece already in wire form: ``to_plain`` passes it on as it is (never mutate one)."""
+    """A piece already in wire form: ``to_plain`` passes it on as it is (never mutate one).
+    ``chars``: its ``json.dumps`` length, when known (``WireMemo`` sets it)."""
+
+    chars: int | None = None
 
 
-def to_plain(value: Any) -> Any:
+def to_plain(value: Any, wires: list[Wire] | None = None) -> Any:
     """``value`` as the JSON Dash would send, without a Plotly encoder round trip: a component
     becomes ``{"props", "type", "namespace"}`` as ``Component.to_plotly_json`` makes it (with
-    the props it holds), a non-finite float ``None`` as Plotly's encoder writes it."""
+    the props it holds), a non-finite float ``None`` as Plotly's encoder writes it. The
+    ``Wire`` pieces met are added to ``wires`` when given."""
     if value is None or isinstance(value, (str, bool, int)):
         return value
     if type(value) is Wire:
+        if wires is not None:
+            wires.append(value)
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: to_plain(v) for k, v in value.items()}
+        return {k: to_plain(v, wires) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [to_plain(v) for v in value]
+        return [to_plain(v, wires) for v in value]
     if isinstance(value, Component) and type(value).to_plotly_json is Component.to_plotly_json:
         names, wild = _prop_rule(value)
-        return {"props": {k: to_plain(v) for k, v in vars(value).items()
+        return {"props": {k: to_plain(v, wires) for k, v in vars(value).items()
                           if k in names or k.startswith(wild)},
                 "type": value._type, "namespace": value._namespace}
     # Anything else (numpy values, dates, components with their own JSON) the slow, sure way.
     return json.loads(json.dumps(value, cls=PlotlyJSONEncoder))
+
+
+def json_length(plain: Any) -> int:
+    """``len(json.dumps(plain))``, taking each ``Wire`` piece's known length instead of
+    writing it out again: a feed of 20 cards is 60 KB of JSON, its frame a few hundred bytes."""
+    known: list[int] = []
+    frame = _frame(plain, known)
+    return len(json.dumps(frame)) + sum(chars - 1 for chars in known)  # each piece is "0"
+
+
+def _frame(value: Any, known: list[int]) -> Any:
+    """``value`` with every Wire piece of known length replaced by 0 (its length noted)."""
+    if type(value) is Wire and value.chars is not None:
+        known.append(value.chars)
+        return 0
+    if isinstance(value, dict):
+        return {k: _frame(v, known) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_frame(v, known) for v in value]
+    return value
 
 
 _RULES: dict[type, tuple[frozenset[str], tuple[str, ...]]] = {}
@@ -59,25 +86,39 @@ def _prop_rule(component: Component) -> tuple[frozenset[str], tuple[str, ...]]:
 
 
 class WireMemo:
-    """Pieces in wire form by key, built once while in the ``size`` most recently used."""
+    """Pieces in wire form by key, built once while in the ``size`` most recently used.
 
-    def __init__(self, size: int):
+    With ``strong``, only the ``strong`` pieces made last are held here; the others are
+    found while something else holds them (the cached parts that show them, counted in
+    ``NPS_TV_CACHE_MB``), so the memo adds next to nothing to the memory budget.
+    """
+
+    def __init__(self, size: int, strong: int | None = None):
         self.size = size
         self.builds = 0
-        self._items: OrderedDict[Hashable, Wire] = OrderedDict()
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()  # Wire, or a weak ref to one
+        self._held: deque[Wire] | None = deque(maxlen=strong) if strong is not None else None
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, build: Callable[[], Component]) -> Wire:
         """The piece for ``key``, built (and converted) on a miss."""
         with self._lock:
             found = self._items.get(key)
+            if found is not None and self._held is not None:
+                found = found()
             if found is not None:
                 self._items.move_to_end(key)
                 return found
         piece = Wire(to_plain(build()))
+        piece.chars = len(json.dumps(piece))
         with self._lock:
             self.builds += 1
-            self._items[key] = piece
+            if self._held is None:
+                self._items[key] = piece
+            else:
+                self._items[key] = weakref.ref(piece)
+                self._held.append(piece)
+            self._items.move_to_end(key)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
         return piece

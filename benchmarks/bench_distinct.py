@@ -3,8 +3,10 @@ item 3). In one process, so the figures hold on a busy machine: CPU time, not wa
 
     python benchmarks/bench_distinct.py                    # 100 screens: 100 vs 6 filters
     python benchmarks/bench_distinct.py --screens 200 --changes 20
+    python benchmarks/bench_distinct.py --postgres postgresql+psycopg://postgres@127.0.0.1/bench
 
-1. The demo's history in a fresh SQLite file, one app (``create_app``) on it, first poll.
+1. The demo's history in a fresh SQLite file (or the PostgreSQL database given, emptied
+   first), one app (``create_app``) on it, first poll.
 2. N wall screens, each asking as the browser does (``app.live.compute_update`` with the state
    its previous answer left, then the answer encoded as Dash encodes it): either each with
    its own data filter (``bench_viewers.distinct_queries``) or six shared URLs.
@@ -13,7 +15,9 @@ item 3). In one process, so the figures hold on a busy machine: CPU time, not wa
    screen asks once.
 
 Printed per case: CPU ms per change for the poll job (poll + building ahead) and for the
-screens' answers, CPU ms per screen answer, parts built, and KB sent per screen per change.
+screens' answers, CPU ms per screen answer, parts built, views computed and views carried over
+from the previous snapshot (``app.view_cache``), and KB sent per screen per change; then the
+ratio of the two cases' CPU per change (poll job + answers).
 """
 
 from __future__ import annotations
@@ -39,20 +43,24 @@ from app.screen import parse_screen  # noqa: E402
 from app.services import get_services  # noqa: E402
 from app.store import ResponseRecord, open_store  # noqa: E402
 from app.web import create_app  # noqa: E402
-from benchmarks.bench_viewers import distinct_queries  # noqa: E402
+from benchmarks.bench_viewers import distinct_queries, prepare_store  # noqa: E402
 
 SHARED = [{"window": "30d"}, {"window": "7d"}, {"window": "90d"}, {"window": "30d",
           "region": "EMEA"}, {"window": "30d", "product": "Pulse"}, {"window": "all"}]
 
 
-def run_case(label: str, queries: list[dict], screens: int, changes: int, days: int) -> dict:
+def run_case(label: str, queries: list[dict], screens: int, changes: int, days: int,
+             postgres: str | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="nps-bench-distinct-") as tmp:
-        url = f"sqlite:///{tmp}/bench.db"
+        url = postgres or f"sqlite:///{tmp}/bench.db"
         settings = Settings.from_env().replace(database_url=url, data_dir=tmp,
                                                build_id="bench", access="open")
-        store = open_store(settings, url)
-        build_demo_history(store, days=days, seed=7)
-        store.dispose()
+        if postgres:
+            prepare_store(url, days)  # emptied, then the demo's history
+        else:
+            store = open_store(settings, url)
+            build_demo_history(store, days=days, seed=7)
+            store.dispose()
         services = get_services(create_app(settings))
         poller = services.poller
         poller.poll()
@@ -76,6 +84,8 @@ def run_case(label: str, queries: list[dict], screens: int, changes: int, days: 
         poll_cpu = ask_cpu = 0.0
         sent = 0
         builds = services.parts.builds
+        views = poller.views
+        built, carried = getattr(views, "built", 0), getattr(views, "carried", 0)
         for n in range(changes):
             services.store.upsert_responses([ResponseRecord(
                 source="bench", external_id=f"bench-distinct-{n}",
@@ -93,7 +103,9 @@ def run_case(label: str, queries: list[dict], screens: int, changes: int, days: 
                   "poll_ms": 1000 * poll_cpu / changes, "answers_ms": 1000 * ask_cpu / changes,
                   "per_screen_ms": 1000 * ask_cpu / changes / screens,
                   "builds": (services.parts.builds - builds) / changes,
-                  "kb_per_screen": sent / changes / screens / 1024}
+                  "kb_per_screen": sent / changes / screens / 1024,
+                  "views": (getattr(views, "built", 0) - built) / changes,
+                  "carried": (getattr(views, "carried", 0) - carried) / changes}
         services.store.dispose()
         return result
 
@@ -104,14 +116,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--screens", type=int, default=100)
     parser.add_argument("--changes", type=int, default=10, help="responses written, one by one")
     parser.add_argument("--days", type=int, default=180, help="demo history to store")
+    parser.add_argument("--postgres", help="a PostgreSQL URL (emptied!) instead of SQLite")
     args = parser.parse_args(argv)
     print(f"{'case':<10} {'screens':>7} {'filters':>7} {'poll CPU ms':>11} "
-          f"{'answers CPU ms':>14} {'ms/answer':>9} {'builds':>7} {'KB/screen':>9}  (per change)")
+          f"{'answers CPU ms':>14} {'ms/answer':>9} {'builds':>7} {'views':>6} {'carried':>7} "
+          f"{'KB/screen':>9}  (per change)")
+    total = {}
     for label, queries in (("distinct", distinct_queries(args.screens)), ("shared", SHARED)):
-        r = run_case(label, queries, args.screens, args.changes, args.days)
+        r = run_case(label, queries, args.screens, args.changes, args.days, args.postgres)
+        total[label] = r["poll_ms"] + r["answers_ms"]
         print(f"{r['case']:<10} {r['screens']:>7} {r['filters']:>7} {r['poll_ms']:>11.1f} "
               f"{r['answers_ms']:>14.1f} {r['per_screen_ms']:>9.2f} {r['builds']:>7.1f} "
-              f"{r['kb_per_screen']:>9.1f}", flush=True)
+              f"{r['views']:>6.1f} {r['carried']:>7.1f} {r['kb_per_screen']:>9.1f}", flush=True)
+    print(f"distinct / shared, CPU per change (poll job + answers): "
+          f"{total['distinct'] / total['shared']:.1f}x")
     return 0
 
 

@@ -13,7 +13,8 @@ from app.ingest.rules import TimeRange
 from app.part_cache import BYTES_PER_CHAR, PartCache
 from app.poller import Poller
 from app.services import get_services
-from app.views import RequestError, ViewCache, ViewRequest
+from app.view_cache import ViewCache
+from app.views import RequestError, ViewRequest
 from tests.conftest import make_record, real_data
 
 FIELDS = ("product", "region")

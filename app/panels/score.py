@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from dash import html
 from dash.development.base_component import Component
 
@@ -17,6 +19,7 @@ from app.panels import (
 )
 from app.views import View
 from app.windows import RANGE, window_days
+from app.wire import Wire, WireMemo
 
 SCORE_VALUE = "score-value"
 SCORE_DELTA = "score-delta"
@@ -30,46 +33,75 @@ VERSUS_WORDS = {"is-up": "above the rest", "is-down": "below the rest",
                 "is-steady": "level with the rest"}
 SPLIT_LABELS = ("Promoters", "Passives", "Detractors")
 SPLIT_CLASSES = ("promoter", "passive", "detractor")
+# The panel's pieces that read only a view's own counts, in wire form, for the registry's
+# builder (a screen whose segments a change left out rebuilds only its line against the rest).
+# Found while the cached score parts hold them, the last 256 made held here.
+PIECES = WireMemo(8192, strong=256)
 
 
-def build_score_panel(view: View, rest: bool = True) -> list[Component]:
+def build_score_panel(view: View, rest: bool = True,
+                      memo: WireMemo | None = None) -> list[Component]:
     """The score panel's children for a view (``rest`` False: no comparison with the
-    responses outside the view's segments)."""
+    responses outside the view's segments). With ``memo``, the pieces that read only the
+    view's own counts come from it in wire form: screens whose segments a new response left
+    out rebuild only the line against the rest."""
     current = view.current
     if not current.enough:
         return [_build_insufficient(current, describe_window(view.request.window, view.label))]
-    shown = current.nps_display or 0
-    band = classify_band(shown)
-    change = describe_change(current, view.previous, view.change)
-    margin = current.margin or 0.0
+
+    def piece(key: tuple, make: Callable[[], Component]) -> Component | Wire:
+        return memo.get(key, make) if memo is not None else make()
+
+    window = view.request.window
+    head = (current, view.previous, view.change, window)
     return [
         html.Div(className="score-main", children=[
-            html.Div(className="score-hero", children=[
-                html.Div(str(shown), id=SCORE_VALUE, className=f"score-value band-{band}",
-                         **{"data-band": band, "aria-label": f"NPS {shown}"}),
-                html.Div(className="score-hero-caption", children=[
-                    html.Span("NPS", className="score-unit"),
-                    html.Span(f"± {margin:.1f}", id=SCORE_MARGIN, className="score-margin",
-                              title="95% margin of error"),
-                ]),
-            ]),
+            piece(("hero", current), lambda: _build_hero(current)),
             html.Div(className="score-side", children=[
-                html.Div(id=SCORE_DELTA, className=f"score-delta {change.css}", children=[
-                    html.Span(change.arrow, className="delta-arrow") if change.arrow else None,
-                    html.Span(change.magnitude, className="delta-value"),
-                    html.Span(change.word, className="delta-word") if change.word else None,
-                ], **{"data-significant": str(change.css in ("is-up", "is-down")).lower()}),
-                html.Div(_caption(view, change.noise), className="score-side-caption"),
+                piece(("delta", *head), lambda: _build_delta(view)),
+                piece(("caption", *head), lambda: _build_caption(view)),
                 _build_versus_rest(view) if rest else None,
-                html.Div(className="score-facts", children=[
-                    _build_fact(format_count(current.n), f"responses, {view.label}",
-                                SCORE_RESPONSES),
-                    _build_fact(_previous_text(view.previous), _previous_label(view)),
-                ]),
+                piece(("facts", *head, view.label), lambda: _build_facts(view)),
             ]),
         ]),
-        _build_split(current),
+        piece(("split", current), lambda: _build_split(current)),
     ]
+
+
+def _build_hero(current: ScoreSummary) -> html.Div:
+    shown = current.nps_display or 0
+    band = classify_band(shown)
+    margin = current.margin or 0.0
+    return html.Div(className="score-hero", children=[
+        html.Div(str(shown), id=SCORE_VALUE, className=f"score-value band-{band}",
+                 **{"data-band": band, "aria-label": f"NPS {shown}"}),
+        html.Div(className="score-hero-caption", children=[
+            html.Span("NPS", className="score-unit"),
+            html.Span(f"± {margin:.1f}", id=SCORE_MARGIN, className="score-margin",
+                      title="95% margin of error"),
+        ]),
+    ])
+
+
+def _build_delta(view: View) -> html.Div:
+    change = describe_change(view.current, view.previous, view.change)
+    return html.Div(id=SCORE_DELTA, className=f"score-delta {change.css}", children=[
+        html.Span(change.arrow, className="delta-arrow") if change.arrow else None,
+        html.Span(change.magnitude, className="delta-value"),
+        html.Span(change.word, className="delta-word") if change.word else None,
+    ], **{"data-significant": str(change.css in ("is-up", "is-down")).lower()})
+
+
+def _build_caption(view: View) -> html.Div:
+    change = describe_change(view.current, view.previous, view.change)
+    return html.Div(_caption(view, change.noise), className="score-side-caption")
+
+
+def _build_facts(view: View) -> html.Div:
+    return html.Div(className="score-facts", children=[
+        _build_fact(format_count(view.current.n), f"responses, {view.label}", SCORE_RESPONSES),
+        _build_fact(_previous_text(view.previous), _previous_label(view)),
+    ])
 
 
 def describe_follow_ups(total: int, contacted: int, window: str, label: str) -> str:
@@ -182,7 +214,7 @@ def needs(view: View, ctx: PartContext) -> tuple:
 
 def build(view: View, ctx: PartContext) -> list[Component]:
     """The registry's builder: the score panel (with the follow-up line when asked)."""
-    children = build_score_panel(view, ctx.rest)
+    children = build_score_panel(view, ctx.rest, PIECES)
     if ctx.follow_ups is not None:
         children.append(build_follow_up_line(view, ctx.follow_ups))
     return children

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from dash import html
 from dash.development.base_component import Component
 
-from app.metrics import TopicRow
+from app.metrics import ScoreSummary, TopicRow
 from app.panels import (
     NOT_AVAILABLE,
     PartContext,
@@ -17,6 +19,7 @@ from app.panels import (
 )
 from app.privacy import clean_for_display
 from app.views import View
+from app.wire import Wire, WireMemo
 
 TOPICS_TABLE = "topics-table"
 TOPIC_OPEN = "topic-open"  # manager: the pattern id type of a topic's name, which drills in
@@ -25,17 +28,25 @@ HEADINGS = ("Topic", "Mentions", "Tone", "NPS", "Change", "Detractors", "Impact"
 # Below this many mentions of known tone the tone cell stays empty: "100% positive" from two
 # mentions would be read as a verdict.
 MIN_TONED = 5
+# Rows in wire form by what they show, for the registry's builder; found while the cached
+# topic parts hold them (counted in NPS_TV_CACHE_MB), the last 256 made held here.
+ROWS = WireMemo(8192, strong=256)
 
 
-def build_topics_panel(view: View, limit: int, surface: str = "wall") -> list[Component]:
-    """The topic table's children: the ``limit`` topics with the most impact on the score."""
+def build_topics_panel(view: View, limit: int, surface: str = "wall",
+                       memo: WireMemo | None = None) -> list[Component]:
+    """The topic table's children: the ``limit`` topics with the most impact on the score.
+    With ``memo``, a row comes from it in wire form when a row showing the same was built
+    (a new response moves few topics; the others' shown values stay)."""
     rows = view.topics[:limit]
     if not rows:
         where = describe_window(view.request.window, view.label)
         return [html.Div(f"No topics mentioned {where}", className="panel-message")]
     header = html.Div([html.Div(h, className=f"topic-cell topic-head-{i}")
                        for i, h in enumerate(HEADINGS)], className="topic-row topic-header")
-    body = [_build_row(row, surface) for row in rows]
+    body = [_build_row(row, surface) if memo is None
+            else memo.get(_row_key(row, surface), lambda row=row: _build_row(row, surface, memo))
+            for row in rows]
     notes = []
     if len(view.topics) > limit:
         notes.append(f"+{len(view.topics) - limit} more topics with a smaller effect")
@@ -47,8 +58,38 @@ def build_topics_panel(view: View, limit: int, surface: str = "wall") -> list[Co
                      **{"data-rows": str(len(rows))}), note]
 
 
-def _build_row(row: TopicRow, surface: str) -> html.Div:
+def _row_key(row: TopicRow, surface: str) -> tuple:
+    """What a row shows: its counts, tones and impact to the tenth it is shown with."""
+    return (surface, row.topic, row.current, row.previous, round(row.impact, 1),
+            row.positive, row.negative, row.neutral)
+
+
+def _build_row(row: TopicRow, surface: str, memo: WireMemo | None = None) -> html.Div:
+    """A topic's row; with ``memo``, its cells come from it by what they show (a new
+    response mostly moves a row's impact, the rest of the row stays)."""
+    def cell(key: tuple, make: Callable[[], Component]) -> Component | Wire:
+        return memo.get(key, make) if memo is not None else make()
+
     current = row.current
+    impact = round(row.impact, 1)
+    impact_class = "is-up" if impact > 0 else "is-down" if impact < 0 else "is-flat"
+    detractors = round(row.detractor_share * 100)
+    return html.Div(className="topic-row", children=[
+        cell(("name", surface, row.topic), lambda: _build_name(row.topic, surface)),
+        cell(("mentions", row.mentions), lambda: html.Div(
+            format_count(row.mentions), className="topic-cell topic-mentions")),
+        cell(("tone", surface, row.mentions, row.positive, row.negative, row.neutral),
+             lambda: build_tone(row, surface)),
+        cell(("nps", current), lambda: _build_nps(current)),
+        cell(("delta", current, row.previous), lambda: _build_delta(row)),
+        cell(("detractors", detractors), lambda: html.Div(
+            f"{detractors}%", className="topic-cell topic-detractors")),
+        html.Div(f"{impact:+.1f}" if impact else "0.0",
+                 className=f"topic-cell topic-impact {impact_class}"),
+    ])
+
+
+def _build_nps(current: ScoreSummary) -> html.Div:
     if current.enough:
         shown = current.nps_display or 0
         band = classify_band(shown)
@@ -57,22 +98,15 @@ def _build_row(row: TopicRow, surface: str) -> html.Div:
     else:
         nps_cell = [html.Span(NOT_AVAILABLE, className="topic-nps-value is-muted"),
                     html.Span("few mentions", className="topic-nps-note")]
-    change = describe_change(current, row.previous, row.change)
-    impact = round(row.impact, 1)
-    impact_class = "is-up" if impact > 0 else "is-down" if impact < 0 else "is-flat"
-    return html.Div(className="topic-row", children=[
-        _build_name(row.topic, surface),
-        html.Div(format_count(row.mentions), className="topic-cell topic-mentions"),
-        build_tone(row, surface),
-        html.Div(nps_cell, className="topic-cell topic-nps"),
-        html.Div([html.Span(change.arrow, className="delta-arrow") if change.arrow else None,
-                  html.Span(change.magnitude, className="delta-value"),
-                  html.Span(change.word, className="delta-word") if change.word else None],
-                 className=f"topic-cell topic-delta {change.css}", title=change.noise),
-        html.Div(f"{round(row.detractor_share * 100)}%", className="topic-cell topic-detractors"),
-        html.Div(f"{impact:+.1f}" if impact else "0.0",
-                 className=f"topic-cell topic-impact {impact_class}"),
-    ])
+    return html.Div(nps_cell, className="topic-cell topic-nps")
+
+
+def _build_delta(row: TopicRow) -> html.Div:
+    change = describe_change(row.current, row.previous, row.change)
+    return html.Div([html.Span(change.arrow, className="delta-arrow") if change.arrow else None,
+                     html.Span(change.magnitude, className="delta-value"),
+                     html.Span(change.word, className="delta-word") if change.word else None],
+                    className=f"topic-cell topic-delta {change.css}", title=change.noise)
 
 
 def _build_name(topic: str, surface: str) -> html.Div | html.Button:
@@ -129,4 +163,4 @@ def needs(view: View, ctx: PartContext) -> tuple:
 
 def build(view: View, ctx: PartContext) -> list[Component]:
     """The registry's builder: the topic table, ``ctx.limit`` rows."""
-    return build_topics_panel(view, ctx.limit or len(view.topics), ctx.surface)
+    return build_topics_panel(view, ctx.limit or len(view.topics), ctx.surface, ROWS)

@@ -1,0 +1,248 @@
+"""A view carried over to a new snapshot that did not touch its segments equals the view
+computed afresh (issue 13, item 3: screens with different filters share the per-snapshot
+work)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app.poller import Poller
+from app.store.database import EventRow
+from app.view_cache import ViewCache, touched_combos
+from app.views import ViewRequest, build_view
+from tests.conftest import make_record
+
+REQUESTS = [ViewRequest(window=w, segments=s) for w in ("30d", "7d", "all")
+            for s in ((), (("product", ("p0",)),), (("product", ("p1", "p2")),),
+                      (("region", ("EMEA",)),), (("product", ("p3",)), ("region", ("APAC",))))]
+
+
+def _fresh(poller: Poller, request: ViewRequest, now: datetime):
+    return build_view(poller.snapshot, request, min_sample=5, tz="UTC", now=now)
+
+
+def _all_views(poller: Poller, cache: ViewCache, now: datetime) -> None:
+    for request in REQUESTS:
+        got = cache.get(poller.snapshot, request, min_sample=5, tz="UTC", now=now)
+        assert got == _fresh(poller, request, now), request
+
+
+@pytest.mark.parametrize("change", ["new row", "edit", "comment", "old day", "new combination"])
+def test_carried_views_equal_fresh_ones(sqlite_store, settings, change):
+    now = datetime.now(UTC)
+    records = [make_record(i, i % 11, when=now - timedelta(days=i % 40, hours=1),
+                           comment=f"comment {i}" if i % 3 == 0 else None,
+                           product=f"p{i % 4}", region=("EMEA", "APAC")[i % 2])
+               for i in range(300)]
+    sqlite_store.upsert_responses(records)
+    poller = Poller(sqlite_store, settings)
+    poller.poll()
+    cache = ViewCache()
+    _all_views(poller, cache, now)
+    if change == "new row":
+        sqlite_store.upsert_responses([make_record(1000, 0, when=now - timedelta(hours=2),
+                                                   product="p0", region="EMEA")])
+    elif change == "edit":  # moves a response from p1 to p2: both are touched
+        old = records[1]
+        sqlite_store.upsert_responses([make_record(1, 10, when=old.created_at,
+                                                   product="p2", region="APAC")])
+    elif change == "comment":  # a new comment pushes an old one out of the kept list
+        sqlite_store.upsert_responses([make_record(2000 + k, 9, comment=f"new {k}",
+                                                   product="p3", region="EMEA")
+                                       for k in range(70)])
+    elif change == "old day":  # outside the short windows, inside all time
+        sqlite_store.upsert_responses([make_record(3000, 3, when=now - timedelta(days=35),
+                                                   product="p1", region="APAC")])
+    else:
+        sqlite_store.upsert_responses([make_record(4000, 10, product="p9", region="LATAM")])
+    poller.poll()
+    carried = cache.carried
+    _all_views(poller, cache, now)
+    assert cache.carried > carried  # some views were carried over, and all are exact
+
+
+def test_an_event_makes_every_view_fresh(sqlite_store, settings):
+    now = datetime.now(UTC)
+    sqlite_store.upsert_responses([make_record(i, i % 11, product=f"p{i % 4}")
+                                   for i in range(50)])
+    poller = Poller(sqlite_store, settings)
+    poller.poll()
+    before = poller.snapshot
+    event = EventRow(id=1, occurred_at=now, label="launch", kind="release", note=None)
+    after = before.__class__(**{**before.__dict__, "version": before.version + 1,
+                                "events": (event,)})
+    assert touched_combos(before, after) is None
+    assert touched_combos(before, before) is not None
+    assert not touched_combos(before, before).any()
+
+
+def test_same_means_the_same_repr():
+    from app.parts import fingerprint, same, stamp
+
+    row = ("a", 1, None, True)
+    assert same(row, ("a", 1, None, True)) and same((row, row), (row, ("a", 1, None, True)))
+    assert not same(0.0, -0.0) and not same(1, True) and not same((1,), (1, 2))
+    assert not same(["a"], ["a"])  # only immutable kinds compare by value
+    stamps: dict = {}
+    needs = ("score", 0.0)
+    assert stamp(stamps, ("k", "score"), needs) == fingerprint(*needs)
+    assert stamp(stamps, ("k", "score"), ("score", -0.0)) == fingerprint("score", -0.0)
+    assert stamp(stamps, ("k", "score"), ("score", -0.0)) == fingerprint("score", -0.0)
+
+
+def test_memoised_score_and_topic_pieces_equal_fresh_ones(sqlite_store, settings):
+    """The registry's builders take rows and score pieces from memos; what they give is what
+    the panels build without them, view after view."""
+    from app.panels import PartContext
+    from app.panels.score import build as score_build
+    from app.panels.score import build_score_panel
+    from app.panels.topics import build as topics_build
+    from app.panels.topics import build_topics_panel
+    from app.wire import to_plain
+
+    now = datetime.now(UTC)
+    sqlite_store.upsert_responses([make_record(i, i % 11, when=now - timedelta(days=i % 40),
+                                               comment="slow support" if i % 2 else "great ui",
+                                               product=f"p{i % 4}") for i in range(300)])
+    poller = Poller(sqlite_store, settings)
+    for k in range(3):
+        poller.poll()
+        for request in REQUESTS:
+            view = _fresh(poller, request, now)
+            for surface, rest in (("wall", True), ("manager", False)):
+                ctx = PartContext(surface, "dark", "UTC", ("product",), limit=None, rest=rest)
+                assert to_plain(score_build(view, ctx)) == to_plain(build_score_panel(view, rest))
+                assert to_plain(topics_build(view, ctx)) == to_plain(
+                    build_topics_panel(view, len(view.topics), surface))
+        sqlite_store.upsert_responses([make_record(900 + k, 0, comment="slow support",
+                                                   product="p0")])
+
+
+def test_a_memoised_piece_is_never_taken_for_a_view_showing_otherwise(sqlite_store, settings):
+    """Each value a memoised piece shows is in its key: change one, the piece is new."""
+    import dataclasses
+
+    from app.metrics import ScoreSummary
+    from app.panels import PartContext
+    from app.panels.score import build as score_build
+    from app.panels.score import build_score_panel
+    from app.panels.topics import build as topics_build
+    from app.panels.topics import build_topics_panel
+    from app.wire import to_plain
+
+    now = datetime.now(UTC)
+    sqlite_store.upsert_responses([make_record(i, i % 11, when=now - timedelta(days=i % 20),
+                                               comment="slow support" if i % 2 else "great ui",
+                                               product=f"p{i % 4}") for i in range(300)])
+    poller = Poller(sqlite_store, settings)
+    poller.poll()
+    view = _fresh(poller, ViewRequest(window="range", start=(now - timedelta(days=9)).date(),
+                                      end=now.date()), now)
+    row = view.topics[0]
+    other = ScoreSummary(40, 5, 3, 5)
+    rows = [dataclasses.replace(row, current=other), dataclasses.replace(row, previous=other),
+            dataclasses.replace(row, impact=row.impact + 0.3),
+            dataclasses.replace(row, positive=row.positive + 7)]
+    views = [view, *(dataclasses.replace(view, topics=(r, *view.topics[1:])) for r in rows),
+             dataclasses.replace(view, current=other), dataclasses.replace(view, previous=other),
+             dataclasses.replace(view, start=view.start + timedelta(days=1))]  # the label
+    ctx = PartContext("wall", "dark", "UTC", ("product",), limit=None)
+    for shown in views:
+        assert to_plain(score_build(shown, ctx)) == to_plain(build_score_panel(shown))
+        assert to_plain(topics_build(shown, ctx)) == to_plain(
+            build_topics_panel(shown, len(shown.topics), "wall"))
+
+
+@pytest.mark.parametrize("granularity", ["day", "week", "month"])
+def test_trend_from_running_totals_equals_period_sums(granularity):
+    """The trend's periods summed from running totals are the sums of their days."""
+    from datetime import date
+
+    import numpy as np
+
+    from app import metrics
+    from app.views import _build_trend, _period_starts, _periods_before, _slice_sum, epoch_day
+
+    rng = np.random.default_rng(3)
+    per_day = rng.integers(0, 4, size=(120, 3)).astype(np.int64)
+    day0 = epoch_day(date(2026, 1, 10))
+    for start, end in ((date(2026, 1, 1), date(2026, 2, 20)), (date(2026, 3, 3), date(2026, 6, 1)),
+                       (date(2025, 11, 5), date(2026, 1, 12))):
+        lead = metrics.ROLLING_PERIODS[granularity] - 1
+        starts = _period_starts(_periods_before(start, granularity, lead), end, granularity)
+        bounds = [*starts[1:], end + timedelta(days=1)]
+        whole = [_slice_sum(per_day, day0, s, b - timedelta(days=1)).tolist()
+                 for s, b in zip(starts, bounds, strict=True)]
+        shown = [_slice_sum(per_day, day0, max(s, start), b - timedelta(days=1)).tolist()
+                 if s < start < b else c for s, b, c in zip(starts, bounds, whole, strict=True)]
+        first = sum(1 for b in bounds if b <= start)
+        expected = metrics.build_trend_points([s.isoformat() for s in starts], shown,
+                                              granularity, 5, rolling_counts=whole)[first:]
+        assert _build_trend(per_day, day0, start, end, granularity, 5) == expected
+
+
+def test_trend_points_kept_from_an_earlier_call_equal_fresh_ones():
+    """Points up to the first changed period are kept; the result is what a fresh call gives."""
+    from app import metrics
+
+    counts = [[5 + i % 3, 2, 1 + i % 4] for i in range(30)]
+    counts[12] = [0, 0, 9]  # a special cause: it leaves the later baselines
+    labels = [f"p{i}" for i in range(30)]
+    known = (labels, counts, counts, metrics.build_trend_points(labels, counts, "day", 5))
+    for changed in (0, 5, 12, 29):
+        moved = [list(c) for c in counts]
+        moved[changed][0] += 3
+        fresh = metrics.build_trend_points(labels, moved, "day", 5)
+        assert metrics.build_trend_points(labels, moved, "day", 5, known=known) == fresh
+    shifted = labels[1:] + ["p30"]
+    assert metrics.build_trend_points(shifted, counts, "day", 5, known=known) == \
+        metrics.build_trend_points(shifted, counts, "day", 5)
+
+
+def test_the_json_length_of_a_part_with_shared_pieces_is_exact(sqlite_store, settings):
+    """A part's size for the cache budget counts its shared pieces by their known length: the
+    same as writing the whole part out."""
+    import json
+
+    from app.panels import PartContext
+    from app.panels.comments import build as comments_build
+    from app.panels.score import build as score_build
+    from app.panels.topics import build as topics_build
+    from app.part_cache import to_wire
+
+    now = datetime.now(UTC)
+    sqlite_store.upsert_responses([make_record(i, i % 11, when=now - timedelta(hours=i),
+                                               comment=f"Slow support \u00e9t\u00e9 \"{i}\"",
+                                               product=f"p{i % 4}") for i in range(80)])
+    poller = Poller(sqlite_store, settings)
+    poller.poll()
+    view = _fresh(poller, ViewRequest(window="30d"), now)
+    ctx = PartContext("wall", "dark", "UTC", ("product",), limit=20)
+    for build in (comments_build, score_build, topics_build):
+        for _ in range(2):  # built, then from the memos
+            plain, chars = to_wire(build(view, ctx))
+            assert chars == len(json.dumps(plain))
+
+
+def test_a_weak_memo_holds_only_its_last_pieces_itself():
+    """With ``strong``, a piece outlives the memo's own window only while something else (a
+    cached part) holds it: the memo adds next to nothing to the memory budget."""
+    import gc
+
+    from dash import html
+
+    from app.wire import WireMemo
+
+    memo = WireMemo(100, strong=2)
+    kept = memo.get("kept", lambda: html.Div("kept"))
+    for k in range(5):
+        memo.get(k, lambda k=k: html.Div(str(k)))
+    gc.collect()
+    builds = memo.builds
+    assert memo.get("kept", lambda: html.Div("other")) is kept  # a part still holds it
+    assert memo.get(0, lambda: html.Div("0")) == {"props": {"children": "0"}, "type": "Div",
+                                                  "namespace": "dash_html_components"}
+    assert memo.builds == builds + 1  # dropped: nothing held it
+    assert memo.get(4, lambda: html.Div("x"))["props"]["children"] == "4"  # among the last 2
