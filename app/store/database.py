@@ -172,13 +172,15 @@ class Store(TopicMethods):
         learned: dict[str, dict[str, int]] = {}
         with self._write_lock, self.engine.begin() as conn:
             self._take_write_locks(conn)
-            now = now or datetime.now(UTC)
+            stamp, last_old = now or datetime.now(UTC), bulk.last_id(conn)
             for records in batches:
                 if records:
-                    result = self._upsert_batch(conn, records, now, learned)
+                    result = self._upsert_batch(conn, records, stamp, learned)
                     totals = UpsertResult(totals.inserted + result.inserted,
                                           totals.updated + result.updated,
                                           totals.unchanged + result.unchanged)
+            if now is None:  # see app/store/bulk.py: a poll during a long import
+                bulk.restamp_changed(conn, stamp, last_old)
         for name, ids in learned.items():  # only ids that were committed
             self._set_cache.setdefault(name, {}).update(ids)
         return totals

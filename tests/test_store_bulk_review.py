@@ -1,0 +1,174 @@
+"""The bulk import under attack: a poll that starts while an import runs, writes racing an
+import, an interrupt or a failed index fill, and awkward files imported twice. Helpers come
+from tests/test_store_bulk.py (the row-by-row comparison and the index check live there)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event
+
+from app.ingest.csv_import import import_file
+from app.store import Store
+from app.store.bulk import FILL_NEW_ROWS
+from app.store.errors import StoreUnavailable
+from tests.conftest import make_record
+from tests.test_ingest_csv import basic_options, write_rows
+from tests.test_store_bulk import (
+    found,
+    index_is_whole,
+    pragmas,
+    record,
+    stored_before,
+    table,
+    triggers,
+)
+
+
+def test_a_poll_started_during_an_import_reads_the_rows_it_updated(store: Store):
+    """The poller reads rows updated since its previous poll started (minus an overlap of a
+    few seconds). An import that runs longer than the overlap must not commit updates
+    stamped before a poll that started meanwhile, or the wall never sees them."""
+    stored_before(store)  # keys k1000-k1049 and k1100-k1119, stamped T0
+    poll_started: list[datetime] = []
+
+    def batches():
+        yield [record(i) for i in range(300)]
+        poll_started.append(datetime.now(UTC))  # a poll starts (and reads) mid-import
+        yield [record(1000 + i) for i in range(50)]  # changed comments and scores
+
+    result = store.upsert_many(batches())
+    assert result.updated == 50
+    after_id = max(table_ids(store))  # only updated_at can bring old rows back
+    read = store.changed_since(poll_started[0], after_id)
+    assert len(read) == 50
+
+
+def table_ids(store: Store) -> list[int]:
+    with store.engine.connect() as conn:
+        return list(conn.exec_driver_sql("SELECT id FROM responses").scalars())
+
+
+def test_an_interrupt_mid_import_leaves_everything_as_it_was(sqlite_store: Store):
+    stored_before(sqlite_store)
+    before, settings_before, rows = triggers(sqlite_store), pragmas(sqlite_store), table(
+        sqlite_store)
+
+    def interrupted():
+        yield [record(i) for i in range(200)]
+        yield [record(1000 + i, version=1) for i in range(50)]  # updates old rows
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sqlite_store.upsert_many(interrupted())
+    assert table(sqlite_store) == rows
+    assert triggers(sqlite_store) == before and pragmas(sqlite_store) == settings_before
+    index_is_whole(sqlite_store)
+    sqlite_store.upsert_responses([make_record(7, 3, comment="written after the interrupt")])
+    assert found(sqlite_store, "after the interrupt")
+    index_is_whole(sqlite_store)
+
+
+@pytest.mark.parametrize("failure", [OSError("disk I/O error"), KeyboardInterrupt()])
+def test_a_failure_in_the_index_fill_leaves_everything_as_it_was(sqlite_store: Store,
+                                                                  failure: BaseException):
+    stored_before(sqlite_store)
+    before, settings_before, rows = triggers(sqlite_store), pragmas(sqlite_store), table(
+        sqlite_store)
+
+    def fail_in_fill(_conn, _cursor, statement, *_args):
+        if statement == FILL_NEW_ROWS:
+            raise failure
+
+    event.listen(sqlite_store.engine, "before_cursor_execute", fail_in_fill)
+    try:
+        with pytest.raises(type(failure)):
+            sqlite_store.upsert_many([[record(i) for i in range(300)],
+                                      [record(1000 + i, version=2) for i in range(50)]])
+    finally:
+        event.remove(sqlite_store.engine, "before_cursor_execute", fail_in_fill)
+    assert table(sqlite_store) == rows
+    assert triggers(sqlite_store) == before and pragmas(sqlite_store) == settings_before
+    index_is_whole(sqlite_store)
+    sqlite_store.upsert_many([[record(i) for i in range(300)]])
+    index_is_whole(sqlite_store)
+
+
+def test_writes_racing_an_import_are_refused_clearly_and_indexed_once_retried(
+        sqlite_store: Store):
+    """During an import a REST write in this process (the write lock) or in another one (the
+    file's lock) is refused with a clear 503 error, never written without its index entry;
+    a reader elsewhere sees the last commit, triggers included."""
+    other = Store(sqlite_store.url)  # another worker process's engine
+    other.limit_writes(1, 0.2)
+    sqlite_store.limit_writes(1, 0.2)
+    seen: dict[str, object] = {}
+
+    def attempt(name: str, target: Store) -> None:
+        try:
+            target.upsert_responses([make_record(9000, 4, comment=f"racing write {name}")])
+            seen[name] = "written"
+        except StoreUnavailable as exc:
+            seen[name] = exc
+
+    def batches():
+        yield [record(i) for i in range(300)]
+        for name, target in (("same process", sqlite_store), ("other process", other)):
+            racer = threading.Thread(target=attempt, args=(name, target))
+            racer.start()
+            racer.join(60)
+        seen["triggers"] = triggers(other)
+        seen["search"] = found(other, "crash")
+        yield [record(i) for i in range(300, 400)]
+
+    try:
+        sqlite_store.upsert_many(batches())
+        for name in ("same process", "other process"):
+            assert isinstance(seen[name], StoreUnavailable), seen[name]
+        same, elsewhere = seen["same process"], seen["other process"]
+        assert "previous write still ran" in same.detail, same.one_line()
+        assert "locked" in elsewhere.detail, elsewhere.one_line()
+        assert seen["triggers"] == triggers(sqlite_store) and seen["search"] == []
+        index_is_whole(sqlite_store)
+        other.limit_writes(1, 5.0)
+        other.upsert_responses([make_record(9000, 4, comment="racing write retried")])
+        assert len(found(sqlite_store, "racing write retried")) == 1
+        index_is_whole(sqlite_store, ("racing", "crash"))
+    finally:
+        other.dispose()
+
+
+AWKWARD = ["plain text", "line one\r\nline two, \"quoted\"", "nul\x00byte", "zero\u200bwidth",
+           "emoji 🙂 and ÉCRAN", "日本語のコメント", "x" * 9_000]
+
+
+def test_importing_a_file_again_with_edited_comments_updates_the_index(sqlite_store: Store,
+                                                                         tmp_path: Path):
+    """BOM, CRLF, quoted newlines, NUL and odd unicode; then the same ids again with comments
+    changed, left empty or repeated (the first occurrence of an id wins)."""
+    first = [[f"a{i}", i % 11, "2024-05-01T10:00:00Z", text]
+             for i, text in enumerate(AWKWARD)]
+    path = write_rows(tmp_path, first, header=["id", "score", "time", "best"])
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\r\n", b"\n")
+                     .replace(b"\n", b"\r\n"))
+    options = basic_options(id_column="id")
+    assert import_file(sqlite_store, path, options).imported == len(AWKWARD)
+    index_is_whole(sqlite_store, ("line two", "nulbyte", "écran", "日本語", "xxxx"))
+    assert len(found(sqlite_store, "écran")) == 1 and len(found(sqlite_store, "line two")) == 1
+    again = [[f"a{i}", i % 11, "2024-05-01T10:00:00Z", ""] for i in range(3)]  # emptied
+    again += [[f"a{i}", i % 11, "2024-05-01T10:00:00Z", f"edited {i}"] for i in range(3, 6)]
+    again += [["a6", 1, "2024-05-01T10:00:00Z", "first of two"],
+              ["a6", 2, "2024-05-01T10:00:00Z", "second of two"]]
+    path = write_rows(tmp_path, again, header=["id", "score", "time", "best"])  # same source
+    report = import_file(sqlite_store, path, options)
+    assert [e.reason for e in report.errors] == ["id 'a6' repeats line 8"]  # the first one wins
+    index_is_whole(sqlite_store, ("plain", "line two", "edited", "of two", "écran", "xxxx"))
+    # An empty cell never erases a stored comment (vendors' "created" after "updated"):
+    # the emptied rows keep their text and their index entries.
+    assert len(found(sqlite_store, "plain")) == 1 and len(found(sqlite_store, "line two")) == 1
+    assert found(sqlite_store, "xxxx") == []  # a6 now holds its second comment
+    assert len(found(sqlite_store, "edited")) == 3 and found(sqlite_store, "second of") == []
+    assert len(found(sqlite_store, "first of two")) == 1
