@@ -172,3 +172,39 @@ def test_importing_a_file_again_with_edited_comments_updates_the_index(sqlite_st
     assert found(sqlite_store, "xxxx") == []  # a6 now holds its second comment
     assert len(found(sqlite_store, "edited")) == 3 and found(sqlite_store, "second of") == []
     assert len(found(sqlite_store, "first of two")) == 1
+
+
+def busy_timeout(store: Store) -> int:
+    with store.engine.connect() as conn:
+        return conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+
+
+def test_an_import_after_a_rest_write_waits_for_another_writer_as_the_store_says(
+        sqlite_store: Store):
+    """A REST write shortens its connection's busy timeout to its own deadline; the pooled
+    connection must not keep it, or the next import (or wall query) on it gives up on a
+    lock another process holds for a moment, with "database is locked"."""
+    default = busy_timeout(sqlite_store)
+    sqlite_store.limit_writes(1, 0.05)
+    sqlite_store.upsert_responses([make_record(1, 5, comment="a REST write")])
+    assert busy_timeout(sqlite_store) == default
+    other = Store(sqlite_store.url)  # another process, writing for a moment
+    holding, done = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        with other.engine.begin() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            holding.set()
+            done.wait(0.5)  # released after half a second, or once the import is through
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    try:
+        holding.wait(30)
+        result = sqlite_store.upsert_many([[record(i) for i in range(100)]])
+        assert result.inserted == 100
+    finally:
+        done.set()
+        holder.join(30)
+        other.dispose()
+    index_is_whole(sqlite_store)

@@ -40,7 +40,7 @@ from app.store.records import (  # noqa: F401 - re-exported
     UpsertResult,
     canonical_segments,
 )
-from app.store.sqlite import prepare_sqlite_file, sqlite_pragmas
+from app.store.sqlite import prepare_sqlite_file, restore_busy_timeout, sqlite_pragmas
 from app.store.writes import WriteGate
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -63,6 +63,7 @@ class Store(TopicMethods):
         if self.engine.dialect.name == "sqlite":  # StorePathError if it cannot live there
             prepare_sqlite_file(self.engine.url.database)
             event.listen(self.engine, "connect", sqlite_pragmas)
+            event.listen(self.engine, "checkin", restore_busy_timeout)
         self._write_lock = threading.Lock()
         self.writes = WriteGate()
         self._set_cache: dict[str, dict[str, int]] = {}
