@@ -106,6 +106,8 @@ def test_writes_racing_an_import_are_refused_clearly_and_indexed_once_retried(
     other.limit_writes(1, 0.2)
     sqlite_store.limit_writes(1, 0.2)
     seen: dict[str, object] = {}
+    sqlite_store.upsert_responses([make_record(8000, 2, comment="a crash stored before")])
+    committed = found(sqlite_store, "crash")
 
     def attempt(name: str, target: Store) -> None:
         try:
@@ -120,6 +122,7 @@ def test_writes_racing_an_import_are_refused_clearly_and_indexed_once_retried(
             racer = threading.Thread(target=attempt, args=(name, target))
             racer.start()
             racer.join(60)
+        assert len(committed) == 1
         seen["triggers"] = triggers(other)
         seen["search"] = found(other, "crash")
         yield [record(i) for i in range(300, 400)]
@@ -131,7 +134,8 @@ def test_writes_racing_an_import_are_refused_clearly_and_indexed_once_retried(
         same, elsewhere = seen["same process"], seen["other process"]
         assert "previous write still ran" in same.detail, same.one_line()
         assert "locked" in elsewhere.detail, elsewhere.one_line()
-        assert seen["triggers"] == triggers(sqlite_store) and seen["search"] == []
+        # elsewhere, the last commit: the triggers, and what was indexed before the import
+        assert seen["triggers"] == triggers(sqlite_store) and seen["search"] == committed
         index_is_whole(sqlite_store)
         other.limit_writes(1, 5.0)
         other.upsert_responses([make_record(9000, 4, comment="racing write retried")])
