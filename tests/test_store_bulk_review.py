@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
-from app.ingest.csv_import import import_file
+from app.ingest.csv_import import ImportWriteFailed, import_file
 from app.store import Store
 from app.store.bulk import FILL_NEW_ROWS
 from app.store.errors import StoreUnavailable
@@ -212,3 +212,23 @@ def test_an_import_after_a_rest_write_waits_for_another_writer_as_the_store_says
         holder.join(30)
         other.dispose()
     index_is_whole(sqlite_store)
+
+
+def test_an_import_that_waited_too_long_for_another_writer_says_so(
+        sqlite_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Two imports at once (or an import behind a long write elsewhere): the second gives up
+    after the busy timeout with a message that says what held it, not only "locked"."""
+    monkeypatch.setattr("app.store.sqlite.BUSY_TIMEOUT_MS", 200)
+    second = Store(sqlite_store.url)  # the other import's process, a short timeout for the test
+    rows = [[f"w{i}", 9, "2024-05-01T10:00:00Z", f"waiting {i}"] for i in range(10)]
+    path = write_rows(tmp_path, rows, header=["id", "score", "time", "best"])
+    try:
+        with sqlite_store.engine.begin() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # the first import, writing
+            with pytest.raises(ImportWriteFailed) as caught:
+                import_file(second, path, basic_options(id_column="id"))
+    finally:
+        second.dispose()
+    message = str(caught.value)
+    assert "nothing imported" in message and "another" in message and "again" in message
+    assert sqlite_store.count_responses() == 0
