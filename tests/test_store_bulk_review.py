@@ -227,8 +227,39 @@ def test_an_import_that_waited_too_long_for_another_writer_says_so(
             conn.exec_driver_sql("BEGIN IMMEDIATE")  # the first import, writing
             with pytest.raises(ImportWriteFailed) as caught:
                 import_file(second, path, basic_options(id_column="id"))
+        assert pragmas(second) == pragmas(sqlite_store)  # the import's settings undone
     finally:
         second.dispose()
     message = str(caught.value)
     assert "nothing imported" in message and "another" in message and "again" in message
     assert sqlite_store.count_responses() == 0
+
+
+def test_awkward_comments_search_the_same_after_bulk_and_row_by_row(settings, tmp_path: Path):
+    """NUL, CRLF, zero-width and astral characters, a long comment, then the same keys again
+    with comments changed, repeated or absent: both paths store and find the same."""
+    from app.store import ResponseRecord, open_store  # noqa: PLC0415 - this test only
+
+    def version(v: int) -> list[ResponseRecord]:
+        return [ResponseRecord(source="odd", external_id=f"o{i}", score=(i + v) % 11,
+                               created_at=datetime(2024, 5, 1, tzinfo=UTC),
+                               comment=None if v and i % 3 == 0 else f"{text} v{v}")
+                for i, text in enumerate(AWKWARD * 3)]
+
+    stores = {name: open_store(settings, f"sqlite:///{tmp_path / name}.db")
+              for name in ("bulk", "rows")}
+    try:
+        now = datetime(2024, 6, 1, tzinfo=UTC)
+        for v in (0, 1):
+            stores["bulk"].upsert_many([version(v)[:10], version(v)[10:]], now=now)
+            stores["rows"].upsert_responses(version(v), now=now)
+        assert table(stores["bulk"]) == table(stores["rows"])
+        probes = ("nulbyte", "line two", "zero", "écran", "日本語", "xxxx", " v1", " v0", "oji 🙂")
+        for store in stores.values():  # (trigrams: every probe has three characters at least)
+            index_is_whole(store, probes)
+        for probe in probes:
+            assert found(stores["bulk"], probe) == found(stores["rows"], probe), probe
+        assert found(stores["bulk"], " v0") and found(stores["bulk"], " v1")
+    finally:
+        for store in stores.values():
+            store.dispose()
