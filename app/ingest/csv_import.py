@@ -211,7 +211,7 @@ def _write_all(store: Store, records: Iterator[ResponseRecord], report: ImportRe
             report.valid += _count_rest(records)
             raise ImportWriteFailed(
                 f"writing to the store failed after {sent:,} of {report.valid:,} rows: "
-                f"{_one_line(exc)}; rolled back, nothing imported") from None
+                f"{_one_line(exc)}{_locked_hint(exc)}; rolled back, nothing imported") from None
     report.imported, report.updated, report.unchanged = (
         result.inserted, result.updated, result.unchanged)
 
@@ -226,6 +226,14 @@ def _count_rest(records: Iterator[ResponseRecord]) -> int:
     except ImportFailed:  # the rest of the file would have been refused: what was read
         pass
     return rest
+
+
+def _locked_hint(exc: SQLAlchemyError) -> str:
+    """SQLite's "database is locked" after its busy timeout: who held it, and what to do."""
+    if "database is locked" not in str(getattr(exc, "orig", exc)):
+        return ""
+    return (" (another import or write held the store's lock too long; run the import again "
+            "once it has ended)")
 
 
 def _one_line(exc: SQLAlchemyError) -> str:

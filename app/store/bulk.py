@@ -19,6 +19,11 @@ What makes it fast, and why each step stays safe:
 - **Counts from the driver.** ``executemany`` sums the rows it inserted or changed; rows
   whose id is above the largest id before the import are the new ones. Two reads per import
   instead of two per batch.
+- **Changed rows stamped when the import ends.** The poller reads rows updated since its
+  previous poll began, minus a few seconds' overlap; rows stored before the import that it
+  changed would otherwise carry the time it began and, committed minutes later, never reach
+  the wall (new rows are read by id). ``restamp_changed`` moves them to the end, via the
+  ``updated_at`` index: the cost follows the rows changed. PostgreSQL's import does the same.
 - **Import-time pragmas.** A larger page cache (the unique key's index of a big store stays in
   memory while random keys are inserted) and temporary data in memory, both restored on the
   connection afterwards, whatever happened. ``synchronous`` stays NORMAL: OFF would save
@@ -34,6 +39,7 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.store.models import Response
@@ -83,6 +89,15 @@ def import_pragmas(conn) -> Iterator[None]:
 def last_id(conn) -> int:
     """The largest response id stored (0 for none): every row inserted later has a larger one."""
     return int(conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM responses").scalar())
+
+
+def restamp_changed(conn, stamp: datetime, last_old: int) -> None:
+    """Inside an import's transaction, just before it commits: the rows stored before it
+    (ids up to ``last_old``) that it changed, stamped ``stamp`` when it began, get the time
+    now, so a poll that began during the import reads them after the commit."""
+    conn.execute(update(RESPONSES)
+                 .where(RESPONSES.c.updated_at == stamp, RESPONSES.c.id <= last_old)
+                 .values(updated_at=max(datetime.now(UTC), stamp)))
 
 
 @contextmanager
@@ -156,10 +171,11 @@ class CompiledUpsert:
 
 def upsert_batches(store: Any, conn, batches: Iterable[Sequence[ResponseRecord]],
                    now: datetime, learned: dict[str, dict[str, int]],
-                   statement_for: Callable[[Any, bool], Any]) -> UpsertResult:
+                   statement_for: Callable[[Any, bool], Any], restamp: bool = False
+                   ) -> UpsertResult:
     """Every batch upserted by ``store`` (the ``Store``, untyped here as it imports this
     module) on ``conn`` (SQLite, inside the caller's write transaction, lock taken), the
-    search index deferred; the totals."""
+    search index deferred, changed rows stamped at the end when ``restamp``; the totals."""
     last_old = last_id(conn)
     statements: dict[bool, CompiledUpsert] = {}
     written = changed = 0
@@ -182,6 +198,8 @@ def upsert_batches(store: Any, conn, batches: Iterable[Sequence[ResponseRecord]]
                                               statement.parameters(row for row, _ in run))
                 changed += max(cursor.rowcount, 0)
             written += len(rows)
+    if restamp:
+        restamp_changed(conn, now, last_old)
     inserted = int(conn.exec_driver_sql("SELECT count(*) FROM responses WHERE id > ?",
                                         (last_old,)).scalar())
     return UpsertResult(inserted, changed - inserted, written - changed)
@@ -197,8 +215,9 @@ def upsert_many(store: Any, batches: Iterable[Sequence[ResponseRecord]],
     with store._write_lock, store.engine.connect() as conn, import_pragmas(conn):  # noqa: SLF001
         with conn.begin():
             store._take_write_locks(conn)  # noqa: SLF001
-            now = now or datetime.now(UTC)
-            totals = upsert_batches(store, conn, batches, now, learned, statement_for)
+            stamp = now or datetime.now(UTC)
+            totals = upsert_batches(store, conn, batches, stamp, learned, statement_for,
+                                    restamp=now is None)
     for name, ids in learned.items():  # only ids that were committed
         store._set_cache.setdefault(name, {}).update(ids)  # noqa: SLF001
     return totals

@@ -40,7 +40,7 @@ from app.store.records import (  # noqa: F401 - re-exported
     UpsertResult,
     canonical_segments,
 )
-from app.store.sqlite import prepare_sqlite_file, sqlite_pragmas
+from app.store.sqlite import prepare_sqlite_file, restore_busy_timeout, sqlite_pragmas
 from app.store.writes import WriteGate
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -63,6 +63,7 @@ class Store(TopicMethods):
         if self.engine.dialect.name == "sqlite":  # StorePathError if it cannot live there
             prepare_sqlite_file(self.engine.url.database)
             event.listen(self.engine, "connect", sqlite_pragmas)
+            event.listen(self.engine, "checkin", restore_busy_timeout)
         self._write_lock = threading.Lock()
         self.writes = WriteGate()
         self._set_cache: dict[str, dict[str, int]] = {}
@@ -172,13 +173,15 @@ class Store(TopicMethods):
         learned: dict[str, dict[str, int]] = {}
         with self._write_lock, self.engine.begin() as conn:
             self._take_write_locks(conn)
-            now = now or datetime.now(UTC)
+            stamp, last_old = now or datetime.now(UTC), bulk.last_id(conn)
             for records in batches:
                 if records:
-                    result = self._upsert_batch(conn, records, now, learned)
+                    result = self._upsert_batch(conn, records, stamp, learned)
                     totals = UpsertResult(totals.inserted + result.inserted,
                                           totals.updated + result.updated,
                                           totals.unchanged + result.unchanged)
+            if now is None:  # see app/store/bulk.py: a poll during a long import
+                bulk.restamp_changed(conn, stamp, last_old)
         for name, ids in learned.items():  # only ids that were committed
             self._set_cache.setdefault(name, {}).update(ids)
         return totals

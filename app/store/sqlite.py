@@ -84,6 +84,18 @@ def _lower(value):
     return value.lower() if isinstance(value, str) else value
 
 
+BUSY_TIMEOUT_MS = 30_000  # how long a connection waits for another's write lock
+SHORTENED = "busy_timeout_shortened"  # in a pooled connection's info: set by a write's deadline
+
+
+def restore_busy_timeout(dbapi_connection, record) -> None:
+    """Pool checkin: a write that shortened the busy timeout to its deadline (WriteGate.limit)
+    gives the connection back with the store's own, so the next user (an import, a wall query)
+    does not give up on a lock after the few milliseconds that write had left."""
+    if dbapi_connection is not None and record.info.pop(SHORTENED, False):
+        dbapi_connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+
 def sqlite_pragmas(dbapi_connection, _record) -> None:
     """Settings every SQLite connection of the store gets."""
     # WAL lets the poller read while an import writes; busy_timeout makes writers queue
@@ -93,6 +105,6 @@ def sqlite_pragmas(dbapi_connection, _record) -> None:
     dbapi_connection.create_function("nps_lower", 1, _lower, deterministic=True)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()

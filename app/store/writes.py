@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from sqlalchemy import text
 
 from app.store.errors import StoreUnavailable
+from app.store.sqlite import SHORTENED
 
 MIN_WAIT = 0.05  # seconds: a write that got its slot late still tries once, briefly
 STATEMENT_FACTOR = 2  # a write statement may run this many write timeouts before it is cut
@@ -88,6 +89,7 @@ class WriteGate:
         if dialect == "sqlite":
             # Before BEGIN IMMEDIATE: how long SQLite retries a locked file before "locked".
             conn.exec_driver_sql(f"PRAGMA busy_timeout = {wait_ms}")
+            conn.info[SHORTENED] = True  # restored when the pool takes it back (sqlite.py)
         elif dialect == "postgresql":
             # Transaction-local: pooled connections keep the server's defaults for reads.
             conn.execute(text("SELECT set_config('lock_timeout', :lock, true), "
