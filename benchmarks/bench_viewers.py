@@ -15,17 +15,21 @@ sends (issue 13).
    repeat are the screen's steady asks (their period is the lower quartile of the gaps between
    repeats, as a busy machine stalls the capturing browser's timers); the rest are the cold
    page load, counted and printed, not replayed.
-4. **N simulated screens** replay the steady asks on their own keep-alive connection each (an
-   asyncio client, one process), at the captured periods from random phases, carrying each
+4. **N simulated screens** replay the steady asks on their own keep-alive connection each
+   (asyncio clients in ``--clients`` processes: one Python process needs 0.4-0.6 ms of CPU per
+   request, more than a core for 1,000 screens, and its late event loop was read as server
+   latency), at the captured periods from random phases, carrying each
    Dash answer's outputs into the next request's inputs and state as the renderer does (so a
    screen that has the newest data is told so), and ``If-None-Match`` for any ``ETag`` seen.
    A Dash poll whose inputs include the page's ask store (the wall since issue 13) is sent as
    the page sends it: when the screen's ``GET /api/v1/tick`` answers a new stamp, or after
    30 s without one. A writer posts one response per second through the REST API meanwhile.
 
-Printed per N: requests/s, p50/p95/p99 latency (ms), errors (non-2xx/304, timeouts, refused),
-asks skipped (the previous ask of the same kind still pending when the next was due, as Dash
-skips an interval), CPU (% of one core) and RSS per worker, and bytes per screen per change
+Printed per N: the client's own CPU per request and how late its event loop ran (a p95 over
+``CLIENT_LAG_LIMIT_MS`` is flagged: the latencies then include the client's delay),
+requests/s, p50/p95/p99 latency (ms), errors (non-2xx/304, timeouts, refused), asks skipped
+(the previous ask of the same kind still pending when the next was due, as Dash skips an
+interval), CPU (% of one core) and RSS per worker, and bytes per screen per change
 (bytes received per screen over the span divided by the responses written in it), in all and
 per kind of request (the ticks, the Dash polls with their patches, /health).
 
@@ -37,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import random
 import socket
@@ -73,6 +78,8 @@ except ImportError:  # pragma: no cover - the standard library does the same, sl
 TOKEN = "bench-viewers-token-0123456789"
 HOST = "127.0.0.1"
 REQUEST_TIMEOUT = 10.0
+# An event loop that runs a 10 ms timer later than this at p95 is itself delaying answers.
+CLIENT_LAG_LIMIT_MS = 10.0
 SAFETY_NET_SECONDS = 30.0  # app.live_status.SAFETY_NET_SECONDS: an asking page's timed poll
 
 
@@ -301,6 +308,26 @@ class Tally:
     bytes_by_kind: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     count_by_kind: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     latencies_by_kind: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    # How late the client's own event loop ran a 10 ms timer (s): when the client is what
+    # limits the rate (its loop busy, or its process starved of CPU), latencies include this.
+    lags: list[float] = field(default_factory=list)
+    cpu_seconds: float = 0.0  # the client processes' CPU
+
+    def merge(self, other: Tally) -> None:
+        """Add another client process's tally to this one."""
+        self.latencies += other.latencies
+        self.errors += other.errors
+        self.skipped += other.skipped
+        self.bytes_in += other.bytes_in
+        self.lags += other.lags
+        self.cpu_seconds += other.cpu_seconds
+        for mine, theirs in ((self.statuses, other.statuses),
+                             (self.error_kinds, other.error_kinds),
+                             (self.bytes_by_kind, other.bytes_by_kind),
+                             (self.count_by_kind, other.count_by_kind),
+                             (self.latencies_by_kind, other.latencies_by_kind)):
+            for key, value in theirs.items():
+                mine[key] += value
 
 
 def distinct_queries(count: int) -> list[dict[str, str]]:
@@ -393,8 +420,10 @@ class Screen:
             started = time.perf_counter()
             try:
                 self.writer.write(self.request_bytes(ask))
-                status, headers, body, size = await asyncio.wait_for(self.read_reply(),
-                                                                     REQUEST_TIMEOUT)
+                # asyncio.timeout, not wait_for: wait_for wraps the read in a Task of its own
+                # per request, a large part of the client's CPU at 2,000 requests a second.
+                async with asyncio.timeout(REQUEST_TIMEOUT):
+                    status, headers, body, size = await self.read_reply()
             except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
                 self.tally.errors += 1
                 self.tally.error_kinds[type(exc).__name__] += 1
@@ -490,16 +519,50 @@ def ask_store_id(ask: Ask) -> str:
 
 
 async def run_screens(port: int, asks: list[Ask], n: int, seconds: float,
-                      distinct: int = 0) -> Tally:
+                      distinct: int = 0, first: int = 0) -> Tally:
+    """Screens ``first`` to ``first + n - 1`` of the run, in this process's event loop."""
     tally = Tally()
     queries = distinct_queries(distinct) if distinct else [None]
-    screens = [Screen(port, asks, tally, queries[i % len(queries)]) for i in range(n)]
+    screens = [Screen(port, asks, tally, queries[(first + i) % len(queries)])
+               for i in range(n)]
     for i in range(0, n, 50):  # connect in small steps, as screens come up one by one
         await asyncio.gather(*(s.connect() for s in screens[i:i + 50]))
     until = time.monotonic() + seconds
-    await asyncio.gather(*(s.run_ask(a, until) for s in screens for a in asks))
+    await asyncio.gather(watch_loop(tally, until),
+                         *(s.run_ask(a, until) for s in screens for a in asks))
     for screen in screens:
         screen.close()
+    return tally
+
+
+async def watch_loop(tally: Tally, until: float, every: float = 0.01) -> None:
+    """Record how late this event loop wakes from ``every`` seconds' sleep."""
+    while time.monotonic() < until:
+        started = time.perf_counter()
+        await asyncio.sleep(every)
+        tally.lags.append(max(time.perf_counter() - started - every, 0.0))
+
+
+def client_process(port: int, asks: list[Ask], n: int, seconds: float, distinct: int,
+                   first: int) -> Tally:
+    """One client process: its share of the screens, and its own CPU time."""
+    started = time.process_time()
+    tally = asyncio.run(run_screens(port, asks, n, seconds, distinct, first))
+    tally.cpu_seconds = time.process_time() - started
+    return tally
+
+
+def run_clients(pool, port: int, asks: list[Ask], n: int, seconds: float, distinct: int,
+                clients: int) -> Tally:
+    """The N screens split over ``clients`` processes (one Python process cannot pace 1,000
+    screens: at about 0.4-0.6 ms of its CPU per request it needs more than a core)."""
+    shares = [n // clients + (1 if i < n % clients else 0) for i in range(clients)]
+    starts = [sum(shares[:i]) for i in range(clients)]
+    jobs = [(port, asks, share, seconds, distinct, start)
+            for share, start in zip(shares, starts, strict=True) if share]
+    tally = Tally()
+    for part in pool.starmap(client_process, jobs):
+        tally.merge(part)
     return tally
 
 
@@ -510,21 +573,23 @@ def workers_of(proc: subprocess.Popen) -> list[psutil.Process]:
 
 
 def measure(port: int, proc: subprocess.Popen, asks: list[Ask], n: int,
-            seconds: float, distinct: int = 0) -> dict[str, Any]:
+            seconds: float, distinct: int = 0, pool=None, clients: int = 1) -> dict[str, Any]:
     workers = workers_of(proc)
     before = {w.pid: sum(w.cpu_times()[:2]) for w in workers}
-    client = psutil.Process()
-    client_before = sum(client.cpu_times()[:2])
     writer = Writer(port)
     writer.start()
     started = time.monotonic()
-    tally = asyncio.run(run_screens(port, asks, n, seconds, distinct))
+    if pool is None:
+        tally = client_process(port, asks, n, seconds, distinct, 0)
+    else:
+        tally = run_clients(pool, port, asks, n, seconds, distinct, clients)
     span = time.monotonic() - started
     writer.stop.set()
     writer.join(15)
     spent = [sum(w.cpu_times()[:2]) - before.get(w.pid, 0.0) for w in workers]
     cpu = [s / span * 100 for s in spent]
-    client_cpu = (sum(client.cpu_times()[:2]) - client_before) / span * 100
+    client_cpu = tally.cpu_seconds / span * 100
+    lags = sorted(tally.lags) or [float("nan")]
     rss = [w.memory_info().rss / 2**20 for w in workers]
     lat = sorted(tally.latencies) or [float("nan")]
 
@@ -547,6 +612,9 @@ def measure(port: int, proc: subprocess.Popen, asks: list[Ask], n: int,
             "cpu_ms_per_request": 1000 * sum(spent) / max(len(tally.latencies), 1),
             "bytes_per_screen_per_change": tally.bytes_in / n / changes,
             "client_cpu": round(client_cpu), "load_average": os.getloadavg()[0],
+            "clients": clients,
+            "client_cpu_ms_per_request": 1000 * tally.cpu_seconds / max(len(tally.latencies), 1),
+            "client_lag_p95": pct(0.95, lags) if tally.lags else float("nan"),
             "per_kind": {kind: {"requests": tally.count_by_kind[kind],
                                 "p50": pct(0.5, tally.latencies_by_kind[kind]),
                                 "p95": pct(0.95, tally.latencies_by_kind[kind]),
@@ -562,6 +630,10 @@ def print_row(r: dict[str, Any]) -> None:
           f"{'/'.join(map(str, r['rss_mb_per_worker'])):>12}  {r['writes']}"
           f"   (server CPU {r['cpu_ms_per_request']:.2f} ms/request, client CPU "
           f"{r['client_cpu']}%, load {r['load_average']:.1f})", flush=True)
+    print(f"{'':>8}client: {r['clients']} process(es), {r['client_cpu_ms_per_request']:.2f} ms "
+          f"of CPU per request, event loop late by {r['client_lag_p95']:.1f} ms at p95"
+          + ("  <- CLIENT-LIMITED: the latencies include the client's own delay"
+             if r["client_lag_p95"] > CLIENT_LAG_LIMIT_MS else ""), flush=True)
     if r["errors"]:
         print(f"{'':>8}errors: {r['error_kinds']}", flush=True)
     for kind, figures in r["per_kind"].items():
@@ -585,8 +657,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--distinct", type=int, default=0,
                         help="screens show this many different data filters (window and "
                              "segments; 0: all show the captured screen's)")
+    parser.add_argument("--clients", type=int, default=0,
+                        help="client processes the screens are split over (0: one per 250 "
+                             "screens, at most one per core)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
+    clients = {n: args.clients or min(os.cpu_count() or 1, -(-n // 250)) for n in args.screens}
     with tempfile.TemporaryDirectory(prefix="nps-bench-viewers-") as tmp:
         url = args.postgres or f"sqlite:///{Path(tmp) / 'bench.db'}"
         stored = prepare_store(url, args.days)
@@ -611,9 +687,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"{'errors':>6} {'skipped':>7} {'KB/chg':>9} {'CPU%/worker':>12} "
                   f"{'RSS MB':>12}  writes")
             results = []
-            for n in args.screens:
-                results.append(measure(port, proc, asks, n, args.seconds, args.distinct))
-                print_row(results[-1])
+            # Started before the writer thread runs; spawned, so no lock is copied held.
+            with multiprocessing.get_context("spawn").Pool(max(clients.values())) as pool:
+                for n in args.screens:
+                    results.append(measure(port, proc, asks, n, args.seconds, args.distinct,
+                                           pool, clients[n]))
+                    print_row(results[-1])
             lines = server_log(proc).splitlines()
             print(f"server log: {len(lines)} lines; last: {lines[-3:]}")
         finally:

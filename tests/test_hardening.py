@@ -71,6 +71,23 @@ def test_security_headers_on_every_response_type(guarded_app):
         assert headers["X-Frame-Options"] == "SAMEORIGIN", kind
 
 
+def test_a_response_keeps_its_own_security_headers_and_gets_each_once(guarded_app):
+    server = guarded_app.server
+
+    @server.get("/own-headers")
+    def own_headers():
+        return "x", 200, {"content-security-policy": "default-src 'none'",
+                          "X-Frame-Options": "DENY"}
+
+    response = server.test_client().get("/own-headers",
+                                        headers={"Authorization": f"Bearer {ADMIN}"})
+    assert response.status_code == 200
+    assert response.headers.getlist("Content-Security-Policy") == ["default-src 'none'"]
+    assert response.headers.getlist("X-Frame-Options") == ["DENY"]
+    for name in ("Referrer-Policy", "X-Content-Type-Options", "Cross-Origin-Opener-Policy"):
+        assert len(response.headers.getlist(name)) == 1, name
+
+
 def test_oversized_bodies_refused_before_flask_carry_the_headers_too(guarded_app):
     response = guarded_app.server.test_client().post(
         "/_dash-update-component", data=b"x" * 300_000, content_type="application/json")
