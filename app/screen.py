@@ -116,7 +116,8 @@ def _parse_screen(items: tuple[tuple[str, str], ...], names: tuple[str, ...],
     power = _parse_power(query.get("power"), notices)
     unknown = sorted(set(query) - set(VIEW_PARAMS) - set(SCREEN_PARAMS) - set(segment_fields))
     if unknown:
-        notices.append("ignored: " + ", ".join(unknown))
+        notices.append(("unknown parameters: " if len(unknown) > 1 else "unknown parameter: ")
+                       + ", ".join(unknown) + " (ignored)")
     view_query = urlencode(_request_params(request, default_window), safe=",")
     screen_params = []
     if panels != names:

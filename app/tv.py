@@ -116,7 +116,7 @@ def _build_bar(screen: ScreenConfig) -> html.Footer:
                              style={"order": order}))
     notice = None
     if screen.notices:
-        notice = html.Span("Ignored in URL: " + " · ".join(screen.notices), id=IDS.notice,
+        notice = html.Span("URL: " + " · ".join(screen.notices), id=IDS.notice,
                            className="tv-notice", title="; ".join(screen.notices))
     return html.Footer(className="tv-bar", children=[
         html.Div(className="tv-brand", children=[

@@ -182,3 +182,26 @@ def test_health_answering_503_for_the_store_is_not_a_lost_server(wall):
     views["nps_api.health"] = lambda: ("<html>502 Bad Gateway</html>", 503)
     wait_until(lambda: dash_duo.driver.execute_script(watchdog)[0] >= 1, 25,
                "a non-JSON 503 counted as a failure")
+
+
+def test_a_long_url_notice_is_cut_before_the_panel_names_which_stay_centred(wall):
+    # Every panel in the bar, and unknown parameters and a bad theme that make a long notice.
+    dash_duo, _ = wall
+    dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score,trend,topics,comments,changes"
+                        f"&view=score&colour=red&theme=neon&{'x' * 60}=1")
+    wait_for_text(dash_duo, ".tv-notice", "unknown parameters", timeout=ARRIVE_SECONDS)
+    boxes = dash_duo.driver.execute_script(
+        BOXES_JS + "return {notice: box(document.querySelector('.tv-notice')),"
+        " nav: box(document.querySelector('.tv-nav')),"
+        " bar: box(document.querySelector('.tv-bar')),"
+        " right: box(document.querySelector('.tv-bar-right')),"
+        " cut: (function (e) { return e.scrollWidth > e.clientWidth; })("
+        "document.querySelector('.tv-notice'))};")
+    assert boxes["notice"]["right"] <= boxes["nav"]["left"], \
+        f"the notice reaches the panel names: {boxes['notice']} against {boxes['nav']}"
+    assert boxes["nav"]["right"] <= boxes["right"]["left"]
+    assert boxes["cut"], "a notice this long should be cut with an ellipsis"
+    middle = (boxes["nav"]["left"] + boxes["nav"]["right"]) / 2
+    centre = (boxes["bar"]["left"] + boxes["bar"]["right"]) / 2
+    assert abs(middle - centre) <= 2, f"the panel names are off centre: {middle} vs {centre}"
+    assert_inside(boxes["notice"], boxes["bar"], "the URL notice")
