@@ -564,11 +564,15 @@ def big_export(folder: Path, rows: int = 3 * BATCH_SIZE) -> Path:
                                for i in range(rows)])
 
 
-def test_write_failure_mid_import_commits_nothing(store: Store, tmp_path: Path):
+# workers: none, or a tagging process, which reads batches ahead of the store's writes (the
+# message counted those as written); None is the default, chosen from the machine's load.
+@pytest.mark.parametrize("workers", [0, 1, None])
+def test_write_failure_mid_import_commits_nothing(store: Store, tmp_path: Path,
+                                                  workers: int | None):
     store.upsert_responses([make_record(1, 7, comment="kept")])
     before = store.list_responses()
     fail_inserts_at(store, f"r{2 * BATCH_SIZE + 10}")  # in the third batch
-    options = basic_options(id_column="id", segments=("country",))
+    options = basic_options(id_column="id", segments=("country",), workers=workers)
     with pytest.raises(ImportWriteFailed) as caught:
         import_file(store, big_export(tmp_path), options)
     message = str(caught.value)

@@ -196,17 +196,21 @@ def _write_all(store: Store, records: Iterator[ResponseRecord], report: ImportRe
     from ``records``) or a failed write rolls the transaction back."""
     sent = 0
 
-    def counted(batches: Iterable[list[ResponseRecord]]) -> Iterator[list[ResponseRecord]]:
+    def read() -> Iterator[list[ResponseRecord]]:
+        for batch in iter(lambda: list(islice(records, BATCH_SIZE)), []):  # until none is left
+            report.valid += len(batch)
+            yield batch
+
+    def written(batches: Iterable[list[ResponseRecord]]) -> Iterator[list[ResponseRecord]]:
+        # Counted on the store's side of TagAhead, which reads batches ahead of the writes.
         nonlocal sent
         for batch in batches:
-            report.valid += len(batch)
             yield batch  # back here once the store has written it
             sent += len(batch)
 
-    read = iter(lambda: list(islice(records, BATCH_SIZE)), [])  # batches until none is left
     with TagAhead(store, workers) as ahead:
         try:
-            result = store.upsert_many(ahead.batches(counted(read)))
+            result = store.upsert_many(written(ahead.batches(read())))
         except SQLAlchemyError as exc:
             report.valid += _count_rest(records)
             raise ImportWriteFailed(
