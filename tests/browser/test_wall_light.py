@@ -169,6 +169,34 @@ return [seen.store, performance.getEntriesByType('resource').filter(function (e)
 """
 
 
+DASH_CALLS = """
+return performance.getEntriesByType('resource').filter(function (e) {
+  return /_dash-update-component/.test(e.name) && e.responseEnd > 0; }).length;
+"""
+ASKED = """
+return performance.getEntriesByType('resource').filter(function (e) {
+  return /\\/api\\/v1\\/tick/.test(e.name) && e.responseEnd > 0; }).length;
+"""
+
+
+def settle(driver, quiet: float = 1.5, timeout: float = 15) -> None:
+    """Wait until the page's start is over: its first tick answered (a page does not know
+    its stamp, so the first tick always runs one Dash poll) and no Dash callback answered
+    for ``quiet`` seconds. A fixed sleep raced that poll on a busy machine."""
+    deadline = time.monotonic() + timeout
+    while driver.execute_script(ASKED) == 0:
+        assert time.monotonic() < deadline, "no tick answered"
+        time.sleep(0.1)
+    calls, since = driver.execute_script(DASH_CALLS), time.monotonic()
+    while time.monotonic() - since < quiet:
+        assert time.monotonic() < deadline, "Dash callbacks kept running"
+        time.sleep(0.1)
+        now = driver.execute_script(DASH_CALLS)
+        if now != calls:
+            calls, since = now, time.monotonic()
+    time.sleep(0.3)  # the last answer's store writes, after its response ended
+
+
 def test_rotation_clock_and_staleness_run_no_dash_callback(wall):
     """The wall rotates, keeps its clock and shows a lost connection in the browser alone:
     with nothing new from the server, no Dash callback runs (no store notification, so no
@@ -177,7 +205,7 @@ def test_rotation_clock_and_staleness_run_no_dash_callback(wall):
     driver = dash_duo.driver
     driver.get(f"{dash_duo.server_url}/tv?panels=score,topics,comments&dwell=3")
     wait_for_text(dash_duo, "#score-value", "50", timeout=10)
-    time.sleep(1.5)  # the first status and figure callbacks of the page
+    settle(driver)
     driver.execute_script(WATCH_DASH)
     assert driver.execute_script("return window.npsTv.tick.id;") is None  # the wall has none
     turns = driver.execute_script("return window.npsTv.rotation.turns || 0;")
