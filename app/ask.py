@@ -31,20 +31,28 @@ from flask import Blueprint, Response, request
 from app import live_page
 from app.config import Settings
 from app.live_status import build_status
+from app.scopes import current_link
 from app.services import get_services
 from app.views import today_in
 
 if TYPE_CHECKING:
     from app.rollup import Snapshot
     from app.services import Services
+    from app.store.links import ShareLinkRow
 
 ASK_PATH = "/api/v1/tick"
+STREAM_PATH = ASK_PATH + "/stream"  # the same ticks pushed (app/ask_stream.py)
 AGE_HEADER = "X-NPS-TV-Age"
 
 
 def ask_path(query: dict[str, str]) -> str:
     """The tick address of a screen: ``ASK_PATH`` with its public URL query."""
     return f"{ASK_PATH}?{urlencode(query)}" if query else ASK_PATH
+
+
+def stream_path(query: dict[str, str]) -> str:
+    """The tick stream's address of a screen."""
+    return f"{STREAM_PATH}?{urlencode(query)}" if query else STREAM_PATH
 
 
 def stamp_key(settings: Settings) -> bytes:
@@ -101,11 +109,18 @@ def answer(services: Services, query: dict[str, str]) -> tuple[dict, float | Non
     """The tick of one screen: its body, and the seconds since the last good poll."""
     screen = live_page.screen_for(services, query)  # OutOfScope: a 403 naming the field
     live_page.require_surface("wall")
+    return answer_for(services, screen.data_key, current_link())
+
+
+def answer_for(services: Services, data_key: str, link: ShareLinkRow | None,
+               status: dict | None = None) -> tuple[dict, float | None]:
+    """The tick of the screen with ``data_key`` under ``link`` (its share link, or None), outside
+    any request too (``app.ask_stream`` pushes it); ``status``: ``build_status`` if already
+    made."""
     today = today_in(services.settings.timezone)
-    status = live_page.report_screen(services, build_status(services))
+    status = live_page.report_link(services, status or build_status(services), link)
     poller = services.poller
-    stamp = stamper(services).stamp(poller.snapshot, today, screen.data_key,
-                                    poller.follow_ups_mark)
+    stamp = stamper(services).stamp(poller.snapshot, today, data_key, poller.follow_ups_mark)
     body = {"stamp": stamp,
             "ok": status["ok"], "hhmm": status["hhmm"], "trouble": status["trouble"],
             "error": status["error"], "build": services.build_id}

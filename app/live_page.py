@@ -24,6 +24,7 @@ from app.screen import ScreenConfig, parse_screen
 
 if TYPE_CHECKING:
     from app.services import Services
+    from app.store.links import ShareLinkRow
 
 URL_ID = "page-url"  # the page shell's dcc.Location, which both pages read and write
 PAGE_ID = "page-content"
@@ -186,10 +187,14 @@ def require_surface(surface: str) -> None:
 def report_screen(services: Services, status: dict) -> dict:
     """Note the poll against the request's share link (its build and any trouble, for the
     Screens list) and add ``reload``: when the screen was last asked to reload (epoch ms)."""
+    return report_link(services, status, current_link())
+
+
+def report_link(services: Services, status: dict, link: ShareLinkRow | None) -> dict:
+    """``report_screen`` for ``link`` (also outside a request: a pushed tick)."""
     book = services.links
     if book is None:
         return status
-    link = current_link()
     if link is not None:
         book.touch(link.id, build=services.build_id,
                    trouble=status.get("error") or "trouble" if status.get("trouble") else None)

@@ -66,6 +66,8 @@ def build_layout(query: dict[str, str], services: Services) -> html.Div:
             "data-loaded-at": str(int(time.time() * 1000)),
             # assets/nps_ask.js asks here; the wall's poll runs when the answer changes.
             "data-ask-path": ask.ask_path(config["query"]),
+            # ...or is sent its ticks here (app/ask_stream.py), when the server keeps streams.
+            "data-stream-path": ask.stream_path(config["query"]) if settings.ask_stream else "",
             "data-ask-ms": str(int(ask_seconds * 1000))}
     return html.Div(id=IDS.root, className=" ".join(classes), **data, children=[
         *live_page.build_frame(PAGE, services, config, first),

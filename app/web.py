@@ -16,6 +16,7 @@ from app import __version__, poll_answer, tv
 from app.access import access_mode, install_gate, open_mode_warning
 from app.api import build_blueprint
 from app.ask import build_blueprint as build_ask_blueprint
+from app.ask_stream import build_blueprint as build_stream_blueprint
 from app.config import ASSETS_DIR, PACKAGE_ROOT, Settings
 from app.dash_guard import install_dash_guard
 from app.export_api import build_export_blueprint
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     attach_services(server, services)
     server.register_blueprint(build_blueprint())
     server.register_blueprint(build_ask_blueprint())
+    server.register_blueprint(build_stream_blueprint())
     server.register_blueprint(build_ingest_blueprint())
     server.register_blueprint(build_webhook_blueprint(settings))
     server.register_blueprint(build_share_blueprint())

@@ -19,12 +19,15 @@ import re
 import selectors
 import time
 from collections import deque
+from datetime import datetime
 from functools import partial
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
+from gunicorn.http import wsgi as gunicorn_wsgi
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from app.ask_stream import ADOPT_KEY, STREAM_PATH, WATCH_KEY, StreamHub
 from app.config import Settings
 from app.redact import FILTER, redact
 
@@ -48,6 +51,10 @@ WORKER_CONNECTIONS = 4096
 # large bodies cannot make the worker hold a body limit's worth of memory each.
 ARRIVING_BUDGET = 32 * 1024 * 1024
 CONTENT_LENGTH = re.compile(rb"\r\ncontent-length[ \t]*:[ \t]*(\d{1,12})[ \t]*\r\n")
+# What ``handle`` returns for a connection that became a tick stream (app/ask_stream.py).
+STREAMING = object()
+# Headers of the stream's answer that the worker writes itself (it is closed, not framed).
+FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})
 
 
 def request_complete(data: bytes, body_limit: int) -> bool:
@@ -84,6 +91,8 @@ class WallWorker(ThreadWorker):
         super().__init__(*args, **kwargs)
         self.arriving: deque[TConn] = deque()  # in deadline order
         self.arriving_bytes = 0
+        self.streams: set[TConn] = set()  # tick streams, kept by the event loop
+        self.hub = StreamHub(self.deliver_soon)
 
     def init_process(self) -> None:
         if self.body_limit is None:
@@ -161,11 +170,15 @@ class WallWorker(ThreadWorker):
         conn.close()
 
     def murder_pending(self) -> None:
-        """Also drop requests that did not arrive in time (all of them when stopping)."""
+        """Also drop requests that did not arrive in time (all of them when stopping), and
+        end the tick streams when stopping (their pages reconnect to another worker)."""
         super().murder_pending()
         now = time.monotonic()
         while self.arriving and (self.arriving[0].timeout <= now or not self.alive):
             self.drop_arriving(self.arriving[0])
+        if not self.alive:
+            for conn in list(self.streams):
+                self.end_stream(conn)
 
     def handle(self, conn: TConn):
         arrived = getattr(conn, "arrived", None)
@@ -174,7 +187,103 @@ class WallWorker(ThreadWorker):
             conn.sock.setblocking(True)
             conn.init()
             conn.parser.unreader.unread(bytes(arrived))
-        return super().handle(conn)
+        result = super().handle(conn)
+        return STREAMING if result and getattr(conn, "watch", None) is not None else result
+
+    # -- tick streams (app/ask_stream.py): kept by the event loop, written by it ------------
+
+    def handle_request(self, req, conn: TConn):
+        if req.method != "GET" or req.path != STREAM_PATH or self.cfg.is_ssl:
+            return super().handle_request(req, conn)
+        return self.handle_stream(req, conn)
+
+    def handle_stream(self, req, conn: TConn) -> bool:
+        """The stream's request through the app (the gate, the scope); when the app made it
+        a stream, its head and first event are written and the connection is kept."""
+        self.cfg.pre_request(self, req)
+        started = datetime.now()
+        resp, environ = gunicorn_wsgi.create(req, conn.sock, conn.client, conn.server, self.cfg)
+        environ["wsgi.multithread"] = True
+        environ[ADOPT_KEY] = True
+        self.nr += 1
+        respiter = self.wsgi(environ, resp.start_response)
+        try:
+            watch = environ.get(WATCH_KEY)
+            if watch is None or resp.status_code != 200 or not self.alive:
+                for item in respiter:
+                    resp.write(item)
+                resp.close()
+                return not resp.should_close()
+            head = [f"HTTP/1.1 {resp.status}\r\n"]
+            head += [f"{name}: {value}\r\n" for name, value in resp.headers
+                     if name.lower() not in FRAMING]
+            body = b"".join(respiter)
+            conn.sock.sendall("".join([*head, "Connection: close\r\n\r\n"]).encode("latin-1")
+                              + body)
+            resp.sent = len(body)
+            conn.watch = watch
+            return True
+        finally:
+            self.log.access(resp, req, environ, datetime.now() - started)
+            if hasattr(respiter, "close"):
+                respiter.close()
+            self.cfg.post_request(self, req, environ, resp)
+
+    def finish_request(self, conn: TConn, fs) -> None:
+        if not fs.cancelled() and fs.exception() is None and fs.result() is STREAMING:
+            self.keep_stream(conn)
+        else:
+            super().finish_request(conn, fs)
+
+    def keep_stream(self, conn: TConn) -> None:
+        """The event loop keeps the stream: it reads only to notice the client leaving."""
+        conn.sock.setblocking(False)
+        self.streams.add(conn)
+        self.poller.register(conn.sock, selectors.EVENT_READ,
+                             partial(self.on_stream_readable, conn))
+        self.hub.add(conn, conn.watch)
+        if not self.alive:
+            self.end_stream(conn)
+
+    def on_stream_readable(self, conn: TConn, _sock) -> None:
+        """A page sends nothing on its stream: data or the end means it is over."""
+        try:
+            conn.sock.recv(4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            pass
+        self.end_stream(conn)
+
+    def deliver_soon(self, batch: list) -> None:
+        """From the hub's thread: the loop writes the batch (sockets are the loop's alone)."""
+        self.method_queue.defer(self.deliver, batch)
+
+    def deliver(self, batch: list) -> None:
+        """Write each stream's event; a socket that cannot take it whole now is a client
+        that stopped reading (hundreds of kilobytes behind): its stream ends."""
+        for conn, data, ends in batch:
+            if conn not in self.streams:
+                continue
+            if data:
+                try:
+                    ends = conn.sock.send(data) < len(data) or ends
+                except OSError:  # BlockingIOError too: its buffer is full
+                    ends = True
+            if ends:
+                self.end_stream(conn)
+
+    def end_stream(self, conn: TConn) -> None:
+        if conn not in self.streams:
+            return
+        self.streams.discard(conn)
+        self.hub.remove(conn)
+        try:
+            self.poller.unregister(conn.sock)
+        except (KeyError, ValueError, OSError):
+            pass
+        self.nr_conns -= 1
+        conn.close()
 
 
 class RedactingLogger(Logger):

@@ -1,6 +1,11 @@
-/* NPS TV's wall asks cheaply (issue 13): every data-ask-ms it GETs its tick (app/ask.py), a
- * few hundred bytes or a bodiless 304, and only when the screen's stamp changes does it write
- * the tv-ask store, which runs the wall's Dash poll (the parts, sent as patches). Every answer
+/* NPS TV's wall asks cheaply (issue 13). It opens its tick stream (data-stream-path,
+ * app/ask_stream.py: server-sent events of the tick, sent when it changes and every 5 s); where
+ * that cannot open (a 204 from a server that does not keep streams, a refusal, a proxy) it
+ * asks instead: every data-ask-ms it GETs its tick (app/ask.py), a few hundred bytes or a
+ * bodiless 304, and tries the stream again a minute later. Only when the screen's stamp
+ * changes does it write the tv-ask store, which runs the wall's Dash poll (the parts, sent as
+ * patches); a pushed change waits a random part of data-ask-ms first, so a thousand screens
+ * told at once fetch over that span as asking screens do. Every answer
  * is also handed to nps_tv.js (npsTv.hear: staleness, data-source trouble, an admin's
  * reload), which paints the "updated" label and the connection notice and feeds the watchdog
  * without a Dash cycle (its /health check still reloads on a new build).
@@ -9,7 +14,9 @@
   "use strict";
 
   var ask = { stamp: null, etag: null, body: null, busy: false, asks: 0, changes: 0,
-    failures: 0 };
+    failures: 0, source: null, streaming: false, streamAt: 0, events: 0, heardAt: 0 };
+  var STREAM_RETRY_MS = 60000;
+  var STREAM_SILENT_MS = 16000;  // three of the server's 5 s heartbeats missed: ask instead
   window.npsAsk = ask;
 
   function setProps(id, props) {
@@ -25,19 +32,67 @@
   }
 
   function heard(response) {
-    var body = ask.body;
-    if (!body) { return; }
     var age = parseFloat(response.headers.get("X-NPS-TV-Age"));
-    var next = statusOf(body, isNaN(age) ? 0 : age);
+    if (ask.body) { heardBody(ask.body, isNaN(age) ? 0 : age, 0); }
+  }
+
+  /* A tick's body (asked, or pushed with ``spread`` ms to fetch within). */
+  function heardBody(body, age, spread) {
+    var next = statusOf(body, age);
     // A Dash cycle costs a TV stick more than anything else on the wall: nps_tv.js paints the
     // status itself, so an answer is handed to it and never runs one.
     window.npsTv.hear(next);
     if (window.npsTv && window.npsTv.access) { window.npsTv.access.refused = null; }
     if (body.stamp !== ask.stamp) {
+      var first = ask.stamp === null;
       ask.stamp = body.stamp;
       ask.changes += 1;
-      setProps("tv-ask", { data: body.stamp });
+      if (first || !spread) {
+        setProps("tv-ask", { data: body.stamp });
+      } else {
+        setTimeout(function () { setProps("tv-ask", { data: ask.stamp }); },
+          Math.random() * spread);
+      }
     }
+  }
+
+  function rootAttr(name) {
+    var root = document.getElementById("tv-root");
+    return root ? root.getAttribute(name) : null;
+  }
+
+  /* Opens the tick stream; until it is open (and after it failed) the page asks. */
+  function stream() {
+    var path = rootAttr("data-stream-path");
+    if (!path || !window.EventSource || ask.source) { return; }
+    var source = new window.EventSource(path, { withCredentials: true });
+    ask.source = source;
+    source.onopen = function () { ask.streaming = true; ask.heardAt = Date.now(); };
+    source.onmessage = function (e) {
+      var body;
+      try { body = JSON.parse(e.data); } catch (err) { return; }
+      ask.events += 1;
+      ask.heardAt = Date.now();
+      if (body.refused) { closeStream(); return; }  // the next ask shows the refusal
+      ask.streaming = true;
+      ask.body = body;
+      ask.etag = null;
+      var every = parseInt(rootAttr("data-ask-ms") || "1000", 10) || 1000;
+      heardBody(body, body.age || 0, every);
+    };
+    source.onerror = function () {
+      // CLOSED: the server answered but not with a stream (204, 401/403, a proxy's 502):
+      // ask instead. CONNECTING: the browser reconnects by itself; meanwhile, ask.
+      ask.streaming = false;
+      if (source.readyState === 2) { closeStream(); }
+    };
+  }
+
+  function closeStream() {
+    if (ask.source) { ask.source.close(); }
+    ask.source = null;
+    ask.streaming = false;
+    ask.streamAt = Date.now() + STREAM_RETRY_MS;
   }
 
   function once() {
@@ -62,12 +117,14 @@
       .then(function () { ask.busy = false; });
   }
 
-  /* Asks while a wall is on the page (the app may show another page first). */
+  /* Asks while a wall is on the page (the app may show another page first) and its stream
+   * is not open. */
   function loop() {
-    var root = document.getElementById("tv-root");
-    var every = root ? parseInt(root.getAttribute("data-ask-ms") || "1000", 10) : 1000;
-    once();
-    setTimeout(loop, Math.max(every || 1000, 200));
+    var every = parseInt(rootAttr("data-ask-ms") || "1000", 10) || 1000;
+    if (ask.streaming && Date.now() - ask.heardAt > STREAM_SILENT_MS) { closeStream(); }
+    if (!ask.source && Date.now() >= ask.streamAt) { stream(); }
+    if (!ask.streaming) { once(); }
+    setTimeout(loop, Math.max(every, 200));
   }
   loop();
 })();

@@ -1,7 +1,7 @@
-"""The wall under the ask scheme (issue 13) in headless Chromium: it asks /api/v1/tick and
-runs its Dash poll only when its stamp changes, yet still updates within the poll interval
-plus 2 s (applying patches), shows stale data as stale, reloads on a new build and rings the
-gong."""
+"""The wall under the ask scheme (issue 13) in headless Chromium, both ways: sent its ticks
+(the stream, app/ask_stream.py) and asking /api/v1/tick (``NPS_TV_ASK_STREAM=false``). It runs
+its Dash poll only when its stamp changes, yet still updates within the poll interval plus 2 s
+(applying patches), shows stale data as stale, reloads on a new build and rings the gong."""
 
 from __future__ import annotations
 
@@ -24,31 +24,41 @@ POLLS_JS = ("return performance.getEntriesByType('resource').filter(function (e)
             " return e.name.indexOf('_dash-update-component') >= 0; }).length;")
 
 
-@pytest.fixture
-def wall(dash_duo, settings):
-    """A running server (2 s poll, 3 s staleness) on a store with a few weeks of data; a new
-    build reloads at once (the fleet's spread of build reloads has tests of its own in
-    test_wall_light.py)."""
+@pytest.fixture(params=["stream", "ticks"])
+def wall(request, dash_duo, settings):
+    """A running server (2 s poll, 3 s staleness) on a store with a few weeks of data, whose
+    walls are sent their ticks (``stream``) or ask for them (``ticks``); a new build reloads at
+    once (the fleet's spread of build reloads has tests of its own in test_wall_light.py)."""
     yield from serve_wall(dash_duo, settings.replace(stale_seconds=STALE_SECONDS,
-                                                     build_reload_spread_seconds=0.0),
+                                                     build_reload_spread_seconds=0.0,
+                                                     ask_stream=request.param == "stream"),
                           POLL_SECONDS)
 
 
 def asks(dash_duo) -> dict:
     return dash_duo.driver.execute_script(
-        "return {asks: window.npsAsk.asks, changes: window.npsAsk.changes};")
+        "return {asks: window.npsAsk.asks, changes: window.npsAsk.changes,"
+        " events: window.npsAsk.events, streaming: window.npsAsk.streaming};")
 
 
-def test_an_idle_wall_asks_but_does_not_poll(wall):
-    dash_duo, _ = wall
+def test_an_idle_wall_hears_but_does_not_poll(wall):
+    dash_duo, dash_app = wall
+    streams = get_services(dash_app).settings.ask_stream
     dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score,comments&dwell=600")
     wait_for_text(dash_duo, "#score-value", "50", timeout=10)
-    wait_until(lambda: asks(dash_duo)["changes"] >= 1, 10, "the first ask")
+    wait_until(lambda: asks(dash_duo)["changes"] >= 1, 10, "the first tick")
+    if streams:
+        wait_until(lambda: asks(dash_duo)["streaming"], 10, "the stream to open")
     before_polls = dash_duo.driver.execute_script(POLLS_JS)
     before = asks(dash_duo)
     time.sleep(8)
     after = asks(dash_duo)
-    assert after["asks"] - before["asks"] >= 5  # once a second
+    if streams:  # told at each poll (2 s) and every 5 s at least, and never asks meanwhile
+        assert after["streaming"] and after["events"] - before["events"] >= 2
+        assert after["asks"] == before["asks"]
+    else:
+        assert after["asks"] - before["asks"] >= 5  # once a second
+        assert after["events"] == 0
     assert after["changes"] == before["changes"]  # nothing changed: no poll triggered
     assert dash_duo.driver.execute_script(POLLS_JS) - before_polls <= 1  # not one a second
 

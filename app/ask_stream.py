@@ -1,0 +1,225 @@
+"""The tick pushed: ``GET /api/v1/tick/stream?<screen params>`` is a server-sent event stream
+of what ``GET /api/v1/tick`` answers (issue 13), so a wall screen stops asking once a second.
+
+A wall screen's tick (app/ask.py) is about half of what 1,000 screens send; each is a whole
+HTTP request through gunicorn (0.7-0.9 ms of a worker's CPU) to learn, mostly, that nothing
+changed. Here the page's script (assets/nps_ask.js) opens one ``EventSource`` instead, gated
+like the tick (the share-link gate, ``OutOfScope``), and the server sends the tick's body
+(with ``age``, the seconds since the last good poll) when it changes and every
+``HEARTBEAT_SECONDS`` regardless, which feeds the page's staleness and "Connection lost".
+
+Under ``WallWorker`` (app/wsgi.py) the connection leaves gunicorn's threads once the headers
+are sent: the worker's event loop keeps it (a socket and a poller entry), and one thread per
+worker, ``StreamHub``, makes every stream's event once a second and at once when the poller
+publishes, and hands the bytes to the loop to write. Each round re-resolves the stream's
+share link from the worker's cache: a revoked or expired link gets a last ``refused`` event
+and the stream ends (the page then shows the refusal, as for a tick); a link whose scope
+was edited ends the stream, so the page reconnects through the gate. Werkzeug's development
+server (``nps-tv`` tests, ``app.run``) gets the same events from a generator, a thread each,
+for ``DEV_STREAM_SECONDS``. Any other server answers ``204`` and the page asks by tick, as
+it does with ``NPS_TV_ASK_STREAM=false``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from flask import Blueprint, Response, request
+
+from app import ask, live_page
+from app.access import COOKIE
+from app.live_status import build_status
+from app.scopes import access_mode_of_request, current_link, is_admin_request
+from app.services import get_services
+
+if TYPE_CHECKING:
+    from app.services import Services
+    from app.store.links import ShareLinkRow
+
+log = logging.getLogger("nps_tv.ask_stream")
+
+STREAM_PATH = ask.STREAM_PATH
+HEARTBEAT_SECONDS = 5.0  # an unchanged tick is sent again this often (its age moved)
+ROUND_SECONDS = 1.0  # how often the hub looks at every stream (the poller's publish: at once)
+RETRY_MS = 2000  # the browser reconnects this long after the stream broke
+DEV_STREAM_SECONDS = 600.0  # a development-server stream holds a thread; it ends after this
+ADOPT_KEY = "nps_tv.adopt"  # in the WSGI environ when the server keeps streams (WallWorker)
+WATCH_KEY = "nps_tv.watch"  # where the route leaves the stream's Watch for the server
+HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}  # nginx: pass at once
+
+
+@dataclass
+class Watch:
+    """One screen's stream: what its events are made from, and what it was last sent."""
+
+    services: Services
+    data_key: str
+    link: ShareLinkRow | None = None  # the share link it came with (re-checked each round)
+    token: str = ""  # that link's token, to re-resolve it from the worker's cache
+    links_mode: bool = False  # whether a refused link ends the stream with ``refused``
+    sent: bytes = b""
+    next_beat: float = 0.0
+    ended: bool = False
+
+    def event(self, now: float, status: dict | None = None) -> tuple[bytes | None, bool]:
+        """The bytes to send now (None: nothing) and whether the stream ends after them."""
+        if self.ended:
+            return None, True
+        refused = self.refused()
+        if refused is not None:
+            self.ended = True
+            if not refused:
+                return None, True
+            return frame({"refused": refused}), True
+        body, age = ask.answer_for(self.services, self.data_key, self.link, status)
+        data = json.dumps(body, separators=(",", ":")).encode()
+        if data == self.sent and now < self.next_beat:
+            return None, False
+        self.sent, self.next_beat = data, now + HEARTBEAT_SECONDS
+        return frame({**body, "age": None if age is None else round(age, 2)}), False
+
+    def refused(self) -> str | None:
+        """Why the stream must end: the link's refusal (``revoked``...), ``""`` to just end
+        it (its scope changed: the page reconnects through the gate), None to go on."""
+        book = self.services.links
+        if self.link is None or book is None:
+            return None
+        found = book.resolve(self.token, allow_lookup=False)
+        if found.ok and found.link is not None and same_scope(found.link, self.link):
+            return None
+        return found.reason if self.links_mode and not found.ok else ""
+
+
+def same_scope(a: ShareLinkRow, b: ShareLinkRow) -> bool:
+    """Whether two versions of a link show the same (its role, screen and comments)."""
+    return (a.id, a.role, a.screen, a.comments) == (b.id, b.role, b.screen, b.comments)
+
+
+def frame(body: dict) -> bytes:
+    """One server-sent event carrying ``body`` as JSON."""
+    return b"data: " + json.dumps(body, separators=(",", ":")).encode() + b"\n\n"
+
+
+def first_bytes(watch: Watch) -> bytes:
+    """What a stream starts with: the reconnect delay and the screen's current tick."""
+    data, _ = watch.event(time.monotonic())
+    return f"retry: {RETRY_MS}\n\n".encode() + (data or b"")
+
+
+class StreamHub:
+    """A worker's streams: one thread makes their events (a round every ``ROUND_SECONDS``,
+    and at once when a poller publishes) and hands them to ``deliver`` as a list of
+    ``(key, bytes or None, ends)``; the owner of the sockets writes them."""
+
+    def __init__(self, deliver: Callable[[list], object]):
+        self.deliver = deliver
+        self._watches: dict[object, Watch] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._hooked: set[int] = set()  # pollers whose publish wakes the hub
+
+    def add(self, key: object, watch: Watch) -> None:
+        with self._lock:
+            self._watches[key] = watch
+            poller = watch.services.poller
+            if id(poller) not in self._hooked:
+                self._hooked.add(id(poller))
+                poller.on_publish.append(self.wake)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="nps-tv-streams",
+                                                daemon=True)
+                self._thread.start()
+
+    def remove(self, key: object) -> None:
+        with self._lock:
+            self._watches.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._watches)
+
+    def wake(self) -> None:
+        """A poller published: send the changed ticks now, not at the next round."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(ROUND_SECONDS)
+            self._wake.clear()
+            try:
+                self.round(time.monotonic())
+            except Exception:  # the thread must outlive a bug in one round
+                log.exception("stream round failed")
+
+    def round(self, now: float) -> list:
+        """Every stream's event now; the batch is handed to ``deliver`` and returned."""
+        with self._lock:
+            watches = list(self._watches.items())
+        statuses: dict[int, dict] = {}
+        batch = []
+        for key, watch in watches:
+            services = watch.services
+            if id(services) not in statuses:
+                statuses[id(services)] = build_status(services)
+            try:
+                data, ends = watch.event(now, statuses[id(services)])
+            except Exception:  # noqa: BLE001 - one screen's failure ends its stream only
+                log.exception("stream event failed")
+                data, ends = None, True
+            if data is not None or ends:
+                batch.append((key, data, ends))
+                if ends:
+                    self.remove(key)
+        if batch:
+            self.deliver(batch)
+        return batch
+
+
+def dev_server_events(watch: Watch, seconds: float = DEV_STREAM_SECONDS) -> Iterator[bytes]:
+    """The stream as a generator (a thread each): for Werkzeug's development server."""
+    yield first_bytes(watch)
+    until = time.monotonic() + seconds
+    try:
+        while time.monotonic() < until:
+            time.sleep(ROUND_SECONDS / 2)
+            data, ends = watch.event(time.monotonic())
+            if data:
+                yield data
+            if ends:
+                return
+    except SystemExit:  # the development server stopping its threads (dash.testing does)
+        return
+
+
+def build_blueprint() -> Blueprint:
+    """``GET /api/v1/tick/stream`` (gated like the tick and the wall)."""
+    bp = Blueprint("nps_ask_stream", __name__)
+
+    @bp.get(STREAM_PATH)
+    def stream():
+        services = get_services()
+        query = {k: v for k, v in request.args.items() if isinstance(v, str)}
+        screen = live_page.screen_for(services, query)  # OutOfScope: a 403 naming the field
+        live_page.require_surface("wall")
+        link = None if is_admin_request() else current_link()
+        watch = Watch(services, screen.data_key, link,
+                      request.cookies.get(COOKIE, "") if link is not None else "",
+                      links_mode=access_mode_of_request() == "links")
+        adopt = request.environ.get(ADOPT_KEY)
+        if not services.settings.ask_stream:
+            return Response(status=204, headers=HEADERS)
+        if adopt is not None:  # WallWorker keeps the connection in its event loop
+            request.environ[WATCH_KEY] = watch
+            return Response(first_bytes(watch), mimetype="text/event-stream", headers=HEADERS)
+        if str(request.environ.get("SERVER_SOFTWARE", "")).startswith("Werkzeug"):
+            return Response(dev_server_events(watch), mimetype="text/event-stream",
+                            headers=HEADERS)
+        return Response(status=204, headers=HEADERS)  # a thread per screen: ask by tick
+
+    return bp
