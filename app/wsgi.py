@@ -27,7 +27,7 @@ from gunicorn.glogging import Logger
 from gunicorn.http import wsgi as gunicorn_wsgi
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-from app.ask_stream import ADOPT_KEY, STREAM_PATH, WATCH_KEY, StreamHub
+from app.ask_stream import ADOPT_KEY, STREAM_PATH, StreamHub
 from app.config import Settings
 from app.redact import FILTER, redact
 
@@ -204,11 +204,12 @@ class WallWorker(ThreadWorker):
         started = datetime.now()
         resp, environ = gunicorn_wsgi.create(req, conn.sock, conn.client, conn.server, self.cfg)
         environ["wsgi.multithread"] = True
-        environ[ADOPT_KEY] = True
+        adopted: list = []
+        environ[ADOPT_KEY] = adopted.append
         self.nr += 1
         respiter = self.wsgi(environ, resp.start_response)
         try:
-            watch = environ.get(WATCH_KEY)
+            watch = adopted[0] if adopted else None
             if watch is None or resp.status_code != 200 or not self.alive:
                 for item in respiter:
                     resp.write(item)

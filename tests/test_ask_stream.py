@@ -1,0 +1,165 @@
+"""The tick pushed (issue 13, app/ask_stream.py): a wall screen's stream carries what its tick
+answers, sends it when it changes or a heartbeat is due, is gated like the tick, and ends when
+its share link is revoked (saying so) or its scope is edited (the page reconnects)."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from app import ask_stream
+from app.access import COOKIE
+from app.ask_stream import ADOPT_KEY, HEARTBEAT_SECONDS, STREAM_PATH, StreamHub
+from app.services import get_services
+from tests.test_access import make_link
+from tests.test_ask import TICK, add_response
+from tests.test_ask import wall_app as wall_app  # noqa: F401 - the fixture
+
+STREAM = STREAM_PATH + "?dwell=10"
+
+
+def events_of(data: bytes) -> list[dict]:
+    """The JSON bodies of the server-sent events in ``data``."""
+    return [json.loads(block[len(b"data: "):]) for block in data.split(b"\n\n")
+            if block.startswith(b"data: ")]
+
+
+def open_stream(client, path: str = STREAM, **kw):
+    """The stream's first answer and its Watch, as WallWorker would get them."""
+    adopted: list = []
+    response = client.get(path, environ_overrides={ADOPT_KEY: adopted.append}, **kw)
+    return response, adopted[0] if adopted else None
+
+
+def test_a_stream_starts_with_the_screens_tick_and_tells_the_proxy_not_to_buffer(wall_app):
+    client = wall_app.server.test_client()
+    response, watch = open_stream(client)
+    assert response.status_code == 200 and response.mimetype == "text/event-stream"
+    assert response.headers["X-Accel-Buffering"] == "no"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.data.startswith(b"retry: ")
+    (first,) = events_of(response.data)
+    tick = client.get(TICK).get_json()
+    assert first["stamp"] == tick["stamp"] and first["build"] == tick["build"]
+    assert {k: first[k] for k in tick} == tick and first["age"] >= 0
+    assert watch is not None and watch.data_key
+
+
+def test_events_come_on_a_change_or_a_heartbeat_only(wall_app):
+    client = wall_app.server.test_client()
+    _, watch = open_stream(client)
+    now = time.monotonic()
+    assert watch.event(now) == (None, False)  # nothing changed since the first event
+    add_response(wall_app, 1)
+    data, ends = watch.event(now + 0.1)
+    (changed,) = events_of(data)
+    assert not ends and changed["stamp"] == client.get(TICK).get_json()["stamp"]
+    assert watch.event(now + 0.2) == (None, False)
+    data, _ = watch.event(now + 0.2 + HEARTBEAT_SECONDS)  # the same tick, its age moved
+    assert events_of(data)[0]["stamp"] == changed["stamp"]
+
+
+def test_the_stream_is_gated_and_scoped_like_the_tick(make_app, sqlite_store):
+    dash_app = make_app(store=sqlite_store, access="links")
+    client = dash_app.server.test_client()
+    refused, watch = open_stream(client)
+    assert refused.status_code == 401 and refused.headers["X-NPS-TV-Link"] == "missing"
+    assert watch is None
+    _, token = make_link(dash_app, screen="product=Ledger&panels=score")
+    client.set_cookie(COOKIE, token)
+    wider, watch = open_stream(client, STREAM_PATH + "?product=Pulse")
+    assert wider.status_code == 403 and wider.headers["X-NPS-TV-Link"] == "scope"
+    assert watch is None
+    allowed, watch = open_stream(client, STREAM_PATH + "?product=Ledger&panels=score")
+    assert allowed.status_code == 200 and watch.link is not None and watch.token == token
+
+
+def test_a_revoked_link_ends_the_stream_saying_so(make_app, sqlite_store):
+    dash_app = make_app(store=sqlite_store, access="links")
+    row, token = make_link(dash_app)
+    client = dash_app.server.test_client()
+    client.set_cookie(COOKIE, token)
+    _, watch = open_stream(client)
+    assert watch.event(time.monotonic()) == (None, False)
+    links = get_services(dash_app).links
+    links.links.revoke(row.id)
+    links.refresh(force=True)
+    data, ends = watch.event(time.monotonic())
+    assert ends and events_of(data) == [{"refused": "revoked"}]
+    assert watch.event(time.monotonic()) == (None, True)
+
+
+def test_an_edited_link_ends_the_stream_so_the_page_reconnects_through_the_gate(
+        make_app, sqlite_store):
+    dash_app = make_app(store=sqlite_store, access="links")
+    row, token = make_link(dash_app, screen="panels=score")
+    client = dash_app.server.test_client()
+    client.set_cookie(COOKIE, token)
+    _, watch = open_stream(client, STREAM_PATH + "?panels=score")
+    links = get_services(dash_app).links
+    with links.links.store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE share_links SET screen = 'panels=trend' WHERE id = ?",
+                             (row.id,))
+    links.refresh(force=True)
+    assert watch.event(time.monotonic()) == (None, True)  # ends, no refusal: it reconnects
+
+
+def test_without_a_server_that_keeps_streams_or_with_streams_off_it_answers_204(
+        wall_app, make_app, sqlite_store):
+    client = wall_app.server.test_client()
+    assert client.get(STREAM).status_code == 204  # gunicorn's plain gthread: a thread each
+    off = make_app(store=sqlite_store, ask_stream=False).server.test_client()
+    response, watch = open_stream(off)
+    assert response.status_code == 204 and watch is None
+
+
+def test_the_hub_sends_each_stream_its_change_and_drops_ended_ones(make_app, sqlite_store):
+    dash_app = make_app(store=sqlite_store, access="links")
+    services = get_services(dash_app)
+    row, token = make_link(dash_app)
+    client = dash_app.server.test_client()
+    client.set_cookie(COOKIE, token)
+    delivered: list[list] = []
+    hub = StreamHub(delivered.append)
+    for key in ("a", "b"):
+        _, watch = open_stream(client)
+        watch.next_beat = float("inf")  # heartbeats have a test of their own
+        hub.add(key, watch)
+    assert hub.round(time.monotonic()) == [] and delivered == []
+    assert hub.wake in services.poller.on_publish  # a publish wakes the hub's thread
+    services.store.upsert_responses([make_record_now()])
+    services.poller.poll()
+    batch = hub.round(time.monotonic())
+    assert sorted(key for key, _, _ in batch) == ["a", "b"]
+    assert all(data.startswith(b"data: ") and not ends for _, data, ends in batch)
+    services.links.links.revoke(row.id)
+    services.links.refresh(force=True)
+    batch = hub.round(time.monotonic())
+    assert [(key, ends) for key, _, ends in batch] == [("a", True), ("b", True)]
+    assert len(hub) == 0 and hub.round(time.monotonic()) == []
+
+
+def make_record_now():
+    from tests.conftest import make_record
+    return make_record(5000, 10, when=datetime.now(UTC), comment="Pushed at once")
+
+
+def test_the_development_server_stream_stops_when_its_link_is_revoked(make_app, sqlite_store,
+                                                                      monkeypatch):
+    monkeypatch.setattr(ask_stream, "ROUND_SECONDS", 0.02)
+    dash_app = make_app(store=sqlite_store, access="links")
+    row, token = make_link(dash_app)
+    client = dash_app.server.test_client()
+    client.set_cookie(COOKIE, token)
+    _, watch = open_stream(client)
+    events = ask_stream.dev_server_events(watch, seconds=5)
+    assert b"retry: " in next(events)
+    links = get_services(dash_app).links
+    links.links.revoke(row.id)
+    links.refresh(force=True)
+    assert events_of(next(events)) == [{"refused": "revoked"}]
+    with pytest.raises(StopIteration):
+        next(events)

@@ -1,0 +1,187 @@
+"""Tick streams on a real ``nps-tv serve`` (gunicorn, ``WallWorker``) and behind the shipped
+nginx config: streams hold no thread, a new response reaches every stream within the poll
+interval plus a second, and the proxy passes events at once (issue 13)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from app.ask_stream import STREAM_PATH
+from tests.conftest import INGEST_TOKEN, TOPICS_FILE, free_port
+from tests.test_front_door import ROOT, find_nginx, render_nginx_conf, stop, wait_until_listening
+
+POLL_SECONDS = 1.0
+THREADS = 2 * 8  # nps-tv serve's defaults: 2 workers x 8 threads
+STREAMS = 3 * THREADS
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """``nps-tv serve`` (open, 1 s poll) with an ingest token; yields its port."""
+    tmp = tmp_path_factory.mktemp("streams")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("NPS_TV_") and k != "DATABASE_URL"}
+    env.update(NPS_TV_DATA_DIR=str(tmp / "data"), NPS_TV_TOPICS_FILE=str(TOPICS_FILE),
+               NPS_TV_ACCESS="open", NPS_TV_INGEST_TOKEN=INGEST_TOKEN,
+               NPS_TV_POLL_SECONDS=str(POLL_SECONDS), NPS_TV_BUILD_ID="stream-test")
+    log = tmp / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--host", "127.0.0.1",
+                                 "--port", str(port)], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    try:
+        wait_until_listening(port, proc, log, "nps-tv serve")
+        yield port
+    finally:
+        stop(proc)
+
+
+@pytest.fixture(scope="module")
+def proxied_streams(served: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """The shipped nginx config in front of ``served``; yields nginx's port."""
+    nginx = find_nginx()
+    prefix = tmp_path_factory.mktemp("nginx-streams")
+    port = free_port()
+    conf = render_nginx_conf(prefix, port, served)
+    with (prefix / "stdout.log").open("wb") as out:
+        proc = subprocess.Popen([nginx, "-p", str(prefix), "-c", str(conf), "-e",
+                                 str(prefix / "error.log")], stdout=out,
+                                stderr=subprocess.STDOUT)
+    try:
+        wait_until_listening(port, proc, prefix / "error.log", "nginx")
+        yield port
+    finally:
+        stop(proc)
+
+
+class Stream:
+    """One raw stream connection: its head, then its events as they come."""
+
+    def __init__(self, port: int, query: str = "dwell=10"):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.sock.sendall(f"GET {STREAM_PATH}?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                          "Accept: text/event-stream\r\n\r\n".encode())
+        self.buffer, self.chunked = b"", False
+        while b"\r\n\r\n" not in self.buffer:
+            self.read()
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        self.status = int(head.split()[1])
+        self.headers = {line.split(b":", 1)[0].strip().lower().decode():
+                        line.split(b":", 1)[1].strip().decode()
+                        for line in head.split(b"\r\n")[1:] if b":" in line}
+        # nginx passes the stream on in chunks (gunicorn sends it unframed, closed at its end)
+        self.chunked = self.headers.get("transfer-encoding") == "chunked"
+        self.raw, self.buffer = (self.buffer, b"") if self.chunked else (b"", self.buffer)
+        self.dechunk()
+
+    def read(self) -> None:
+        data = self.sock.recv(65536)
+        if not data:
+            raise EOFError("the stream ended")
+        if self.chunked:
+            self.raw += data
+            self.dechunk()
+        else:
+            self.buffer += data
+
+    def dechunk(self) -> None:
+        while b"\r\n" in self.raw:
+            size_line, rest = self.raw.split(b"\r\n", 1)
+            size = int(size_line.split(b";")[0], 16)
+            if len(rest) < size + 2:
+                return
+            self.buffer += rest[:size]
+            self.raw = rest[size + 2:]
+
+    def next_event(self, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            while b"\n\n" in self.buffer:
+                block, self.buffer = self.buffer.split(b"\n\n", 1)
+                if block.startswith(b"data: "):
+                    return json.loads(block[len(b"data: "):])
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no event in time")
+            self.sock.settimeout(left)
+            self.read()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def timed_get(port: int, path: str) -> tuple[int, float]:
+    started = time.monotonic()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        return response.status, time.monotonic() - started
+    finally:
+        conn.close()
+
+
+def post_response(port: int, n: int) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("POST", "/api/v1/responses", body=json.dumps(
+            {"external_id": f"stream-{n}-{time.time_ns()}", "score": 3,
+             "comment": "Told at once"}),
+            headers={"Authorization": f"Bearer {INGEST_TOKEN}",
+                     "Content-Type": "application/json"})
+        assert conn.getresponse().status in (200, 201)
+    finally:
+        conn.close()
+
+
+def test_streams_hold_no_thread_and_all_hear_a_new_response_within_poll_plus_a_second(served):
+    streams = [Stream(served) for _ in range(STREAMS)]  # three times the server's threads
+    try:
+        first = [s.next_event(10) for s in streams]
+        assert all(s.status == 200 for s in streams)
+        assert streams[0].headers["content-type"].startswith("text/event-stream")
+        assert streams[0].headers["connection"] == "close" and not streams[0].chunked
+        assert "content-security-policy" in streams[0].headers
+        assert len({e["stamp"] for e in first}) == 1
+        # Every thread would be taken if streams held one: the server answers at once.
+        for path in ("/health", "/api/v1/tick?dwell=10"):
+            status, took = timed_get(served, path)
+            assert status == 200 and took < 2.0, (path, took)
+        old = first[0]["stamp"]
+        post_response(served, 1)
+        # The budget: a new response visible within the poll interval + 1 s (and this test's
+        # second of slack for a loaded machine).
+        deadline = time.monotonic() + POLL_SECONDS + 2.0
+        for s in streams:
+            while s.next_event(deadline - time.monotonic())["stamp"] == old:
+                pass  # a heartbeat or a poll with nothing new
+    finally:
+        for s in streams:
+            s.close()
+    # Streams whose pages left are dropped; the server goes on answering.
+    time.sleep(1.5)
+    assert timed_get(served, "/health")[0] == 200
+
+
+def test_a_stream_through_nginx_arrives_unbuffered(proxied_streams):
+    stream = Stream(proxied_streams)
+    try:
+        assert stream.status == 200
+        first = stream.next_event(5)  # buffered by the proxy, it would not come at all
+        post_response(proxied_streams, 2)
+        deadline = time.monotonic() + POLL_SECONDS + 2.0
+        while stream.next_event(deadline - time.monotonic())["stamp"] == first["stamp"]:
+            pass
+    finally:
+        stream.close()
