@@ -22,8 +22,11 @@ sends (issue 13).
    Dash answer's outputs into the next request's inputs and state as the renderer does (so a
    screen that has the newest data is told so), and ``If-None-Match`` for any ``ETag`` seen.
    A Dash poll whose inputs include the page's ask store (the wall since issue 13) is sent as
-   the page sends it: when the screen's ``GET /api/v1/tick`` answers a new stamp, or after
-   30 s without one. A writer posts one response per second through the REST API meanwhile.
+   the page sends it: when the screen's ``GET /api/v1/tick`` answers a new stamp, or its tick
+   stream (``GET /api/v1/tick/stream``, server-sent events, when the page opened one) sends
+   one, a random part of the page's ``data-ask-ms`` later, or after 30 s without one. A
+   stream is held on a connection of its own; its events are counted, not timed. A writer
+   posts one response per second through the REST API meanwhile.
 
 Printed per N: the client's own CPU per request and how late its event loop ran (a p95 over
 ``CLIENT_LAG_LIMIT_MS`` is flagged: the latencies then include the client's delay),
@@ -61,6 +64,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psutil  # noqa: E402
 
+from app.ask_stream import STREAM_PATH  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.demo.history import PLANS, PRODUCTS, REGIONS, build_demo_history  # noqa: E402
 from app.store import open_store  # noqa: E402
@@ -196,6 +200,10 @@ class Ask:
     # when its tick's stamp changes (and at its safety-net interval), not on a timer.
     triggered: bool = False
     median: float = 0.0  # the median gap seen (the period is the lower quartile)
+    # The page's tick stream (app/ask_stream.py): opened once, its events trigger the polls,
+    # each a random part of ``spread`` seconds later (the page's data-ask-ms), as the page does.
+    stream: bool = False
+    spread: float = 0.0
 
 
 def capture(port: int, path: str, seconds: float, width: int = 1920, height: int = 1080,
@@ -226,9 +234,27 @@ def capture(port: int, path: str, seconds: float, width: int = 1920, height: int
                 counts[kind_of(request)] += 1
             if time.monotonic() - started >= seconds and max(counts.values(), default=0) >= 8:
                 break
+        spread = driver.execute_script(
+            "var r = document.getElementById('tv-root');"
+            " return r ? parseInt(r.getAttribute('data-ask-ms') || '0', 10) : 0;") or 0
     finally:
         driver.quit()
-    return split_asks(seen)
+    return split_with_stream(seen, spread / 1000)
+
+
+def split_with_stream(seen: list[dict], spread: float) -> tuple[list[Ask], list[dict]]:
+    """``split_asks``, and the page's tick stream as one more ask (``spread``: seconds)."""
+    asks, cold = split_asks([r for r in seen if not is_stream(r)])
+    streams = [r for r in seen if is_stream(r)]
+    if streams:  # one stream a page (a second is a reconnect): replayed as one
+        asks.append(Ask(kind_of(streams[0]), "GET", streams[-1]["path"], None, 0.0,
+                        len(streams), stream=True, spread=spread))
+    return asks, cold
+
+
+def is_stream(request: dict) -> bool:
+    """The page's tick stream (server-sent events)."""
+    return request["method"] == "GET" and request["path"].startswith(STREAM_PATH)
 
 
 def read_network_log(driver) -> list[dict]:
@@ -444,18 +470,24 @@ class Screen:
             elif status == 200 and ask.path.startswith("/api/v1/tick"):
                 self.heard(body)
 
-    def heard(self, answer: bytes) -> None:
-        """A tick's answer: a new stamp runs the triggered polls, as assets/nps_ask.js does."""
+    def heard(self, answer: bytes, loop: asyncio.AbstractEventLoop | None = None,
+              spread: float = 0.0) -> None:
+        """A tick's answer: a new stamp runs the triggered polls, as assets/nps_ask.js does
+        (a pushed one, after a random part of ``spread`` seconds unless it is the first)."""
         try:
             stamp = fast_loads(answer).get("stamp")
         except (ValueError, AttributeError):
             return
         if stamp != self.stamp:
+            first = self.stamp is None
             self.stamp = stamp
             for ask in self.asks:
                 if ask.triggered:
                     self.values[(json.dumps(ask_store_id(ask)), "data")] = stamp
-            self.changed.set()
+            if loop is None or first or not spread:
+                self.changed.set()
+            else:
+                loop.call_later(random.random() * spread, self.changed.set)
 
     async def read_reply(self) -> tuple[int, dict[str, str], bytes, int]:
         head = await self.reader.readuntil(b"\r\n\r\n")
@@ -484,6 +516,9 @@ class Screen:
         if ask.triggered:
             await self.run_triggered(ask, until)
             return
+        if ask.stream:
+            await self.run_stream(ask, until)
+            return
         await asyncio.sleep(random.random() * ask.period)
         pending: asyncio.Task | None = None
         while time.monotonic() < until:
@@ -508,6 +543,45 @@ class Screen:
                     break
             self.changed.clear()
             await self.send(ask)
+
+
+    async def run_stream(self, ask: Ask, until: float) -> None:
+        """The page's tick stream on a connection of its own: each event is heard as the
+        page hears it (a changed stamp runs the triggered polls, a random part of the page's
+        ask interval later); its bytes count as the stream's."""
+        await asyncio.sleep(random.random() * 0.5)  # pages do not all open at one instant
+        try:
+            reader, writer = await asyncio.open_connection(HOST, self.port)
+            writer.write(f"GET {ask.path} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n"
+                         "Accept: text/event-stream\r\n\r\n".encode())
+            async with asyncio.timeout(REQUEST_TIMEOUT):
+                head = await reader.readuntil(b"\r\n\r\n")
+            if int(head.split()[1]) != 200:
+                raise ValueError(f"stream answered {head.split()[1].decode()}")
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            self.tally.errors += 1
+            self.tally.error_kinds[f"stream {type(exc).__name__}"] += 1
+            return
+        self.tally.bytes_in += len(head)
+        self.tally.bytes_by_kind[ask.kind] += len(head)
+        loop = asyncio.get_running_loop()
+        try:
+            while (left := until - time.monotonic()) > 0:
+                try:
+                    async with asyncio.timeout(left):
+                        block = await reader.readuntil(b"\n\n")
+                except TimeoutError:
+                    break
+                self.tally.bytes_in += len(block)
+                self.tally.bytes_by_kind[ask.kind] += len(block)
+                if block.startswith(b"data: "):
+                    self.tally.count_by_kind[ask.kind] += 1
+                    self.heard(block[len(b"data: "):], loop, ask.spread)
+        except (OSError, asyncio.IncompleteReadError) as exc:
+            self.tally.errors += 1
+            self.tally.error_kinds[f"stream {type(exc).__name__}"] += 1
+        finally:
+            writer.close()
 
 
 def ask_store_id(ask: Ask) -> str:
@@ -610,6 +684,9 @@ def measure(port: int, proc: subprocess.Popen, asks: list[Ask], n: int,
             # The workers' CPU (poll job and writes included) per answered request: what the
             # machine's load changes least.
             "cpu_ms_per_request": 1000 * sum(spent) / max(len(tally.latencies), 1),
+            # ...and per screen and second: what compares a scheme that asks with one that
+            # is told (a stream's events are no requests).
+            "cpu_ms_per_screen_second": 1000 * sum(spent) / n / span,
             "bytes_per_screen_per_change": tally.bytes_in / n / changes,
             "client_cpu": round(client_cpu), "load_average": os.getloadavg()[0],
             "clients": clients,
@@ -628,7 +705,8 @@ def print_row(r: dict[str, Any]) -> None:
           f"{r['bytes_per_screen_per_change'] / 1024:>9.1f} "
           f"{'/'.join(map(str, r['cpu_per_worker'])):>12} "
           f"{'/'.join(map(str, r['rss_mb_per_worker'])):>12}  {r['writes']}"
-          f"   (server CPU {r['cpu_ms_per_request']:.2f} ms/request, client CPU "
+          f"   (server CPU {r['cpu_ms_per_request']:.2f} ms/request, "
+          f"{r['cpu_ms_per_screen_second']:.2f} ms/screen/s, client CPU "
           f"{r['client_cpu']}%, load {r['load_average']:.1f})", flush=True)
     print(f"{'':>8}client: {r['clients']} process(es), {r['client_cpu_ms_per_request']:.2f} ms "
           f"of CPU per request, event loop late by {r['client_lag_p95']:.1f} ms at p95"
@@ -637,7 +715,8 @@ def print_row(r: dict[str, Any]) -> None:
     if r["errors"]:
         print(f"{'':>8}errors: {r['error_kinds']}", flush=True)
     for kind, figures in r["per_kind"].items():
-        print(f"{'':>8}{figures['requests']:>8} requests, p50 {figures['p50']:7.1f} ms, "
+        what = "events  " if kind.startswith(f"GET {STREAM_PATH}") else "requests"
+        print(f"{'':>8}{figures['requests']:>8} {what}, p50 {figures['p50']:7.1f} ms, "
               f"p95 {figures['p95']:7.1f} ms, "
               f"{figures['bytes_per_screen_per_change'] / 1024:6.2f} KB/screen/change: "
               f"{kind[:70]}", flush=True)
@@ -679,6 +758,8 @@ def main(argv: list[str] | None = None) -> int:
                   f" s: cold load {len(cold)} requests; steady asks:")
             for ask in asks:
                 when = ("when the tick's stamp changes" if ask.triggered
+                        else f"one stream, its changes fetched within {ask.spread:.1f} s"
+                        if ask.stream
                         else f"every {ask.period:.2f} s (median gap {ask.median:.2f} s)")
                 print(f"  {when} ({ask.count} seen): {ask.kind}")
             if not asks:

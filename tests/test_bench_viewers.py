@@ -3,8 +3,12 @@ without losing or repeating one, and their tallies added up."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
+
 from benchmarks import bench_viewers
-from benchmarks.bench_viewers import Ask, Tally, run_clients
+from benchmarks.bench_viewers import Ask, Screen, Tally, run_clients, split_with_stream
 
 
 class FakePool:
@@ -48,9 +52,55 @@ def test_a_late_event_loop_is_flagged(capsys):
     row = {"screens": 10, "rps": 1.0, "p50": 1.0, "p95": 1.0, "p99": 1.0, "errors": 0,
            "skipped": 0, "bytes_per_screen_per_change": 0.0, "cpu_per_worker": [1],
            "rss_mb_per_worker": [1], "writes": 1, "cpu_ms_per_request": 1.0, "client_cpu": 1,
+           "cpu_ms_per_screen_second": 0.5,
            "load_average": 1.0, "clients": 1, "client_cpu_ms_per_request": 0.1,
            "client_lag_p95": bench_viewers.CLIENT_LAG_LIMIT_MS + 1, "per_kind": {}}
     bench_viewers.print_row(row)
     assert "CLIENT-LIMITED" in capsys.readouterr().out
     bench_viewers.print_row({**row, "client_lag_p95": 1.0})
     assert "CLIENT-LIMITED" not in capsys.readouterr().out
+
+
+POLL_BODY = {"output": "x", "inputs": [{"id": "tv-ask", "property": "data", "value": None}],
+             "state": []}
+
+
+def test_a_captured_stream_is_one_ask_and_its_repeated_polls_stay_triggered():
+    seen = [{"method": "GET", "path": "/api/v1/tick/stream?dwell=10", "body": None, "time": 0.0}]
+    seen += [{"method": "POST", "path": "/_dash-update-component", "body": POLL_BODY,
+              "time": float(t)} for t in range(4)]
+    asks, cold = split_with_stream(seen, 1.0)
+    (poll, stream) = asks
+    assert poll.triggered and not poll.stream and len(cold) == 1
+    assert stream.stream and stream.path == "/api/v1/tick/stream?dwell=10"
+    assert stream.spread == 1.0 and stream.count == 1
+
+
+def test_a_replayed_stream_hears_events_and_triggers_the_poll_on_a_new_stamp():
+    async def scenario() -> tuple[Tally, Screen]:
+        async def serve(reader, writer):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                         b"Connection: close\r\n\r\nretry: 2000\n\n")
+            for stamp in ("a", "a", "b"):
+                writer.write(b"data: " + json.dumps({"stamp": stamp}).encode() + b"\n\n")
+                await writer.drain()
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(1)
+            writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        tally = Tally()
+        poll = Ask("poll", "POST", "/_dash-update-component", POLL_BODY, 0.0, 3, True)
+        stream = Ask("GET /api/v1/tick/stream", "GET", "/api/v1/tick/stream", None, 0.0, 1,
+                     stream=True, spread=0.01)
+        screen = Screen(port, [poll, stream], tally)
+        async with server:
+            await screen.run_stream(stream, time.monotonic() + 0.8)
+        return tally, screen
+
+    tally, screen = asyncio.run(scenario())
+    assert tally.count_by_kind["GET /api/v1/tick/stream"] == 3 and tally.errors == 0
+    assert screen.stamp == "b" and screen.changed.is_set()
+    assert screen.values[(json.dumps("tv-ask"), "data")] == "b"
