@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -24,10 +25,8 @@ THREADS = 2 * 8  # nps-tv serve's defaults: 2 workers x 8 threads
 STREAMS = 3 * THREADS
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """``nps-tv serve`` (open, 1 s poll) with an ingest token; yields its port."""
-    tmp = tmp_path_factory.mktemp("streams")
+def start_serving(tmp: Path) -> tuple[subprocess.Popen, int]:
+    """``nps-tv serve`` (open, 1 s poll) with an ingest token, answering; and its port."""
     port = free_port()
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("NPS_TV_") and k != "DATABASE_URL"}
@@ -41,6 +40,16 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
                                 stderr=subprocess.STDOUT)
     try:
         wait_until_listening(port, proc, log, "nps-tv serve")
+    except BaseException:
+        stop(proc)
+        raise
+    return proc, port
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    proc, port = start_serving(tmp_path_factory.mktemp("streams"))
+    try:
         yield port
     finally:
         stop(proc)
@@ -185,3 +194,22 @@ def test_a_stream_through_nginx_arrives_unbuffered(proxied_streams):
             pass
     finally:
         stream.close()
+
+
+def test_a_stopping_server_ends_its_streams_rather_than_waiting_for_them(tmp_path):
+    proc, port = start_serving(tmp_path)
+    try:
+        streams = [Stream(port) for _ in range(4)]
+        for stream in streams:
+            stream.next_event(10)
+        proc.terminate()
+        started = time.monotonic()
+        for stream in streams:  # each page sees its stream end, and reconnects elsewhere
+            with pytest.raises(EOFError):
+                while True:
+                    stream.next_event(8)
+        proc.wait(timeout=15)
+        # gunicorn would otherwise wait its graceful timeout (10 s) for the open connections
+        assert time.monotonic() - started < 8
+    finally:
+        stop(proc)
