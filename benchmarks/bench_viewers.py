@@ -330,6 +330,7 @@ class Tally:
     errors: int = 0
     error_kinds: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     skipped: int = 0
+    reconnects: int = 0  # connections reopened after the server closed an idle one
     bytes_in: int = 0
     bytes_by_kind: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     count_by_kind: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -344,6 +345,7 @@ class Tally:
         self.latencies += other.latencies
         self.errors += other.errors
         self.skipped += other.skipped
+        self.reconnects += other.reconnects
         self.bytes_in += other.bytes_in
         self.lags += other.lags
         self.cpu_seconds += other.cpu_seconds
@@ -443,6 +445,13 @@ class Screen:
 
     async def send(self, ask: Ask) -> None:
         async with self.lock:
+            if self.reader is None or self.reader.at_eof():
+                # The server closed the kept-alive connection while it was idle (its
+                # keep-alive is 5 s; a told screen's poll connection waits longer): a browser
+                # opens another one, and so does the screen, before it is timed.
+                self.close()
+                await self.connect()
+                self.tally.reconnects += 1
             started = time.perf_counter()
             try:
                 self.writer.write(self.request_bytes(ask))
@@ -676,6 +685,7 @@ def measure(port: int, proc: subprocess.Popen, asks: list[Ask], n: int,
             "requests": len(tally.latencies),
             "rps": len(tally.latencies) / span, "p50": pct(0.50), "p95": pct(0.95),
             "p99": pct(0.99), "errors": tally.errors, "skipped": tally.skipped,
+            "reconnects": tally.reconnects,
             "error_kinds": {**tally.error_kinds, **{str(k): v for k, v in tally.statuses.items()
                                                      if k >= 400}},
             "statuses": dict(tally.statuses), "writes": len(writer.times),
@@ -714,6 +724,9 @@ def print_row(r: dict[str, Any]) -> None:
              if r["client_lag_p95"] > CLIENT_LAG_LIMIT_MS else ""), flush=True)
     if r["errors"]:
         print(f"{'':>8}errors: {r['error_kinds']}", flush=True)
+    if r.get("reconnects"):
+        print(f"{'':>8}{r['reconnects']} idle connections closed by the server were reopened "
+              "before a request (as a browser does)", flush=True)
     for kind, figures in r["per_kind"].items():
         what = "events  " if kind.startswith(f"GET {STREAM_PATH}") else "requests"
         print(f"{'':>8}{figures['requests']:>8} {what}, p50 {figures['p50']:7.1f} ms, "

@@ -104,3 +104,28 @@ def test_a_replayed_stream_hears_events_and_triggers_the_poll_on_a_new_stamp():
     assert tally.count_by_kind["GET /api/v1/tick/stream"] == 3 and tally.errors == 0
     assert screen.stamp == "b" and screen.changed.is_set()
     assert screen.values[(json.dumps("tv-ask"), "data")] == "b"
+
+
+def test_a_connection_the_server_closed_while_idle_is_reopened_not_counted_an_error():
+    async def scenario() -> Tally:
+        async def serve(reader, writer):  # one answer per connection, then it closes
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        tally = Tally()
+        health = Ask("GET /health", "GET", "/health", None, 1.0, 3)
+        screen = Screen(port, [health], tally)
+        async with server:
+            await screen.connect()
+            for _ in range(3):
+                await screen.send(health)
+                await asyncio.sleep(0.1)  # idle: the server's close arrives meanwhile
+        screen.close()
+        return tally
+
+    tally = asyncio.run(scenario())
+    assert tally.errors == 0 and tally.statuses[200] == 3 and tally.reconnects == 2
