@@ -220,10 +220,15 @@ def test_rotation_clock_and_staleness_run_no_dash_callback(wall):
     assert dash_duo.find_element("#tv-clock").text.count(":") == 1
     assert "is-fresh" in dash_duo.find_element("#tv-updated").get_attribute("class")
     assert driver.execute_script(DASH_SEEN) == [0, 0]
-    # Silence from the server: with the asks stopped (nps_ask.js asks only while the root
-    # names its ask path) and the last answer an hour old, the notice and the red label
-    # show, still without a Dash callback.
-    driver.execute_script("document.getElementById('tv-root').removeAttribute('data-ask-path');"
+    # Silence from the server: with the asks and the stream stopped (nps_ask.js asks and
+    # streams only while the root names their paths) and the last answer an hour old, the
+    # notice and the red label show, still without a Dash callback.
+    driver.execute_script("var root = document.getElementById('tv-root');"
+                          "root.removeAttribute('data-ask-path');"
+                          "root.removeAttribute('data-stream-path');"
+                          "var ask = window.npsAsk;"
+                          "if (ask.source) { ask.source.close(); ask.source = null; }"
+                          "ask.streaming = false;"
                           "window.npsTv.status.receivedAt = Date.now() - 3600000;")
     wait_for_text(dash_duo, ".tv-connection", "Connection lost", timeout=4)
     assert "is-shown" in dash_duo.find_element(".tv-connection").get_attribute("class")
