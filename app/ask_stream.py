@@ -49,7 +49,8 @@ HEARTBEAT_SECONDS = 5.0  # an unchanged tick is sent again this often (its age m
 ROUND_SECONDS = 1.0  # how often the hub looks at every stream (the poller's publish: at once)
 RETRY_MS = 2000  # the browser reconnects this long after the stream broke
 DEV_STREAM_SECONDS = 600.0  # a development-server stream holds a thread; it ends after this
-# In the WSGI environ when the server keeps streams (WallWorker): called with the Watch.
+# In the WSGI environ when the server keeps streams (WallWorker): called with the Watch, it
+# says whether the server took the stream (False: it has as many as it keeps).
 ADOPT_KEY = "nps_tv.adopt"
 HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}  # nginx: pass at once
 
@@ -215,7 +216,8 @@ def build_blueprint() -> Blueprint:
         if not services.settings.ask_stream:
             return Response(status=204, headers=HEADERS)
         if adopt is not None:  # WallWorker keeps the connection in its event loop
-            adopt(watch)
+            if not adopt(watch):
+                return Response(status=204, headers=HEADERS)  # it keeps enough: ask instead
             return Response(first_bytes(watch), mimetype="text/event-stream", headers=HEADERS)
         if str(request.environ.get("SERVER_SOFTWARE", "")).startswith("Werkzeug"):
             return Response(dev_server_events(watch), mimetype="text/event-stream",

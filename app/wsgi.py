@@ -51,6 +51,10 @@ WORKER_CONNECTIONS = 4096
 # large bodies cannot make the worker hold a body limit's worth of memory each.
 ARRIVING_BUDGET = 32 * 1024 * 1024
 CONTENT_LENGTH = re.compile(rb"\r\ncontent-length[ \t]*:[ \t]*(\d{1,12})[ \t]*\r\n")
+# Tick streams a worker keeps at most: half its connections, so however many streams are
+# opened (a valid link in many tabs, a hostile client), requests still find a connection;
+# past it the stream route answers 204 and the page asks by tick instead.
+MAX_STREAMS = WORKER_CONNECTIONS // 2
 # What ``handle`` returns for a connection that became a tick stream (app/ask_stream.py).
 STREAMING = object()
 # Headers of the stream's answer that the worker writes itself (it is closed, not framed).
@@ -205,7 +209,7 @@ class WallWorker(ThreadWorker):
         resp, environ = gunicorn_wsgi.create(req, conn.sock, conn.client, conn.server, self.cfg)
         environ["wsgi.multithread"] = True
         adopted: list = []
-        environ[ADOPT_KEY] = adopted.append
+        environ[ADOPT_KEY] = partial(self.adopt, adopted)
         self.nr += 1
         respiter = self.wsgi(environ, resp.start_response)
         try:
@@ -229,6 +233,13 @@ class WallWorker(ThreadWorker):
             if hasattr(respiter, "close"):
                 respiter.close()
             self.cfg.post_request(self, req, environ, resp)
+
+    def adopt(self, adopted: list, watch) -> bool:
+        """The route's offer of a stream: taken (True) while the worker has room for it."""
+        if len(self.streams) >= MAX_STREAMS:
+            return False
+        adopted.append(watch)
+        return True
 
     def finish_request(self, conn: TConn, fs) -> None:
         if not fs.cancelled() and fs.exception() is None and fs.result() is STREAMING:

@@ -27,11 +27,17 @@ def events_of(data: bytes) -> list[dict]:
             if block.startswith(b"data: ")]
 
 
-def open_stream(client, path: str = STREAM, **kw):
-    """The stream's first answer and its Watch, as WallWorker would get them."""
+def open_stream(client, path: str = STREAM, room: bool = True, **kw):
+    """The stream's first answer and its Watch, as WallWorker would get them (``room``: whether
+    the server has room for another stream)."""
     adopted: list = []
-    response = client.get(path, environ_overrides={ADOPT_KEY: adopted.append}, **kw)
-    return response, adopted[0] if adopted else None
+
+    def adopt(watch) -> bool:
+        adopted.append(watch)
+        return room
+
+    response = client.get(path, environ_overrides={ADOPT_KEY: adopt}, **kw)
+    return response, adopted[0] if adopted and room else None
 
 
 def test_a_stream_starts_with_the_screens_tick_and_tells_the_proxy_not_to_buffer(wall_app):
@@ -114,6 +120,19 @@ def test_without_a_server_that_keeps_streams_or_with_streams_off_it_answers_204(
     off = make_app(store=sqlite_store, ask_stream=False).server.test_client()
     response, watch = open_stream(off)
     assert response.status_code == 204 and watch is None
+    full, watch = open_stream(client, room=False)  # the worker keeps as many as it may
+    assert full.status_code == 204 and watch is None and full.data == b""
+
+
+def test_a_worker_keeps_at_most_half_its_connections_as_streams():
+    from app import wsgi
+    worker = wsgi.WallWorker.__new__(wsgi.WallWorker)
+    worker.streams = set(range(wsgi.MAX_STREAMS - 1))
+    adopted: list = []
+    assert worker.adopt(adopted, "watch") and adopted == ["watch"]
+    worker.streams.add(-1)
+    assert not worker.adopt(adopted, "another") and adopted == ["watch"]
+    assert wsgi.MAX_STREAMS * 2 <= wsgi.WORKER_CONNECTIONS
 
 
 def test_the_hub_sends_each_stream_its_change_and_drops_ended_ones(make_app, sqlite_store):
