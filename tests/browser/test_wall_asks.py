@@ -22,6 +22,8 @@ REACH_SECONDS = POLL_SECONDS + 2  # the issue's budget for the new scheme
 STALE_SECONDS = 3.0
 POLLS_JS = ("return performance.getEntriesByType('resource').filter(function (e) {"
             " return e.name.indexOf('_dash-update-component') >= 0; }).length;")
+HEALTH_JS = ("return performance.getEntriesByType('resource').filter(function (e) {"
+             " return /\\/health$/.test(e.name) && e.responseEnd > 0; }).length;")
 
 
 @pytest.fixture(params=["stream", "ticks"])
@@ -61,6 +63,14 @@ def test_an_idle_wall_hears_but_does_not_poll(wall):
         assert after["events"] == 0
     assert after["changes"] == before["changes"]  # nothing changed: no poll triggered
     assert dash_duo.driver.execute_script(POLLS_JS) - before_polls <= 1  # not one a second
+    # The watchdog: a told wall hears the build in its events and asks no /health.
+    health = dash_duo.driver.execute_script(HEALTH_JS)
+    dash_duo.driver.execute_script("window.npsTv.watchdog.check();")
+    if streams:
+        time.sleep(1)
+        assert dash_duo.driver.execute_script(HEALTH_JS) == health
+    else:
+        wait_until(lambda: dash_duo.driver.execute_script(HEALTH_JS) > health, 5, "/health")
 
 
 def test_a_new_response_shows_within_the_poll_plus_two_seconds_as_a_patch(wall):
