@@ -170,7 +170,11 @@ def test_health_answering_503_for_the_store_is_not_a_lost_server(wall):
     # /health answers 503 with its JSON while the store is down: the server is there, so the
     # watchdog must not count it towards "unreachable" (and reload the wall once it is back).
     # A proxy's own 503 page is not JSON and still counts.
+    # The watchdog asks /health while the wall asks for its ticks (a wall told its ticks over
+    # a stream hears the build there and asks no /health): this wall asks.
     dash_duo, dash_app = wall
+    services = get_services(dash_app)
+    services.settings = services.settings.replace(ask_stream=False)
     views = dash_app.server.view_functions
     views["nps_api.health"] = lambda: ({"status": "degraded", "database": "unreachable"}, 503)
     dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score")

@@ -127,7 +127,7 @@ def test_a_new_build_reloads_the_wall(wall):
     dash_duo.driver.execute_script("window.__beforeReload = true;")
     services = get_services(dash_app)
     services.build_id = services.build_id + "-next"
-    # The watchdog checks /health every 10 s and reloads once it answers the new build.
+    # The watchdog checks the build every 10 s (from the stream, or /health) and reloads.
     wait_until(lambda: dash_duo.driver.execute_script(
         "return !window.__beforeReload && !!document.getElementById('tv-root');"), 25,
         "the reload")

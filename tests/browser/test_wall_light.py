@@ -254,7 +254,7 @@ def test_a_new_build_reloads_each_screen_at_its_own_offset(wall):
     dash_duo.wait_for_element("#tv-root", timeout=10)
     driver.execute_script("window.__samePage = true;")
     services.build_id = "next-build"
-    # The watchdog asks /health every 10 s; a late screen notes the build and waits its turn.
+    # The watchdog checks the build every 10 s; a late screen notes it and waits its turn.
     due = None
     deadline = time.monotonic() + 15
     while due is None and time.monotonic() < deadline:
