@@ -18,9 +18,11 @@ from app.panels.comments import build_comments_panel
 from app.panels.registry import PANELS
 from app.panels.score import build_follow_up_line, build_score_panel
 from app.panels.topics import build_topics_panel
+from app.panels.trend import build_trend_figure
 from app.part_cache import to_wire
 from app.poller import Poller
 from app.privacy import load_profanity
+from app.store.database import EventRow
 from app.views import ViewRequest, build_view
 from app.wire import TAGS, Plain, to_plain
 from tests.conftest import make_record
@@ -49,6 +51,8 @@ def with_components(name: str, view, ctx: PartContext) -> list:
                                      limit=ctx.limit or len(view.comments),
                                      scroll=ctx.surface == "wall", fields=ctx.segment_fields,
                                      profanity=ctx.profanity, editable=ctx.editable)
+    elif name == "trend":
+        built = build_trend_figure(view, ctx.theme, ctx.timezone)
     else:
         built = build_changes_panel(view, ctx.profanity)
     return to_plain(built)
@@ -105,14 +109,19 @@ def test_every_wire_panel_is_its_components_byte_for_byte(sqlite_store, settings
                 built = panel.build(view, ctx)
                 assert dumped(built) == dumped(with_components(panel.name, view, ctx)), (
                     panel.name, view.request, ctx)
+                assert built == to_plain(built)  # no tuple, no NaN: kept as it is
                 plain, chars = to_wire(Plain(built))
                 assert plain is built and chars == len(dumped(built))
 
 
 def test_what_changed_and_scores_without_a_past_are_their_components_too():
-    from tests.test_panels import make_comment, make_view
+    from tests.test_panels import NOW, make_comment, make_view
 
+    events = [EventRow(1, NOW - timedelta(days=3), "Price <b>change</b> & more", "price", "n"),
+              EventRow(2, NOW - timedelta(days=3, hours=2), "Atlas 3.0 released", "launch",
+                       None), EventRow(3, NOW - timedelta(days=90), "Old", "outage", None)]
     views = [make_view(changes=FINDINGS), make_view(changes=()),
+             make_view(events=events, goal=42.5), make_view(trend=()),
              make_view(previous=None, window="all"), make_view((2, 1, 0)),
              make_view(rest=(10, 40, 50), comments=[make_comment(i, i) for i in range(6)])]
     views.append(dataclasses.replace(views[-1], request=ViewRequest(
@@ -120,8 +129,10 @@ def test_what_changed_and_scores_without_a_past_are_their_components_too():
     for view in views:
         for panel in WIRE_PANELS:
             for ctx in contexts(panel):
-                assert dumped(panel.build(view, ctx)) == dumped(
-                    with_components(panel.name, view, ctx)), (panel.name, ctx)
+                built = panel.build(view, ctx)
+                assert dumped(built) == dumped(with_components(panel.name, view, ctx)), (
+                    panel.name, ctx)
+                assert built == to_plain(built)
 
 
 @pytest.mark.parametrize("make", [

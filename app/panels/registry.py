@@ -39,8 +39,9 @@ class Panel:
     verbatim: bool = False  # shows customers' own words: left out where a link hides them
     skip_when_empty: bool = False  # the wall rotates past it while it says nothing happened
     follow_ups: bool = False  # shows the wall's follow-up line when a screen asks for it
-    # ``build`` gives the wire form (made with ``app.wire.TAGS``), kept by the part cache as
-    # it is: no Dash components made and converted for every screen's part
+    # ``build`` gives the wire form (made with ``app.wire.TAGS``, or a figure of plain lists,
+    # strings and finite numbers), kept by the part cache as it is: no Dash components made
+    # and converted for every screen's part, no walk through a figure to convert it
     wire: bool = False
 
     def part_name(self, surface: str) -> str:
@@ -67,7 +68,7 @@ PANELS: tuple[Panel, ...] = (
     Panel("score", score.needs, score.build, title="Net Promoter Score", nav="Score",
           card_title="Score", follow_ups=True, wire=True),
     Panel("trend", trend.needs, trend.build, title="NPS trend", nav="Trend",
-          card_title="Trend", figure=True),
+          card_title="Trend", figure=True, wire=True),
     Panel("topics", topics.needs, topics.build, title="Topics", nav="Topics",
           card_title="Topics by effect on the score", limits={"wall": 8, "manager": 8},
           by_surface=True, wire=True),  # the tone: a share on the wall, counts in the manager
