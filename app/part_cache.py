@@ -128,7 +128,8 @@ def to_wire(payload: Any) -> tuple[Any, int]:
     if payload is None:
         return None, 0
     if type(payload) is Plain:  # built in wire form: only its length to find
-        return payload.value, json_length(payload.value)
+        value = payload.value
+        return value, json_length(value) if payload.shared else len(json.dumps(value))
     wires: list = []
     plain = to_plain(payload, wires)
     # Pieces many screens share (comment cards, topic rows) were measured once, when made.

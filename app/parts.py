@@ -95,7 +95,7 @@ def build_parts(services: Services, snapshot: Snapshot, screen: ScreenConfig,
     def build(part_name: str) -> Any:
         panel, ctx = context(part_name)
         built = panel.build(view, ctx)
-        return Plain(built) if panel.wire else built
+        return Plain(built, shared=not panel.figure) if panel.wire else built
 
     parts = services.parts.get((view.version, today, screen.data_key), names, fingerprint_of,
                                build)

@@ -26,9 +26,11 @@ from plotly.utils import PlotlyJSONEncoder
 @dataclass(frozen=True)
 class Plain:
     """A part already in wire form (a builder made it with ``TAGS``): the part cache keeps
-    ``value`` as it is, without a ``to_plain`` walk."""
+    ``value`` as it is, without a ``to_plain`` walk. ``shared``: it may hold ``Wire`` pieces
+    (measured by ``json_length``; a figure, which holds none, is dumped whole: faster)."""
 
     value: Any
+    shared: bool = True
 
 
 class Wire(dict):
@@ -77,13 +79,15 @@ def _frame(value: Any, known: list[int]) -> Any:
     if type(value) is Wire and value.chars is not None:
         known.append(value.chars)
         return 0
+    # Only containers are walked into: a call for every string and number cost twice a dump.
     if isinstance(value, dict):
-        return {k: _frame(v, known) for k, v in value.items()}
+        return {k: _frame(v, known) if isinstance(v, _NESTED) else v for k, v in value.items()}
     if isinstance(value, list):
-        return [_frame(v, known) for v in value]
+        return [_frame(v, known) if isinstance(v, _NESTED) else v for v in value]
     return value
 
 
+_NESTED = (dict, list)
 _RULES: dict[type, tuple[frozenset[str], tuple[str, ...]]] = {}
 
 
