@@ -336,8 +336,21 @@ def shown_comments(snapshot: Snapshot, request: ViewRequest, bounds: tuple[datet
     """The snapshot's comments created within ``bounds`` that the request's filters keep,
     and the gong's newest response if they keep it."""
     first, last = bounds
-    comments = tuple(c for c in snapshot.comments
-                     if first <= c.created_at < last and _matches(c.segments, request))
+    if request.segments:
+        # A comment's segments are its combination's mapping (``Rollup``): a few dozen
+        # objects shared by every comment, so each is matched once, by identity.
+        kept: dict[int, bool] = {}
+
+        def keep(segments: Mapping[str, str]) -> bool:
+            found = kept.get(id(segments))
+            if found is None:
+                found = kept[id(segments)] = _matches(segments, request)
+            return found
+
+        comments = tuple(c for c in snapshot.comments
+                         if first <= c.created_at < last and keep(c.segments))
+    else:
+        comments = tuple(c for c in snapshot.comments if first <= c.created_at < last)
     latest = snapshot.latest if snapshot.latest and _matches(snapshot.latest.segments, request) \
         else None
     return comments, latest
