@@ -103,10 +103,27 @@ def shared_card(comment: Comment, now: datetime, fields: tuple[str, ...] = (),
 
 def needs(view: View, ctx: PartContext) -> tuple:
     """The comments shown (their words, chips and times) and the window's wording."""
-    shown = tuple((c.id, c.created_at, c.score, c.text, tuple(c.segments.items()), c.topics)
-                  for c in view.comments[:ctx.limit])
+    shown = tuple(map(_shown_as, view.comments[:ctx.limit]))
     return (shown, view.label, view.request.window, ctx.segment_fields, ctx.surface,
             ctx.profanity, ctx.editable)
+
+
+# Each comment's needs by the comment (the rollup keeps a comment's object from snapshot to
+# snapshot): every screen's feed hands its stamp the same tuples again, which ``parts.same``
+# sees by identity instead of writing 20 comments out to hash them, per screen per change.
+_SHOWN: dict[int, tuple[Comment, tuple]] = {}
+SHOWN_SIZE = 4096
+
+
+def _shown_as(c: Comment) -> tuple:
+    """What the feed shows of a comment (its part of ``needs``), one tuple per comment."""
+    found = _SHOWN.get(id(c))
+    if found is None or found[0] is not c:  # an id is only reused once its object is gone
+        if len(_SHOWN) >= SHOWN_SIZE:
+            _SHOWN.clear()
+        found = _SHOWN[id(c)] = (c, (c.id, c.created_at, c.score, c.text,
+                                     tuple(c.segments.items()), c.topics))
+    return found[1]
 
 
 def build(view: View, ctx: PartContext) -> list[dict]:
