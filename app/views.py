@@ -7,6 +7,7 @@ cost one computation per poll.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -266,8 +267,25 @@ def rest_of(snapshot: Snapshot, request: ViewRequest, counts: np.ndarray,
     """The window's responses outside a segment filter ("the rest"); None without one."""
     if not request.segments or not snapshot.days:
         return None
+    return metrics.summarize(_slice_sum(_every_per_day(snapshot), snapshot.day0, *window)
+                             - counts, min_sample)
+
+
+# (a weak reference to the last snapshot, its counts per day over every combination): the
+# base of every filtered screen's rest, summed once per snapshot instead of once per screen.
+# Replaced whole, so a thread sees one pair or the other.
+_EVERY: tuple[weakref.ref, np.ndarray] | None = None
+
+
+def _every_per_day(snapshot: Snapshot) -> np.ndarray:
+    """The snapshot's (days, 3) counts summed over every combination (do not modify)."""
+    global _EVERY
+    found = _EVERY
+    if found is not None and found[0]() is snapshot:
+        return found[1]
     every = snapshot.counts.sum(axis=0, dtype=np.int64)
-    return metrics.summarize(_slice_sum(every, snapshot.day0, *window) - counts, min_sample)
+    _EVERY = (weakref.ref(snapshot), every)
+    return every
 
 
 def _tone_sum(snapshot: Snapshot, mask: np.ndarray, start: date, end: date) -> list:
