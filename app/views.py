@@ -217,8 +217,6 @@ def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz:
     per_day = snapshot.counts[mask].sum(axis=0, dtype=np.int64) if snapshot.days \
         else np.zeros((0, 3), dtype=np.int64)
     start, end = _window_bounds(snapshot, request, today, per_day)
-    topic_day = snapshot.topic_counts[mask].sum(axis=0, dtype=np.int64) if snapshot.days \
-        else np.zeros((0, len(snapshot.topic_names), 3), dtype=np.int64)
 
     current_counts = _slice_sum(per_day, snapshot.day0, start, end)
     current = metrics.summarize(current_counts, min_sample)
@@ -237,10 +235,8 @@ def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz:
     trend = _build_trend(per_day, snapshot.day0, start, end, granularity, min_sample,
                          trends.setdefault(min_sample, {}) if trends is not None else None)
 
-    topic_cur = _slice_sum(topic_day, snapshot.day0, start, end) if len(snapshot.topic_names) \
-        else np.zeros((0, 3), dtype=np.int64)
-    topic_prev = _slice_sum(topic_day, snapshot.day0, p_start, p_end) \
-        if len(snapshot.topic_names) and previous is not None \
+    topic_cur = _topic_sum(snapshot, mask, start, end)
+    topic_prev = _topic_sum(snapshot, mask, p_start, p_end) if previous is not None \
         else np.zeros((len(snapshot.topic_names), 3), dtype=np.int64)
     topics = metrics.build_topic_table(snapshot.topic_names, topic_cur.tolist(),
                                        topic_prev.tolist(), current, min_sample,
@@ -286,6 +282,17 @@ def _every_per_day(snapshot: Snapshot) -> np.ndarray:
     every = snapshot.counts.sum(axis=0, dtype=np.int64)
     _EVERY = (weakref.ref(snapshot), every)
     return every
+
+
+def _topic_sum(snapshot: Snapshot, mask: np.ndarray, start: date, end: date) -> np.ndarray:
+    """Each topic's (promoters, passives, detractors) mentions between two dates, inclusive.
+    Days first (a view), then the combinations: only those days are copied, not the whole
+    history of every kept combination (a fifth of a millisecond a view, on the demo)."""
+    lo = max(epoch_day(start) - snapshot.day0, 0)
+    hi = min(epoch_day(end) - snapshot.day0 + 1, snapshot.days)
+    if hi <= lo:
+        return np.zeros((len(snapshot.topic_names), 3), dtype=np.int64)
+    return snapshot.topic_counts[:, lo:hi][mask].sum(axis=(0, 1), dtype=np.int64)
 
 
 def _tone_sum(snapshot: Snapshot, mask: np.ndarray, start: date, end: date) -> list:
