@@ -7,7 +7,6 @@ cost one computation per poll.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -20,6 +19,7 @@ from app.changes import DEFAULT_MINIMUMS, Finding, Minimums, SegmentCounts, find
 from app.ingest.rules import TimeRange
 from app.metrics import Change, ScoreSummary, TopicRow, TrendPoint
 from app.rollup import Comment, Snapshot
+from app.snapshot_sums import comment_combos, every_per_day
 from app.store.database import EventRow
 from app.windows import ALL, RANGE, WindowError, parse_window, window_days, window_label
 
@@ -245,7 +245,7 @@ def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz:
     first = datetime.combine(start, datetime.min.time(), ZoneInfo(tz))
     last = datetime.combine(end + timedelta(days=1), datetime.min.time(), ZoneInfo(tz))
     events = tuple(e for e in snapshot.events if first <= e.occurred_at < last)
-    comments, latest = shown_comments(snapshot, request, (first, last))
+    comments, latest = shown_comments(snapshot, request, (first, last), mask)
     changes = find_changes(current, previous, topics, _segment_counts(
         snapshot, mask, request, (start, end), (p_start, p_end)) if previous else None,
         request.window, minimums, events)
@@ -263,25 +263,8 @@ def rest_of(snapshot: Snapshot, request: ViewRequest, counts: np.ndarray,
     """The window's responses outside a segment filter ("the rest"); None without one."""
     if not request.segments or not snapshot.days:
         return None
-    return metrics.summarize(_slice_sum(_every_per_day(snapshot), snapshot.day0, *window)
+    return metrics.summarize(_slice_sum(every_per_day(snapshot), snapshot.day0, *window)
                              - counts, min_sample)
-
-
-# (a weak reference to the last snapshot, its counts per day over every combination): the
-# base of every filtered screen's rest, summed once per snapshot instead of once per screen.
-# Replaced whole, so a thread sees one pair or the other.
-_EVERY: tuple[weakref.ref, np.ndarray] | None = None
-
-
-def _every_per_day(snapshot: Snapshot) -> np.ndarray:
-    """The snapshot's (days, 3) counts summed over every combination (do not modify)."""
-    global _EVERY
-    found = _EVERY
-    if found is not None and found[0]() is snapshot:
-        return found[1]
-    every = snapshot.counts.sum(axis=0, dtype=np.int64)
-    _EVERY = (weakref.ref(snapshot), every)
-    return every
 
 
 def _topic_sum(snapshot: Snapshot, mask: np.ndarray, start: date, end: date) -> np.ndarray:
@@ -356,26 +339,20 @@ def _segment_counts(snapshot: Snapshot, mask: np.ndarray, request: ViewRequest,
     return SegmentCounts(combos, window_sum(*window), window_sum(*previous), pinned)
 
 
-def shown_comments(snapshot: Snapshot, request: ViewRequest, bounds: tuple[datetime, datetime]
+def shown_comments(snapshot: Snapshot, request: ViewRequest, bounds: tuple[datetime, datetime],
+                   mask: np.ndarray | None = None
                    ) -> tuple[tuple[Comment, ...], Comment | None]:
-    """The snapshot's comments created within ``bounds`` that the request's filters keep,
-    and the gong's newest response if they keep it."""
+    """The snapshot's comments created within ``bounds`` that the request's filters keep
+    (``mask``: its ``combo_mask``, when known), and the gong's newest response if kept."""
     first, last = bounds
-    if request.segments:
-        # A comment's segments are its combination's mapping (``Rollup``): a few dozen
-        # objects shared by every comment, so each is matched once, by identity.
-        kept: dict[int, bool] = {}
-
-        def keep(segments: Mapping[str, str]) -> bool:
-            found = kept.get(id(segments))
-            if found is None:
-                found = kept[id(segments)] = _matches(segments, request)
-            return found
-
-        comments = tuple(c for c in snapshot.comments
-                         if first <= c.created_at < last and keep(c.segments))
-    else:
-        comments = tuple(c for c in snapshot.comments if first <= c.created_at < last)
+    comments = tuple(c for c in snapshot.comments if first <= c.created_at < last)
+    if request.segments and comments:
+        # By each comment's combination (found once per snapshot), not its segments one by one.
+        mask = combo_mask(snapshot, request) if mask is None else mask
+        keep = [bool(mask[i]) if i >= 0 else _matches(c.segments, request)
+                for c, i in zip(snapshot.comments, comment_combos(snapshot).tolist(),
+                                strict=True) if first <= c.created_at < last]
+        comments = tuple(c for c, kept in zip(comments, keep, strict=True) if kept)
     latest = snapshot.latest if snapshot.latest and _matches(snapshot.latest.segments, request) \
         else None
     return comments, latest
