@@ -348,8 +348,8 @@ def shown_comments(snapshot: Snapshot, request: ViewRequest, bounds: tuple[datet
     comments = tuple(c for c in snapshot.comments if first <= c.created_at < last)
     if request.segments and comments:
         # By each comment's combination (found once per snapshot), not its segments one by one.
-        mask = combo_mask(snapshot, request) if mask is None else mask
-        keep = [bool(mask[i]) if i >= 0 else _matches(c.segments, request)
+        kept_combos = (combo_mask(snapshot, request) if mask is None else mask).tolist()
+        keep = [kept_combos[i] if i >= 0 else _matches(c.segments, request)
                 for c, i in zip(snapshot.comments, comment_combos(snapshot).tolist(),
                                 strict=True) if first <= c.created_at < last]
         comments = tuple(c for c, kept in zip(comments, keep, strict=True) if kept)
