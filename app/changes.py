@@ -199,18 +199,17 @@ class SegmentCounts:
 def _segment_findings(segments: SegmentCounts, overall: ScoreSummary,
                       overall_before: ScoreSummary, period: str, least: int) -> list[Finding]:
     """A score finding for each segment value that is not the whole view."""
-    sums: dict[tuple[str, str], list[int]] = {}
-    current, previous = segments.current.tolist(), segments.previous.tolist()
-    for combo, cur, prev in zip(segments.combos, current, previous, strict=True):
+    rows: dict[tuple[str, str], list[int]] = {}  # the combinations holding each value
+    for i, combo in enumerate(segments.combos):
         for field, value in combo.items():
             if field in segments.pinned or not value or value == OTHER:
                 continue
-            entry = sums.setdefault((field, value), [0] * 6)
-            for j in range(3):
-                entry[j] += cur[j]
-                entry[3 + j] += prev[j]
+            rows.setdefault((field, value), []).append(i)
+    both = np.concatenate([np.asarray(counts, dtype=np.int64).reshape(-1, 3)
+                           for counts in (segments.current, segments.previous)], axis=1)
     found = []
-    for (_field, value), entry in sorted(sums.items()):
+    for (_field, value), held in sorted(rows.items()):
+        entry = both[held].sum(axis=0, dtype=np.int64).tolist()
         now, before = summarize(entry[:3], 1), summarize(entry[3:], 1)
         if now.n == overall.n and before.n == overall_before.n:
             continue  # one value holds everything: that is the overall sentence

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from app.wire import json_length, to_plain
+from app.wire import Plain, json_length, to_plain
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,8 @@ BYTES_PER_CHAR = 6
 
 
 def to_wire(payload: Any) -> tuple[Any, int]:
-    """A part as Dash sends it (plain dicts, lists, strings and numbers) and its JSON length.
+    """A part as Dash sends it (plain dicts, lists, strings and numbers) and its JSON length;
+    a ``Plain`` part is in that form already.
 
     Encoding a component tree with Plotly's encoder costs about as much as building it, and
     Dash did it again for every screen on every answer that carried the part: 20 ms for one
@@ -126,6 +127,9 @@ def to_wire(payload: Any) -> tuple[Any, int]:
     """
     if payload is None:
         return None, 0
+    if type(payload) is Plain:  # built in wire form: only its length to find
+        value = payload.value
+        return value, json_length(value) if payload.shared else len(json.dumps(value))
     wires: list = []
     plain = to_plain(payload, wires)
     # Pieces many screens share (comment cards, topic rows) were measured once, when made.

@@ -19,6 +19,7 @@ from app.part_cache import Part
 from app.privacy import load_profanity
 from app.store.follow_ups import FollowUpFilter, FollowUps
 from app.views import View, today_in
+from app.wire import Plain
 from app.workspace.comment_list import local_bounds
 
 if TYPE_CHECKING:
@@ -93,7 +94,8 @@ def build_parts(services: Services, snapshot: Snapshot, screen: ScreenConfig,
 
     def build(part_name: str) -> Any:
         panel, ctx = context(part_name)
-        return panel.build(view, ctx)
+        built = panel.build(view, ctx)
+        return Plain(built, shared=not panel.figure) if panel.wire else built
 
     parts = services.parts.get((view.version, today, screen.data_key), names, fingerprint_of,
                                build)

@@ -3,6 +3,8 @@
 Encoding a Dash component tree (``Component.to_plotly_json`` through Plotly's encoder) costs
 about as much as building it. Parts are converted once, when built (``app.part_cache``), and
 pieces that many screens show alike (a comment's card) once for all of them (``WireMemo``).
+The registry's panel builders skip the components altogether: they build with ``TAGS``,
+whose ``TAGS.Div(...)`` makes the wire form of ``html.Div(...)`` directly.
 """
 
 from __future__ import annotations
@@ -13,10 +15,22 @@ import threading
 import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Any
 
+from dash import html
 from dash.development.base_component import Component
 from plotly.utils import PlotlyJSONEncoder
+
+
+@dataclass(frozen=True)
+class Plain:
+    """A part already in wire form (a builder made it with ``TAGS``): the part cache keeps
+    ``value`` as it is, without a ``to_plain`` walk. ``shared``: it may hold ``Wire`` pieces
+    (measured by ``json_length``; a figure, which holds none, is dumped whole: faster)."""
+
+    value: Any
+    shared: bool = True
 
 
 class Wire(dict):
@@ -65,13 +79,15 @@ def _frame(value: Any, known: list[int]) -> Any:
     if type(value) is Wire and value.chars is not None:
         known.append(value.chars)
         return 0
+    # Only containers are walked into: a call for every string and number cost twice a dump.
     if isinstance(value, dict):
-        return {k: _frame(v, known) for k, v in value.items()}
+        return {k: _frame(v, known) if isinstance(v, _NESTED) else v for k, v in value.items()}
     if isinstance(value, list):
-        return [_frame(v, known) for v in value]
+        return [_frame(v, known) if isinstance(v, _NESTED) else v for v in value]
     return value
 
 
+_NESTED = (dict, list)
 _RULES: dict[type, tuple[frozenset[str], tuple[str, ...]]] = {}
 
 
@@ -83,6 +99,50 @@ def _prop_rule(component: Component) -> tuple[frozenset[str], tuple[str, ...]]:
         rule = _RULES[type(component)] = (frozenset(component._prop_names),
                                           tuple(component._valid_wildcard_attributes))
     return rule
+
+
+class Tags:
+    """A component library (``dash.html``) whose components come out in wire form:
+    ``TAGS.Span("x", className="a")`` is ``to_plain(html.Span("x", className="a"))``, key
+    for key and in the same order, for a tenth of the cost (Dash validates every prop of every
+    component it makes, formatting an error message for each, measured 11 us a component).
+
+    The values are taken as they are, so they must be plain already (strings, numbers, lists,
+    dicts, other wire pieces): what the panels give. The props' order is Dash's, which comes
+    from a ``set`` of the names passed (so it is fixed within a process, not across them): it
+    is read once per class and way of calling, from one real component made then."""
+
+    def __init__(self, library: Any):
+        self._library = library
+
+    def __getattr__(self, name: str) -> Callable[..., dict]:
+        maker = _tag_maker(getattr(self._library, name))
+        setattr(self, name, maker)  # found directly from now on
+        return maker
+
+
+def _tag_maker(kind: type[Component]) -> Callable[..., dict]:
+    """A function that makes ``kind``'s wire form from the arguments ``kind`` takes."""
+    orders: dict[tuple, tuple[str, ...]] = {}
+    type_name, namespace = kind._type, kind._namespace
+
+    def make(*children: Any, **props: Any) -> dict:
+        key = (len(children), *props)
+        order = orders.get(key)
+        if order is None:  # the first call so: a real component, validated, gives the order
+            real = kind(*children, **props)
+            names, wild = _prop_rule(real)
+            order = orders[key] = tuple(k for k in vars(real)
+                                        if k in names or k.startswith(wild))
+        if children:
+            props["children"] = children[0]
+        return {"props": {k: props.get(k) for k in order}, "type": type_name,
+                "namespace": namespace}
+
+    return make
+
+
+TAGS = Tags(html)
 
 
 class WireMemo:
@@ -100,8 +160,9 @@ class WireMemo:
         self._held: deque[Wire] | None = deque(maxlen=strong) if strong is not None else None
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable, build: Callable[[], Component]) -> Wire:
-        """The piece for ``key``, built (and converted) on a miss."""
+    def get(self, key: Hashable, build: Callable[[], Component | dict]) -> Wire:
+        """The piece for ``key``, built (and converted) on a miss; a piece built in wire form
+        (a dict, made with ``TAGS``) is taken as it is."""
         with self._lock:
             found = self._items.get(key)
             if found is not None and self._held is not None:
@@ -109,7 +170,8 @@ class WireMemo:
             if found is not None:
                 self._items.move_to_end(key)
                 return found
-        piece = Wire(to_plain(build()))
+        built = build()
+        piece = Wire(built if type(built) is dict else to_plain(built))
         piece.chars = len(json.dumps(piece))
         with self._lock:
             self.builds += 1

@@ -246,3 +246,30 @@ def test_a_weak_memo_holds_only_its_last_pieces_itself():
                                                   "namespace": "dash_html_components"}
     assert memo.builds == builds + 1  # dropped: nothing held it
     assert memo.get(4, lambda: html.Div("x"))["props"]["children"] == "4"  # among the last 2
+
+
+def test_a_feed_hands_its_stamp_the_same_tuples_for_the_same_comments():
+    """The comments' needs are one tuple per comment, equal to what the feed shows of it, so
+    the stamp of a feed whose comments did not change is found by identity."""
+    from app.panels import PartContext
+    from app.panels.comments import needs
+    from app.rollup import Comment
+    from app.views import View
+
+    def feed(*comments) -> View:
+        return View(version=1, as_of=now, request=ViewRequest(window="7d"), start=now.date(),
+                    end=now.date(), current=None, previous=None, delta=None, change=None,
+                    granularity="day", trend=(), events=(), topics=(), comments=comments,
+                    goal=None, latest=None)
+
+    now = datetime.now(UTC)
+    a, b = (Comment(i, now, 9, f"text {i}", {"product": f"p{i}"}, ("Support",)) for i in (1, 2))
+    twin = Comment(1, now, 9, "text 1", {"product": "p1"}, ("Support",))
+    ctx = PartContext("wall", "dark", "UTC", ("product",), limit=20)
+    first, again = needs(feed(a, b), ctx)[0], needs(feed(a, b), ctx)[0]
+    assert first == tuple((c.id, c.created_at, c.score, c.text, tuple(c.segments.items()),
+                           c.topics) for c in (a, b))
+    assert all(x is y for x, y in zip(first, again, strict=True))
+    assert needs(feed(twin, b), ctx)[0] == first  # an equal comment: an equal stamp
+    other = Comment(1, now, 3, "text 1", {"product": "p1"}, ("Support",))
+    assert needs(feed(other, b), ctx)[0][0][2] == 3  # never another comment's tuple

@@ -6,6 +6,8 @@ and colour only repeat it (green for good news for the score, red for bad).
 
 from __future__ import annotations
 
+from typing import Any
+
 from dash import html
 from dash.development.base_component import Component
 
@@ -13,36 +15,39 @@ from app.changes import Finding
 from app.panels import ARROW_DOWN, ARROW_UP, PartContext, describe_previous, describe_window
 from app.privacy import Profanity, mask_profanity
 from app.views import View
+from app.wire import TAGS
 
 CHANGES_LIST = "changes-list"
 
 
-def build_changes_panel(view: View, profanity: Profanity | None = None) -> list[Component]:
+def build_changes_panel(view: View, profanity: Profanity | None = None,
+                        tags: Any = html) -> list[Component]:
     """The sentences of a view, or why there are none (names from respondents masked with
-    ``profanity`` on the wall; personal data is masked when the sentence is made)."""
+    ``profanity`` on the wall; personal data is masked when the sentence is made), made with
+    ``tags`` (``dash.html``, or ``app.wire.TAGS`` for the wire form)."""
     if view.previous is None:
-        return [html.Div("No earlier period to compare with", className="panel-message",
+        return [tags.Div("No earlier period to compare with", className="panel-message",
                          **{"data-empty": "true"})]
     if not view.changes:
         where = describe_window(view.request.window, view.label)
-        return [html.Div(f"No significant change {where}", id=CHANGES_LIST,
+        return [tags.Div(f"No significant change {where}", id=CHANGES_LIST,
                          className="panel-message changes-none", **{"data-empty": "true"})]
-    items = [_build_item(finding, profanity) for finding in view.changes]
+    items = [_build_item(finding, profanity, tags) for finding in view.changes]
     note = (f"Changes beyond noise (95%), {describe_previous(view.request.window)}, "
             f"each on at least {view.minimums.responses} responses a window; "
             "largest effect first.")
-    return [html.Ol(items, id=CHANGES_LIST, className="changes-list",
+    return [tags.Ol(items, id=CHANGES_LIST, className="changes-list",
                     **{"data-count": str(len(items))}),
-            html.Div(note, className="changes-note")]
+            tags.Div(note, className="changes-note")]
 
 
-def _build_item(finding: Finding, profanity: Profanity | None) -> html.Li:
+def _build_item(finding: Finding, profanity: Profanity | None, tags: Any = html) -> Any:
     arrow = ARROW_UP if finding.direction == "up" else ARROW_DOWN
-    return html.Li(className=f"change-item is-{finding.tone}",
+    return tags.Li(className=f"change-item is-{finding.tone}",
                    **{"data-kind": finding.kind, "data-tone": finding.tone}, children=[
-                       html.Span(arrow, className="change-arrow", **{"aria-hidden": "true"}),
+                       tags.Span(arrow, className="change-arrow", **{"aria-hidden": "true"}),
                        # "(± 7.1)" stays whole when the sentence wraps.
-                       html.Span(mask_profanity(finding.text, profanity).replace(
+                       tags.Span(mask_profanity(finding.text, profanity).replace(
                            "(± ", "(±\u00a0"), className="change-text"),
                    ])
 
@@ -53,6 +58,6 @@ def needs(view: View, ctx: PartContext) -> tuple:
             view.minimums, ctx.profanity)
 
 
-def build(view: View, ctx: PartContext) -> list[Component]:
-    """The registry's builder: the "what changed" sentences."""
-    return build_changes_panel(view, ctx.profanity)
+def build(view: View, ctx: PartContext) -> list[dict]:
+    """The registry's builder: the "what changed" sentences, in wire form."""
+    return build_changes_panel(view, ctx.profanity, TAGS)

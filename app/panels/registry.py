@@ -2,8 +2,9 @@
 page config), the URL parser and the part cache all read this registry.
 
 Adding a panel: write ``app/panels/<name>.py`` with ``needs(view, ctx)`` (what it shows of a
-view: equal tuples mean an equal panel) and ``build(view, ctx)`` (Dash components, or a
-figure dict when ``figure=True``), then add one ``Panel`` to ``PANELS`` below. Its name is
+view: equal tuples mean an equal panel) and ``build(view, ctx)`` (Dash components, their
+wire form when ``wire=True``, or a figure dict when ``figure=True``), then add one ``Panel``
+to ``PANELS`` below. Its name is
 what ``?panels=`` and ``?dwell=`` take and what the CSS class ``tv-panel--<name>`` carries.
 """
 
@@ -38,6 +39,10 @@ class Panel:
     verbatim: bool = False  # shows customers' own words: left out where a link hides them
     skip_when_empty: bool = False  # the wall rotates past it while it says nothing happened
     follow_ups: bool = False  # shows the wall's follow-up line when a screen asks for it
+    # ``build`` gives the wire form (made with ``app.wire.TAGS``, or a figure of plain lists,
+    # strings and finite numbers), kept by the part cache as it is: no Dash components made
+    # and converted for every screen's part, no walk through a figure to convert it
+    wire: bool = False
 
     def part_name(self, surface: str) -> str:
         """The part cache's name for this panel on a surface."""
@@ -61,17 +66,17 @@ class Panel:
 
 PANELS: tuple[Panel, ...] = (
     Panel("score", score.needs, score.build, title="Net Promoter Score", nav="Score",
-          card_title="Score", follow_ups=True),
+          card_title="Score", follow_ups=True, wire=True),
     Panel("trend", trend.needs, trend.build, title="NPS trend", nav="Trend",
-          card_title="Trend", figure=True),
+          card_title="Trend", figure=True, wire=True),
     Panel("topics", topics.needs, topics.build, title="Topics", nav="Topics",
           card_title="Topics by effect on the score", limits={"wall": 8, "manager": 8},
-          by_surface=True),  # the tone: a share on the wall, counts in the manager
+          by_surface=True, wire=True),  # the tone: a share on the wall, counts in the manager
     Panel("comments", comments.needs, comments.build, title="What customers say",
           nav="Comments", card_title="Newest comments", limits={"wall": 20, "manager": 30},
-          by_surface=True, verbatim=True),
+          by_surface=True, verbatim=True, wire=True),
     Panel("changes", changes.needs, changes.build, title="What changed", nav="Changes",
-          card_title="What changed", skip_when_empty=True),
+          card_title="What changed", skip_when_empty=True, wire=True),
 )
 # The newest response, which the wall's gong shows over whatever panel is on screen.
 GONG = Panel("latest", gong.needs, gong.build, surfaces=("wall",), overlay=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from dash import html
 from dash.development.base_component import Component
@@ -19,7 +20,7 @@ from app.panels import (
 )
 from app.privacy import clean_for_display
 from app.views import View
-from app.wire import Wire, WireMemo
+from app.wire import TAGS, WireMemo
 
 TOPICS_TABLE = "topics-table"
 TOPIC_OPEN = "topic-open"  # manager: the pattern id type of a topic's name, which drills in
@@ -34,18 +35,20 @@ ROWS = WireMemo(8192, strong=256)
 
 
 def build_topics_panel(view: View, limit: int, surface: str = "wall",
-                       memo: WireMemo | None = None) -> list[Component]:
-    """The topic table's children: the ``limit`` topics with the most impact on the score.
-    With ``memo``, a row comes from it in wire form when a row showing the same was built
-    (a new response moves few topics; the others' shown values stay)."""
+                       memo: WireMemo | None = None, tags: Any = html) -> list[Component]:
+    """The topic table's children: the ``limit`` topics with the most impact on the score,
+    made with ``tags`` (``dash.html``, or ``app.wire.TAGS`` for the wire form). With
+    ``memo``, a row comes from it in wire form when a row showing the same was built (a new
+    response moves few topics; the others' shown values stay)."""
     rows = view.topics[:limit]
     if not rows:
         where = describe_window(view.request.window, view.label)
-        return [html.Div(f"No topics mentioned {where}", className="panel-message")]
-    header = html.Div([html.Div(h, className=f"topic-cell topic-head-{i}")
+        return [tags.Div(f"No topics mentioned {where}", className="panel-message")]
+    header = tags.Div([tags.Div(h, className=f"topic-cell topic-head-{i}")
                        for i, h in enumerate(HEADINGS)], className="topic-row topic-header")
-    body = [_build_row(row, surface) if memo is None
-            else memo.get(_row_key(row, surface), lambda row=row: _build_row(row, surface, memo))
+    body = [_build_row(row, surface, tags=tags) if memo is None
+            else memo.get(_row_key(row, surface),
+                          lambda row=row: _build_row(row, surface, memo, tags))
             for row in rows]
     notes = []
     if len(view.topics) > limit:
@@ -53,8 +56,8 @@ def build_topics_panel(view: View, limit: int, surface: str = "wall",
     if view.previous is not None:
         notes.append(f"change {describe_previous(view.request.window)}; "
                      "\u201csteady\u201d = within noise (95%)")
-    note = html.Div(" · ".join(notes), className="topics-more") if notes else None
-    return [html.Div([header, *body], id=TOPICS_TABLE, className="topics-table",
+    note = tags.Div(" · ".join(notes), className="topics-more") if notes else None
+    return [tags.Div([header, *body], id=TOPICS_TABLE, className="topics-table",
                      **{"data-rows": str(len(rows))}), note]
 
 
@@ -64,70 +67,71 @@ def _row_key(row: TopicRow, surface: str) -> tuple:
             row.positive, row.negative, row.neutral)
 
 
-def _build_row(row: TopicRow, surface: str, memo: WireMemo | None = None) -> html.Div:
+def _build_row(row: TopicRow, surface: str, memo: WireMemo | None = None,
+               tags: Any = html) -> Any:
     """A topic's row; with ``memo``, its cells come from it by what they show (a new
     response mostly moves a row's impact, the rest of the row stays)."""
-    def cell(key: tuple, make: Callable[[], Component]) -> Component | Wire:
+    def cell(key: tuple, make: Callable[[], Any]) -> Any:
         return memo.get(key, make) if memo is not None else make()
 
     current = row.current
     impact = round(row.impact, 1)
     impact_class = "is-up" if impact > 0 else "is-down" if impact < 0 else "is-flat"
     detractors = round(row.detractor_share * 100)
-    return html.Div(className="topic-row", children=[
-        cell(("name", surface, row.topic), lambda: _build_name(row.topic, surface)),
-        cell(("mentions", row.mentions), lambda: html.Div(
+    return tags.Div(className="topic-row", children=[
+        cell(("name", surface, row.topic), lambda: _build_name(row.topic, surface, tags)),
+        cell(("mentions", row.mentions), lambda: tags.Div(
             format_count(row.mentions), className="topic-cell topic-mentions")),
         cell(("tone", surface, row.mentions, row.positive, row.negative, row.neutral),
-             lambda: build_tone(row, surface)),
-        cell(("nps", current), lambda: _build_nps(current)),
-        cell(("delta", current, row.previous), lambda: _build_delta(row)),
-        cell(("detractors", detractors), lambda: html.Div(
+             lambda: build_tone(row, surface, tags)),
+        cell(("nps", current), lambda: _build_nps(current, tags)),
+        cell(("delta", current, row.previous), lambda: _build_delta(row, tags)),
+        cell(("detractors", detractors), lambda: tags.Div(
             f"{detractors}%", className="topic-cell topic-detractors")),
-        html.Div(f"{impact:+.1f}" if impact else "0.0",
+        tags.Div(f"{impact:+.1f}" if impact else "0.0",
                  className=f"topic-cell topic-impact {impact_class}"),
     ])
 
 
-def _build_nps(current: ScoreSummary) -> html.Div:
+def _build_nps(current: ScoreSummary, tags: Any = html) -> Any:
     if current.enough:
         shown = current.nps_display or 0
         band = classify_band(shown)
-        nps_cell = [html.Span(str(shown), className=f"topic-nps-value band-{band}"),
-                    _build_bar(shown, band)]
+        nps_cell = [tags.Span(str(shown), className=f"topic-nps-value band-{band}"),
+                    _build_bar(shown, band, tags)]
     else:
-        nps_cell = [html.Span(NOT_AVAILABLE, className="topic-nps-value is-muted"),
-                    html.Span("few mentions", className="topic-nps-note")]
-    return html.Div(nps_cell, className="topic-cell topic-nps")
+        nps_cell = [tags.Span(NOT_AVAILABLE, className="topic-nps-value is-muted"),
+                    tags.Span("few mentions", className="topic-nps-note")]
+    return tags.Div(nps_cell, className="topic-cell topic-nps")
 
 
-def _build_delta(row: TopicRow) -> html.Div:
+def _build_delta(row: TopicRow, tags: Any = html) -> Any:
     change = describe_change(row.current, row.previous, row.change)
-    return html.Div([html.Span(change.arrow, className="delta-arrow") if change.arrow else None,
-                     html.Span(change.magnitude, className="delta-value"),
-                     html.Span(change.word, className="delta-word") if change.word else None],
+    return tags.Div([tags.Span(change.arrow, className="delta-arrow") if change.arrow else None,
+                     tags.Span(change.magnitude, className="delta-value"),
+                     tags.Span(change.word, className="delta-word") if change.word else None],
                     className=f"topic-cell topic-delta {change.css}", title=change.noise)
 
 
-def _build_name(topic: str, surface: str) -> html.Div | html.Button:
+def _build_name(topic: str, surface: str, tags: Any = html) -> Any:
     """The topic's name; in the manager a button that opens the comments behind it."""
     shown = clean_for_display(topic, TOPIC_CHARS)
     if surface == "wall":
-        return html.Div(shown, className="topic-cell topic-name")
-    return html.Button(shown, id={"type": TOPIC_OPEN, "topic": topic}, n_clicks=0,
+        return tags.Div(shown, className="topic-cell topic-name")
+    return tags.Button(shown, id={"type": TOPIC_OPEN, "topic": topic}, n_clicks=0,
                        className="topic-cell topic-name topic-open",
                        title=f"Show the comments that mention {shown}")
 
 
-def build_tone(row: TopicRow, surface: str) -> html.Div:
+def build_tone(row: TopicRow, surface: str, tags: Any = html) -> Any:
     """The tone cell: on the wall the dominant tone's share ("85% positive"), in the manager
     the mentions by tone ("31 positive · 6 negative"), both over a praise/neither/complaint
     bar; empty under MIN_TONED mentions of known tone. Words carry it, never colour alone."""
     if row.toned < MIN_TONED:
-        return html.Div(className="topic-cell topic-tone is-empty")
+        return tags.Div(className="topic-cell topic-tone is-empty")
     shares = [round(100 * n / row.toned) for n in (row.positive, row.neutral, row.negative)]
-    bar = html.Span(className="tone-bar", children=[
-        html.Span(className=f"tone-bar-part tone-{name}", style={"width": f"{share}%"})
+    bar = tags.Span(className="tone-bar", children=[
+        tags.Span(className=f"tone-bar-part tone-{name}", style={"width": f"{share}%"})
         for name, share in zip(("positive", "neutral", "negative"), shares, strict=True)
         if share])
     if surface == "wall":
@@ -140,17 +144,17 @@ def build_tone(row: TopicRow, surface: str) -> html.Div:
     unknown = row.mentions - row.toned
     title = (f"{row.positive} positive, {row.neutral} neither, {row.negative} negative"
              + (f"; {unknown} stored before tones were read" if unknown else ""))
-    return html.Div([html.Span(text, className=f"tone-text {css}"), bar],
+    return tags.Div([tags.Span(text, className=f"tone-text {css}"), bar],
                     className="topic-cell topic-tone", title=title)
 
 
-def _build_bar(nps: int, band: str) -> html.Span:
+def _build_bar(nps: int, band: str, tags: Any = html) -> Any:
     """A -100..100 track with a fill from the centre to the score."""
     half = min(abs(nps), 100) / 2
     left = 50 if nps >= 0 else 50 - half
-    return html.Span(className="nps-bar", children=[
-        html.Span(className="nps-bar-zero"),
-        html.Span(className=f"nps-bar-fill band-{band}",
+    return tags.Span(className="nps-bar", children=[
+        tags.Span(className="nps-bar-zero"),
+        tags.Span(className=f"nps-bar-fill band-{band}",
                   style={"left": f"{left:g}%", "width": f"{half:g}%"}),
     ])
 
@@ -161,6 +165,6 @@ def needs(view: View, ctx: PartContext) -> tuple:
             view.previous is None, ctx.surface)
 
 
-def build(view: View, ctx: PartContext) -> list[Component]:
-    """The registry's builder: the topic table, ``ctx.limit`` rows."""
-    return build_topics_panel(view, ctx.limit or len(view.topics), ctx.surface, ROWS)
+def build(view: View, ctx: PartContext) -> list[dict]:
+    """The registry's builder: the topic table, ``ctx.limit`` rows, in wire form."""
+    return build_topics_panel(view, ctx.limit or len(view.topics), ctx.surface, ROWS, TAGS)

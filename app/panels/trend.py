@@ -5,12 +5,14 @@ ordinary periods small quiet dots, and a period outside its control limits (a sp
 ``TrendPoint.special``) a large ringed dot with a legend entry of its own.
 
 Figures are plain dicts (plotly's ``go.Figure`` validation costs more than our per-update
-budget). Sizes are in "base pixels" for a 1080p wall; the page scales fonts, markers and
-margins to the viewport in the browser (``scale_figure`` in assets/nps_tv.js).
+budget) of lists, strings and finite numbers: the wire form as it is (``tests/test_wire.py``).
+Sizes are in "base pixels" for a 1080p wall; the page scales fonts, markers and margins to the
+viewport in the browser (``scale_figure`` in assets/nps_tv.js).
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import textwrap
@@ -278,11 +280,13 @@ def _to_local(moment: datetime, zone: ZoneInfo) -> datetime:
     return moment.astimezone(zone).replace(tzinfo=None)
 
 
+@functools.lru_cache(maxsize=1024)  # every screen's trend shows the same few events
 def _shorten(label: str) -> str:
     """The label as shown: one line, cleaned, cut to EVENT_LABEL_CHARS (not yet escaped)."""
     return clean_for_display(" ".join(label.split()), EVENT_LABEL_CHARS)
 
 
+@functools.lru_cache(maxsize=1024)
 def _hover_text(event: EventRow) -> str:
     """Label, kind and note as plain text, wrapped (plotly never wraps a hover box)."""
     text = f"{' '.join(event.label.split())} ({event.kind})"

@@ -1,0 +1,157 @@
+"""Panels built in wire form (``app.wire.TAGS``) are, byte for byte, the Dash components the
+same panels build, converted as Dash sends them (issue 13, item 3: the wire form is made
+directly instead of making components and converting them)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from dash import dcc, html
+
+from app.changes import Finding
+from app.panels import PartContext
+from app.panels.changes import build_changes_panel
+from app.panels.comments import build_comments_panel
+from app.panels.registry import PANELS
+from app.panels.score import build_follow_up_line, build_score_panel
+from app.panels.topics import build_topics_panel
+from app.panels.trend import build_trend_figure
+from app.part_cache import to_wire
+from app.poller import Poller
+from app.privacy import load_profanity
+from app.store.database import EventRow
+from app.views import ViewRequest, build_view
+from app.wire import TAGS, Plain, to_plain
+from tests.conftest import make_record
+
+WIRE_PANELS = [panel for panel in PANELS if panel.wire]
+FINDINGS = (Finding("overall", "", "NPS up 20 over 30 days (± 7.1)", "up", "good", 20.0),
+            Finding("complaints", "shit", "shit complaints doubled (22 → 45)", "up", "bad", -2))
+
+
+def dumped(value) -> str:
+    """The JSON as written, so the order of keys counts too."""
+    return json.dumps(value)
+
+
+def with_components(name: str, view, ctx: PartContext) -> list:
+    """What the registry's builder of ``name`` gives, made the component way (``dash.html``,
+    no memos) and converted as the part cache converts components."""
+    if name == "score":
+        built = build_score_panel(view, ctx.rest)
+        if ctx.follow_ups is not None:
+            built.append(build_follow_up_line(view, ctx.follow_ups))
+    elif name == "topics":
+        built = build_topics_panel(view, ctx.limit or len(view.topics), ctx.surface)
+    elif name == "comments":
+        built = build_comments_panel(view, datetime.now(UTC),
+                                     limit=ctx.limit or len(view.comments),
+                                     scroll=ctx.surface == "wall", fields=ctx.segment_fields,
+                                     profanity=ctx.profanity, editable=ctx.editable)
+    elif name == "trend":
+        built = build_trend_figure(view, ctx.theme, ctx.timezone)
+    else:
+        built = build_changes_panel(view, ctx.profanity)
+    return to_plain(built)
+
+
+def contexts(panel) -> list[PartContext]:
+    """The ways a panel is built: wall and manager, with and without the rest, follow-ups,
+    an admin's edit buttons, masked words."""
+    words = load_profanity()
+    return [panel.context(surface, "dark", "UTC", ("product", "region"), words, rest=rest,
+                          editable=editable, follow_ups=follow_ups)
+            for surface in ("wall", "manager") for rest in (True, False)
+            for editable, follow_ups in ((False, None), (True, (4, 2)), (False, (3, 3)))]
+
+
+def stored_views(store, settings) -> list:
+    """Views of a store across windows and filters, empty ones included, over two snapshots
+    (the second builds from the memos what the first left)."""
+    now = datetime.now(UTC)
+    requests = [ViewRequest(window=w, segments=s) for w in ("7d", "30d", "all")
+                for s in ((), (("product", ("p0",)),), (("product", ("p1", "p9")),),
+                          (("region", ("Nowhere",)),))]
+    requests.append(ViewRequest(window="range", start=(now - timedelta(days=9)).date(),
+                                end=now.date()))
+    poller = Poller(store, settings)
+    views = []
+    for k in range(2):
+        poller.poll()
+        views += [build_view(poller.snapshot, r, min_sample=5, tz="UTC", now=now)
+                  for r in requests]
+        store.upsert_responses([make_record(900 + k, 0, comment="Slow support, shit app",
+                                            product="p0", region="EMEA")])
+    return views
+
+
+@pytest.mark.parametrize("data", ["stored", "empty", "one response"])
+def test_every_wire_panel_is_its_components_byte_for_byte(sqlite_store, settings, data):
+    now = datetime.now(UTC)
+    if data == "stored":
+        sqlite_store.upsert_responses([make_record(
+            i, i % 11, when=now - timedelta(days=i % 40, hours=2),
+            comment=("Slow support" if i % 2 else "Great UI, \u00e9t\u00e9 \"ok\"")
+            if i % 3 else None, product=f"p{i % 4}", region=("EMEA", "APAC")[i % 2])
+            for i in range(300)])
+    elif data == "one response":
+        sqlite_store.upsert_responses([make_record(1, 3, comment="meh", product="p0")])
+    views = stored_views(sqlite_store, settings)
+    first = views[0]  # of the first snapshot, before the second's response
+    assert bool(first.topics and first.comments and first.current.enough) == (data == "stored")
+    assert (first.current.n == 0) == (data == "empty")
+    for view in views:
+        for panel in WIRE_PANELS:
+            for ctx in contexts(panel):
+                built = panel.build(view, ctx)
+                assert dumped(built) == dumped(with_components(panel.name, view, ctx)), (
+                    panel.name, view.request, ctx)
+                assert built == to_plain(built)  # no tuple, no NaN: kept as it is
+                plain, chars = to_wire(Plain(built))
+                assert plain is built and chars == len(dumped(built))
+
+
+def test_what_changed_and_scores_without_a_past_are_their_components_too():
+    from tests.test_panels import NOW, make_comment, make_view
+
+    events = [EventRow(1, NOW - timedelta(days=3), "Price <b>change</b> & more", "price", "n"),
+              EventRow(2, NOW - timedelta(days=3, hours=2), "Atlas 3.0 released", "launch",
+                       None), EventRow(3, NOW - timedelta(days=90), "Old", "outage", None)]
+    views = [make_view(changes=FINDINGS), make_view(changes=()),
+             make_view(events=events, goal=42.5), make_view(trend=()),
+             make_view(previous=None, window="all"), make_view((2, 1, 0)),
+             make_view(rest=(10, 40, 50), comments=[make_comment(i, i) for i in range(6)])]
+    views.append(dataclasses.replace(views[-1], request=ViewRequest(
+        window="30d", segments=(("product", ("Ledger",)),))))
+    for view in views:
+        for panel in WIRE_PANELS:
+            for ctx in contexts(panel):
+                built = panel.build(view, ctx)
+                assert dumped(built) == dumped(with_components(panel.name, view, ctx)), (
+                    panel.name, ctx)
+                assert built == to_plain(built)
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib: lib.Div("text", id="a", className="c", title="t", style={"width": "4%"},
+                        **{"data-band": "good", "aria-label": "NPS 4"}),
+    lambda lib: lib.Span(className="dot"),
+    lambda lib: lib.Div(className="row", children=[lib.Span("x"), None, "y"]),
+    lambda lib: lib.Button("Edit", id={"type": "edit", "id": 7}, n_clicks=0, title="t"),
+    lambda lib: lib.Ol([lib.Li("one")], id="list", **{"data-count": "1"}),
+])
+def test_a_tag_is_the_component_as_dash_sends_it(make):
+    assert dumped(make(TAGS)) == dumped(to_plain(make(html)))
+
+
+def test_a_tag_checks_its_props_as_the_component_does():
+    with pytest.raises(TypeError):
+        TAGS.Div("x", colour="red")
+    with pytest.raises(TypeError):
+        TAGS.Div("x", id=["not", "an", "id"])
+    assert TAGS.Div is TAGS.Div  # made once per component class
+    assert dumped(type(TAGS)(dcc).Markdown("**x**", id="m")) == dumped(
+        to_plain(dcc.Markdown("**x**", id="m")))
