@@ -33,6 +33,7 @@ from app.config import SHIPPED_TOPICS_FILE  # noqa: E402
 from app.tagging.features import Extractor  # noqa: E402
 from app.tagging.pseudo import (  # noqa: E402
     PSEUDO_NAME,
+    compact_row,
     fitted_to,
     read_pseudo,
     tune_digest,
@@ -194,8 +195,9 @@ def label(pool_path: Path, margin: float, cache: Path | None, out: Path) -> None
     per_fold, full = labelled[:-1], labelled[-1]
     for fold, labels in enumerate(per_fold):
         print(f"fold {fold}: {sum(x is not None for x in labels)} of {len(pool)} confident")
-    rows = [{"id": r["id"], "source": r["source"], "text": r["text"], "topics": full[i],
-             "folds": [f[i] for f in per_fold]} for i, r in enumerate(pool)
+    rows = [compact_row({"id": r["id"], "source": r["source"], "text": r["text"],
+                         "topics": full[i]}, [f[i] for f in per_fold])
+            for i, r in enumerate(pool)
             if full[i] is not None or any(f[i] is not None for f in per_fold)]
     meta = {"teacher": "all-MiniLM-L6-v2 sentence vectors (balanced logistic regression, C "
                        f"{TEACHER_VECTOR_C}) stacked on the bag-of-words recipe (C "

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.config import SHIPPED_TOPICS_FILE
-from app.tagging.pseudo import fitted_to, read_pseudo, tune_digest, write_pseudo
+from app.tagging.pseudo import compact_row, fitted_to, read_pseudo, tune_digest, write_pseudo
 from app.tagging.train import out_of_fold, train
 from app.topics import load_taxonomy
 
@@ -20,19 +20,22 @@ def _write(path: Path, ids: list[str], rows: list[dict]) -> None:
 def test_a_pseudo_label_file_round_trips_and_leaves_out_null_labels(tmp_path: Path) -> None:
     path = tmp_path / "pseudo.jsonl"
     _write(path, ["a", "b"], [
-        {"id": "p1", "source": "s", "text": "one", "topics": ["Pricing"], "folds": [None, []]},
-        {"id": "p2", "source": "s", "text": "two", "topics": None, "folds": [["Billing"], None]}])
+        compact_row({"id": "p1", "source": "s", "text": "one", "topics": ["Pricing"]}, [None, []]),
+        compact_row({"id": "p2", "source": "s", "text": "two", "topics": None},
+                    [["Billing"], None]),
+        compact_row({"id": "p3", "source": "s", "text": "three", "topics": []}, [[], []])])
     pseudo = read_pseudo(path)
-    assert pseudo.for_fold(None) == (["one"], [("Pricing",)])
-    assert pseudo.for_fold(0) == (["two"], [("Billing",)])
-    assert pseudo.for_fold(1) == (["one"], [()])
+    assert pseudo.for_fold(None) == (["one", "three"], [("Pricing",), ()])
+    assert pseudo.for_fold(0) == (["two", "three"], [("Billing",), ()])
+    assert pseudo.for_fold(1) == (["one", "three"], [(), ()])
+    assert "folds" not in path.read_text().splitlines()[3]  # agrees everywhere: not written
     assert read_pseudo(tmp_path / "absent.jsonl") is None
 
 
 def test_folds_made_on_other_tune_rows_fall_back_to_the_final_labels(tmp_path: Path) -> None:
     path = tmp_path / "pseudo.jsonl"
     _write(path, ["a", "b"], [
-        {"id": "p1", "source": "s", "text": "one", "topics": ["Pricing"], "folds": [None, []]}])
+        {"id": "p1", "source": "s", "text": "one", "topics": ["Pricing"], "folds": {"0": None}}])
     pseudo = read_pseudo(path)
     assert fitted_to(pseudo, ["a", "b"], 2) is pseudo
     stale = fitted_to(pseudo, ["a", "b", "c"], 2)
@@ -68,9 +71,9 @@ def test_training_with_pseudo_labels_weighs_them_in_the_final_fit(tmp_path: Path
     texts = ["the price is too high", "it crashes all the time", "great app"] * 6
     labels = [["Pricing"], ["Reliability"], []] * 6
     path = tmp_path / "pseudo.jsonl"
-    rows = [{"id": f"p{i}", "source": "s", "text": "zorblax is lovely", "topics": ["Pricing"],
-             "folds": [["Pricing"]] * 5} for i in range(20)]
-    _write(path, [], rows)
+    rows = [{"id": f"p{i}", "source": "s", "text": "zorblax is lovely", "topics": ["Pricing"]}
+            for i in range(20)]
+    write_pseudo(path, {"folds": 5}, rows)
     pseudo = read_pseudo(path)
     weights = {}
     for weight in (0.1, 1.0):

@@ -7,8 +7,9 @@ docstring and SOURCES.md). Its first line is ``{"meta": {...}}`` (how it was mad
 folds: ``folds``, ``seed`` and ``tune_ids_sha256``, the digest of the tune rows' ids in corpus
 order); every other line is one comment: ``id``, ``source``, ``text``, ``topics`` (the labels of
 the teacher fitted on every tune row, or null: not confident enough to train on) and ``folds``
-(per cross-validation fold k, the labels of a teacher fitted without fold k's tune rows, or
-null), so cross-validation in ``train.py`` stays honest: no scored row taught its teacher.
+(``{"k": labels or null}`` for each cross-validation fold k whose teacher, fitted without fold
+k's tune rows, labelled it otherwise; a fold not named agrees with ``topics``), so
+cross-validation in ``train.py`` stays honest: no scored row taught its teacher.
 Reading it needs no model and no package beyond the standard library.
 """
 
@@ -59,10 +60,24 @@ def read_pseudo(path: Path) -> PseudoLabels | None:
              if line.strip()]
     if not lines or "meta" not in lines[0]:
         raise ValueError(f"{path}: the first line must be {{\"meta\": ...}}")
-    rows = lines[1:]
+    rows, meta = lines[1:], dict(lines[0]["meta"])
+    folds = int(meta.get("folds", 0))
+
+    def fold_labels(row: dict[str, Any]) -> tuple[Label, ...]:
+        differ = row.get("folds") or {}
+        return tuple(_labels(differ[str(k)]) if str(k) in differ else _labels(row["topics"])
+                     for k in range(folds))
     return PseudoLabels(tuple(r["text"] for r in rows), tuple(_labels(r["topics"]) for r in rows),
-                        tuple(tuple(_labels(f) for f in r["folds"]) for r in rows),
-                        dict(lines[0]["meta"]))
+                        tuple(fold_labels(r) for r in rows), meta)
+
+
+def compact_row(row: dict[str, Any], fold_labels: Sequence[Label]) -> dict[str, Any]:
+    """``row`` (id, source, text, topics) with ``folds``: the folds whose labels differ."""
+    final = row["topics"]
+    differ = {str(k): None if label is None else list(label)
+              for k, label in enumerate(fold_labels)
+              if (None if label is None else list(label)) != final}
+    return {**row, "folds": differ} if differ else dict(row)
 
 
 def write_pseudo(path: Path, meta: dict[str, Any], rows: Sequence[dict[str, Any]]) -> int:
