@@ -6,7 +6,8 @@ and macro F1, for both taggers:
 
 - tune: the part the model is trained on. The new tagger's figures there are cross-validated
   (each comment scored by a model fitted without it, 5 folds, the thresholds chosen on the
-  same folds), so they are neither in-sample nor fully unbiased;
+  same folds; the pseudo-labelled comments of each fold come from a teacher fitted without
+  that fold, see app/tagging/pseudo.py), so they are neither in-sample nor fully unbiased;
 - heldout: never used for training or tuning; the shipped model as it is.
 
 Only aggregate figures are printed, never a comment. Then the tagging cost per comment (mean
@@ -30,10 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.config import SHIPPED_MODEL_FILE, SHIPPED_TOPICS_FILE  # noqa: E402
 from app.tagging.model import load_model  # noqa: E402
+from app.tagging.pseudo import PSEUDO_NAME, fitted_to, read_pseudo  # noqa: E402
 from app.tagging.scoring import micro_macro, score_topics  # noqa: E402
 from app.tagging.tagger import Tagger  # noqa: E402
 from app.tagging.text import warm_up  # noqa: E402
-from app.tagging.train import TARGETED_NAME, read_corpus, read_targeted, train  # noqa: E402
+from app.tagging.train import FOLDS, TARGETED_NAME, read_corpus, read_targeted, train  # noqa: E402
 from app.topics import load_taxonomy, tag_topics  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "topics" / "corpus.jsonl"
@@ -67,10 +69,13 @@ def print_table(title: str, truth: Labels, guesses: dict[str, Labels],
 def cross_validated(rows: list[dict], topics: Sequence[str]) -> list[list[str]]:
     """The new tagger's tags of the tune rows, each from a model fitted without that row."""
     targeted = read_targeted(CORPUS.with_name(TARGETED_NAME))
+    pseudo = read_pseudo(CORPUS.with_name(PSEUDO_NAME))
+    if pseudo is not None:
+        pseudo = fitted_to(pseudo, [r["id"] for r in rows], FOLDS)
     model, report = train([r["text"] for r in rows], [r["topics"] for r in rows],
                           load_taxonomy(SHIPPED_TOPICS_FILE),
                           targeted=([r["text"] for r in targeted],
-                                    [r["topics"] for r in targeted]))
+                                    [r["topics"] for r in targeted]), pseudo=pseudo)
     known = report["topics"]
     probabilities = report["probabilities"]
     return [[t for j, t in enumerate(known) if probabilities[i, j] >= model.thresholds[j]]

@@ -7,7 +7,8 @@ the held-out split. Only aggregate figures are printed, never a comment.
     python benchmarks/topic_candidates.py minilm --model-dir DIR   # sentence embeddings
     python benchmarks/topic_candidates.py static --model-dir DIR   # its static token vectors
 
-``lexical`` retrains the shipped recipe (app/tagging/train.py) with extra binary features.
+``lexical`` retrains the shipped recipe (app/tagging/train.py) with extra binary features,
+without the pseudo-labelled comments (those are scored by ``topic_distill.py cv``).
 ``stack`` fits, per topic, a logistic regression over the first stage's out-of-fold logits:
 of that topic alone (a recalibration, the fair baseline for the stacked variants), of every
 topic (co-occurrence), and with ``minilm`` also over an embedding model's logits (a per-topic

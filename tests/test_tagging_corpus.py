@@ -19,7 +19,7 @@ from app.topics import load_taxonomy
 CORPUS = Path(__file__).resolve().parent / "data" / "topics" / "corpus.jsonl"
 # Measured with benchmarks/bench_topics.py when the shipped model was last trained, less a
 # small margin; raise it when the tagger gets better.
-HELD_OUT_MICRO_F1_FLOOR = 0.70
+HELD_OUT_MICRO_F1_FLOOR = 0.72
 FIELDS = {"id", "source", "text", "topics", "split"}
 
 
@@ -115,11 +115,14 @@ def test_the_shipped_tagger_keeps_its_held_out_accuracy(rows: list[dict]) -> Non
 
 
 def test_the_shipped_model_was_trained_on_this_corpus_tune_split(rows: list[dict]) -> None:
+    from app.tagging.pseudo import read_pseudo
     from app.tagging.train import read_targeted
 
     meta = load_model(SHIPPED_MODEL_FILE).meta
     assert meta["trained_on"] == sum(row["split"] == "tune" for row in rows)
     assert meta["targeted"] == len(read_targeted(CORPUS.with_name("targeted.jsonl")))
+    pseudo = read_pseudo(CORPUS.with_name("pseudo.jsonl"))
+    assert meta.get("pseudo_labelled", 0) == (len(pseudo.for_fold(None)[0]) if pseudo else 0)
 
 
 def test_targeted_examples_are_training_only_and_new(rows: list[dict]) -> None:

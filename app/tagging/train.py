@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import numpy as np
 from app.config import SHIPPED_TOPICS_FILE
 from app.tagging.features import Extractor
 from app.tagging.model import LinearModel, save_model
+from app.tagging.pseudo import PSEUDO_NAME, PseudoLabels, fitted_to, read_pseudo
 from app.topics import Taxonomy, load_taxonomy
 
 SEED = 0
@@ -41,7 +42,9 @@ INTERCEPT_SCALING = 5.0  # liblinear penalises the intercept; a larger scaling f
 # raised cross-validated micro-F1 0.735 -> 0.738 and macro 0.699 -> 0.708 (the rare topics most).
 CLASS_WEIGHT: str | None = "balanced"
 TARGETED_NAME = "targeted.jsonl"
+PSEUDO_WEIGHT = 1.0  # of a pseudo-labelled comment against a hand-labelled one (see train)
 Labels = Sequence[Collection[str]]
+FoldExtra = Callable[[int], tuple[Sequence[Collection[str]], Labels, Sequence[float]]]
 
 
 def read_corpus(path: Path, split: str | None = "tune") -> list[dict[str, Any]]:
@@ -91,7 +94,8 @@ def feature_scale(feature: str) -> float:
     return RULE_SCALE if feature.startswith(("k:", "r:")) else 1.0
 
 
-def fit_topic(matrix, target: np.ndarray, c: float, extra: np.ndarray | None = None):
+def fit_topic(matrix, target: np.ndarray, c: float, extra: np.ndarray | None = None,
+              sample_weight: np.ndarray | None = None):
     """One logistic regression; its coefficients (the extra column's last) and intercept."""
     from scipy.sparse import hstack
     from sklearn.linear_model import LogisticRegression
@@ -102,7 +106,7 @@ def fit_topic(matrix, target: np.ndarray, c: float, extra: np.ndarray | None = N
         return np.zeros(matrix.shape[1]), (4.0 if target[0] else -4.0)
     fitted = LogisticRegression(C=c, solver="liblinear", random_state=SEED, max_iter=1000,
                                 intercept_scaling=INTERCEPT_SCALING, class_weight=CLASS_WEIGHT)
-    fitted.fit(matrix, target)
+    fitted.fit(matrix, target, sample_weight=sample_weight)
     return fitted.coef_[0], float(fitted.intercept_[0])
 
 
@@ -118,9 +122,10 @@ def nb_ratios(present, target: np.ndarray) -> np.ndarray:
 def fit_model(feature_sets: Sequence[Collection[str]], labels: Labels, topics: Sequence[str],
               c: float | Sequence[float], *, thresholds: Sequence[float] | None = None,
               prior: np.ndarray | None = None, meta: Mapping[str, Any] | None = None,
-              ) -> LinearModel:
+              row_weights: Sequence[float] | None = None) -> LinearModel:
     """Fit one regression per topic on ``feature_sets`` and export it as a ``LinearModel``;
-    ``c`` is one regularisation for every topic or one per topic."""
+    ``c`` is one regularisation for every topic or one per topic; ``row_weights`` (one per
+    comment, default 1) weigh each comment in the fit (pseudo-labelled ones count less)."""
     from scipy.sparse import diags
 
     cs = [float(c)] * len(topics) if isinstance(c, int | float) else [float(x) for x in c]
@@ -128,13 +133,15 @@ def fit_model(feature_sets: Sequence[Collection[str]], labels: Labels, topics: S
     vocabulary = build_vocabulary(feature_sets)
     matrix = to_matrix(feature_sets, vocabulary)
     present = (matrix > 0).astype(np.float64).tocsr()
+    sample_weight = None if row_weights is None else np.asarray(row_weights, dtype=np.float64)
     weights: dict[str, list[tuple[int, float]]] = {}
     intercepts, prior_weights = [], []
     for index, topic in enumerate(topics):
         target = np.array([topic in set(row) for row in labels], dtype=np.int8)
         ratios = nb_ratios(present, target)
         extra = None if prior is None else prior[:, index]
-        coef, intercept = fit_topic((matrix @ diags(ratios)).tocsr(), target, cs[index], extra)
+        coef, intercept = fit_topic((matrix @ diags(ratios)).tocsr(), target, cs[index], extra,
+                                    sample_weight)
         if prior is not None:
             prior_weights.append(float(coef[-1]))
             coef = coef[:-1]
@@ -149,19 +156,30 @@ def fit_model(feature_sets: Sequence[Collection[str]], labels: Labels, topics: S
                        None if prior is None else tuple(prior_weights), dict(meta or {}))
 
 
-def out_of_fold(feature_sets: Sequence[Collection[str]], labels: Labels, topics: Sequence[str],
-                c: float, extra: tuple[list, list] = ([], []), folds: int = FOLDS) -> np.ndarray:
-    """Cross-validated probabilities (rows x topics): each row scored by a model without it.
-
-    ``extra`` (feature sets, labels) joins every training fold and is never scored.
-    """
+def fold_splits(rows: int, folds: int = FOLDS) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (train, test) row indices of each cross-validation fold (fixed by ``SEED``); the
+    pseudo-labels' per-fold teachers (``pseudo.py``) were fitted on the same folds."""
     from sklearn.model_selection import KFold
 
+    splitter = KFold(n_splits=min(folds, rows), shuffle=True, random_state=SEED)
+    return list(splitter.split(np.arange(rows)))
+
+
+def out_of_fold(feature_sets: Sequence[Collection[str]], labels: Labels, topics: Sequence[str],
+                c: float, extra: tuple[list, list] = ([], []), folds: int = FOLDS,
+                fold_extra: FoldExtra | None = None) -> np.ndarray:
+    """Cross-validated probabilities (rows x topics): each row scored by a model without it.
+
+    ``extra`` (feature sets, labels) joins every training fold and is never scored;
+    ``fold_extra(k)`` (feature sets, labels, weights) joins fold ``k``'s training only.
+    """
     probabilities = np.zeros((len(feature_sets), len(topics)))
-    splitter = KFold(n_splits=min(folds, len(feature_sets)), shuffle=True, random_state=SEED)
-    for train, test in splitter.split(np.arange(len(feature_sets))):
-        model = fit_model([feature_sets[i] for i in train] + extra[0],
-                          [labels[i] for i in train] + extra[1], topics, c)
+    for fold, (train, test) in enumerate(fold_splits(len(feature_sets), folds)):
+        more, more_labels, more_weights = fold_extra(fold) if fold_extra else ([], [], [])
+        base = len(train) + len(extra[0])
+        model = fit_model([feature_sets[i] for i in train] + extra[0] + list(more),
+                          [labels[i] for i in train] + extra[1] + list(more_labels), topics, c,
+                          row_weights=[1.0] * base + list(more_weights) if more else None)
         for i in test:
             probabilities[i] = model.probabilities(feature_sets[i])
     return probabilities
@@ -231,13 +249,16 @@ def demo_examples() -> tuple[list[str], list[list[str]]]:
 def train(texts: Sequence[str], labels: Labels, taxonomy: Taxonomy,
           c_grid: Sequence[float] = C_GRID, with_demo: bool = True,
           targeted: tuple[Sequence[str], Labels] = ((), ()),
+          pseudo: PseudoLabels | None = None, pseudo_weight: float = PSEUDO_WEIGHT,
           ) -> tuple[LinearModel, dict[str, Any]]:
     """Choose each topic's C and threshold by cross-validation, then fit on everything;
     (model, report).
 
     The cross-validated figures score the corpus rows only; the demo's comments (when
     ``with_demo``) and the ``targeted`` examples (texts, labels: comments picked for a rare
-    topic, so not a random sample, never scored) join every training fold.
+    topic, so not a random sample, never scored) join every training fold. ``pseudo``
+    (teacher-labelled comments, see ``pseudo.py``) joins each fold with that fold's teacher's
+    labels and the final fit with the full teacher's, each weighing ``pseudo_weight``.
     """
     extractor = Extractor(taxonomy)
     feature_sets = [extractor.extract(text).features for text in texts]
@@ -246,20 +267,42 @@ def train(texts: Sequence[str], labels: Labels, taxonomy: Taxonomy,
     extra_labels = list(extra_labels) + [list(row) for row in targeted[1]]
     extra = ([extractor.extract(text).features for text in extra_texts], extra_labels)
     topics = model_topics(list(labels) + extra_labels, taxonomy)
+    fold_extra = None if pseudo is None else _pseudo_folds(pseudo, extractor, pseudo_weight)
     trials = {}
     for c in c_grid:
-        probabilities = out_of_fold(feature_sets, labels, topics, c, extra)
+        probabilities = out_of_fold(feature_sets, labels, topics, c, extra,
+                                    fold_extra=fold_extra)
         trials[c] = (best_thresholds(probabilities, labels, topics), probabilities)
     cs, thresholds, probabilities = per_topic_choice(trials, labels, topics)
     score = micro_f1(probabilities, thresholds, labels, topics)
     meta = {"trained_on": len(texts), "targeted": len(targeted[0]),
             "demo_comments": len(extra_texts) - len(targeted[0]), "C": cs,
             "cv_micro_f1": round(score, 4), "folds": FOLDS, "seed": SEED, "min_df": MIN_DF}
-    model = fit_model(list(feature_sets) + extra[0], list(labels) + extra_labels, topics, cs,
-                      thresholds=thresholds, meta=meta)
+    more, more_labels, more_weights = fold_extra(None) if fold_extra else ([], [], [])
+    if more:
+        meta.update(pseudo_labelled=len(more), pseudo_weight=pseudo_weight)
+    base = len(feature_sets) + len(extra[0])
+    model = fit_model(list(feature_sets) + extra[0] + more,
+                      list(labels) + extra_labels + more_labels, topics, cs,
+                      thresholds=thresholds, meta=meta,
+                      row_weights=[1.0] * base + more_weights if more else None)
     single = {c: micro_f1(p, t, labels, topics) for c, (t, p) in trials.items()}
     return model, {"C": cs, "cv_micro_f1": score, "probabilities": probabilities,
                    "topics": topics, "trials": single}
+
+
+def _pseudo_folds(pseudo: PseudoLabels, extractor: Extractor, weight: float):
+    """``fold_extra`` for ``out_of_fold``: fold k's (None: the final fit's) pseudo-labelled
+    feature sets, labels and weights; each text's features are extracted once."""
+    cache: dict[str, frozenset[str]] = {}
+
+    def rows(fold: int | None) -> tuple[list, list, list]:
+        texts, labels = pseudo.for_fold(fold)
+        for text in texts:
+            if text not in cache:
+                cache[text] = extractor.extract(text).features
+        return [cache[t] for t in texts], [list(label) for label in labels], [weight] * len(texts)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -276,17 +319,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--c", type=float, nargs="+", default=list(C_GRID),
                         help="regularisation values each topic chooses from by "
                              "cross-validation (default: %(default)s)")
+    parser.add_argument("--pseudo", type=Path, default=None,
+                        help="teacher-labelled comments (default: pseudo.jsonl beside the "
+                             "corpus, when there is one; see app/tagging/pseudo.py)")
+    parser.add_argument("--no-pseudo", action="store_true", help="train without them")
     args = parser.parse_args(argv)
     rows = read_corpus(args.corpus, "tune")
     targeted = read_targeted(args.targeted or args.corpus.with_name(TARGETED_NAME))
+    pseudo = None if args.no_pseudo else read_pseudo(
+        args.pseudo or args.corpus.with_name(PSEUDO_NAME))
+    if pseudo is not None:
+        pseudo = fitted_to(pseudo, [r["id"] for r in rows], FOLDS)
+        if pseudo.meta.get("folds_stale"):
+            print("the pseudo-labels' folds were made on other tune rows: every fold uses the "
+                  "final teacher's labels, so the cross-validated figures are optimistic")
     model, report = train([r["text"] for r in rows], [r["topics"] for r in rows],
                           load_taxonomy(args.topics), c_grid=args.c,
                           targeted=([r["text"] for r in targeted],
-                                    [r["topics"] for r in targeted]))
+                                    [r["topics"] for r in targeted]), pseudo=pseudo)
     size = save_model(model, args.out)
     trials = ", ".join(f"C={c}: {f:.3f}" for c, f in report["trials"].items())
     chosen = ", ".join(f"{t} {c}" for t, c in zip(report["topics"], report["C"], strict=True))
-    print(f"{len(rows)} tune comments and {len(targeted)} targeted ones; cross-validated "
+    print(f"{len(rows)} tune comments, {len(targeted)} targeted ones and "
+          f"{model.meta.get('pseudo_labelled', 0)} pseudo-labelled ones; cross-validated "
           f"micro-F1 with one C for all: {trials}; with each topic's own C "
           f"({chosen}): {report['cv_micro_f1']:.3f}")
     print(f"wrote {args.out} ({size / 1024:.0f} KiB, {len(model.weights)} features, "
