@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,11 +14,30 @@ from app import ask_stream
 from app.access import COOKIE
 from app.ask_stream import ADOPT_KEY, HEARTBEAT_SECONDS, STREAM_PATH, StreamHub
 from app.services import get_services
+from tests.conftest import make_record
 from tests.test_access import make_link
 from tests.test_ask import TICK, add_response
-from tests.test_ask import wall_app as wall_app  # noqa: F401 - the fixture
 
 STREAM = STREAM_PATH + "?dwell=10"
+
+
+@pytest.fixture
+def make_app(make_app):
+    """Apps with streams on (NPS_TV_ASK_STREAM) unless told otherwise."""
+    return lambda store=None, **changes: make_app(store=store, **{"ask_stream": True, **changes})
+
+
+@pytest.fixture
+def wall_app(make_app, sqlite_store):
+    """An open app with streams on, on a store with a few days of responses, polled once."""
+    now = datetime.now(UTC)
+    sqlite_store.upsert_responses([
+        make_record(i, [10, 9, 3, 7][i % 4], when=now - timedelta(days=i % 5, hours=1),
+                    comment="Quick support" if i % 3 == 0 else None, product="Ledger")
+        for i in range(40)])
+    dash_app = make_app(store=sqlite_store)
+    get_services(dash_app).poller.poll()
+    return dash_app
 
 
 def events_of(data: bytes) -> list[dict]:
@@ -162,7 +181,6 @@ def test_the_hub_sends_each_stream_its_change_and_drops_ended_ones(make_app, sql
 
 
 def make_record_now():
-    from tests.conftest import make_record
     return make_record(5000, 10, when=datetime.now(UTC), comment="Pushed at once")
 
 

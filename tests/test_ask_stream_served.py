@@ -32,7 +32,8 @@ def start_serving(tmp: Path) -> tuple[subprocess.Popen, int]:
            if not k.startswith("NPS_TV_") and k != "DATABASE_URL"}
     env.update(NPS_TV_DATA_DIR=str(tmp / "data"), NPS_TV_TOPICS_FILE=str(TOPICS_FILE),
                NPS_TV_ACCESS="open", NPS_TV_INGEST_TOKEN=INGEST_TOKEN,
-               NPS_TV_POLL_SECONDS=str(POLL_SECONDS), NPS_TV_BUILD_ID="stream-test")
+               NPS_TV_POLL_SECONDS=str(POLL_SECONDS), NPS_TV_BUILD_ID="stream-test",
+               NPS_TV_ASK_STREAM="true")
     log = tmp / "serve.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--host", "127.0.0.1",
