@@ -22,20 +22,20 @@ STREAM = STREAM_PATH + "?dwell=10"
 
 
 @pytest.fixture
-def make_app(make_app):
-    """Apps with streams on (NPS_TV_ASK_STREAM) unless told otherwise."""
+def make_stream_app(make_app):
+    """``make_app`` with streams on (NPS_TV_ASK_STREAM) unless told otherwise."""
     return lambda store=None, **changes: make_app(store=store, **{"ask_stream": True, **changes})
 
 
 @pytest.fixture
-def wall_app(make_app, sqlite_store):
+def wall_app(make_stream_app, sqlite_store):
     """An open app with streams on, on a store with a few days of responses, polled once."""
     now = datetime.now(UTC)
     sqlite_store.upsert_responses([
         make_record(i, [10, 9, 3, 7][i % 4], when=now - timedelta(days=i % 5, hours=1),
                     comment="Quick support" if i % 3 == 0 else None, product="Ledger")
         for i in range(40)])
-    dash_app = make_app(store=sqlite_store)
+    dash_app = make_stream_app(store=sqlite_store)
     get_services(dash_app).poller.poll()
     return dash_app
 
@@ -87,8 +87,8 @@ def test_events_come_on_a_change_or_a_heartbeat_only(wall_app):
     assert events_of(data)[0]["stamp"] == changed["stamp"]
 
 
-def test_the_stream_is_gated_and_scoped_like_the_tick(make_app, sqlite_store):
-    dash_app = make_app(store=sqlite_store, access="links")
+def test_the_stream_is_gated_and_scoped_like_the_tick(make_stream_app, sqlite_store):
+    dash_app = make_stream_app(store=sqlite_store, access="links")
     client = dash_app.server.test_client()
     refused, watch = open_stream(client)
     assert refused.status_code == 401 and refused.headers["X-NPS-TV-Link"] == "missing"
@@ -102,8 +102,8 @@ def test_the_stream_is_gated_and_scoped_like_the_tick(make_app, sqlite_store):
     assert allowed.status_code == 200 and watch.link is not None and watch.token == token
 
 
-def test_a_revoked_link_ends_the_stream_saying_so(make_app, sqlite_store):
-    dash_app = make_app(store=sqlite_store, access="links")
+def test_a_revoked_link_ends_the_stream_saying_so(make_stream_app, sqlite_store):
+    dash_app = make_stream_app(store=sqlite_store, access="links")
     row, token = make_link(dash_app)
     client = dash_app.server.test_client()
     client.set_cookie(COOKIE, token)
@@ -118,8 +118,8 @@ def test_a_revoked_link_ends_the_stream_saying_so(make_app, sqlite_store):
 
 
 def test_an_edited_link_ends_the_stream_so_the_page_reconnects_through_the_gate(
-        make_app, sqlite_store):
-    dash_app = make_app(store=sqlite_store, access="links")
+        make_stream_app, sqlite_store):
+    dash_app = make_stream_app(store=sqlite_store, access="links")
     row, token = make_link(dash_app, screen="panels=score")
     client = dash_app.server.test_client()
     client.set_cookie(COOKIE, token)
@@ -133,10 +133,10 @@ def test_an_edited_link_ends_the_stream_so_the_page_reconnects_through_the_gate(
 
 
 def test_without_a_server_that_keeps_streams_or_with_streams_off_it_answers_204(
-        wall_app, make_app, sqlite_store):
+        wall_app, make_stream_app, sqlite_store):
     client = wall_app.server.test_client()
     assert client.get(STREAM).status_code == 204  # gunicorn's plain gthread: a thread each
-    off = make_app(store=sqlite_store, ask_stream=False).server.test_client()
+    off = make_stream_app(store=sqlite_store, ask_stream=False).server.test_client()
     response, watch = open_stream(off)
     assert response.status_code == 204 and watch is None
     full, watch = open_stream(client, room=False)  # the worker keeps as many as it may
@@ -154,8 +154,8 @@ def test_a_worker_keeps_at_most_half_its_connections_as_streams():
     assert wsgi.MAX_STREAMS * 2 <= wsgi.WORKER_CONNECTIONS
 
 
-def test_the_hub_sends_each_stream_its_change_and_drops_ended_ones(make_app, sqlite_store):
-    dash_app = make_app(store=sqlite_store, access="links")
+def test_the_hub_sends_each_stream_its_change_and_drops_ended_ones(make_stream_app, sqlite_store):
+    dash_app = make_stream_app(store=sqlite_store, access="links")
     services = get_services(dash_app)
     row, token = make_link(dash_app)
     client = dash_app.server.test_client()
@@ -184,10 +184,10 @@ def make_record_now():
     return make_record(5000, 10, when=datetime.now(UTC), comment="Pushed at once")
 
 
-def test_the_development_server_stream_stops_when_its_link_is_revoked(make_app, sqlite_store,
+def test_the_development_server_stream_stops_when_its_link_is_revoked(make_stream_app, sqlite_store,
                                                                       monkeypatch):
     monkeypatch.setattr(ask_stream, "ROUND_SECONDS", 0.02)
-    dash_app = make_app(store=sqlite_store, access="links")
+    dash_app = make_stream_app(store=sqlite_store, access="links")
     row, token = make_link(dash_app)
     client = dash_app.server.test_client()
     client.set_cookie(COOKIE, token)
