@@ -139,6 +139,9 @@ def check_topics(topics: Any, known: Sequence[str]) -> list[str]:
 
 # Short comments repeat ("Great service", "Too expensive"): their key is remembered per tagger,
 # so an import or a re-delivery tags each distinct one once. Bounded: about 4 MB at most.
+# Topic keys of uncorrected comments and the tagger that made them: taken only while that
+# tagger is still the store's.
+KnownKeys = tuple[Callable | None, Mapping[str, str]]
 MEMO_ENTRIES = 8192
 MEMO_MAX_CHARS = 500
 
@@ -165,14 +168,16 @@ class TopicMethods:
         order = self.topic_names or tuple(tagged)
         return [t for t in order if t in wanted]
 
-    def topic_key_for(self, comment: str | None,
-                      corrections: Corrections | None = None) -> str:
+    def topic_key_for(self, comment: str | None, corrections: Corrections | None = None,
+                      ahead: KnownKeys | None = None) -> str:
         """The stored topic-set key of a response: its topics (``topics_for``) with the tone
-        of each mention (``app.tone``). Ingest, corrections and retag all write this."""
+        of each mention (``app.tone``). Ingest, corrections and retag all write this.
+
+        ``ahead``: keys this write tagged before taking its locks (``tag_ahead``)."""
         if not corrections and comment:
-            known = self.__dict__.get("_known_keys")
-            if known is not None and known[0] is self.tagger and comment in known[1]:
-                return known[1][comment]
+            for known in (ahead, self.__dict__.get("_known_keys")):
+                if known is not None and known[0] is self.tagger and comment in known[1]:
+                    return known[1][comment]
         if corrections or not comment or len(comment) > MEMO_MAX_CHARS:
             return topic_key(comment, self.topics_for(comment, corrections), self.tagger)
         memo = self.__dict__.get("_key_memo")
@@ -187,6 +192,14 @@ class TopicMethods:
                 keys.clear()
             keys[comment] = key
         return key
+
+    def tag_ahead(self, comments: Iterable[str | None]) -> KnownKeys:
+        """The topic keys of ``comments`` as if uncorrected, for ``topic_key_for(ahead=)``.
+
+        A write tags before it takes its write slot and locks, so other writers do not wait
+        on its tagging; a comment found corrected inside the write is tagged again there."""
+        tagger = self.tagger
+        return tagger, {c: self.topic_key_for(c) for c in set(comments) if c}
 
     def know_topic_keys(self, keys: Mapping[str, str], tagger: Callable | None) -> None:
         """Keys of uncorrected comments computed elsewhere with ``tagger`` (an import's

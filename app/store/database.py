@@ -29,8 +29,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from app.store import bulk, polling, reading, search
-from app.store.corrections import Corrections, TopicMethods
+from app.store import bulk, polling, reading, search, writes
+from app.store.corrections import Corrections, KnownKeys, TopicMethods
 from app.store.errors import StoreUnavailable, is_store_failure, translated, unavailable
 from app.store.models import Event, Response, SegmentSet, TopicSet
 from app.store.polling import ChangedRows, to_naive_utc  # noqa: F401 - re-exported
@@ -64,6 +64,8 @@ class Store(TopicMethods):
             prepare_sqlite_file(self.engine.url.database)
             event.listen(self.engine, "connect", sqlite_pragmas)
             event.listen(self.engine, "checkin", restore_busy_timeout)
+        event.listen(self.engine, "after_cursor_execute", writes.statement_finished)
+        event.listen(self.engine, "checkin", writes.checked_in)
         self._write_lock = threading.Lock()
         self.writes = WriteGate()
         self._set_cache: dict[str, dict[str, int]] = {}
@@ -148,12 +150,15 @@ class Store(TopicMethods):
         if not records:
             return UpsertResult(0, 0, 0)
         learned: dict[str, dict[str, int]] = {}
+        # Tagging is most of a write's time and needs no lock: done before the write takes
+        # its slot and the database's write lock, which every other writer then waits on.
+        ahead = self.tag_ahead(r.comment for r in records)
         with self._writing(serialised=True) as conn:
             self._take_write_locks(conn)
             # Stamped once the locks are held: a writer that waited for them must not commit
             # an updated_at older than the poller's watermark minus its overlap.
             now = now or datetime.now(UTC)
-            result = self._upsert_batch(conn, records, now, learned)
+            result = self._upsert_batch(conn, records, now, learned, ahead)
         for name, ids in learned.items():  # only ids that were committed
             self._set_cache.setdefault(name, {}).update(ids)
         return result
@@ -199,14 +204,17 @@ class Store(TopicMethods):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     def _upsert_batch(self, conn, records: Sequence[ResponseRecord], now: datetime,
-                      learned: dict[str, dict[str, int]]) -> UpsertResult:
-        """One batch on ``conn`` inside the caller's transaction; new set ids go to ``learned``."""
+                      learned: dict[str, dict[str, int]],
+                      ahead: KnownKeys | None = None) -> UpsertResult:
+        """One batch on ``conn`` inside the caller's transaction; new set ids go to ``learned``.
+
+        ``ahead``: topic keys tagged before the write (``tag_ahead``)."""
         by_key = {(r.source, r.external_id): r for r in records}  # last one wins
         keys = list(by_key)
         keep_time = [by_key[key].created_at is None for key in keys]
         dialect_insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
         fixes = self.corrections_by_key(conn, keys)  # an admin's topics win over the tagger
-        rows = [self._row(by_key[key], now, fixes.get(key)) for key in keys]
+        rows = [self._row(by_key[key], now, fixes.get(key), ahead) for key in keys]
         # Ids learned by an earlier batch are not cached yet (uncommitted): looked up again.
         for name, ids in self._resolve_sets(conn, rows).items():
             learned.setdefault(name, {}).update(ids)
@@ -218,8 +226,8 @@ class Store(TopicMethods):
         updated = len(touched)
         return UpsertResult(inserted, updated, len(rows) - inserted - updated)
 
-    def _row(self, record: ResponseRecord, now: datetime,
-             corrections: Corrections | None = None) -> dict[str, Any]:
+    def _row(self, record: ResponseRecord, now: datetime, corrections: Corrections | None = None,
+             ahead: KnownKeys | None = None) -> dict[str, Any]:
         return {
             "source": record.source,
             "external_id": record.external_id,
@@ -229,7 +237,7 @@ class Store(TopicMethods):
             "created_at": record.created_at or now,
             "updated_at": now,
             "segment_set_id": canonical_segments(record.segments),  # resolved to an id later
-            "topic_set_id": self.topic_key_for(record.comment, corrections),
+            "topic_set_id": self.topic_key_for(record.comment, corrections, ahead),
             "excluded": bool(record.excluded),
             "source_updated_at": record.source_updated_at,
         }

@@ -18,10 +18,13 @@ from app.store.sqlite import SHORTENED
 
 MIN_WAIT = 0.05  # seconds: a write that got its slot late still tries once, briefly
 STATEMENT_FACTOR = 2  # a write statement may run this many write timeouts before it is cut
-STALL_SECONDS = 0.5  # no write slot freed or taken for this long (at least): the store is stuck
+# No write slot freed or taken, and no statement of a write finished, for this long (at least):
+# the store is stuck.
+STALL_SECONDS = 0.5
 STALL_FACTOR = 3  # ... or for this many typical writes, when writes are slow (a busy server)
 TYPICAL_DECAY = 0.95  # per successful write, how slowly a slow write is forgotten
 SLOT_POLL = 0.05  # seconds between a waiting write's looks at the slots
+WRITING = "nps_tv.writing"  # in a connection's info while it runs a gated write
 
 
 class WriteGate:
@@ -84,7 +87,12 @@ class WriteGate:
                 "WriteTimeout", f"the previous write still ran after {self.timeout:g} s"))
 
     def limit(self, conn, dialect: str, deadline: float) -> None:
-        """Make the database give up waiting for locks at the deadline (inside the write)."""
+        """Make the database give up waiting for locks at the deadline (inside the write).
+
+        Also marks ``conn`` as writing until the pool takes it back: each statement it
+        finishes shows the store is moving (``statement_finished``), so a long healthy write
+        on a slow machine is not mistaken for a stuck store by the writes waiting for a slot."""
+        conn.info[WRITING] = True
         wait_ms = int(remaining(deadline) * 1000)
         if dialect == "sqlite":
             # Before BEGIN IMMEDIATE: how long SQLite retries a locked file before "locked".
@@ -119,6 +127,17 @@ class WriteGate:
         with self._count_lock:
             self.failures = 0
             self.last_error = None
+
+
+def checked_in(_dbapi_connection, record) -> None:
+    """Pool checkin: the gated write on this connection, if any, has ended."""
+    record.info.pop(WRITING, None)
+
+
+def statement_finished(conn, *_event_args) -> None:
+    """SQLAlchemy ``after_cursor_execute``: a gated write's statement finished."""
+    if conn.info.get(WRITING):
+        WriteGate.moved_at = time.monotonic()
 
 
 def remaining(deadline: float) -> float:
