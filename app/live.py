@@ -16,6 +16,7 @@ from dash import no_update
 from app.live_status import build_status
 from app.parts import build_parts
 from app.screen import ScreenConfig
+from app.stamps import STAMP, screen_stamp
 from app.views import today_in
 
 if TYPE_CHECKING:
@@ -34,13 +35,20 @@ class Update:
     status: dict
 
 
+# The stamp the page was last told (its tick, asked or pushed), sent with its poll: the tick
+# and the poll may reach different workers or instances (assets/nps_tv.js adds it).
+TOLD_HEADER = "X-NPS-TV-Stamp"
+
+
 def compute_update(services: Services, screen: ScreenConfig, state: Mapping | None,
-                   names: tuple[str, ...], patch: bool = False) -> Update:
+                   names: tuple[str, ...], patch: bool = False,
+                   told: str | None = None) -> Update:
     """The live update of one screen: ``no_update`` for every part the client already has;
     with ``patch``, a Dash ``Patch`` from the part it has to the new one where that is
-    smaller (``app.part_patch``)."""
-    status = build_status(services)
+    smaller (``app.part_patch``). ``told``: the stamp the page was told (``catch_up``)."""
     today = today_in(services.settings.timezone)
+    catch_up(services, screen, today, told)
+    status = build_status(services)
     snapshot, mark = services.poller.current()
     services.screens.note(screen, names)
     if has_newest(snapshot, mark, today, screen, state):
@@ -48,6 +56,20 @@ def compute_update(services: Services, screen: ScreenConfig, state: Mapping | No
     token, sent, hashes = changed_parts(services, snapshot, screen, names, today,
                                        known_hashes(state), patch)
     return Update(sent, new_state(token, screen, mark, hashes), status)
+
+
+def catch_up(services: Services, screen: ScreenConfig, today: date, told: str | None) -> None:
+    """Read the store first when the page was told a stamp this process does not have.
+
+    A page is told of a change by one worker (its tick or stream) and polls for the parts,
+    and the poll may reach a worker or instance that has not polled since: it would answer
+    "nothing new", and a page told once (the stream) would show old data until the next
+    change. Here that worker polls at once (``Poller.catch_up``: shared and rate-limited,
+    so a made-up stamp costs little) and answers from what the page was told of.
+    """
+    if told and STAMP.fullmatch(told) and told != screen_stamp(services, screen.data_key,
+                                                                  today):
+        services.poller.catch_up()
 
 
 def has_newest(snapshot: Snapshot, mark: tuple[int, int], today: date, screen: ScreenConfig,

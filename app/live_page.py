@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html, no_update
 from dash.dependencies import DashDependency
+from flask import has_request_context, request
 
 from app import live, live_status
 from app.dash_guard import client_state
@@ -171,8 +172,9 @@ def run_poll(page: LivePage, services: Services, screen: ScreenConfig, state: An
     """One poll of a page: every part output (``no_update`` when unchanged), ``extra``'s
     outputs, then the client state and the status."""
     require_surface(page.surface)
+    told = request.headers.get(live.TOLD_HEADER) if has_request_context() else None
     update = live.compute_update(services, screen, client_state(state), page.part_names(screen),
-                                 patch=page.asks)
+                                 patch=page.asks, told=told)
     sent = [update.parts.get(p.part_name(page.surface), no_update) for p in page.parts()]
     return [*sent, *extra(update), update.state, report_screen(services, update.status)]
 

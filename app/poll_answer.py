@@ -85,8 +85,9 @@ def answer(services: Services, page: LivePage, config: Any, state: Any) -> bytes
     screen = live_page.screen_for(services, client_query(config))
     state = client_state(state)
     names = page.part_names(screen)
-    status = build_status(services)
     today = today_in(services.settings.timezone)
+    live.catch_up(services, screen, today, request.headers.get(live.TOLD_HEADER))
+    status = build_status(services)
     snapshot, mark = services.poller.current()
     services.screens.note(screen, names)
     body = b""

@@ -30,6 +30,9 @@ from app.views import View, ViewRequest
 
 log = logging.getLogger(__name__)
 
+CATCH_UP_WAIT = 1.0  # seconds a poll request waits for a catch-up poll at most
+CATCH_UP_GAP = 0.2  # seconds between catch-up polls at least (each process)
+
 
 def empty_snapshot(topic_names: tuple[str, ...] = ()) -> Snapshot:
     """The snapshot viewers see before the first poll finishes."""
@@ -59,6 +62,8 @@ class Poller:
         self._current: tuple[Snapshot, tuple[int, int]] = (
             empty_snapshot(tuple(topic_names)), (0, 0))
         self._lock = threading.Lock()
+        self._began = -1e9  # monotonic start of the last poll (``catch_up``)
+        self._caught_up_at = -1e9  # monotonic start of the last catch-up poll
         self._loaded = False
         self._events: tuple = ()
         self._follow_ups: tuple | None = None  # FollowUps.mark() at the last poll
@@ -99,27 +104,67 @@ class Poller:
     def poll(self) -> bool:
         """Fold in changed rows and events; publish and return True if anything changed."""
         with self._lock:
-            started = time.perf_counter()
-            try:
-                changed = self._poll()
-            except Exception as exc:  # the job must survive a database outage
-                # Only the class name is shown (/health, the wall): driver messages can name
-                # hosts, users and SQL. The log gets one line: no SQL, no traceback.
-                self.last_error = error_class(exc)
-                self.consecutive_failures += 1
-                log.warning("poll failed: %s: %s", self.last_error, first_line(exc))
-                return False
-            self.last_error = None
-            self.consecutive_failures = 0
-            self.last_success = datetime.now(UTC)
-            self.last_poll_seconds = time.perf_counter() - started
-        if changed:
-            for listener in self.on_publish:
-                try:
-                    listener()
-                except Exception:  # a listener's bug must not stop the polling
-                    log.exception("publish listener failed")
+            changed = self._guarded_poll()
+        self._publish(changed)
         return changed
+
+    def catch_up(self) -> bool:
+        """Poll now, for a screen told of data this process may not have read yet (its poll
+        reached here, the tick that told it another worker or instance: ``app.live``).
+
+        Waits for a poll that begins after this call, at most ``CATCH_UP_WAIT`` seconds: one
+        already running may have begun before the data was committed. Callers that arrive
+        together share one poll, and catch-up polls run at most one per ``CATCH_UP_GAP``, so
+        a page (or anyone) naming stamps that never match costs a few reads a second.
+        """
+        asked = time.monotonic()
+        deadline = asked + CATCH_UP_WAIT
+        while self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            try:
+                if self._began >= asked:  # began after the ask: it read what was told
+                    return False
+                wait = self._caught_up_at + CATCH_UP_GAP - time.monotonic()
+                if wait <= 0:
+                    self._caught_up_at = time.monotonic()
+                    changed = self._guarded_poll()
+                    break
+            finally:
+                self._lock.release()
+            if time.monotonic() + wait > deadline:
+                return False
+            time.sleep(wait)
+        else:
+            return False
+        self._publish(changed)
+        return changed
+
+    def _guarded_poll(self) -> bool:
+        """One poll, under ``_lock``: errors are counted and logged, never raised."""
+        self._began = time.monotonic()
+        started = time.perf_counter()
+        try:
+            changed = self._poll()
+        except Exception as exc:  # the job must survive a database outage
+            # Only the class name is shown (/health, the wall): driver messages can name
+            # hosts, users and SQL. The log gets one line: no SQL, no traceback.
+            self.last_error = error_class(exc)
+            self.consecutive_failures += 1
+            log.warning("poll failed: %s: %s", self.last_error, first_line(exc))
+            return False
+        self.last_error = None
+        self.consecutive_failures = 0
+        self.last_success = datetime.now(UTC)
+        self.last_poll_seconds = time.perf_counter() - started
+        return changed
+
+    def _publish(self, changed: bool) -> None:
+        if not changed:
+            return
+        for listener in self.on_publish:
+            try:
+                listener()
+            except Exception:  # a listener's bug must not stop the polling
+                log.exception("publish listener failed")
 
     def _poll(self) -> bool:
         rollup = self.rollup

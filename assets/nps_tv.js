@@ -29,10 +29,25 @@
   var LINK_MESSAGES = { revoked: "This link was revoked", expired: "This link expired",
     unknown: "This link is not valid", missing: "No access: open a share link",
     scope: "This link does not show that: open it again from its share URL" };
+  // The wall's poll names the stamp its tick told (X-NPS-TV-Stamp): the tick and the poll may
+  // reach different workers or instances, and one that has not read that data yet reads the
+  // store before answering (app/live.py, catch_up) instead of answering "nothing new".
+  function withStamp(input, init) {
+    var stamp = window.npsAsk && window.npsAsk.stamp;
+    if (!stamp || !/_dash-update-component/.test(String((input && input.url) || input))) {
+      return init;
+    }
+    var out = {};
+    Object.keys(init || {}).forEach(function (k) { out[k] = init[k]; });
+    var headers = new Headers((init && init.headers) || {});
+    headers.set("X-NPS-TV-Stamp", stamp);
+    out.headers = headers;
+    return out;
+  }
   if (window.fetch) {
     var realFetch = window.fetch.bind(window);
     window.fetch = function (input, init) {
-      return realFetch(input, init).then(function (r) {
+      return realFetch(input, withStamp(input, init)).then(function (r) {
         var reason = r.headers.get("X-NPS-TV-Link");
         if ((r.status === 401 || r.status === 403) && reason) {
           access.refused = LINK_MESSAGES[reason] ? reason : "unknown";

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from dash import Patch, no_update
 
-from app import ask, tv
+from app import stamps, tv
 from app.config import Settings
 from app.panels.score import SCORE_FOLLOW_UPS, describe_follow_ups
 from app.part_patch import to_json
@@ -50,7 +50,7 @@ def tick_stamp(services, query) -> str:
     """The stamp the wall's ask (GET /api/v1/tick) answers for ``query`` now."""
     poller = services.poller
     screen = parse_screen(query, services.settings)
-    return ask.stamper(services).stamp(poller.snapshot, today_in(services.settings.timezone),
+    return stamps.stamper(services).stamp(poller.snapshot, today_in(services.settings.timezone),
                                        screen.data_key, poller.follow_ups_mark)
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from selenium.webdriver.common.by import By
 
+from app import live
 from app.services import get_services
 from tests.browser.conftest import serve_wall
 from tests.browser.test_display_safety import wait_until
@@ -98,6 +99,26 @@ def test_a_new_response_shows_within_the_poll_plus_two_seconds_as_a_patch(wall):
         "return Array.from(document.querySelectorAll('#tv-panel-comments .comment-card'))"
         ".map(function (c) { return c.getAttribute('data-id'); });")
     assert cards == fresh
+
+
+def test_the_poll_names_the_stamp_the_page_was_told(wall, monkeypatch):
+    """The tick and the poll may reach different workers: the poll says which stamp the page
+    was told, so one that has not read that data yet reads it first (tests/test_catch_up.py)."""
+    dash_duo, dash_app = wall
+    told: list[str | None] = []
+    real = live.catch_up
+
+    def recording(services, screen, today, stamp):
+        told.append(stamp)
+        return real(services, screen, today, stamp)
+    monkeypatch.setattr(live, "catch_up", recording)
+    dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score,comments&dwell=600")
+    wait_for_text(dash_duo, "#score-value", "50", timeout=10)
+    get_services(dash_app).store.upsert_responses([make_record(
+        2000, 0, when=datetime.now(UTC), comment="Named stamp", product="Ledger")])
+    wait_for_text(dash_duo, "#tv-panel-comments", "Named stamp", timeout=REACH_SECONDS)
+    stamp = dash_duo.driver.execute_script("return window.npsAsk.stamp;")
+    assert stamp and stamp in told, (stamp, told)
 
 
 def label_class(dash_duo) -> str:
