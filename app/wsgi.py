@@ -166,6 +166,10 @@ class WallWorker(ThreadWorker):
     def drop_arriving(self, conn: TConn) -> None:
         self.arriving.remove(conn)
         self.arriving_bytes -= len(conn.arrived)
+        self.close_held(conn)
+
+    def close_held(self, conn: TConn) -> None:
+        """Close a connection the event loop holds (arriving or streaming) and forget it."""
         try:
             self.poller.unregister(conn.sock)
         except (KeyError, ValueError, OSError):
@@ -290,12 +294,7 @@ class WallWorker(ThreadWorker):
             return
         self.streams.discard(conn)
         self.hub.remove(conn)
-        try:
-            self.poller.unregister(conn.sock)
-        except (KeyError, ValueError, OSError):
-            pass
-        self.nr_conns -= 1
-        conn.close()
+        self.close_held(conn)
 
 
 class RedactingLogger(Logger):

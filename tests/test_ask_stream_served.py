@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from app.ask_stream import STREAM_PATH
-from tests.conftest import INGEST_TOKEN, TOPICS_FILE, free_port
-from tests.test_front_door import ROOT, find_nginx, render_nginx_conf, stop, wait_until_listening
+from tests.conftest import INGEST_TOKEN, free_port
+from tests.servers import start_nginx, start_serve, stop
+from tests.test_front_door import render_nginx_conf
 
 POLL_SECONDS = 1.0
 THREADS = 2 * 8  # nps-tv serve's defaults: 2 workers x 8 threads
@@ -26,25 +25,11 @@ STREAMS = 3 * THREADS
 
 
 def start_serving(tmp: Path) -> tuple[subprocess.Popen, int]:
-    """``nps-tv serve`` (open, 1 s poll) with an ingest token, answering; and its port."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("NPS_TV_") and k != "DATABASE_URL"}
-    env.update(NPS_TV_DATA_DIR=str(tmp / "data"), NPS_TV_TOPICS_FILE=str(TOPICS_FILE),
-               NPS_TV_ACCESS="open", NPS_TV_INGEST_TOKEN=INGEST_TOKEN,
-               NPS_TV_POLL_SECONDS=str(POLL_SECONDS), NPS_TV_BUILD_ID="stream-test",
-               NPS_TV_ASK_STREAM="true")
-    log = tmp / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--host", "127.0.0.1",
-                                 "--port", str(port)], cwd=ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
-    try:
-        wait_until_listening(port, proc, log, "nps-tv serve")
-    except BaseException:
-        stop(proc)
-        raise
-    return proc, port
+    """``nps-tv serve`` (open, 1 s poll, streams on) with an ingest token, answering; and its
+    port."""
+    return start_serve(tmp, ACCESS="open", INGEST_TOKEN=INGEST_TOKEN,
+                       POLL_SECONDS=str(POLL_SECONDS), BUILD_ID="stream-test",
+                       ASK_STREAM="true")
 
 
 @pytest.fixture(scope="module")
@@ -59,16 +44,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 @pytest.fixture(scope="module")
 def proxied_streams(served: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """The shipped nginx config in front of ``served``; yields nginx's port."""
-    nginx = find_nginx()
     prefix = tmp_path_factory.mktemp("nginx-streams")
     port = free_port()
-    conf = render_nginx_conf(prefix, port, served)
-    with (prefix / "stdout.log").open("wb") as out:
-        proc = subprocess.Popen([nginx, "-p", str(prefix), "-c", str(conf), "-e",
-                                 str(prefix / "error.log")], stdout=out,
-                                stderr=subprocess.STDOUT)
+    proc = start_nginx(prefix, render_nginx_conf(prefix, port, served), port)
     try:
-        wait_until_listening(port, proc, prefix / "error.log", "nginx")
         yield port
     finally:
         stop(proc)

@@ -4,11 +4,7 @@ behind a real nginx running the shipped docs/deploy/nginx.conf."""
 from __future__ import annotations
 
 import http.client
-import os
-import shutil
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,9 +22,9 @@ from app.wsgi import (
     gunicorn_options,
     request_complete,
 )
-from tests.conftest import TOPICS_FILE, free_port, write_nginx_main
+from tests.conftest import free_port, write_nginx_main
+from tests.servers import ROOT, get_health, start_nginx, start_serve, stop
 
-ROOT = Path(__file__).resolve().parent.parent
 NGINX_CONF = ROOT / "docs" / "deploy" / "nginx.conf"
 STALLED = 64
 STALL_KINDS = {
@@ -42,42 +38,10 @@ STALL_KINDS = {
 
 
 
-def wait_until_listening(port: int, proc: subprocess.Popen, log: Path, what: str) -> None:
-    """Poll until ``port`` answers /health (60 s at most), failing early if ``proc`` dies."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"{what} exited ({proc.returncode}):\n{log.read_text()}"
-        try:
-            if get_health(port)[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{what} did not answer /health within 60 s:\n{log.read_text()}")
 
 
-def stop(proc: subprocess.Popen) -> None:
-    """Stop a process we started: politely, then for sure."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
-def get_health(port: int) -> tuple[int, float]:
-    """Status and seconds of one GET /health on a fresh connection."""
-    started = time.monotonic()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        conn.request("GET", "/health")
-        response = conn.getresponse()
-        response.read()
-        return response.status, time.monotonic() - started
-    finally:
-        conn.close()
 
 
 def open_stalled(port: int, kind: str, count: int = STALLED) -> list[socket.socket]:
@@ -100,34 +64,14 @@ def close_all(socks: list[socket.socket]) -> None:
 def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """``nps-tv serve`` (2 gunicorn workers x 8 threads, the defaults) as NPS TV runs behind the
     shipped proxy config; yields its port. One per module: starting one takes seconds."""
-    tmp_path = tmp_path_factory.mktemp("serve")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("NPS_TV_") and k != "DATABASE_URL"}
-    env.update(NPS_TV_DATA_DIR=str(tmp_path / "data"), NPS_TV_TOPICS_FILE=str(TOPICS_FILE),
-               NPS_TV_PROXY_HOPS="1", NPS_TV_BUILD_ID="front-door-test")
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--host", "127.0.0.1",
-                                 "--port", str(port)], cwd=ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
+    proc, port = start_serve(tmp_path_factory.mktemp("serve"), PROXY_HOPS="1",
+                             BUILD_ID="front-door-test")
     try:
-        wait_until_listening(port, proc, log, "nps-tv serve")
         yield port
     finally:
         stop(proc)
 
 
-def find_nginx() -> str:
-    """The nginx binary (tests/run_all.sh installs it), or fail (CI) / skip with the reason."""
-    found = shutil.which("nginx") or next(
-        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None)
-    if found is None:
-        reason = "nginx is not installed (tests/run_all.sh installs it: apt-get install nginx)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return found
 
 
 def render_nginx_conf(prefix: Path, listen: int, upstream: int) -> Path:
@@ -145,17 +89,10 @@ def render_nginx_conf(prefix: Path, listen: int, upstream: int) -> Path:
 @pytest.fixture(scope="module")
 def proxied(serve: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A real nginx with the shipped config in front of ``serve``; yields nginx's port."""
-    nginx = find_nginx()
     prefix = tmp_path_factory.mktemp("nginx")
     port = free_port()
-    conf = render_nginx_conf(prefix, port, serve)
-    log = prefix / "stdout.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([nginx, "-p", str(prefix), "-c", str(conf), "-e",
-                                 str(prefix / "error.log")], stdout=out,
-                                stderr=subprocess.STDOUT)
+    proc = start_nginx(prefix, render_nginx_conf(prefix, port, serve), port)
     try:
-        wait_until_listening(port, proc, prefix / "error.log", "nginx")
         yield port
     finally:
         stop(proc)

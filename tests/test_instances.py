@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,13 +24,12 @@ from app.tv import IDS
 from tests.conftest import (
     INGEST_TOKEN,
     POSTGRES_URL,
-    TOPICS_FILE,
     _reset_postgres,
     free_port,
     require_postgres,
     write_nginx_main,
 )
-from tests.test_front_door import find_nginx, stop, wait_until_listening
+from tests.servers import find_nginx, start_nginx, start_serve, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_CONF = ROOT / "docs" / "deploy" / "nginx-instances.conf"
@@ -42,24 +39,9 @@ MARKER = re.compile(r"marker (\d+)")
 
 def start_instance(tmp: Path, name: str) -> tuple[subprocess.Popen, int]:
     """One ``nps-tv serve`` (two workers) on the test PostgreSQL; (process, port)."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("NPS_TV_") and k != "DATABASE_URL"}
-    env.update(NPS_TV_DATABASE_URL=POSTGRES_URL, NPS_TV_DATA_DIR=str(tmp / name),
-               NPS_TV_TOPICS_FILE=str(TOPICS_FILE), NPS_TV_INGEST_TOKEN=INGEST_TOKEN,
-               NPS_TV_ACCESS="open", NPS_TV_PROXY_HOPS="1", NPS_TV_WORKERS="2",
-               NPS_TV_POLL_SECONDS=str(POLL_SECONDS))
-    log = tmp / f"{name}.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--host", "127.0.0.1",
-                                 "--port", str(port)], cwd=ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
-    try:
-        wait_until_listening(port, proc, log, f"instance {name}")
-    except BaseException:
-        stop(proc)
-        raise
-    return proc, port
+    return start_serve(tmp, name, DATA_DIR=str(tmp / name), DATABASE_URL=POSTGRES_URL,
+                       INGEST_TOKEN=INGEST_TOKEN, ACCESS="open", PROXY_HOPS="1", WORKERS="2",
+                       POLL_SECONDS=str(POLL_SECONDS))
 
 
 def render_nginx_conf(prefix: Path, listen: int, upstreams: list[int]) -> Path:
@@ -81,7 +63,7 @@ def render_nginx_conf(prefix: Path, listen: int, upstreams: list[int]) -> Path:
 def instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """Two instances on a fresh test database and nginx in front: their ports and nginx's."""
     require_postgres()
-    nginx = find_nginx()
+    find_nginx()  # fails or skips with the reason before anything starts
     store = Store(POSTGRES_URL)
     _reset_postgres(store)
     store.dispose()
@@ -97,11 +79,7 @@ def instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         prefix.mkdir()
         port = free_port()
         conf = render_nginx_conf(prefix, port, [port_one, port_two])
-        with (prefix / "stdout.log").open("wb") as out:
-            started.append(subprocess.Popen([nginx, "-p", str(prefix), "-c", str(conf), "-e",
-                                             str(prefix / "error.log")], stdout=out,
-                                            stderr=subprocess.STDOUT))
-        wait_until_listening(port, started[-1], prefix / "error.log", "nginx")
+        started.append(start_nginx(prefix, conf, port))
         yield {"one": port_one, "two": port_two, "nginx": port}
     finally:
         for proc in reversed(started):

@@ -5,17 +5,11 @@ and its whole output (access and error logs) is searched for every one of them."
 from __future__ import annotations
 
 import http.client
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 from app.store import Store
 from app.store.links import ShareLinks
-from tests.conftest import TOPICS_FILE, free_port
-from tests.test_front_door import stop, wait_until_listening
+from tests.servers import start_serve, stop
 
-ROOT = Path(__file__).resolve().parents[1]
 INGEST = "ingest-SECRET-aaaaaaaaaaaaaaaa"
 DELIGHTED = "delighted-SECRET-bbbbbbbbbbbbbb"
 ADMIN = "admin-SECRET-cccccccccccccccccc"
@@ -42,20 +36,11 @@ def test_no_token_reaches_the_servers_output(tmp_path):
     store.upgrade()
     _, link = ShareLinks(store).create("Lobby TV", "wall")
     store.dispose()
-    port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("NPS_TV_") and k != "DATABASE_URL"}
-    env.update(NPS_TV_DATA_DIR=str(data), NPS_TV_TOPICS_FILE=str(TOPICS_FILE),
-               NPS_TV_ACCESS="links", NPS_TV_ACCESS_LOG="1", NPS_TV_WORKERS="1",
-               NPS_TV_THREADS="4", NPS_TV_INGEST_TOKEN=INGEST, NPS_TV_DELIGHTED_TOKEN=DELIGHTED,
-               NPS_TV_ADMIN_TOKEN=ADMIN)
+    proc, port = start_serve(tmp_path, DATA_DIR=str(data), ACCESS="links", ACCESS_LOG="1",
+                             WORKERS="1", THREADS="4", INGEST_TOKEN=INGEST,
+                             DELIGHTED_TOKEN=DELIGHTED, ADMIN_TOKEN=ADMIN)
     log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--host", "127.0.0.1",
-                                 "--port", str(port)], cwd=ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
     try:
-        wait_until_listening(port, proc, log, "nps-tv serve")
         delivery = b'{"event_type": "survey_response.created", "event_data": {}}'
         json_type = {"Content-Type": "application/json"}
         statuses = [

@@ -6,10 +6,8 @@ access log."""
 from __future__ import annotations
 
 import http.client
-import os
 import ssl
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,8 +15,8 @@ import pytest
 
 from app.store import Store
 from app.store.links import ShareLinks
-from tests.conftest import TOPICS_FILE, free_port, write_nginx_main
-from tests.test_front_door import find_nginx, stop, wait_until_listening
+from tests.conftest import free_port, write_nginx_main
+from tests.servers import find_nginx, start_nginx, start_serve, stop, wait_until_listening
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "docs" / "deploy" / "nginx-tls.conf"
@@ -59,25 +57,16 @@ def fetch(port: int, path: str, host: str = NAME, tls: bool = True,
 
 @pytest.fixture
 def served(tmp_path) -> tuple[int, int, str]:
-    nginx = find_nginx()
+    find_nginx()  # fails or skips with the reason before anything starts
     store = Store(f"sqlite:///{tmp_path / 'data' / 'nps_tv.db'}")
     store.upgrade()
     _, token = ShareLinks(store).create("Lobby TV", "wall")
     store.dispose()
-    upstream, http_port, https_port = free_port(), free_port(), free_port()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("NPS_TV_") and k != "DATABASE_URL"}
-    env.update(NPS_TV_DATA_DIR=str(tmp_path / "data"), NPS_TV_TOPICS_FILE=str(TOPICS_FILE),
-               NPS_TV_PROXY_HOPS="1", NPS_TV_PUBLIC_URL=f"https://{NAME}",
-               NPS_TV_WORKERS="1", NPS_TV_THREADS="4")
-    with (tmp_path / "serve.log").open("wb") as out:
-        serve = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(upstream)],
-                                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    conf = render(tmp_path, http_port, https_port, upstream)
-    with (tmp_path / "nginx.out").open("wb") as out:
-        proxy = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(conf), "-e",
-                                  str(tmp_path / "error.log")], stdout=out,
-                                 stderr=subprocess.STDOUT)
+    http_port, https_port = free_port(), free_port()
+    serve, upstream = start_serve(tmp_path, wait=False, PROXY_HOPS="1",
+                                  PUBLIC_URL=f"https://{NAME}", WORKERS="1", THREADS="4")
+    proxy = start_nginx(tmp_path, render(tmp_path, http_port, https_port, upstream), https_port,
+                        wait=False)
     try:
         wait_until_listening(upstream, serve, tmp_path / "serve.log", "nps-tv serve")
         deadline = time.monotonic() + 30
