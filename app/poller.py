@@ -62,6 +62,7 @@ class Poller:
         self._current: tuple[Snapshot, tuple[int, int]] = (
             empty_snapshot(tuple(topic_names)), (0, 0))
         self._lock = threading.Lock()
+        self._publishing = threading.Lock()
         self._began = -1e9  # monotonic start of the last poll (``catch_up``)
         self._caught_up_at = -1e9  # monotonic start of the last catch-up poll
         self._loaded = False
@@ -115,7 +116,9 @@ class Poller:
         Waits for a poll that begins after this call, at most ``CATCH_UP_WAIT`` seconds: one
         already running may have begun before the data was committed. Callers that arrive
         together share one poll, and catch-up polls run at most one per ``CATCH_UP_GAP``, so
-        a page (or anyone) naming stamps that never match costs a few reads a second.
+        a page (or anyone) naming stamps that never match costs a few reads a second. The
+        publish listeners then run in a thread of their own: the caller needs the snapshot,
+        not every other screen's answer warmed.
         """
         asked = time.monotonic()
         deadline = asked + CATCH_UP_WAIT
@@ -135,7 +138,9 @@ class Poller:
             time.sleep(wait)
         else:
             return False
-        self._publish(changed)
+        if changed:  # the listeners warm every screen's answer: not on this request's time
+            threading.Thread(target=self._publish, args=(changed,), name="nps-tv-catch-up",
+                             daemon=True).start()
         return changed
 
     def _guarded_poll(self) -> bool:
@@ -158,13 +163,16 @@ class Poller:
         return changed
 
     def _publish(self, changed: bool) -> None:
+        """Run the publish listeners, one publish at a time (a catch-up's runs in a thread of
+        its own and may meet the poll job's)."""
         if not changed:
             return
-        for listener in self.on_publish:
-            try:
-                listener()
-            except Exception:  # a listener's bug must not stop the polling
-                log.exception("publish listener failed")
+        with self._publishing:
+            for listener in self.on_publish:
+                try:
+                    listener()
+                except Exception:  # a listener's bug must not stop the polling
+                    log.exception("publish listener failed")
 
     def _poll(self) -> bool:
         rollup = self.rollup

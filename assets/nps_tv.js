@@ -34,7 +34,9 @@
   // store before answering (app/live.py, catch_up) instead of answering "nothing new".
   function withStamp(input, init) {
     var stamp = window.npsAsk && window.npsAsk.stamp;
-    if (!stamp || !/_dash-update-component/.test(String((input && input.url) || input))) {
+    var wall = document.getElementById("tv-root");  // the stamp is the wall's (nps_ask.js)
+    if (!stamp || !wall || !wall.getAttribute("data-ask-path") ||
+        !/_dash-update-component/.test(String((input && input.url) || input))) {
       return init;
     }
     var out = {};

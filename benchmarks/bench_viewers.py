@@ -402,6 +402,8 @@ class Screen:
         if ask.body is not None:
             payload = fast_dumps(self.fill(ask.body))
             headers += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
+            if self.stamp is not None:  # the stamp its tick told, as assets/nps_tv.js sends
+                headers.append(f"X-NPS-TV-Stamp: {self.stamp}")
         if (etag := self.etags.get(ask.path)) is not None:
             headers.append(f"If-None-Match: {etag}")
         return ("\r\n".join(headers) + "\r\n\r\n").encode() + payload

@@ -132,3 +132,23 @@ def test_catch_up_polls_are_spaced_and_bounded_in_time(workers, monkeypatch):
     took = (datetime.now(UTC) - started).total_seconds()
     assert polls[0] == 5  # each asked after the previous read began: each reads
     assert took >= 4 * poller.CATCH_UP_GAP * 0.9  # but no faster than one per gap
+
+
+def test_the_catch_up_warms_other_screens_off_the_polls_thread(workers):
+    """The poll that caught up needs the new snapshot, not every other screen's answer."""
+    first, second = workers
+    state = state_of(poll(second, None, None))
+    ran_in: list[int] = []
+    done = threading.Event()
+    release = threading.Event()
+
+    def slow_listener():
+        ran_in.append(threading.get_ident())
+        release.wait(10)  # still warming while the poll is answered
+        done.set()
+    get_services(second).poller.on_publish.append(slow_listener)
+    answer = poll(second, state, news_arrives(first))
+    assert NEWS in str(answer["response"]["tv-comments-body"])
+    release.set()
+    assert done.wait(10)
+    assert ran_in and ran_in[0] != threading.get_ident()
