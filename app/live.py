@@ -16,7 +16,7 @@ from dash import no_update
 from app.live_status import build_status
 from app.parts import build_parts
 from app.screen import ScreenConfig
-from app.stamps import STAMP, screen_stamp
+from app.stamps import STAMP, screen_stamp, stamper
 from app.views import today_in
 
 if TYPE_CHECKING:
@@ -65,10 +65,13 @@ def catch_up(services: Services, screen: ScreenConfig, today: date, told: str | 
     and the poll may reach a worker or instance that has not polled since: it would answer
     "nothing new", and a page told once (the stream) would show old data until the next
     change. Here that worker polls at once (``Poller.catch_up``: shared and rate-limited,
-    so a made-up stamp costs little) and answers from what the page was told of.
+    so a made-up stamp costs little) and answers from what the page was told of. A stamp
+    of one of its own earlier snapshots needs no read: it is past that already.
     """
-    if told and STAMP.fullmatch(told) and told != screen_stamp(services, screen.data_key,
-                                                                  today):
+    if not told or not STAMP.fullmatch(told):
+        return
+    if told != screen_stamp(services, screen.data_key, today) and not stamper(
+            services).passed(told, screen.data_key):
         services.poller.catch_up()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+from collections import deque
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from app.services import Services
 
 STAMP = re.compile(r"[0-9a-f]{24}")  # what ``Stamper.stamp`` makes: 12 bytes, hex
+RECENT = 8  # snapshots whose stamps a process still recognises as passed (``Stamper.passed``)
 
 
 def stamp_key(settings: Settings) -> bytes:
@@ -38,6 +40,7 @@ class Stamper:
         self._lock = threading.Lock()
         self._base: tuple[int, int, bytes] = (-1, -1, b"")  # (id(snapshot), day, digest)
         self._held: Snapshot | None = None  # keeps id(snapshot) from being reused
+        self._recent: deque[bytes] = deque(maxlen=RECENT)  # bases made here, oldest first
 
     def base(self, snapshot: Snapshot, today: date, extra: object = None) -> bytes:
         """The keyed digest of what every screen's parts of ``snapshot`` are built from
@@ -54,12 +57,24 @@ class Stamper:
         digest = h.digest()
         with self._lock:
             self._base, self._held = (id(snapshot), today.toordinal(), digest), snapshot
+            if digest not in self._recent:
+                self._recent.append(digest)
         return digest
 
     def stamp(self, snapshot: Snapshot, today: date, data_key: str,
               extra: object = None) -> str:
         """The stamp of one screen (its data key) in ``snapshot`` on ``today``."""
-        h = hashlib.blake2b(self.base(snapshot, today, extra), key=self.key, digest_size=12)
+        return self._of(self.base(snapshot, today, extra), data_key)
+
+    def passed(self, told: str, data_key: str) -> bool:
+        """Whether ``told`` is the screen's stamp in one of the last snapshots this process
+        stamped before its current one: it has moved past what the page was told."""
+        with self._lock:
+            older = list(self._recent)[:-1]
+        return any(self._of(base, data_key) == told for base in older)
+
+    def _of(self, base: bytes, data_key: str) -> str:
+        h = hashlib.blake2b(base, key=self.key, digest_size=12)
         h.update(data_key.encode())
         return h.hexdigest()
 

@@ -152,3 +152,17 @@ def test_the_catch_up_warms_other_screens_off_the_polls_thread(workers):
     release.set()
     assert done.wait(10)
     assert ran_in and ran_in[0] != threading.get_ident()
+
+
+def test_a_stamp_this_worker_has_moved_past_reads_nothing(workers, monkeypatch):
+    """A page told by a worker that is behind names an older stamp: no read is needed."""
+    first, second = workers
+    state = state_of(poll(second, None, None))
+    older = tick(second, COMMENTS)
+    news_arrives(first)
+    get_services(second).poller.poll()
+    assert tick(second, COMMENTS) != older
+    polls = count_polls(second, monkeypatch)
+    answer = poll(second, state, older)
+    assert NEWS in str(answer["response"]["tv-comments-body"])  # the newer data, at once
+    assert polls[0] == 0
