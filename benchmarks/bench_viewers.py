@@ -34,7 +34,11 @@ requests/s, p50/p95/p99 latency (ms), errors (non-2xx/304, timeouts, refused), a
 (the previous ask of the same kind still pending when the next was due, as Dash skips an
 interval), CPU (% of one core) and RSS per worker, and bytes per screen per change
 (bytes received per screen over the span divided by the responses written in it), in all and
-per kind of request (the ticks, the Dash polls with their patches, /health).
+per kind of request (the ticks, the Dash polls with their patches, /health); and how soon a
+new response was visible: the seconds from each write's POST to each screen's first answer
+whose data mark (the database clock its snapshot was read at) is later than the write's
+answer, and the (write, screen) pairs that never got there (not printed with --distinct: a
+filtered screen does not show every write).
 
 Only 127.0.0.1 is ever contacted; every loop is bounded by ``--seconds``.
 """
@@ -84,6 +88,8 @@ HOST = "127.0.0.1"
 REQUEST_TIMEOUT = 10.0
 # An event loop that runs a 10 ms timer later than this at p95 is itself delaying answers.
 CLIENT_LAG_LIMIT_MS = 10.0
+# Writes answered this close to a run's end are not counted in how soon responses were visible.
+VISIBLE_GRACE = 3.0
 SAFETY_NET_SECONDS = 30.0  # app.live_status.SAFETY_NET_SECONDS: an asking page's timed poll
 
 
@@ -155,6 +161,9 @@ class Writer(threading.Thread):
         self.port, self.every = port, every
         self.stop = threading.Event()
         self.times: list[float] = []
+        # (wall time the POST was sent, wall time it was answered): the response is committed
+        # before the answer, so a snapshot read from a later database clock holds it.
+        self.posted: list[tuple[float, float]] = []
         self.errors = 0
         self.rng = random.Random(11)
         self.tag = f"{os.getpid()}-{time.time_ns()}"
@@ -176,10 +185,12 @@ class Writer(threading.Thread):
             request = urllib.request.Request(
                 f"http://{HOST}:{self.port}/api/v1/responses", data=self.body(n), method="POST",
                 headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+            sent = time.time()
             try:
                 with urllib.request.urlopen(request, timeout=10) as reply:
                     reply.read()
                 self.times.append(time.monotonic())
+                self.posted.append((sent, time.time()))
             except OSError:
                 self.errors += 1
 
@@ -339,6 +350,9 @@ class Tally:
     # limits the rate (its loop busy, or its process starved of CPU), latencies include this.
     lags: list[float] = field(default_factory=list)
     cpu_seconds: float = 0.0  # the client processes' CPU
+    # Per screen: (wall time, data mark's database clock in µs) of each answer that brought
+    # new data: from these and the writer's times, how soon a response was visible.
+    seen: list[list[tuple[float, int]]] = field(default_factory=list)
 
     def merge(self, other: Tally) -> None:
         """Add another client process's tally to this one."""
@@ -349,6 +363,7 @@ class Tally:
         self.bytes_in += other.bytes_in
         self.lags += other.lags
         self.cpu_seconds += other.cpu_seconds
+        self.seen += other.seen
         for mine, theirs in ((self.statuses, other.statuses),
                              (self.error_kinds, other.error_kinds),
                              (self.bytes_by_kind, other.bytes_by_kind),
@@ -385,6 +400,8 @@ class Screen:
         self.lock = asyncio.Lock()
         self.changed = asyncio.Event()  # the tick's stamp changed: run the triggered polls
         self.stamp: str | None = None
+        self.seen: list[tuple[float, int]] = []
+        tally.seen.append(self.seen)
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
@@ -444,6 +461,8 @@ class Screen:
                 ident = json.dumps(component)
             for prop, value in props.items():
                 self.values[(ident, prop)] = value
+                if prop == "data" and isinstance(value, dict) and "mark" in value:
+                    self.seen.append((time.time(), int(value["mark"][0])))
 
     async def send(self, ask: Ask) -> None:
         async with self.lock:
@@ -657,6 +676,25 @@ def workers_of(proc: subprocess.Popen) -> list[psutil.Process]:
     return [p for p in psutil.Process(proc.pid).children(recursive=True)]
 
 
+def visibility(posted: list[tuple[float, float]], seen: list[list[tuple[float, int]]],
+               end: float) -> tuple[list[float], int]:
+    """Seconds from each write's POST to each screen's first answer holding it (a data mark
+    read after the write was answered), and how many (write, screen) pairs never got there.
+    Writes answered within ``VISIBLE_GRACE`` of the end are left out."""
+    took, missed = [], 0
+    for sent, answered in posted:
+        if answered > end - VISIBLE_GRACE:
+            continue
+        after = answered * 1_000_000
+        for answers in seen:
+            first = next((at for at, mark in answers if mark >= after), None)
+            if first is None:
+                missed += 1
+            else:
+                took.append(first - sent)
+    return took, missed
+
+
 def measure(port: int, proc: subprocess.Popen, asks: list[Ask], n: int,
             seconds: float, distinct: int = 0, pool=None, clients: int = 1) -> dict[str, Any]:
     workers = workers_of(proc)
@@ -669,6 +707,7 @@ def measure(port: int, proc: subprocess.Popen, asks: list[Ask], n: int,
     else:
         tally = run_clients(pool, port, asks, n, seconds, distinct, clients)
     span = time.monotonic() - started
+    visible, missed = visibility(writer.posted, tally.seen, time.time())
     writer.stop.set()
     writer.join(15)
     spent = [sum(w.cpu_times()[:2]) - before.get(w.pid, 0.0) for w in workers]
@@ -701,6 +740,9 @@ def measure(port: int, proc: subprocess.Popen, asks: list[Ask], n: int,
             "cpu_ms_per_screen_second": 1000 * sum(spent) / n / span,
             "bytes_per_screen_per_change": tally.bytes_in / n / changes,
             "client_cpu": round(client_cpu), "load_average": os.getloadavg()[0],
+            "visible_p50": pct(0.5, visible) / 1000, "visible_p95": pct(0.95, visible) / 1000,
+            "visible_max": max(visible, default=float("nan")), "visible_missed": missed,
+            "visible_pairs": len(visible) + missed,
             "clients": clients,
             "client_cpu_ms_per_request": 1000 * tally.cpu_seconds / max(len(tally.latencies), 1),
             "client_lag_p95": pct(0.95, lags) if tally.lags else float("nan"),
@@ -724,6 +766,11 @@ def print_row(r: dict[str, Any]) -> None:
           f"of CPU per request, event loop late by {r['client_lag_p95']:.1f} ms at p95"
           + ("  <- CLIENT-LIMITED: the latencies include the client's own delay"
              if r["client_lag_p95"] > CLIENT_LAG_LIMIT_MS else ""), flush=True)
+    if r.get("visible_pairs") and not r.get("distinct"):
+        print(f"{'':>8}a new response visible on a screen: p50 {r['visible_p50']:.2f} s, p95 "
+              f"{r['visible_p95']:.2f} s, max {r['visible_max']:.2f} s after its POST; "
+              f"{r['visible_missed']} of {r['visible_pairs']} (write, screen) pairs not "
+              "seen by the end", flush=True)
     if r["errors"]:
         print(f"{'':>8}errors: {r['error_kinds']}", flush=True)
     if r.get("reconnects"):

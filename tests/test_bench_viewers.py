@@ -61,6 +61,26 @@ def test_a_late_event_loop_is_flagged(capsys):
     assert "CLIENT-LIMITED" not in capsys.readouterr().out
 
 
+def test_a_response_is_visible_from_the_first_answer_read_after_its_write():
+    posted = [(100.0, 100.2), (101.0, 101.1), (119.0, 119.1)]  # the last one: too late
+    seen = [[(100.1, 100_150_000), (100.9, 100_300_000), (101.6, 101_200_000)],  # sees both
+            [(100.5, 100_100_000)]]  # read before the first write was answered: never
+    took, missed = bench_viewers.visibility(posted, seen, end=120.0)
+    assert [round(t, 2) for t in took] == [0.9, 0.6]
+    assert missed == 2  # the second screen, twice
+
+
+def test_a_screen_keeps_the_data_mark_of_each_answer_with_new_data():
+    tally = Tally()
+    screen = Screen(1, [], tally)
+    screen.learn(json.dumps({"multi": True, "response": {
+        "tv-state": {"data": {"token": "t", "mark": [1_700_000_000_000_000, 5]}},
+        "tv-status": {"data": {"ok": True}}}}).encode())
+    screen.learn(json.dumps({"multi": True, "response": {
+        "tv-status": {"data": {"ok": True}}}}).encode())  # nothing new: no mark
+    assert [mark for _, mark in tally.seen[0]] == [1_700_000_000_000_000]
+
+
 POLL_BODY = {"output": "x", "inputs": [{"id": "tv-ask", "property": "data", "value": None}],
              "state": []}
 
