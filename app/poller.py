@@ -30,8 +30,9 @@ from app.views import View, ViewRequest
 
 log = logging.getLogger(__name__)
 
-CATCH_UP_WAIT = 1.0  # seconds a poll request waits for a catch-up poll at most
+CATCH_UP_WAIT = 0.5  # seconds a poll request waits for a catch-up poll at most
 CATCH_UP_GAP = 0.2  # seconds between catch-up polls at least (each process)
+CATCH_UP_BACKOFF = 5.0  # seconds without catch-ups after one's read failed
 
 
 def empty_snapshot(topic_names: tuple[str, ...] = ()) -> Snapshot:
@@ -63,8 +64,15 @@ class Poller:
             empty_snapshot(tuple(topic_names)), (0, 0))
         self._lock = threading.Lock()
         self._publishing = threading.Lock()
-        self._began = -1e9  # monotonic start of the last poll (``catch_up``)
-        self._caught_up_at = -1e9  # monotonic start of the last catch-up poll
+        # Catch-ups (``catch_up``): when the newest one asked, when the newest finished poll
+        # began, when the last catch-up poll began (monotonic), and whether a thread polls.
+        self._catching = threading.Condition()
+        self._wanted_at = self._done_began = self._caught_up_at = -1e9
+        self._catch_failed_at = -1e9
+        self._catcher = False
+        self._waiting = 0
+        # Half the server's threads: the other half keep answering whatever catch-ups wait.
+        self.max_waiting = max(1, settings.threads // 2)
         self._loaded = False
         self._events: tuple = ()
         self._follow_ups: tuple | None = None  # FollowUps.mark() at the last poll
@@ -102,54 +110,82 @@ class Poller:
         return self.views.get(snapshot or self.snapshot, request, min_sample=s.min_sample,
                               tz=s.timezone, goal=s.goal, now=now, minimums=self.minimums)
 
-    def poll(self) -> bool:
-        """Fold in changed rows and events; publish and return True if anything changed."""
+    def poll(self, catching: bool = False) -> bool:
+        """Fold in changed rows and events; publish and return True if anything changed.
+
+        ``catching``: a catch-up's read (``catch_up``), whose failure is neither counted nor
+        shown (/health judges the poll job's own reads) but pauses catch-ups a while."""
         with self._lock:
-            changed = self._guarded_poll()
+            began = time.monotonic()
+            changed = self._guarded_poll(catching)
+        self._finished(began)
         self._publish(changed)
         return changed
 
     def catch_up(self) -> bool:
-        """Poll now, for a screen told of data this process may not have read yet (its poll
-        reached here, the tick that told it another worker or instance: ``app.live``).
+        """Wait for a poll that began after this call, for a screen told of data this process
+        may not have read yet (its poll reached here, the tick that told it another worker
+        or instance: ``app.live``); True when one finished in time.
 
-        Waits for a poll that begins after this call, at most ``CATCH_UP_WAIT`` seconds: one
-        already running may have begun before the data was committed. Callers that arrive
-        together share one poll, and catch-up polls run at most one per ``CATCH_UP_GAP``, so
-        a page (or anyone) naming stamps that never match costs a few reads a second. The
-        publish listeners then run in a thread of their own: the caller needs the snapshot,
-        not every other screen's answer warmed.
+        The poll runs in a thread of its own (``_catch_up_loop``), never the caller's: the
+        caller waits at most ``CATCH_UP_WAIT`` seconds however slow the store, then answers
+        with what it has. Callers that arrive together share one poll; catch-up polls run at
+        most one per ``CATCH_UP_GAP``, so stamps that never match cost a few reads a second,
+        and at most ``max_waiting`` callers wait at once (the rest answer at once), so they
+        cannot take every server thread. None while the store is failing, before the first
+        load, or for ``CATCH_UP_BACKOFF`` after a catch-up's read failed: the poll job's
+        business. The publish listeners (warming every screen's answer) run in that thread.
         """
         asked = time.monotonic()
-        deadline = asked + CATCH_UP_WAIT
-        while self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            try:
-                if self._began >= asked:  # began after the ask: it read what was told
-                    return False
-                wait = self._caught_up_at + CATCH_UP_GAP - time.monotonic()
-                if wait <= 0:
-                    self._caught_up_at = time.monotonic()
-                    changed = self._guarded_poll()
-                    break
-            finally:
-                self._lock.release()
-            if time.monotonic() + wait > deadline:
-                return False
-            time.sleep(wait)
-        else:
+        if not self._loaded or self.consecutive_failures:
             return False
-        if changed:  # the listeners warm every screen's answer: not on this request's time
-            threading.Thread(target=self._publish, args=(changed,), name="nps-tv-catch-up",
-                             daemon=True).start()
-        return changed
+        with self._catching:
+            if (asked - self._catch_failed_at < CATCH_UP_BACKOFF
+                    or self._waiting >= self.max_waiting):
+                return False
+            self._wanted_at = max(self._wanted_at, asked)
+            if not self._catcher:
+                self._catcher = True
+                threading.Thread(target=self._catch_up_loop, name="nps-tv-catch-up",
+                                 daemon=True).start()
+            self._waiting += 1
+            try:
+                return self._catching.wait_for(lambda: self._done_began >= asked,
+                                               CATCH_UP_WAIT)
+            finally:
+                self._waiting -= 1
 
-    def _guarded_poll(self) -> bool:
-        """One poll, under ``_lock``: errors are counted and logged, never raised."""
-        self._began = time.monotonic()
+    def _catch_up_loop(self) -> None:
+        """Poll until a poll has begun after the newest catch-up request (or one failed),
+        then stop. Publish listeners run here: none may call ``poll`` (``_publishing`` is
+        not reentrant)."""
+        while True:
+            with self._catching:
+                if (self._done_began >= self._wanted_at
+                        or time.monotonic() - self._catch_failed_at < CATCH_UP_BACKOFF):
+                    self._catcher = False
+                    return
+            time.sleep(max(0.0, self._caught_up_at + CATCH_UP_GAP - time.monotonic()))
+            self._caught_up_at = time.monotonic()
+            self.poll(catching=True)
+
+    def _finished(self, began: float) -> None:
+        """A poll that began at ``began`` (monotonic) finished: wake the catch-ups it serves."""
+        with self._catching:
+            self._done_began = max(self._done_began, began)
+            self._catching.notify_all()
+
+    def _guarded_poll(self, catching: bool = False) -> bool:
+        """One poll, under ``_lock``: errors are counted and logged, never raised (a
+        catch-up's only pauses catch-ups)."""
         started = time.perf_counter()
         try:
             changed = self._poll()
         except Exception as exc:  # the job must survive a database outage
+            if catching:
+                self._catch_failed_at = time.monotonic()
+                log.debug("catch-up poll failed: %s", error_class(exc))
+                return False
             # Only the class name is shown (/health, the wall): driver messages can name
             # hosts, users and SQL. The log gets one line: no SQL, no traceback.
             self.last_error = error_class(exc)
@@ -163,8 +199,8 @@ class Poller:
         return changed
 
     def _publish(self, changed: bool) -> None:
-        """Run the publish listeners, one publish at a time (a catch-up's runs in a thread of
-        its own and may meet the poll job's)."""
+        """Run the publish listeners, one publish at a time (a catch-up's poll runs in a
+        thread of its own and may meet the poll job's)."""
         if not changed:
             return
         with self._publishing:

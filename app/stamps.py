@@ -40,7 +40,8 @@ class Stamper:
         self._lock = threading.Lock()
         self._base: tuple[int, int, bytes] = (-1, -1, b"")  # (id(snapshot), day, digest)
         self._held: Snapshot | None = None  # keeps id(snapshot) from being reused
-        self._recent: deque[bytes] = deque(maxlen=RECENT)  # bases made here, oldest first
+        # (base, events and follow-ups digest) of snapshots stamped here, the current last
+        self._recent: deque[tuple[bytes, bytes]] = deque(maxlen=RECENT)
 
     def base(self, snapshot: Snapshot, today: date, extra: object = None) -> bytes:
         """The keyed digest of what every screen's parts of ``snapshot`` are built from
@@ -55,10 +56,15 @@ class Stamper:
                        len(snapshot.comments), extra)).encode())
         h.update(repr(snapshot.events).encode())
         digest = h.digest()
+        # What may go back as well as forward (events edited back, a follow-up undone): only
+        # a snapshot that agrees on it with a newer one is behind it (``passed``).
+        side = hashlib.blake2b(repr((snapshot.events, extra)).encode(), digest_size=8).digest()
         with self._lock:
             self._base, self._held = (id(snapshot), today.toordinal(), digest), snapshot
-            if digest not in self._recent:
-                self._recent.append(digest)
+            entry = (digest, side)
+            if entry in self._recent:
+                self._recent.remove(entry)
+            self._recent.append(entry)  # the current one last
         return digest
 
     def stamp(self, snapshot: Snapshot, today: date, data_key: str,
@@ -68,10 +74,16 @@ class Stamper:
 
     def passed(self, told: str, data_key: str) -> bool:
         """Whether ``told`` is the screen's stamp in one of the last snapshots this process
-        stamped before its current one: it has moved past what the page was told."""
+        stamped before its current one, with the same events and follow-ups: its data (whose
+        mark only moves forward) is older, so this process is past what the page was told.
+
+        Events and follow-ups can return to an earlier state: a stamp equal to an earlier
+        snapshot's with other events may be newer than this process's (told by a worker that
+        read the edit back), and is not taken as passed."""
         with self._lock:
-            older = list(self._recent)[:-1]
-        return any(self._of(base, data_key) == told for base in older)
+            *older, current = self._recent or [(b"", b"")]
+        return any(side == current[1] and self._of(base, data_key) == told
+                   for base, side in older)
 
     def _of(self, base: bytes, data_key: str) -> str:
         h = hashlib.blake2b(base, key=self.key, digest_size=12)

@@ -41,7 +41,9 @@
     }
     var out = {};
     Object.keys(init || {}).forEach(function (k) { out[k] = init[k]; });
-    var headers = new Headers((init && init.headers) || {});
+    // A Request carries its own headers, which an init without any would replace.
+    var given = (init && init.headers) || (input && input.headers) || {};
+    var headers = new Headers(given);
     headers.set("X-NPS-TV-Stamp", stamp);
     out.headers = headers;
     return out;

@@ -10,9 +10,11 @@ the next change.
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from app import live, poller
 from app.services import get_services
@@ -29,7 +31,11 @@ def workers(make_app, store):
     first = seeded_app(make_app, store)
     second = make_app(store=store)
     get_services(second).poller.poll()
-    return first, second
+    yield first, second
+    # A catch-up poll still running would read the next test's store while it is rebuilt.
+    for thread in threading.enumerate():
+        if thread.name == "nps-tv-catch-up":
+            thread.join(timeout=15)
 
 
 def tick(dash_app, query: dict) -> str:
@@ -166,3 +172,122 @@ def test_a_stamp_this_worker_has_moved_past_reads_nothing(workers, monkeypatch):
     answer = poll(second, state, older)
     assert NEWS in str(answer["response"]["tv-comments-body"])  # the newer data, at once
     assert polls[0] == 0
+
+
+def test_a_slow_store_holds_a_poll_no_longer_than_the_catch_up_wait(workers, monkeypatch):
+    """The catch-up read runs in a thread of its own: a poll naming a stamp this worker lacks
+    answers within CATCH_UP_WAIT with the data it has, however long the read takes."""
+    first, second = workers
+    services = get_services(second)
+    state = state_of(poll(second, None, None))
+    told = news_arrives(first)
+    real = services.poller._poll  # noqa: SLF001
+    release = threading.Event()
+
+    def slow():
+        release.wait(10)
+        return real()
+    monkeypatch.setattr(services.poller, "_poll", slow)
+    started = time.monotonic()
+    answer = poll(second, state, told)
+    took = time.monotonic() - started
+    release.set()
+    assert took < poller.CATCH_UP_WAIT + 1.0, took
+    assert NEWS not in str(answer)  # not read yet: the old data, never a stalled wall
+
+
+# -- the unhappy cases (found in review) ----------------------------------------------------
+
+def outage(*_args):
+    raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+
+def test_catch_ups_during_an_outage_neither_count_nor_keep_trying(dash_app, monkeypatch):
+    """/health judges the poll job's own reads: catch-ups failing in an outage must not turn
+    it red within a second, nor keep reading (they pause after one fails)."""
+    services = get_services(dash_app)
+    services.poller.poll()
+    tries = [0]
+
+    def failing():
+        tries[0] += 1
+        outage()
+    monkeypatch.setattr(services.poller, "_poll", failing)
+    for _ in range(services.settings.health_failures + 2):
+        services.poller.catch_up()
+    assert tries[0] == 1
+    assert services.poller.consecutive_failures == 0
+    assert dash_app.server.test_client().get("/health").status_code == 200
+    services.poller.poll()  # the poll job's own failed read still counts
+    assert services.poller.consecutive_failures == 1
+
+
+def test_the_caller_never_runs_the_catch_up_read_itself(dash_app, monkeypatch):
+    services = get_services(dash_app)
+    services.poller.poll()
+
+    def slow():
+        time.sleep(poller.CATCH_UP_WAIT + 1.0)
+        return False
+    monkeypatch.setattr(services.poller, "_poll", slow)
+    started = time.monotonic()
+    assert services.poller.catch_up() is False
+    assert time.monotonic() - started < poller.CATCH_UP_WAIT + 0.3
+
+
+def test_catch_up_reads_and_publishes_run_in_one_thread_at_a_time(dash_app, monkeypatch):
+    """Publishing warms every screen's answer: catch-ups faster than it must not pile up
+    threads, each warming again."""
+    services = get_services(dash_app)
+    services.poller.poll()
+    monkeypatch.setattr(services.poller, "_poll", lambda: True)
+    release = threading.Event()
+    services.poller.on_publish.append(lambda: release.wait(10))
+    try:
+        for _ in range(4):
+            services.poller.catch_up()
+        alive = [t for t in threading.enumerate() if t.name == "nps-tv-catch-up"]
+        assert len(alive) == 1
+    finally:
+        release.set()
+
+
+def test_waiting_catch_ups_never_take_more_than_half_the_threads(dash_app, monkeypatch):
+    services = get_services(dash_app)
+    services.poller.poll()
+    monkeypatch.setattr(services.poller, "_poll", lambda: time.sleep(1.0) or False)
+    limit = services.poller.max_waiting
+    assert limit == services.settings.threads // 2
+    took: list[float] = []
+
+    def one():
+        started = time.monotonic()
+        services.poller.catch_up()
+        took.append(time.monotonic() - started)
+    threads = [threading.Thread(target=one) for _ in range(2 * limit)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    quick = [t for t in took if t < 0.1]
+    assert len(took) == 2 * limit and len(quick) >= limit  # the rest answered at once
+
+
+def test_a_stamp_of_events_that_came_back_is_caught_up(make_app, sqlite_store):
+    """Events can return to an earlier state: a stamp equal to one this worker had before,
+    with other events, may be newer than what it shows (it read the event, the other worker
+    read it removed)."""
+    first = seeded_app(make_app, sqlite_store)
+    second = make_app(store=sqlite_store)
+    get_services(second).poller.poll()
+    state = state_of(poll(second, None, None))
+    before = tick(second, COMMENTS)
+    event = sqlite_store.add_event(datetime.now(UTC) - timedelta(days=1), "Outage", "note")
+    get_services(second).poller.poll()  # B reads the event, and stamps it
+    assert tick(second, COMMENTS) != before
+    sqlite_store.remove_event(event)  # A, which never saw it, reads it removed
+    get_services(first).poller.poll()
+    told = tick(first, COMMENTS)
+    assert told == before  # the same content as B's earlier snapshot: the same stamp
+    poll(second, state, told)
+    assert tick(second, COMMENTS) == told  # B read the store rather than keep the event
