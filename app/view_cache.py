@@ -47,8 +47,8 @@ TREND_BYTES = 900
 # What a view's part stamps (``View.stamps``: each part's needs and fingerprint) hold for one
 # screen's data key: 8.9-9.1 KB measured with tracemalloc on the demo's 30d, 90d+segment and
 # all-time walls, rounded up (a view shown under several data keys, e.g. both themes, holds
-# this once per key).
-STAMP_BYTES = 10_000
+# this once per key), and the long needs' item hashes (8 bytes an item, ``parts.stamp``).
+STAMP_BYTES = 11_000
 
 
 def estimate_view_bytes(view: View) -> int:

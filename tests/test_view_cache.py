@@ -4,6 +4,7 @@ work)."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import random
 from datetime import UTC, datetime, timedelta
@@ -93,6 +94,29 @@ def test_same_means_the_same_repr():
     assert stamp(stamps, ("k", "score"), needs) == fingerprint(*needs)
     assert stamp(stamps, ("k", "score"), ("score", -0.0)) == fingerprint("score", -0.0)
     assert stamp(stamps, ("k", "score"), ("score", -0.0)) == fingerprint("score", -0.0)
+
+
+def test_a_stamp_reusing_item_hashes_equals_a_fresh_fingerprint():
+    """A long need (trend points, a feed) keeps the hashes of the items that are the same
+    objects as last time; the stamp is still the fingerprint of what it shows."""
+    from app.parts import LONG, fingerprint, stamp
+
+    points = [("point", k, k / 3) for k in range(LONG + 4)]
+    stamps: dict = {}
+    seen = set()
+    for step in range(6):
+        if step:  # the last point moves and one is added, as a new response today does
+            points[-1] = ("point", len(points) - 1, step / 7)
+            points.append(("point", len(points), -step / 9))
+        needs = ("trend", tuple(points), "dark", ("short", 1))
+        found = stamp(stamps, ("k", "trend"), needs)
+        assert found == fingerprint(*needs) == fingerprint(*copy.deepcopy(needs))
+        seen.add(found)
+    assert len(seen) == 6
+    moved = (*points[:-1], ("point", len(points) - 1, 0.5))
+    assert stamp(stamps, ("k", "trend"), ("trend", moved, "dark", ("short", 1))) not in seen
+    # A long tuple and the same items as separate values are told apart.
+    assert fingerprint(tuple(points)) != fingerprint(*points)
 
 
 def test_memoised_score_and_topic_pieces_equal_fresh_ones(sqlite_store, settings):
