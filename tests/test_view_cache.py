@@ -382,3 +382,25 @@ def test_a_delta_is_what_moved_in_the_touched_combinations(sqlite_store, setting
     assert (moved == after.counts.astype(np.int64) - before.counts).all()
     assert moved.sum() == 0 and np.abs(moved).sum() == 2
     assert count_delta(before, after, None) is None
+
+
+def test_a_change_touching_many_combinations_gives_no_delta(sqlite_store, settings):
+    """Past ``DELTA_COMBOS`` touched combinations (an import, a re-tag) there is no delta:
+    the touched views sum afresh, which costs about what adding that many would."""
+    from app.view_cache import DELTA_COMBOS
+
+    sqlite_store.upsert_responses([make_record(i, i % 11, product=f"p{i}")
+                                   for i in range(DELTA_COMBOS + 4)])
+    poller = Poller(sqlite_store, settings)
+    poller.poll()
+    before = poller.snapshot
+
+    def moved(combos: list[int]):
+        counts = before.counts.copy()
+        counts[combos, -1, 0] += 1
+        return dataclasses.replace(before, version=before.version + 1, counts=counts)
+
+    few, many = moved([0, 3]), moved(list(range(DELTA_COMBOS + 1)))
+    delta = count_delta(before, few, touched_combos(before, few))
+    assert delta is not None and delta.combos.tolist() == [0, 3]
+    assert count_delta(before, many, touched_combos(before, many)) is None
