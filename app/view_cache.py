@@ -158,7 +158,8 @@ def advance(sums: ViewSums, snapshot: Snapshot, request: ViewRequest, mask: np.n
                                segments=segments)
 
 
-def carry_over(view: View, snapshot: Snapshot, tz: str, min_sample: int) -> View:
+def carry_over(view: View, snapshot: Snapshot, tz: str, min_sample: int,
+               mask: np.ndarray | None = None) -> View:
     """``view`` (of the previous snapshot) in ``snapshot``, which changed none of the
     combinations its filters keep: the same sums, with the fields that read beyond them
     (the rest, the newest comments, the gong's response) taken again."""
@@ -167,7 +168,7 @@ def carry_over(view: View, snapshot: Snapshot, tz: str, min_sample: int) -> View
     rest = rest_of(snapshot, request, counts, (view.start, view.end), min_sample)
     first = datetime.combine(view.start, datetime.min.time(), ZoneInfo(tz))
     last = datetime.combine(view.end + timedelta(days=1), datetime.min.time(), ZoneInfo(tz))
-    comments, latest = shown_comments(snapshot, request, (first, last))
+    comments, latest = shown_comments(snapshot, request, (first, last), mask)
     return dataclasses.replace(
         view, version=snapshot.version, as_of=snapshot.as_of, comments=comments,
         latest=latest, rest=rest,
@@ -209,7 +210,7 @@ class ViewCache:
                 and previous.minimums == minimums
                 and previous.current.min_sample == min_sample
                 and not (touched & mask).any()):
-            view = carry_over(previous, snapshot, tz, min_sample)
+            view = carry_over(previous, snapshot, tz, min_sample, mask)
             self.carried += 1  # its trend and sums are the previous one's
         else:
             sums = advance(sums, snapshot, request, mask, today) if sums is not None else None
@@ -217,7 +218,8 @@ class ViewCache:
             if sums is None:
                 sums = compute_sums(snapshot, request, mask, today)
             view = build_view(snapshot, request, min_sample=min_sample, tz=tz, goal=goal,
-                              now=now, minimums=minimums, trends=trends, sums=sums)
+                              now=now, minimums=minimums, trends=trends, sums=sums,
+                              mask=mask)
             if previous is not None:  # parts whose needs did not move keep their stamps
                 view.stamps.update(previous.stamps)
             self.built += 1

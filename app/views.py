@@ -19,7 +19,7 @@ from app.changes import DEFAULT_MINIMUMS, Finding, Minimums, SegmentCounts, find
 from app.ingest.rules import TimeRange
 from app.metrics import Change, ScoreSummary, TopicRow, TrendPoint
 from app.rollup import Comment, Snapshot
-from app.snapshot_sums import comment_combos, every_per_day
+from app.snapshot_sums import comment_combos, comment_times, every_per_day, micros
 from app.store.database import EventRow
 from app.windows import ALL, RANGE, WindowError, parse_window, window_days, window_label
 
@@ -255,11 +255,12 @@ def compute_sums(snapshot: Snapshot, request: ViewRequest, mask: np.ndarray,
 def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz: str,
                goal: float | None = None, now: datetime | None = None,
                minimums: Minimums = DEFAULT_MINIMUMS, trends: dict | None = None,
-               sums: ViewSums | None = None) -> View:
+               sums: ViewSums | None = None, mask: np.ndarray | None = None) -> View:
     """Compute the view of ``snapshot`` that ``request`` asks for; ``trends``, kept by the
     caller per request, lets the trend keep the points a change did not reach; ``sums``
-    (``compute_sums``, or advanced from the previous snapshot's) saves summing them."""
-    mask = combo_mask(snapshot, request)
+    (``compute_sums``, or advanced from the previous snapshot's) saves summing them, and
+    ``mask`` (``combo_mask``) finding them."""
+    mask = combo_mask(snapshot, request) if mask is None else mask
     if sums is None:
         sums = compute_sums(snapshot, request, mask, today_in(tz, now))
     per_day = sums.per_day
@@ -376,15 +377,18 @@ def shown_comments(snapshot: Snapshot, request: ViewRequest, bounds: tuple[datet
                    ) -> tuple[tuple[Comment, ...], Comment | None]:
     """The snapshot's comments created within ``bounds`` that the request's filters keep
     (``mask``: its ``combo_mask``, when known), and the gong's newest response if kept."""
-    first, last = bounds
-    comments = tuple(c for c in snapshot.comments if first <= c.created_at < last)
-    if request.segments and comments:
+    times = comment_times(snapshot)
+    inside = np.flatnonzero((times >= micros(bounds[0])) & (times < micros(bounds[1])))
+    if request.segments and len(inside):
         # By each comment's combination (found once per snapshot), not its segments one by one.
-        kept_combos = (combo_mask(snapshot, request) if mask is None else mask).tolist()
-        keep = [kept_combos[i] if i >= 0 else _matches(c.segments, request)
-                for c, i in zip(snapshot.comments, comment_combos(snapshot).tolist(),
-                                strict=True) if first <= c.created_at < last]
-        comments = tuple(c for c, kept in zip(comments, keep, strict=True) if kept)
+        kept = combo_mask(snapshot, request) if mask is None else mask
+        combos = comment_combos(snapshot)[inside]
+        keep, known = np.zeros(len(combos), dtype=bool), combos >= 0
+        keep[known] = kept[combos[known]]
+        for j in np.flatnonzero(combos < 0).tolist():  # segments none of the combinations
+            keep[j] = _matches(snapshot.comments[inside[j]].segments, request)
+        inside = inside[keep]
+    comments = tuple(snapshot.comments[i] for i in inside.tolist())
     latest = snapshot.latest if snapshot.latest and _matches(snapshot.latest.segments, request) \
         else None
     return comments, latest
