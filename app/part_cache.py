@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from app.wire import Plain, json_length, to_plain
+from app.wire import Plain, Wire, json_length, to_plain
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,13 @@ class PartCache:
         self.bytes = 0
         self._items: OrderedDict[tuple, dict[str, Part]] = OrderedDict()
         self._recent: OrderedDict[tuple, Part] = OrderedDict()
-        self._sizes: dict[int, int] = {}  # id(Part) -> its estimated bytes, while cached
+        # id(Part) -> (its estimated bytes without its shared pieces, those pieces), cached
+        self._sizes: dict[int, tuple[int, tuple[Wire, ...]]] = {}
         self._refs: dict[int, int] = {}  # id(Part) -> places in the cache that hold it
+        # id(Wire) -> [cached parts that show the piece, its estimated bytes]: a comment's card
+        # in 100 screens' feeds is one object, counted once (it was counted per part, so 100
+        # distinct screens' parts overran the budget and were built again: issue 13, item 3)
+        self._pieces: dict[int, list[int]] = {}
         self._lock = threading.Lock()
 
     def get(self, key: tuple, names: Iterable[str], fingerprint_of: Callable[[str], str],
@@ -61,10 +66,13 @@ class PartCache:
                 recent_key = (*key[1:], name)
                 part = self._recent.get(recent_key)
                 if part is None or part.fingerprint != stamp:
-                    payload, chars = to_wire(build(name))
+                    pieces: list[Wire] = []
+                    payload, chars = to_wire(build(name), pieces)
                     part = Part(stamp, payload)
                     self.builds += 1
-                    self._sizes[id(part)] = _part_bytes(part, chars)
+                    shared = tuple({id(w): w for w in pieces}.values())
+                    own = chars - sum(w.chars for w in pieces)
+                    self._sizes[id(part)] = (_part_bytes(part, own), shared)
                 self._hold(part)
                 entry[name] = part
                 old = self._recent.pop(recent_key, None)
@@ -82,15 +90,28 @@ class PartCache:
         """Count a reference; a part's bytes count once however many places hold it."""
         refs = self._refs.get(id(part), 0)
         if refs == 0:
-            self.bytes += self._sizes[id(part)]
+            own, shared = self._sizes[id(part)]
+            self.bytes += own
+            for piece in shared:  # the part holds the piece alive: its id stays its own
+                held = self._pieces.get(id(piece))
+                if held is None:
+                    held = self._pieces[id(piece)] = [0, BYTES_PER_CHAR * piece.chars]
+                    self.bytes += held[1]
+                held[0] += 1
         self._refs[id(part)] = refs + 1
 
     def _release(self, part: Part) -> None:
         refs = self._refs.pop(id(part)) - 1
         if refs:
             self._refs[id(part)] = refs
-        else:
-            self.bytes -= self._sizes.pop(id(part))
+            return
+        own, shared = self._sizes.pop(id(part))
+        self.bytes -= own
+        for piece in shared:
+            held = self._pieces[id(piece)]
+            held[0] -= 1
+            if not held[0]:
+                self.bytes -= self._pieces.pop(id(piece))[1]
 
     def _evict(self) -> None:
         """Drop the least recently used entries until the cache fits its budget."""
@@ -115,9 +136,10 @@ def _key_bytes(key: tuple) -> int:
 BYTES_PER_CHAR = 6
 
 
-def to_wire(payload: Any) -> tuple[Any, int]:
+def to_wire(payload: Any, pieces: list[Wire] | None = None) -> tuple[Any, int]:
     """A part as Dash sends it (plain dicts, lists, strings and numbers) and its JSON length;
-    a ``Plain`` part is in that form already.
+    a ``Plain`` part is in that form already. The shared pieces of known length it holds
+    (whose lengths are in the total) are added to ``pieces`` when given.
 
     Encoding a component tree with Plotly's encoder costs about as much as building it, and
     Dash did it again for every screen on every answer that carried the part: 20 ms for one
@@ -129,15 +151,16 @@ def to_wire(payload: Any) -> tuple[Any, int]:
         return None, 0
     if type(payload) is Plain:  # built in wire form: only its length to find
         value = payload.value
-        return value, json_length(value) if payload.shared else len(json.dumps(value))
+        return value, json_length(value, pieces) if payload.shared else len(json.dumps(value))
     wires: list = []
     plain = to_plain(payload, wires)
     # Pieces many screens share (comment cards, topic rows) were measured once, when made.
-    return plain, json_length(plain) if wires else len(json.dumps(plain))
+    return plain, json_length(plain, pieces) if wires else len(json.dumps(plain))
 
 
 def _part_bytes(part: Part, chars: int) -> int:
-    """What a cached part holds, from its JSON length (see ``BYTES_PER_CHAR``)."""
+    """What a cached part holds on its own, from its JSON length without its shared pieces
+    (see ``BYTES_PER_CHAR``)."""
     return 400 + len(part.fingerprint) + BYTES_PER_CHAR * chars
 
 

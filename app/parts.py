@@ -30,21 +30,52 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+# A need that is a tuple this long (trend points, a feed's comments) is hashed item by item, so
+# a stamp takes again the items that are the same objects as last time (``stamp``).
+LONG = 8
+
+
 def fingerprint(*values: object) -> str:
-    """A short hash of ``repr(values)``; stable across processes (unlike ``hash``)."""
-    return hashlib.blake2b(repr(values).encode(), digest_size=8).hexdigest()
+    """A short hash of ``values``' reprs, stable across processes (unlike ``hash``); a long
+    tuple among them (``LONG``) counts by its items' hashes."""
+    return _hash(values, None)[0]
+
+
+def _hash(values: tuple, last: tuple | None) -> tuple[str, tuple]:
+    """(``fingerprint(*values)``, each value's item hashes when it is a long tuple, else
+    None); ``last``: (the values, their item hashes) of an earlier call, whose items that are
+    the same objects in the same place are not written out again."""
+    text, items = [], []
+    for i, value in enumerate(values):
+        if type(value) is not tuple or len(value) < LONG:
+            piece, hashed = repr(value), None
+        else:
+            old, known = (last[0][i], last[1][i]) if last is not None and i < len(
+                last[0]) and last[1][i] is not None else ((), b"")
+            hashed = b"".join(known[8 * j: 8 * j + 8] if j < len(old) and old[j] is item
+                              else _digest(repr(item)) for j, item in enumerate(value))
+            piece = "T" + hashed.hex()
+        text.append(f"{len(piece)}:{piece}")
+        items.append(hashed)
+    return _digest("".join(text)).hex(), tuple(items)
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode(), digest_size=8).digest()
 
 
 def stamp(stamps: dict, key: tuple, needs: tuple) -> str:
     """``fingerprint(*needs)``, taken from ``stamps`` (a view's, ``View.stamps``) when the
     needs last stamped under ``key`` are the same: a view carried over to a new snapshot
     (``app.view_cache``) hands its parts the same objects, and ``same`` sees that by identity
-    instead of writing them out again to hash them."""
+    instead of writing them out again to hash them. Otherwise the items of a long need that
+    are the same objects as last time (the trend's points before the change, the feed's
+    comments) keep their hashes."""
     last = stamps.get(key)
     if last is not None and same(last[0], needs):
         return last[1]
-    found = fingerprint(*needs)
-    stamps[key] = (needs, found)
+    found, items = _hash(needs, None if last is None else (last[0], last[2]))
+    stamps[key] = (needs, found, items)
     return found
 
 

@@ -25,7 +25,7 @@ from app.rollup import Rollup, Snapshot
 from app.store import Store
 from app.store.errors import error_class, first_line
 from app.store.follow_ups import FollowUps
-from app.view_cache import ViewCache, touched_combos
+from app.view_cache import ViewCache, count_delta, touched_combos
 from app.views import View, ViewRequest
 
 log = logging.getLogger(__name__)
@@ -244,8 +244,10 @@ class Poller:
             fresh = rollup.snapshot(snapshot.version + 1, datetime.now(UTC), events)
             # What the change touched, found once here, lets the views it left alone be
             # carried over (``app.view_cache``) without keeping the old snapshot's arrays.
-            snapshot = dataclasses.replace(fresh, mark=mark,
-                                           touched=touched_combos(snapshot, fresh))
+            # The counts that moved, once here too, let a touched view add them to its sums.
+            touched = touched_combos(snapshot, fresh)
+            snapshot = dataclasses.replace(fresh, mark=mark, touched=touched,
+                                           delta=count_delta(snapshot, fresh, touched))
         self._current = (snapshot, mark)
         self._loaded = True
         self._read_from = started

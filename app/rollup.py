@@ -71,6 +71,9 @@ class Snapshot:
     # The combinations whose counts differ from the same poller's snapshot ``version - 1``
     # (``app.view_cache.touched_combos``); None when unknown or not comparable.
     touched: np.ndarray | None = None
+    # What moved since then in those combinations (``app.view_cache.CountDelta``), which a
+    # touched view adds to its sums; None when unknown, not comparable or too wide.
+    delta: object | None = None
 
     @property
     def days(self) -> int:

@@ -9,6 +9,7 @@ thread sees one pair or the other.
 from __future__ import annotations
 
 import weakref
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
 
 _EVERY: tuple[weakref.ref, np.ndarray] | None = None
 _COMMENT_COMBOS: tuple[weakref.ref, np.ndarray] | None = None
+_COMMENT_TIMES: tuple[weakref.ref, np.ndarray] | None = None
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def every_per_day(snapshot: Snapshot) -> np.ndarray:
@@ -45,3 +49,20 @@ def comment_combos(snapshot: Snapshot) -> np.ndarray:
                        for c in snapshot.comments], dtype=np.int64)
     _COMMENT_COMBOS = (weakref.ref(snapshot), combos)
     return combos
+
+
+def micros(moment: datetime) -> int:
+    """Microseconds since the epoch of an aware datetime, exactly (no float rounding)."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def comment_times(snapshot: Snapshot) -> np.ndarray:
+    """Each of the snapshot's comments' ``created_at`` in epoch microseconds (``micros``), so
+    a screen finds its window's comments in one comparison instead of one per comment."""
+    global _COMMENT_TIMES
+    found = _COMMENT_TIMES
+    if found is not None and found[0]() is snapshot:
+        return found[1]
+    times = np.array([micros(c.created_at) for c in snapshot.comments], dtype=np.int64)
+    _COMMENT_TIMES = (weakref.ref(snapshot), times)
+    return times

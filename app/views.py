@@ -19,7 +19,7 @@ from app.changes import DEFAULT_MINIMUMS, Finding, Minimums, SegmentCounts, find
 from app.ingest.rules import TimeRange
 from app.metrics import Change, ScoreSummary, TopicRow, TrendPoint
 from app.rollup import Comment, Snapshot
-from app.snapshot_sums import comment_combos, every_per_day
+from app.snapshot_sums import comment_combos, comment_times, every_per_day, micros
 from app.store.database import EventRow
 from app.windows import ALL, RANGE, WindowError, parse_window, window_days, window_label
 
@@ -147,8 +147,9 @@ def combo_mask(snapshot: Snapshot, request: ViewRequest) -> np.ndarray:
     return mask
 
 
-def _window_bounds(snapshot: Snapshot, request: ViewRequest, today: date,
-                   per_day: np.ndarray) -> tuple[date, date]:
+def window_bounds(snapshot: Snapshot, request: ViewRequest, today: date,
+                  per_day: np.ndarray) -> tuple[date, date]:
+    """The window's first and last day (all time and open ranges: from ``per_day``'s data)."""
     if request.window == RANGE:
         last = request.end or today
         first = request.start or _first_day_with_data(snapshot.day0, per_day) or last
@@ -207,48 +208,89 @@ def _periods_before(start: date, granularity: str, count: int) -> date:
     return date(months // 12, months % 12 + 1, 1)
 
 
-def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz: str,
-               goal: float | None = None, now: datetime | None = None,
-               minimums: Minimums = DEFAULT_MINIMUMS, trends: dict | None = None) -> View:
-    """Compute the view of ``snapshot`` that ``request`` asks for; ``trends``, kept by the
-    caller per request, lets the trend keep the points a change did not reach."""
-    today = today_in(tz, now)
-    mask = combo_mask(snapshot, request)
+@dataclass(frozen=True)
+class ViewSums:
+    """The additive counts a view is computed from, kept by the view cache so the next
+    snapshot's view of the same request adds what moved (``view_cache.advance``: the work is
+    in the new responses, not in every response the filter keeps). Do not modify."""
+
+    per_day: np.ndarray  # (days, 3): the kept combinations' counts per day
+    kept: np.ndarray  # the indices of the kept combinations, ascending
+    bounds: tuple[date, date, date, date]  # the window's first and last day, the previous's
+    topics: np.ndarray  # (2, topics, 3): mentions by category in the window, the previous
+    tones: np.ndarray  # (topics, 3): the window's mentions by tone
+    segments: np.ndarray  # (2, kept, 3): each kept combination in the window, the previous
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes its arrays hold."""
+        return sum(a.nbytes for a in (self.per_day, self.kept, self.topics, self.tones,
+                                      self.segments))
+
+
+def previous_bounds(request: ViewRequest, start: date, end: date) -> tuple[date, date]:
+    """The window before ``start``..``end``, as long; all time has none (the day before)."""
+    if request.window == ALL:
+        return start - timedelta(days=1), start - timedelta(days=1)
+    p_end = start - timedelta(days=1)
+    return p_end - timedelta(days=(end - start).days), p_end
+
+
+def compute_sums(snapshot: Snapshot, request: ViewRequest, mask: np.ndarray,
+                 today: date) -> ViewSums:
+    """Every sum a view reads, from the snapshot's arrays (``mask``: ``combo_mask``)."""
     per_day = snapshot.counts[mask].sum(axis=0, dtype=np.int64) if snapshot.days \
         else np.zeros((0, 3), dtype=np.int64)
-    start, end = _window_bounds(snapshot, request, today, per_day)
+    start, end = window_bounds(snapshot, request, today, per_day)
+    p_start, p_end = previous_bounds(request, start, end)
+    topics = np.stack([_topic_sum(snapshot, mask, start, end),
+                       _topic_sum(snapshot, mask, p_start, p_end)])
+    tones = _tone_sum(snapshot, mask, start, end)
+    segments = np.stack([_combo_sums(snapshot, mask, start, end),
+                         _combo_sums(snapshot, mask, p_start, p_end)])
+    return ViewSums(per_day, np.flatnonzero(mask), (start, end, p_start, p_end), topics,
+                    tones, segments)
 
+
+def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz: str,
+               goal: float | None = None, now: datetime | None = None,
+               minimums: Minimums = DEFAULT_MINIMUMS, trends: dict | None = None,
+               sums: ViewSums | None = None, mask: np.ndarray | None = None) -> View:
+    """Compute the view of ``snapshot`` that ``request`` asks for; ``trends``, kept by the
+    caller per request, lets the trend keep the points a change did not reach; ``sums``
+    (``compute_sums``, or advanced from the previous snapshot's) saves summing them, and
+    ``mask`` (``combo_mask``) finding them."""
+    mask = combo_mask(snapshot, request) if mask is None else mask
+    if sums is None:
+        sums = compute_sums(snapshot, request, mask, today_in(tz, now))
+    per_day = sums.per_day
+    start, end, p_start, p_end = sums.bounds
     current_counts = _slice_sum(per_day, snapshot.day0, start, end)
     current = metrics.summarize(current_counts, min_sample)
     rest = rest_of(snapshot, request, current_counts, (start, end), min_sample)
-    previous = None
-    if request.window != ALL:
-        length = (end - start).days + 1
-        p_end = start - timedelta(days=1)
-        p_start = p_end - timedelta(days=length - 1)
-        previous = metrics.summarize(_slice_sum(per_day, snapshot.day0, p_start, p_end),
-                                     min_sample)
-    else:
-        p_start = p_end = start - timedelta(days=1)
+    previous = None if request.window == ALL else metrics.summarize(
+        _slice_sum(per_day, snapshot.day0, p_start, p_end), min_sample)
 
     granularity = metrics.choose_granularity((end - start).days + 1)
     trend = _build_trend(per_day, snapshot.day0, start, end, granularity, min_sample,
                          trends.setdefault(min_sample, {}) if trends is not None else None)
 
-    topic_cur = _topic_sum(snapshot, mask, start, end)
-    topic_prev = _topic_sum(snapshot, mask, p_start, p_end) if previous is not None \
-        else np.zeros((len(snapshot.topic_names), 3), dtype=np.int64)
-    topics = metrics.build_topic_table(snapshot.topic_names, topic_cur.tolist(),
+    topic_prev = sums.topics[1] if previous is not None else np.zeros_like(sums.topics[1])
+    topics = metrics.build_topic_table(snapshot.topic_names, sums.topics[0].tolist(),
                                        topic_prev.tolist(), current, min_sample,
-                                       _tone_sum(snapshot, mask, start, end))
+                                       sums.tones.tolist())
 
     first = datetime.combine(start, datetime.min.time(), ZoneInfo(tz))
     last = datetime.combine(end + timedelta(days=1), datetime.min.time(), ZoneInfo(tz))
     events = tuple(e for e in snapshot.events if first <= e.occurred_at < last)
     comments, latest = shown_comments(snapshot, request, (first, last), mask)
-    changes = find_changes(current, previous, topics, _segment_counts(
-        snapshot, mask, request, (start, end), (p_start, p_end)) if previous else None,
-        request.window, minimums, events)
+    segments = None
+    if previous is not None:
+        pinned = frozenset(name for name, values in request.segments if len(values) == 1)
+        segments = SegmentCounts([snapshot.combos[i] for i in sums.kept.tolist()],
+                                 sums.segments[0], sums.segments[1], pinned)
+    changes = find_changes(current, previous, topics, segments, request.window, minimums,
+                           events)
     return View(
         version=snapshot.version, as_of=snapshot.as_of, request=request, start=start, end=end,
         current=current, previous=previous, delta=metrics.compute_delta(current, previous),
@@ -278,17 +320,14 @@ def _topic_sum(snapshot: Snapshot, mask: np.ndarray, start: date, end: date) -> 
     return snapshot.topic_counts[:, lo:hi][mask].sum(axis=(0, 1), dtype=np.int64)
 
 
-def _tone_sum(snapshot: Snapshot, mask: np.ndarray, start: date, end: date) -> list:
-    """Each topic's (positive, negative, neutral) mentions in the window."""
-    tones = snapshot.tone_counts
-    if tones is None or not snapshot.days or not len(snapshot.topic_names):
-        return [(0, 0, 0)] * len(snapshot.topic_names)
+def _tone_sum(snapshot: Snapshot, mask: np.ndarray, start: date, end: date) -> np.ndarray:
+    """Each topic's (positive, negative, neutral) mentions in the window: (topics, 3)."""
     lo = max(epoch_day(start) - snapshot.day0, 0)
     hi = min(epoch_day(end) - snapshot.day0 + 1, snapshot.days)
-    if hi <= lo:
-        return [(0, 0, 0)] * len(snapshot.topic_names)
+    if snapshot.tone_counts is None or hi <= lo:
+        return np.zeros((len(snapshot.topic_names), 3), dtype=np.int64)
     # Days first (a view), then the combinations: only the window's days are copied.
-    return tones[:, lo:hi][mask].sum(axis=(0, 1), dtype=np.int64).tolist()
+    return snapshot.tone_counts[:, lo:hi][mask].sum(axis=(0, 1), dtype=np.int64)
 
 
 def _build_trend(per_day: np.ndarray, day0: int, start: date, end: date, granularity: str,
@@ -323,20 +362,14 @@ def _build_trend(per_day: np.ndarray, day0: int, start: date, end: date, granula
     return points[first_in_window:]
 
 
-def _segment_counts(snapshot: Snapshot, mask: np.ndarray, request: ViewRequest,
-                    window: tuple[date, date], previous: tuple[date, date]) -> SegmentCounts:
-    """Each filtered combination's counts in the window and the one before it."""
-    def window_sum(first: date, last: date) -> np.ndarray:
-        lo = max(epoch_day(first) - snapshot.day0, 0)
-        hi = min(epoch_day(last) - snapshot.day0 + 1, snapshot.days)
-        if hi <= lo:
-            return np.zeros((int(mask.sum()), 3), dtype=np.int64)
-        # Days first (a view), then the combinations: only the window's days are copied.
-        return snapshot.counts[:, lo:hi][mask].sum(axis=1, dtype=np.int64)
-
-    combos = [c for c, keep in zip(snapshot.combos, mask, strict=True) if keep]
-    pinned = frozenset(name for name, values in request.segments if len(values) == 1)
-    return SegmentCounts(combos, window_sum(*window), window_sum(*previous), pinned)
+def _combo_sums(snapshot: Snapshot, mask: np.ndarray, first: date, last: date) -> np.ndarray:
+    """Each kept combination's counts between two dates, inclusive: (kept, 3)."""
+    lo = max(epoch_day(first) - snapshot.day0, 0)
+    hi = min(epoch_day(last) - snapshot.day0 + 1, snapshot.days)
+    if hi <= lo:
+        return np.zeros((int(mask.sum()), 3), dtype=np.int64)
+    # Days first (a view), then the combinations: only the window's days are copied.
+    return snapshot.counts[:, lo:hi][mask].sum(axis=1, dtype=np.int64)
 
 
 def shown_comments(snapshot: Snapshot, request: ViewRequest, bounds: tuple[datetime, datetime],
@@ -344,15 +377,18 @@ def shown_comments(snapshot: Snapshot, request: ViewRequest, bounds: tuple[datet
                    ) -> tuple[tuple[Comment, ...], Comment | None]:
     """The snapshot's comments created within ``bounds`` that the request's filters keep
     (``mask``: its ``combo_mask``, when known), and the gong's newest response if kept."""
-    first, last = bounds
-    comments = tuple(c for c in snapshot.comments if first <= c.created_at < last)
-    if request.segments and comments:
+    times = comment_times(snapshot)
+    inside = np.flatnonzero((times >= micros(bounds[0])) & (times < micros(bounds[1])))
+    if request.segments and len(inside):
         # By each comment's combination (found once per snapshot), not its segments one by one.
-        kept_combos = (combo_mask(snapshot, request) if mask is None else mask).tolist()
-        keep = [kept_combos[i] if i >= 0 else _matches(c.segments, request)
-                for c, i in zip(snapshot.comments, comment_combos(snapshot).tolist(),
-                                strict=True) if first <= c.created_at < last]
-        comments = tuple(c for c, kept in zip(comments, keep, strict=True) if kept)
+        kept = combo_mask(snapshot, request) if mask is None else mask
+        combos = comment_combos(snapshot)[inside]
+        keep, known = np.zeros(len(combos), dtype=bool), combos >= 0
+        keep[known] = kept[combos[known]]
+        for j in np.flatnonzero(combos < 0).tolist():  # segments none of the combinations
+            keep[j] = _matches(snapshot.comments[inside[j]].segments, request)
+        inside = inside[keep]
+    comments = tuple(snapshot.comments[i] for i in inside.tolist())
     latest = snapshot.latest if snapshot.latest and _matches(snapshot.latest.segments, request) \
         else None
     return comments, latest

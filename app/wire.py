@@ -66,18 +66,21 @@ def to_plain(value: Any, wires: list[Wire] | None = None) -> Any:
     return json.loads(json.dumps(value, cls=PlotlyJSONEncoder))
 
 
-def json_length(plain: Any) -> int:
+def json_length(plain: Any, pieces: list[Wire] | None = None) -> int:
     """``len(json.dumps(plain))``, taking each ``Wire`` piece's known length instead of
-    writing it out again: a feed of 20 cards is 60 KB of JSON, its frame a few hundred bytes."""
-    known: list[int] = []
+    writing it out again: a feed of 20 cards is 60 KB of JSON, its frame a few hundred bytes.
+    The pieces whose length was taken are added to ``pieces`` when given."""
+    known: list[Wire] = []
     frame = _frame(plain, known)
-    return len(json.dumps(frame)) + sum(chars - 1 for chars in known)  # each piece is "0"
+    if pieces is not None:
+        pieces.extend(known)
+    return len(json.dumps(frame)) + sum(w.chars - 1 for w in known)  # each piece is "0"
 
 
-def _frame(value: Any, known: list[int]) -> Any:
-    """``value`` with every Wire piece of known length replaced by 0 (its length noted)."""
+def _frame(value: Any, known: list[Wire]) -> Any:
+    """``value`` with every Wire piece of known length replaced by 0 (the piece noted)."""
     if type(value) is Wire and value.chars is not None:
-        known.append(value.chars)
+        known.append(value)
         return 0
     # Only containers are walked into: a call for every string and number cost twice a dump.
     if isinstance(value, dict):

@@ -57,3 +57,26 @@ def test_sums_follow_the_snapshot_they_are_asked_about(sqlite_store, settings):
                                 comments=snapshot.comments[:3])
     assert (every_per_day(other) == len(snapshot.combos)).all()
     assert len(comment_combos(other)) == 3 and len(comment_combos(snapshot)) > 3
+
+
+def test_a_comment_at_a_bound_is_kept_from_the_first_instant_not_at_the_last(sqlite_store,
+                                                                           settings):
+    """The window's comments are found by their times in microseconds: a comment created at
+    the window's first instant is in it, one at the instant after its end is not, in any
+    time zone the bounds are given in."""
+    from zoneinfo import ZoneInfo
+
+    from app.snapshot_sums import comment_times, micros
+
+    snapshot = _snapshot(sqlite_store, settings)
+    c = snapshot.comments[5]
+    assert comment_times(snapshot)[5] == micros(c.created_at)
+    zone = ZoneInfo("America/New_York")
+    at = c.created_at.astimezone(zone)
+    tick = timedelta(microseconds=1)
+    for request in REQUESTS:
+        starting, _ = shown_comments(snapshot, request, (at, at + timedelta(days=1)))
+        ending, _ = shown_comments(snapshot, request, (at - timedelta(days=1), at))
+        just_after, _ = shown_comments(snapshot, request, (at - timedelta(days=1), at + tick))
+        kept = all(c.segments.get(name) in values for name, values in request.segments)
+        assert (c in starting) == kept and c not in ending and (c in just_after) == kept

@@ -4,14 +4,18 @@ work)."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import random
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from app.poller import Poller
 from app.store.database import EventRow
-from app.view_cache import ViewCache, touched_combos
-from app.views import ViewRequest, build_view
+from app.view_cache import ViewCache, count_delta, touched_combos
+from app.views import ViewRequest, build_view, combo_mask, compute_sums
 from tests.conftest import make_record
 
 REQUESTS = [ViewRequest(window=w, segments=s) for w in ("30d", "7d", "all")
@@ -90,6 +94,29 @@ def test_same_means_the_same_repr():
     assert stamp(stamps, ("k", "score"), needs) == fingerprint(*needs)
     assert stamp(stamps, ("k", "score"), ("score", -0.0)) == fingerprint("score", -0.0)
     assert stamp(stamps, ("k", "score"), ("score", -0.0)) == fingerprint("score", -0.0)
+
+
+def test_a_stamp_reusing_item_hashes_equals_a_fresh_fingerprint():
+    """A long need (trend points, a feed) keeps the hashes of the items that are the same
+    objects as last time; the stamp is still the fingerprint of what it shows."""
+    from app.parts import LONG, fingerprint, stamp
+
+    points = [("point", k, k / 3) for k in range(LONG + 4)]
+    stamps: dict = {}
+    seen = set()
+    for step in range(6):
+        if step:  # the last point moves and one is added, as a new response today does
+            points[-1] = ("point", len(points) - 1, step / 7)
+            points.append(("point", len(points), -step / 9))
+        needs = ("trend", tuple(points), "dark", ("short", 1))
+        found = stamp(stamps, ("k", "trend"), needs)
+        assert found == fingerprint(*needs) == fingerprint(*copy.deepcopy(needs))
+        seen.add(found)
+    assert len(seen) == 6
+    moved = (*points[:-1], ("point", len(points) - 1, 0.5))
+    assert stamp(stamps, ("k", "trend"), ("trend", moved, "dark", ("short", 1))) not in seen
+    # A long tuple and the same items as separate values are told apart.
+    assert fingerprint(tuple(points)) != fingerprint(*points)
 
 
 def test_memoised_score_and_topic_pieces_equal_fresh_ones(sqlite_store, settings):
@@ -273,3 +300,107 @@ def test_a_feed_hands_its_stamp_the_same_tuples_for_the_same_comments():
     assert needs(feed(twin, b), ctx)[0] == first  # an equal comment: an equal stamp
     other = Comment(1, now, 3, "text 1", {"product": "p1"}, ("Support",))
     assert needs(feed(other, b), ctx)[0][0][2] == 3  # never another comment's tuple
+
+
+INCREMENTAL_REQUESTS = [*REQUESTS, ViewRequest(window="90d", segments=(("region", ("APAC",)),)),
+                        ViewRequest(window="range"),  # from the first day with data: moves
+                        ViewRequest(window="range", segments=(("product", ("p1",)),))]
+WORDS = ("slow support", "great ui", "the price is too high", "love it", None)
+
+
+def _random_change(store, rng, stored: dict, now: datetime, n: int) -> None:
+    """One of: new rows, an edit of a stored row (score, day, segments, comment), an exclusion
+    or a re-inclusion; ``stored`` holds each row's last record by external id."""
+    def record(i: int, excluded: bool = False):
+        return dataclasses.replace(
+            make_record(i, rng.randrange(11), when=now - timedelta(days=rng.randrange(120),
+                                                                   hours=1),
+                        comment=rng.choice(WORDS), product=f"p{rng.randrange(4)}",
+                        region=rng.choice(("EMEA", "APAC"))), excluded=excluded)
+    kind = rng.choice(("insert", "insert", "edit", "exclude", "include"))
+    if kind == "insert":
+        changed = [record(10_000 + 10 * n + k) for k in range(rng.randint(1, 3))]
+    else:
+        i = rng.choice(sorted(stored))
+        changed = [record(i) if kind == "edit" else dataclasses.replace(
+            stored[i], excluded=kind == "exclude")]
+    store.upsert_responses(changed)
+    stored.update((int(r.external_id), r) for r in changed)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_views_advanced_by_the_delta_equal_fresh_ones(sqlite_store, settings, seed):
+    """A touched view adds the snapshot's delta to its previous sums (``advance``) instead of
+    summing every response again: after random inserts, edits, exclusions and re-inclusions
+    it equals the view computed from scratch, every time."""
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    stored: dict = {}
+    for i in range(200):
+        stored[i] = make_record(i, rng.randrange(11), when=now - timedelta(
+            days=rng.randrange(1, 100), hours=1), comment=rng.choice(WORDS),
+            product=f"p{rng.randrange(4)}", region=rng.choice(("EMEA", "APAC")))
+    sqlite_store.upsert_responses(list(stored.values()))
+    poller = Poller(sqlite_store, settings)
+    poller.poll()
+    cache = ViewCache()
+    for n in range(25):
+        for request in INCREMENTAL_REQUESTS:
+            got = cache.get(poller.snapshot, request, min_sample=5, tz="UTC", now=now)
+            assert got == _fresh(poller, request, now), (n, request)
+            # The sums themselves, too: some (each combination's) show only in a rare finding.
+            kept = cache._items[(poller.snapshot.version, request, now.date())][3]
+            fresh = compute_sums(poller.snapshot, request, combo_mask(poller.snapshot, request),
+                                 now.date())
+            assert kept.bounds == fresh.bounds, (n, request)
+            for name in ("per_day", "kept", "topics", "tones", "segments"):
+                assert np.array_equal(getattr(kept, name), getattr(fresh, name)), (n, name)
+        _random_change(sqlite_store, rng, stored, now, n)
+        poller.poll()
+    assert cache.advanced > 50  # most touched views came from the delta, and all are exact
+    assert cache.built > cache.advanced  # the first ones, and those whose window moved
+
+
+def test_a_delta_is_what_moved_in_the_touched_combinations(sqlite_store, settings):
+    """``count_delta`` holds the new counts minus the old on the days that moved: an edit
+    that moves a response takes it away where it was and adds it where it is now."""
+    now = datetime.now(UTC)
+    sqlite_store.upsert_responses([make_record(i, 9, when=now - timedelta(days=i % 5, hours=1),
+                                               product=f"p{i % 2}") for i in range(20)])
+    poller = Poller(sqlite_store, settings)
+    poller.poll()
+    before = poller.snapshot
+    sqlite_store.upsert_responses([make_record(0, 3, when=now - timedelta(days=2, hours=1),
+                                               product="p1")])  # was p0, 9, today
+    poller.poll()
+    after = poller.snapshot
+    delta = after.delta
+    assert delta is not None and delta.base == before.version
+    assert len(delta.combos) == 2 and len(delta.days) == 2
+    moved = np.zeros(after.counts.shape, dtype=np.int64)
+    moved[np.ix_(delta.combos, delta.days)] = delta.counts
+    assert (moved == after.counts.astype(np.int64) - before.counts).all()
+    assert moved.sum() == 0 and np.abs(moved).sum() == 2
+    assert count_delta(before, after, None) is None
+
+
+def test_a_change_touching_many_combinations_gives_no_delta(sqlite_store, settings):
+    """Past ``DELTA_COMBOS`` touched combinations (an import, a re-tag) there is no delta:
+    the touched views sum afresh, which costs about what adding that many would."""
+    from app.view_cache import DELTA_COMBOS
+
+    sqlite_store.upsert_responses([make_record(i, i % 11, product=f"p{i}")
+                                   for i in range(DELTA_COMBOS + 4)])
+    poller = Poller(sqlite_store, settings)
+    poller.poll()
+    before = poller.snapshot
+
+    def moved(combos: list[int]):
+        counts = before.counts.copy()
+        counts[combos, -1, 0] += 1
+        return dataclasses.replace(before, version=before.version + 1, counts=counts)
+
+    few, many = moved([0, 3]), moved(list(range(DELTA_COMBOS + 1)))
+    delta = count_delta(before, few, touched_combos(before, few))
+    assert delta is not None and delta.combos.tolist() == [0, 3]
+    assert count_delta(before, many, touched_combos(before, many)) is None

@@ -108,6 +108,27 @@ def test_part_cache_counts_a_part_reused_across_versions_once():
     assert BYTES_PER_CHAR * 10_000 <= cache.bytes < BYTES_PER_CHAR * 10_000 + 20_000
 
 
+def test_part_cache_counts_a_piece_shared_by_many_parts_once():
+    """A comment's card shown in 20 screens' feeds is one object in memory: the budget counts
+    it once while any cached part holds it, and frees it with the last."""
+    from app.wire import Plain, Wire
+
+    card = Wire(props={"children": "x" * 10_000}, type="Div", namespace="dash_html_components")
+    card.chars = len(json.dumps(card))
+    cache = PartCache(max_bytes=10_000_000)
+    for k in range(20):
+        part = cache.get((1, date(2026, 1, 1), f"dark?k={k}"), ["comments"],
+                         lambda name, k=k: f"fp{k}",
+                         lambda name, k=k: Plain([card, f"screen {k}"]))["comments"]
+        assert part.payload == [card, f"screen {k}"]
+    assert cache.builds == 20
+    piece = BYTES_PER_CHAR * card.chars
+    assert piece <= cache.bytes < piece + 20 * 2_000  # was 20 times the piece
+    cache.max_bytes = 0
+    cache.get((2, date(2026, 1, 1), "dark?"), ["score"], lambda name: "fp", lambda name: "x")
+    assert cache.bytes == 0 and not cache._pieces  # every part evicted, the piece with them
+
+
 def test_parts_are_kept_as_dash_sends_them():
     """Built once into plain JSON values, so no screen's answer encodes a component tree."""
     from dash import html
