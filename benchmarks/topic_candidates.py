@@ -3,16 +3,15 @@ the tune split (+ targeted.jsonl and the demo's comments in every training fold)
 the held-out split. Only aggregate figures are printed, never a comment.
 
     python benchmarks/topic_candidates.py lexical [--pseudo] [--cv-only]
-                                          # without word pairs, with character n-grams
+                                                         # word bigrams, character n-grams
     python benchmarks/topic_candidates.py stack              # a second stage over all topics
     python benchmarks/topic_candidates.py minilm --model-dir DIR   # sentence embeddings
     python benchmarks/topic_candidates.py static --model-dir DIR   # its static token vectors
 
-``lexical`` retrains the shipped recipe (app/tagging/train.py) with its pairs of neighbouring
-lemmas left out, or with extra binary features; without the pseudo-labelled comments unless
-``--pseudo`` (then each fold reads its own teacher's labels, as train.py does); ``--cv-only``
-prints the cross-validated figures alone (choose on those; score the held-out part once, for
-the candidate kept).
+``lexical`` retrains the shipped recipe (app/tagging/train.py) with extra binary features,
+without the pseudo-labelled comments unless ``--pseudo`` (then each fold reads its own
+teacher's labels, as train.py does); ``--cv-only`` prints the cross-validated figures alone
+(choose on those; score the held-out part once, for the candidate kept).
 ``stack`` fits, per topic, a logistic regression over the first stage's out-of-fold logits:
 of that topic alone (a recalibration, the fair baseline for the stacked variants), of every
 topic (co-occurrence), and with ``minilm`` also over an embedding model's logits (a per-topic
@@ -49,6 +48,12 @@ HASH_BUCKETS = 1 << 15
 Extra = Callable[[Normalised], set[str]]
 
 
+def bigrams(normalised: Normalised) -> set[str]:
+    """Pairs of neighbouring lemmas."""
+    lemmas = normalised.lemmas
+    return {f"b:{a}_{b}" for a, b in zip(lemmas, lemmas[1:], strict=False)}
+
+
 def char_ngrams(low: int, high: int) -> Extra:
     """Hashed character n-grams of each lemma (with word boundaries), ``low``..``high`` long."""
     def extra(normalised: Normalised) -> set[str]:
@@ -62,35 +67,30 @@ def char_ngrams(low: int, high: int) -> Extra:
     return extra
 
 
-# The shipped features include the pairs (``b:``, text.word_features) since 2026-12-03;
-# "without pairs" drops them again, the baseline they were chosen against.
-WITHOUT_PAIRS = "without pairs"
-LEXICAL = {"shipped": [], WITHOUT_PAIRS: [], "char 4-grams": [char_ngrams(4, 4)],
+LEXICAL = {"shipped": [], "bigrams": [bigrams], "char 4-grams": [char_ngrams(4, 4)],
            "char 3-5-grams": [char_ngrams(3, 5)]}
 
 
-def with_extra(extras: Sequence[Extra], drop: tuple[str, ...] = ()) -> type[Extractor]:
-    """An Extractor that adds ``extras`` to the shipped features (less those starting with
-    ``drop``)."""
+def with_extra(extras: Sequence[Extra]) -> type[Extractor]:
+    """An Extractor that adds ``extras`` to the shipped features."""
     class Extended(Extractor):
         def extract(self, comment: str) -> Extracted:
             base = super().extract(comment)
-            if not extras and not drop:
+            if not extras:
                 return base
             normalised = normalise(comment)
-            features = {f for f in base.features if not f.startswith(drop)} if drop else set(
-                base.features)
+            features = set(base.features)
             for extra in extras:
                 features |= extra(normalised)
             return Extracted(frozenset(features), base.keyword_topics)
     return Extended
 
 
-def first_stage(extras: Sequence[Extra], drop: tuple[str, ...] = (), pseudo: bool = False):
+def first_stage(extras: Sequence[Extra], pseudo: bool = False):
     """Train the shipped recipe with ``extras`` (and the pseudo-labels when ``pseudo``):
     (topics, out-of-fold probabilities of the tune rows, held-out probabilities, thresholds,
     tune rows, held-out rows, model size)."""
-    extractor_class = with_extra(extras, drop)
+    extractor_class = with_extra(extras)
     train_module.Extractor = extractor_class  # train() builds its own Extractor
     taxonomy = load_taxonomy(SHIPPED_TOPICS_FILE)
     rows = train_module.read_corpus(CORPUS, "tune")
@@ -170,8 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.family == "lexical":
         for name, extras in LEXICAL.items():
-            drop = ("b:",) if name == WITHOUT_PAIRS else ()
-            topics, oof, held_p, cuts, rows, held, size = first_stage(extras, drop, args.pseudo)
+            topics, oof, held_p, cuts, rows, held, size = first_stage(extras, args.pseudo)
             figures(f"{name} ({size} features)", topics, rows, held, oof, held_p, cuts,
                     args.cv_only)
         return 0

@@ -15,7 +15,7 @@ from app.store import open_store
 from app.tagging import Tagger, load_tagger
 from app.tagging.model import LinearModel, load_model, model_from_json, save_model
 from app.tagging.rules import Rules
-from app.tagging.text import MONEY_TOKEN, normalise, word_features
+from app.tagging.text import MONEY_TOKEN, normalise
 from app.topics import build_taxonomy, load_taxonomy
 
 SHIPPED_TAXONOMY = json.loads(SHIPPED_TOPICS_FILE.read_text(encoding="utf-8"))
@@ -67,19 +67,6 @@ def test_negation_marks_the_words_after_it_within_the_clause() -> None:
     result = normalise("Not slow at all, but no complaints. Fast")
     marked = dict(zip(result.lemmas, result.negated, strict=True))
     assert marked["slow"] and marked["complaint"] and not marked["fast"]
-
-
-def test_word_features_include_pairs_of_neighbouring_lemmas() -> None:
-    features = word_features(normalise("It keeps stopping. Not worth it"))
-    assert {"b:keep_stop", "b:not_worth", "w:keep", "n:worth"} <= features
-    assert "b:stop_keep" not in features and not any(f.startswith("b:") for f in
-                                                     word_features(normalise("Crashes")))
-
-
-def test_the_shipped_model_file_stays_small_and_reads_word_pairs() -> None:
-    model = load_model(SHIPPED_MODEL_FILE)
-    assert SHIPPED_MODEL_FILE.stat().st_size < 1.5 * 1024 * 1024
-    assert any(name.startswith("b:") for name in model.weights)
 
 
 @pytest.mark.parametrize(("text", "topic"), [

@@ -94,15 +94,13 @@ def lemmatise(word: str) -> str:
 
 
 def word_features(normalised: Normalised) -> set[str]:
-    """Lemmas (``w:``), negated lemmas (``n:``) and pairs of neighbouring lemmas (``b:``).
-    The pairs did not help on the hand-labelled comments alone (cross-validated micro-F1 0.747
-    against 0.750); with the 17k pseudo-labelled ones enough of them recur to count (0.763 ->
-    0.768, macro 0.722 -> 0.730), at a file of about 1.3 MiB (README, "What else was tried")."""
+    """Lemmas (``w:``) and negated lemmas (``n:``). Pairs of neighbouring lemmas were tried:
+    no better under cross-validation, and they doubled the model file, so the phrases that
+    matter are phrase rules instead."""
     lemmas = normalised.lemmas
     features = {f"w:{lemma}" for lemma in lemmas}
     features.update(f"n:{lemma}" for lemma, neg in zip(lemmas, normalised.negated, strict=True)
                     if neg)
-    features.update(f"b:{a}_{b}" for a, b in zip(lemmas, lemmas[1:], strict=False))
     return features
 
 
