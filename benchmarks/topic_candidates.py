@@ -2,13 +2,16 @@
 the tune split (+ targeted.jsonl and the demo's comments in every training fold), then once on
 the held-out split. Only aggregate figures are printed, never a comment.
 
-    python benchmarks/topic_candidates.py lexical            # word bigrams, character n-grams
+    python benchmarks/topic_candidates.py lexical [--pseudo] [--cv-only]
+                                                         # word bigrams, character n-grams
     python benchmarks/topic_candidates.py stack              # a second stage over all topics
     python benchmarks/topic_candidates.py minilm --model-dir DIR   # sentence embeddings
     python benchmarks/topic_candidates.py static --model-dir DIR   # its static token vectors
 
 ``lexical`` retrains the shipped recipe (app/tagging/train.py) with extra binary features,
-without the pseudo-labelled comments (those are scored by ``topic_distill.py cv``).
+without the pseudo-labelled comments unless ``--pseudo`` (then each fold reads its own
+teacher's labels, as train.py does); ``--cv-only`` prints the cross-validated figures alone
+(choose on those; score the held-out part once, for the candidate kept).
 ``stack`` fits, per topic, a logistic regression over the first stage's out-of-fold logits:
 of that topic alone (a recalibration, the fair baseline for the stacked variants), of every
 topic (co-occurrence), and with ``minilm`` also over an embedding model's logits (a per-topic
@@ -35,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import app.tagging.train as train_module  # noqa: E402
 from app.config import SHIPPED_TOPICS_FILE  # noqa: E402
 from app.tagging.features import Extracted, Extractor  # noqa: E402
+from app.tagging.pseudo import PSEUDO_NAME, fitted_to, read_pseudo  # noqa: E402
 from app.tagging.scoring import micro_macro, score_topics  # noqa: E402
 from app.tagging.text import Normalised, normalise  # noqa: E402
 from app.topics import load_taxonomy  # noqa: E402
@@ -82,18 +86,24 @@ def with_extra(extras: Sequence[Extra]) -> type[Extractor]:
     return Extended
 
 
-def first_stage(extras: Sequence[Extra]):
-    """Train the shipped recipe with ``extras``: (topics, out-of-fold probabilities of the tune
-    rows, held-out probabilities, thresholds, tune rows, held-out rows, model size)."""
+def first_stage(extras: Sequence[Extra], pseudo: bool = False):
+    """Train the shipped recipe with ``extras`` (and the pseudo-labels when ``pseudo``):
+    (topics, out-of-fold probabilities of the tune rows, held-out probabilities, thresholds,
+    tune rows, held-out rows, model size)."""
     extractor_class = with_extra(extras)
     train_module.Extractor = extractor_class  # train() builds its own Extractor
     taxonomy = load_taxonomy(SHIPPED_TOPICS_FILE)
     rows = train_module.read_corpus(CORPUS, "tune")
     held = train_module.read_corpus(CORPUS, "heldout")
     targeted = train_module.read_targeted(CORPUS.with_name(train_module.TARGETED_NAME))
+    labels = None
+    if pseudo:
+        labels = fitted_to(read_pseudo(CORPUS.with_name(PSEUDO_NAME)), [r["id"] for r in rows],
+                           train_module.FOLDS)
     model, report = train_module.train(
         [r["text"] for r in rows], [r["topics"] for r in rows], taxonomy,
-        targeted=([r["text"] for r in targeted], [r["topics"] for r in targeted]))
+        targeted=([r["text"] for r in targeted], [r["topics"] for r in targeted]),
+        pseudo=labels)
     extractor = extractor_class(taxonomy)
     held_p = np.array([model.probabilities(extractor.extract(r["text"]).features)
                        for r in held])
@@ -102,13 +112,15 @@ def first_stage(extras: Sequence[Extra]):
 
 
 def figures(name: str, topics: Sequence[str], rows, held, oof: np.ndarray,
-            held_p: np.ndarray, thresholds: Sequence[float]) -> None:
-    """Print cross-validated and held-out micro/macro F1 and per-topic F1."""
+            held_p: np.ndarray, thresholds: Sequence[float], cv_only: bool = False) -> None:
+    """Print cross-validated and held-out (unless ``cv_only``) micro/macro F1 and per-topic
+    F1."""
     def tags(p: np.ndarray) -> list[list[str]]:
         return [[t for j, t in enumerate(topics) if p[i, j] >= thresholds[j]]
                 for i in range(len(p))]
 
-    for part, part_rows, p in (("CV", rows, oof), ("held-out", held, held_p)):
+    parts = (("CV", rows, oof),) + (() if cv_only else (("held-out", held, held_p),))
+    for part, part_rows, p in parts:
         truth = [r["topics"] for r in part_rows]
         _, _, micro, macro = micro_macro(truth, tags(p), topics)
         per = score_topics(truth, tags(p), topics)
@@ -151,11 +163,16 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("family", choices=("lexical", "stack", "minilm", "static"))
     parser.add_argument("--model-dir", type=Path, help="all-MiniLM-L6-v2 folder (minilm)")
+    parser.add_argument("--pseudo", action="store_true",
+                        help="lexical: train on the pseudo-labelled comments too")
+    parser.add_argument("--cv-only", action="store_true",
+                        help="lexical: print the cross-validated figures only")
     args = parser.parse_args(argv)
     if args.family == "lexical":
         for name, extras in LEXICAL.items():
-            topics, oof, held_p, cuts, rows, held, size = first_stage(extras)
-            figures(f"{name} ({size} features)", topics, rows, held, oof, held_p, cuts)
+            topics, oof, held_p, cuts, rows, held, size = first_stage(extras, args.pseudo)
+            figures(f"{name} ({size} features)", topics, rows, held, oof, held_p, cuts,
+                    args.cv_only)
         return 0
     topics, oof, held_p, cuts, rows, held, _ = first_stage([])
     figures("shipped", topics, rows, held, oof, held_p, cuts)
