@@ -88,8 +88,9 @@ HOST = "127.0.0.1"
 REQUEST_TIMEOUT = 10.0
 # An event loop that runs a 10 ms timer later than this at p95 is itself delaying answers.
 CLIENT_LAG_LIMIT_MS = 10.0
-# Writes answered this close to a run's end are not counted in how soon responses were visible.
-VISIBLE_GRACE = 3.0
+# Writes answered this close to the screens' end are not counted in how soon responses were
+# visible: the server's default poll (3 s), a screen's ask (1 s) and its poll may all come after.
+VISIBLE_GRACE = 5.0
 SAFETY_NET_SECONDS = 30.0  # app.live_status.SAFETY_NET_SECONDS: an asking page's timed poll
 
 
@@ -353,6 +354,7 @@ class Tally:
     # Per screen: (wall time, data mark's database clock in µs) of each answer that brought
     # new data: from these and the writer's times, how soon a response was visible.
     seen: list[list[tuple[float, int]]] = field(default_factory=list)
+    ended: float = 0.0  # wall time the screens stopped (the earliest of the client processes)
 
     def merge(self, other: Tally) -> None:
         """Add another client process's tally to this one."""
@@ -364,6 +366,7 @@ class Tally:
         self.lags += other.lags
         self.cpu_seconds += other.cpu_seconds
         self.seen += other.seen
+        self.ended = min(t for t in (self.ended, other.ended) if t) if other.ended else self.ended
         for mine, theirs in ((self.statuses, other.statuses),
                              (self.error_kinds, other.error_kinds),
                              (self.bytes_by_kind, other.bytes_by_kind),
@@ -632,6 +635,7 @@ async def run_screens(port: int, asks: list[Ask], n: int, seconds: float,
     for i in range(0, n, 50):  # connect in small steps, as screens come up one by one
         await asyncio.gather(*(s.connect() for s in screens[i:i + 50]))
     until = time.monotonic() + seconds
+    tally.ended = time.time() + seconds  # the screens stop asking then (answers may trail)
     await asyncio.gather(watch_loop(tally, until),
                          *(s.run_ask(a, until) for s in screens for a in asks))
     for screen in screens:
@@ -707,7 +711,7 @@ def measure(port: int, proc: subprocess.Popen, asks: list[Ask], n: int,
     else:
         tally = run_clients(pool, port, asks, n, seconds, distinct, clients)
     span = time.monotonic() - started
-    visible, missed = visibility(writer.posted, tally.seen, time.time())
+    visible, missed = visibility(writer.posted, tally.seen, tally.ended or time.time())
     writer.stop.set()
     writer.join(15)
     spent = [sum(w.cpu_times()[:2]) - before.get(w.pid, 0.0) for w in workers]

@@ -65,7 +65,7 @@ def test_a_response_is_visible_from_the_first_answer_read_after_its_write():
     posted = [(100.0, 100.2), (101.0, 101.1), (119.0, 119.1)]  # the last one: too late
     seen = [[(100.1, 100_150_000), (100.9, 100_300_000), (101.6, 101_200_000)],  # sees both
             [(100.5, 100_100_000)]]  # read before the first write was answered: never
-    took, missed = bench_viewers.visibility(posted, seen, end=120.0)
+    took, missed = bench_viewers.visibility(posted, seen, end=122.0)
     assert [round(t, 2) for t in took] == [0.9, 0.6]
     assert missed == 2  # the second screen, twice
 
@@ -149,3 +149,12 @@ def test_a_connection_the_server_closed_while_idle_is_reopened_not_counted_an_er
 
     tally = asyncio.run(scenario())
     assert tally.errors == 0 and tally.statuses[200] == 3 and tally.reconnects == 2
+
+
+def test_the_screens_end_is_the_earliest_client_s():
+    tally = Tally()
+    for ended in (0.0, 105.0, 103.0):
+        part = Tally()
+        part.ended = ended
+        tally.merge(part)
+    assert tally.ended == 103.0
