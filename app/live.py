@@ -38,6 +38,9 @@ class Update:
 # The stamp the page was last told (its tick, asked or pushed), sent with its poll: the tick
 # and the poll may reach different workers or instances (assets/nps_tv.js adds it).
 TOLD_HEADER = "X-NPS-TV-Stamp"
+# In a poll's status when this process has not caught up with the stamp the poll named (its
+# catch-up timed out or was not allowed): the page polls again shortly (assets/nps_ask.js).
+BEHIND = "behind"
 
 
 def compute_update(services: Services, screen: ScreenConfig, state: Mapping | None,
@@ -47,8 +50,10 @@ def compute_update(services: Services, screen: ScreenConfig, state: Mapping | No
     with ``patch``, a Dash ``Patch`` from the part it has to the new one where that is
     smaller (``app.part_patch``). ``told``: the stamp the page was told (``catch_up``)."""
     today = today_in(services.settings.timezone)
-    catch_up(services, screen, today, told)
+    behind = catch_up(services, screen, today, told)
     status = build_status(services)
+    if behind:
+        status = {**status, BEHIND: True}
     snapshot, mark = services.poller.current()
     services.screens.note(screen, names)
     if has_newest(snapshot, mark, today, screen, state):
@@ -58,8 +63,9 @@ def compute_update(services: Services, screen: ScreenConfig, state: Mapping | No
     return Update(sent, new_state(token, screen, mark, hashes), status)
 
 
-def catch_up(services: Services, screen: ScreenConfig, today: date, told: str | None) -> None:
-    """Read the store first when the page was told a stamp this process does not have.
+def catch_up(services: Services, screen: ScreenConfig, today: date, told: str | None) -> bool:
+    """Read the store first when the page was told a stamp this process does not have;
+    True when this process is still behind it afterwards (the page asks again: ``BEHIND``).
 
     A page is told of a change by one worker (its tick or stream) and polls for the parts,
     and the poll may reach a worker or instance that has not polled since: it would answer
@@ -69,10 +75,15 @@ def catch_up(services: Services, screen: ScreenConfig, today: date, told: str | 
     of one of its own earlier snapshots needs no read: it is past that already.
     """
     if not told or not STAMP.fullmatch(told):
-        return
-    if told != screen_stamp(services, screen.data_key, today) and not stamper(
-            services).passed(told, screen.data_key):
-        services.poller.catch_up()
+        return False
+
+    def behind() -> bool:
+        return told != screen_stamp(services, screen.data_key, today) and not stamper(
+            services).passed(told, screen.data_key)
+    if not behind():
+        return False
+    services.poller.catch_up()
+    return behind()
 
 
 def has_newest(snapshot: Snapshot, mark: tuple[int, int], today: date, screen: ScreenConfig,

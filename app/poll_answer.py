@@ -86,8 +86,10 @@ def answer(services: Services, page: LivePage, config: Any, state: Any) -> bytes
     state = client_state(state)
     names = page.part_names(screen)
     today = today_in(services.settings.timezone)
-    live.catch_up(services, screen, today, request.headers.get(live.TOLD_HEADER))
+    behind = live.catch_up(services, screen, today, request.headers.get(live.TOLD_HEADER))
     status = build_status(services)
+    if behind:
+        status = {**status, live.BEHIND: True}
     snapshot, mark = services.poller.current()
     services.screens.note(screen, names)
     body = b""

@@ -16,6 +16,8 @@
   var ask = { stamp: null, etag: null, body: null, busy: false, asks: 0, changes: 0,
     failures: 0, source: null, streaming: false, streamAt: 0, events: 0, heardAt: 0 };
   var STREAM_RETRY_MS = 60000;
+  var BEHIND_RETRIES = 3;  // polls again when the answering worker was behind the told stamp
+  var BEHIND_MS = 700;  // ... this long after the answer, times the retry's number
   var STREAM_SILENT_MS = 16000;  // three of the server's 5 s heartbeats missed: ask instead
   window.npsAsk = ask;
 
@@ -46,6 +48,7 @@
     if (body.stamp !== ask.stamp) {
       var first = ask.stamp === null;
       ask.stamp = body.stamp;
+      ask.retries = 0;
       ask.changes += 1;
       if (first || !spread) {
         setProps("tv-ask", { data: body.stamp });
@@ -55,6 +58,18 @@
       }
     }
   }
+
+  /* The poll's answer came from a worker that had not caught up with the stamp this page was
+   * told (its status says "behind"): poll again a little later, a few times at most (a new
+   * value of the ask store runs the poll; the poll names ask.stamp all the same). */
+  ask.retries = 0;
+  ask.behind = function () {
+    if (ask.stamp === null || ask.retries >= BEHIND_RETRIES) { return; }
+    ask.retries += 1;
+    var n = ask.retries;
+    setTimeout(function () { setProps("tv-ask", { data: ask.stamp + "~" + n }); },
+      BEHIND_MS * n);
+  };
 
   function rootAttr(name) {
     var root = document.getElementById("tv-root");

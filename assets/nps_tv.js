@@ -162,6 +162,9 @@
     if (config && config.tick) { tick.id = config.tick; }
     hear(data, now);
     rotate(now);
+    // The worker that answered had not caught up with the stamp this page was told
+    // (app/live.py, BEHIND): nps_ask.js polls again shortly, a few times at most.
+    if (data && data.behind && window.npsAsk && window.npsAsk.behind) { window.npsAsk.behind(); }
   }
 
   /* The server answered with ``data`` (a poll, or an ask of assets/nps_ask.js). */

@@ -87,6 +87,7 @@ def test_a_poll_naming_a_newer_stamp_is_answered_with_the_newer_data(workers, sl
     assert NEWS not in str(unnamed) and set(unnamed["response"]) == {"tv-status"}
     named = poll(second, state, told, slow)
     assert NEWS in str(named["response"]["tv-comments-body"])
+    assert "behind" not in named["response"]["tv-status"]["data"]  # caught up
     assert tick(second, COMMENTS) == told  # B caught up for every later screen too
 
 
@@ -194,6 +195,18 @@ def test_a_slow_store_holds_a_poll_no_longer_than_the_catch_up_wait(workers, mon
     release.set()
     assert took < poller.CATCH_UP_WAIT + 1.0, took
     assert NEWS not in str(answer)  # not read yet: the old data, never a stalled wall
+    assert answer["response"]["tv-status"]["data"]["behind"] is True  # the page asks again
+
+
+@pytest.mark.parametrize("slow", [False, True], ids=["fast-answer", "dash-callback"])
+def test_a_worker_that_could_not_catch_up_says_so_on_both_paths(workers, monkeypatch, slow):
+    first, second = workers
+    state = state_of(poll(second, None, None))
+    told = news_arrives(first)
+    monkeypatch.setattr(get_services(second).poller, "catch_up", lambda: False)  # timed out
+    answer = poll(second, state, told, slow)
+    assert answer["response"]["tv-status"]["data"]["behind"] is True
+    assert "behind" not in poll(second, state, None, slow)["response"]["tv-status"]["data"]
 
 
 # -- the unhappy cases (found in review) ----------------------------------------------------

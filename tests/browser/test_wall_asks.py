@@ -121,6 +121,30 @@ def test_the_poll_names_the_stamp_the_page_was_told(wall, monkeypatch):
     assert stamp and stamp in told, (stamp, told)
 
 
+def test_a_poll_answered_by_a_worker_behind_its_stamp_is_asked_again(wall, monkeypatch):
+    """A worker that could not catch up with the named stamp says so (``behind``): the page
+    polls again shortly instead of keeping old data until the next change."""
+    dash_duo, dash_app = wall
+    dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score,comments&dwell=600")
+    wait_for_text(dash_duo, "#score-value", "50", timeout=10)
+    told: list[str | None] = []
+    real = live.catch_up
+
+    def behind_once(services, screen, today, stamp):
+        told.append(stamp)
+        if stamp and told.count(stamp) == 1:
+            return True  # as if this worker's catch-up had timed out
+        return real(services, screen, today, stamp)
+    monkeypatch.setattr(live, "catch_up", behind_once)
+    get_services(dash_app).store.upsert_responses([make_record(
+        2001, 0, when=datetime.now(UTC), comment="Asked again", product="Ledger")])
+    wait_until(lambda: dash_duo.driver.execute_script("return window.npsAsk.retries;") >= 1,
+               REACH_SECONDS, "a poll answered behind")
+    stamp = dash_duo.driver.execute_script("return window.npsAsk.stamp;")
+    wait_until(lambda: told.count(stamp) >= 2, 3, "the poll asked again")
+    assert dash_duo.driver.execute_script("return window.npsAsk.retries;") == 1  # caught up
+
+
 def label_class(dash_duo) -> str:
     return dash_duo.driver.find_element(By.CSS_SELECTOR, "#tv-updated").get_attribute("class")
 
