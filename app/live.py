@@ -50,10 +50,7 @@ def compute_update(services: Services, screen: ScreenConfig, state: Mapping | No
     with ``patch``, a Dash ``Patch`` from the part it has to the new one where that is
     smaller (``app.part_patch``). ``told``: the stamp the page was told (``catch_up``)."""
     today = today_in(services.settings.timezone)
-    behind = catch_up(services, screen, today, told)
-    status = build_status(services)
-    if behind:
-        status = {**status, BEHIND: True}
+    status = caught_up_status(services, screen, today, told)
     snapshot, mark = services.poller.current()
     services.screens.note(screen, names)
     if has_newest(snapshot, mark, today, screen, state):
@@ -61,6 +58,15 @@ def compute_update(services: Services, screen: ScreenConfig, state: Mapping | No
     token, sent, hashes = changed_parts(services, snapshot, screen, names, today,
                                        known_hashes(state), patch)
     return Update(sent, new_state(token, screen, mark, hashes), status)
+
+
+def caught_up_status(services: Services, screen: ScreenConfig, today: date,
+                     told: str | None) -> dict:
+    """The poll's status, after catching up with ``told``; it says ``BEHIND`` when this
+    process could not (both poll paths: here and ``app.poll_answer``)."""
+    behind = catch_up(services, screen, today, told)
+    status = build_status(services)
+    return {**status, BEHIND: True} if behind else status
 
 
 def catch_up(services: Services, screen: ScreenConfig, today: date, told: str | None) -> bool:

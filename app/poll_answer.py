@@ -34,7 +34,6 @@ from flask import Response, g, request
 
 from app import live, live_page
 from app.dash_guard import UPDATE_ROUTE, client_query, client_state
-from app.live_status import build_status
 from app.part_patch import dumps
 from app.views import today_in
 
@@ -86,10 +85,8 @@ def answer(services: Services, page: LivePage, config: Any, state: Any) -> bytes
     state = client_state(state)
     names = page.part_names(screen)
     today = today_in(services.settings.timezone)
-    behind = live.catch_up(services, screen, today, request.headers.get(live.TOLD_HEADER))
-    status = build_status(services)
-    if behind:
-        status = {**status, live.BEHIND: True}
+    status = live.caught_up_status(services, screen, today,
+                                   request.headers.get(live.TOLD_HEADER))
     snapshot, mark = services.poller.current()
     services.screens.note(screen, names)
     body = b""

@@ -137,11 +137,11 @@ def check_topics(topics: Any, known: Sequence[str]) -> list[str]:
     return [t for t in known if t in set(wanted)]
 
 
-# Short comments repeat ("Great service", "Too expensive"): their key is remembered per tagger,
-# so an import or a re-delivery tags each distinct one once. Bounded: about 4 MB at most.
 # Topic keys of uncorrected comments and the tagger that made them: taken only while that
 # tagger is still the store's.
 KnownKeys = tuple[Callable | None, Mapping[str, str]]
+# Short comments repeat ("Great service", "Too expensive"): their key is remembered per tagger,
+# so an import or a re-delivery tags each distinct one once. Bounded: about 4 MB at most.
 MEMO_ENTRIES = 8192
 MEMO_MAX_CHARS = 500
 
