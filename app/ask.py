@@ -64,8 +64,14 @@ def answer_for(services: Services, data_key: str, link: ShareLinkRow | None,
     """The tick of the screen with ``data_key`` under ``link`` (its share link, or None), outside
     any request too (``app.ask_stream`` pushes it); ``status``: ``build_status`` if already
     made."""
-    today = today_in(services.settings.timezone)
     status = live_page.report_link(services, status or build_status(services), link)
+    return tick_of(services, data_key, status)
+
+
+def tick_of(services: Services, data_key: str, status: dict) -> tuple[dict, float | None]:
+    """The tick of the screen with ``data_key`` from its ``status`` (``build_status``,
+    reported against its link: ``live_page.report_link``)."""
+    today = today_in(services.settings.timezone)
     body = {"stamp": screen_stamp(services, data_key, today),
             "ok": status["ok"], "hhmm": status["hhmm"], "trouble": status["trouble"],
             "error": status["error"], "build": services.build_id}

@@ -32,13 +32,15 @@ from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, request
 
-from app import ask, live_page
+from app import ask, live_page, poll_bytes
 from app.access import COOKIE
 from app.live_status import build_status
 from app.scopes import access_mode_of_request, current_link, is_admin_request
 from app.services import get_services
 
 if TYPE_CHECKING:
+    from app.live_page import LivePage
+    from app.screen import ScreenConfig
     from app.services import Services
     from app.store.links import ShareLinkRow
 
@@ -53,6 +55,9 @@ DEV_STREAM_SECONDS = 600.0  # a development-server stream holds a thread; it end
 # says whether the server took the stream (False: it has as many as it keeps).
 ADOPT_KEY = "nps_tv.adopt"
 HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}  # nginx: pass at once
+# In an event that carries the poll's answer: the screen (data key) and the part fingerprints
+# (part name -> fingerprint) it applies to.
+PUSHED = "push"
 
 
 @dataclass
@@ -67,6 +72,14 @@ class Watch:
     sent: bytes = b""
     next_beat: float = 0.0
     ended: bool = False
+    # To push the poll's answer with a changed stamp (None: ticks only): the wall's page and
+    # the screen; the stamp last sent, and the part fingerprints the screen has once it
+    # applied what it was sent (the next answer starts from them).
+    page: LivePage | None = None
+    screen: ScreenConfig | None = None
+    stamp: str | None = None
+    hashes: dict[str, str] | None = None
+    pushes: int = 0
 
     def event(self, now: float, status: dict | None = None) -> tuple[bytes | None, bool]:
         """The bytes to send now (None: nothing) and whether the stream ends after them."""
@@ -78,12 +91,43 @@ class Watch:
             if not refused:
                 return None, True
             return frame({"refused": refused}), True
-        body, age = ask.answer_for(self.services, self.data_key, self.link, status)
+        status = live_page.report_link(self.services, status or build_status(self.services),
+                                       self.link)
+        body, age = ask.tick_of(self.services, self.data_key, status)
         data = json.dumps(body, separators=(",", ":")).encode()
         if data == self.sent and now < self.next_beat:
             return None, False
         self.sent, self.next_beat = data, now + HEARTBEAT_SECONDS
-        return frame({**body, "age": None if age is None else round(age, 2)}), False
+        tick = {**body, "age": None if age is None else round(age, 2)}
+        start, answer = self.follow(body["stamp"], status)
+        if answer is None:
+            return frame(tick), False
+        return frame({**tick, PUSHED: {"key": self.data_key, "from": start}}, answer), False
+
+    def follow(self, stamp: str, status: dict) -> tuple[dict[str, str], bytes | None]:
+        """When the stamp moved: the poll's answer for a screen with ``hashes`` (and those),
+        which the page serves its poll from if it has them (assets/nps_tv.js); else None.
+
+        A screen's first event carries none (its page polls as it opens); the fingerprints
+        it then has are the parts' now. They are content hashes, alike in every worker and
+        instance, so a page whose last poll reached another one matches all the same; a
+        page that does not (it missed an event) polls, and matches again once it has the
+        parts this worker sent.
+        """
+        if self.page is None or self.screen is None or stamp == self.stamp:
+            return {}, None
+        names = self.page.part_names(self.screen)
+        first, start = self.stamp is None or self.hashes is None, self.hashes or {}
+        self.stamp = stamp
+        if first:
+            self.hashes = poll_bytes.current_hashes(self.services, self.screen, names)
+            return {}, None
+        answer, hashes = poll_bytes.answer_bytes(
+            self.services, self.page, self.screen, names,
+            {"key": self.data_key, "hashes": start}, status)
+        self.hashes = hashes or start
+        self.pushes += 1
+        return start, answer
 
     def refused(self) -> str | None:
         """Why the stream must end: the link's refusal (``revoked``...), ``""`` to just end
@@ -102,9 +146,13 @@ def same_scope(a: ShareLinkRow, b: ShareLinkRow) -> bool:
     return (a.id, a.role, a.screen, a.comments) == (b.id, b.role, b.screen, b.comments)
 
 
-def frame(body: dict) -> bytes:
-    """One server-sent event carrying ``body`` as JSON."""
-    return b"data: " + json.dumps(body, separators=(",", ":")).encode() + b"\n\n"
+def frame(body: dict, answer: bytes | None = None) -> bytes:
+    """One server-sent event carrying ``body`` as JSON, and on a second line ``answer`` (the
+    poll's answer, one line of JSON: ``json.dumps`` escapes every line break)."""
+    data = b"data: " + json.dumps(body, separators=(",", ":")).encode()
+    if answer is not None:
+        data += b"\ndata: " + answer
+    return data + b"\n\n"
 
 
 def first_bytes(watch: Watch) -> bytes:
@@ -198,8 +246,9 @@ def dev_server_events(watch: Watch, seconds: float = DEV_STREAM_SECONDS) -> Iter
         return
 
 
-def build_blueprint() -> Blueprint:
-    """``GET /api/v1/tick/stream`` (gated like the tick and the wall)."""
+def build_blueprint(page: LivePage | None = None) -> Blueprint:
+    """``GET /api/v1/tick/stream`` (gated like the tick and the wall); with the wall's
+    ``page``, a changed tick carries the poll's answer (``Watch.follow``)."""
     bp = Blueprint("nps_ask_stream", __name__)
 
     @bp.get(STREAM_PATH)
@@ -211,7 +260,8 @@ def build_blueprint() -> Blueprint:
         link = None if is_admin_request() else current_link()
         watch = Watch(services, screen.data_key, link,
                       request.cookies.get(COOKIE, "") if link is not None else "",
-                      links_mode=access_mode_of_request() == "links")
+                      links_mode=access_mode_of_request() == "links",
+                      page=page, screen=screen)
         adopt = request.environ.get(ADOPT_KEY)
         if not services.settings.ask_stream:
             return Response(status=204, headers=HEADERS)

@@ -8,13 +8,8 @@ within the same second of a change, so every request, the ticks too, waited behi
 
 Here a ``before_request`` hook, registered after the gate and the Dash guard (so a refused
 link or a hostile body never reaches it), answers the wall's poll itself with exactly what
-the Dash callback would send (``tests/test_poll_answer.py`` compares them):
-
-- the parts' outputs, as JSON bytes built once per (snapshot version, day, screen data key,
-  part names, the part fingerprints the screen has) and shared by every screen in that place
-  (``services.answers``, a ``part_cache.AnswerBook``); the first thread to need one builds
-  it, the others wait for it;
-- the screen's new state and the status, a few hundred bytes written per request.
+the Dash callback would send (``tests/test_poll_answer.py`` compares them), from bytes built
+once per change and shared (``app.poll_bytes``, which the tick stream pushes too).
 
 When the poller publishes, ``warm`` builds the bytes for the step every recently active
 screen is about to ask for (from the fingerprints it was last sent), so the request path
@@ -24,57 +19,22 @@ parts, as before; one that is ahead of this process gets only the status (never 
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from dash import Dash, no_update
-from dash._utils import stringify_id
+from dash import Dash
 from flask import Response, g, request
 
 from app import live, live_page
 from app.dash_guard import UPDATE_ROUTE, client_query, client_state
-from app.part_patch import dumps
+from app.poll_bytes import answer_bytes, fragment
 from app.views import today_in
 
 if TYPE_CHECKING:
     from app.live_page import LivePage
-    from app.screen import ScreenConfig
     from app.services import Services
 
 log = logging.getLogger(__name__)
-
-def encode_parts(page: LivePage, sent: dict[str, Any]) -> bytes:
-    """The part outputs of an answer as Dash writes them inside ``"response"``: one
-    ``"<id>":{"<property>":<value>}`` per part that is not ``no_update``, in output order."""
-    items = []
-    for panel in page.parts():
-        value = sent.get(panel.part_name(page.surface), no_update)
-        if value is no_update:
-            continue
-        ident, prop = page.target(panel)
-        if hasattr(value, "to_plotly_json"):  # a Patch
-            value = value.to_plotly_json()
-        items.append(f"{json.dumps(stringify_id(ident))}:{{{json.dumps(prop)}:"
-                     f"{dumps(value, ensure_ascii=False, separators=(',', ':'))}}}")
-    return ",".join(items).encode()
-
-
-def fragment(services: Services, page: LivePage, screen: ScreenConfig,
-             names: tuple[str, ...], known: dict[str, str],
-             now: tuple[Any, Any]) -> tuple[bytes, str, dict[str, str]]:
-    """The encoded part outputs for a screen that has ``known`` (``now``: the snapshot and
-    the day), from the book or built once."""
-    snapshot, today = now
-    key = (snapshot.version, today.toordinal(), screen.data_key, names,
-           tuple(known.get(name) for name in names))
-
-    def build() -> tuple[bytes, str, dict[str, str]]:
-        token, sent, hashes = live.changed_parts(services, snapshot, screen, names, today,
-                                                 known, patch=True)
-        return encode_parts(page, sent), token, hashes
-
-    return services.answers.get(key, build)
 
 
 def answer(services: Services, page: LivePage, config: Any, state: Any) -> bytes:
@@ -82,27 +42,12 @@ def answer(services: Services, page: LivePage, config: Any, state: Any) -> bytes
     bytes: the changed parts, the new state and the status."""
     live_page.require_surface(page.surface)
     screen = live_page.screen_for(services, client_query(config))
-    state = client_state(state)
-    names = page.part_names(screen)
     today = today_in(services.settings.timezone)
     status = live.caught_up_status(services, screen, today,
                                    request.headers.get(live.TOLD_HEADER))
-    snapshot, mark = services.poller.current()
-    services.screens.note(screen, names)
-    body = b""
-    if not live.has_newest(snapshot, mark, today, screen, state):
-        parts, token, hashes = fragment(services, page, screen, names,
-                                        live.known_hashes(state), (snapshot, today))
-        new_state = json.dumps(live.new_state(token, screen, mark, hashes),
-                               separators=(",", ":"))
-        body = parts + (b"," if parts else b"") + _output(page.ids.state, new_state)
-    status = json.dumps(live_page.report_screen(services, status), separators=(",", ":"))
-    body += (b"," if body else b"") + _output(page.ids.status, status)
-    return b'{"multi":true,"response":{' + body + b"}}"
-
-
-def _output(ident: str, data: str) -> bytes:
-    return f'{json.dumps(ident)}:{{"data":{data}}}'.encode()
+    data, _ = answer_bytes(services, page, screen, page.part_names(screen),
+                           client_state(state), live_page.report_screen(services, status))
+    return data
 
 
 def warm(services: Services, page: LivePage) -> int:

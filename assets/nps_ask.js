@@ -14,7 +14,9 @@
   "use strict";
 
   var ask = { stamp: null, etag: null, body: null, busy: false, asks: 0, changes: 0,
-    failures: 0, source: null, streaming: false, streamAt: 0, events: 0, heardAt: 0 };
+    failures: 0, source: null, streaming: false, streamAt: 0, events: 0, heardAt: 0,
+    pushed: null, served: 0, missed: 0 };
+  var STATE_ID = "tv-state";  // the wall's client state (app/tv.py IDS.state)
   var STREAM_RETRY_MS = 60000;
   var BEHIND_RETRIES = 3;  // polls again when the answering worker was behind the told stamp
   var BEHIND_MS = 700;  // ... this long after the answer, times the retry's number
@@ -50,7 +52,8 @@
       ask.stamp = body.stamp;
       ask.retries = 0;
       ask.changes += 1;
-      if (first || !spread) {
+      var pushed = ask.pushed && ask.pushed.stamp === body.stamp;
+      if (first || !spread || pushed) {
         setProps("tv-ask", { data: body.stamp });
       } else {
         setTimeout(function () { setProps("tv-ask", { data: ask.stamp }); },
@@ -58,6 +61,38 @@
       }
     }
   }
+
+  function sameHashes(mine, pushed) {
+    if (!mine || typeof mine !== "object") { return false; }
+    var names = Object.keys(pushed);
+    if (!names.length || Object.keys(mine).length !== names.length) { return false; }
+    return names.every(function (name) { return mine[name] === pushed[name]; });
+  }
+
+  /* The wall's Dash poll answered from the pushed answer, when the poll starts from the parts
+   * that answer starts from (its state's data key and fingerprints); null: ask the server. */
+  ask.serve = function (input, init) {
+    var pushed = ask.pushed;
+    if (!pushed || pushed.stamp !== ask.stamp || !init || typeof init.body !== "string" ||
+        !/_dash-update-component/.test(String((input && input.url) || input))) {
+      return null;
+    }
+    var request;
+    try { request = JSON.parse(init.body); } catch (err) { return null; }
+    if (String(request.output).indexOf(".." + STATE_ID + ".data..") < 0) { return null; }
+    var state = null;
+    (request.state || []).forEach(function (item) {
+      if (item && item.id === STATE_ID && item.property === "data") { state = item.value; }
+    });
+    ask.pushed = null;  // one poll at most: a second asks the server
+    if (!state || state.key !== pushed.key || !sameHashes(state.hashes, pushed.from)) {
+      ask.missed += 1;
+      return null;
+    }
+    ask.served += 1;
+    return new Response(pushed.text, { status: 200,
+      headers: { "Content-Type": "application/json" } });
+  };
 
   /* The poll's answer came from a worker that had not caught up with the stamp this page was
    * told (its status says "behind"): poll again a little later, a few times at most (a new
@@ -84,14 +119,16 @@
     ask.source = source;
     source.onopen = function () { ask.streaming = true; ask.heardAt = Date.now(); };
     source.onmessage = function (e) {
-      var body;
-      try { body = JSON.parse(e.data); } catch (err) { return; }
+      var body, cut = e.data.indexOf("\n");  // a second line: the poll's answer
+      try { body = JSON.parse(cut < 0 ? e.data : e.data.slice(0, cut)); } catch (err) { return; }
       ask.events += 1;
       ask.heardAt = Date.now();
       if (body.refused) { closeStream(); return; }  // the next ask shows the refusal
       ask.streaming = true;
       ask.body = body;
       ask.etag = null;
+      ask.pushed = cut < 0 || !body.push ? null : { stamp: body.stamp, key: body.push.key,
+        from: body.push.from, text: e.data.slice(cut + 1) };
       var every = parseInt(rootAttr("data-ask-ms") || "1000", 10) || 1000;
       heardBody(body, body.age || 0, every);
     };

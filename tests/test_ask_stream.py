@@ -14,7 +14,7 @@ from app import ask_stream
 from app.access import COOKIE
 from app.ask_stream import ADOPT_KEY, HEARTBEAT_SECONDS, STREAM_PATH, StreamHub
 from app.services import get_services
-from tests.conftest import make_record
+from tests.conftest import make_record, wall_poll_body
 from tests.test_access import make_link
 from tests.test_ask import TICK, add_response
 
@@ -41,9 +41,17 @@ def wall_app(make_stream_app, sqlite_store):
 
 
 def events_of(data: bytes) -> list[dict]:
-    """The JSON bodies of the server-sent events in ``data``."""
-    return [json.loads(block[len(b"data: "):]) for block in data.split(b"\n\n")
-            if block.startswith(b"data: ")]
+    """The ticks (each event's first line, JSON) of the server-sent events in ``data``."""
+    return [json.loads(block[len(b"data: "):].split(b"\n")[0])
+            for block in data.split(b"\n\n") if block.startswith(b"data: ")]
+
+
+def answers_of(data: bytes) -> list[bytes | None]:
+    """The poll answer each event in ``data`` carries on its second line (None: none)."""
+    lines = [block.split(b"\n") for block in data.split(b"\n\n") if block.startswith(b"data: ")]
+    for event in lines:
+        assert len(event) <= 2 and all(line.startswith(b"data: ") for line in event)
+    return [event[1][len(b"data: "):] if len(event) == 2 else None for event in lines]
 
 
 def open_stream(client, path: str = STREAM, room: bool = True, **kw):
@@ -200,3 +208,66 @@ def test_the_development_server_stream_stops_when_its_link_is_revoked(make_strea
     assert events_of(next(events)) == [{"refused": "revoked"}]
     with pytest.raises(StopIteration):
         next(events)
+
+
+# -- the poll's answer pushed with a changed tick (Watch.follow; assets/nps_tv.js serves the
+# page's poll from it when the page has the parts it starts from)
+
+def poll(client, state) -> dict:
+    """The wall's poll for the stream's screen from ``state``, as the page sends it."""
+    reply = client.post("/_dash-update-component",
+                        json=wall_poll_body({"query": {"dwell": "10"}}, state))
+    assert reply.status_code == 200
+    return reply.get_json()
+
+
+def without_age(answer: dict) -> dict:
+    answer["response"]["tv-status"]["data"].pop("age")
+    return answer
+
+
+def test_a_changed_tick_carries_what_the_poll_answers_a_screen_with_the_parts_it_was_sent(
+        wall_app):
+    client = wall_app.server.test_client()
+    opened, watch = open_stream(client)
+    assert answers_of(opened.data) == [None]  # the page polls as it opens
+    assert "push" not in events_of(opened.data)[0]
+    has = poll(client, None)["response"]["tv-state"]["data"]  # what the page's poll got
+    add_response(wall_app, 1)
+    data, _ = watch.event(time.monotonic())
+    (tick,), (answer,) = events_of(data), answers_of(data)
+    assert tick["push"] == {"key": has["key"], "from": has["hashes"]}
+    pushed = without_age(json.loads(answer))
+    asked = without_age(poll(client, {"key": has["key"], "hashes": tick["push"]["from"]}))
+    assert pushed == asked  # the same parts, patches, state and status as the poll
+    sent = pushed["response"]["tv-state"]["data"]
+    assert sent["hashes"] != has["hashes"] and tick["stamp"] == client.get(TICK).get_json()["stamp"]
+    # only what moved: an answer from nothing carries every part whole, this one much less
+    assert len(answer) < len(json.dumps(poll(client, None))) / 2
+
+
+def test_each_pushed_answer_starts_from_the_parts_the_last_one_left(wall_app):
+    client = wall_app.server.test_client()
+    _, watch = open_stream(client)
+    now = time.monotonic()
+    states = []
+    for i in range(3):
+        add_response(wall_app, 10 + i, score=[0, 10, 6][i])
+        data, _ = watch.event(now + i)
+        (tick,), (answer,) = events_of(data), answers_of(data)
+        assert answer is not None
+        if states:
+            assert tick["push"]["from"] == states[-1]["hashes"]
+        states.append(json.loads(answer)["response"]["tv-state"]["data"])
+    assert watch.pushes == 3
+    data, _ = watch.event(now + 3 + HEARTBEAT_SECONDS)  # a heartbeat: the same stamp
+    assert data is not None and answers_of(data) == [None]
+
+
+def test_a_stream_without_the_wall_page_sends_ticks_only(wall_app):
+    client = wall_app.server.test_client()
+    _, watch = open_stream(client)
+    watch.page = None
+    add_response(wall_app, 1)
+    data, _ = watch.event(time.monotonic())
+    assert answers_of(data) == [None] and "push" not in events_of(data)[0]

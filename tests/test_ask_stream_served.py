@@ -98,7 +98,9 @@ class Stream:
             while b"\n\n" in self.buffer:
                 block, self.buffer = self.buffer.split(b"\n\n", 1)
                 if block.startswith(b"data: "):
-                    return json.loads(block[len(b"data: "):])
+                    tick, _, answer = block[len(b"data: "):].partition(b"\ndata: ")
+                    self.answer = json.loads(answer) if answer else None  # the poll's
+                    return json.loads(tick)
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError("no event in time")
@@ -153,8 +155,11 @@ def test_streams_hold_no_thread_and_all_hear_a_new_response_within_poll_plus_a_s
         # second of slack for a loaded machine).
         deadline = time.monotonic() + POLL_SECONDS + 2.0
         for s in streams:
-            while s.next_event(deadline - time.monotonic())["stamp"] == old:
+            while (tick := s.next_event(deadline - time.monotonic()))["stamp"] == old:
                 pass  # a heartbeat or a poll with nothing new
+            # ... with the poll's answer for the parts the screen had (app/poll_bytes.py)
+            assert tick["push"]["from"] and s.answer["multi"] is True
+            assert s.answer["response"]["tv-state"]["data"]["hashes"] != tick["push"]["from"]
     finally:
         for s in streams:
             s.close()
@@ -170,8 +175,9 @@ def test_a_stream_through_nginx_arrives_unbuffered(proxied_streams):
         first = stream.next_event(5)  # buffered by the proxy, it would not come at all
         post_response(proxied_streams, 2)
         deadline = time.monotonic() + POLL_SECONDS + 2.0
-        while stream.next_event(deadline - time.monotonic())["stamp"] == first["stamp"]:
+        while (tick := stream.next_event(deadline - time.monotonic()))["stamp"] == first["stamp"]:
             pass
+        assert tick["push"] and stream.answer["response"]["tv-state"]  # the answer came whole
     finally:
         stream.close()
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from selenium.webdriver.common.by import By
 
-from app import live
+from app import ask_stream, live
 from app.services import get_services
 from tests.browser.conftest import serve_wall
 from tests.browser.test_display_safety import wait_until
@@ -41,7 +41,14 @@ def wall(request, dash_duo, settings):
 def asks(dash_duo) -> dict:
     return dash_duo.driver.execute_script(
         "return {asks: window.npsAsk.asks, changes: window.npsAsk.changes,"
-        " events: window.npsAsk.events, streaming: window.npsAsk.streaming};")
+        " events: window.npsAsk.events, streaming: window.npsAsk.streaming,"
+        " served: window.npsAsk.served, missed: window.npsAsk.missed};")
+
+
+def ask_the_server(dash_duo) -> None:
+    """The page asks the server for every poll, as one whose parts never match what its
+    stream pushed (``npsAsk.serve``)."""
+    dash_duo.driver.execute_script("window.npsAsk.serve = function () { return null; };")
 
 
 def test_an_idle_wall_hears_but_does_not_poll(wall):
@@ -114,6 +121,7 @@ def test_the_poll_names_the_stamp_the_page_was_told(wall, monkeypatch):
     monkeypatch.setattr(live, "catch_up", recording)
     dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score,comments&dwell=600")
     wait_for_text(dash_duo, "#score-value", "50", timeout=10)
+    ask_the_server(dash_duo)  # a told page whose parts matched would not poll the server
     get_services(dash_app).store.upsert_responses([make_record(
         2000, 0, when=datetime.now(UTC), comment="Named stamp", product="Ledger")])
     wait_for_text(dash_duo, "#tv-panel-comments", "Named stamp", timeout=REACH_SECONDS)
@@ -127,6 +135,7 @@ def test_a_poll_answered_by_a_worker_behind_its_stamp_is_asked_again(wall, monke
     dash_duo, dash_app = wall
     dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score,comments&dwell=600")
     wait_for_text(dash_duo, "#score-value", "50", timeout=10)
+    ask_the_server(dash_duo)
     told: list[str | None] = []
     real = live.catch_up
 
@@ -143,6 +152,55 @@ def test_a_poll_answered_by_a_worker_behind_its_stamp_is_asked_again(wall, monke
     stamp = dash_duo.driver.execute_script("return window.npsAsk.stamp;")
     wait_until(lambda: told.count(stamp) >= 2, 3, "the poll asked again")
     assert dash_duo.driver.execute_script("return window.npsAsk.retries;") == 1  # caught up
+
+
+@pytest.fixture
+def told_wall(dash_duo, settings):
+    """``wall`` sent its ticks only (the stream)."""
+    yield from serve_wall(dash_duo, settings.replace(stale_seconds=STALE_SECONDS,
+                                                     ask_stream=True), POLL_SECONDS)
+
+
+def test_a_told_wall_applies_the_pushed_answer_without_asking(told_wall):
+    dash_duo, dash_app = told_wall
+    dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score,comments,trend&dwell=600")
+    wait_for_text(dash_duo, "#score-value", "50", timeout=10)
+    wait_until(lambda: asks(dash_duo)["streaming"], 10, "the stream to open")
+    time.sleep(1)  # the page's first poll
+    polls = dash_duo.driver.execute_script(POLLS_JS)
+    store = get_services(dash_app).store
+    for i, (score, comment) in enumerate([(0, "Pushed, not asked"), (10, "Pushed again")]):
+        store.upsert_responses([make_record(3000 + i, score, when=datetime.now(UTC),
+                                            comment=comment, product="Ledger")])
+        wait_for_text(dash_duo, "#tv-panel-comments", comment, timeout=REACH_SECONDS)
+        wait_until(lambda n=i: asks(dash_duo)["served"] >= n + 1, 2, "the answer served")
+    assert asks(dash_duo)["missed"] == 0
+    assert dash_duo.driver.execute_script(POLLS_JS) == polls  # not one poll sent
+    dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score,comments,trend&dwell=600")
+    wait_for_text(dash_duo, "#tv-panel-comments", "Pushed again", timeout=10)
+
+
+def test_a_told_wall_without_the_pushed_answers_parts_asks_the_server(told_wall, monkeypatch):
+    """A pushed answer starts from parts the page does not have (it missed an event): the
+    page polls the server as before, and the next push starts from what that left."""
+    dash_duo, dash_app = told_wall
+    monkeypatch.setattr(ask_stream.poll_bytes, "current_hashes",
+                        lambda *_: {"score": "not-what-the-page-has"})
+    dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score,comments&dwell=600")
+    wait_for_text(dash_duo, "#score-value", "50", timeout=10)
+    wait_until(lambda: asks(dash_duo)["streaming"], 10, "the stream to open")
+    time.sleep(1)
+    polls = dash_duo.driver.execute_script(POLLS_JS)
+    store = get_services(dash_app).store
+    store.upsert_responses([make_record(3100, 0, when=datetime.now(UTC),
+                                        comment="Missed the push", product="Ledger")])
+    wait_for_text(dash_duo, "#tv-panel-comments", "Missed the push", timeout=REACH_SECONDS)
+    assert asks(dash_duo)["missed"] == 1 and asks(dash_duo)["served"] == 0
+    assert dash_duo.driver.execute_script(POLLS_JS) == polls + 1
+    store.upsert_responses([make_record(3101, 10, when=datetime.now(UTC),
+                                        comment="Back in step", product="Ledger")])
+    wait_for_text(dash_duo, "#tv-panel-comments", "Back in step", timeout=REACH_SECONDS)
+    wait_until(lambda: asks(dash_duo)["served"] == 1, 2, "the next answer served")
 
 
 def label_class(dash_duo) -> str:

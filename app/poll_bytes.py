@@ -1,0 +1,103 @@
+"""The wall's poll answer as bytes, built once per change and shared (issue 13).
+
+``app.poll_answer`` answers the wall's Dash poll with them, and ``app.ask_stream`` pushes them
+with a changed tick, so a told wall that has the parts the answer starts from applies it
+without asking (assets/nps_tv.js serves its poll from it). Both make the same bytes from the
+same (client state, status): ``answer_bytes``.
+
+The part outputs are JSON built once per (snapshot version, day, screen data key, part
+names, the part fingerprints the screen has) and shared by every screen in that place
+(``services.answers``, a ``part_cache.AnswerBook``); the first thread to need one builds it,
+the others wait for it. The screen's new state and the status, a few hundred bytes, are
+written per answer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from dash import no_update
+from dash._utils import stringify_id
+
+from app import live
+from app.part_patch import dumps
+from app.parts import build_parts
+from app.views import today_in
+
+if TYPE_CHECKING:
+    from app.live_page import LivePage
+    from app.screen import ScreenConfig
+    from app.services import Services
+
+COMPACT = (",", ":")
+
+
+def encode_parts(page: LivePage, sent: dict[str, Any]) -> bytes:
+    """The part outputs of an answer as Dash writes them inside ``"response"``: one
+    ``"<id>":{"<property>":<value>}`` per part that is not ``no_update``, in output order."""
+    items = []
+    for panel in page.parts():
+        value = sent.get(panel.part_name(page.surface), no_update)
+        if value is no_update:
+            continue
+        ident, prop = page.target(panel)
+        if hasattr(value, "to_plotly_json"):  # a Patch
+            value = value.to_plotly_json()
+        items.append(f"{json.dumps(stringify_id(ident))}:{{{json.dumps(prop)}:"
+                     f"{dumps(value, ensure_ascii=False, separators=COMPACT)}}}")
+    return ",".join(items).encode()
+
+
+def fragment(services: Services, page: LivePage, screen: ScreenConfig,
+             names: tuple[str, ...], known: Mapping[str, str],
+             now: tuple[Any, Any]) -> tuple[bytes, str, dict[str, str]]:
+    """The encoded part outputs for a screen that has ``known`` (``now``: the snapshot and
+    the day), from the book or built once."""
+    snapshot, today = now
+    key = (snapshot.version, today.toordinal(), screen.data_key, names,
+           tuple(known.get(name) for name in names))
+
+    def build() -> tuple[bytes, str, dict[str, str]]:
+        token, sent, hashes = live.changed_parts(services, snapshot, screen, names, today,
+                                                 known, patch=True)
+        return encode_parts(page, sent), token, hashes
+
+    return services.answers.get(key, build)
+
+
+def answer_bytes(services: Services, page: LivePage, screen: ScreenConfig,
+                 names: tuple[str, ...], state: Mapping | None, status: dict
+                 ) -> tuple[bytes, dict[str, str] | None]:
+    """What the page's poll callback answers a screen whose client state is ``state``
+    (``live_page.run_poll`` through Dash), as bytes: the changed parts, the new state and
+    ``status`` (already reported: ``live_page.report_link``); and the fingerprints the
+    screen has afterwards (None: no parts were sent, it keeps its own)."""
+    today = today_in(services.settings.timezone)
+    snapshot, mark = services.poller.current()
+    services.screens.note(screen, names)
+    body = b""
+    hashes = None
+    if not live.has_newest(snapshot, mark, today, screen, state):
+        parts, token, hashes = fragment(services, page, screen, names,
+                                        live.known_hashes(state), (snapshot, today))
+        new_state = json.dumps(live.new_state(token, screen, mark, hashes),
+                               separators=COMPACT)
+        body = parts + (b"," if parts else b"") + _output(page.ids.state, new_state)
+    body += (b"," if body else b"") + _output(page.ids.status,
+                                              json.dumps(status, separators=COMPACT))
+    return b'{"multi":true,"response":{' + body + b"}}", hashes
+
+
+def current_hashes(services: Services, screen: ScreenConfig,
+                   names: tuple[str, ...]) -> dict[str, str]:
+    """The fingerprints of the parts a screen would be sent now (built once: the part
+    cache)."""
+    today = today_in(services.settings.timezone)
+    _, parts = build_parts(services, services.poller.snapshot, screen, names, today)
+    return {name: part.fingerprint for name, part in parts.items()}
+
+
+def _output(ident: str, data: str) -> bytes:
+    return f'{json.dumps(ident)}:{{"data":{data}}}'.encode()
