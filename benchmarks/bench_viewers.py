@@ -355,12 +355,18 @@ class Tally:
     # new data: from these and the writer's times, how soon a response was visible.
     seen: list[list[tuple[float, int]]] = field(default_factory=list)
     ended: float = 0.0  # wall time the screens stopped (the earliest of the client processes)
+    # Pushed answers (a changed tick's second line): applied without a request, as the page's
+    # npsAsk.serve does when its state has the parts they start from, or not (it polls).
+    served: int = 0
+    missed: int = 0
 
     def merge(self, other: Tally) -> None:
         """Add another client process's tally to this one."""
         self.latencies += other.latencies
         self.errors += other.errors
         self.skipped += other.skipped
+        self.served += other.served
+        self.missed += other.missed
         self.reconnects += other.reconnects
         self.bytes_in += other.bytes_in
         self.lags += other.lags
@@ -522,6 +528,29 @@ class Screen:
             else:
                 loop.call_later(random.random() * spread, self.changed.set)
 
+    def serve(self, tick: bytes, answer: bytes) -> bool:
+        """A changed tick with the poll's answer: applied as the page's ``npsAsk.serve``
+        does, when this screen's state has the data key and part fingerprints it starts
+        from (no request; True); else False, and the page polls at once."""
+        try:
+            body = fast_loads(tick)
+            pushed = body["push"]
+        except (ValueError, KeyError, TypeError):
+            return False
+        state = self.values.get((json.dumps(STATE_ID), "data"))
+        if not isinstance(state, dict) or state.get("key") != pushed.get("key") or (
+                state.get("hashes") != pushed.get("from")):
+            self.tally.missed += 1
+            self.heard(tick)  # polls at once (no spread): the page set its ask store at once
+            return True
+        self.stamp = body.get("stamp")
+        for ask in self.asks:
+            if ask.triggered:
+                self.values[(json.dumps(ask_store_id(ask)), "data")] = self.stamp
+        self.learn(answer)
+        self.tally.served += 1
+        return True
+
     async def read_reply(self) -> tuple[int, dict[str, str], bytes, int]:
         head = await self.reader.readuntil(b"\r\n\r\n")
         self.tally.bytes_in += len(head)
@@ -609,12 +638,17 @@ class Screen:
                 self.tally.bytes_by_kind[ask.kind] += len(block)
                 if block.startswith(b"data: "):
                     self.tally.count_by_kind[ask.kind] += 1
-                    self.heard(block[len(b"data: "):], loop, ask.spread)
+                    tick, _, answer = block[len(b"data: "):].partition(b"\ndata: ")
+                    if not (answer and self.serve(tick, answer.rstrip(b"\n"))):
+                        self.heard(tick, loop, ask.spread)
         except (OSError, asyncio.IncompleteReadError) as exc:
             self.tally.errors += 1
             self.tally.error_kinds[f"stream {type(exc).__name__}"] += 1
         finally:
             writer.close()
+
+
+STATE_ID = "tv-state"  # the wall's client state (app/tv.py IDS.state)
 
 
 def ask_store_id(ask: Ask) -> str:
@@ -730,7 +764,7 @@ def measure(port: int, proc: subprocess.Popen, asks: list[Ask], n: int,
             "requests": len(tally.latencies),
             "rps": len(tally.latencies) / span, "p50": pct(0.50), "p95": pct(0.95),
             "p99": pct(0.99), "errors": tally.errors, "skipped": tally.skipped,
-            "reconnects": tally.reconnects,
+            "reconnects": tally.reconnects, "served": tally.served, "missed": tally.missed,
             "error_kinds": {**tally.error_kinds, **{str(k): v for k, v in tally.statuses.items()
                                                      if k >= 400}},
             "statuses": dict(tally.statuses), "writes": len(writer.times),
@@ -775,6 +809,9 @@ def print_row(r: dict[str, Any]) -> None:
               f"{r['visible_p95']:.2f} s, max {r['visible_max']:.2f} s after its POST; "
               f"{r['visible_missed']} of {r['visible_pairs']} (write, screen) pairs not "
               "seen by the end", flush=True)
+    if r.get("served") or r.get("missed"):
+        print(f"{'':>8}pushed answers: {r['served']} applied without a request, "
+              f"{r['missed']} not matching the screen's parts (it polled)", flush=True)
     if r["errors"]:
         print(f"{'':>8}errors: {r['error_kinds']}", flush=True)
     if r.get("reconnects"):

@@ -158,3 +158,26 @@ def test_the_screens_end_is_the_earliest_client_s():
         part.ended = ended
         tally.merge(part)
     assert tally.ended == 103.0
+
+
+def test_a_pushed_answer_is_applied_only_by_a_screen_with_the_parts_it_starts_from():
+    """As the page's npsAsk.serve: the answer's outputs become the screen's values (its new
+    state and when it saw the data), with no request; a screen with other parts polls."""
+    poll = Ask("poll", "POST", "/_dash-update-component",
+               {"inputs": [{"id": "tv-ask", "property": "data", "value": None}]}, 0.0, 1,
+               triggered=True)
+    tally = Tally()
+    screen = Screen(1, [poll], tally)
+    state_key = (json.dumps("tv-state"), "data")
+    screen.values[state_key] = {"key": "k", "hashes": {"score": "a"}}
+    state = {"key": "k", "mark": [5, 1], "hashes": {"score": "b"}}
+    answer = json.dumps({"multi": True, "response": {"tv-state": {"data": state}}}).encode()
+    tick = json.dumps({"stamp": "s1", "push": {"key": "k", "from": {"score": "a"}}}).encode()
+    assert screen.serve(tick, answer)
+    assert screen.values[state_key] == state and screen.stamp == "s1"
+    assert screen.values[(json.dumps("tv-ask"), "data")] == "s1"
+    assert tally.served == 1 and len(screen.seen) == 1 and not screen.changed.is_set()
+    # The same push again no longer matches (the screen has "b"): it polls at once.
+    assert screen.serve(tick.replace(b"s1", b"s2"), answer)
+    assert tally.missed == 1 and screen.changed.is_set() and screen.stamp == "s2"
+    assert screen.values[state_key] == state  # unchanged until its poll answers
