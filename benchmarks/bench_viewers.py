@@ -25,8 +25,14 @@ sends (issue 13).
    the page sends it: when the screen's ``GET /api/v1/tick`` answers a new stamp, or its tick
    stream (``GET /api/v1/tick/stream``, server-sent events, when the page opened one) sends
    one, a random part of the page's ``data-ask-ms`` later, or after 30 s without one. A
-   stream is held on a connection of its own; its events are counted, not timed. A writer
-   posts one response per second through the REST API meanwhile.
+   stream is held on a connection of its own; its events are counted, not timed. A changed
+   tick that carries the poll's answer is applied without a request when the screen's state
+   has the parts it starts from, as the page's ``npsAsk.serve`` does (else it polls at once).
+   A writer posts one response per second through the REST API meanwhile. The screens run
+   ``--warmup`` seconds (10) before the measured span: they open and get their first answer
+   together, which a fleet does once, not on each change. A request on a kept-alive
+   connection the server closed before answering a byte is sent again on a new one, as a
+   browser does, and counted as a reconnect, not an error.
 
 Printed per N: the client's own CPU per request and how late its event loop ran (a p95 over
 ``CLIENT_LAG_LIMIT_MS`` is flagged: the latencies then include the client's delay),
@@ -355,10 +361,22 @@ class Tally:
     # new data: from these and the writer's times, how soon a response was visible.
     seen: list[list[tuple[float, int]]] = field(default_factory=list)
     ended: float = 0.0  # wall time the screens stopped (the earliest of the client processes)
+    began: float = 0.0  # wall time the measured span began (after the warm-up; the latest)
     # Pushed answers (a changed tick's second line): applied without a request, as the page's
     # npsAsk.serve does when its state has the parts they start from, or not (it polls).
     served: int = 0
     missed: int = 0
+
+    def restart(self) -> None:
+        """The warm-up is over: count from now (the screens keep their state and sightings)."""
+        for name in ("latencies", "lags"):
+            getattr(self, name).clear()
+        for name in ("statuses", "error_kinds", "bytes_by_kind", "count_by_kind",
+                     "latencies_by_kind"):
+            getattr(self, name).clear()
+        self.errors = self.skipped = self.reconnects = self.bytes_in = 0
+        self.served = self.missed = 0
+        self.began = time.time()
 
     def merge(self, other: Tally) -> None:
         """Add another client process's tally to this one."""
@@ -373,6 +391,7 @@ class Tally:
         self.cpu_seconds += other.cpu_seconds
         self.seen += other.seen
         self.ended = min(t for t in (self.ended, other.ended) if t) if other.ended else self.ended
+        self.began = max(self.began, other.began)
         for mine, theirs in ((self.statuses, other.statuses),
                              (self.error_kinds, other.error_kinds),
                              (self.bytes_by_kind, other.bytes_by_kind),
@@ -413,9 +432,21 @@ class Screen:
         tally.seen.append(self.seen)
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.answered_since_connect = 0
 
     async def connect(self) -> None:
         self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
+        self.answered_since_connect = 0
+
+    async def exchange(self, ask: Ask) -> tuple[int, dict[str, str], bytes, int]:
+        """One request on the screen's connection, and its reply."""
+        self.writer.write(self.request_bytes(ask))
+        # asyncio.timeout, not wait_for: wait_for wraps the read in a Task of its own per
+        # request, a large part of the client's CPU at 2,000 requests a second.
+        async with asyncio.timeout(REQUEST_TIMEOUT):
+            reply = await self.read_reply()
+        self.answered_since_connect += 1
+        return reply
 
     def close(self) -> None:
         if self.writer is not None:
@@ -484,11 +515,17 @@ class Screen:
                 self.tally.reconnects += 1
             started = time.perf_counter()
             try:
-                self.writer.write(self.request_bytes(ask))
-                # asyncio.timeout, not wait_for: wait_for wraps the read in a Task of its own
-                # per request, a large part of the client's CPU at 2,000 requests a second.
-                async with asyncio.timeout(REQUEST_TIMEOUT):
-                    status, headers, body, size = await self.read_reply()
+                try:
+                    status, headers, body, size = await self.exchange(ask)
+                except (ConnectionResetError, asyncio.IncompleteReadError) as exc:
+                    if self.answered_since_connect == 0 and not getattr(exc, "partial", b""):
+                        raise
+                    # The server closed the kept-alive connection as the request went out,
+                    # before answering a byte: a browser sends it again on a new connection.
+                    self.close()
+                    await self.connect()
+                    self.tally.reconnects += 1
+                    status, headers, body, size = await self.exchange(ask)
             except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
                 self.tally.errors += 1
                 self.tally.error_kinds[type(exc).__name__] += 1
@@ -660,16 +697,21 @@ def ask_store_id(ask: Ask) -> str:
 
 
 async def run_screens(port: int, asks: list[Ask], n: int, seconds: float,
-                      distinct: int = 0, first: int = 0) -> Tally:
-    """Screens ``first`` to ``first + n - 1`` of the run, in this process's event loop."""
+                      distinct: int = 0, first: int = 0, warmup: float = 0.0) -> Tally:
+    """Screens ``first`` to ``first + n - 1`` of the run, in this process's event loop,
+    counted after ``warmup`` seconds (when every screen has opened and had its first
+    answer: what a fleet started together does once, not on each change)."""
     tally = Tally()
     queries = distinct_queries(distinct) if distinct else [None]
     screens = [Screen(port, asks, tally, queries[(first + i) % len(queries)])
                for i in range(n)]
     for i in range(0, n, 50):  # connect in small steps, as screens come up one by one
         await asyncio.gather(*(s.connect() for s in screens[i:i + 50]))
-    until = time.monotonic() + seconds
-    tally.ended = time.time() + seconds  # the screens stop asking then (answers may trail)
+    until = time.monotonic() + warmup + seconds
+    tally.ended = time.time() + warmup + seconds  # they stop asking then (answers may trail)
+    tally.began = time.time()
+    if warmup:
+        asyncio.get_running_loop().call_later(warmup, tally.restart)
     await asyncio.gather(watch_loop(tally, until),
                          *(s.run_ask(a, until) for s in screens for a in asks))
     for screen in screens:
@@ -686,21 +728,28 @@ async def watch_loop(tally: Tally, until: float, every: float = 0.01) -> None:
 
 
 def client_process(port: int, asks: list[Ask], n: int, seconds: float, distinct: int,
-                   first: int) -> Tally:
-    """One client process: its share of the screens, and its own CPU time."""
+                   first: int, warmup: float = 0.0) -> Tally:
+    """One client process: its share of the screens, and its own CPU time (after the
+    warm-up)."""
+    loop_cpu: list[float] = []
+
+    async def run() -> Tally:
+        asyncio.get_running_loop().call_later(warmup, lambda: loop_cpu.append(
+            time.process_time()))
+        return await run_screens(port, asks, n, seconds, distinct, first, warmup)
     started = time.process_time()
-    tally = asyncio.run(run_screens(port, asks, n, seconds, distinct, first))
-    tally.cpu_seconds = time.process_time() - started
+    tally = asyncio.run(run())
+    tally.cpu_seconds = time.process_time() - (loop_cpu[0] if loop_cpu else started)
     return tally
 
 
 def run_clients(pool, port: int, asks: list[Ask], n: int, seconds: float, distinct: int,
-                clients: int) -> Tally:
+                clients: int, warmup: float = 0.0) -> Tally:
     """The N screens split over ``clients`` processes (one Python process cannot pace 1,000
     screens: at about 0.4-0.6 ms of its CPU per request it needs more than a core)."""
     shares = [n // clients + (1 if i < n % clients else 0) for i in range(clients)]
     starts = [sum(shares[:i]) for i in range(clients)]
-    jobs = [(port, asks, share, seconds, distinct, start)
+    jobs = [(port, asks, share, seconds, distinct, start, warmup)
             for share, start in zip(shares, starts, strict=True) if share]
     tally = Tally()
     for part in pool.starmap(client_process, jobs):
@@ -734,18 +783,27 @@ def visibility(posted: list[tuple[float, float]], seen: list[list[tuple[float, i
 
 
 def measure(port: int, proc: subprocess.Popen, asks: list[Ask], n: int,
-            seconds: float, distinct: int = 0, pool=None, clients: int = 1) -> dict[str, Any]:
+            seconds: float, distinct: int = 0, pool=None, clients: int = 1,
+            warmup: float = 0.0) -> dict[str, Any]:
     workers = workers_of(proc)
-    before = {w.pid: sum(w.cpu_times()[:2]) for w in workers}
+    before: dict[int, float] = {}
+    marks: list[float] = []
+
+    def begin() -> None:  # the measured span: after the warm-up
+        marks.append(time.monotonic())
+        before.update({w.pid: sum(w.cpu_times()[:2]) for w in workers})
+    timer = threading.Timer(warmup, begin)
     writer = Writer(port)
     writer.start()
-    started = time.monotonic()
+    timer.start()
     if pool is None:
-        tally = client_process(port, asks, n, seconds, distinct, 0)
+        tally = client_process(port, asks, n, seconds, distinct, 0, warmup)
     else:
-        tally = run_clients(pool, port, asks, n, seconds, distinct, clients)
-    span = time.monotonic() - started
-    visible, missed = visibility(writer.posted, tally.seen, tally.ended or time.time())
+        tally = run_clients(pool, port, asks, n, seconds, distinct, clients, warmup)
+    timer.join()
+    span = time.monotonic() - marks[0]
+    posted = [(sent, answered) for sent, answered in writer.posted if sent >= tally.began]
+    visible, missed = visibility(posted, tally.seen, tally.ended or time.time())
     writer.stop.set()
     writer.join(15)
     spent = [sum(w.cpu_times()[:2]) - before.get(w.pid, 0.0) for w in workers]
@@ -759,7 +817,7 @@ def measure(port: int, proc: subprocess.Popen, asks: list[Ask], n: int,
         values = lat if values is None else sorted(values) or [float("nan")]
         return values[min(len(values) - 1, int(q * len(values)))] * 1000
 
-    changes = max(len(writer.times), 1)
+    changes = max(len(posted), 1)
     return {"screens": n, "distinct": distinct, "seconds": round(span, 1),
             "requests": len(tally.latencies),
             "rps": len(tally.latencies) / span, "p50": pct(0.50), "p95": pct(0.95),
@@ -767,8 +825,9 @@ def measure(port: int, proc: subprocess.Popen, asks: list[Ask], n: int,
             "reconnects": tally.reconnects, "served": tally.served, "missed": tally.missed,
             "error_kinds": {**tally.error_kinds, **{str(k): v for k, v in tally.statuses.items()
                                                      if k >= 400}},
-            "statuses": dict(tally.statuses), "writes": len(writer.times),
-            "write_errors": writer.errors, "cpu_per_worker": [round(c) for c in cpu],
+            "statuses": dict(tally.statuses), "writes": len(posted),
+            "write_errors": writer.errors, "warmup": warmup,
+            "cpu_per_worker": [round(c) for c in cpu],
             "rss_mb_per_worker": [round(r) for r in rss],
             # The workers' CPU (poll job and writes included) per answered request: what the
             # machine's load changes least.
@@ -830,6 +889,9 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--screens", type=int, nargs="+", default=[100, 400, 1000])
     parser.add_argument("--seconds", type=float, default=30.0, help="measured span per N")
+    parser.add_argument("--warmup", type=float, default=10.0,
+                        help="seconds the screens run before the measured span (they open, "
+                             "connect and get their first answer together once)")
     parser.add_argument("--capture-seconds", type=float, default=45.0)
     parser.add_argument("--path", default="/tv?dwell=10", help="the screen to capture")
     parser.add_argument("--workers", type=int, default=2)
@@ -875,7 +937,7 @@ def main(argv: list[str] | None = None) -> int:
             with multiprocessing.get_context("spawn").Pool(max(clients.values())) as pool:
                 for n in args.screens:
                     results.append(measure(port, proc, asks, n, args.seconds, args.distinct,
-                                           pool, clients[n]))
+                                           pool, clients[n], args.warmup))
                     print_row(results[-1])
             lines = server_log(proc).splitlines()
             print(f"server log: {len(lines)} lines; last: {lines[-3:]}")

@@ -23,7 +23,7 @@ class FakePool:
 
 
 def fake_tally(job) -> Tally:
-    _port, _asks, n, _seconds, _distinct, first = job
+    _port, _asks, n, _seconds, _distinct, first, _warmup = job
     tally = Tally(latencies=[0.001] * n, errors=first % 2, lags=[0.002], cpu_seconds=0.5)
     tally.statuses[200] += n
     tally.count_by_kind["tick"] += n
@@ -33,9 +33,10 @@ def fake_tally(job) -> Tally:
 def test_screens_are_split_over_clients_each_once():
     pool = FakePool()
     ask = Ask("tick", "GET", "/api/v1/tick", None, 1.0, 10)
-    tally = run_clients(pool, 1, [ask], 1001, 5.0, 0, 4)
+    tally = run_clients(pool, 1, [ask], 1001, 5.0, 0, 4, warmup=2.0)
     shares = [(job[2], job[5]) for job in pool.jobs]
     assert shares == [(251, 0), (250, 251), (250, 501), (250, 751)]
+    assert {job[6] for job in pool.jobs} == {2.0}
     assert len(tally.latencies) == 1001 and tally.statuses[200] == 1001
     assert tally.count_by_kind["tick"] == 1001
     assert tally.errors == 3  # the three clients starting at an odd screen
@@ -181,3 +182,57 @@ def test_a_pushed_answer_is_applied_only_by_a_screen_with_the_parts_it_starts_fr
     assert screen.serve(tick.replace(b"s1", b"s2"), answer)
     assert tally.missed == 1 and screen.changed.is_set() and screen.stamp == "s2"
     assert screen.values[state_key] == state  # unchanged until its poll answers
+
+
+def test_a_request_the_server_dropped_on_a_reused_connection_is_sent_again_once():
+    """The server closed a kept-alive connection as the request went out (nothing
+    answered): a browser sends it again on a new connection; on a new connection the same
+    is an error."""
+    async def scenario(drop_first: bool) -> Tally:
+        seen = []
+
+        async def serve(reader, writer):
+            while True:
+                try:
+                    await reader.readuntil(b"\r\n\r\n")
+                except asyncio.IncompleteReadError:
+                    break
+                seen.append(1)
+                if len(seen) == (1 if drop_first else 2):
+                    writer.close()  # read, then closed without a byte of answer
+                    return
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        tally = Tally()
+        health = Ask("GET /health", "GET", "/health", None, 1.0, 3)
+        screen = Screen(port, [health], tally)
+        async with server:
+            await screen.connect()
+            for _ in range(2):
+                await screen.send(health)
+        screen.close()
+        return tally
+
+    reused = asyncio.run(scenario(drop_first=False))
+    assert reused.errors == 0 and reused.statuses[200] == 2 and reused.reconnects == 1
+    fresh = asyncio.run(scenario(drop_first=True))
+    assert fresh.errors == 1 and fresh.reconnects == 0 and fresh.statuses[200] == 1
+
+
+def test_the_warm_up_is_not_counted():
+    tally = Tally(latencies=[1.0], errors=2, lags=[0.5], served=3, missed=1, bytes_in=10)
+    tally.statuses[200] += 1
+    tally.seen.append([(1.0, 5)])
+    tally.restart()
+    assert (tally.latencies, tally.errors, tally.lags, tally.served, tally.missed,
+            tally.bytes_in, dict(tally.statuses)) == ([], 0, [], 0, 0, 0, {})
+    assert tally.seen == [[(1.0, 5)]] and tally.began > 0  # sightings stay: visibility
+    total = Tally()
+    for began in (0.0, 105.0, 103.0):
+        part = Tally()
+        part.began = began
+        total.merge(part)
+    assert total.began == 105.0  # the latest client's: every one is counting by then
