@@ -366,9 +366,15 @@ class Tally:
     # npsAsk.serve does when its state has the parts they start from, or not (it polls).
     served: int = 0
     missed: int = 0
+    # The warm-up's requests (every screen's first poll, together): (count, p50, p95 in s,
+    # errors), printed apart from the measured span's.
+    warm: list[tuple[int, float, float, int]] = field(default_factory=list)
 
     def restart(self) -> None:
         """The warm-up is over: count from now (the screens keep their state and sightings)."""
+        took = sorted(self.latencies) or [float("nan")]
+        self.warm.append((len(self.latencies), took[len(took) // 2],
+                          took[min(len(took) - 1, int(0.95 * len(took)))], self.errors))
         for name in ("latencies", "lags"):
             getattr(self, name).clear()
         for name in ("statuses", "error_kinds", "bytes_by_kind", "count_by_kind",
@@ -390,6 +396,7 @@ class Tally:
         self.lags += other.lags
         self.cpu_seconds += other.cpu_seconds
         self.seen += other.seen
+        self.warm += other.warm
         self.ended = min(t for t in (self.ended, other.ended) if t) if other.ended else self.ended
         self.began = max(self.began, other.began)
         for mine, theirs in ((self.statuses, other.statuses),
@@ -823,6 +830,9 @@ def measure(port: int, proc: subprocess.Popen, asks: list[Ask], n: int,
             "rps": len(tally.latencies) / span, "p50": pct(0.50), "p95": pct(0.95),
             "p99": pct(0.99), "errors": tally.errors, "skipped": tally.skipped,
             "reconnects": tally.reconnects, "served": tally.served, "missed": tally.missed,
+            "warm_requests": sum(w[0] for w in tally.warm),
+            "warm_p95": max((w[2] for w in tally.warm), default=float("nan")) * 1000,
+            "warm_errors": sum(w[3] for w in tally.warm),
             "error_kinds": {**tally.error_kinds, **{str(k): v for k, v in tally.statuses.items()
                                                      if k >= 400}},
             "statuses": dict(tally.statuses), "writes": len(posted),
@@ -851,16 +861,21 @@ def measure(port: int, proc: subprocess.Popen, asks: list[Ask], n: int,
 
 
 def print_row(r: dict[str, Any]) -> None:
+    requests = r.get("requests", 1)
+    per_request = (f"{r['cpu_ms_per_request']:.2f} ms/request, " if requests
+                   else "no requests: ")
     print(f"{r['screens']:>6} {r['rps']:>8.0f} {r['p50']:>7.1f} {r['p95']:>7.1f} "
           f"{r['p99']:>7.1f} {r['errors']:>6} {r['skipped']:>7} "
           f"{r['bytes_per_screen_per_change'] / 1024:>9.1f} "
           f"{'/'.join(map(str, r['cpu_per_worker'])):>12} "
           f"{'/'.join(map(str, r['rss_mb_per_worker'])):>12}  {r['writes']}"
-          f"   (server CPU {r['cpu_ms_per_request']:.2f} ms/request, "
+          f"   (server CPU {per_request}"
           f"{r['cpu_ms_per_screen_second']:.2f} ms/screen/s, client CPU "
           f"{r['client_cpu']}%, load {r['load_average']:.1f})", flush=True)
-    print(f"{'':>8}client: {r['clients']} process(es), {r['client_cpu_ms_per_request']:.2f} ms "
-          f"of CPU per request, event loop late by {r['client_lag_p95']:.1f} ms at p95"
+    client = (f"{r['client_cpu_ms_per_request']:.2f} ms of CPU per request" if requests
+              else "no requests")
+    print(f"{'':>8}client: {r['clients']} process(es), {client}, "
+          f"event loop late by {r['client_lag_p95']:.1f} ms at p95"
           + ("  <- CLIENT-LIMITED: the latencies include the client's own delay"
              if r["client_lag_p95"] > CLIENT_LAG_LIMIT_MS else ""), flush=True)
     if r.get("visible_pairs") and not r.get("distinct"):
@@ -868,6 +883,10 @@ def print_row(r: dict[str, Any]) -> None:
               f"{r['visible_p95']:.2f} s, max {r['visible_max']:.2f} s after its POST; "
               f"{r['visible_missed']} of {r['visible_pairs']} (write, screen) pairs not "
               "seen by the end", flush=True)
+    if r.get("warmup"):
+        print(f"{'':>8}warm-up ({r['warmup']:.0f} s, not counted above): "
+              f"{r['warm_requests']} requests, p95 {r['warm_p95']:.1f} ms, "
+              f"{r['warm_errors']} errors", flush=True)
     if r.get("served") or r.get("missed"):
         print(f"{'':>8}pushed answers: {r['served']} applied without a request, "
               f"{r['missed']} not matching the screen's parts (it polled)", flush=True)

@@ -236,3 +236,22 @@ def test_the_warm_up_is_not_counted():
         part.began = began
         total.merge(part)
     assert total.began == 105.0  # the latest client's: every one is counting by then
+
+
+def test_a_run_without_requests_says_so_and_the_warm_up_is_printed_apart(capsys):
+    row = {"screens": 10, "requests": 0, "rps": 0.0, "p50": float("nan"),
+           "p95": float("nan"), "p99": float("nan"), "errors": 0, "skipped": 0,
+           "bytes_per_screen_per_change": 2048.0, "cpu_per_worker": [1],
+           "rss_mb_per_worker": [1], "writes": 5, "cpu_ms_per_request": 900.0,
+           "client_cpu": 1, "cpu_ms_per_screen_second": 0.07, "load_average": 1.0,
+           "clients": 1, "client_cpu_ms_per_request": 500.0, "client_lag_p95": 1.0,
+           "per_kind": {}, "warmup": 10.0, "warm_requests": 10, "warm_p95": 40.0,
+           "warm_errors": 0, "served": 50, "missed": 0}
+    bench_viewers.print_row(row)
+    out = capsys.readouterr().out
+    assert "900.00 ms/request" not in out and "no requests" in out
+    assert "warm-up (10 s, not counted above): 10 requests, p95 40.0 ms, 0 errors" in out
+    assert "50 applied without a request, 0 not matching" in out
+    tally = Tally(latencies=[0.01, 0.03, 0.02], errors=1)
+    tally.restart()
+    assert tally.warm == [(3, 0.02, 0.03, 1)]
