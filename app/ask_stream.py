@@ -55,8 +55,8 @@ DEV_STREAM_SECONDS = 600.0  # a development-server stream holds a thread; it end
 # says whether the server took the stream (False: it has as many as it keeps).
 ADOPT_KEY = "nps_tv.adopt"
 HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}  # nginx: pass at once
-# In an event that carries the poll's answer: the screen (data key) and the part fingerprints
-# (part name -> fingerprint) it applies to.
+# In an event that carries the poll's answer: the screen (data key), the part fingerprints
+# (part name -> fingerprint) it applies to, and the data mark it brings.
 PUSHED = "push"
 
 
@@ -99,14 +99,16 @@ class Watch:
             return None, False
         self.sent, self.next_beat = data, now + HEARTBEAT_SECONDS
         tick = {**body, "age": None if age is None else round(age, 2)}
-        start, answer = self.follow(body["stamp"], status)
+        pushed, answer = self.follow(body["stamp"], status)
         if answer is None:
             return frame(tick), False
-        return frame({**tick, PUSHED: {"key": self.data_key, "from": start}}, answer), False
+        return frame({**tick, PUSHED: pushed}, answer), False
 
-    def follow(self, stamp: str, status: dict) -> tuple[dict[str, str], bytes | None]:
-        """When the stamp moved: the poll's answer for a screen with ``hashes`` (and those),
-        which the page serves its poll from if it has them (assets/nps_tv.js); else None.
+    def follow(self, stamp: str, status: dict) -> tuple[dict, bytes | None]:
+        """When the stamp moved: the poll's answer for a screen with ``hashes``, and what
+        it applies to (the data key, those fingerprints, and the answer's data mark: a page
+        whose data is newer must not take it), which the page serves its poll from if it
+        has those parts (assets/nps_ask.js ``serve``); else None.
 
         A screen's first event carries none (its page polls as it opens); the fingerprints
         it then has are the parts' now. They are content hashes, alike in every worker and
@@ -122,12 +124,14 @@ class Watch:
         if first:
             self.hashes = poll_bytes.current_hashes(self.services, self.screen, names)
             return {}, None
-        answer, hashes = poll_bytes.answer_bytes(
+        answer, state = poll_bytes.answer_bytes(
             self.services, self.page, self.screen, names,
             {"key": self.data_key, "hashes": start}, status)
-        self.hashes = hashes or start
+        if state is None:  # nothing to apply (this process is behind the page's own data)
+            return {}, None
+        self.hashes = state["hashes"]
         self.pushes += 1
-        return start, answer
+        return {"key": self.data_key, "from": start, "mark": state["mark"]}, answer
 
     def refused(self) -> str | None:
         """Why the stream must end: the link's refusal (``revoked``...), ``""`` to just end

@@ -69,25 +69,26 @@ def fragment(services: Services, page: LivePage, screen: ScreenConfig,
 
 def answer_bytes(services: Services, page: LivePage, screen: ScreenConfig,
                  names: tuple[str, ...], state: Mapping | None, status: dict
-                 ) -> tuple[bytes, dict[str, str] | None]:
+                 ) -> tuple[bytes, dict | None]:
     """What the page's poll callback answers a screen whose client state is ``state``
     (``live_page.run_poll`` through Dash), as bytes: the changed parts, the new state and
-    ``status`` (already reported: ``live_page.report_link``); and the fingerprints the
-    screen has afterwards (None: no parts were sent, it keeps its own)."""
+    ``status`` (already reported: ``live_page.report_link``); and the client state it sends
+    (``live.new_state``: the screen's fingerprints and data mark afterwards; None: no parts
+    were sent, the screen keeps its own)."""
     today = today_in(services.settings.timezone)
     snapshot, mark = services.poller.current()
     services.screens.note(screen, names)
     body = b""
-    hashes = None
+    new_state = None
     if not live.has_newest(snapshot, mark, today, screen, state):
         parts, token, hashes = fragment(services, page, screen, names,
                                         live.known_hashes(state), (snapshot, today))
-        new_state = json.dumps(live.new_state(token, screen, mark, hashes),
-                               separators=COMPACT)
-        body = parts + (b"," if parts else b"") + _output(page.ids.state, new_state)
+        new_state = live.new_state(token, screen, mark, hashes)
+        body = parts + (b"," if parts else b"") + _output(
+            page.ids.state, json.dumps(new_state, separators=COMPACT))
     body += (b"," if body else b"") + _output(page.ids.status,
                                               json.dumps(status, separators=COMPACT))
-    return b'{"multi":true,"response":{' + body + b"}}", hashes
+    return b'{"multi":true,"response":{' + body + b"}}", new_state
 
 
 def current_hashes(services: Services, screen: ScreenConfig,

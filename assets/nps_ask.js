@@ -69,6 +69,13 @@
     return names.every(function (name) { return mine[name] === pushed[name]; });
   }
 
+  /* Whether data mark a ([database clock, id]) is later than b: the page's data came from a
+   * worker or instance that had read more than the one whose answer was pushed. */
+  function newer(a, b) {
+    if (!a || !b || a.length !== 2 || b.length !== 2) { return false; }
+    return a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]);
+  }
+
   /* The wall's Dash poll answered from the pushed answer, when the poll starts from the parts
    * that answer starts from (its state's data key and fingerprints); null: ask the server. */
   ask.serve = function (input, init) {
@@ -85,7 +92,8 @@
       if (item && item.id === STATE_ID && item.property === "data") { state = item.value; }
     });
     ask.pushed = null;  // one poll at most: a second asks the server
-    if (!state || state.key !== pushed.key || !sameHashes(state.hashes, pushed.from)) {
+    if (!state || state.key !== pushed.key || !sameHashes(state.hashes, pushed.from) ||
+        newer(state.mark, pushed.mark)) {
       ask.missed += 1;
       return null;
     }
@@ -128,7 +136,7 @@
       ask.body = body;
       ask.etag = null;
       ask.pushed = cut < 0 || !body.push ? null : { stamp: body.stamp, key: body.push.key,
-        from: body.push.from, text: e.data.slice(cut + 1) };
+        from: body.push.from, mark: body.push.mark, text: e.data.slice(cut + 1) };
       var every = parseInt(rootAttr("data-ask-ms") || "1000", 10) || 1000;
       heardBody(body, body.age || 0, every);
     };

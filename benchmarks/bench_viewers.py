@@ -583,7 +583,8 @@ class Screen:
             return False
         state = self.values.get((json.dumps(STATE_ID), "data"))
         if not isinstance(state, dict) or state.get("key") != pushed.get("key") or (
-                state.get("hashes") != pushed.get("from")):
+                state.get("hashes") != pushed.get("from")) or (
+                list(state.get("mark") or [0, 0]) > list(pushed.get("mark") or [0, 0])):
             self.tally.missed += 1
             self.heard(tick)  # polls at once (no spread): the page set its ask store at once
             return True

@@ -182,6 +182,12 @@ def test_a_pushed_answer_is_applied_only_by_a_screen_with_the_parts_it_starts_fr
     assert screen.serve(tick.replace(b"s1", b"s2"), answer)
     assert tally.missed == 1 and screen.changed.is_set() and screen.stamp == "s2"
     assert screen.values[state_key] == state  # unchanged until its poll answers
+    # A screen whose data is newer than the answer's (its last poll reached a worker that had
+    # read more) does not take it either.
+    screen.values[state_key] = {"key": "k", "mark": [9, 0], "hashes": {"score": "a"}}
+    newer = json.dumps({"stamp": "s3", "push": {"key": "k", "from": {"score": "a"},
+                                                "mark": [5, 1]}}).encode()
+    assert screen.serve(newer, answer) and tally.missed == 2 and tally.served == 1
 
 
 def test_a_request_the_server_dropped_on_a_reused_connection_is_sent_again_once():

@@ -203,6 +203,39 @@ def test_a_told_wall_without_the_pushed_answers_parts_asks_the_server(told_wall,
     wait_until(lambda: asks(dash_duo)["served"] == 1, 2, "the next answer served")
 
 
+SERVE_JS = """
+var pushed = arguments[0], state = arguments[1], ask = window.npsAsk;
+ask.pushed = {stamp: ask.stamp, key: pushed.key, from: pushed.from, mark: pushed.mark,
+              text: '{"multi":true,"response":{}}'};
+var body = JSON.stringify({output: "..tv-score-body.children...tv-state.data...tv-status.data..",
+                           state: [{id: "tv-config", property: "data", value: {}},
+                                   {id: "tv-state", property: "data", value: state}]});
+var served = ask.serve("/_dash-update-component", {method: "POST", body: body});
+var left = ask.pushed;
+ask.pushed = null;
+return [served instanceof Response, left === null];
+"""
+
+
+CASES = [({"key": "k", "hashes": {"score": "a"}, "mark": [5, 1]}, True),
+         ({"key": "k", "hashes": {"score": "a"}, "mark": [4, 9]}, True),  # older data: taken
+         ({"key": "k", "hashes": {"score": "a"}, "mark": [5, 2]}, False),  # newer data than it
+         ({"key": "k", "hashes": {"score": "b"}, "mark": [5, 1]}, False),  # other parts
+         ({"key": "k", "hashes": {"score": "a", "trend": "c"}, "mark": [5, 1]}, False),
+         ({"key": "other", "hashes": {"score": "a"}, "mark": [5, 1]}, False),
+         (None, False)]
+
+
+def test_a_poll_is_served_from_the_push_only_from_the_parts_and_data_it_starts_from(told_wall):
+    dash_duo, _ = told_wall
+    dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score&dwell=600")
+    wait_until(lambda: asks(dash_duo)["changes"] >= 1, 10, "the first tick")
+    pushed = {"key": "k", "from": {"score": "a"}, "mark": [5, 1]}
+    for state, taken in CASES:
+        served, used = dash_duo.driver.execute_script(SERVE_JS, pushed, state)
+        assert (served, used) == (taken, True), state  # one poll at most tries a push
+
+
 def label_class(dash_duo) -> str:
     return dash_duo.driver.find_element(By.CSS_SELECTOR, "#tv-updated").get_attribute("class")
 
