@@ -30,6 +30,7 @@ from tests.conftest import (
     write_nginx_main,
 )
 from tests.servers import find_nginx, start_nginx, start_serve, stop
+from tests.test_ask_stream_served import Stream
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_CONF = ROOT / "docs" / "deploy" / "nginx-instances.conf"
@@ -110,8 +111,9 @@ def write(port: int, n: int) -> None:
 class WallScreen:
     """What a wall screen's poll sends and keeps, as the Dash renderer does it."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, query: dict | None = None):
         self.state = None
+        self.query = query or {}
         self.n = 0
         status, _, body = call(port, "GET", "/_dash-dependencies")
         assert status == 200
@@ -127,7 +129,8 @@ class WallScreen:
                 "inputs": [{**i, "value": self.n if i["id"] == IDS.poll else None}
                            for i in self.callback["inputs"]],
                 "changedPropIds": [f"{IDS.poll}.n_intervals"],
-                "state": [{"id": IDS.config, "property": "data", "value": {"query": {}}},
+                "state": [{"id": IDS.config, "property": "data",
+                           "value": {"query": self.query}},
                           {"id": IDS.state, "property": "data", "value": self.state}]}
         status, headers, answer = call(port, "POST", "/_dash-update-component", body)
         assert status in (200, 204), answer[:300]
@@ -179,6 +182,65 @@ def test_a_screen_alternating_between_instances_never_steps_back(instances):
     ports = {f"127.0.0.1:{instances['one']}", f"127.0.0.1:{instances['two']}"}
     assert upstreams == ports  # the screen really alternated
     assert steps >= 5, steps  # and kept taking newer data while it did
+
+
+def takes(state: dict | None, push: dict) -> bool:
+    """Whether a page with ``state`` serves its poll from a pushed answer (as
+    assets/nps_ask.js ``serve``): the same data key and fingerprints, and no newer data."""
+    return bool(state) and state["key"] == push["key"] and state["hashes"] == push["from"] and (
+        state["mark"] <= push["mark"])
+
+
+def test_a_told_screen_alternating_between_instances_never_steps_back(instances):
+    """Its stream (and the answers it pushes) on one instance, its polls (when a push does
+    not start from what it has, and now and then regardless) on either."""
+    screen = WallScreen(instances["nginx"], {"dwell": "10"})
+    stream = Stream(instances["one"])
+    stop_writing = threading.Event()
+
+    def writer() -> None:
+        n = 1
+        while not stop_writing.wait(0.3):
+            write(instances["nginx"], 20_000 + n)
+            n += 1
+
+    thread = threading.Thread(target=writer, daemon=True)
+    shown_marker, shown_mark, served, polled = 0, [0, 0], 0, 0
+
+    def shown(sent: dict) -> None:
+        nonlocal shown_marker, shown_mark
+        marker = newest_marker(sent)
+        if marker is not None:
+            assert marker >= shown_marker, (marker, shown_marker)
+            shown_marker = max(shown_marker, marker)
+        if IDS.state in sent:
+            mark = sent[IDS.state]["data"]["mark"]
+            assert mark >= shown_mark, (mark, shown_mark)
+            shown_mark = mark
+            screen.state = sent[IDS.state]["data"]
+
+    try:
+        stream.next_event(10)
+        shown(screen.poll(instances["nginx"])[0])
+        thread.start()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            tick = stream.next_event(10)
+            if tick.get("push") and takes(screen.state, tick["push"]):
+                shown(stream.answer["response"])
+                served += 1
+            elif tick.get("push"):
+                shown(screen.poll(instances["nginx"])[0])
+                polled += 1
+            if served % 3 == 2:  # the safety net's poll, through nginx: either instance
+                shown(screen.poll(instances["nginx"])[0])
+    finally:
+        stop_writing.set()
+        stream.close()
+        if thread.is_alive():
+            thread.join(10)
+    assert served >= 5, (served, polled)  # most changes applied from the stream
+    assert shown_marker > 20_000 + 10  # and the screen kept up with the writes
 
 
 def test_a_write_to_one_instance_shows_on_the_other_within_poll_plus_a_second(instances):
