@@ -132,11 +132,11 @@ def test_the_wall_names_its_tick_and_how_often_to_ask(wall_app):
     assert layout.to_plotly_json()["props"]["data-ask-path"] == (
         "/api/v1/tick?dwell=10&product=Ledger")
     assert layout.to_plotly_json()["props"]["data-ask-ms"] == "1000"
-    assert layout.to_plotly_json()["props"]["data-stream-path"] == ""  # streams are off
-    services.settings = services.settings.replace(ask_stream=True)
-    told = tv.build_layout({"dwell": "10", "product": "Ledger"}, services)
-    assert told.to_plotly_json()["props"]["data-stream-path"] == (
+    assert layout.to_plotly_json()["props"]["data-stream-path"] == (  # told by default
         "/api/v1/tick/stream?dwell=10&product=Ledger")
+    services.settings = services.settings.replace(ask_stream=False)
+    asking = tv.build_layout({"dwell": "10", "product": "Ledger"}, services)
+    assert asking.to_plotly_json()["props"]["data-stream-path"] == ""  # streams are off
 
 
 def test_ask_seconds_follows_the_setting_the_poll_and_low_power():
