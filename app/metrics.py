@@ -139,8 +139,8 @@ class ScoreSummary:
 
 def summarize(counts: Sequence[int], min_sample: int) -> ScoreSummary:
     """A ScoreSummary from (promoters, passives, detractors)."""
-    p, s, d = (int(c) for c in counts)
-    return ScoreSummary(p, s, d, min_sample)
+    p, s, d = counts  # unpacked, not through a generator: tens of thousands a change
+    return ScoreSummary(int(p), int(s), int(d), min_sample)
 
 
 def compute_delta(current: ScoreSummary, previous: ScoreSummary | None) -> float | None:
