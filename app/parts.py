@@ -110,26 +110,29 @@ def build_parts(services: Services, snapshot: Snapshot, screen: ScreenConfig,
             counted.append(follow_up_progress(services, view))
         return counted[0]
 
+    contexts: dict[str, tuple] = {}  # by part name: its fingerprint's, then its build's
+    data_key = screen.data_key
+
     def context(part_name: str):
-        panel, surface = find_part(part_name)
-        return panel, panel.context(surface, screen.theme, settings.timezone,
-                                    settings.segment_fields, load_profanity(settings.data_dir),
-                                    comments=screen.comments, rest=screen.rest,
-                                    editable=screen.editable,
-                                    follow_ups=follow_ups(panel, surface))
+        found = contexts.get(part_name)
+        if found is None:
+            panel, surface = find_part(part_name)
+            found = contexts[part_name] = (panel, panel.context(
+                surface, screen.theme, settings.timezone, settings.segment_fields,
+                load_profanity(settings.data_dir), comments=screen.comments, rest=screen.rest,
+                editable=screen.editable, follow_ups=follow_ups(panel, surface)))
+        return found
 
     def fingerprint_of(part_name: str) -> str:
         panel, ctx = context(part_name)
-        return stamp(view.stamps, (screen.data_key, part_name),
-                     (part_name, *panel.needs(view, ctx)))
+        return stamp(view.stamps, (data_key, part_name), (part_name, *panel.needs(view, ctx)))
 
     def build(part_name: str) -> Any:
         panel, ctx = context(part_name)
         built = panel.build(view, ctx)
         return Plain(built, shared=not panel.figure) if panel.wire else built
 
-    parts = services.parts.get((view.version, today, screen.data_key), names, fingerprint_of,
-                               build)
+    parts = services.parts.get((view.version, today, data_key), names, fingerprint_of, build)
     return view, parts
 
 

@@ -10,6 +10,7 @@ with the same message, everywhere.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date
 
@@ -54,6 +55,13 @@ def window_days(window: str) -> int | None:
     """How many days an ``Nd`` window spans; None for ``all`` and ``range``."""
     if window in (ALL, RANGE):
         return None
+    return _days(window)
+
+
+@functools.lru_cache(maxsize=256)
+def _days(window: str) -> int:
+    """``window_days`` of an ``Nd`` window, parsed once (a view's panels ask it dozens of times:
+    labels, captions); a refused window raises each time (errors are not cached)."""
     return int(parse_window(window)[:-1])
 
 
