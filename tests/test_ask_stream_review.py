@@ -5,14 +5,17 @@ built must not end the stream."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 from app import ask_stream, parts
 from app.ask_stream import StreamHub
 from app.part_patch import PatchBook
 from app.services import get_services
 from app.store import StoreUnavailable
+from app.wsgi import WallWorker
 from tests.conftest import make_record
 from tests.test_ask import add_response
 from tests.test_ask_stream import answers_of, events_of, open_stream
@@ -85,3 +88,28 @@ def test_a_store_failing_while_a_push_is_built_leaves_the_stream_open_with_its_t
     add_response(dash_app, 3, score=0)
     (_, data, ends), = hub.round(time.monotonic() + 2)
     assert not ends and events_of(data)[0]["stamp"]
+
+
+def test_the_worker_ends_a_stream_whose_event_a_socket_cannot_take_at_once():
+    # Why MAX_PUSH_BYTES: WallWorker.deliver writes each event with one non-blocking send and
+    # ends the stream when it is not taken whole (as for a client that stopped reading).
+    class Conn:  # hashable, as gunicorn's connections are
+        def __init__(self, sock):
+            self.sock = sock
+
+    ours, theirs = socket.socketpair()
+    try:
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)
+        theirs.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+        ours.setblocking(False)
+        conn = Conn(ours)
+        ended: list = []
+        worker = SimpleNamespace(streams={conn}, end_stream=ended.append)
+        WallWorker.deliver(worker, [(conn, b"data: " + b"x" * 2000 + b"\n\n", False)])
+        assert ended == []  # a tick or a patch: written whole
+        WallWorker.deliver(worker, [(conn, b"data: " + b"x" * 70_000 + b"\n\n", False)])
+        assert ended == [conn]  # every part whole: cut off, and the stream ends
+        assert ask_stream.MAX_PUSH_BYTES < 16 * 1024
+    finally:
+        ours.close()
+        theirs.close()
