@@ -37,6 +37,7 @@ from app.access import COOKIE
 from app.live_status import build_status
 from app.scopes import access_mode_of_request, current_link, is_admin_request
 from app.services import get_services
+from app.store import StoreUnavailable
 
 if TYPE_CHECKING:
     from app.live_page import LivePage
@@ -58,6 +59,12 @@ HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}  # nginx: pas
 # In an event that carries the poll's answer: the screen (data key), the part fingerprints
 # (part name -> fingerprint) it applies to, and the data mark it brings.
 PUSHED = "push"
+# The largest poll answer pushed: WallWorker.deliver writes an event with one non-blocking
+# send and ends a stream it cannot write whole (a client that stopped reading); a fresh TCP
+# connection takes about 16 KiB at once (Linux's tcp_wmem default). A patch is ~5 KB; every
+# part whole (~70 KB: the parts the push starts from were sent by another worker) is left out
+# and the page polls, as for a push it cannot apply.
+MAX_PUSH_BYTES = 12 * 1024
 
 
 @dataclass
@@ -121,15 +128,24 @@ class Watch:
         names = self.page.part_names(self.screen)
         first, start = self.stamp is None or self.hashes is None, self.hashes or {}
         self.stamp = stamp
-        if first:
-            self.hashes = poll_bytes.current_hashes(self.services, self.screen, names)
+        try:
+            if first:
+                self.hashes = poll_bytes.current_hashes(self.services, self.screen, names)
+                return {}, None
+            answer, state = poll_bytes.answer_bytes(
+                self.services, self.page, self.screen, names,
+                {"key": self.data_key, "hashes": start}, status)
+        except StoreUnavailable as exc:  # the parts read the store (the follow-up line)
+            # The tick goes out alone (its status says the trouble; the page polls), and
+            # the next change starts afresh: what the page has is not known now.
+            log.warning("no pushed answer for %s: %s", self.data_key, exc)
+            self.hashes = None
             return {}, None
-        answer, state = poll_bytes.answer_bytes(
-            self.services, self.page, self.screen, names,
-            {"key": self.data_key, "hashes": start}, status)
         if state is None:  # nothing to apply (this process is behind the page's own data)
             return {}, None
-        self.hashes = state["hashes"]
+        self.hashes = state["hashes"]  # what the page has once it applied or polled it
+        if len(answer) > MAX_PUSH_BYTES:
+            return {}, None
         self.pushes += 1
         return {"key": self.data_key, "from": start, "mark": state["mark"]}, answer
 
