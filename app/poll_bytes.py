@@ -94,9 +94,12 @@ def answer_bytes(services: Services, page: LivePage, screen: ScreenConfig,
 def current_hashes(services: Services, screen: ScreenConfig,
                    names: tuple[str, ...]) -> dict[str, str]:
     """The fingerprints of the parts a screen would be sent now (built once: the part
-    cache)."""
+    cache), whose JSON the patch book keeps: an answer from them is a patch even when the
+    screen's own poll reached another worker."""
     today = today_in(services.settings.timezone)
     _, parts = build_parts(services, services.poller.snapshot, screen, names, today)
+    for name, part in parts.items():
+        services.patches.remember(screen.data_key, name, part)
     return {name: part.fingerprint for name, part in parts.items()}
 
 

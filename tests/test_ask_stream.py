@@ -250,6 +250,18 @@ def test_a_changed_tick_carries_what_the_poll_answers_a_screen_with_the_parts_it
     assert len(answer) < len(json.dumps(poll(client, None))) / 2
 
 
+def test_the_first_push_is_a_patch_though_the_page_polled_another_worker(wall_app):
+    """The worker keeps the parts a stream starts from, so its first answer patches them
+    (whole parts would be too large to push: ``MAX_PUSH_BYTES``)."""
+    client = wall_app.server.test_client()
+    _, watch = open_stream(client)  # this worker answers no poll of the page
+    add_response(wall_app, 1)
+    data, _ = watch.event(time.monotonic())
+    (answer,) = answers_of(data)
+    assert answer is not None and len(answer) <= ask_stream.MAX_PUSH_BYTES
+    assert b'"__dash_patch_update"' in answer
+
+
 def test_each_pushed_answer_starts_from_the_parts_the_last_one_left(wall_app):
     client = wall_app.server.test_client()
     _, watch = open_stream(client)
