@@ -141,7 +141,7 @@ class Watch:
             log.warning("no pushed answer for %s: %s", self.data_key, exc)
             self.hashes = None
             return {}, None
-        if state is None:  # nothing to apply (this process is behind the page's own data)
+        if state is None:  # no parts sent: cannot happen from a state without a token
             return {}, None
         self.hashes = state["hashes"]  # what the page has once it applied or polled it
         if len(answer) > MAX_PUSH_BYTES:

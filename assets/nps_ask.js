@@ -77,7 +77,10 @@
   }
 
   /* The wall's Dash poll answered from the pushed answer, when the poll starts from the parts
-   * that answer starts from (its state's data key and fingerprints); null: ask the server. */
+   * that answer starts from (its state's data key and fingerprints) and has no newer data; a
+   * number: it does not, ask the server that many ms from now (a random part of the ask
+   * interval: screens that miss together do not all ask at once); null: not the wall's poll,
+   * or nothing pushed. */
   ask.serve = function (input, init) {
     var pushed = ask.pushed;
     if (!pushed || pushed.stamp !== ask.stamp || !init || typeof init.body !== "string" ||
@@ -95,7 +98,7 @@
     if (!state || state.key !== pushed.key || !sameHashes(state.hashes, pushed.from) ||
         newer(state.mark, pushed.mark)) {
       ask.missed += 1;
-      return null;
+      return Math.random() * (parseInt(rootAttr("data-ask-ms") || "1000", 10) || 1000);
     }
     ask.served += 1;
     return new Response(pushed.text, { status: 200,

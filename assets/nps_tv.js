@@ -53,7 +53,16 @@
     window.fetch = function (input, init) {
       // The wall's poll, answered from what its stream pushed (nps_ask.js) when it can be.
       var served = window.npsAsk && window.npsAsk.serve && window.npsAsk.serve(input, init);
-      var answer = served ? Promise.resolve(served) : realFetch(input, withStamp(input, init));
+      var answer;
+      if (served instanceof Response) {
+        answer = Promise.resolve(served);
+      } else if (typeof served === "number") {  // a push it could not take: ask, spread
+        answer = new Promise(function (ok) { setTimeout(ok, served); }).then(function () {
+          return realFetch(input, withStamp(input, init));
+        });
+      } else {
+        answer = realFetch(input, withStamp(input, init));
+      }
       return answer.then(function (r) {
         var reason = r.headers.get("X-NPS-TV-Link");
         if ((r.status === 401 || r.status === 403) && reason) {

@@ -572,10 +572,12 @@ class Screen:
             else:
                 loop.call_later(random.random() * spread, self.changed.set)
 
-    def serve(self, tick: bytes, answer: bytes) -> bool:
+    def serve(self, tick: bytes, answer: bytes, loop: asyncio.AbstractEventLoop | None = None,
+              spread: float = 0.0) -> bool:
         """A changed tick with the poll's answer: applied as the page's ``npsAsk.serve``
         does, when this screen's state has the data key and part fingerprints it starts
-        from (no request; True); else False, and the page polls at once."""
+        from and no newer data (no request); else the screen polls within a random part of
+        ``spread`` seconds, as the page does. False: no push in it."""
         try:
             body = fast_loads(tick)
             pushed = body["push"]
@@ -583,10 +585,10 @@ class Screen:
             return False
         state = self.values.get((json.dumps(STATE_ID), "data"))
         if not isinstance(state, dict) or state.get("key") != pushed.get("key") or (
-                state.get("hashes") != pushed.get("from")) or (
+                not pushed.get("from") or state.get("hashes") != pushed.get("from")) or (
                 list(state.get("mark") or [0, 0]) > list(pushed.get("mark") or [0, 0])):
             self.tally.missed += 1
-            self.heard(tick)  # polls at once (no spread): the page set its ask store at once
+            self.heard(tick, loop, spread)
             return True
         self.stamp = body.get("stamp")
         for ask in self.asks:
@@ -684,7 +686,8 @@ class Screen:
                 if block.startswith(b"data: "):
                     self.tally.count_by_kind[ask.kind] += 1
                     tick, _, answer = block[len(b"data: "):].partition(b"\ndata: ")
-                    if not (answer and self.serve(tick, answer.rstrip(b"\n"))):
+                    if not (answer and self.serve(tick, answer.rstrip(b"\n"), loop,
+                                                  ask.spread)):
                         self.heard(tick, loop, ask.spread)
         except (OSError, asyncio.IncompleteReadError) as exc:
             self.tally.errors += 1
