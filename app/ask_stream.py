@@ -59,12 +59,10 @@ HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}  # nginx: pas
 # In an event that carries the poll's answer: the screen (data key), the part fingerprints
 # (part name -> fingerprint) it applies to, and the data mark it brings.
 PUSHED = "push"
-# The largest poll answer pushed: WallWorker.deliver writes an event with one non-blocking
-# send and ends a stream it cannot write whole (a client that stopped reading); a fresh TCP
-# connection takes about 16 KiB at once (Linux's tcp_wmem default). A patch is ~5 KB; every
-# part whole (~70 KB: the parts the push starts from were sent by another worker) is left out
-# and the page polls, as for a push it cannot apply.
-MAX_PUSH_BYTES = 12 * 1024
+# The largest poll answer pushed (a larger one: the tick alone, and the page polls). Patches
+# are ~5 KB, every part whole ~80 KB; WallWorker.deliver writes what a socket cannot take at
+# once as it drains (app/wsgi.py, STREAM_BACKLOG_BYTES).
+MAX_PUSH_BYTES = 256 * 1024
 
 
 @dataclass

@@ -55,6 +55,9 @@ CONTENT_LENGTH = re.compile(rb"\r\ncontent-length[ \t]*:[ \t]*(\d{1,12})[ \t]*\r
 # opened (a valid link in many tabs, a hostile client), requests still find a connection;
 # past it the stream route answers 204 and the page asks by tick instead.
 MAX_STREAMS = WORKER_CONNECTIONS // 2
+# What a stream may have waiting to be written (a pushed answer larger than its socket takes at
+# once waits for the socket to drain); a page this far behind has stopped reading: it ends.
+STREAM_BACKLOG_BYTES = 1024 * 1024
 # What ``handle`` returns for a connection that became a tick stream (app/ask_stream.py).
 STREAMING = object()
 # Headers of the stream's answer that the worker writes itself (it is closed, not framed).
@@ -255,6 +258,7 @@ class WallWorker(ThreadWorker):
         """The event loop keeps the stream: it reads only to notice the client leaving."""
         conn.sock.setblocking(False)
         self.streams.add(conn)
+        conn.backlog = b""
         self.poller.register(conn.sock, selectors.EVENT_READ,
                              partial(self.on_stream_readable, conn))
         self.hub.add(conn, conn.watch)
@@ -262,7 +266,10 @@ class WallWorker(ThreadWorker):
             self.end_stream(conn)
 
     def on_stream_readable(self, conn: TConn, _sock) -> None:
-        """A page sends nothing on its stream: data or the end means it is over."""
+        """A page sends nothing on its stream: data or the end means it is over. (Called
+        too when a stream with a backlog can be written: it writes what it can first.)"""
+        if getattr(conn, "backlog", b"") and not self.write_stream(conn, b""):
+            return
         try:
             conn.sock.recv(4096)
         except (BlockingIOError, InterruptedError):
@@ -276,18 +283,37 @@ class WallWorker(ThreadWorker):
         self.method_queue.defer(self.deliver, batch)
 
     def deliver(self, batch: list) -> None:
-        """Write each stream's event; a socket that cannot take it whole now is a client
-        that stopped reading (hundreds of kilobytes behind): its stream ends."""
+        """Write each stream's event: what its socket cannot take now waits, and is written
+        as the socket drains (``STREAM_BACKLOG_BYTES`` at most: more is a client that stopped
+        reading, and its stream ends)."""
         for conn, data, ends in batch:
             if conn not in self.streams:
                 continue
-            if data:
-                try:
-                    ends = conn.sock.send(data) < len(data) or ends
-                except OSError:  # BlockingIOError too: its buffer is full
-                    ends = True
+            if data and not self.write_stream(conn, data):
+                continue  # ended
             if ends:
                 self.end_stream(conn)
+
+    def write_stream(self, conn: TConn, data: bytes) -> bool:
+        """Send ``data`` after the stream's backlog, keeping what the socket does not take;
+        False when the stream ended (its client is gone or far behind)."""
+        pending = getattr(conn, "backlog", b"") + data
+        try:
+            sent = conn.sock.send(pending) if pending else 0
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            self.end_stream(conn)
+            return False
+        rest = pending[sent:]
+        if len(rest) > STREAM_BACKLOG_BYTES:
+            self.end_stream(conn)
+            return False
+        if bool(rest) != bool(getattr(conn, "backlog", b"")):  # wait for writable, or stop
+            self.poller.modify(conn.sock, selectors.EVENT_READ | (
+                selectors.EVENT_WRITE if rest else 0), partial(self.on_stream_readable, conn))
+        conn.backlog = rest
+        return True
 
     def end_stream(self, conn: TConn) -> None:
         if conn not in self.streams:

@@ -1,16 +1,18 @@
 """Review of the poll's answer pushed with a changed tick (issue 13, ``Watch.follow``): a
-push must fit what a socket takes at once, and a store that fails while the answer's parts are
-built must not end the stream."""
+push larger than a socket takes at once is written as it drains, and a store that fails
+while the answer's parts are built must not end the stream."""
 
 from __future__ import annotations
 
 import json
+import selectors
 import socket
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from types import SimpleNamespace
 
-from app import ask_stream, parts
+from app import ask_stream, parts, wsgi
 from app.ask_stream import StreamHub
 from app.part_patch import PatchBook
 from app.services import get_services
@@ -21,7 +23,7 @@ from tests.test_ask import add_response
 from tests.test_ask_stream import answers_of, events_of, open_stream
 
 # What a fresh TCP connection takes in one non-blocking send on Linux's defaults (tcp_wmem's
-# initial 16 KiB): WallWorker.deliver ends a stream whose event it cannot write whole.
+# initial 16 KiB): WallWorker.deliver keeps the rest of a larger event until it drains.
 FRESH_SOCKET_BYTES = 16 * 1024
 
 
@@ -38,12 +40,11 @@ def busy_wall(make_app, sqlite_store, **changes):
     return dash_app
 
 
-def test_a_push_from_parts_this_worker_never_sent_is_not_larger_than_a_socket_takes_at_once(
-        make_app, sqlite_store):
-    # The page's last poll reached another worker or instance, so this one's patch book has
-    # never seen the parts the push starts from: the answer carries every part whole (~80 KB
-    # here), which WallWorker.deliver cannot write at once to a fresh connection and so ends
-    # the stream (the page reconnects and polls). Such a push is left out: the tick alone.
+def test_a_push_from_parts_this_worker_never_sent_carries_them_whole(make_app, sqlite_store):
+    # The page's last poll reached another worker or instance and this one's patch book
+    # lost the parts the push starts from: the answer carries every part whole (~80 KB here),
+    # more than a fresh connection takes at once; it is pushed all the same (WallWorker
+    # writes it as the socket drains), and the next push is a patch again.
     dash_app = busy_wall(make_app, sqlite_store)
     client = dash_app.server.test_client()
     _, watch = open_stream(client)
@@ -51,14 +52,13 @@ def test_a_push_from_parts_this_worker_never_sent_is_not_larger_than_a_socket_ta
     services.patches = PatchBook()  # as in a worker that answered none of this page's polls
     add_response(dash_app, 1)
     data, ends = watch.event(time.monotonic() + 1)
-    assert not ends and events_of(data)[0]["stamp"]
-    assert len(data) <= FRESH_SOCKET_BYTES, len(data)
-    assert answers_of(data) == [None] and "push" not in events_of(data)[0]
-    # the next change starts from what the page then polled: pushed again, as a patch
+    (answer,) = answers_of(data)
+    assert not ends and answer is not None and json.loads(answer)["multi"]
+    assert FRESH_SOCKET_BYTES < len(data) <= ask_stream.MAX_PUSH_BYTES
     add_response(dash_app, 2, score=0)
     data, _ = watch.event(time.monotonic() + 2)
     (answer,) = answers_of(data)
-    assert answer is not None and len(data) <= FRESH_SOCKET_BYTES
+    assert answer is not None and len(data) <= FRESH_SOCKET_BYTES  # a patch
     json.loads(answer)
 
 
@@ -90,26 +90,43 @@ def test_a_store_failing_while_a_push_is_built_leaves_the_stream_open_with_its_t
     assert not ends and events_of(data)[0]["stamp"]
 
 
-def test_the_worker_ends_a_stream_whose_event_a_socket_cannot_take_at_once():
-    # Why MAX_PUSH_BYTES: WallWorker.deliver writes each event with one non-blocking send and
-    # ends the stream when it is not taken whole (as for a client that stopped reading).
+def test_the_worker_writes_a_large_event_as_its_socket_drains_and_ends_a_stalled_one(
+        monkeypatch):
+    # WallWorker.deliver sends what the socket takes and keeps the rest for when it can be
+    # written (the loop's poller says so); a client that stopped reading ends its stream.
     class Conn:  # hashable, as gunicorn's connections are
         def __init__(self, sock):
             self.sock = sock
+            self.backlog = b""
 
     ours, theirs = socket.socketpair()
+    poller = selectors.DefaultSelector()
     try:
         ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)
         theirs.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
         ours.setblocking(False)
         conn = Conn(ours)
         ended: list = []
-        worker = SimpleNamespace(streams={conn}, end_stream=ended.append)
-        WallWorker.deliver(worker, [(conn, b"data: " + b"x" * 2000 + b"\n\n", False)])
-        assert ended == []  # a tick or a patch: written whole
-        WallWorker.deliver(worker, [(conn, b"data: " + b"x" * 70_000 + b"\n\n", False)])
-        assert ended == [conn]  # every part whole: cut off, and the stream ends
-        assert ask_stream.MAX_PUSH_BYTES < 16 * 1024
+        worker = SimpleNamespace(streams={conn}, poller=poller)
+        worker.end_stream = lambda c: (ended.append(c), worker.streams.discard(c))
+        worker.write_stream = partial(WallWorker.write_stream, worker)
+        worker.on_stream_readable = partial(WallWorker.on_stream_readable, worker)
+        poller.register(ours, selectors.EVENT_READ, partial(worker.on_stream_readable, conn))
+        event = b"data: " + bytes(range(256)) * 300 + b"\n\n"  # 76 KB
+        WallWorker.deliver(worker, [(conn, event, False)])
+        assert ended == [] and conn.backlog  # not taken at once: waiting, not ended
+        got = b""
+        theirs.settimeout(2)
+        while len(got) < len(event):
+            got += theirs.recv(65536)
+            for key, _ in poller.select(0.1):  # the loop: writable, so it writes more
+                key.data(key.fileobj)
+        assert got == event and conn.backlog == b"" and ended == []
+        monkeypatch.setattr(wsgi, "STREAM_BACKLOG_BYTES", 100_000)
+        for _ in range(3):  # the client reads nothing: the backlog grows past the limit
+            WallWorker.deliver(worker, [(conn, event, False)])
+        assert ended == [conn]
     finally:
+        poller.close()
         ours.close()
         theirs.close()

@@ -185,8 +185,7 @@ def test_a_told_wall_without_the_pushed_answers_parts_asks_the_server(told_wall,
     page polls the server as before, and the next push starts from what that left."""
     dash_duo, dash_app = told_wall
     real = ask_stream.poll_bytes.current_hashes
-    # one part the page does not have (the others as it has them: a push of every part whole
-    # is too large to be pushed, ask_stream.MAX_PUSH_BYTES)
+    # one part the page does not have (the others as it has them)
     monkeypatch.setattr(ask_stream.poll_bytes, "current_hashes",
                         lambda *a: {**real(*a), "score": "not-what-the-page-has"})
     dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score,comments&dwell=600")
