@@ -268,7 +268,7 @@ class WallWorker(ThreadWorker):
     def on_stream_readable(self, conn: TConn, _sock) -> None:
         """A page sends nothing on its stream: data or the end means it is over. (Called
         too when a stream with a backlog can be written: it writes what it can first.)"""
-        if getattr(conn, "backlog", b"") and not self.write_stream(conn, b""):
+        if conn.backlog and not self.write_stream(conn, b""):
             return
         try:
             conn.sock.recv(4096)
@@ -297,7 +297,7 @@ class WallWorker(ThreadWorker):
     def write_stream(self, conn: TConn, data: bytes) -> bool:
         """Send ``data`` after the stream's backlog, keeping what the socket does not take;
         False when the stream ended (its client is gone or far behind)."""
-        pending = getattr(conn, "backlog", b"") + data
+        pending = conn.backlog + data
         try:
             sent = conn.sock.send(pending) if pending else 0
         except (BlockingIOError, InterruptedError):
@@ -309,7 +309,7 @@ class WallWorker(ThreadWorker):
         if len(rest) > STREAM_BACKLOG_BYTES:
             self.end_stream(conn)
             return False
-        if bool(rest) != bool(getattr(conn, "backlog", b"")):  # wait for writable, or stop
+        if bool(rest) != bool(conn.backlog):  # wait for writable, or stop
             self.poller.modify(conn.sock, selectors.EVENT_READ | (
                 selectors.EVENT_WRITE if rest else 0), partial(self.on_stream_readable, conn))
         conn.backlog = rest

@@ -98,7 +98,7 @@
     if (!state || state.key !== pushed.key || !sameHashes(state.hashes, pushed.from) ||
         newer(state.mark, pushed.mark)) {
       ask.missed += 1;
-      return Math.random() * (parseInt(rootAttr("data-ask-ms") || "1000", 10) || 1000);
+      return Math.random() * askMs();
     }
     ask.served += 1;
     return new Response(pushed.text, { status: 200,
@@ -116,6 +116,9 @@
     setTimeout(function () { setProps("tv-ask", { data: ask.stamp + "~" + n }); },
       BEHIND_MS * n);
   };
+
+  /* How often the page asks (data-ask-ms, from app/live_status.py ask_seconds). */
+  function askMs() { return parseInt(rootAttr("data-ask-ms") || "1000", 10) || 1000; }
 
   function rootAttr(name) {
     var root = document.getElementById("tv-root");
@@ -140,8 +143,7 @@
       ask.etag = null;
       ask.pushed = cut < 0 || !body.push ? null : { stamp: body.stamp, key: body.push.key,
         from: body.push.from, mark: body.push.mark, text: e.data.slice(cut + 1) };
-      var every = parseInt(rootAttr("data-ask-ms") || "1000", 10) || 1000;
-      heardBody(body, body.age || 0, every);
+      heardBody(body, body.age || 0, askMs());
     };
     source.onerror = function () {
       // CLOSED: the server answered but not with a stream (204, 401/403, a proxy's 502):
@@ -183,7 +185,7 @@
   /* Asks while a wall is on the page (the app may show another page first) and its stream
    * is not open. */
   function loop() {
-    var every = parseInt(rootAttr("data-ask-ms") || "1000", 10) || 1000;
+    var every = askMs();
     if (ask.streaming && Date.now() - ask.heardAt > STREAM_SILENT_MS) { closeStream(); }
     if (!ask.source && Date.now() >= ask.streamAt) { stream(); }
     if (!ask.streaming) { once(); }

@@ -127,6 +127,23 @@ def test_a_replayed_stream_hears_events_and_triggers_the_poll_on_a_new_stamp():
     assert screen.values[(json.dumps("tv-ask"), "data")] == "b"
 
 
+async def send_health(serve, times: int, idle: float = 0.0) -> Tally:
+    """A screen sending ``GET /health`` ``times`` on one connection to a server answering
+    with ``serve``, ``idle`` seconds apart; its tally."""
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    tally = Tally()
+    health = Ask("GET /health", "GET", "/health", None, 1.0, 3)
+    screen = Screen(port, [health], tally)
+    async with server:
+        await screen.connect()
+        for _ in range(times):
+            await screen.send(health)
+            await asyncio.sleep(idle)
+    screen.close()
+    return tally
+
+
 def test_a_connection_the_server_closed_while_idle_is_reopened_not_counted_an_error():
     async def scenario() -> Tally:
         async def serve(reader, writer):  # one answer per connection, then it closes
@@ -135,18 +152,8 @@ def test_a_connection_the_server_closed_while_idle_is_reopened_not_counted_an_er
             await writer.drain()
             writer.close()
 
-        server = await asyncio.start_server(serve, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        tally = Tally()
-        health = Ask("GET /health", "GET", "/health", None, 1.0, 3)
-        screen = Screen(port, [health], tally)
-        async with server:
-            await screen.connect()
-            for _ in range(3):
-                await screen.send(health)
-                await asyncio.sleep(0.1)  # idle: the server's close arrives meanwhile
-        screen.close()
-        return tally
+        # idle between requests: the server's close arrives meanwhile
+        return await send_health(serve, times=3, idle=0.1)
 
     tally = asyncio.run(scenario())
     assert tally.errors == 0 and tally.statuses[200] == 3 and tally.reconnects == 2
@@ -210,17 +217,7 @@ def test_a_request_the_server_dropped_on_a_reused_connection_is_sent_again_once(
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
                 await writer.drain()
 
-        server = await asyncio.start_server(serve, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        tally = Tally()
-        health = Ask("GET /health", "GET", "/health", None, 1.0, 3)
-        screen = Screen(port, [health], tally)
-        async with server:
-            await screen.connect()
-            for _ in range(2):
-                await screen.send(health)
-        screen.close()
-        return tally
+        return await send_health(serve, times=2)
 
     reused = asyncio.run(scenario(drop_first=False))
     assert reused.errors == 0 and reused.statuses[200] == 2 and reused.reconnects == 1
