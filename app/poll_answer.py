@@ -15,6 +15,10 @@ When the poller publishes, ``warm`` builds the bytes for the step every recently
 screen is about to ask for (from the fingerprints it was last sent), so the request path
 is a lookup. A screen that lands here from another worker (unknown fingerprints) gets whole
 parts, as before; one that is ahead of this process gets only the status (never older data).
+
+A browser that takes gzip gets the answer gzipped (``app.compression.gzip_join``): the start
+every screen in one place shares is compressed once, and only the screen's own few hundred
+bytes per answer. A screen's first answer after a start (its parts whole, ~75 KB) is ~10 KB.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ from typing import TYPE_CHECKING, Any
 from dash import Dash
 from flask import Response, g, request
 
-from app import live, live_page
+from app import live, live_page, poll_bytes
+from app.compression import MIN_BYTES, accepts_gzip, gzip_join
 from app.dash_guard import UPDATE_ROUTE, client_query, client_state
-from app.poll_bytes import answer_bytes, fragment
+from app.poll_bytes import fragment
 from app.views import today_in
 
 if TYPE_CHECKING:
@@ -40,14 +45,22 @@ log = logging.getLogger(__name__)
 def answer(services: Services, page: LivePage, config: Any, state: Any) -> bytes:
     """What the page's poll callback answers (``live_page.run_poll`` through Dash), as
     bytes: the changed parts, the new state and the status."""
+    start, own = answer_pieces(services, page, config, state)
+    return start + own
+
+
+def answer_pieces(services: Services, page: LivePage, config: Any, state: Any
+                  ) -> tuple[bytes, bytes]:
+    """``answer`` as (the start every screen in one place shares, this screen's own)."""
     live_page.require_surface(page.surface)
     screen = live_page.screen_for(services, client_query(config))
     today = today_in(services.settings.timezone)
     status = live.caught_up_status(services, screen, today,
                                    request.headers.get(live.TOLD_HEADER))
-    data, _ = answer_bytes(services, page, screen, page.part_names(screen),
-                           client_state(state), live_page.report_screen(services, status))
-    return data
+    start, own, _ = poll_bytes.answer_pieces(services, page, screen, page.part_names(screen),
+                                             client_state(state),
+                                             live_page.report_screen(services, status))
+    return start, own
 
 
 def warm(services: Services, page: LivePage) -> int:
@@ -92,5 +105,10 @@ def install(dash_app: Dash, page: LivePage, services: Services) -> None:
         if not isinstance(body, dict) or body.get("output") != key:
             return None
         config, state = (item.get("value") for item in body["state"])
-        data = answer(services, page, config, state)
-        return Response(data, content_type="application/json")
+        start, own = answer_pieces(services, page, config, state)
+        if len(start) + len(own) < MIN_BYTES or not accepts_gzip(request):
+            return Response(start + own, content_type="application/json")
+        response = Response(gzip_join(start, own), content_type="application/json")
+        response.headers["Content-Encoding"] = "gzip"
+        response.headers["Vary"] = "Accept-Encoding"
+        return response

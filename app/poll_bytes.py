@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from app.services import Services
 
 COMPACT = (",", ":")
+HEAD, TAIL = b'{"multi":true,"response":{', b"}}"  # around every answer's outputs
 
 
 def encode_parts(page: LivePage, sent: dict[str, Any]) -> bytes:
@@ -53,8 +54,9 @@ def encode_parts(page: LivePage, sent: dict[str, Any]) -> bytes:
 def fragment(services: Services, page: LivePage, screen: ScreenConfig,
              names: tuple[str, ...], known: Mapping[str, str],
              now: tuple[Any, Any]) -> tuple[bytes, str, dict[str, str]]:
-    """The encoded part outputs for a screen that has ``known`` (``now``: the snapshot and
-    the day), from the book or built once."""
+    """The start of the answer for a screen that has ``known`` (``now``: the snapshot and
+    the day): ``HEAD`` and the encoded part outputs, each followed by a comma; from the
+    book or built once, so every screen in that place gets the same bytes object."""
     snapshot, today = now
     key = (snapshot.version, today.toordinal(), screen.data_key, names,
            tuple(known.get(name) for name in names))
@@ -62,7 +64,8 @@ def fragment(services: Services, page: LivePage, screen: ScreenConfig,
     def build() -> tuple[bytes, str, dict[str, str]]:
         token, sent, hashes = live.changed_parts(services, snapshot, screen, names, today,
                                                  known, patch=True)
-        return encode_parts(page, sent), token, hashes
+        parts = encode_parts(page, sent)
+        return HEAD + parts + (b"," if parts else b""), token, hashes
 
     return services.answers.get(key, build)
 
@@ -75,20 +78,28 @@ def answer_bytes(services: Services, page: LivePage, screen: ScreenConfig,
     ``status`` (already reported: ``live_page.report_link``); and the client state it sends
     (``live.new_state``: the screen's fingerprints and data mark afterwards; None: no parts
     were sent, the screen keeps its own)."""
+    start, own, new_state = answer_pieces(services, page, screen, names, state, status)
+    return start + own, new_state
+
+
+def answer_pieces(services: Services, page: LivePage, screen: ScreenConfig,
+                  names: tuple[str, ...], state: Mapping | None, status: dict
+                  ) -> tuple[bytes, bytes, dict | None]:
+    """``answer_bytes`` in two pieces, (start, own, new state): the answer is ``start +
+    own``; ``start`` is shared by every screen in one place (``HEAD`` and the part
+    outputs: the same object from the book, which ``app.compression`` compresses once), and
+    ``own`` is this screen's (its new state and the status, a few hundred bytes)."""
     today = today_in(services.settings.timezone)
     snapshot, mark = services.poller.current()
     services.screens.note(screen, names)
-    body = b""
-    new_state = None
-    if not live.has_newest(snapshot, mark, today, screen, state):
-        parts, token, hashes = fragment(services, page, screen, names,
-                                        live.known_hashes(state), (snapshot, today))
-        new_state = live.new_state(token, screen, mark, hashes)
-        body = parts + (b"," if parts else b"") + _output(
-            page.ids.state, json.dumps(new_state, separators=COMPACT))
-    body += (b"," if body else b"") + _output(page.ids.status,
-                                              json.dumps(status, separators=COMPACT))
-    return b'{"multi":true,"response":{' + body + b"}}", new_state
+    told = _output(page.ids.status, json.dumps(status, separators=COMPACT)) + TAIL
+    if live.has_newest(snapshot, mark, today, screen, state):
+        return HEAD, told, None
+    start, token, hashes = fragment(services, page, screen, names,
+                                    live.known_hashes(state), (snapshot, today))
+    new_state = live.new_state(token, screen, mark, hashes)
+    own = _output(page.ids.state, json.dumps(new_state, separators=COMPACT)) + b"," + told
+    return start, own, new_state
 
 
 def current_hashes(services: Services, screen: ScreenConfig,

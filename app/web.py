@@ -12,7 +12,7 @@ from dash import Dash
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import __version__, poll_answer, tv
+from app import __version__, compression, poll_answer, tv
 from app.access import access_mode, install_gate, open_mode_warning
 from app.api import build_blueprint
 from app.ask import build_blueprint as build_ask_blueprint
@@ -81,6 +81,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         suppress_callback_exceptions=True,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
+    # First of the after_request hooks, so it runs last and compresses the final body.
+    compression.install(dash_app)
     dash_app.layout = build_shell()
     register_pages(dash_app, services)
     install_dash_guard(dash_app)

@@ -65,6 +65,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +91,7 @@ except ImportError:  # pragma: no cover - the standard library does the same, sl
         return json.dumps(value, separators=(",", ":")).encode()
 
 TOKEN = "bench-viewers-token-0123456789"
+ACCEPT_ENCODING = "gzip, deflate, br, zstd"  # what Chromium sends with every request
 HOST = "127.0.0.1"
 REQUEST_TIMEOUT = 10.0
 # An event loop that runs a 10 ms timer later than this at p95 is itself delaying answers.
@@ -242,11 +244,12 @@ def capture(port: int, path: str, seconds: float, width: int = 1920, height: int
         driver.get(f"http://{HOST}:{port}{path}")
         started = time.monotonic()
         seen: list[dict] = []
+        sizes: dict[str, int] = {}
         # On a loaded machine the capturing browser can stall for seconds: capture on (up to
         # four times as long) until some request has repeated often enough to time it.
         while time.monotonic() - started < 4 * seconds:
             time.sleep(5)
-            seen += read_network_log(driver)
+            seen += read_network_log(driver, sizes)
             counts = defaultdict(int)
             for request in seen:
                 counts[kind_of(request)] += 1
@@ -257,6 +260,8 @@ def capture(port: int, path: str, seconds: float, width: int = 1920, height: int
             " return r ? parseInt(r.getAttribute('data-ask-ms') || '0', 10) : 0;") or 0
     finally:
         driver.quit()
+    for request in seen:
+        request["bytes"] = sizes.get(request["id"], 0)
     return split_with_stream(seen, spread / 1000)
 
 
@@ -275,11 +280,15 @@ def is_stream(request: dict) -> bool:
     return request["method"] == "GET" and request["path"].startswith(STREAM_PATH)
 
 
-def read_network_log(driver) -> list[dict]:
-    """Every request of the page: method, path, body (parsed JSON when it is), time."""
+def read_network_log(driver, sizes: dict[str, int] | None = None) -> list[dict]:
+    """Every request of the page: method, path, body (parsed JSON when it is), time, its
+    id; and into ``sizes`` the bytes each finished request took on the wire, by id."""
     seen = []
     for entry in driver.get_log("performance"):
         message = json.loads(entry["message"])["message"]
+        if message.get("method") == "Network.loadingFinished" and sizes is not None:
+            params = message["params"]
+            sizes[params["requestId"]] = int(params.get("encodedDataLength", 0))
         if message.get("method") != "Network.requestWillBeSent":
             continue
         request = message["params"]["request"]
@@ -297,7 +306,8 @@ def read_network_log(driver) -> list[dict]:
         path = "/" + url.split("/", 3)[3] if url.count("/") >= 3 else "/"
         seen.append({"method": request["method"], "path": path,
                      "body": json.loads(body) if body else None,
-                     "time": message["params"]["timestamp"]})
+                     "time": message["params"]["timestamp"],
+                     "id": message["params"]["requestId"]})
     return seen
 
 
@@ -422,6 +432,23 @@ def distinct_queries(count: int) -> list[dict[str, str]]:
     return every[:count]
 
 
+def decode(body: bytes, coding: str | None) -> bytes:
+    """A body as the browser's fetch sees it: ``Content-Encoding`` undone."""
+    if not coding or not body:
+        return body
+    if coding == "gzip":
+        return zlib.decompress(body, 31)
+    if coding == "deflate":
+        return zlib.decompress(body)
+    if coding == "br":
+        import brotli
+        return brotli.decompress(body)
+    if coding == "zstd":
+        from backports import zstd
+        return zstd.decompress(body)
+    raise ValueError(f"unknown Content-Encoding {coding!r}")
+
+
 class Screen:
     """One screen: one keep-alive connection, its own copy of each ask's Dash values, and
     (``query``) its own data filter in place of the captured screen's."""
@@ -461,7 +488,8 @@ class Screen:
 
     def request_bytes(self, ask: Ask) -> bytes:
         headers = [f"{ask.method} {ask.path} HTTP/1.1", f"Host: {HOST}:{self.port}",
-                   "Connection: keep-alive", "Accept: application/json"]
+                   "Connection: keep-alive", "Accept: application/json",
+                   f"Accept-Encoding: {ACCEPT_ENCODING}"]
         payload = b""
         if ask.body is not None:
             payload = fast_dumps(self.fill(ask.body))
@@ -619,7 +647,8 @@ class Screen:
         else:
             body = await self.reader.readexactly(int(headers.get("content-length", "0")))
         self.tally.bytes_in += len(body)
-        return status, headers, body, len(head) + len(body)
+        size = len(head) + len(body)  # as sent; the body as the browser's fetch sees it:
+        return status, headers, decode(body, headers.get("content-encoding")), size
 
     async def run_ask(self, ask: Ask, until: float) -> None:
         if ask.triggered:
@@ -943,7 +972,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{'PostgreSQL' if args.postgres else 'SQLite'}, {stored} responses stored, "
                   f"{args.workers} workers, {args.distinct or 'no'} distinct filters; "
                   f"captured {args.path} for {args.capture_seconds:.0f}"
-                  f" s: cold load {len(cold)} requests; steady asks:")
+                  f" s: cold load {len(cold)} requests,"
+                  f" {sum(r.get('bytes', 0) for r in cold) / 1e6:.2f} MB on the wire;"
+                  " steady asks:")
             for ask in asks:
                 when = ("when the tick's stamp changes" if ask.triggered
                         else f"one stream, its changes fetched within {ask.spread:.1f} s"

@@ -258,3 +258,22 @@ def test_a_run_without_requests_says_so_and_the_warm_up_is_printed_apart(capsys)
     tally = Tally(latencies=[0.01, 0.03, 0.02], errors=1)
     tally.restart()
     assert tally.warm == [(3, 0.02, 0.03, 1)]
+
+
+def test_screens_ask_for_compression_as_a_browser_does_and_read_it_back():
+    """Chromium sends Accept-Encoding with every request; the server may answer in any of
+    those, and the screen reads the body as the page's fetch would."""
+    import gzip
+    import zlib
+
+    import brotli
+    from backports import zstd
+
+    ask = Ask("poll", "POST", "/_dash-update-component", {"output": "x"}, 1.0, 3)
+    sent = Screen(8050, [ask], Tally()).request_bytes(ask).decode()
+    assert "\r\nAccept-Encoding: gzip, deflate, br, zstd\r\n" in sent
+    body = b'{"multi":true,"response":{}}' * 50
+    for coding, packed in (("gzip", gzip.compress(body)), ("deflate", zlib.compress(body)),
+                           ("br", brotli.compress(body)), ("zstd", zstd.compress(body)),
+                           (None, body)):
+        assert bench_viewers.decode(packed, coding) == body

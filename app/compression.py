@@ -1,0 +1,150 @@
+"""Compressed answers for what the Dash front end loads and asks (issue 13).
+
+A wall's cold load was 5.9 MB of scripts, styles and JSON sent as they are, and a screen's
+first poll after a start (the parts whole) about 75 KB: on a TV stick's Wi-Fi, and for a
+fleet opening together, the bytes are the cost. Browsers ask for compression
+(``Accept-Encoding``); here it is given:
+
+- **The Dash front end** (its script bundles, ``/assets/``, the layout, the dependencies and
+  callback answers) through Flask-Compress (zstd, brotli or gzip, as the browser prefers).
+  Static files are compressed once per process and kept (``StaticCache``, by a digest of
+  their content); callback answers are compressed as they go. Pages, the API and the tick
+  stream are left as they are: pages and the API carry tokens and reflected input (the
+  BREACH pattern), and the stream is written by the worker.
+- **The wall's poll** (``app.poll_answer``) in gzip, from the start every screen in one place
+  shares (``gzip_start``, made once) and the few hundred bytes of the screen's own (its new
+  state and the status) deflated per answer: ``gzip_join``. A deflate stream may continue
+  in a new block after a sync flush, and the gzip trailer's CRC continues from the start's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import threading
+import zlib
+from collections import OrderedDict
+from functools import lru_cache
+
+from dash import Dash
+from flask import Request, Response, g, request
+from flask_compress import Compress
+
+# Below this an answer goes as it is: the headers and the gzip frame would cost more.
+MIN_BYTES = 500
+LEVEL = 6  # zlib's default; each shared start is compressed once
+STATIC_CACHE_BYTES = 64 * 2**20  # every compressed bundle of the front end fits several times
+# The gzip member header: magic, deflate, no flags, no mtime, no extra flags, unknown OS.
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+# Paths (after Dash's prefix) whose answers are compressed; static ones are also kept.
+STATIC = ("_dash-component-suites/", "assets/", "_favicon.ico")
+DYNAMIC = ("_dash-layout", "_dash-dependencies", "_dash-update-component")
+ALGORITHMS = ("zstd", "br", "gzip")  # Flask-Compress's order of preference
+NOT_KEPT = "-"  # the cache key of an answer that is compressed but not kept
+KEY = "nps_tv_compress_key"  # in flask.g: a static answer's key, its content's digest
+
+
+class StaticCache:
+    """Compressed static files by (algorithm, digest of their content), bounded in bytes;
+    Flask-Compress's cache backend. Keys ``NOT_KEPT`` are neither found nor kept."""
+
+    def __init__(self, max_bytes: int = STATIC_CACHE_BYTES):
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.compressed = 0  # how many were compressed (a kept one is not again)
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        if key.endswith(NOT_KEPT):
+            return None
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def set(self, key: str, value: bytes) -> None:
+        if key.endswith(NOT_KEPT):
+            return
+        with self._lock:
+            if key in self._items:  # Flask-Compress sets again what it found
+                self._items.move_to_end(key)
+                return
+            self.compressed += 1
+            self._items[key] = value
+            self.bytes += len(value)
+            while self.bytes > self.max_bytes and self._items:
+                self.bytes -= len(self._items.popitem(last=False)[1])
+
+
+def install(dash_app: Dash) -> StaticCache:
+    """Compress the Dash front end's answers (module docstring). Register before the other
+    ``after_request`` hooks: Flask runs them in reverse, so this one sees the final body."""
+    server = dash_app.server
+    prefix = dash_app.config.routes_pathname_prefix
+    static = tuple(prefix + path for path in STATIC)
+    front = static + tuple(prefix + path for path in DYNAMIC)
+    cache = StaticCache()
+
+    def cache_key(_req: Request) -> str:
+        return g.get(KEY, NOT_KEPT)
+
+    server.config.update(
+        COMPRESS_REGISTER=False,  # only the front end's paths (below)
+        COMPRESS_STREAMS=False,  # streamed answers (the CSV exports) go as they are
+        COMPRESS_MIN_SIZE=MIN_BYTES,
+        COMPRESS_ALGORITHM=list(ALGORITHMS),
+        COMPRESS_CACHE_KEY=cache_key,
+        COMPRESS_CACHE_BACKEND=lambda: cache,
+    )
+    compress = Compress(server)
+
+    @server.after_request
+    def compress_front_end(response: Response) -> Response:
+        if not request.path.startswith(front):
+            return response
+        if not any(request.accept_encodings[name] > 0 for name in ALGORITHMS):
+            # Flask-Compress (1.25) takes "gzip;q=0" for a gzip it may use: it means "never".
+            response.vary.add("Accept-Encoding")
+            return response
+        if request.method == "GET" and response.status_code == 200 and request.path.startswith(
+                static):
+            if response.is_streamed:
+                # ``/assets/`` files are sent as files (streamed), which Flask-Compress
+                # leaves alone; they are small: read them, to be compressed and kept too.
+                response.direct_passthrough = False
+                response.make_sequence()
+            # Kept by content, not by URL: Dash serves a bundle under any version in its
+            # path, and a query changes nothing, so a URL key would let anyone make the
+            # server compress the largest bundle again and again (~100 ms each).
+            g.setdefault(KEY, hashlib.blake2b(response.get_data(), digest_size=16).hexdigest())
+        return compress.after_request(response)
+
+    return cache
+
+
+def accepts_gzip(req: Request) -> bool:
+    """Whether the request's ``Accept-Encoding`` takes gzip (a quality above 0)."""
+    return req.accept_encodings["gzip"] > 0
+
+
+@lru_cache(maxsize=256)
+def gzip_start(start: bytes) -> tuple[bytes, int, int]:
+    """(a gzip member's header and ``start`` deflated up to a sync flush, its CRC-32, its
+    length): the shared part of ``gzip_join``'s answers. Kept by the bytes object's value
+    (its hash is computed once per object): the same start from the answer book is found."""
+    deflate = zlib.compressobj(LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+    data = deflate.compress(start) + deflate.flush(zlib.Z_SYNC_FLUSH)
+    return GZIP_HEADER + data, zlib.crc32(start), len(start)
+
+
+def gzip_join(start: bytes, own: bytes) -> bytes:
+    """``start + own`` as one gzip member, ``start`` compressed once (``gzip_start``) and
+    only ``own`` per call: its blocks follow the start's sync flush, and the trailer's CRC
+    continues the start's."""
+    head, crc, size = gzip_start(start)
+    deflate = zlib.compressobj(1, zlib.DEFLATED, -zlib.MAX_WBITS)
+    tail = deflate.compress(own) + deflate.flush()
+    trailer = struct.pack("<II", zlib.crc32(own, crc), (size + len(own)) & 0xFFFFFFFF)
+    return head + tail + trailer
