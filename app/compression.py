@@ -104,12 +104,13 @@ def install(dash_app: Dash) -> StaticCache:
     def compress_front_end(response: Response) -> Response:
         if not request.path.startswith(front):
             return response
-        if not any(request.accept_encodings[name] > 0 for name in ALGORITHMS):
-            # Flask-Compress (1.25) takes "gzip;q=0" for a gzip it may use: it means "never".
+        if response.status_code != 200 or not any(
+                request.accept_encodings[name] > 0 for name in ALGORITHMS):
+            # Flask-Compress (1.25) takes "gzip;q=0" for a gzip it may use: it means "never";
+            # and it would compress a 206's range, which names bytes of the file as it is.
             response.vary.add("Accept-Encoding")
             return response
-        if request.method == "GET" and response.status_code == 200 and request.path.startswith(
-                static):
+        if request.method == "GET" and request.path.startswith(static):
             if response.is_streamed:
                 # ``/assets/`` files are sent as files (streamed), which Flask-Compress
                 # leaves alone; they are small: read them, to be compressed and kept too.

@@ -206,3 +206,13 @@ def test_the_layout_and_dependencies_are_compressed(wall_app):
         if len(plain.get_data()) >= compression.MIN_BYTES:
             assert packed.headers["Content-Encoding"] == "gzip", path
         assert decoded(packed) == plain.get_data()
+
+
+def test_a_range_of_a_file_goes_as_it_is(wall_app):
+    """A 206 names bytes of the file as it is: compressing them would break the range."""
+    client = wall_app.server.test_client()
+    path = next(p for p in front_end_files(client) if p.startswith("/assets/"))
+    whole = client.get(path).get_data()
+    part = client.get(path, headers={"Accept-Encoding": BROWSER, "Range": "bytes=10-99"})
+    assert part.status_code == 206 and part.headers.get("Content-Encoding") is None
+    assert part.get_data() == whole[10:100]
