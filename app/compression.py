@@ -15,6 +15,8 @@ fleet opening together, the bytes are the cost. Browsers ask for compression
   shares (``gzip_start``, made once) and the few hundred bytes of the screen's own (its new
   state and the status) deflated per answer: ``gzip_join``. A deflate stream may continue
   in a new block after a sync flush, and the gzip trailer's CRC continues from the start's.
+  That answer is final (``answer_as_is``): a client without gzip gets it as it is, never
+  compressed whole per poll.
 """
 
 from __future__ import annotations
