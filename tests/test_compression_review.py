@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import gzip
+import http.client
 import threading
 import tracemalloc
 import zlib
@@ -18,7 +19,7 @@ import pytest
 
 from app import compression
 from tests.conftest import seeded_app, wall_poll_body
-from tests.test_compression import decoded, front_end_files
+from tests.test_compression import BROWSER, decoded, front_end_files
 from tests.test_poll_answer import UPDATE
 
 BUNDLE = "/_dash-component-suites/plotly/package_data/plotly.min.js"  # the largest, ~4.6 MB
@@ -167,3 +168,57 @@ def test_gzip_join_at_its_edges(start, own):
     assert zlib.decompress(joined, 31) == start + own
     inflate = zlib.decompressobj(31)
     assert inflate.decompress(joined) == start + own and inflate.eof and not inflate.unused_data
+
+
+# -- behind nginx: the shipped site config keeps the choice of what is compressed ------------
+
+GZIP_MAIN = """    gzip on;  # as Debian's nginx.conf, with its commented gzip lines turned on
+    gzip_proxied any;
+    gzip_types text/plain text/css application/json application/javascript text/xml
+               application/xml text/javascript text/event-stream;
+"""
+
+
+def test_behind_an_nginx_that_gzips_the_api_and_pages_go_as_they_are(tmp_path):
+    """Debian's nginx.conf says ``gzip on`` (text/html), and its commented lines add JSON:
+    nginx then gzipped the pages and the API the app leaves alone (BREACH: tokens beside
+    reflected input). The shipped site says ``gzip off``; the front end's answers still go
+    compressed once (by the app: nginx leaves an encoded answer alone)."""
+    from tests.conftest import free_port
+    from tests.servers import start_nginx, start_serve, stop
+    from tests.test_front_door import render_nginx_conf
+
+    proc, upstream = start_serve(tmp_path, ACCESS="open")
+    nginx = None
+    try:
+        port = free_port()
+        main = render_nginx_conf(tmp_path, port, upstream)
+        text = main.read_text()
+        main.write_text(text.replace("http {\n", "http {\n" + GZIP_MAIN, 1))
+        nginx = start_nginx(tmp_path, main, port)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+
+        def get(path: str, method: str = "GET") -> tuple[http.client.HTTPResponse, bytes]:
+            conn.request(method, path, headers={"Accept-Encoding": BROWSER, "Host": "127.0.0.1"})
+            reply = conn.getresponse()
+            return reply, reply.read()
+
+        for path in ("/tv", "/manager", "/api/v1/nps", "/api/v1/tick", "/health"):
+            reply, body = get(path)
+            assert reply.status == 200, (path, body[:200])
+            assert reply.getheader("Content-Encoding") is None, path
+        reply, body = get(BUNDLE)
+        assert reply.getheader("Content-Encoding") in ("zstd", "br", "gzip")
+        plain = decoded_raw(reply.getheader("Content-Encoding"), body)
+        assert plain.startswith(b"/*") or b"plotly" in plain[:2000]  # decoded once: the script
+    finally:
+        if nginx is not None:
+            stop(nginx)
+        stop(proc)
+
+
+def decoded_raw(coding: str, body: bytes) -> bytes:
+    import brotli
+    from backports import zstd
+    return {"gzip": gzip.decompress, "br": brotli.decompress, "zstd": zstd.decompress}[coding](
+        body)
