@@ -180,10 +180,9 @@ class StartCache:
         with self._building:
             with self._lock:
                 found = self._items.get(start)
-            if found is not None:
-                with self._lock:
+                if found is not None:  # made by the thread this one waited for
                     self.hits += 1
-                return found
+                    return found
             found = make(start)
             with self._lock:
                 self.misses += 1
@@ -205,10 +204,12 @@ STARTS = StartCache()
 
 
 def clear_starts() -> None:
+    """Forget every kept gzip start (tests)."""
     STARTS.clear()
 
 
 def start_stats() -> dict[str, int]:
+    """The kept gzip starts' hits, misses (compressions) and bytes."""
     return {"hits": STARTS.hits, "misses": STARTS.misses, "bytes": STARTS.bytes}
 
 
