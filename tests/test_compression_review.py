@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import gzip
 import http.client
+import json
 import threading
 import time
 import tracemalloc
@@ -220,6 +221,15 @@ def test_behind_an_nginx_that_gzips_the_api_and_pages_go_as_they_are(tmp_path):
             reply, body = get(path)
             assert reply.status == 200, (path, body[:200])
             assert reply.getheader("Content-Encoding") is None, path
+        # The wall's first poll (whole parts) through nginx and gunicorn: gzipped once.
+        conn.request("POST", UPDATE, body=json.dumps(wall_poll_body({"query": {}}, None)),
+                     headers={"Accept-Encoding": BROWSER, "Host": "127.0.0.1",
+                              "Content-Type": "application/json"})
+        reply = conn.getresponse()
+        body = reply.read()
+        assert reply.status == 200 and reply.getheader("Content-Encoding") == "gzip", body[:200]
+        assert int(reply.getheader("Content-Length")) == len(body)
+        assert "tv-status" in json.loads(gzip.decompress(body))["response"]
         reply, body = get(BUNDLE)
         assert reply.getheader("Content-Encoding") in ("zstd", "br", "gzip")
         plain = decoded_raw(reply.getheader("Content-Encoding"), body)
