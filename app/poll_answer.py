@@ -30,7 +30,7 @@ from dash import Dash
 from flask import Response, g, request
 
 from app import live, live_page, poll_bytes
-from app.compression import MIN_BYTES, accepts_gzip, gzip_join
+from app.compression import MIN_BYTES, accepts_gzip, answer_as_is, gzip_join
 from app.dash_guard import UPDATE_ROUTE, client_query, client_state
 from app.poll_bytes import fragment
 from app.views import today_in
@@ -106,6 +106,8 @@ def install(dash_app: Dash, page: LivePage, services: Services) -> None:
             return None
         config, state = (item.get("value") for item in body["state"])
         start, own = answer_pieces(services, page, config, state)
+        # Final: a client without gzip gets it as it is, not compressed whole per answer.
+        answer_as_is()
         if len(start) + len(own) < MIN_BYTES or not accepts_gzip(request):
             return Response(start + own, content_type="application/json")
         response = Response(gzip_join(start, own), content_type="application/json")

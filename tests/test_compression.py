@@ -65,12 +65,12 @@ def test_a_joined_gzip_is_the_start_and_the_rest(seed):
 
 
 def test_the_start_is_compressed_once_and_the_rest_each_time():
-    compression.gzip_start.cache_clear()
+    compression.clear_starts()
     start = b'{"multi":true,"response":{' + b'"tv-score-body":{"children":"42"},' * 2000
     answers = [compression.gzip_join(start, f'"tv-status":{{"data":{i}}}}}}}'.encode())
                for i in range(20)]
-    info = compression.gzip_start.cache_info()
-    assert (info.misses, info.hits) == (1, 19)
+    stats = compression.start_stats()
+    assert (stats["misses"], stats["hits"]) == (1, 19)
     assert len({gzip.decompress(a) for a in answers}) == 20
     assert max(len(a) for a in answers) < len(start) / 20
 
