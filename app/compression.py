@@ -45,6 +45,7 @@ GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 # Paths (after Dash's prefix) whose answers are compressed; static ones are also kept.
 STATIC = ("_dash-component-suites/", "assets/", "_favicon.ico")
 DYNAMIC = ("_dash-layout", "_dash-dependencies", "_dash-update-component")
+FILES_ONLY = ("_dash-layout", "_dash-dependencies")  # NPS_TV_COMPRESS=files: no comments
 ALGORITHMS = ("zstd", "br", "gzip")  # Flask-Compress's order of preference
 NOT_KEPT = "-"  # the cache key of an answer that is compressed but not kept
 KEY = "nps_tv_compress_key"  # in flask.g: a static answer's key, its content's digest
@@ -85,13 +86,17 @@ class StaticCache:
                 self.bytes -= len(self._items.popitem(last=False)[1])
 
 
-def install(dash_app: Dash) -> StaticCache:
-    """Compress the Dash front end's answers (module docstring). Register before the other
-    ``after_request`` hooks: Flask runs them in reverse, so this one sees the final body."""
+def install(dash_app: Dash, mode: str = "all") -> StaticCache | None:
+    """Compress the Dash front end's answers (module docstring; ``mode``: the setting
+    ``NPS_TV_COMPRESS``, all, files or off). Register before the other ``after_request``
+    hooks: Flask runs them in reverse, so this one sees the final body."""
+    if mode == "off":
+        return None
     server = dash_app.server
     prefix = dash_app.config.routes_pathname_prefix
     static = tuple(prefix + path for path in STATIC)
-    front = static + tuple(prefix + path for path in DYNAMIC)
+    dynamic = DYNAMIC if mode == "all" else FILES_ONLY
+    front = static + tuple(prefix + path for path in dynamic)
     cache = StaticCache()
 
     def cache_key(_req: Request) -> str:

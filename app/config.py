@@ -125,6 +125,16 @@ def _power(value: str) -> str:
     return mode
 
 
+COMPRESS_MODES = ("all", "files", "off")
+
+
+def _compress(value: str) -> str:
+    mode = value.strip().lower() or "all"
+    if mode not in COMPRESS_MODES:
+        raise ValueError(f"expected all, files or off, got {value!r}")
+    return mode
+
+
 def _optional_float(value: str) -> float | None:
     return float(value) if value.strip() else None
 
@@ -201,6 +211,14 @@ class Settings:
         "(under nps-tv serve, 1,000 screens cost the server a tenth of the CPU of asking ones). "
         "A screen whose stream cannot open (a server other than nps-tv serve, a proxy) asks, "
         "and tries the stream again a minute later; false: every screen asks.")
+    compress: str = setting("all",
+        "What goes compressed to a browser that asks (Accept-Encoding): all (the front end's "
+        "scripts, styles and layout, the Dash answers and the wall's poll), files (only the "
+        "scripts, styles and layout: nothing that carries comments) or off. Compressed "
+        "answers carry comments beside values a URL sets (filters, searches): with 'files', a "
+        "site that fears BREACH (an observer of a viewer's TLS traffic who makes the viewer's "
+        "browser open thousands of crafted links) gives that up for ~10x more bytes per "
+        "answer.", parse=_compress)
     poll_overlap_seconds: float = setting(10.0,
         "Each poll also re-reads rows updated this long before the previous poll "
         "started, so a write committed that late is still seen.")

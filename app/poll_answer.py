@@ -108,7 +108,8 @@ def install(dash_app: Dash, page: LivePage, services: Services) -> None:
         start, own = answer_pieces(services, page, config, state)
         # Final: a client without gzip gets it as it is, not compressed whole per answer.
         answer_as_is()
-        if len(start) + len(own) < MIN_BYTES or not accepts_gzip(request):
+        if (len(start) + len(own) < MIN_BYTES or services.settings.compress != "all"
+                or not accepts_gzip(request)):
             return Response(start + own, content_type="application/json")
         response = Response(gzip_join(start, own), content_type="application/json")
         response.headers["Content-Encoding"] = "gzip"

@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     # First of the after_request hooks, so it runs last and compresses the final body.
-    compression.install(dash_app)
+    compression.install(dash_app, settings.compress)
     dash_app.layout = build_shell()
     register_pages(dash_app, services)
     install_dash_guard(dash_app)

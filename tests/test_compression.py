@@ -216,3 +216,35 @@ def test_a_range_of_a_file_goes_as_it_is(wall_app):
     part = client.get(path, headers={"Accept-Encoding": BROWSER, "Range": "bytes=10-99"})
     assert part.status_code == 206 and part.headers.get("Content-Encoding") is None
     assert part.get_data() == whole[10:100]
+
+
+@pytest.mark.parametrize("mode", ["files", "off"])
+def test_a_site_can_keep_answers_with_comments_uncompressed(make_app, sqlite_store, mode):
+    """NPS_TV_COMPRESS=files: the scripts, styles and layout compressed, nothing that carries
+    comments (the wall's poll, Dash answers); off: nothing."""
+    from tests.conftest import LINK_SECRET
+
+    dash_app = seeded_app(make_app, sqlite_store, compress=mode)
+    client = dash_app.server.test_client()
+    headers = {"Accept-Encoding": BROWSER}
+    poll = client.post(UPDATE, json=wall_poll_body({"query": {}}, None), headers=headers)
+    assert LINK_SECRET in poll.get_data(as_text=True)  # the comments, as they are
+    assert poll.headers.get("Content-Encoding") is None
+    with through_dash(dash_app):
+        slow = client.post(UPDATE, json=wall_poll_body({"query": {}}, None), headers=headers)
+    assert slow.headers.get("Content-Encoding") is None and LINK_SECRET in slow.get_data(
+        as_text=True)
+    bundle = front_end_files(client)[0]
+    layout = client.get("/_dash-dependencies", headers=headers)
+    file = client.get(bundle, headers=headers)
+    expected = None if mode == "off" else "zstd"
+    assert file.headers.get("Content-Encoding") == expected
+    assert layout.headers.get("Content-Encoding") == expected
+
+
+def test_the_compress_setting_names_what_it_takes():
+    from app.config import Settings
+
+    assert Settings.from_env({"NPS_TV_COMPRESS": " Files "}).compress == "files"
+    with pytest.raises(Exception, match="NPS_TV_COMPRESS"):
+        Settings.from_env({"NPS_TV_COMPRESS": "gzip"})
