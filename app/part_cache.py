@@ -51,40 +51,57 @@ class PartCache:
 
     def get(self, key: tuple, names: Iterable[str], fingerprint_of: Callable[[str], str],
             build: Callable[[str], Any]) -> dict[str, Part]:
-        """The parts named for ``key`` = (version, *rest), building only what changed."""
+        """The parts named for ``key`` = (version, *rest), building only what changed.
+
+        ``fingerprint_of`` runs outside the lock: it may read the store (a wall's follow-up
+        counts, ``app.parts``), and a screen whose parts are cached must not wait for another
+        screen's read. Builds run under it, so each part is built once."""
         names = tuple(names)
-        with self._lock:
-            entry = self._items.get(key)
-            if entry is None:
-                entry = self._items[key] = {}
-                self.bytes += _key_bytes(key)
-            self._items.move_to_end(key)
-            for name in names:
-                if name in entry:
-                    continue
-                stamp = fingerprint_of(name)
-                recent_key = (*key[1:], name)
-                part = self._recent.get(recent_key)
-                if part is None or part.fingerprint != stamp:
-                    pieces: list[Wire] = []
-                    payload, chars = to_wire(build(name), pieces)
-                    part = Part(stamp, payload)
-                    self.builds += 1
-                    shared = tuple({id(w): w for w in pieces}.values())
-                    own = chars - sum(w.chars for w in pieces)
-                    self._sizes[id(part)] = (_part_bytes(part, own), shared)
-                self._hold(part)
-                entry[name] = part
-                old = self._recent.pop(recent_key, None)
-                if old is None:
-                    self.bytes += _key_bytes(recent_key)
-                else:
-                    self._release(old)
-                self._hold(part)
-                self._recent[recent_key] = part
-            found = {name: entry[name] for name in names}
-            self._evict()
-            return found
+        stamps: dict[str, str] = {}
+        while True:
+            with self._lock:
+                entry = self._items.get(key)
+                unknown = [name for name in names
+                           if (entry is None or name not in entry) and name not in stamps]
+                if not unknown:
+                    return self._fill(key, names, stamps, build)
+            # Another thread may fill or evict the entry meanwhile: look again after.
+            stamps.update((name, fingerprint_of(name)) for name in unknown)
+
+    def _fill(self, key: tuple, names: tuple[str, ...], stamps: dict[str, str],
+              build: Callable[[str], Any]) -> dict[str, Part]:
+        """``get`` under the lock, with the fingerprint of every part the entry lacks."""
+        entry = self._items.get(key)
+        if entry is None:
+            entry = self._items[key] = {}
+            self.bytes += _key_bytes(key)
+        self._items.move_to_end(key)
+        for name in names:
+            if name in entry:
+                continue
+            stamp = stamps[name]
+            recent_key = (*key[1:], name)
+            part = self._recent.get(recent_key)
+            if part is None or part.fingerprint != stamp:
+                pieces: list[Wire] = []
+                payload, chars = to_wire(build(name), pieces)
+                part = Part(stamp, payload)
+                self.builds += 1
+                shared = tuple({id(w): w for w in pieces}.values())
+                own = chars - sum(w.chars for w in pieces)
+                self._sizes[id(part)] = (_part_bytes(part, own), shared)
+            self._hold(part)
+            entry[name] = part
+            old = self._recent.pop(recent_key, None)
+            if old is None:
+                self.bytes += _key_bytes(recent_key)
+            else:
+                self._release(old)
+            self._hold(part)
+            self._recent[recent_key] = part
+        found = {name: entry[name] for name in names}
+        self._evict()
+        return found
 
     def _hold(self, part: Part) -> None:
         """Count a reference; a part's bytes count once however many places hold it."""
