@@ -231,13 +231,12 @@ def test_trend_points_kept_from_an_earlier_call_equal_fresh_ones():
 def test_the_json_length_of_a_part_with_shared_pieces_is_exact(sqlite_store, settings):
     """A part's size for the cache budget counts its shared pieces by their known length: the
     same as writing the whole part out."""
-    import json
-
     from app.panels import PartContext
     from app.panels.comments import build as comments_build
     from app.panels.score import build as score_build
     from app.panels.topics import build as topics_build
     from app.part_cache import to_wire
+    from app.wire import json_size
 
     now = datetime.now(UTC)
     sqlite_store.upsert_responses([make_record(i, i % 11, when=now - timedelta(hours=i),
@@ -250,7 +249,26 @@ def test_the_json_length_of_a_part_with_shared_pieces_is_exact(sqlite_store, set
     for build in (comments_build, score_build, topics_build):
         for _ in range(2):  # built, then from the memos
             plain, chars = to_wire(build(view, ctx))
-            assert chars == len(json.dumps(plain))
+            assert chars == json_size(plain)
+
+
+def test_a_part_size_is_its_compact_json_with_or_without_orjson(monkeypatch):
+    """The cache measures with orjson when installed (fast), else with the standard encoder:
+    both give the compact JSON's length (ASCII text alike), and a part's size by its pieces
+    is the size of the whole."""
+    import json
+
+    from app import wire
+
+    card = wire.Wire(props={"children": 'Slow "support" 12', "n": [1, 2.5, None, True]},
+                     type="Div", namespace="dash_html_components")
+    part = {"props": {"children": [card, {"x": 1.5, "y": -0.0}, card]}, "type": "Div"}
+    whole = len(json.dumps(part, separators=(",", ":")))
+    for encoder in (wire.orjson, None):
+        monkeypatch.setattr(wire, "orjson", encoder)
+        card.chars = wire.json_size(card)
+        assert card.chars == len(json.dumps(card, separators=(",", ":")))
+        assert wire.json_length(part) == wire.json_size(part) == whole
 
 
 def test_a_weak_memo_holds_only_its_last_pieces_itself():

@@ -111,10 +111,10 @@ def test_part_cache_counts_a_part_reused_across_versions_once():
 def test_part_cache_counts_a_piece_shared_by_many_parts_once():
     """A comment's card shown in 20 screens' feeds is one object in memory: the budget counts
     it once while any cached part holds it, and frees it with the last."""
-    from app.wire import Plain, Wire
+    from app.wire import Plain, Wire, json_size
 
     card = Wire(props={"children": "x" * 10_000}, type="Div", namespace="dash_html_components")
-    card.chars = len(json.dumps(card))
+    card.chars = json_size(card)
     cache = PartCache(max_bytes=10_000_000)
     for k in range(20):
         part = cache.get((1, date(2026, 1, 1), f"dark?k={k}"), ["comments"],
