@@ -67,6 +67,63 @@ def test_carried_views_equal_fresh_ones(sqlite_store, settings, change):
     assert cache.carried > carried  # some views were carried over, and all are exact
 
 
+def test_masks_and_segment_findings_from_the_value_matrix_equal_a_walk_of_the_combos(
+        sqlite_store, settings):
+    """A screen's filter mask and its "what changed" per segment value read the snapshot's
+    value-by-combination matrix (``snapshot_sums.segment_values``, once per snapshot): the
+    same as going through every kept combination's fields, as each screen did."""
+    from app.changes import SegmentCounts, _segment_findings, find_changes
+    from app.segments import OTHER
+    from app.snapshot_sums import segment_values
+    from app.views import today_in
+
+    now = datetime.now(UTC)
+    rng = random.Random(3)
+    products, regions, plans = ("p0", "p1", "p2", "p3", "p4"), ("EMEA", "APAC", "LATAM"), (
+        "free", "pro", "", OTHER)
+    records = []
+    for i in range(1500):  # a later window that differs by segment: findings to find
+        product = rng.choice(products)
+        late = i % 2 == 0
+        score = rng.choice((0, 3, 6) if late and product in ("p1", "p3") else (7, 9, 10, 10))
+        records.append(make_record(i, score, when=now - timedelta(days=(5 if late else 40)
+                                                                    + i % 20, hours=1),
+                                   product=product, region=rng.choice(regions),
+                                   plan=rng.choice(plans)))
+    sqlite_store.upsert_responses(records)
+    settings = settings.replace(segment_fields=("product", "region", "plan"))
+    poller = Poller(sqlite_store, settings)
+    poller.poll()
+    snapshot = poller.snapshot
+    requests = [ViewRequest(window="30d", segments=s) for s in (
+        (), (("product", ("p1",)),), (("product", ("p0", "p1", "nowhere")),),
+        (("region", ("EMEA",)), ("plan", ("", "pro"))), (("plan", (OTHER,)),),
+        (("product", ("nowhere",)),), (("region", ("APAC", "EMEA")),))]
+    found = 0
+    for request in requests:
+        walked = np.ones(len(snapshot.combos), dtype=bool)
+        for name, values in request.segments:
+            walked &= np.array([c.get(name) in set(values) for c in snapshot.combos])
+        mask = combo_mask(snapshot, request)
+        assert mask.dtype == bool and mask.tolist() == walked.tolist(), request
+        view = build_view(snapshot, request, min_sample=5, tz="UTC", now=now)
+        sums = compute_sums(snapshot, request, mask, today_in("UTC", now))
+        pinned = frozenset(n for n, v in request.segments if len(v) == 1)
+        keys, matrix, _ = segment_values(snapshot)
+        combos = [snapshot.combos[i] for i in sums.kept.tolist()]
+        matrixed = SegmentCounts(combos, sums.segments[0], sums.segments[1], pinned,
+                                 (keys, matrix[:, sums.kept]))
+        plain = dataclasses.replace(matrixed, values=None)
+        for least in (1, 5, 30):
+            got = _segment_findings(matrixed, view.current, view.previous, "in 30 days", least)
+            assert got == _segment_findings(plain, view.current, view.previous, "in 30 days",
+                                            least), (request, least)
+            found += len(got)
+        assert view.changes == find_changes(view.current, view.previous, view.topics, plain,
+                                            "30d", view.minimums, view.events)
+    assert found > 10  # the comparison saw findings
+
+
 def test_an_event_makes_every_view_fresh(sqlite_store, settings):
     now = datetime.now(UTC)
     sqlite_store.upsert_responses([make_record(i, i % 11, product=f"p{i % 4}")
