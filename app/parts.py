@@ -52,12 +52,27 @@ def _hash(values: tuple, last: tuple | None) -> tuple[str, tuple]:
         else:
             old, known = (last[0][i], last[1][i]) if last is not None and i < len(
                 last[0]) and last[1][i] is not None else ((), b"")
-            hashed = b"".join(known[8 * j: 8 * j + 8] if j < len(old) and old[j] is item
-                              else _digest(repr(item)) for j, item in enumerate(value))
+            hashed = _item_hashes(value, old, known)
             piece = "T" + hashed.hex()
         text.append(f"{len(piece)}:{piece}")
         items.append(hashed)
     return _digest("".join(text)).hex(), tuple(items)
+
+
+def _item_hashes(value: tuple, old: tuple, known: bytes) -> bytes:
+    """Each item's ``_digest(repr(item))``, taken from ``known`` (``old``'s) for an item that
+    is an object of ``old``: in its place, or moved (a new comment first in a feed shifts
+    every other one down, a trend window that moved on drops its first point)."""
+    out, by_id = [], None
+    for j, item in enumerate(value):
+        if j < len(old) and old[j] is item:
+            out.append(known[8 * j: 8 * j + 8])
+            continue
+        if by_id is None:  # old holds its items alive: an id here is that object's
+            by_id = {id(o): known[8 * k: 8 * k + 8] for k, o in enumerate(old)}
+        found = by_id.get(id(item))
+        out.append(found if found is not None else _digest(repr(item)))
+    return b"".join(out)
 
 
 def _digest(text: str) -> bytes:

@@ -176,6 +176,28 @@ def test_a_stamp_reusing_item_hashes_equals_a_fresh_fingerprint():
     assert fingerprint(tuple(points)) != fingerprint(*points)
 
 
+def test_a_stamp_keeps_the_hashes_of_items_that_moved(monkeypatch):
+    """A new comment first in a feed shifts every other one down, a trend window that moved
+    on drops its first point: the items that are the objects of last time keep their hashes
+    wherever they are now (each was written out and hashed again), and the stamp is still
+    the fingerprint of what it shows."""
+    from app import parts
+
+    comments = [("comment", k, f"words {k}") for k in range(20)]
+    hashed: list[str] = []
+    digest = parts._digest
+    monkeypatch.setattr(parts, "_digest", lambda text: hashed.append(text) or digest(text))
+    for shown in ([("comment", 20, "new")] + comments[:-1], comments[1:] + [("comment", 21, "")],
+                  list(reversed(comments))):
+        stamps: dict = {}
+        parts.stamp(stamps, ("k", "feed"), ("feed", tuple(comments), "dark"))
+        hashed.clear()
+        needs = ("feed", tuple(shown), "dark")
+        found = parts.stamp(stamps, ("k", "feed"), needs)
+        assert len(hashed) <= 2, len(hashed)  # the new item, if any, and the whole
+        assert found == parts.fingerprint(*copy.deepcopy(needs))
+
+
 def test_memoised_score_and_topic_pieces_equal_fresh_ones(sqlite_store, settings):
     """The registry's builders take rows and score pieces from memos; what they give is what
     the panels build without them, view after view."""
