@@ -93,10 +93,34 @@ def json_length(plain: Any, pieces: list[Wire] | None = None) -> int:
     out again: a feed of 20 cards is 60 KB of JSON, its frame a few hundred bytes.
     The pieces whose length was taken are added to ``pieces`` when given."""
     known: list[Wire] = []
-    frame = _frame(plain, known)
+    size = _orjson_frame_size(plain, known) if orjson is not None else None
+    if size is None:
+        known.clear()
+        size = json_size(_frame(plain, known))
     if pieces is not None:
         pieces.extend(known)
-    return json_size(frame) + sum(w.chars - 1 for w in known)  # each piece is "0"
+    return size + sum(w.chars - 1 for w in known)  # each piece is "0"
+
+
+def _orjson_frame_size(plain: Any, known: list[Wire]) -> int | None:
+    """``json_size(_frame(plain, known))`` with orjson walking the part itself: it hands
+    each dict or list subclass to ``default`` (``OPT_PASSTHROUGH_SUBCLASS``), which notes a
+    ``Wire`` piece of known length and writes 0 for it (the walk in Python was 5% of a
+    distinct screen's CPU, more than the dump). None when orjson cannot write the part."""
+
+    def piece(value: Any) -> Any:
+        if type(value) is Wire and value.chars is not None:
+            known.append(value)
+            return 0
+        for kind in (dict, list, str, int, float):  # another subclass: as its base writes
+            if isinstance(value, kind):
+                return kind(value)
+        raise TypeError(type(value).__name__)
+
+    try:
+        return len(orjson.dumps(plain, default=piece, option=orjson.OPT_PASSTHROUGH_SUBCLASS))
+    except TypeError:
+        return None
 
 
 def _frame(value: Any, known: list[Wire]) -> Any:
