@@ -19,13 +19,7 @@ from app.changes import DEFAULT_MINIMUMS, Finding, Minimums, SegmentCounts, find
 from app.ingest.rules import TimeRange
 from app.metrics import Change, ScoreSummary, TopicRow, TrendPoint
 from app.rollup import Comment, Snapshot
-from app.snapshot_sums import (
-    comment_combos,
-    comment_times,
-    every_per_day,
-    micros,
-    segment_values,
-)
+from app.snapshot_sums import comment_combos, comment_times, every_per_day, micros, segment_values
 from app.store.database import EventRow
 from app.windows import ALL, RANGE, WindowError, parse_window, window_days, window_label
 
@@ -147,8 +141,6 @@ def _fromepoch_day(n: int) -> date:
 def combo_mask(snapshot: Snapshot, request: ViewRequest) -> np.ndarray:
     """Which of the snapshot's segment combinations the request's filters keep."""
     mask = np.ones(len(snapshot.combos), dtype=bool)
-    if not request.segments:
-        return mask
     found = segment_values(snapshot)  # once per snapshot, not per screen
     for name, values in request.segments:
         rows = [found.row[key] for key in {(name, v) for v in values} if key in found.row]
