@@ -194,22 +194,38 @@ class SegmentCounts:
     current: np.ndarray  # (combos, 3)
     previous: np.ndarray  # (combos, 3)
     pinned: frozenset[str] = frozenset()  # fields filtered to one value: the whole view
+    # Every (field, value) of the snapshot in sorted order and which of ``combos`` hold each,
+    # (values, combos) bool (``snapshot_sums.segment_values``): read instead of ``combos``.
+    values: tuple[tuple[tuple[str, str], ...], np.ndarray] | None = None
 
 
-def _segment_findings(segments: SegmentCounts, overall: ScoreSummary,
-                      overall_before: ScoreSummary, period: str, least: int) -> list[Finding]:
-    """A score finding for each segment value that is not the whole view."""
+def _value_counts(segments: SegmentCounts, both: np.ndarray) -> list[tuple[str, list[int]]]:
+    """Each segment value the combinations hold (not a pinned field's, not empty, not
+    ``OTHER``), in (field, value) order, with its (current, previous) counts summed: six
+    numbers. ``both``: (combos, 6)."""
+    if segments.values is not None:
+        keys, held = segments.values
+        sums = held.astype(np.int64) @ both  # (values, 6): exact integer sums
+        return [(value, sums[i].tolist()) for i, (field, value) in enumerate(keys)
+                if field not in segments.pinned and value and value != OTHER
+                and held[i].any()]
     rows: dict[tuple[str, str], list[int]] = {}  # the combinations holding each value
     for i, combo in enumerate(segments.combos):
         for field, value in combo.items():
             if field in segments.pinned or not value or value == OTHER:
                 continue
             rows.setdefault((field, value), []).append(i)
+    return [(value, both[held].sum(axis=0, dtype=np.int64).tolist())
+            for (_field, value), held in sorted(rows.items())]
+
+
+def _segment_findings(segments: SegmentCounts, overall: ScoreSummary,
+                      overall_before: ScoreSummary, period: str, least: int) -> list[Finding]:
+    """A score finding for each segment value that is not the whole view."""
     both = np.concatenate([np.asarray(counts, dtype=np.int64).reshape(-1, 3)
                            for counts in (segments.current, segments.previous)], axis=1)
     found = []
-    for (_field, value), held in sorted(rows.items()):
-        entry = both[held].sum(axis=0, dtype=np.int64).tolist()
+    for value, entry in _value_counts(segments, both):
         now, before = summarize(entry[:3], 1), summarize(entry[3:], 1)
         if now.n == overall.n and before.n == overall_before.n:
             continue  # one value holds everything: that is the overall sentence

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import weakref
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 _EVERY: tuple[weakref.ref, np.ndarray] | None = None
 _COMMENT_COMBOS: tuple[weakref.ref, np.ndarray] | None = None
 _COMMENT_TIMES: tuple[weakref.ref, np.ndarray] | None = None
+_VALUES: tuple[weakref.ref, SegmentValues] | None = None
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -66,3 +67,39 @@ def comment_times(snapshot: Snapshot) -> np.ndarray:
     times = np.array([micros(c.created_at) for c in snapshot.comments], dtype=np.int64)
     _COMMENT_TIMES = (weakref.ref(snapshot), times)
     return times
+
+
+class SegmentValues(NamedTuple):
+    """Every (field, value) the snapshot's combinations hold, in sorted order, and which
+    combinations hold each: a bool matrix (values, combos); ``row`` finds a value's row."""
+
+    keys: tuple[tuple[str, str], ...]
+    matrix: np.ndarray
+    row: dict[tuple[str, str], int]
+
+
+def segment_values(snapshot: Snapshot) -> SegmentValues:
+    """The snapshot's ``SegmentValues``: a screen's filter mask (``views.combo_mask``) and its
+    "what changed" per segment value (``changes``) read them instead of going through every
+    combination's fields again (do not modify)."""
+    global _VALUES
+    found = _VALUES
+    if found is not None and found[0]() is snapshot:
+        return found[1]
+    keys = tuple(sorted({(field, value) for combo in snapshot.combos
+                         for field, value in combo.items()}, key=_in_order))
+    row = {key: i for i, key in enumerate(keys)}
+    matrix = np.zeros((len(keys), len(snapshot.combos)), dtype=bool)
+    for i, combo in enumerate(snapshot.combos):
+        for item in combo.items():
+            matrix[row[item], i] = True
+    matrix.setflags(write=False)
+    values = SegmentValues(keys, matrix, row)
+    _VALUES = (weakref.ref(snapshot), values)
+    return values
+
+
+def _in_order(key: tuple[str, object]) -> tuple:
+    """(field, value) order; a value that is not text (never stored so) after the texts."""
+    field, value = key
+    return (field, 0, value) if type(value) is str else (field, 1, repr(value))

@@ -186,8 +186,10 @@ class ViewCache:
         # key -> (view, its estimated bytes, the trend's inputs and points by min sample and
         # granularity: a touched view of the next snapshot computes only the trend points
         # from the first period the change reached, ``views._build_trend``; its sums, which
-        # the next snapshot's view advances by the change, ``advance``)
-        self._items: OrderedDict[tuple, tuple[View, int, dict, ViewSums]] = OrderedDict()
+        # the next snapshot's view advances by the change, ``advance``; its combination mask,
+        # which the next snapshot's view keeps when the combinations did not change)
+        self._items: OrderedDict[tuple, tuple[View, int, dict, ViewSums, np.ndarray]] = \
+            OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -204,8 +206,9 @@ class ViewCache:
             if item is not None:
                 self._items.move_to_end(key)
                 return item[0]
-            previous, touched, trends, sums = self._previous(snapshot, request, today)
-        mask = combo_mask(snapshot, request)
+            previous, touched, trends, sums, mask = self._previous(snapshot, request, today)
+        if mask is None or touched is None or len(mask) != len(snapshot.combos):
+            mask = combo_mask(snapshot, request)  # else the same combinations (touched_combos)
         if (previous is not None and touched is not None and previous.goal == goal
                 and previous.minimums == minimums
                 and previous.current.min_sample == min_sample
@@ -223,24 +226,26 @@ class ViewCache:
             if previous is not None:  # parts whose needs did not move keep their stamps
                 view.stamps.update(previous.stamps)
             self.built += 1
-        size = estimate_view_bytes(view) + STAMP_BYTES + sums.nbytes + TREND_BYTES * sum(
-            len(kept[3]) for by_granularity in trends.values() for kept in by_granularity.values())
+        size = estimate_view_bytes(view) + STAMP_BYTES + sums.nbytes + mask.nbytes
+        size += TREND_BYTES * sum(len(kept[3]) for by_granularity in trends.values()
+                                  for kept in by_granularity.values())
         with self._lock:
             old = self._items.pop(key, None)
             self.bytes -= old[1] if old else 0
-            self._items[key] = (view, size, trends, sums)
+            self._items[key] = (view, size, trends, sums, mask)
             self.bytes += size
             while self.bytes > self.max_bytes and self._items:
                 self.bytes -= self._items.popitem(last=False)[1][1]
         return view
 
     def _previous(self, snapshot: Snapshot, request: ViewRequest, today
-                  ) -> tuple[View | None, np.ndarray | None, dict, ViewSums | None]:
+                  ) -> tuple[View | None, np.ndarray | None, dict, ViewSums | None,
+                             np.ndarray | None]:
         """(the request's cached view of the snapshot before ``snapshot``, the combinations
-        touched between them, a copy of that view's trend inputs to start from, its sums);
-        (None, None, {}, None) when that view is not cached. Under the lock."""
+        touched between them, a copy of that view's trend inputs to start from, its sums, its
+        combination mask); Nones and {} when that view is not cached. Under the lock."""
         found = self._items.get((snapshot.version - 1, request, today))
         if found is None:
-            return None, None, {}, None
+            return None, None, {}, None, None
         return (found[0], snapshot.touched, {k: dict(v) for k, v in found[2].items()},
-                found[3])
+                found[3], found[4])

@@ -19,7 +19,7 @@ from app.changes import DEFAULT_MINIMUMS, Finding, Minimums, SegmentCounts, find
 from app.ingest.rules import TimeRange
 from app.metrics import Change, ScoreSummary, TopicRow, TrendPoint
 from app.rollup import Comment, Snapshot
-from app.snapshot_sums import comment_combos, comment_times, every_per_day, micros
+from app.snapshot_sums import comment_combos, comment_times, every_per_day, micros, segment_values
 from app.store.database import EventRow
 from app.windows import ALL, RANGE, WindowError, parse_window, window_days, window_label
 
@@ -141,9 +141,10 @@ def _fromepoch_day(n: int) -> date:
 def combo_mask(snapshot: Snapshot, request: ViewRequest) -> np.ndarray:
     """Which of the snapshot's segment combinations the request's filters keep."""
     mask = np.ones(len(snapshot.combos), dtype=bool)
+    found = segment_values(snapshot)  # once per snapshot, not per screen
     for name, values in request.segments:
-        wanted = set(values)
-        mask &= np.array([c.get(name) in wanted for c in snapshot.combos], dtype=bool)
+        rows = [found.row[key] for key in {(name, v) for v in values} if key in found.row]
+        mask &= found.matrix[rows].any(axis=0)  # no row: no combination has the value
     return mask
 
 
@@ -287,8 +288,10 @@ def build_view(snapshot: Snapshot, request: ViewRequest, *, min_sample: int, tz:
     segments = None
     if previous is not None:
         pinned = frozenset(name for name, values in request.segments if len(values) == 1)
+        found = segment_values(snapshot)
         segments = SegmentCounts([snapshot.combos[i] for i in sums.kept.tolist()],
-                                 sums.segments[0], sums.segments[1], pinned)
+                                 sums.segments[0], sums.segments[1], pinned,
+                                 (found.keys, found.matrix[:, sums.kept]))
     changes = find_changes(current, previous, topics, segments, request.window, minimums,
                            events)
     return View(

@@ -22,6 +22,11 @@ from dash import html
 from dash.development.base_component import Component
 from plotly.utils import PlotlyJSONEncoder
 
+try:  # a C encoder 7-12 times faster than the standard one (Plotly and Dash use it too)
+    import orjson
+except ImportError:  # pragma: no cover - measured with the standard encoder then
+    orjson = None
+
 
 @dataclass(frozen=True)
 class Plain:
@@ -35,7 +40,7 @@ class Plain:
 
 class Wire(dict):
     """A piece already in wire form: ``to_plain`` passes it on as it is (never mutate one).
-    ``chars``: its ``json.dumps`` length, when known (``WireMemo`` sets it)."""
+    ``chars``: its ``json_size``, when known (``WireMemo`` sets it)."""
 
     chars: int | None = None
 
@@ -66,15 +71,56 @@ def to_plain(value: Any, wires: list[Wire] | None = None) -> Any:
     return json.loads(json.dumps(value, cls=PlotlyJSONEncoder))
 
 
+def json_size(plain: Any) -> int:
+    """The length of ``plain``'s compact JSON, which the part cache counts against its budget
+    (``part_cache.BYTES_PER_CHAR``): orjson's UTF-8 bytes when it is installed, else the
+    standard encoder's (ASCII) characters; the same but for non-ASCII text. Measuring every
+    built part and shared piece with the standard encoder was 10-15% of a distinct screen's
+    CPU (``benchmarks/bench_distinct.py``, profiled: issue 13, item 3)."""
+    if orjson is not None:
+        try:
+            return len(orjson.dumps(plain))
+        except TypeError:  # what orjson does not write (an int beyond 64 bits, a non-str key)
+            pass
+    return len(_COMPACT.encode(plain))
+
+
+_COMPACT = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+
+
 def json_length(plain: Any, pieces: list[Wire] | None = None) -> int:
-    """``len(json.dumps(plain))``, taking each ``Wire`` piece's known length instead of
-    writing it out again: a feed of 20 cards is 60 KB of JSON, its frame a few hundred bytes.
+    """``json_size(plain)``, taking each ``Wire`` piece's known size instead of writing it
+    out again: a feed of 20 cards is 60 KB of JSON, its frame a few hundred bytes.
     The pieces whose length was taken are added to ``pieces`` when given."""
     known: list[Wire] = []
-    frame = _frame(plain, known)
+    size = _orjson_frame_size(plain, known) if orjson is not None else None
+    if size is None:
+        known.clear()
+        size = json_size(_frame(plain, known))
     if pieces is not None:
         pieces.extend(known)
-    return len(json.dumps(frame)) + sum(w.chars - 1 for w in known)  # each piece is "0"
+    return size + sum(w.chars - 1 for w in known)  # each piece is "0"
+
+
+def _orjson_frame_size(plain: Any, known: list[Wire]) -> int | None:
+    """``json_size(_frame(plain, known))`` with orjson walking the part itself: it hands
+    each dict or list subclass to ``default`` (``OPT_PASSTHROUGH_SUBCLASS``), which notes a
+    ``Wire`` piece of known length and writes 0 for it (the walk in Python was 5% of a
+    distinct screen's CPU, more than the dump). None when orjson cannot write the part."""
+
+    def piece(value: Any) -> Any:
+        if type(value) is Wire and value.chars is not None:
+            known.append(value)
+            return 0
+        for kind in (dict, list, str, int, float):  # another subclass: as its base writes
+            if isinstance(value, kind):
+                return kind(value)
+        raise TypeError(type(value).__name__)
+
+    try:
+        return len(orjson.dumps(plain, default=piece, option=orjson.OPT_PASSTHROUGH_SUBCLASS))
+    except TypeError:
+        return None
 
 
 def _frame(value: Any, known: list[Wire]) -> Any:
@@ -175,7 +221,7 @@ class WireMemo:
                 return found
         built = build()
         piece = Wire(built if type(built) is dict else to_plain(built))
-        piece.chars = len(json.dumps(piece))
+        piece.chars = json_size(piece)
         with self._lock:
             self.builds += 1
             if self._held is None:

@@ -142,6 +142,11 @@ def test_the_shipped_list_masks_common_words_and_a_data_dir_list_replaces_it(tmp
     assert load_profanity(str(tmp_path / "none")) == shipped  # no file: the shipped list
     assert repr(shipped) == repr(Profanity.parse("\n".join(sorted(
         [*shipped.words, *(s + "*" for s in shipped.stems)]))))  # stable in every process
+    # Made once (part fingerprints take it for every screen whose feed moved), and the list
+    # still compares and hashes by its words alone.
+    assert repr(shipped) is repr(shipped)
+    assert shipped == Profanity(shipped.words, shipped.stems)
+    assert hash(shipped) == hash(Profanity(shipped.words, shipped.stems))
 
 
 def test_profanity_is_masked_with_personal_data_and_before_the_cut():

@@ -67,6 +67,63 @@ def test_carried_views_equal_fresh_ones(sqlite_store, settings, change):
     assert cache.carried > carried  # some views were carried over, and all are exact
 
 
+def test_masks_and_segment_findings_from_the_value_matrix_equal_a_walk_of_the_combos(
+        sqlite_store, settings):
+    """A screen's filter mask and its "what changed" per segment value read the snapshot's
+    value-by-combination matrix (``snapshot_sums.segment_values``, once per snapshot): the
+    same as going through every kept combination's fields, as each screen did."""
+    from app.changes import SegmentCounts, _segment_findings, find_changes
+    from app.segments import OTHER
+    from app.snapshot_sums import segment_values
+    from app.views import today_in
+
+    now = datetime.now(UTC)
+    rng = random.Random(3)
+    products, regions, plans = ("p0", "p1", "p2", "p3", "p4"), ("EMEA", "APAC", "LATAM"), (
+        "free", "pro", "", OTHER)
+    records = []
+    for i in range(1500):  # a later window that differs by segment: findings to find
+        product = rng.choice(products)
+        late = i % 2 == 0
+        score = rng.choice((0, 3, 6) if late and product in ("p1", "p3") else (7, 9, 10, 10))
+        records.append(make_record(i, score, when=now - timedelta(days=(5 if late else 40)
+                                                                    + i % 20, hours=1),
+                                   product=product, region=rng.choice(regions),
+                                   plan=rng.choice(plans)))
+    sqlite_store.upsert_responses(records)
+    settings = settings.replace(segment_fields=("product", "region", "plan"))
+    poller = Poller(sqlite_store, settings)
+    poller.poll()
+    snapshot = poller.snapshot
+    requests = [ViewRequest(window="30d", segments=s) for s in (
+        (), (("product", ("p1",)),), (("product", ("p0", "p1", "nowhere")),),
+        (("region", ("EMEA",)), ("plan", ("", "pro"))), (("plan", (OTHER,)),),
+        (("product", ("nowhere",)),), (("region", ("APAC", "EMEA")),))]
+    found = 0
+    for request in requests:
+        walked = np.ones(len(snapshot.combos), dtype=bool)
+        for name, values in request.segments:
+            walked &= np.array([c.get(name) in set(values) for c in snapshot.combos])
+        mask = combo_mask(snapshot, request)
+        assert mask.dtype == bool and mask.tolist() == walked.tolist(), request
+        view = build_view(snapshot, request, min_sample=5, tz="UTC", now=now)
+        sums = compute_sums(snapshot, request, mask, today_in("UTC", now))
+        pinned = frozenset(n for n, v in request.segments if len(v) == 1)
+        keys, matrix, _ = segment_values(snapshot)
+        combos = [snapshot.combos[i] for i in sums.kept.tolist()]
+        matrixed = SegmentCounts(combos, sums.segments[0], sums.segments[1], pinned,
+                                 (keys, matrix[:, sums.kept]))
+        plain = dataclasses.replace(matrixed, values=None)
+        for least in (1, 5, 30):
+            got = _segment_findings(matrixed, view.current, view.previous, "in 30 days", least)
+            assert got == _segment_findings(plain, view.current, view.previous, "in 30 days",
+                                            least), (request, least)
+            found += len(got)
+        assert view.changes == find_changes(view.current, view.previous, view.topics, plain,
+                                            "30d", view.minimums, view.events)
+    assert found > 10  # the comparison saw findings
+
+
 def test_an_event_makes_every_view_fresh(sqlite_store, settings):
     now = datetime.now(UTC)
     sqlite_store.upsert_responses([make_record(i, i % 11, product=f"p{i % 4}")
@@ -117,6 +174,28 @@ def test_a_stamp_reusing_item_hashes_equals_a_fresh_fingerprint():
     assert stamp(stamps, ("k", "trend"), ("trend", moved, "dark", ("short", 1))) not in seen
     # A long tuple and the same items as separate values are told apart.
     assert fingerprint(tuple(points)) != fingerprint(*points)
+
+
+def test_a_stamp_keeps_the_hashes_of_items_that_moved(monkeypatch):
+    """A new comment first in a feed shifts every other one down, a trend window that moved
+    on drops its first point: the items that are the objects of last time keep their hashes
+    wherever they are now (each was written out and hashed again), and the stamp is still
+    the fingerprint of what it shows."""
+    from app import parts
+
+    comments = [("comment", k, f"words {k}") for k in range(20)]
+    hashed: list[str] = []
+    digest = parts._digest
+    monkeypatch.setattr(parts, "_digest", lambda text: hashed.append(text) or digest(text))
+    for shown in ([("comment", 20, "new")] + comments[:-1], comments[1:] + [("comment", 21, "")],
+                  list(reversed(comments))):
+        stamps: dict = {}
+        parts.stamp(stamps, ("k", "feed"), ("feed", tuple(comments), "dark"))
+        hashed.clear()
+        needs = ("feed", tuple(shown), "dark")
+        found = parts.stamp(stamps, ("k", "feed"), needs)
+        assert len(hashed) <= 2, len(hashed)  # the new item, if any, and the whole
+        assert found == parts.fingerprint(*copy.deepcopy(needs))
 
 
 def test_memoised_score_and_topic_pieces_equal_fresh_ones(sqlite_store, settings):
@@ -231,13 +310,12 @@ def test_trend_points_kept_from_an_earlier_call_equal_fresh_ones():
 def test_the_json_length_of_a_part_with_shared_pieces_is_exact(sqlite_store, settings):
     """A part's size for the cache budget counts its shared pieces by their known length: the
     same as writing the whole part out."""
-    import json
-
     from app.panels import PartContext
     from app.panels.comments import build as comments_build
     from app.panels.score import build as score_build
     from app.panels.topics import build as topics_build
     from app.part_cache import to_wire
+    from app.wire import json_size
 
     now = datetime.now(UTC)
     sqlite_store.upsert_responses([make_record(i, i % 11, when=now - timedelta(hours=i),
@@ -250,7 +328,26 @@ def test_the_json_length_of_a_part_with_shared_pieces_is_exact(sqlite_store, set
     for build in (comments_build, score_build, topics_build):
         for _ in range(2):  # built, then from the memos
             plain, chars = to_wire(build(view, ctx))
-            assert chars == len(json.dumps(plain))
+            assert chars == json_size(plain)
+
+
+def test_a_part_size_is_its_compact_json_with_or_without_orjson(monkeypatch):
+    """The cache measures with orjson when installed (fast), else with the standard encoder:
+    both give the compact JSON's length (ASCII text alike), and a part's size by its pieces
+    is the size of the whole."""
+    import json
+
+    from app import wire
+
+    card = wire.Wire(props={"children": 'Slow "support" 12', "n": [1, 2.5, None, True]},
+                     type="Div", namespace="dash_html_components")
+    part = {"props": {"children": [card, {"x": 1.5, "y": -0.0}, card]}, "type": "Div"}
+    whole = len(json.dumps(part, separators=(",", ":")))
+    for encoder in (wire.orjson, None):
+        monkeypatch.setattr(wire, "orjson", encoder)
+        card.chars = wire.json_size(card)
+        assert card.chars == len(json.dumps(card, separators=(",", ":")))
+        assert wire.json_length(part) == wire.json_size(part) == whole
 
 
 def test_a_weak_memo_holds_only_its_last_pieces_itself():

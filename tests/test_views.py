@@ -111,10 +111,10 @@ def test_part_cache_counts_a_part_reused_across_versions_once():
 def test_part_cache_counts_a_piece_shared_by_many_parts_once():
     """A comment's card shown in 20 screens' feeds is one object in memory: the budget counts
     it once while any cached part holds it, and frees it with the last."""
-    from app.wire import Plain, Wire
+    from app.wire import Plain, Wire, json_size
 
     card = Wire(props={"children": "x" * 10_000}, type="Div", namespace="dash_html_components")
-    card.chars = len(json.dumps(card))
+    card.chars = json_size(card)
     cache = PartCache(max_bytes=10_000_000)
     for k in range(20):
         part = cache.get((1, date(2026, 1, 1), f"dark?k={k}"), ["comments"],
@@ -127,6 +127,39 @@ def test_part_cache_counts_a_piece_shared_by_many_parts_once():
     cache.max_bytes = 0
     cache.get((2, date(2026, 1, 1), "dark?"), ["score"], lambda name: "fp", lambda name: "x")
     assert cache.bytes == 0 and not cache._pieces  # every part evicted, the piece with them
+
+
+def test_a_part_fingerprint_that_reads_the_store_does_not_hold_the_part_cache():
+    """A wall's score fingerprint reads the follow-up counts from the store (``app.parts``):
+    another screen whose parts are cached must not wait for that read."""
+    import threading
+
+    cache = PartCache()
+    day = date(2026, 1, 1)
+    cache.get((1, day, "dark?b"), ["score"], lambda name: "fp-b", lambda name: "b")
+    reading, release = threading.Event(), threading.Event()
+
+    def slow_fingerprint(name: str) -> str:  # a store read that takes a while
+        reading.set()
+        release.wait(5)
+        return "fp-a"
+
+    slow = threading.Thread(target=cache.get, args=(
+        (1, day, "dark?a"), ["score"], slow_fingerprint, lambda name: "a"))
+    slow.start()
+    try:
+        assert reading.wait(5)
+        done = threading.Event()
+        other = threading.Thread(target=lambda: (cache.get(
+            (1, day, "dark?b"), ["score"], lambda name: "fp-b", lambda name: "b"), done.set()))
+        other.start()
+        assert done.wait(1), "a cached screen waited for another screen's fingerprint"
+    finally:
+        release.set()
+        slow.join(5)
+    assert cache.builds == 2
+    assert cache.get((1, day, "dark?a"), ["score"], lambda name: "x",
+                     lambda name: "y")["score"].payload == "a"
 
 
 def test_parts_are_kept_as_dash_sends_them():

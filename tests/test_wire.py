@@ -24,7 +24,7 @@ from app.poller import Poller
 from app.privacy import load_profanity
 from app.store.database import EventRow
 from app.views import ViewRequest, build_view
-from app.wire import TAGS, Plain, to_plain
+from app.wire import TAGS, Plain, json_size, to_plain
 from tests.conftest import make_record
 
 WIRE_PANELS = [panel for panel in PANELS if panel.wire]
@@ -111,7 +111,7 @@ def test_every_wire_panel_is_its_components_byte_for_byte(sqlite_store, settings
                     panel.name, view.request, ctx)
                 assert built == to_plain(built)  # no tuple, no NaN: kept as it is
                 plain, chars = to_wire(Plain(built))
-                assert plain is built and chars == len(dumped(built))
+                assert plain is built and chars == json_size(built)
 
 
 def test_what_changed_and_scores_without_a_past_are_their_components_too():
