@@ -64,6 +64,16 @@ def test_a_joined_gzip_is_the_start_and_the_rest(seed):
     assert zlib.decompress(joined, 31) == start + own
 
 
+@pytest.mark.parametrize("own_size", [0, 1, 0xFFFF, 0x10000, 3 * 0xFFFF + 7])
+def test_the_rest_goes_in_stored_blocks_of_any_length(own_size):
+    start = b'{"multi":true,"response":{' + b'"x":1,' * 500
+    own = bytes(i % 251 for i in range(own_size))
+    joined = compression.gzip_join(start, own)
+    assert gzip.decompress(joined) == start + own
+    head, _crc, _size = compression.gzip_start(start)
+    assert len(joined) - len(head) - 8 == own_size + 5 * max(1, -(-own_size // 0xFFFF))
+
+
 def test_the_start_is_compressed_once_and_the_rest_each_time():
     compression.clear_starts()
     start = b'{"multi":true,"response":{' + b'"tv-score-body":{"children":"42"},' * 2000
