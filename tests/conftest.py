@@ -256,3 +256,19 @@ def free_port() -> int:
                 continue
             return port
     raise AssertionError(f"no free port in {TEST_PORTS.start}-{TEST_PORTS.stop - 1}")
+
+
+@pytest.fixture
+def compressions(monkeypatch) -> list[tuple[str, int]]:
+    """Every body Flask-Compress compresses, as (algorithm, bytes), in order."""
+    import flask_compress.flask_compress as flask_compress_module
+
+    seen: list[tuple[str, int]] = []
+    real = flask_compress_module._compress_data
+
+    def counting(app, data, algorithm):
+        seen.append((algorithm, len(data)))
+        return real(app, data, algorithm)
+
+    monkeypatch.setattr(flask_compress_module, "_compress_data", counting)
+    return seen

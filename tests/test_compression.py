@@ -11,7 +11,6 @@ import re
 import zlib
 
 import brotli
-import flask_compress.flask_compress as flask_compress_module
 import pytest
 from backports import zstd
 
@@ -34,20 +33,6 @@ def decoded(reply) -> bytes:
 @pytest.fixture
 def wall_app(make_app, sqlite_store):
     return seeded_app(make_app, sqlite_store)
-
-
-@pytest.fixture
-def compressions(monkeypatch):
-    """Every body Flask-Compress compresses, by algorithm."""
-    seen: list[tuple[str, int]] = []
-    real = flask_compress_module._compress_data
-
-    def counting(app, data, algorithm):
-        seen.append((algorithm, len(data)))
-        return real(app, data, algorithm)
-
-    monkeypatch.setattr(flask_compress_module, "_compress_data", counting)
-    return seen
 
 
 # -- gzip_join: a shared start compressed once, the rest per answer ------------------------

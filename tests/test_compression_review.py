@@ -17,7 +17,6 @@ import types
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
-import flask_compress.flask_compress as flask_compress_module
 import pytest
 
 from app import compression
@@ -31,20 +30,6 @@ BUNDLE = "/_dash-component-suites/plotly/package_data/plotly.min.js"  # the larg
 @pytest.fixture
 def wall_app(make_app, sqlite_store):
     return seeded_app(make_app, sqlite_store)
-
-
-@pytest.fixture
-def compressions(monkeypatch):
-    """Every body Flask-Compress compresses, by algorithm (as in test_compression)."""
-    seen: list[tuple[str, int]] = []
-    real = flask_compress_module._compress_data
-
-    def counting(app, data, algorithm):
-        seen.append((algorithm, len(data)))
-        return real(app, data, algorithm)
-
-    monkeypatch.setattr(flask_compress_module, "_compress_data", counting)
-    return seen
 
 
 # -- a hostile client and the kept static files ---------------------------------------------
