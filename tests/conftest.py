@@ -272,3 +272,16 @@ def compressions(monkeypatch) -> list[tuple[str, int]]:
 
     monkeypatch.setattr(flask_compress_module, "_compress_data", counting)
     return seen
+
+
+@pytest.fixture(autouse=True)
+def no_full_collection_of_the_test_process(monkeypatch) -> None:
+    """The poller's full garbage collection every ``FULL_COLLECT_EVERY`` publishes counts the
+    publishes of every app in the process, and here the process holds every earlier test's
+    objects too: unfrozen and collected whole, that heap paused every thread for over a
+    second, in whichever test the hundredth publish fell (a wall poll in test_faults took
+    1.10 s against its 1 s). A server's own heap takes 0.2-0.35 s (issue 13 notes);
+    ``tests/test_poller_garbage.py`` tests the schedule with its own count."""
+    import app.poller as poller_module
+
+    monkeypatch.setattr(poller_module, "FULL_COLLECT_EVERY", 10**9)
