@@ -42,16 +42,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def answer(services: Services, page: LivePage, config: Any, state: Any) -> bytes:
-    """What the page's poll callback answers (``live_page.run_poll`` through Dash), as
-    bytes: the changed parts, the new state and the status."""
-    start, own = answer_pieces(services, page, config, state)
-    return start + own
-
-
 def answer_pieces(services: Services, page: LivePage, config: Any, state: Any
                   ) -> tuple[bytes, bytes]:
-    """``answer`` as (the start every screen in one place shares, this screen's own)."""
+    """What the page's poll callback answers (``live_page.run_poll`` through Dash), as
+    bytes in two pieces whose sum is the answer: the start every screen in one place shares
+    (the changed parts) and this screen's own (its new state and the status)."""
     live_page.require_surface(page.surface)
     screen = live_page.screen_for(services, client_query(config))
     today = today_in(services.settings.timezone)
@@ -112,6 +107,5 @@ def install(dash_app: Dash, page: LivePage, services: Services) -> None:
                 or not accepts_gzip(request)):
             return Response(start + own, content_type="application/json")
         response = Response(gzip_join(start, own), content_type="application/json")
-        response.headers["Content-Encoding"] = "gzip"
-        response.headers["Vary"] = "Accept-Encoding"
+        response.headers["Content-Encoding"] = "gzip"  # Vary: compression's hook adds it
         return response
