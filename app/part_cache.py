@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -186,7 +186,7 @@ class ActiveScreens:
     be built in the poll job before any of them asks again. A screen is an
     ``app.screen.ScreenConfig``; only its ``data_key`` is read here."""
 
-    def __init__(self, size: int = 32, max_age: float = 120.0):
+    def __init__(self, size: int = 512, max_age: float = 120.0):
         self.size, self.max_age = size, max_age
         self._items: OrderedDict[str, tuple[Any, tuple[str, ...], float]] = OrderedDict()
         self._lock = threading.Lock()
@@ -201,10 +201,22 @@ class ActiveScreens:
                 self._items.popitem(last=False)
 
     def recent(self) -> list[tuple[Any, tuple[str, ...]]]:
-        """Screens that asked within ``max_age`` seconds."""
+        """Screens that asked within ``max_age`` seconds, the latest first."""
         cutoff = time.monotonic() - self.max_age
         with self._lock:
-            return [(s, n) for s, n, seen in self._items.values() if seen >= cutoff]
+            return [(s, n) for s, n, seen in reversed(self._items.values()) if seen >= cutoff]
+
+    def within(self, seconds: float) -> Iterator[tuple[Any, tuple[str, ...]]]:
+        """``recent()``, the latest first, until ``seconds`` have passed since the call: the
+        poll job builds ahead for as many screens as it can in that time, and a screen it did
+        not reach builds on its own request, as it would without it. Each screen that asked
+        lately is built ahead (up to ``size``: 100 distinct screens, not the last 32), and a
+        flood of made-up filters cannot hold the poll job past its time."""
+        deadline = time.monotonic() + seconds
+        for item in self.recent():
+            if time.monotonic() > deadline:
+                return
+            yield item
 
 
 Key = tuple  # (snapshot version, day, data key, part names, fingerprints the screen has)

@@ -27,7 +27,7 @@ from dash import Patch
 from plotly.utils import PlotlyJSONEncoder
 
 from app.part_cache import Part
-from app.wire import Wire
+from app.wire import Wire, json_length, orjson
 
 OP_OVERHEAD = 48  # bytes an operation costs beside its value, about
 Path = tuple[str | int, ...]
@@ -45,11 +45,36 @@ def dumps(value: Any, **options: Any) -> str:
 
 def to_json(payload: Any) -> Any:
     """A part as the browser receives it (components as their JSON)."""
+    if orjson is not None:
+        try:
+            return orjson.loads(orjson.dumps(payload))
+        except TypeError:  # what orjson does not write: a component, an int beyond 64 bits
+            pass
     return json.loads(dumps(payload))
 
 
+def _compact(value: Any, sort_keys: bool = False) -> str | bytes:
+    """``value``'s compact JSON (keys sorted when asked): orjson's bytes when it can write it,
+    else the standard encoder's text. Only compared with itself and measured: the diff sizes
+    and keys every node of a distinct screen's parts, and the standard encoder doing it was
+    most of what a distinct screen's answer cost (profiled: ``bench_distinct``, issue 13)."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort_keys else 0)
+        except TypeError:
+            pass
+    return dumps(value, separators=(",", ":"), sort_keys=sort_keys)
+
+
 def size_of(value: Any) -> int:
-    return _remembered("size", value, lambda: len(dumps(value, separators=(",", ":"))))
+    """About the length of ``value``'s compact JSON: ``Wire`` pieces of known length (a
+    comment's card) are not written out again (``wire.json_length``), at every level of a
+    feed the diff measures."""
+    if type(value) is Wire and value.chars is not None:  # measured once, when made
+        return value.chars
+    if isinstance(value, (dict, list)):
+        return _remembered("size", value, lambda: json_length(value))
+    return len(_compact(value))
 
 
 _memo = threading.local()
@@ -82,14 +107,35 @@ def remembering() -> Iterator[None]:
 
 
 def ops_size(ops: list[Op]) -> int:
-    return sum(OP_OVERHEAD + len(repr(path)) + (size_of(value) if value is not None else 0)
-               for _kind, path, value in ops)
+    return sum(_op_size(op) for op in ops)
+
+
+def _op_size(op: Op) -> int:
+    """One operation's size; the same operation is measured at every level above it."""
+    return _remembered("op", op, lambda: OP_OVERHEAD + len(repr(op[1])) + (
+        size_of(op[2]) if op[2] is not None else 0))
 
 
 def diff(old: Any, new: Any, path: Path = ()) -> list[Op]:
-    """The operations that turn ``old`` into ``new`` (both JSON values)."""
+    """The operations that turn ``old`` into ``new`` (both JSON values; the list returned
+    may be shared: never change it)."""
     if old is new or old == new:  # pieces shared across versions (a comment's card) are one
         return []
+    if isinstance(old, (dict, list)) and isinstance(new, (dict, list)):
+        # A list's edit script and its item-by-item pairing, and a replaced block paired
+        # from either end, diff the same pairs at the same places: once each, not once per
+        # way of pairing at every level above (a score panel's 5 KB took ~900 calls, 2 ms).
+        table = getattr(_memo, "table", None)
+        if table is not None:
+            key = ("diff", id(old), id(new), path)
+            hit = table.get(key)
+            if hit is None:
+                hit = table[key] = (old, new, _diff(old, new, path))
+            return hit[2]
+    return _diff(old, new, path)
+
+
+def _diff(old: Any, new: Any, path: Path) -> list[Op]:
     if isinstance(old, dict) and isinstance(new, dict):
         ops = [("delete", (*path, key), None) for key in old if key not in new]
         for key, value in new.items():
@@ -107,6 +153,8 @@ def diff(old: Any, new: Any, path: Path = ()) -> list[Op]:
 def _list_diff(old: list, new: list, path: Path) -> list[Op]:
     if len(new) > len(old) and new[:len(old)] == old:
         return [("extend", path, new[len(old):])]
+    if len(new) == len(old) and _in_place(old, new):
+        return _item_diff(old, new, path)
     moved, settled = _list_edit(old, new, path)
     if settled:
         # Whole items inserted and removed (a feed's new cards), or the items kept moved:
@@ -116,14 +164,29 @@ def _list_diff(old: list, new: list, path: Path) -> list[Op]:
     return min(options, key=ops_size) if len(options) > 1 else options[0]
 
 
+def _in_place(old: list, new: list, most: int = 8) -> bool:
+    """Whether a few items changed where they are and none moved (no changed item is now
+    another changed place's old item): then pairing items by place is the diff, and the
+    edit script (keys for every item, a sequence match) would only find the same pairs."""
+    changed = [i for i in range(len(new)) if old[i] != new[i]]
+    if len(changed) > most:
+        return False
+    return not any(new[i] == old[j] for i in changed for j in changed if i != j)
+
+
 def _list_edit(old: list, new: list, path: Path) -> tuple[list[Op] | None, bool]:
     """Items inserted and removed where they were (a feed's new cards at the top, the oldest
     dropped at the end, each shown twice in a scrolling track): the list's edit script, from
     its end so every index stays valid (None when the lists share no item), and whether it
     is the one to send: it only inserts and removes whole items, or the items it keeps moved
     (so pairing items by position would pair different ones)."""
-    a = [_item_key(item) for item in old]
-    b = [_item_key(item) for item in new]
+    # Items equal at the start and at the end (most of a feed or a figure's points) are
+    # matched by their place, not written out as JSON to be compared.
+    shared = min(len(old), len(new))
+    head = next((i for i in range(shared) if old[i] != new[i]), shared)
+    tail = next((i for i in range(shared - head) if old[-1 - i] != new[-1 - i]), shared - head)
+    a = _keys(old, head, tail)
+    b = _keys(new, head, tail)
     opcodes = SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
     if not any(tag == "equal" for tag, *_ in opcodes):
         return None, False
@@ -142,12 +205,20 @@ def _list_edit(old: list, new: list, path: Path) -> tuple[list[Op] | None, bool]
     return ops, pure or shifted
 
 
+def _keys(items: list, head: int, tail: int) -> list:
+    """The items' keys (``_item_key``), the first ``head`` and last ``tail`` ones standing for
+    their place (they are equal in both lists)."""
+    middle = [_item_key(item) for item in items[head:len(items) - tail]]
+    return ([("head", i) for i in range(head)] + middle
+            + [("tail", i) for i in range(tail, 0, -1)])
+
+
 def _item_key(item: Any) -> Any:
     """What tells a list's items apart: a piece built once for every screen (``Wire``, a
     comment's card) is the same object in both versions, so its identity; else its JSON."""
     if type(item) is Wire:
         return ("wire", id(item))
-    return _remembered("key", item, lambda: dumps(item, sort_keys=True))
+    return _remembered("key", item, lambda: _compact(item, sort_keys=True))
 
 
 def _replace(old: list, new: list, path: Path, block: tuple[int, int, int, int],
@@ -206,14 +277,18 @@ class PatchBook:
         self.sent_patches = 0
 
     def remember(self, data_key: str, name: str, part: Part) -> Any:
-        """Keep the JSON of ``part`` (what the screens of ``data_key`` are about to have)."""
+        """Keep ``part``'s JSON value (what the screens of ``data_key`` are about to have)."""
         key = (data_key, name)
         with self._lock:
             trees = self._trees.get(key)
             if trees is not None and part.fingerprint in trees:
                 self._trees.move_to_end(key)
                 return trees[part.fingerprint]
-        tree = to_json(part.payload)
+        # The part as built is its JSON already (``part_cache.to_wire``: plain values and
+        # ``Wire`` pieces); kept as it is, a piece two versions share (a comment's card, a
+        # topic's row) is one object in both, which the diff passes by identity instead of
+        # writing each out as JSON to compare (it was most of a feed's diff).
+        tree = part.payload
         with self._lock:
             trees = self._trees.setdefault(key, OrderedDict())
             self._trees.move_to_end(key)

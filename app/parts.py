@@ -183,6 +183,12 @@ def follow_up_progress(services: Services, view: View) -> tuple[int, int]:
     return FollowUps(services.store).progress(FollowUpFilter(start, end, segments or None))
 
 
+def warm_seconds(services: Services) -> float:
+    """How long the poll job may spend building ahead for recent screens after a publish,
+    for each of its two passes (parts, then the wall's answers): half a poll interval."""
+    return services.settings.poll_seconds / 2
+
+
 def prewarm(services: Services) -> int:
     """Build the parts of every recently active screen for the current snapshot.
 
@@ -192,7 +198,7 @@ def prewarm(services: Services) -> int:
     today = today_in(services.settings.timezone)
     snapshot = services.poller.snapshot
     warmed = 0
-    for screen, names in services.screens.recent():
+    for screen, names in services.screens.within(warm_seconds(services)):
         try:
             build_parts(services, snapshot, screen, names, today)
             warmed += 1

@@ -32,6 +32,7 @@ from flask import Response, g, request
 from app import live, live_page, poll_bytes
 from app.compression import MIN_BYTES, accepts_gzip, answer_as_is, gzip_join
 from app.dash_guard import UPDATE_ROUTE, client_query, client_state
+from app.parts import warm_seconds
 from app.poll_bytes import fragment
 from app.views import today_in
 
@@ -66,7 +67,7 @@ def warm(services: Services, page: LivePage) -> int:
     today = today_in(services.settings.timezone)
     snapshot = services.poller.snapshot
     warmed = 0
-    for screen, names in services.screens.recent():
+    for screen, names in services.screens.within(warm_seconds(services)):
         known = book.newest(screen.data_key, names)
         if known is None or names != page.part_names(screen):
             continue  # never answered here, or another page's screen

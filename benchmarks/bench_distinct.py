@@ -9,9 +9,13 @@ item 3). In one process, so the figures hold on a busy machine: CPU time, not wa
    first), one app (``create_app``) on it, first poll; then (unless ``--fresh-import``) a
    second one once the poll overlap has passed, so each measured poll reads the new response
    only, not the whole history written seconds before.
-2. N wall screens, each asking as the browser does (``app.live.compute_update`` with the state
-   its previous answer left, then the answer encoded as Dash encodes it): either each with
-   its own data filter (``bench_viewers.distinct_queries``) or six shared URLs.
+2. N wall screens, each asking as the browser does, with the state its previous answer left:
+   by default through the server's own answer to the wall's poll (``app.poll_bytes``, the
+   bytes ``app.poll_answer`` sends and the tick stream pushes, which the poll job builds
+   ahead for active screens: ``poll_answer.warm``), or with ``--path dash`` through the
+   Dash callback's step (``app.live.compute_update``, then the answer encoded as Dash
+   encodes it: what a manager's page and a poll the fast path declines cost); either each
+   with its own data filter (``bench_viewers.distinct_queries``) or six shared URLs.
 3. ``--changes`` times: one response is written (random segments), the poll job runs (it
    publishes the snapshot and builds the parts of recently active screens), then every
    screen asks once.
@@ -37,10 +41,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dash import no_update  # noqa: E402
 from dash._utils import to_json  # noqa: E402
 
-from app import tv  # noqa: E402
+from app import poll_bytes, tv  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.demo.history import PLANS, PRODUCTS, REGIONS, build_demo_history  # noqa: E402
 from app.live import compute_update  # noqa: E402
+from app.live_status import build_status  # noqa: E402
 from app.screen import parse_screen  # noqa: E402
 from app.services import get_services  # noqa: E402
 from app.store import ResponseRecord, open_store  # noqa: E402
@@ -52,7 +57,8 @@ SHARED = [{"window": "30d"}, {"window": "7d"}, {"window": "90d"}, {"window": "30
 
 
 def run_case(label: str, queries: list[dict], screens: int, changes: int, days: int,
-             postgres: str | None = None, stored_long_ago: bool = True) -> dict:
+             postgres: str | None = None, stored_long_ago: bool = True,
+             path: str = "fast") -> dict:
     with tempfile.TemporaryDirectory(prefix="nps-bench-distinct-") as tmp:
         url = postgres or f"sqlite:///{tmp}/bench.db"
         settings = Settings.from_env().replace(database_url=url, data_dir=tmp,
@@ -79,6 +85,13 @@ def run_case(label: str, queries: list[dict], screens: int, changes: int, days: 
         def ask_all() -> tuple[float, int]:
             started, sent = time.process_time(), 0
             for i, (config, wanted) in enumerate(zip(configs, names, strict=True)):
+                if path == "fast":
+                    start, own, state = poll_bytes.answer_pieces(
+                        services, tv.PAGE, config, wanted, states[i], build_status(services))
+                    if state is not None:
+                        states[i] = state
+                    sent += len(start) + len(own)
+                    continue
                 update = compute_update(services, config, states[i], wanted)
                 # What Dash sends: the outputs that are not no_update.
                 body = {k: v for k, v in update.parts.items() if v is not no_update}
@@ -125,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--changes", type=int, default=10, help="responses written, one by one")
     parser.add_argument("--days", type=int, default=180, help="demo history to store")
     parser.add_argument("--postgres", help="a PostgreSQL URL (emptied!) instead of SQLite")
+    parser.add_argument("--path", choices=("fast", "dash"), default="fast",
+                        help="the screens' answers: the server's bytes for the wall's poll "
+                             "(default) or the Dash callback's step, encoded as Dash does")
     parser.add_argument("--fresh-import", action="store_true",
                         help="measure right after writing the history (every poll then reads "
                              "it again, within the poll overlap), as before this option")
@@ -135,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     total = {}
     for label, queries in (("distinct", distinct_queries(args.screens)), ("shared", SHARED)):
         r = run_case(label, queries, args.screens, args.changes, args.days, args.postgres,
-                     stored_long_ago=not args.fresh_import)
+                     stored_long_ago=not args.fresh_import, path=args.path)
         total[label] = r["poll_ms"] + r["answers_ms"]
         print(f"{r['case']:<10} {r['screens']:>7} {r['filters']:>7} {r['poll_ms']:>11.1f} "
               f"{r['answers_ms']:>14.1f} {r['per_screen_ms']:>9.2f} {r['builds']:>7.1f} "

@@ -127,6 +127,22 @@ def test_the_poll_job_builds_the_next_answer_before_any_screen_asks(wall_app):
     assert book.builds == built  # the request found it ready
 
 
+def test_the_poll_job_builds_ahead_for_a_hundred_distinct_screens(wall_app):
+    """Every screen that asked lately is built ahead, not the last 32 of them: with 100
+    screens each on its own filters, 68 were built on their own requests after every
+    change, one at a time (the book builds one at a time), while the others waited."""
+    from benchmarks.bench_viewers import distinct_queries
+    client = wall_app.server.test_client()
+    book = get_services(wall_app).answers
+    queries = distinct_queries(100)
+    states = [state_of(post(client, query, None)) for query in queries]
+    write(wall_app, 4)
+    built = book.builds
+    for query, state in zip(queries, states, strict=True):
+        assert tv.IDS.state in post(client, query, state)["response"]
+    assert book.builds == built  # every one found ready
+
+
 def test_a_scoped_link_gets_its_own_data_and_the_gate_still_refuses(make_app, sqlite_store):
     dash_app = seeded_app(make_app, sqlite_store, access="links")
     hidden = link_client(dash_app, "hidden", "hide")
@@ -156,3 +172,26 @@ def test_the_answer_book_stays_within_its_bytes():
         book.get((i, 0, "key", ("score",), (None,)), lambda: (b"x" * 300, "token", {}))
     assert book.builds == 50 and book.bytes <= 1000
     assert book.newest("key", ("score",)) == {}
+
+
+def test_building_ahead_takes_the_latest_screens_first_and_stops_in_time(monkeypatch):
+    """The poll job's passes over recent screens (``ActiveScreens.within``) go from the
+    screen that asked last, and end once their time is spent, however many screens there
+    are (made-up filters by the thousand cannot hold the poll job)."""
+    from types import SimpleNamespace
+
+    import app.part_cache as part_cache
+    from app.part_cache import ActiveScreens
+
+    clock = [1000.0]
+    monkeypatch.setattr(part_cache, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    screens = ActiveScreens(size=600)
+    for i in range(600):
+        screens.note(SimpleNamespace(data_key=f"screen-{i}"), ("score",))
+    assert len(screens.recent()) == 600  # none left out for being more than 32
+    taken = []
+    for screen, _names in screens.within(1.5):
+        taken.append(screen.data_key)
+        clock[0] += 0.01  # each build takes 10 ms
+    assert taken[:2] == ["screen-599", "screen-598"]
+    assert len(taken) == 151  # 1.5 s of 10 ms builds, and the one under way
