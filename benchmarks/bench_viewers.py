@@ -70,11 +70,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psutil  # noqa: E402
 
+from app.ask import ASK_PATH as TICK_PATH  # noqa: E402
 from app.ask_stream import STREAM_PATH  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.demo.history import PLANS, PRODUCTS, REGIONS, build_demo_history  # noqa: E402
@@ -486,8 +488,19 @@ class Screen:
         if self.writer is not None:
             self.writer.close()
 
+    def path(self, ask: Ask) -> str:
+        """The ask's path for this screen: the tick and its stream name the screen's URL
+        parameters (``assets/nps_ask.js``), so a screen with its own filter asks with it
+        (before stop 26 every distinct screen's stream was the captured screen's: its pushes
+        never matched and every screen polled)."""
+        if self.query is None or not ask.path.startswith(TICK_PATH):
+            return ask.path
+        url = urlsplit(ask.path)
+        query = {**dict(parse_qsl(url.query, keep_blank_values=True)), **self.query}
+        return urlunsplit(url._replace(query=urlencode(query)))
+
     def request_bytes(self, ask: Ask) -> bytes:
-        headers = [f"{ask.method} {ask.path} HTTP/1.1", f"Host: {HOST}:{self.port}",
+        headers = [f"{ask.method} {self.path(ask)} HTTP/1.1", f"Host: {HOST}:{self.port}",
                    "Connection: keep-alive", "Accept: application/json",
                    f"Accept-Encoding: {ACCEPT_ENCODING}"]
         payload = b""
@@ -578,7 +591,7 @@ class Screen:
                 self.etags[ask.path] = headers["etag"]
             if status == 200 and ask.body is not None:
                 self.learn(body)
-            elif status == 200 and ask.path.startswith("/api/v1/tick"):
+            elif status == 200 and ask.path.startswith(TICK_PATH):
                 self.heard(body)
 
     def heard(self, answer: bytes, loop: asyncio.AbstractEventLoop | None = None,
@@ -690,7 +703,7 @@ class Screen:
         await asyncio.sleep(random.random() * 0.5)  # pages do not all open at one instant
         try:
             reader, writer = await asyncio.open_connection(HOST, self.port)
-            writer.write(f"GET {ask.path} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n"
+            writer.write(f"GET {self.path(ask)} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n"
                          "Accept: text/event-stream\r\n\r\n".encode())
             async with asyncio.timeout(REQUEST_TIMEOUT):
                 head = await reader.readuntil(b"\r\n\r\n")

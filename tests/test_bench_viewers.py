@@ -277,3 +277,19 @@ def test_screens_ask_for_compression_as_a_browser_does_and_read_it_back():
                            ("br", brotli.compress(body)), ("zstd", zstd.compress(body)),
                            (None, body)):
         assert bench_viewers.decode(packed, coding) == body
+
+
+def test_a_distinct_screen_asks_its_tick_and_stream_with_its_own_filter():
+    """The page names its URL parameters on its tick and its stream (``nps_ask.js``), so
+    a screen with its own filter must too: with the captured screen's, its stream pushed
+    another screen's answer, which never matched, and every distinct screen polled."""
+    from urllib.parse import parse_qs, urlsplit
+
+    tick = Ask("tick", "GET", "/api/v1/tick?dwell=10", None, 1.0, 3)
+    poll = Ask("poll", "POST", "/_dash-update-component", {"output": "x"}, 1.0, 3)
+    screen = Screen(8050, [tick, poll], Tally(), {"window": "7d", "region": "EMEA"})
+    line = screen.request_bytes(tick).decode().split("\r\n")[0]
+    query = parse_qs(urlsplit(line.split()[1]).query)
+    assert query == {"dwell": ["10"], "window": ["7d"], "region": ["EMEA"]}
+    assert screen.path(poll) == "/_dash-update-component"
+    assert Screen(8050, [tick], Tally()).path(tick) == "/api/v1/tick?dwell=10"
