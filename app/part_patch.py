@@ -26,7 +26,7 @@ from typing import Any
 from dash import Patch
 from plotly.utils import PlotlyJSONEncoder
 
-from app.part_cache import Part
+from app.part_cache import BYTES_PER_CHAR, Part
 from app.wire import Wire, json_length, orjson
 
 OP_OVERHEAD = 48  # bytes an operation costs beside its value, about
@@ -265,10 +265,20 @@ def to_patch(ops: list[Op]) -> Patch:
 
 
 class PatchBook:
-    """The JSON of recently sent parts and the patches between them, bounded."""
+    """The JSON of recently sent parts and the patches between them, bounded: at most
+    ``keep`` versions of ``keys_max`` (data key, part) places (four parts for each of the
+    512 screens the poll job builds ahead for, ``part_cache.ActiveScreens``), and at most
+    ``max_bytes`` of their own (shared ``Wire`` pieces, which the part cache holds, not
+    counted; see ``part_cache.BYTES_PER_CHAR``), the least recently used places out first.
+    With 512 places, 160 distinct screens' parts (640) pushed each other out and about half
+    the screens were sent whole parts after every change (20 KB a screen instead of 3)."""
 
-    def __init__(self, keys_max: int = 512, keep: int = 3, patches_max: int = 1024):
+    def __init__(self, keys_max: int = 2048, keep: int = 3, patches_max: int = 2048,
+                 max_bytes: int = 32 * 2**20):
         self.keys_max, self.keep, self.patches_max = keys_max, keep, patches_max
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._sizes: dict[tuple[str, str, str], int] = {}  # (data key, name, fp) -> bytes
         self._trees: OrderedDict[tuple[str, str], OrderedDict[str, Any]] = OrderedDict()
         self._patches: OrderedDict[tuple[str, str, str, str], Any] = OrderedDict()
         self._lock = threading.Lock()
@@ -289,14 +299,22 @@ class PatchBook:
         # topic's row) is one object in both, which the diff passes by identity instead of
         # writing each out as JSON to compare (it was most of a feed's diff).
         tree = part.payload
+        pieces: list[Wire] = []
+        size = BYTES_PER_CHAR * (json_length(tree, pieces) - sum(w.chars for w in pieces))
         with self._lock:
             trees = self._trees.setdefault(key, OrderedDict())
             self._trees.move_to_end(key)
+            if part.fingerprint not in trees:
+                self.bytes += size
+                self._sizes[(*key, part.fingerprint)] = size
             trees[part.fingerprint] = tree
             while len(trees) > self.keep:
-                trees.popitem(last=False)
-            while len(self._trees) > self.keys_max:
-                self._trees.popitem(last=False)
+                self.bytes -= self._sizes.pop((*key, trees.popitem(last=False)[0]))
+            while len(self._trees) > self.keys_max or (
+                    self.bytes > self.max_bytes and len(self._trees) > 1):
+                gone, versions = self._trees.popitem(last=False)
+                for fingerprint in versions:
+                    self.bytes -= self._sizes.pop((*gone, fingerprint))
         return tree
 
     def answer(self, data_key: str, name: str, had: str | None, part: Part) -> Any:

@@ -117,6 +117,30 @@ def test_the_book_is_bounded():
     assert all(len(trees) == 2 for trees in book._trees.values())  # noqa: SLF001
 
 
+def test_the_book_keeps_the_parts_of_many_screens_within_its_bytes():
+    """Four parts of each of 512 screens fit by count (160 distinct screens were over the
+    old 512 places); memory is bounded by the parts' own bytes, a shared card not counted."""
+    from app.part_cache import BYTES_PER_CHAR
+    from app.wire import Wire
+    shared = Wire({"card": "x" * 5000})
+    shared.chars = len(json.dumps(shared, separators=(",", ":")))
+    book = PatchBook()
+    for screen in range(160):
+        for name in ("score", "trend", "topics", "comments"):
+            book.remember(f"screen-{screen}", name, Part("f1", {"v": [screen, shared]}))
+    assert len(book._trees) == 640  # noqa: SLF001 - none pushed out
+    own = len(json.dumps({"v": [0, 0]}, separators=(",", ":")))
+    assert book.bytes <= 640 * BYTES_PER_CHAR * (own + 2)  # the card counted in none
+    small = PatchBook(max_bytes=100 * BYTES_PER_CHAR * 20)
+    for screen in range(300):
+        for version in range(4):
+            small.remember(f"screen-{screen}", "score",
+                           Part(f"fp{version}", {"v": "y" * 10, "n": version}))
+    assert small.bytes <= small.max_bytes
+    assert 20 <= len(small._trees) < 300  # noqa: SLF001 - about 3 versions of 138 bytes
+    assert small.bytes == sum(small._sizes.values())  # noqa: SLF001
+
+
 @pytest.fixture
 def services(make_app, sqlite_store):
     now = datetime.now(UTC)
