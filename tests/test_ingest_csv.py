@@ -379,6 +379,15 @@ def test_delimiter_is_detected(empty_store: Store, tmp_path: Path, name: str, de
     assert stored(empty_store)[0]["comment"] == "x, y; z"
 
 
+@pytest.mark.parametrize("delimiter", ["::", "ab", '"', "\n"])
+def test_a_delimiter_that_is_not_one_plain_character_is_refused(empty_store: Store,
+                                                                 tmp_path: Path, delimiter: str):
+    path = write_rows(tmp_path, [["a", 9, "2024-05-01T10:00:00Z", "", "", ""]])
+    with pytest.raises(ImportFailed, match="--delimiter .*must be one character"):
+        import_file(empty_store, path, basic_options(delimiter=delimiter))
+    assert stored(empty_store) == []
+
+
 def test_progress_bar_goes_to_stderr(empty_store: Store, tmp_path: Path,
                                      capsys: pytest.CaptureFixture[str]):
     path = write_rows(tmp_path, [["a", 9, "2024-05-01T10:00:00Z", "", "", ""]])
