@@ -39,6 +39,17 @@ class ApiError(Exception):
         return response
 
 
+# The largest row id a store holds (a signed 64-bit integer: SQLite INTEGER, PostgreSQL BIGINT).
+MAX_ROW_ID = 2**63 - 1
+
+
+def check_row_id(row_id: int, what: str) -> None:
+    """404 naming ``what`` for an id no row can have: Flask's ``<int:...>`` takes any length
+    of digits, and one past 64 bits made the driver raise OverflowError (a 500)."""
+    if not 0 < row_id <= MAX_ROW_ID:
+        raise ApiError.single(404, "id", f"no {what} with id {row_id}", error="not found")
+
+
 def show_value(value: Any) -> str:
     """A short repr of a refused value for an error message (at most 60 characters)."""
     text = repr(value)
