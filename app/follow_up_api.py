@@ -20,7 +20,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from app.api import API_PREFIX, view_request
 from app.export import stream_csv
-from app.ingest.http import ApiError, check_bearer, parse_json, read_body, require_json_type
+from app.ingest.http import (
+    ApiError,
+    check_bearer,
+    check_row_id,
+    parse_json,
+    read_body,
+    require_json_type,
+)
 from app.ingest.rules import clean_line
 from app.ingest.schema import problems_from
 from app.scopes import is_admin_request
@@ -180,6 +187,7 @@ def put_follow_up(response_id: int):
         change = FollowUpIn.model_validate(payload)
     except ValidationError as exc:
         raise ApiError(400, problems_from(exc)) from None
+    check_row_id(response_id, "response")
     if not _book().set(response_id, change.status, change.owner, "admin"):
         raise ApiError.single(404, "id", f"no response with id {response_id}",
                               error="not found")

@@ -8,7 +8,14 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from app.ingest.http import ApiError, check_bearer, parse_json, read_body, require_json_type
+from app.ingest.http import (
+    ApiError,
+    check_bearer,
+    check_row_id,
+    parse_json,
+    read_body,
+    require_json_type,
+)
 from app.services import get_services
 from app.share_input import LinkProblems, link_json, share_url, validate_link
 from app.store.links import LinkConflict
@@ -75,6 +82,7 @@ def list_screens():
 def revoke_link(link_id: int):
     """DELETE /api/v1/share-links/<id>: revoke (the row stays, for the record)."""
     _admin()
+    check_row_id(link_id, "share link")
     services = get_services()
     row = services.links.links.revoke(link_id)
     if row is None:

@@ -13,13 +13,19 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from app.ingest.http import ApiError, check_bearer, parse_json, read_body, require_json_type
+from app.ingest.http import (
+    ApiError,
+    check_bearer,
+    check_row_id,
+    parse_json,
+    read_body,
+    require_json_type,
+)
 from app.ingest.schema import problems_from
 from app.services import get_services
 from app.store.corrections import MAX_TOPICS_PER_COMMENT, CorrectionRefused
 
 API = "/api/v1"
-MAX_RESPONSE_ID = 2**63 - 1
 
 
 class TopicsIn(BaseModel):
@@ -45,15 +51,10 @@ def refused(exc: CorrectionRefused) -> ApiError:
                            error="not found" if exc.status == 404 else "invalid request")
 
 
-def _check_id(response_id: int) -> None:
-    if not 0 < response_id <= MAX_RESPONSE_ID:
-        raise ApiError.single(404, "id", f"no response with id {response_id}", error="not found")
-
-
 def get_topics(response_id: int):
     """GET /api/v1/responses/<id>/topics (admin token)."""
     check_bearer(request, get_services().settings.admin_token, "NPS_TV_ADMIN_TOKEN")
-    _check_id(response_id)
+    check_row_id(response_id, "response")
     try:
         state = get_services().store.topic_state(response_id)
     except CorrectionRefused as exc:
@@ -65,7 +66,7 @@ def put_topics(response_id: int):
     """PUT /api/v1/responses/<id>/topics with ``{"topics": [...]}`` (admin token)."""
     services = get_services()
     check_bearer(request, services.settings.admin_token, "NPS_TV_ADMIN_TOKEN")
-    _check_id(response_id)
+    check_row_id(response_id, "response")
     require_json_type(request)
     payload = parse_json(read_body(request, services.settings.max_body_bytes))
     if not isinstance(payload, dict):

@@ -17,6 +17,8 @@ from __future__ import annotations
 import errno
 import re
 import selectors
+import socket
+import struct
 import time
 from collections import deque
 from datetime import datetime
@@ -58,6 +60,14 @@ MAX_STREAMS = WORKER_CONNECTIONS // 2
 # What a stream may have waiting to be written (a pushed answer larger than its socket takes at
 # once waits for the socket to drain); a page this far behind has stopped reading: it ends.
 STREAM_BACKLOG_BYTES = 1024 * 1024
+# Seconds an answer may wait for its client to take any of it. A thread writes an answer with
+# blocking sends; a client that stopped reading (a frozen browser, or 16 anonymous sockets asking
+# for plotly.min.js without gzip and reading nothing) held that thread for as long as it kept the
+# socket open, and with every thread so held /health and the wall timed out. Each send now
+# gives up after this long without progress (SO_SNDTIMEO, nginx's send_timeout); the client is
+# dropped with one log line. A slow reader that keeps reading is never cut.
+SEND_TIMEOUT = 10.0
+_SEND_TIMEOUT_OPTION = struct.pack("ll", int(SEND_TIMEOUT), 0)  # struct timeval
 # What ``handle`` returns for a connection that became a tick stream (app/ask_stream.py).
 STREAMING = object()
 # Headers of the stream's answer that the worker writes itself (it is closed, not framed).
@@ -106,6 +116,9 @@ class WallWorker(ThreadWorker):
             settings = Settings.from_env()
             self.body_limit = max(settings.max_body_bytes, settings.max_dash_body_bytes)
         self.keepalive_seconds = self.cfg.keepalive
+        # sendfile() would wait for a stalled client without end: socket.sendfile retries on
+        # the timeout's EAGAIN (SEND_TIMEOUT). Files are written with sends like the rest.
+        self.cfg.set("sendfile", False)
         super().init_process()
 
     def accept(self, listener) -> None:
@@ -118,6 +131,7 @@ class WallWorker(ThreadWorker):
                 raise
             return None
         self.nr_conns += 1
+        client_sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _SEND_TIMEOUT_OPTION)
         conn = WallConn(self.cfg, client_sock, client_addr, listener.getsockname(),
                         self.keepalive_seconds)
         self.await_request(conn)
@@ -204,9 +218,15 @@ class WallWorker(ThreadWorker):
     # -- tick streams (app/ask_stream.py): kept by the event loop, written by it ------------
 
     def handle_request(self, req, conn: TConn):
-        if req.method != "GET" or req.path != STREAM_PATH or self.cfg.is_ssl:
-            return super().handle_request(req, conn)
-        return self.handle_stream(req, conn)
+        try:
+            if req.method != "GET" or req.path != STREAM_PATH or self.cfg.is_ssl:
+                return super().handle_request(req, conn)
+            return self.handle_stream(req, conn)
+        except BlockingIOError:  # SEND_TIMEOUT ran out: the client stopped reading
+            self.log.warning("dropped %s %s for %s: took nothing of its answer for %g s",
+                             req.method, redact(req.path), conn.client[0] if conn.client else "?",
+                             SEND_TIMEOUT)
+            return False
 
     def handle_stream(self, req, conn: TConn) -> bool:
         """The stream's request through the app (the gate, the scope); when the app made it

@@ -15,6 +15,7 @@ from app.config import Settings
 from app.wsgi import (
     HEAD_TIMEOUT,
     KEEPALIVE_SECONDS,
+    SEND_TIMEOUT,
     WORKER_CONNECTIONS,
     RedactingLogger,
     WallConn,
@@ -189,6 +190,54 @@ def test_gunicorn_drops_a_request_that_does_not_arrive_in_time(serve):
         assert open_ == [], f"{len(open_)} stalled connections still open"
     finally:
         close_all(socks)
+
+
+# The largest answer anyone may ask for: plotly's bundle (4.8 MB) without gzip, more than the
+# socket buffers take, so a thread writing it to a client that reads nothing waits.
+BIG_ANSWER = b"GET /_dash-component-suites/plotly/package_data/plotly.min.js HTTP/1.1\r\n"
+BIG_ANSWER_BYTES = 4_000_000  # at least; the bundle's whole answer is longer
+
+
+def bytes_until_closed(sock: socket.socket) -> int:
+    """Read ``sock`` until the server closes it, or it stays silent for 3 s; bytes read."""
+    sock.settimeout(3)
+    total = 0
+    try:
+        while chunk := sock.recv(1 << 20):
+            total += len(chunk)
+    except (TimeoutError, ConnectionResetError):
+        pass
+    return total
+
+
+def test_clients_that_stop_reading_are_dropped_and_free_their_threads(tmp_path):
+    """Clients ask for the plotly bundle and read nothing. Each thread wrote to its client with
+    blocking sends and no deadline, so it was held for as long as the client kept its socket
+    open (16 such clients froze /health, the wall and the webhooks). Now a send that moves
+    nothing for SEND_TIMEOUT ends the answer: the thread is free, the client gets a cut answer.
+    (The kernel's growing send buffer counts as moving, so a drop can take a few times
+    SEND_TIMEOUT; the server's own log line says when it happened.)"""
+    proc, port = start_serve(tmp_path, BUILD_ID="slow-reader-test")
+    socks = []
+    try:
+        for _ in range(8):
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", port))
+            sock.sendall(BIG_ANSWER + f"Host: 127.0.0.1:{port}\r\n\r\n".encode())
+            socks.append(sock)
+        log = tmp_path / "serve.log"
+        deadline = time.monotonic() + 12 * SEND_TIMEOUT
+        while log.read_text().count("took nothing of its answer") < len(socks):
+            assert time.monotonic() < deadline, (
+                "clients that stopped reading still hold their threads:\n" + log.read_text())
+            time.sleep(0.5)
+        received = [bytes_until_closed(sock) for sock in socks]
+        assert all(0 < n < BIG_ANSWER_BYTES for n in received), received
+        assert get_health(port)[0] == 200
+    finally:
+        close_all(socks)
+        stop(proc)
 
 
 def test_requests_through_nginx_are_served_whole(proxied):

@@ -220,6 +220,30 @@ def test_out_of_range_query_value_is_a_400(store_client, caplog, path, problem):
     assert_no_traceback(caplog)
 
 
+# Ids in the path past 64 bits: Flask's <int:...> takes them, and the driver raised
+# OverflowError (SQLite) or NumericValueOutOfRange (PostgreSQL): a 500 with a traceback.
+ID_PROBES = [
+    ("DELETE", "/api/v1/share-links/{}", None),
+    ("DELETE", "/api/v1/events/{}", None),
+    ("PATCH", "/api/v1/events/{}", {"label": "x"}),
+    ("PUT", "/api/v1/follow-ups/{}", {"status": "contacted"}),
+    ("GET", "/api/v1/responses/{}/topics", None),
+    ("PUT", "/api/v1/responses/{}/topics", {"topics": []}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ID_PROBES, ids=[f"{m} {p}" for m, p, _ in
+                                                                      ID_PROBES])
+@pytest.mark.parametrize("row_id", [2**63, 10**20])
+def test_an_id_past_64_bits_is_a_404_naming_the_id(store_client, caplog, method, path, body,
+                                                    row_id):
+    response = store_client.open(path.format(row_id), method=method, json=body,
+                                 headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert response.status_code == 404, response.get_data(as_text=True)[:300]
+    assert [p["path"] for p in response.get_json()["problems"]] == ["id"]
+    assert_no_traceback(caplog)
+
+
 class Unsized(io.RawIOBase):
     """A request body of unknown length, as a chunked upload arrives."""
 

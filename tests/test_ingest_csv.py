@@ -379,6 +379,28 @@ def test_delimiter_is_detected(empty_store: Store, tmp_path: Path, name: str, de
     assert stored(empty_store)[0]["comment"] == "x, y; z"
 
 
+def test_separators_inside_quoted_headers_do_not_decide_the_delimiter(empty_store: Store,
+                                                                      tmp_path: Path):
+    """A semicolon export whose headers are whole questions with commas (as SurveyMonkey's or
+    Qualtrics' are, saved by a European Excel) was read as comma-separated: every row refused."""
+    path = tmp_path / "answers.csv"
+    path.write_text('"How likely are you, from 0 to 10, to recommend us?";"When, exactly?";'
+                    '"Why, in a few words?"\n9;2024-05-01T10:00:00Z;"Great, fast; friendly"\n',
+                    encoding="utf-8")
+    report = import_file(empty_store, path, ImportOptions(score="1", time="2", comments=("3",)))
+    assert (report.imported, report.errors) == (1, [])
+    assert stored(empty_store)[0]["comment"] == "Great, fast; friendly"
+
+
+@pytest.mark.parametrize("delimiter", ["::", "ab", '"', "\n"])
+def test_a_delimiter_that_is_not_one_plain_character_is_refused(empty_store: Store,
+                                                                 tmp_path: Path, delimiter: str):
+    path = write_rows(tmp_path, [["a", 9, "2024-05-01T10:00:00Z", "", "", ""]])
+    with pytest.raises(ImportFailed, match="--delimiter .*must be one character"):
+        import_file(empty_store, path, basic_options(delimiter=delimiter))
+    assert stored(empty_store) == []
+
+
 def test_progress_bar_goes_to_stderr(empty_store: Store, tmp_path: Path,
                                      capsys: pytest.CaptureFixture[str]):
     path = write_rows(tmp_path, [["a", 9, "2024-05-01T10:00:00Z", "", "", ""]])

@@ -97,6 +97,23 @@ def test_every_bad_item_of_a_list_is_reported(client):
     assert [p["path"] for p in problems] == ["[1].score", "[2].comment", "[3].score"]
 
 
+def test_texts_no_store_can_hold_are_named_by_their_item_in_a_list(client, app_store):
+    """A NUL or a lone surrogate was refused by the JSON parser's hook, which knows a key but
+    not its item: the fourth response's comment was reported as ``comment``, and only the
+    first such text of the body."""
+    body = json.dumps([answer(0), answer(1), answer(2, comment="a\u0000b"),
+                       answer(3, segments={"plan": "PLACEHOLDER"})])
+    body = body.replace("PLACEHOLDER", "\\ud800")  # a lone surrogate, as a client sends it
+    response = client.post(RESPONSES, data=body, content_type="application/json",
+                           headers=bearer(INGEST_TOKEN))
+    assert response.status_code == 400
+    assert [(p["path"], p["message"].split(" (")[0].split(";")[0])
+            for p in response.get_json()["problems"]] == [
+        ("[2].comment", "contains a NUL character"),
+        ("[3].segments.plan", "contains an unpaired UTF-16 surrogate escape")]
+    assert app_store.count_responses() == 0
+
+
 def test_response_without_external_id_is_new_every_time(client, app_store):
     for _ in range(3):
         assert post(client, {"score": 8}).status_code == 201

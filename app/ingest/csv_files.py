@@ -4,6 +4,7 @@ rows (about), with clear errors for an open quote, text that is not UTF-8 or a m
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from app.ingest.csv_values import ImportFailed
 
 TAB_EXTENSIONS = frozenset({".tsv", ".tab"})
 SNIFF_DELIMITERS = (",", "\t", ";", "|")
+QUOTED_RE = re.compile(r'"[^"]*"')  # a quoted cell ("" inside one is two quoted parts)
 
 
 def iter_rows(path: Path, delimiter: str, bar: tqdm | None,
@@ -53,6 +55,9 @@ def detect_delimiter(path: Path) -> str:
         return "\t"
     with path.open(encoding="utf-8-sig", newline="", errors="replace") as handle:
         first = handle.readline()
+    # Only separators outside quotes count: headers that are whole questions ("How likely,
+    # from 0 to 10, ...";"When?") made a semicolon export look comma-separated.
+    first = QUOTED_RE.sub("", first)
     counts = {d: first.count(d) for d in SNIFF_DELIMITERS}
     best = max(SNIFF_DELIMITERS, key=lambda d: counts[d])
     return best if counts[best] else ","

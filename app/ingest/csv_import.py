@@ -365,6 +365,10 @@ def _build_plan(path: Path, options: ImportOptions) -> _Plan:
     if not path.is_file():
         raise ImportFailed(f"{path}: no such file")
     delimiter = options.delimiter or detect_delimiter(path)
+    if len(delimiter) != 1 or delimiter in "\"\r\n":
+        # csv.reader raised a TypeError (a traceback) for "::", and '"' read every row as one.
+        raise ImportFailed(f"--delimiter {delimiter!r}: must be one character other than a "
+                           "quote or a line break (or 'tab')")
     header = next((cells for _line, cells in iter_rows(path, delimiter, None, True)), None)
     if header is None:
         raise ImportFailed(f"{path.name} is empty: no header row")

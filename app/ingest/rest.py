@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, fie
 from app.ingest.http import (
     ApiError,
     check_bearer,
+    check_row_id,
     parse_json,
     read_body,
     require_json_type,
@@ -218,6 +219,7 @@ def patch_event(event_id: int):
 def delete_event(event_id: int):
     """DELETE /api/v1/events/<id>: remove an event (admin token); 404 when there is none."""
     check_bearer(request, get_services().settings.admin_token, "NPS_TV_ADMIN_TOKEN")
+    check_row_id(event_id, "event")
     if not get_services().store.remove_event(event_id):
         raise ApiError.single(404, "id", f"no event with id {event_id}", error="not found")
     return "", 204
