@@ -43,6 +43,17 @@ def dumps(value: Any, **options: Any) -> str:
         return json.dumps(value, cls=PlotlyJSONEncoder, **options)
 
 
+def wire_text(value: Any) -> str:
+    """``value``'s compact JSON as Dash sends it, non-ASCII as it is: orjson's when it can
+    write it (a part's outputs, written once per place and change), else ``dumps``'s."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(value).decode()
+        except TypeError:  # a component, an int beyond 64 bits, a non-text key
+            pass
+    return dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def to_json(payload: Any) -> Any:
     """A part as the browser receives it (components as their JSON)."""
     if orjson is not None:

@@ -22,7 +22,7 @@ from dash import no_update
 from dash._utils import stringify_id
 
 from app import live
-from app.part_patch import dumps
+from app.part_patch import wire_text
 from app.parts import build_parts
 from app.views import today_in
 
@@ -47,7 +47,7 @@ def encode_parts(page: LivePage, sent: dict[str, Any]) -> bytes:
         if hasattr(value, "to_plotly_json"):  # a Patch
             value = value.to_plotly_json()
         items.append(f"{json.dumps(stringify_id(ident))}:{{{json.dumps(prop)}:"
-                     f"{dumps(value, ensure_ascii=False, separators=COMPACT)}}}")
+                     f"{wire_text(value)}}}")
     return ",".join(items).encode()
 
 

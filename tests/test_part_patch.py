@@ -305,3 +305,13 @@ def test_shared_pieces_are_not_written_out_to_be_compared(monkeypatch):
     assert isinstance(patch, Patch)
     assert apply_patch(to_json(first.payload), patch) == to_json(second.payload)
     assert not any(type(value) is Wire for value in written)
+
+
+def test_wire_text_is_the_json_dash_sends_and_falls_back_for_what_orjson_cannot_write():
+    from app.part_patch import wire_text
+    value = {"a": ["é ✓", 1.5, None, True, {"b": 2}], "big": 2**70}
+    text = wire_text(value)  # an int past 64 bits: the standard encoder
+    assert json.loads(text) == value and "é ✓" in text
+    small = {"a": ["é ✓", 0.1, 10**18]}
+    assert json.loads(wire_text(small)) == small and " " not in wire_text(small).replace(
+        "é ✓", "")
