@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import text
 
-from app.ingest import csv_import
+from app.ingest import csv_files, csv_import
 from app.ingest.cli_import import (
     EXIT_REFUSED_ROWS,
     EXIT_WRITE_FAILED,
@@ -218,6 +218,29 @@ def test_segments_named_after_header_or_given_names(empty_store: Store, tmp_path
         {"country": "France"}, {"mood": "Slow"}]
 
 
+@pytest.mark.parametrize(("segments", "says"), [
+    (("6",), "--segment '6': the segment would be named after its header 'in what country do "
+             "you currently reside?', which is not a segment name (it must be a letter or _ "
+             "followed by up to 63 letters, digits or _); name it: --segment NAME=6"),
+    (("home country=6",), "--segment 'home country=6': the name 'home country' must be a "
+                          "letter or _ followed by up to 63 letters, digits or _"),
+    ({"2land": 6}, "--segment '2land=6': the name '2land' must be a letter"),
+    (tuple(f"s{i}=6" for i in range(21)), "--segment is given 21 times; the limit is 20"),
+])
+def test_segment_names_follow_the_rest_rule(empty_store: Store, tmp_path: Path,
+                                            segments: object, says: str):
+    """A column given by position under a whole-question header was stored under the
+    question's text, a segment name REST refuses and no filter can name."""
+    header = [*HEADER[:5], "In what country do you currently reside?"]
+    path = write_rows(tmp_path, [["a", 9, "2024-05-01T10:00:00Z", "", "", "Peru"]], header)
+    with pytest.raises(ImportFailed) as caught:
+        import_file(empty_store, path, basic_options(segments=segments))
+    assert says in str(caught.value)
+    assert empty_store.count_responses() == 0
+    import_file(empty_store, path, basic_options(segments=("country=6",)))  # the documented way
+    assert json.loads(stored(empty_store)[0]["segments"]) == {"country": "Peru"}
+
+
 def test_segments_accept_a_mapping(empty_store: Store, tmp_path: Path):
     path = write_rows(tmp_path, [["a", 9, "2024-05-01T10:00:00Z", "", "", "Peru"]])
     import_file(empty_store, path, basic_options(segments={"land": 6}))
@@ -232,6 +255,9 @@ def test_segments_accept_a_mapping(empty_store: Store, tmp_path: Path):
     ("11", "outside the 0-10 scale"),
     ("-1", "outside the 0-10 scale"),
     ("7.5", "not a whole number"),
+    pytest.param("9" * 5_000, "score " + "9" * 39 + "… is outside the 0-10 scale",
+                 id="5000-digits"),  # float() reads it as inf: it was "not a whole number"
+    pytest.param("-" + "9" * 400, "is outside the 0-10 scale", id="minus-400-digits"),
 ])
 def test_bad_score_is_reported_with_line_and_column(empty_store: Store, tmp_path: Path,
                                                     score: str, reason: str):
@@ -340,6 +366,60 @@ def test_file_that_is_not_utf8_fails_clearly(empty_store: Store, tmp_path: Path)
     path.write_bytes("score,comment\n9,caf\xe9\n".encode("latin-1"))
     with pytest.raises(ImportFailed, match="not UTF-8"):
         import_file(empty_store, path, ImportOptions(score="score"))
+
+
+@pytest.mark.parametrize("where", [2, 300, 5_000])
+def test_not_utf8_names_the_line_and_byte_of_the_bad_byte(empty_store: Store, tmp_path: Path,
+                                                          where: int):
+    """The reader decodes ahead in blocks: a bad byte on line 300 was reported "near line 1"."""
+    lines = [b"id,score,time,comment\n"] + [
+        b"r%d,9,2024-05-01T10:00:00Z,caf\xc3\xa9 ok\n" % i for i in range(2, 5_001)]
+    lines[where - 1] = lines[where - 1].replace(b"caf\xc3\xa9", b"caf\xe9")
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(b"".join(lines))
+    byte = b"".join(lines).index(b"caf\xe9") + 4  # 1-based position of \xe9
+    with pytest.raises(ImportFailed) as caught:
+        import_file(empty_store, path, ImportOptions(score="score", time="time"))
+    assert f"mixed.csv, line {where:,} (byte {byte:,}): not UTF-8 text (byte 0xE9" in str(
+        caught.value)
+    assert empty_store.count_responses() == 0
+
+
+def test_a_cell_past_the_csv_modules_default_limit_refuses_only_its_row(
+        empty_store: Store, tmp_path: Path):
+    """131,072 characters, csv's default field limit, stopped the whole import (exit 2, "is a
+    quote left open?"); a long comment is refused by line and column like a shorter one."""
+    path = write_rows(tmp_path, [["a", 9, "2024-05-01T10:00:00Z", "fine", "", ""],
+                                 ["b", 9, "2024-05-01T10:00:00Z", "x" * 200_000, "", ""],
+                                 ["c", 7, "2024-05-01T10:00:00Z", "", "y" * 200_000, ""]])
+    report = import_file(empty_store, path, basic_options())
+    assert report.errors == [ImportError_(3, "best", "is 200000 characters; the limit is 10000")]
+    assert report.imported == 2  # row c's long cell is in a column not imported
+
+
+def test_a_cell_past_the_reader_limit_is_named_not_taken_for_a_quote(
+        empty_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(csv_files, "CELL_LIMIT", 1_000)
+    previous = csv.field_size_limit(1_000)  # the limit is only ever raised, never lowered
+    try:
+        path = write_rows(tmp_path, [["a", 9, "2024-05-01T10:00:00Z", "fine", "", ""],
+                                     ["b", 9, "2024-05-01T10:00:00Z", "x" * 2_000, "", ""]])
+        with pytest.raises(ImportFailed) as caught:
+            import_file(empty_store, path, basic_options())
+        assert str(caught.value) == ("answers.csv, line 3: a cell of the row there is longer "
+                                     "than 1,000 characters, the most a cell may hold; "
+                                     "nothing imported")
+        quote = tmp_path / "quote.csv"
+        quote.write_text("id,score,time,best\na,9,2024-05-01T10:00:00Z,\"open\n"
+                         + "b,9,2024-05-01T10:00:00Z,x\n" * 100)
+        with pytest.raises(ImportFailed, match=r"^quote\.csv, line 2: a cell of the row there is "
+                                               r"longer than 1,000 characters.* \(the cell runs "
+                                               r"on to line 3\d: if it should have ended sooner, "
+                                               r"a quote in it is not closed\)$"):
+            import_file(empty_store, quote, basic_options())
+    finally:
+        csv.field_size_limit(previous)
+    assert empty_store.count_responses() == 0
 
 
 # -- times and delimiters -----------------------------------------------------------------
@@ -528,6 +608,14 @@ def test_scores_in_other_digits_or_forms_are_refused_and_reported(
     assert run_cli(store, argv) == EXIT_REFUSED_ROWS
     assert f"line 2, column score: {reason}" in capsys.readouterr().out
     assert store.list_responses() == before
+
+
+def test_comment_that_shows_nothing_is_no_comment_like_rest(empty_store: Store,
+                                                           tmp_path: Path):
+    path = write_rows(tmp_path, [["a", 9, "2024-05-01T10:00:00Z", "\u200b\u2060 \ufeff", "", ""],
+                                 ["b", 9, "2024-05-01T10:00:00Z", "\u200b", "Slow", ""]])
+    assert import_file(empty_store, path, basic_options(comments=("best", "least"))).errors == []
+    assert [r["comment"] for r in stored(empty_store)] == [None, "Slow"]
 
 
 def test_comment_is_cleaned_like_rest(empty_store: Store, tmp_path: Path):

@@ -493,6 +493,15 @@ def test_comment_loses_control_and_override_characters_but_keeps_its_lines(store
     assert row["comment"] == "Great[31m support!\r\nSecond\tline"
 
 
+def test_comment_that_shows_nothing_is_stored_as_no_comment(store_client, store):
+    """Zero-width and blank characters only: no comment, as an empty one (the import and the
+    webhooks clean comments with the same rule)."""
+    items = [answer(1, comment="\u200b\u200b \u2060\ufeff"), answer(2, comment=""),
+             answer(3, comment="\u200bkept\u200b")]
+    assert post(store_client, items).status_code == 201
+    assert [row["comment"] for row in stored(store)] == [None, None, "\u200bkept\u200b"]
+
+
 def test_times_at_the_ends_of_the_range_are_accepted(store_client, store):
     soon = (datetime.now(UTC) + timedelta(hours=23)).isoformat()
     response = post(store_client, [answer(1, created_at="2000-01-01T00:00:00Z"),

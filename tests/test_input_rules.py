@@ -10,6 +10,7 @@ from app.config import Settings
 from app.ingest.rules import (
     MAX_COMMENT,
     TimeRange,
+    check_segment_name,
     clean_comment,
     clean_external_id,
     clean_label,
@@ -92,6 +93,35 @@ def test_iso_time_keeps_its_offset():
 ])
 def test_comment_is_stripped_of_control_and_override_characters(raw: str, kept: str):
     assert clean_comment(raw) == kept
+
+
+@pytest.mark.parametrize("raw", [
+    "\u200b\u200b \u2060\ufeff",  # zero-width space, word joiner, BOM
+    "\u200c\u200d\u00a0\u3000",  # joiners, no-break and ideographic spaces
+    "\u3164\u2800 \u115f",  # Hangul fillers and the blank braille cell
+    "\u200e\x1b\u202e",  # a mark with what the cleaning strips
+])
+def test_comment_that_shows_nothing_is_empty_like_a_blank_one(raw: str):
+    assert clean_comment(raw) == "" == clean_comment("   ")
+    assert clean_note(raw) == ""
+
+
+@pytest.mark.parametrize("raw", ["\u200bhi\u200b", "\u00e9", "\U0001f44d", "\u4e2d"])
+def test_comment_that_shows_something_is_kept_as_written(raw: str):
+    assert clean_comment(raw) == raw
+
+
+@pytest.mark.parametrize("name", ["country", "_x", "job_title2", "a" * 64])
+def test_segment_names_follow_one_rule(name: str):
+    assert check_segment_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["", "2country", "job title", "in what country?", "a" * 65,
+                                  "plan\n", "pl\u00e4n"])
+def test_segment_names_breaking_the_rule_are_refused_naming_it(name: str):
+    with pytest.raises(ValueError, match="^must be a letter or _ followed by up to 63 letters, "
+                                         "digits or _$"):
+        check_segment_name(name)
 
 
 def test_comment_limit_counts_what_is_kept():

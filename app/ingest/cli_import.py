@@ -58,7 +58,8 @@ def add_import_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
                         help="IANA zone of times written without one (default: UTC)")
     parser.add_argument("--segment", action="append", default=[], metavar="NAME=COL",
                         help="segment property from a column, named NAME or after the header "
-                             "lowercased when given as COL; repeatable")
+                             "lowercased when given as COL (a name is a letter or _ and up to "
+                             "63 letters, digits or _); repeatable")
     parser.add_argument("--scale", choices=tuple(SCALES), default="0-10",
                         help="score scale; 1-10 rejects 0 (default: 0-10)")
     parser.add_argument("--source", metavar="NAME",

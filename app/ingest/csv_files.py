@@ -1,8 +1,10 @@
 """Reading an export file: its delimiter, its rows with the line each starts on, its size in
-rows (about), with clear errors for an open quote, text that is not UTF-8 or a missing file."""
+rows (about), with clear errors for a cell too long to read, text that is not UTF-8 (with its
+line and byte) or a missing file."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import re
 from collections.abc import Iterable, Iterator
@@ -15,11 +17,19 @@ from app.ingest.csv_values import ImportFailed
 TAB_EXTENSIONS = frozenset({".tsv", ".tab"})
 SNIFF_DELIMITERS = (",", "\t", ";", "|")
 QUOTED_RE = re.compile(r'"[^"]*"')  # a quoted cell ("" inside one is two quoted parts)
+# The longest cell the reader takes (characters). The csv module's default, 131,072, stopped a
+# whole import at one long cell; up to this one a long cell reaches the row checks and only
+# its row is refused (a comment over 10,000 characters), or it is ignored in a column not
+# imported. It bounds the memory one cell (or a quote left open) may take: 16 Mi characters.
+CELL_LIMIT = 1 << 24
 
 
 def iter_rows(path: Path, delimiter: str, bar: tqdm | None,
                with_header: bool = False) -> Iterator[tuple[int, list[str]]]:
     """(line the row starts on, cells) for each non-empty row; the header only if asked."""
+    # The limit is the csv module's, for the whole process: raised, never lowered.
+    limit = max(csv.field_size_limit(), CELL_LIMIT)
+    csv.field_size_limit(limit)
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(_counted(handle, bar), delimiter=delimiter)
@@ -31,13 +41,51 @@ def iter_rows(path: Path, delimiter: str, bar: tqdm | None,
                     first = first and not cells
                     start = reader.line_num + 1
             except csv.Error as exc:
-                raise ImportFailed(f"{path.name}, line {start}: {exc} "
-                                   "(is a quote left open?)") from None
+                if not str(exc).startswith("field larger than field limit"):
+                    raise ImportFailed(f"{path.name}, line {start}: {exc}") from None
+                raise ImportFailed(_too_long(path, start, reader.line_num, limit)) from None
             except UnicodeDecodeError:
-                raise ImportFailed(f"{path.name}, near line {reader.line_num + 1}: not UTF-8 "
-                                   "text; save the file as UTF-8 and import again") from None
+                raise ImportFailed(_not_utf8(path)) from None
     except OSError as exc:
         raise ImportFailed(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _too_long(path: Path, start: int, reached: int, limit: int) -> str:
+    """Why a row could not be read: one of its cells holds more than ``limit`` characters."""
+    message = (f"{path.name}, line {start}: a cell of the row there is longer than "
+               f"{limit:,} characters, the most a cell may hold; nothing imported")
+    if reached > start:  # what a quote left open looks like: the cell swallowed later lines
+        message += (f" (the cell runs on to line {reached:,}: if it should have ended sooner, "
+                    "a quote in it is not closed)")
+    return message
+
+
+def _not_utf8(path: Path) -> str:
+    """Where the first byte that is not UTF-8 lies (line and byte), and what it is. The
+    reader decodes ahead in blocks, so its own line count said "line 1" for a byte far on."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, line = 0, 1
+    with path.open("rb") as handle:
+        for piece in iter(lambda: handle.readline(1 << 16), b""):
+            held = len(decoder.getstate()[0])  # bytes of a character split between pieces
+            try:
+                decoder.decode(piece)
+            except UnicodeDecodeError as exc:
+                at = exc.start - held  # within ``piece``; negative: in the held bytes
+                line += piece.count(b"\n", 0, max(at, 0))
+                bad = (exc.object[exc.start:exc.end] or exc.object[exc.start:exc.start + 1])
+                return (f"{path.name}, line {line:,} (byte {offset + at + 1:,}): not UTF-8 text "
+                        f"(byte 0x{bad[0]:02X} {exc.reason}); save the file as UTF-8 and "
+                        "import again")
+            offset += len(piece)
+            line += piece.count(b"\n")
+    held = len(decoder.getstate()[0])
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return (f"{path.name}, line {line:,} (byte {offset - held + 1:,}): not UTF-8 text (the "
+                "file ends inside a character); save the file as UTF-8 and import again")
+    return f"{path.name}: not UTF-8 text; save the file as UTF-8 and import again"
 
 
 def _counted(lines: Iterable[str], bar: tqdm | None) -> Iterator[str]:

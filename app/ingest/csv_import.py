@@ -31,10 +31,10 @@ from app.ingest.csv_values import (
     cell_value,
     parse_score,
     resolve_column,
+    resolve_segments,
     resolve_zone,
     shorten,
     split_scale_label,
-    split_segment,
 )
 from app.ingest.rules import (
     MAX_COMMENT,
@@ -373,14 +373,7 @@ def _build_plan(path: Path, options: ImportOptions) -> _Plan:
     if header is None:
         raise ImportFailed(f"{path.name} is empty: no header row")
     header = [name.strip() for name in header]
-    segments = []
-    for item in options.segments:
-        name, spec = split_segment(item, header)
-        column = resolve_column(header, spec, "--segment")
-        name = name or column.name.lower()
-        if any(name == taken for taken, _column in segments):
-            raise ImportFailed(f"--segment {item!r}: segment {name!r} is given twice")
-        segments.append((name, column))
+    segments = resolve_segments(options.segments, header)
     time_column = None if options.time is None else resolve_column(header, options.time, "--time")
     source = options.source or f"import:{path.name}"[:SOURCE_MAX]
     if len(source) > SOURCE_MAX:

@@ -14,7 +14,12 @@ from datetime import UTC, datetime, tzinfo
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from app.ingest.rules import parse_ascii_int
+from app.ingest.rules import (
+    MAX_SEGMENTS,
+    SEGMENT_NAME_RULE,
+    check_segment_name,
+    parse_ascii_int,
+)
 
 MISSING_VALUES = frozenset({"", "NA", "N/A"})  # compared after strip() and upper()
 
@@ -63,12 +68,14 @@ def parse_score(text: str, low: int = 0) -> int:
         # float() would also read "1_0", "1e1" and "inf"; nobody means those as a score.
         raise ValueError(f"score {shorten(text)!r} is not a number")
     number = float(text)
+    if not low <= number <= 10:
+        # Before the whole-number check: float("9" * 5000) is inf, which is not whole either,
+        # and "not a whole number" sent people looking for a decimal point.
+        shown = int(number) if number.is_integer() and abs(number) < 1e15 else shorten(text)
+        raise ValueError(f"score {shown} is outside the {low}-10 scale")
     if not number.is_integer():
         raise ValueError(f"score {shorten(text)!r} is not a whole number")
-    value = int(number)
-    if not low <= value <= 10:
-        raise ValueError(f"score {value} is outside the {low}-10 scale")
-    return value
+    return int(number)
 
 
 def split_scale_label(text: str) -> tuple[str, bool]:
@@ -153,6 +160,42 @@ def resolve_zone(name: str) -> tzinfo:
 
 
 # -- columns ----------------------------------------------------------------------------------
+
+
+def resolve_segments(items: Sequence[str | tuple[str, ColumnSpec]], header: list[str]
+                     ) -> list[tuple[str, Column]]:
+    """(segment name, column) for each --segment item, under REST's rules for segment names
+    and their number; ImportFailed naming the item otherwise."""
+    if len(items) > MAX_SEGMENTS:
+        raise ImportFailed(f"--segment is given {len(items)} times; the limit is "
+                           f"{MAX_SEGMENTS} segments, as for REST")
+    segments: list[tuple[str, Column]] = []
+    for item in items:
+        name, spec = split_segment(item, header)
+        column = resolve_column(header, spec, "--segment")
+        shown = item if isinstance(item, str) else f"{item[0]}={item[1]}"
+        _check_segment_name(shown, name, column)
+        name = name or column.name.lower()
+        if any(name == taken for taken, _column in segments):
+            raise ImportFailed(f"--segment {shown!r}: segment {name!r} is given twice")
+        segments.append((name, column))
+    return segments
+
+
+def _check_segment_name(shown: str, name: str | None, column: Column) -> None:
+    # Before a row is read: a column given by position whose header is a whole question ("In
+    # what country do you currently reside?") was stored under that text, a name no filter
+    # or REST request could use.
+    try:
+        check_segment_name(name or column.name.lower())
+    except ValueError:
+        if name is not None:
+            raise ImportFailed(f"--segment {shown!r}: the name {name!r} must be "
+                               f"{SEGMENT_NAME_RULE}") from None
+        raise ImportFailed(
+            f"--segment {shown!r}: the segment would be named after its header "
+            f"{shorten(column.name.lower(), 60)!r}, which is not a segment name (it must be "
+            f"{SEGMENT_NAME_RULE}); name it: --segment NAME={shown}") from None
 
 
 def split_segment(item: str | tuple[str, ColumnSpec], header: list[str]

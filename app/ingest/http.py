@@ -139,8 +139,16 @@ def parse_json(body: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise ApiError.single(400, "body", f"is not valid UTF-8 (byte {exc.start})") from None
     try:
-        payload = json.loads(text, object_pairs_hook=_no_duplicates,
-                             parse_constant=_no_constants)
+        try:
+            payload = json.loads(text, object_pairs_hook=_no_duplicates,
+                                 parse_constant=_no_constants)
+        except ValueError as exc:
+            if isinstance(exc, json.JSONDecodeError | _JsonProblem):
+                raise
+            # An integer longer than sys.get_int_max_str_digits() (4,300) digits: read again,
+            # such numbers kept as _LongNumber, so the refusal names where it is ([3].score).
+            payload = json.loads(text, object_pairs_hook=_no_duplicates,
+                                 parse_constant=_no_constants, parse_int=_parse_int)
     except _JsonProblem as exc:
         raise ApiError.single(400, exc.path, exc.message) from None
     except json.JSONDecodeError as exc:
@@ -148,9 +156,7 @@ def parse_json(body: bytes) -> Any:
                                            f"column {exc.colno}") from None
     except RecursionError:  # json's C scanner recurses once per [ or {
         raise ApiError.single(400, "body", "is nested too deeply") from None
-    except ValueError:  # an integer longer than sys.get_int_max_str_digits() (4300) digits
-        raise ApiError.single(400, "body", "contains a number with too many digits") from None
-    problems = _text_problems(payload)
+    problems = _payload_problems(payload)
     if problems:
         raise ApiError(400, problems)
     return payload
@@ -162,20 +168,49 @@ class _JsonProblem(ValueError):
         self.path, self.message = path, message
 
 
+class _Repeated(dict):
+    """An object in which ``keys`` appeared more than once (the last value of each kept)."""
+
+    keys: list[str]
+
+
+class _LongNumber(int):
+    """An integer of more digits than Python reads (its value is 0; ``digits`` says how many)."""
+
+    digits: int
+
+
+def _parse_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        number = _LongNumber(0)
+        number.digits = len(text.lstrip("-"))
+        return number
+
+
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     seen: dict[str, Any] = {}
     for key, value in pairs:
         if key in seen:
-            raise _JsonProblem(key, "appears twice in the same object")
+            # Marked, not raised: this hook knows the key but not where its object sits, and
+            # "score" did not say which item of a batch; _payload_problems gives "[3].score".
+            repeated, keys = _Repeated(), []
+            for name, item in pairs:
+                if name in repeated and name not in keys:
+                    keys.append(name)
+                repeated[name] = item
+            repeated.keys = keys
+            return repeated
         seen[key] = value
     return seen
 
 
-def _text_problems(payload: Any) -> list[dict[str, str]]:
-    """Every text that no store can hold, with its path as pydantic's refusals name it
-    (``[3].comment``, ``segments.plan``). Checked after parsing, not in the parser's hook,
-    which knows a key but not where its object sits: a NUL in the fourth response of a batch
-    was reported as ``comment``, and only the first one."""
+def _payload_problems(payload: Any) -> list[dict[str, str]]:
+    """Every text that no store can hold, key given twice and number too long to read, with
+    its path as pydantic's refusals name it (``[3].comment``, ``segments.plan``). Checked
+    after parsing, not in the parser's hooks, which know a key but not where its object sits:
+    a NUL in the fourth response of a batch was reported as ``comment``, and only the first."""
     problems: list[dict[str, str]] = []
     stack: list[tuple[str, Any]] = [("", payload)]  # no recursion: any depth json.loads took
     while stack and len(problems) < MAX_TEXT_PROBLEMS:
@@ -183,7 +218,14 @@ def _text_problems(payload: Any) -> list[dict[str, str]]:
         if isinstance(value, str):
             if (message := _text_problem(value)) is not None:
                 problems.append({"path": path or "body", "message": message})
+        elif isinstance(value, _LongNumber):
+            problems.append({"path": path or "body", "message": f"is a number of "
+                             f"{value.digits:,} digits, out of range"})
         elif isinstance(value, dict):
+            if isinstance(value, _Repeated):
+                problems.extend({"path": f"{path}.{key}" if path else key,
+                                 "message": "appears twice in the same object"}
+                                for key in value.keys)
             stack.extend((f"{path}.{key}" if path else key, item)
                          for key, item in reversed(value.items()))
         elif isinstance(value, list):

@@ -8,6 +8,7 @@ raises ``ValueError`` whose text is the reason; callers add the field or line it
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -16,6 +17,15 @@ MAX_SEGMENT_VALUE = 200
 MAX_ID = 255
 MAX_LABEL = 200
 MAX_NOTE = 2_000
+MAX_SEGMENTS = 20  # segment properties on one response
+
+# A segment (property) name: what REST takes as a key of "segments", and the import as the
+# name of a --segment column; the same wording in both refusals.
+SEGMENT_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+SEGMENT_NAME_RULE = "a letter or _ followed by up to 63 letters, digits or _"
+# Characters that show nothing on their own, besides whitespace and format characters (Cf:
+# zero-width space and joiners, U+2060, U+FEFF): Hangul fillers and the blank braille cell.
+BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 # C0 controls but tab, line feed and carriage return; DEL; C1 controls (ESC starts a terminal
 # escape sequence, so it is in here).
@@ -79,13 +89,22 @@ def clean_comment(value: str, limit: int = MAX_COMMENT) -> str:
     """A comment as stored: control and direction-override characters removed, length checked.
 
     Line breaks and tabs stay (customers write paragraphs); the length counts what is kept.
+    A comment that shows nothing (only whitespace or zero-width characters) is "", as an
+    empty one: callers store no comment.
     """
     text = value.strip()
     if _UNSAFE_TEXT_RE.search(text):
         text = BIDI_RE.sub("", CONTROL_RE.sub("", text)).strip()
     if len(text) > limit:
         raise ValueError(f"is {len(text)} characters; the limit is {limit}")
-    return text
+    return text if text.isascii() or shows_something(text) else ""
+
+
+def shows_something(text: str) -> bool:
+    """False for text made only of whitespace, format characters (zero-width space, joiners,
+    U+FEFF) and blank fillers, which a screen shows as nothing."""
+    return any(not ch.isspace() and ch not in BLANK_LETTERS
+               and unicodedata.category(ch) != "Cf" for ch in text)
 
 
 def clean_line(value: str, limit: int, what: str = "characters") -> str:
@@ -99,6 +118,13 @@ def clean_line(value: str, limit: int, what: str = "characters") -> str:
     if len(text) > limit:
         raise ValueError(f"is {len(text)} {what}; the limit is {limit}")
     return text
+
+
+def check_segment_name(name: str) -> str:
+    """``name`` when it is a valid segment name; ValueError stating the rule otherwise."""
+    if not isinstance(name, str) or not SEGMENT_NAME_RE.fullmatch(name):
+        raise ValueError(f"must be {SEGMENT_NAME_RULE}")
+    return name
 
 
 def clean_segment_value(value: str) -> str:

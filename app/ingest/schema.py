@@ -27,7 +27,11 @@ from app.ingest.rules import (
     CONTROL_RE,  # noqa: F401 - re-exported for the vendor mappings
     MAX_COMMENT,
     MAX_SEGMENT_VALUE,  # noqa: F401 - re-exported for the vendor mappings
+    MAX_SEGMENTS,
+    SEGMENT_NAME_RE,
+    SEGMENT_NAME_RULE,
     TimeRange,
+    check_segment_name,
     clean_comment,
     clean_external_id,
     clean_segment_value,
@@ -36,9 +40,8 @@ from app.ingest.rules import (
 from app.store import ResponseRecord
 
 MAX_BATCH = 1000
-MAX_SEGMENTS = 20
 NAME_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
-SEGMENT_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+SEGMENT_KEY_RE = SEGMENT_NAME_RE  # the shared rule (app.ingest.rules), for the vendor mappings
 
 
 def parse_score(value: Any, low: int = 0, high: int = 10) -> int:
@@ -137,9 +140,11 @@ class ResponseIn(BaseModel):
         if len(value) > MAX_SEGMENTS:
             raise ValueError(f"has {len(value)} properties; the limit is {MAX_SEGMENTS}")
         for key in value:
-            if not SEGMENT_KEY_RE.match(key):
-                raise ValueError(f"property name {show_value(key)} must be a letter or _ followed "
-                                 "by up to 63 letters, digits or _")
+            try:
+                check_segment_name(key)
+            except ValueError:
+                raise ValueError(f"property name {show_value(key)} must be "
+                                 f"{SEGMENT_NAME_RULE}") from None
         return value
 
     @field_validator("segments", mode="after")
