@@ -234,3 +234,22 @@ def test_both_passes_after_a_publish_leave_the_poll_job_half_its_interval(monkey
     assert parts.prewarm(services) > 0
     assert poll_answer.warm(services, SimpleNamespace(part_names=lambda _s: names)) > 0
     assert clock[0] - started <= 3.0 / 2 + 2 * 0.01  # and the one build under way in each
+
+
+def test_a_screen_two_changes_behind_with_a_mixed_state_gets_dashs_answer(wall_app):
+    """A distinct screen's state two versions old, one part's fingerprint made up and a
+    name it does not show: the patches from the older parts (the book keeps three), the
+    unknown part whole and the extra name ignored, byte for byte as Dash answers."""
+    client = wall_app.server.test_client()
+    query = {"panels": "comments,score,trend", "region": "EMEA", "window": "7d"}
+    fast, slow = both(wall_app, client, query, None)
+    old = state_of(fast)
+    write(wall_app, 1, comment="First")
+    both(wall_app, client, query, old)
+    write(wall_app, 2, comment="Second")
+    hashes = dict(old["hashes"])
+    made_up = sorted(hashes)[0]
+    state = {**old, "hashes": {**hashes, made_up: "made-up", "no-such-part": "x"}}
+    fast, slow = both(wall_app, client, query, state)
+    assert fast == slow and "Second" in json.dumps(fast)
+    assert "__dash_patch_update" in json.dumps(fast)
