@@ -185,8 +185,11 @@ def follow_up_progress(services: Services, view: View) -> tuple[int, int]:
 
 def warm_seconds(services: Services) -> float:
     """How long the poll job may spend building ahead for recent screens after a publish,
-    for each of its two passes (parts, then the wall's answers): half a poll interval."""
-    return services.settings.poll_seconds / 2
+    for each of its two passes (parts, then the wall's answers): a quarter of a poll
+    interval, so both together leave the job half its interval. With half an interval each,
+    a flood of made-up filters held the job 2.5-2.9 s of a 3 s interval (it would skip its
+    next poll under load), and the stream's wake, which runs after both, waited as long."""
+    return services.settings.poll_seconds / 4
 
 
 def prewarm(services: Services) -> int:
