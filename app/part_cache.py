@@ -188,26 +188,37 @@ class ActiveScreens:
 
     def __init__(self, size: int = 512, max_age: float = 120.0):
         self.size, self.max_age = size, max_age
-        self._items: OrderedDict[str, tuple[Any, tuple[str, ...], float]] = OrderedDict()
+        # key -> (screen, part names, when it last asked, how many times it asked)
+        self._items: OrderedDict[str, tuple[Any, tuple[str, ...], float, int]] = OrderedDict()
         self._lock = threading.Lock()
 
     def note(self, screen: Any, names: tuple[str, ...]) -> None:
-        """Remember that a screen asked just now."""
+        """Remember that a screen asked just now. Over ``size``, the screen that asked least
+        lately and only once goes first: a wall asks after every change (or is pushed its
+        answer), so a flood of filters asked once cannot push the walls out."""
         key = f"{screen.data_key}|{','.join(names)}"
         with self._lock:
-            self._items[key] = (screen, names, time.monotonic())
+            had = self._items.get(key)
+            self._items[key] = (screen, names, time.monotonic(), had[3] + 1 if had else 1)
             self._items.move_to_end(key)
             while len(self._items) > self.size:
-                self._items.popitem(last=False)
+                once = next((k for k, item in self._items.items() if item[3] == 1), None)
+                if once is None:
+                    self._items.popitem(last=False)
+                else:
+                    del self._items[once]
 
     def recent(self) -> list[tuple[Any, tuple[str, ...]]]:
-        """Screens that asked within ``max_age`` seconds, the latest first."""
+        """Screens that asked within ``max_age`` seconds: those that asked more than once
+        first (the walls that keep asking), each group the latest first."""
         cutoff = time.monotonic() - self.max_age
         with self._lock:
-            return [(s, n) for s, n, seen in reversed(self._items.values()) if seen >= cutoff]
+            found = [item for item in reversed(self._items.values()) if item[2] >= cutoff]
+        found.sort(key=lambda item: item[3] < 2)  # stable: the latest first within each
+        return [(screen, names) for screen, names, _seen, _asks in found]
 
     def within(self, seconds: float) -> Iterator[tuple[Any, tuple[str, ...]]]:
-        """``recent()``, the latest first, until ``seconds`` have passed since the call: the
+        """``recent()``, in its order, until ``seconds`` have passed since the call: the
         poll job builds ahead for as many screens as it can in that time, and a screen it did
         not reach builds on its own request, as it would without it. Each screen that asked
         lately is built ahead (up to ``size``: 100 distinct screens, not the last 32), and a

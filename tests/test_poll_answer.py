@@ -253,3 +253,22 @@ def test_a_screen_two_changes_behind_with_a_mixed_state_gets_dashs_answer(wall_a
     fast, slow = both(wall_app, client, query, state)
     assert fast == slow and "Second" in json.dumps(fast)
     assert "__dash_patch_update" in json.dumps(fast)
+
+
+def test_walls_that_keep_asking_come_before_a_flood_of_filters_asked_once():
+    """A wall asks after every change (or is pushed its answer): it is built ahead before
+    filters asked once, however many and however late, and they cannot push it out."""
+    from types import SimpleNamespace
+
+    from app.part_cache import ActiveScreens
+    screens = ActiveScreens(size=512)
+    walls = [SimpleNamespace(data_key=f"wall-{i}") for i in range(10)]
+    for _ in range(3):
+        for wall in walls:
+            screens.note(wall, ("score",))
+    for i in range(2000):
+        screens.note(SimpleNamespace(data_key=f"made-up-{i}"), ("score",))
+    order = [screen.data_key for screen, _names in screens.recent()]
+    assert len(order) == 512
+    assert order[:10] == [f"wall-{i}" for i in range(9, -1, -1)]  # kept, and first
+    assert order[10] == "made-up-1999"  # then the latest of the rest
