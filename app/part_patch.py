@@ -44,37 +44,29 @@ def dumps(value: Any, **options: Any) -> str:
 
 
 def wire_text(value: Any) -> str:
-    """``value``'s compact JSON as Dash sends it, non-ASCII as it is: orjson's when it can
-    write it (a part's outputs, written once per place and change), else ``dumps``'s."""
-    if orjson is not None:
-        try:
-            return orjson.dumps(value).decode()
-        except TypeError:  # a component, an int beyond 64 bits, a non-text key
-            pass
-    return dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """``value``'s compact JSON as Dash sends it, non-ASCII as it is (a part's outputs,
+    written once per place and change)."""
+    text = _compact(value)
+    return text.decode() if isinstance(text, bytes) else text
 
 
 def to_json(payload: Any) -> Any:
     """A part as the browser receives it (components as their JSON)."""
-    if orjson is not None:
-        try:
-            return orjson.loads(orjson.dumps(payload))
-        except TypeError:  # what orjson does not write: a component, an int beyond 64 bits
-            pass
     return json.loads(dumps(payload))
 
 
 def _compact(value: Any, sort_keys: bool = False) -> str | bytes:
-    """``value``'s compact JSON (keys sorted when asked): orjson's bytes when it can write it,
-    else the standard encoder's text. Only compared with itself and measured: the diff sizes
-    and keys every node of a distinct screen's parts, and the standard encoder doing it was
-    most of what a distinct screen's answer cost (profiled: ``bench_distinct``, issue 13)."""
+    """``value``'s compact JSON, non-ASCII as it is (keys sorted when asked): orjson's bytes
+    when it can write it, else the standard encoder's text (a component, an int beyond 64
+    bits, a non-text key). The diff sizes and keys every node of a distinct screen's parts
+    with it, and the standard encoder doing that was most of what a distinct screen's
+    answer cost (profiled: ``bench_distinct``, issue 13)."""
     if orjson is not None:
         try:
             return orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort_keys else 0)
         except TypeError:
             pass
-    return dumps(value, separators=(",", ":"), sort_keys=sort_keys)
+    return dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys)
 
 
 def size_of(value: Any) -> int:
