@@ -50,6 +50,7 @@ log = logging.getLogger("nps_tv.ask_stream")
 STREAM_PATH = ask.STREAM_PATH
 HEARTBEAT_SECONDS = 5.0  # an unchanged tick is sent again this often (its age moved)
 ROUND_SECONDS = 1.0  # how often the hub looks at every stream (the poller's publish: at once)
+DELIVER_EVERY = 64  # a round hands its events to be written this many at a time
 RETRY_MS = 2000  # the browser reconnects this long after the stream broke
 DEV_STREAM_SECONDS = 600.0  # a development-server stream holds a thread; it ends after this
 # In the WSGI environ when the server keeps streams (WallWorker): called with the Watch, it
@@ -86,8 +87,14 @@ class Watch:
     hashes: dict[str, str] | None = None
     pushes: int = 0
 
-    def event(self, now: float, status: dict | None = None) -> tuple[bytes | None, bool]:
-        """The bytes to send now (None: nothing) and whether the stream ends after them."""
+    def event(self, now: float, status: dict | None = None,
+              alike: dict | None = None) -> tuple[bytes | None, bool]:
+        """The bytes to send now (None: nothing) and whether the stream ends after them.
+
+        ``alike``: what this round made already for streams that get the same (a round's
+        dict, ``StreamHub.round``): streams of one screen data key and link get one tick,
+        and those that also had the same parts one pushed answer, made once, not once per
+        stream (1,000 walls of one office after each change)."""
         if self.ended:
             return None, True
         refused = self.refused()
@@ -96,20 +103,32 @@ class Watch:
             if not refused:
                 return None, True
             return frame({"refused": refused}), True
-        status = live_page.report_link(self.services, status or build_status(self.services),
-                                       self.link)
-        body, age = ask.tick_of(self.services, self.data_key, status)
-        data = json.dumps(body, separators=(",", ":")).encode()
+        mine = (id(self.services), self.data_key, self.link.id if self.link else None)
+        made = alike.get(mine) if alike is not None else None
+        if made is None:
+            reported = live_page.report_link(
+                self.services, status or build_status(self.services), self.link)
+            body, age = ask.tick_of(self.services, self.data_key, reported)
+            made = (reported, body, age, json.dumps(body, separators=(",", ":")).encode())
+            if alike is not None:
+                alike[mine] = made
+        status, body, age, data = made
         if data == self.sent and now < self.next_beat:
             return None, False
         self.sent, self.next_beat = data, now + HEARTBEAT_SECONDS
-        tick = {**body, "age": None if age is None else round(age, 2)}
-        pushed, answer = self.follow(body["stamp"], status)
-        if answer is None:
-            return frame(tick), False
-        return frame({**tick, PUSHED: pushed}, answer), False
+        pushed, answer = self.follow(body["stamp"], status, alike, mine)
+        # Streams given the same answer (one object from ``alike``) get the same event.
+        framed = (*mine, "event", id(answer))
+        event = alike.get(framed) if alike is not None else None
+        if event is None:
+            tick = {**body, "age": None if age is None else round(age, 2)}
+            event = frame(tick) if answer is None else frame({**tick, PUSHED: pushed}, answer)
+            if alike is not None:
+                alike[framed] = event
+        return event, False
 
-    def follow(self, stamp: str, status: dict) -> tuple[dict, bytes | None]:
+    def follow(self, stamp: str, status: dict, alike: dict | None = None,
+               mine: tuple = ()) -> tuple[dict, bytes | None]:
         """When the stamp moved: the poll's answer for a screen with ``hashes``, and what
         it applies to (the data key, those fingerprints, and the answer's data mark: a page
         whose data is newer must not take it), which the page serves its poll from if it
@@ -119,17 +138,36 @@ class Watch:
         it then has are the parts' now. They are content hashes, alike in every worker and
         instance, so a page whose last poll reached another one matches all the same; a
         page that does not (it missed an event) polls, and matches again once it has the
-        parts this worker sent.
+        parts this worker sent. ``alike`` and ``mine``: as for ``event``.
         """
         if self.page is None or self.screen is None or stamp == self.stamp:
             return {}, None
         names = self.page.part_names(self.screen)
         first, start = self.stamp is None or self.hashes is None, self.hashes or {}
         self.stamp = stamp
-        try:
-            if first:
+        if first:
+            try:
                 self.hashes = poll_bytes.current_hashes(self.services, self.screen, names)
-                return {}, None
+            except StoreUnavailable as exc:
+                log.warning("no pushed answer for %s: %s", self.data_key, exc)
+                self.hashes = None
+            return {}, None
+        key = (*mine, names, stamp, tuple(sorted(start.items())))
+        made = alike.get(key) if alike is not None else None
+        if made is None:
+            made = self._answer(names, start, status)
+            if alike is not None:
+                alike[key] = made
+        pushed, answer, self.hashes = made
+        if answer is not None:
+            self.pushes += 1
+        return pushed, answer
+
+    def _answer(self, names: tuple[str, ...], start: dict[str, str],
+                status: dict) -> tuple[dict, bytes | None, dict[str, str] | None]:
+        """(what the answer applies to, the answer or None, the fingerprints the page has
+        after it) for a page that has the parts fingerprinted ``start``."""
+        try:
             answer, state = poll_bytes.answer_bytes(
                 self.services, self.page, self.screen, names,
                 {"key": self.data_key, "hashes": start}, status)
@@ -137,15 +175,14 @@ class Watch:
             # The tick goes out alone (its status says the trouble; the page polls), and
             # the next change starts afresh: what the page has is not known now.
             log.warning("no pushed answer for %s: %s", self.data_key, exc)
-            self.hashes = None
-            return {}, None
+            return {}, None, None
         if state is None:  # no parts sent: cannot happen from a state without a token
-            return {}, None
-        self.hashes = state["hashes"]  # what the page has once it applied or polled it
+            return {}, None, start
+        # What the page has once it applied (or, over the largest push, polled) it.
         if len(answer) > MAX_PUSH_BYTES:
-            return {}, None
-        self.pushes += 1
-        return {"key": self.data_key, "from": start, "mark": state["mark"]}, answer
+            return {}, None, state["hashes"]
+        return {"key": self.data_key, "from": start, "mark": state["mark"]}, answer, \
+            state["hashes"]
 
     def refused(self) -> str | None:
         """Why the stream must end: the link's refusal (``revoked``...), ``""`` to just end
@@ -229,22 +266,27 @@ class StreamHub:
         with self._lock:
             watches = list(self._watches.items())
         statuses: dict[int, dict] = {}
-        batch = []
+        alike: dict = {}  # what streams of one screen get alike, made once (Watch.event)
+        batch, ready = [], []
         for key, watch in watches:
             services = watch.services
             if id(services) not in statuses:
                 statuses[id(services)] = build_status(services)
             try:
-                data, ends = watch.event(now, statuses[id(services)])
+                data, ends = watch.event(now, statuses[id(services)], alike)
             except Exception:  # noqa: BLE001 - one screen's failure ends its stream only
                 log.exception("stream event failed")
                 data, ends = None, True
             if data is not None or ends:
                 batch.append((key, data, ends))
+                ready.append((key, data, ends))
                 if ends:
                     self.remove(key)
-        if batch:
-            self.deliver(batch)
+            if len(ready) >= DELIVER_EVERY:  # the first screens need not wait for the last
+                self.deliver(ready)
+                ready = []
+        if ready:
+            self.deliver(ready)
         return batch
 
 

@@ -44,7 +44,11 @@ per kind of request (the ticks, the Dash polls with their patches, /health); and
 new response was visible: the seconds from each write's POST to each screen's first answer
 whose data mark (the database clock its snapshot was read at) is later than the write's
 answer, and the (write, screen) pairs that never got there (not printed with --distinct: a
-filtered screen does not show every write).
+filtered screen does not show every write); and for pushed answers (a told screen sends no
+request for them, so they are not among the requests' latencies) p50/p95/p99 of the time from
+their data mark (the database clock when the poll that read the change began) to the moment
+the screen's connection read the event's last byte: the whole way of a change through the
+server (read, fold, views, parts, diff, the push), which a poll interval's wait does not blur.
 
 Only 127.0.0.1 is ever contacted; every loop is bounded by ``--seconds``.
 """
@@ -132,7 +136,8 @@ def start_server(url: str, port: int, workers: int, data_dir: str) -> subprocess
     env = {**os.environ, "NPS_TV_DATABASE_URL": url, "NPS_TV_INGEST_TOKEN": TOKEN,
            "NPS_TV_ACCESS": "open", "NPS_TV_HOST": HOST, "NPS_TV_PORT": str(port),
            "NPS_TV_WORKERS": str(workers), "NPS_TV_DATA_DIR": data_dir,
-           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+           "PYTHONPATH": os.pathsep.join(filter(None, (
+               str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH"))))}
     # The server's log goes to a file: a pipe nobody reads fills at 64 KB, and then every
     # thread that logs (gunicorn's too) blocks on it, which looked like a server that stalls.
     log = open(Path(data_dir) / "server.log", "wb")  # noqa: SIM115 - closed with the server
@@ -378,6 +383,10 @@ class Tally:
     # npsAsk.serve does when its state has the parts they start from, or not (it polls).
     served: int = 0
     missed: int = 0
+    # Seconds from a pushed answer's data mark (the database clock when its poll began to
+    # read) to the screen applying it: the whole way of a change through the server (read,
+    # fold, views, parts, diff, the push) to every told screen, which sends no request.
+    pushed: list[float] = field(default_factory=list)
     # The warm-up's requests (every screen's first poll, together): (count, p50, p95 in s,
     # errors), printed apart from the measured span's.
     warm: list[tuple[int, float, float, int]] = field(default_factory=list)
@@ -387,7 +396,7 @@ class Tally:
         took = sorted(self.latencies) or [float("nan")]
         self.warm.append((len(self.latencies), took[len(took) // 2],
                           took[min(len(took) - 1, int(0.95 * len(took)))], self.errors))
-        for name in ("latencies", "lags"):
+        for name in ("latencies", "lags", "pushed"):
             getattr(self, name).clear()
         for name in ("statuses", "error_kinds", "bytes_by_kind", "count_by_kind",
                      "latencies_by_kind"):
@@ -406,6 +415,7 @@ class Tally:
         self.reconnects += other.reconnects
         self.bytes_in += other.bytes_in
         self.lags += other.lags
+        self.pushed += other.pushed
         self.cpu_seconds += other.cpu_seconds
         self.seen += other.seen
         self.warm += other.warm
@@ -614,11 +624,12 @@ class Screen:
                 loop.call_later(random.random() * spread, self.changed.set)
 
     def serve(self, tick: bytes, answer: bytes, loop: asyncio.AbstractEventLoop | None = None,
-              spread: float = 0.0) -> bool:
+              spread: float = 0.0, at: float | None = None) -> bool:
         """A changed tick with the poll's answer: applied as the page's ``npsAsk.serve``
         does, when this screen's state has the data key and part fingerprints it starts
         from and no newer data (no request); else the screen polls within a random part of
-        ``spread`` seconds, as the page does. False: no push in it."""
+        ``spread`` seconds, as the page does. False: no push in it. ``at``: when it came (by
+        default now), timed from its poll's read."""
         try:
             body = fast_loads(tick)
             pushed = body["push"]
@@ -637,6 +648,9 @@ class Screen:
                 self.values[(json.dumps(ask_store_id(ask)), "data")] = self.stamp
         self.learn(answer)
         self.tally.served += 1
+        mark = pushed.get("mark")
+        if isinstance(mark, list) and mark and isinstance(mark[0], int):
+            self.tally.pushed.append((at or time.time()) - mark[0] / 1_000_000)
         return True
 
     async def read_reply(self) -> tuple[int, dict[str, str], bytes, int]:
@@ -702,7 +716,7 @@ class Screen:
         ask interval later); its bytes count as the stream's."""
         await asyncio.sleep(random.random() * 0.5)  # pages do not all open at one instant
         try:
-            reader, writer = await asyncio.open_connection(HOST, self.port)
+            reader, writer = await open_timed(HOST, self.port)
             writer.write(f"GET {self.path(ask)} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n"
                          "Accept: text/event-stream\r\n\r\n".encode())
             async with asyncio.timeout(REQUEST_TIMEOUT):
@@ -716,6 +730,7 @@ class Screen:
         self.tally.bytes_in += len(head)
         self.tally.bytes_by_kind[ask.kind] += len(head)
         loop = asyncio.get_running_loop()
+        consumed = len(head)
         try:
             while (left := until - time.monotonic()) > 0:
                 try:
@@ -723,13 +738,22 @@ class Screen:
                         block = await reader.readuntil(b"\n\n")
                 except TimeoutError:
                     break
+                consumed += len(block)
+                # When its last byte came, not when this coroutine got to it: this process
+                # plays hundreds of screens, a real one only its own, so each handles a
+                # pushed answer a random part of APPLY_SPREAD later (reading goes on
+                # meanwhile), and one change's answers are not handled in one queue that the
+                # arrival times of the last screens would include.
+                at = reader.arrived(consumed)
+                if b"\ndata: " in block:
+                    await asyncio.sleep(random.random() * APPLY_SPREAD)
                 self.tally.bytes_in += len(block)
                 self.tally.bytes_by_kind[ask.kind] += len(block)
                 if block.startswith(b"data: "):
                     self.tally.count_by_kind[ask.kind] += 1
                     tick, _, answer = block[len(b"data: "):].partition(b"\ndata: ")
                     if not (answer and self.serve(tick, answer.rstrip(b"\n"), loop,
-                                                  ask.spread)):
+                                                  ask.spread, at)):
                         self.heard(tick, loop, ask.spread)
         except (OSError, asyncio.IncompleteReadError) as exc:
             self.tally.errors += 1
@@ -739,6 +763,36 @@ class Screen:
 
 
 STATE_ID = "tv-state"  # the wall's client state (app/tv.py IDS.state)
+APPLY_SPREAD = 0.25  # seconds over which the screens of one process handle one change's events
+
+
+class TimedReader(asyncio.StreamReader):
+    """A stream reader that notes when each chunk came (as the event loop read it)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fed: list[tuple[float, int]] = []  # (wall time, bytes fed by then)
+        self.total = 0
+
+    def feed_data(self, data: bytes) -> None:
+        self.total += len(data)
+        self.fed.append((time.time(), self.total))
+        super().feed_data(data)
+
+    def arrived(self, upto: int) -> float:
+        """When the ``upto``-th byte came (now, if it is not known)."""
+        while self.fed and self.fed[0][1] < upto:
+            self.fed.pop(0)
+        return self.fed[0][0] if self.fed else time.time()
+
+
+async def open_timed(host: str, port: int) -> tuple[TimedReader, asyncio.StreamWriter]:
+    """``asyncio.open_connection`` with a ``TimedReader``."""
+    loop = asyncio.get_running_loop()
+    reader = TimedReader(limit=2**16, loop=loop)
+    protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+    transport, _ = await loop.create_connection(lambda: protocol, host, port)
+    return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
 
 
 def ask_store_id(ask: Ask) -> str:
@@ -876,6 +930,8 @@ def measure(port: int, proc: subprocess.Popen, asks: list[Ask], n: int,
             "rps": len(tally.latencies) / span, "p50": pct(0.50), "p95": pct(0.95),
             "p99": pct(0.99), "errors": tally.errors, "skipped": tally.skipped,
             "reconnects": tally.reconnects, "served": tally.served, "missed": tally.missed,
+            "pushed_p50": pct(0.5, tally.pushed), "pushed_p95": pct(0.95, tally.pushed),
+            "pushed_p99": pct(0.99, tally.pushed),
             "warm_requests": sum(w[0] for w in tally.warm),
             "warm_p95": max((w[2] for w in tally.warm), default=float("nan")) * 1000,
             "warm_errors": sum(w[3] for w in tally.warm),
@@ -936,6 +992,10 @@ def print_row(r: dict[str, Any]) -> None:
     if r.get("served") or r.get("missed"):
         print(f"{'':>8}pushed answers: {r['served']} applied without a request, "
               f"{r['missed']} not matching the screen's parts (it polled)", flush=True)
+    if r.get("served"):
+        print(f"{'':>8}a pushed answer from its poll's read to the screen (read, views, parts, "
+              f"push): p50 {r['pushed_p50']:.1f} ms, p95 {r['pushed_p95']:.1f} ms, p99 "
+              f"{r['pushed_p99']:.1f} ms", flush=True)
     if r["errors"]:
         print(f"{'':>8}errors: {r['error_kinds']}", flush=True)
     if r.get("reconnects"):

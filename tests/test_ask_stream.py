@@ -288,3 +288,66 @@ def test_a_stream_without_the_wall_page_sends_ticks_only(wall_app):
     add_response(wall_app, 1)
     data, _ = watch.event(time.monotonic())
     assert answers_of(data) == [None] and "push" not in events_of(data)[0]
+
+
+def test_streams_of_one_screen_share_one_event_per_round(wall_app, monkeypatch):
+    """1,000 walls of one office: after a change each got its own answer made (50-70 us a
+    stream, all before the first was written). Streams that show the same data and had the
+    same parts get one event, made once; one that had other parts gets its own answer."""
+    monkeypatch.setattr(StreamHub, "_run", lambda self: None)
+    client = wall_app.server.test_client()
+    made = []
+    answer_bytes = ask_stream.poll_bytes.answer_bytes
+
+    def counted(*args, **kwargs):
+        made.append(args[4]["hashes"])
+        return answer_bytes(*args, **kwargs)
+
+    monkeypatch.setattr(ask_stream.poll_bytes, "answer_bytes", counted)
+    hub = StreamHub(lambda batch: None)
+    watches = []
+    for key in range(5):
+        _, watch = open_stream(client)
+        hub.add(key, watch)
+        watches.append(watch)
+    _, other = open_stream(client, STREAM_PATH + "?dwell=10&product=Ledger")
+    hub.add("other", other)
+    hub.round(time.monotonic())  # the first events: the parts each screen has now
+    behind = dict(watches[4].hashes, score="an older score")
+    watches[4].hashes = behind  # a page that missed an event: it has other parts
+    add_response(wall_app, 1)
+    batch = dict((key, data) for key, data, _ in hub.round(time.monotonic()))
+    assert len(made) == 3  # one answer for the four alike, one for the one behind, one filtered
+    first = batch[0]
+    assert b"\ndata: " in first and all(batch[k] is first for k in (1, 2, 3))
+    assert batch[4] != first and batch["other"] != first
+    assert [w.pushes for w in watches] == [1] * 5 and other.pushes == 1
+    assert all(w.hashes == watches[0].hashes for w in watches)  # what each has after it
+    (tick,) = events_of(batch[4])
+    assert tick["push"]["from"] == behind
+    # What the streams shared is what a stream made alone gets.
+    twin = open_stream(client)[1]
+    twin.stamp, twin.hashes = watches[0].stamp, dict(watches[0].hashes)
+    add_response(wall_app, 2)
+    batch = dict((key, data) for key, data, _ in hub.round(time.monotonic()))
+    lone, _ = twin.event(time.monotonic())
+    assert len(made) == 6
+    (shared_tick,), (lone_tick,) = events_of(batch[1]), events_of(lone)
+    assert {**shared_tick, "age": 0} == {**lone_tick, "age": 0}
+    (shared_answer,), (lone_answer,) = answers_of(batch[1]), answers_of(lone)
+    assert without_age(json.loads(shared_answer)) == without_age(json.loads(lone_answer))
+
+
+def test_a_round_hands_its_events_over_as_it_makes_them(wall_app, monkeypatch):
+    """The first streams' events are written while the round makes the rest."""
+    monkeypatch.setattr(StreamHub, "_run", lambda self: None)
+    client = wall_app.server.test_client()
+    handed: list[int] = []
+    hub = StreamHub(lambda batch: handed.append(len(batch)))
+    count = 2 * ask_stream.DELIVER_EVERY + 5
+    for key in range(count):
+        hub.add(key, open_stream(client)[1])
+    add_response(wall_app, 1)
+    batch = hub.round(time.monotonic())
+    assert len(batch) == count
+    assert handed == [ask_stream.DELIVER_EVERY, ask_stream.DELIVER_EVERY, 5]

@@ -180,8 +180,12 @@ def test_a_pushed_answer_is_applied_only_by_a_screen_with_the_parts_it_starts_fr
     screen.values[state_key] = {"key": "k", "hashes": {"score": "a"}}
     state = {"key": "k", "mark": [5, 1], "hashes": {"score": "b"}}
     answer = json.dumps({"multi": True, "response": {"tv-state": {"data": state}}}).encode()
-    tick = json.dumps({"stamp": "s1", "push": {"key": "k", "from": {"score": "a"}}}).encode()
+    read = time.time() - 0.25  # the database clock when the answer's poll began to read
+    tick = json.dumps({"stamp": "s1", "push": {"key": "k", "from": {"score": "a"},
+                                               "mark": [int(read * 1_000_000), 1]}}).encode()
     assert screen.serve(tick, answer)
+    # From the poll's read to the screen: the change's whole way through the server.
+    assert len(tally.pushed) == 1 and 0.25 <= tally.pushed[0] < 5
     assert screen.values[state_key] == state and screen.stamp == "s1"
     assert screen.values[(json.dumps("tv-ask"), "data")] == "s1"
     assert tally.served == 1 and len(screen.seen) == 1 and not screen.changed.is_set()
@@ -195,6 +199,7 @@ def test_a_pushed_answer_is_applied_only_by_a_screen_with_the_parts_it_starts_fr
     newer = json.dumps({"stamp": "s3", "push": {"key": "k", "from": {"score": "a"},
                                                 "mark": [5, 1]}}).encode()
     assert screen.serve(newer, answer) and tally.missed == 2 and tally.served == 1
+    assert len(tally.pushed) == 1  # only applied answers are timed
 
 
 def test_a_request_the_server_dropped_on_a_reused_connection_is_sent_again_once():
@@ -226,12 +231,13 @@ def test_a_request_the_server_dropped_on_a_reused_connection_is_sent_again_once(
 
 
 def test_the_warm_up_is_not_counted():
-    tally = Tally(latencies=[1.0], errors=2, lags=[0.5], served=3, missed=1, bytes_in=10)
+    tally = Tally(latencies=[1.0], errors=2, lags=[0.5], served=3, missed=1, bytes_in=10,
+                  pushed=[0.2])
     tally.statuses[200] += 1
     tally.seen.append([(1.0, 5)])
     tally.restart()
     assert (tally.latencies, tally.errors, tally.lags, tally.served, tally.missed,
-            tally.bytes_in, dict(tally.statuses)) == ([], 0, [], 0, 0, 0, {})
+            tally.bytes_in, dict(tally.statuses), tally.pushed) == ([], 0, [], 0, 0, 0, {}, [])
     assert tally.seen == [[(1.0, 5)]] and tally.began > 0  # sightings stay: visibility
     total = Tally()
     for began in (0.0, 105.0, 103.0):
@@ -249,12 +255,14 @@ def test_a_run_without_requests_says_so_and_the_warm_up_is_printed_apart(capsys)
            "client_cpu": 1, "cpu_ms_per_screen_second": 0.07, "load_average": 1.0,
            "clients": 1, "client_cpu_ms_per_request": 500.0, "client_lag_p95": 1.0,
            "per_kind": {}, "warmup": 10.0, "warm_requests": 10, "warm_p95": 40.0,
-           "warm_errors": 0, "served": 50, "missed": 0}
+           "warm_errors": 0, "served": 50, "missed": 0, "pushed_p50": 12.0,
+           "pushed_p95": 48.5, "pushed_p99": 60.0}
     bench_viewers.print_row(row)
     out = capsys.readouterr().out
     assert "900.00 ms/request" not in out and "no requests" in out
     assert "warm-up (10 s, not counted above): 10 requests, p95 40.0 ms, 0 errors" in out
     assert "50 applied without a request, 0 not matching" in out
+    assert "read to the screen (read, views, parts, push): p50 12.0 ms, p95 48.5 ms" in out
     tally = Tally(latencies=[0.01, 0.03, 0.02], errors=1)
     tally.restart()
     assert tally.warm == [(3, 0.02, 0.03, 1)]
@@ -293,3 +301,21 @@ def test_a_distinct_screen_asks_its_tick_and_stream_with_its_own_filter():
     assert query == {"dwell": ["10"], "window": ["7d"], "region": ["EMEA"]}
     assert screen.path(poll) == "/_dash-update-component"
     assert Screen(8050, [tick], Tally()).path(tick) == "/api/v1/tick?dwell=10"
+
+
+def test_an_event_is_timed_when_its_last_byte_came_not_when_it_was_handled(monkeypatch):
+    """One client process plays hundreds of screens: the time a pushed answer is stamped
+    with is the time the event loop read its bytes, however long the screens before it took."""
+    clock = iter([100.0, 100.5, 109.0])
+    monkeypatch.setattr(bench_viewers.time, "time", lambda: next(clock))
+
+    async def scenario() -> tuple[float, float, float]:
+        reader = bench_viewers.TimedReader(loop=asyncio.get_running_loop())
+        reader.feed_data(b"data: {}\n\n")  # came at 100.0
+        reader.feed_data(b"data: {\"a\"")  # 100.5: the second event's first bytes
+        first = len(await reader.readuntil(b"\n\n"))
+        reader.feed_data(b":1}\n\n")  # 109.0: its last bytes
+        second = first + len(await reader.readuntil(b"\n\n"))
+        return reader.arrived(first), reader.arrived(second)
+
+    assert asyncio.run(scenario()) == (100.0, 109.0)
