@@ -145,12 +145,18 @@ class Watch:
         names = self.page.part_names(self.screen)
         first, start = self.stamp is None or self.hashes is None, self.hashes or {}
         self.stamp = stamp
-        if first:
-            try:
-                self.hashes = poll_bytes.current_hashes(self.services, self.screen, names)
-            except StoreUnavailable as exc:
-                log.warning("no pushed answer for %s: %s", self.data_key, exc)
-                self.hashes = None
+        if first:  # alike for every stream of the screen (all of them after a failed push)
+            key = (*mine, names, stamp, None)
+            if alike is not None and key in alike:
+                self.hashes = alike[key]
+            else:
+                try:
+                    self.hashes = poll_bytes.current_hashes(self.services, self.screen, names)
+                except StoreUnavailable as exc:
+                    log.warning("no pushed answer for %s: %s", self.data_key, exc)
+                    self.hashes = None
+                if alike is not None:
+                    alike[key] = self.hashes
             return {}, None
         key = (*mine, names, stamp, tuple(sorted(start.items())))
         made = alike.get(key) if alike is not None else None

@@ -130,3 +130,87 @@ def test_the_worker_writes_a_large_event_as_its_socket_drains_and_ends_a_stalled
         poller.close()
         ours.close()
         theirs.close()
+
+
+# -- streams that share one event per round (rev10's review of aa53149) ----------------------
+
+
+def test_after_a_failed_push_streams_of_one_screen_read_their_parts_once(make_app, sqlite_store,
+                                                                         monkeypatch):
+    # A store failure while the shared answer was built leaves every stream of the screen
+    # without fingerprints (one result, shared); at the next change each then starts afresh.
+    # That start (the parts' fingerprints now) is the same for all of them: made once a round,
+    # not once per stream (1,000 walls after every store blip: a round as slow as before the
+    # answers were shared).
+    monkeypatch.setattr(StreamHub, "_run", lambda self: None)
+    dash_app = busy_wall(make_app, sqlite_store)
+    client = dash_app.server.test_client()
+    hub = StreamHub(lambda batch: None)
+    watches = [open_stream(client)[1] for _ in range(4)]
+    for key, watch in enumerate(watches):
+        hub.add(key, watch)
+
+    def down(*_args, **_kw):
+        raise StoreUnavailable("the store is down")
+
+    add_response(dash_app, 1)
+    with monkeypatch.context() as patched:
+        patched.setattr(ask_stream.poll_bytes, "answer_bytes", down)
+        assert len(hub.round(time.monotonic() + 1)) == 4
+    assert all(w.hashes is None for w in watches)
+    read: list = []
+    current = ask_stream.poll_bytes.current_hashes
+    monkeypatch.setattr(ask_stream.poll_bytes, "current_hashes",
+                        lambda *a, **kw: read.append(a) or current(*a, **kw))
+    add_response(dash_app, 2, score=0)
+    batch = hub.round(time.monotonic() + 2)
+    assert len(batch) == 4 and not any(ends for _, _, ends in batch)
+    assert len(read) == 1, f"the parts' fingerprints were read {len(read)} times for one screen"
+    assert all(w.hashes and w.hashes == watches[0].hashes for w in watches)
+    add_response(dash_app, 3, score=3)  # and the next change is pushed to each again
+    batch = hub.round(time.monotonic() + 3)
+    assert all(answers_of(data)[0] is not None for _, data, _ in batch)
+
+
+def test_streams_of_one_screen_under_other_links_share_nothing(make_app, sqlite_store,
+                                                               monkeypatch):
+    # Guard: the round shares a tick per (screen, link). Two links on one screen: the one
+    # asked to reload says so and its screens' ticks say it; the other link's do not; one
+    # revoked ends its streams saying so while the other's go on, in the same round; and
+    # a link that hides comments gets its own answer (other parts).
+    from app.access import COOKIE
+    from tests.test_access import make_link
+    monkeypatch.setattr(StreamHub, "_run", lambda self: None)
+    dash_app = busy_wall(make_app, sqlite_store, access="links")
+    services = get_services(dash_app)
+    shown, shown_token = make_link(dash_app, name="Lobby")
+    other, other_token = make_link(dash_app, name="Canteen")
+    hidden, hidden_token = make_link(dash_app, name="Door", comments="hide")
+    hub = StreamHub(lambda batch: None)
+    for name, token in (("shown", shown_token), ("other", other_token),
+                        ("hidden", hidden_token)):
+        client = dash_app.server.test_client()
+        client.set_cookie(COOKIE, token)
+        for i in range(2):
+            _, watch = open_stream(client)
+            hub.add((name, i), watch)
+    services.links.links.request_reload(shown.id)
+    services.links.refresh(force=True)
+    add_response(dash_app, 1)
+    batch = {key: data for key, data, _ in hub.round(time.monotonic() + 1)}
+    ticks = {key: events_of(data)[0] for key, data in batch.items()}
+    assert all("reload" in ticks[("shown", i)] for i in range(2))
+    assert not any("reload" in ticks[(name, i)] for name in ("other", "hidden") for i in range(2))
+    answers = {key: answers_of(data)[0] for key, data in batch.items()}
+    assert None not in answers.values()
+    assert answers[("shown", 0)] != answers[("hidden", 0)]
+    assert len(json.loads(answers[("hidden", 0)])["response"]) < len(
+        json.loads(answers[("other", 0)])["response"])  # no customers' words in it
+    services.links.links.revoke(other.id)
+    services.links.refresh(force=True)
+    add_response(dash_app, 2, score=0)
+    batch = {key: (data, ends) for key, data, ends in hub.round(time.monotonic() + 2)}
+    assert all(batch[("other", i)] == (b'data: {"refused":"revoked"}\n\n', True)
+               for i in range(2))
+    assert all(not batch[(name, i)][1] and answers_of(batch[(name, i)][0])[0] is not None
+               for name in ("shown", "hidden") for i in range(2))
