@@ -764,6 +764,10 @@ class Screen:
 
 STATE_ID = "tv-state"  # the wall's client state (app/tv.py IDS.state)
 APPLY_SPREAD = 0.25  # seconds over which the screens of one process handle one change's events
+# The most a stream's reader holds before an event's end: a pushed answer may be as large as
+# the server pushes (app/ask_stream.py MAX_PUSH_BYTES, 256 KB; every part whole is ~80 KB),
+# past asyncio's 64 KB default, which raised LimitOverrunError out of the screen's task.
+STREAM_READ_LIMIT = 2 * 2**20
 
 
 class TimedReader(asyncio.StreamReader):
@@ -789,7 +793,7 @@ class TimedReader(asyncio.StreamReader):
 async def open_timed(host: str, port: int) -> tuple[TimedReader, asyncio.StreamWriter]:
     """``asyncio.open_connection`` with a ``TimedReader``."""
     loop = asyncio.get_running_loop()
-    reader = TimedReader(limit=2**16, loop=loop)
+    reader = TimedReader(limit=STREAM_READ_LIMIT, loop=loop)
     protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
     transport, _ = await loop.create_connection(lambda: protocol, host, port)
     return reader, asyncio.StreamWriter(transport, protocol, reader, loop)

@@ -319,3 +319,37 @@ def test_an_event_is_timed_when_its_last_byte_came_not_when_it_was_handled(monke
         return reader.arrived(first), reader.arrived(second)
 
     assert asyncio.run(scenario()) == (100.0, 109.0)
+
+
+def test_a_stream_reads_a_pushed_answer_as_large_as_the_server_pushes():
+    # The server pushes answers up to MAX_PUSH_BYTES (every part whole is ~80 KB): a
+    # reader limited to 64 KB raised LimitOverrunError out of the screen's task, which
+    # ended the whole client process's gather.
+    from app.ask_stream import MAX_PUSH_BYTES
+    from tests.conftest import free_port
+    answer = json.dumps({"multi": True, "pad": "x" * (MAX_PUSH_BYTES - 100)}).encode()
+    tick = json.dumps({"stamp": "b", "push": {"key": "k", "from": {"score": "a"}}}).encode()
+
+    async def scenario() -> Tally:
+        async def serve(reader, writer):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                         b"Connection: close\r\n\r\nretry: 2000\n\n")
+            writer.write(b"data: " + tick + b"\ndata: " + answer + b"\n\n")
+            writer.write(b'data: {"stamp":"c"}\n\n')
+            await writer.drain()
+            await asyncio.sleep(1)
+            writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", free_port())
+        port = server.sockets[0].getsockname()[1]
+        tally = Tally()
+        stream = Ask("GET /api/v1/tick/stream", "GET", "/api/v1/tick/stream", None, 0.0, 1,
+                     stream=True, spread=0.01)
+        async with server:
+            await Screen(port, [stream], tally).run_stream(stream, time.monotonic() + 0.8)
+        return tally
+
+    tally = asyncio.run(scenario())
+    assert tally.errors == 0 and tally.count_by_kind["GET /api/v1/tick/stream"] == 2
+    assert tally.bytes_in > MAX_PUSH_BYTES
