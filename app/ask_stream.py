@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, request
 
@@ -103,29 +103,27 @@ class Watch:
             if not refused:
                 return None, True
             return frame({"refused": refused}), True
+        alike = {} if alike is None else alike
         mine = (id(self.services), self.data_key, self.link.id if self.link else None)
-        made = alike.get(mine) if alike is not None else None
-        if made is None:
+
+        def tick() -> tuple:
             reported = live_page.report_link(
                 self.services, status or build_status(self.services), self.link)
             body, age = ask.tick_of(self.services, self.data_key, reported)
-            made = (reported, body, age, json.dumps(body, separators=(",", ":")).encode())
-            if alike is not None:
-                alike[mine] = made
-        status, body, age, data = made
+            return reported, body, age, json.dumps(body, separators=(",", ":")).encode()
+
+        status, body, age, data = once(alike, mine, tick)
         if data == self.sent and now < self.next_beat:
             return None, False
         self.sent, self.next_beat = data, now + HEARTBEAT_SECONDS
         pushed, answer = self.follow(body["stamp"], status, alike, mine)
+
+        def event() -> bytes:
+            told = {**body, "age": None if age is None else round(age, 2)}
+            return frame(told) if answer is None else frame({**told, PUSHED: pushed}, answer)
+
         # Streams given the same answer (one object from ``alike``) get the same event.
-        framed = (*mine, "event", id(answer))
-        event = alike.get(framed) if alike is not None else None
-        if event is None:
-            tick = {**body, "age": None if age is None else round(age, 2)}
-            event = frame(tick) if answer is None else frame({**tick, PUSHED: pushed}, answer)
-            if alike is not None:
-                alike[framed] = event
-        return event, False
+        return once(alike, (*mine, "event", id(answer)), event), False
 
     def follow(self, stamp: str, status: dict, alike: dict | None = None,
                mine: tuple = ()) -> tuple[dict, bytes | None]:
@@ -142,32 +140,28 @@ class Watch:
         """
         if self.page is None or self.screen is None or stamp == self.stamp:
             return {}, None
+        alike = {} if alike is None else alike
         names = self.page.part_names(self.screen)
         first, start = self.stamp is None or self.hashes is None, self.hashes or {}
         self.stamp = stamp
         if first:  # alike for every stream of the screen (all of them after a failed push)
-            key = (*mine, names, stamp, None)
-            if alike is not None and key in alike:
-                self.hashes = alike[key]
-            else:
-                try:
-                    self.hashes = poll_bytes.current_hashes(self.services, self.screen, names)
-                except StoreUnavailable as exc:
-                    log.warning("no pushed answer for %s: %s", self.data_key, exc)
-                    self.hashes = None
-                if alike is not None:
-                    alike[key] = self.hashes
+            self.hashes = once(alike, (*mine, names, stamp, None),
+                               lambda: self._current_hashes(names))
             return {}, None
-        key = (*mine, names, stamp, tuple(sorted(start.items())))
-        made = alike.get(key) if alike is not None else None
-        if made is None:
-            made = self._answer(names, start, status)
-            if alike is not None:
-                alike[key] = made
-        pushed, answer, self.hashes = made
+        pushed, answer, self.hashes = once(
+            alike, (*mine, names, stamp, tuple(sorted(start.items()))),
+            lambda: self._answer(names, start, status))
         if answer is not None:
             self.pushes += 1
         return pushed, answer
+
+    def _current_hashes(self, names: tuple[str, ...]) -> dict[str, str] | None:
+        """The fingerprints of the screen's parts now (None: the store failed)."""
+        try:
+            return poll_bytes.current_hashes(self.services, self.screen, names)
+        except StoreUnavailable as exc:
+            log.warning("no pushed answer for %s: %s", self.data_key, exc)
+            return None
 
     def _answer(self, names: tuple[str, ...], start: dict[str, str],
                 status: dict) -> tuple[dict, bytes | None, dict[str, str] | None]:
@@ -200,6 +194,13 @@ class Watch:
         if found.ok and found.link is not None and same_scope(found.link, self.link):
             return None
         return found.reason if self.links_mode and not found.ok else ""
+
+
+def once(alike: dict, key: tuple, make: Callable[[], Any]) -> Any:
+    """``make()``, made once per ``key`` in ``alike`` (a round's; None is kept too)."""
+    if key not in alike:
+        alike[key] = make()
+    return alike[key]
 
 
 def same_scope(a: ShareLinkRow, b: ShareLinkRow) -> bool:
@@ -273,7 +274,8 @@ class StreamHub:
             watches = list(self._watches.items())
         statuses: dict[int, dict] = {}
         alike: dict = {}  # what streams of one screen get alike, made once (Watch.event)
-        batch, ready = [], []
+        batch: list = []
+        handed = 0  # the events handed to ``deliver`` so far
         for key, watch in watches:
             services = watch.services
             if id(services) not in statuses:
@@ -285,14 +287,13 @@ class StreamHub:
                 data, ends = None, True
             if data is not None or ends:
                 batch.append((key, data, ends))
-                ready.append((key, data, ends))
                 if ends:
                     self.remove(key)
-            if len(ready) >= DELIVER_EVERY:  # the first screens need not wait for the last
-                self.deliver(ready)
-                ready = []
-        if ready:
-            self.deliver(ready)
+            if len(batch) - handed >= DELIVER_EVERY:  # the first need not wait for the last
+                self.deliver(batch[handed:])
+                handed = len(batch)
+        if len(batch) > handed:
+            self.deliver(batch[handed:])
         return batch
 
 

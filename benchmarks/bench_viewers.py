@@ -384,8 +384,8 @@ class Tally:
     served: int = 0
     missed: int = 0
     # Seconds from a pushed answer's data mark (the database clock when its poll began to
-    # read) to the screen applying it: the whole way of a change through the server (read,
-    # fold, views, parts, diff, the push) to every told screen, which sends no request.
+    # read) to its last byte reaching the screen: the whole way of a change through the
+    # server (read, fold, views, parts, diff, the push) to a told screen, which asks nothing.
     pushed: list[float] = field(default_factory=list)
     # The warm-up's requests (every screen's first poll, together): (count, p50, p95 in s,
     # errors), printed apart from the measured span's.
