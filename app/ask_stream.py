@@ -51,6 +51,7 @@ STREAM_PATH = ask.STREAM_PATH
 HEARTBEAT_SECONDS = 5.0  # an unchanged tick is sent again this often (its age moved)
 ROUND_SECONDS = 1.0  # how often the hub looks at every stream (the poller's publish: at once)
 DELIVER_EVERY = 64  # a round hands its events to be written this many at a time
+DELIVER_SECONDS = 0.01  # ... or what it has this long after the last hand-off
 RETRY_MS = 2000  # the browser reconnects this long after the stream broke
 DEV_STREAM_SECONDS = 600.0  # a development-server stream holds a thread; it ends after this
 # In the WSGI environ when the server keeps streams (WallWorker): called with the Watch, it
@@ -170,7 +171,7 @@ class Watch:
         try:
             answer, state = poll_bytes.answer_bytes(
                 self.services, self.page, self.screen, names,
-                {"key": self.data_key, "hashes": start}, status)
+                {"key": self.data_key, "hashes": start}, status, streamed=True)
         except StoreUnavailable as exc:  # the parts read the store (the follow-up line)
             # The tick goes out alone (its status says the trouble; the page polls), and
             # the next change starts afresh: what the page has is not known now.
@@ -242,7 +243,10 @@ class StreamHub:
             poller = watch.services.poller
             if id(poller) not in self._hooked:
                 self._hooked.add(id(poller))
-                poller.on_publish.append(self.wake)
+                # First: the round builds and pushes its screens' answers while the poll job
+                # builds ahead for the screens that poll (``ActiveScreens.within``), instead
+                # of after it built for all of them.
+                poller.on_publish.insert(0, self.wake)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="nps-tv-streams",
                                                 daemon=True)
@@ -275,7 +279,7 @@ class StreamHub:
         statuses: dict[int, dict] = {}
         alike: dict = {}  # what streams of one screen get alike, made once (Watch.event)
         batch: list = []
-        handed = 0  # the events handed to ``deliver`` so far
+        handed, last = 0, time.monotonic()  # the events handed to ``deliver`` so far, when
         for key, watch in watches:
             services = watch.services
             if id(services) not in statuses:
@@ -289,9 +293,13 @@ class StreamHub:
                 batch.append((key, data, ends))
                 if ends:
                     self.remove(key)
-            if len(batch) - handed >= DELIVER_EVERY:  # the first need not wait for the last
+            # The first need not wait for the last: handed on every DELIVER_EVERY events, or
+            # DELIVER_SECONDS after the last hand-off (distinct screens' answers are built
+            # here, a millisecond or two each).
+            if len(batch) > handed and (len(batch) - handed >= DELIVER_EVERY
+                                        or time.monotonic() - last >= DELIVER_SECONDS):
                 self.deliver(batch[handed:])
-                handed = len(batch)
+                handed, last = len(batch), time.monotonic()
         if len(batch) > handed:
             self.deliver(batch[handed:])
         return batch

@@ -41,18 +41,33 @@ TOLD_HEADER = "X-NPS-TV-Stamp"
 # In a poll's status when this process has not caught up with the stamp the poll named (its
 # catch-up timed out or was not allowed): the page polls again shortly (assets/nps_ask.js).
 BEHIND = "behind"
+# Sent with the wall's poll while its tick stream is open (assets/nps_tv.js). The worker
+# holding the stream pushes the screen its answers and notes it (``poll_bytes``), so that one
+# builds them ahead; a poll reaching another worker (the 30 s safety net, a push the page
+# could not take) is answered but not noted, or every worker would build ahead for every
+# streamed screen on every change (2 workers each built ahead for 87-93 of 100 distinct
+# screens: ``benchmarks/bench_viewers.py --distinct 100``).
+STREAMED_HEADER = "X-NPS-TV-Streamed"
+
+
+def builds_ahead(headers: Mapping[str, str]) -> bool:
+    """Whether a poll with these headers notes its screen for building ahead (its tick
+    stream is not open: the worker it reaches is the one to build for it)."""
+    return headers.get(STREAMED_HEADER) != "1"
 
 
 def compute_update(services: Services, screen: ScreenConfig, state: Mapping | None,
                    names: tuple[str, ...], patch: bool = False,
-                   told: str | None = None) -> Update:
+                   told: str | None = None, note: bool = True) -> Update:
     """The live update of one screen: ``no_update`` for every part the client already has;
     with ``patch``, a Dash ``Patch`` from the part it has to the new one where that is
-    smaller (``app.part_patch``). ``told``: the stamp the page was told (``catch_up``)."""
+    smaller (``app.part_patch``). ``told``: the stamp the page was told (``catch_up``);
+    ``note``: build this screen's parts ahead from now on (``builds_ahead``)."""
     today = today_in(services.settings.timezone)
     status = caught_up_status(services, screen, today, told)
     snapshot, mark = services.poller.current()
-    services.screens.note(screen, names)
+    if note:
+        services.screens.note(screen, names)
     if has_newest(snapshot, mark, today, screen, state):
         return Update(dict.fromkeys(names, no_update), no_update, status)
     token, sent, hashes = changed_parts(services, snapshot, screen, names, today,

@@ -172,9 +172,11 @@ def run_poll(page: LivePage, services: Services, screen: ScreenConfig, state: An
     """One poll of a page: every part output (``no_update`` when unchanged), ``extra``'s
     outputs, then the client state and the status."""
     require_surface(page.surface)
-    told = request.headers.get(live.TOLD_HEADER) if has_request_context() else None
+    asked = has_request_context()
+    told = request.headers.get(live.TOLD_HEADER) if asked else None
     update = live.compute_update(services, screen, client_state(state), page.part_names(screen),
-                                 patch=page.asks, told=told)
+                                 patch=page.asks, told=told,
+                                 note=not asked or live.builds_ahead(request.headers))
     sent = [update.parts.get(p.part_name(page.surface), no_update) for p in page.parts()]
     return [*sent, *extra(update), update.state, report_screen(services, update.status)]
 

@@ -188,18 +188,22 @@ class ActiveScreens:
 
     def __init__(self, size: int = 512, max_age: float = 120.0):
         self.size, self.max_age = size, max_age
-        # key -> (screen, part names, when it last asked, how many times it asked)
-        self._items: OrderedDict[str, tuple[Any, tuple[str, ...], float, int]] = OrderedDict()
+        # key -> (screen, part names, when it last asked, how many times it asked, whether
+        # that was a push of its stream)
+        self._items: OrderedDict[str, tuple[Any, tuple[str, ...], float, int, bool]] = \
+            OrderedDict()
         self._lock = threading.Lock()
 
-    def note(self, screen: Any, names: tuple[str, ...]) -> None:
-        """Remember that a screen asked just now. Over ``size``, the screen that asked least
-        lately and only once goes first: a wall asks after every change (or is pushed its
-        answer), so a flood of filters asked once cannot push the walls out."""
+    def note(self, screen: Any, names: tuple[str, ...], streamed: bool = False) -> None:
+        """Remember that a screen asked just now (``streamed``: was pushed its answer by its
+        tick stream here). Over ``size``, the screen that asked least lately and only once
+        goes first: a wall asks after every change (or is pushed its answer), so a flood of
+        filters asked once cannot push the walls out."""
         key = f"{screen.data_key}|{','.join(names)}"
         with self._lock:
             had = self._items.get(key)
-            self._items[key] = (screen, names, time.monotonic(), had[3] + 1 if had else 1)
+            self._items[key] = (screen, names, time.monotonic(), had[3] + 1 if had else 1,
+                                streamed)
             self._items.move_to_end(key)
             while len(self._items) > self.size:
                 once = next((k for k, item in self._items.items() if item[3] == 1), None)
@@ -208,23 +212,29 @@ class ActiveScreens:
                 else:
                     del self._items[once]
 
-    def recent(self) -> list[tuple[Any, tuple[str, ...]]]:
+    def recent(self, polled: bool = False) -> list[tuple[Any, tuple[str, ...]]]:
         """Screens that asked within ``max_age`` seconds: those that asked more than once
-        first (the walls that keep asking), each group the latest first."""
+        first (the walls that keep asking), each group the latest first; with ``polled``,
+        not those last pushed their answer by a stream."""
         cutoff = time.monotonic() - self.max_age
         with self._lock:
             found = [item for item in reversed(self._items.values()) if item[2] >= cutoff]
         found.sort(key=lambda item: item[3] < 2)  # stable: the latest first within each
-        return [(screen, names) for screen, names, _seen, _asks in found]
+        return [(screen, names) for screen, names, _seen, _asks, streamed in found
+                if not (polled and streamed)]
 
     def within(self, seconds: float) -> Iterator[tuple[Any, tuple[str, ...]]]:
-        """``recent()``, in its order, until ``seconds`` have passed since the call: the
-        poll job builds ahead for as many screens as it can in that time, and a screen it did
-        not reach builds on its own request, as it would without it. Each screen that asked
-        lately is built ahead (up to ``size``: 100 distinct screens, not the last 32), and a
-        flood of made-up filters cannot hold the poll job past its time."""
+        """``recent(polled=True)``, in its order, until ``seconds`` have passed since the
+        call: the poll job builds ahead for as many screens as it can in that time, and a
+        screen it did not reach builds on its own request, as it would without it. Each
+        screen that asked lately is built ahead (up to ``size``: 100 distinct screens, not
+        the last 32), and a flood of made-up filters cannot hold the poll job past its time.
+        A screen last pushed its answer by its stream is not: the stream hub's round, woken
+        first by the publish (``app.ask_stream``), builds it and pushes it at once; built
+        here first, every stream waited for all of them (100 distinct streamed screens: p50
+        186 ms from the poll's read to the screen)."""
         deadline = time.monotonic() + seconds
-        for item in self.recent():
+        for item in self.recent(polled=True):
             if time.monotonic() > deadline:
                 return
             yield item

@@ -55,7 +55,8 @@ def answer_pieces(services: Services, page: LivePage, config: Any, state: Any
                                    request.headers.get(live.TOLD_HEADER))
     start, own, _ = poll_bytes.answer_pieces(services, page, screen, page.part_names(screen),
                                              client_state(state),
-                                             live_page.report_screen(services, status))
+                                             live_page.report_screen(services, status),
+                                             note=live.builds_ahead(request.headers))
     return start, own
 
 

@@ -71,27 +71,33 @@ def fragment(services: Services, page: LivePage, screen: ScreenConfig,
 
 
 def answer_bytes(services: Services, page: LivePage, screen: ScreenConfig,
-                 names: tuple[str, ...], state: Mapping | None, status: dict
-                 ) -> tuple[bytes, dict | None]:
+                 names: tuple[str, ...], state: Mapping | None, status: dict,
+                 streamed: bool = False) -> tuple[bytes, dict | None]:
     """What the page's poll callback answers a screen whose client state is ``state``
     (``live_page.run_poll`` through Dash), as bytes: the changed parts, the new state and
     ``status`` (already reported: ``live_page.report_link``); and the client state it sends
     (``live.new_state``: the screen's fingerprints and data mark afterwards; None: no parts
-    were sent, the screen keeps its own)."""
-    start, own, new_state = answer_pieces(services, page, screen, names, state, status)
+    were sent, the screen keeps its own). ``streamed``: it is pushed by the screen's tick
+    stream (``part_cache.ActiveScreens.note``)."""
+    start, own, new_state = answer_pieces(services, page, screen, names, state, status,
+                                          streamed=streamed)
     return start + own, new_state
 
 
 def answer_pieces(services: Services, page: LivePage, screen: ScreenConfig,
-                  names: tuple[str, ...], state: Mapping | None, status: dict
+                  names: tuple[str, ...], state: Mapping | None, status: dict,
+                  note: bool = True, streamed: bool = False
                   ) -> tuple[bytes, bytes, dict | None]:
     """``answer_bytes`` in two pieces, (start, own, new state): the answer is ``start +
     own``; ``start`` is shared by every screen in one place (``HEAD`` and the part
     outputs: the same object from the book, which ``app.compression`` compresses once), and
-    ``own`` is this screen's (its new state and the status, a few hundred bytes)."""
+    ``own`` is this screen's (its new state and the status, a few hundred bytes). ``note``:
+    build this screen's answers ahead from now on (``live.builds_ahead``), or with
+    ``streamed`` let its stream's round build them (``part_cache.ActiveScreens.within``)."""
     today = today_in(services.settings.timezone)
     snapshot, mark = services.poller.current()
-    services.screens.note(screen, names)
+    if note:
+        services.screens.note(screen, names, streamed=streamed)
     told = _output(page.ids.status, json.dumps(status, separators=COMPACT)) + TAIL
     if live.has_newest(snapshot, mark, today, screen, state):
         return HEAD, told, None

@@ -31,7 +31,8 @@
     scope: "This link does not show that: open it again from its share URL" };
   // The wall's poll names the stamp its tick told (X-NPS-TV-Stamp): the tick and the poll may
   // reach different workers or instances, and one that has not read that data yet reads the
-  // store before answering (app/live.py, catch_up) instead of answering "nothing new".
+  // store before answering (app/live.py, catch_up) instead of answering "nothing new"; and
+  // whether its tick stream is open (X-NPS-TV-Streamed).
   function withStamp(input, init) {
     var stamp = window.npsAsk && window.npsAsk.stamp;
     var wall = document.getElementById("tv-root");  // the stamp is the wall's (nps_ask.js)
@@ -45,6 +46,9 @@
     var given = (init && init.headers) || (input && input.headers) || {};
     var headers = new Headers(given);
     headers.set("X-NPS-TV-Stamp", stamp);
+    // Its stream's worker builds its next answer ahead (app/live.py, STREAMED_HEADER): the
+    // worker this poll reaches need not build ahead for it on every change as well.
+    if (window.npsAsk.streaming) { headers.set("X-NPS-TV-Streamed", "1"); }
     out.headers = headers;
     return out;
   }

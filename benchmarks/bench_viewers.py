@@ -474,6 +474,7 @@ class Screen:
         self.lock = asyncio.Lock()
         self.changed = asyncio.Event()  # the tick's stamp changed: run the triggered polls
         self.stamp: str | None = None
+        self.streaming = False  # its tick stream is open (the page sends X-NPS-TV-Streamed)
         self.seen: list[tuple[float, int]] = []
         tally.seen.append(self.seen)
         self.reader: asyncio.StreamReader | None = None
@@ -519,6 +520,8 @@ class Screen:
             headers += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
             if self.stamp is not None:  # the stamp its tick told, as assets/nps_tv.js sends
                 headers.append(f"X-NPS-TV-Stamp: {self.stamp}")
+                if self.streaming:  # and that its stream is open
+                    headers.append("X-NPS-TV-Streamed: 1")
         if (etag := self.etags.get(ask.path)) is not None:
             headers.append(f"If-None-Match: {etag}")
         return ("\r\n".join(headers) + "\r\n\r\n").encode() + payload
@@ -731,6 +734,7 @@ class Screen:
         self.tally.bytes_by_kind[ask.kind] += len(head)
         loop = asyncio.get_running_loop()
         consumed = len(head)
+        self.streaming = True
         try:
             while (left := until - time.monotonic()) > 0:
                 try:
@@ -759,6 +763,7 @@ class Screen:
             self.tally.errors += 1
             self.tally.error_kinds[f"stream {type(exc).__name__}"] += 1
         finally:
+            self.streaming = False
             writer.close()
 
 

@@ -5,13 +5,13 @@ ready when the poller publishes."""
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app import tv
-from app.part_cache import AnswerBook
+from app import live, tv
+from app.part_cache import ActiveScreens, AnswerBook
 from app.services import get_services
 from tests.conftest import LINK_SECRET, make_record, seeded_app, wall_poll_body
 
@@ -272,3 +272,37 @@ def test_walls_that_keep_asking_come_before_a_flood_of_filters_asked_once():
     assert len(order) == 512
     assert order[:10] == [f"wall-{i}" for i in range(9, -1, -1)]  # kept, and first
     assert order[10] == "made-up-1999"  # then the latest of the rest
+
+
+@pytest.mark.parametrize("path", ["fast", "dash"])
+def test_a_poll_whose_stream_is_open_is_not_built_ahead_where_it_lands(wall_app, path):
+    """A streamed wall's polls (its 30 s safety net, a push it could not take) reach any
+    worker; noted there, every worker built ahead for every streamed screen on every change
+    (2 workers: 87-93 of 100 distinct screens each). Its stream's worker builds for it."""
+    client = wall_app.server.test_client()
+    screens = get_services(wall_app).screens
+    query = {"panels": "comments,score", "region": "APAC", "dwell": "11"}
+
+    def noted() -> list[str]:
+        return [screen.data_key for screen, _ in screens.recent()]
+
+    before = noted()
+    with through_dash(wall_app) if path == "dash" else nullcontext():
+        reply = client.post(UPDATE, json=wall_poll_body({"query": query}, None),
+                            headers={live.STREAMED_HEADER: "1"})
+        assert reply.status_code == 200
+        assert tv.IDS.state in reply.get_json()["response"]  # answered all the same
+        assert noted() == before
+        post(client, query, None)  # its stream is closed: it polls, so it is built ahead here
+    assert len(noted()) == len(before) + 1
+
+
+def test_a_screen_its_stream_pushed_is_left_to_the_streams_round():
+    from types import SimpleNamespace
+    screens = ActiveScreens()
+    wall = SimpleNamespace(data_key="wall")
+    screens.note(wall, ("score",), streamed=True)
+    assert [s.data_key for s, _ in screens.recent()] == ["wall"]
+    assert list(screens.within(1.0)) == []
+    screens.note(wall, ("score",))  # its stream closed: it polls
+    assert [s.data_key for s, _ in screens.within(1.0)] == ["wall"]

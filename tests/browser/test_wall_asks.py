@@ -153,6 +153,28 @@ def test_the_poll_names_the_stamp_the_page_was_told(wall, monkeypatch):
     assert stamp and stamp in told, (stamp, told)
 
 
+def test_a_poll_says_whether_the_pages_stream_is_open(wall, monkeypatch):
+    """A streamed page's poll says so (X-NPS-TV-Streamed): the worker it reaches leaves
+    building its answers ahead to the stream's (app/live.py, ``builds_ahead``)."""
+    dash_duo, dash_app = wall
+    said: list[str | None] = []
+    real = live.builds_ahead
+
+    def recording(headers):
+        said.append(headers.get(live.STREAMED_HEADER))
+        return real(headers)
+    monkeypatch.setattr(live, "builds_ahead", recording)
+    dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score,comments&dwell=600")
+    wait_for_text(dash_duo, "#score-value", "50", timeout=10)
+    wait_settled(dash_duo)
+    ask_the_server(dash_duo)
+    streaming = asks(dash_duo)["streaming"]
+    get_services(dash_app).store.upsert_responses([make_record(
+        2002, 0, when=datetime.now(UTC), comment="Said so", product="Ledger")])
+    wait_for_text(dash_duo, "#tv-panel-comments", "Said so", timeout=REACH_SECONDS)
+    assert said and said[-1] == ("1" if streaming else None), (streaming, said)
+
+
 def test_a_poll_answered_by_a_worker_behind_its_stamp_is_asked_again(wall, monkeypatch):
     """A worker that could not catch up with the named stamp says so (``behind``): the page
     polls again shortly instead of keeping old data until the next change."""
