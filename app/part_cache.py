@@ -10,7 +10,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.wire import Plain, Wire, json_length, json_size, to_plain
@@ -18,10 +18,14 @@ from app.wire import Plain, Wire, json_length, json_size, to_plain
 
 @dataclass(frozen=True)
 class Part:
-    """A built piece of a page and a stable fingerprint of what it shows."""
+    """A built piece of a page and a stable fingerprint of what it shows; ``chars``: its
+    JSON's length, and ``own`` of those not in ``Wire`` pieces other parts share (measured
+    once, when built: the patch book sizes every part it keeps and sends with them)."""
 
     fingerprint: str
     payload: Any
+    chars: int | None = field(default=None, compare=False)
+    own: int | None = field(default=None, compare=False)
 
 
 class PartCache:
@@ -84,10 +88,10 @@ class PartCache:
             if part is None or part.fingerprint != stamp:
                 pieces: list[Wire] = []
                 payload, chars = to_wire(build(name), pieces)
-                part = Part(stamp, payload)
+                own = chars - sum(w.chars for w in pieces)
+                part = Part(stamp, payload, chars, own)
                 self.builds += 1
                 shared = tuple({id(w): w for w in pieces}.values())
-                own = chars - sum(w.chars for w in pieces)
                 self._sizes[id(part)] = (_part_bytes(part, own), shared)
             self._hold(part)
             entry[name] = part

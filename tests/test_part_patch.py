@@ -239,8 +239,30 @@ def test_random_changes_patch_back_exactly(seed):
             ops = diff(old, new)
         if ops:
             assert apply_patch(to_json(old), to_patch(ops)) == to_json(new)
+            # Written at once, the operations are what Patch's own methods write.
+            assert to_patch(ops).to_plotly_json() == by_proxy(ops).to_plotly_json()
         else:
             assert to_json(old) == to_json(new)
+
+
+def by_proxy(ops) -> Patch:
+    """The operations through ``Patch``'s own methods, as ``to_patch`` wrote them before."""
+    patch = Patch()
+    for kind, path, value in ops:
+        node = patch
+        for key in path[:-1]:
+            node = node[key]
+        if kind == "assign":
+            node[path[-1]] = value
+        elif kind == "delete":
+            del node[path[-1]]
+        else:  # a list's own operation, on the part itself when the path is empty
+            target = node[path[-1]] if path else patch
+            if kind == "insert":
+                target.insert(*value)
+            else:
+                getattr(target, kind)(value)
+    return patch
 
 
 def test_the_diff_visits_each_pair_once_however_deep():
