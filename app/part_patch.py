@@ -9,7 +9,8 @@ showing the same thing share one diff. A part it does not know (another worker b
 it left the cache) is sent whole, as is a part whose patch would not be smaller.
 
 The diff works on the parts' JSON: dicts key by key; lists item by item, or as an edit
-script (items inserted and removed where they are: a feed's new cards, the oldest dropped),
+script (items inserted and removed where they are: a feed's new cards, the oldest dropped;
+a component once in each list matched by its type, id and class and diffed where it is),
 whichever is smaller; a node whose operations would outweigh it is assigned whole.
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from difflib import SequenceMatcher
@@ -58,9 +59,7 @@ def to_json(payload: Any) -> Any:
 def _compact(value: Any, sort_keys: bool = False) -> str | bytes:
     """``value``'s compact JSON, non-ASCII as it is (keys sorted when asked): orjson's bytes
     when it can write it, else the standard encoder's text (a component, an int beyond 64
-    bits, a non-text key). The diff sizes and keys every node of a distinct screen's parts
-    with it, and the standard encoder doing that was most of what a distinct screen's
-    answer cost (profiled: ``bench_distinct``, issue 13)."""
+    bits, a non-text key; that encoder was most of a distinct screen's answer)."""
     if orjson is not None:
         try:
             return orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort_keys else 0)
@@ -114,9 +113,12 @@ def ops_size(ops: list[Op]) -> int:
 
 
 def _op_size(op: Op) -> int:
-    """One operation's size; the same operation is measured at every level above it."""
-    return _remembered("op", op, lambda: OP_OVERHEAD + len(repr(op[1])) + (
-        size_of(op[2]) if op[2] is not None else 0))
+    """One operation's size; the same operation is measured at every level above it (an
+    insert's item by itself: a card's length is known, the pair's was written out)."""
+    kind, path, value = op
+    return _remembered("op", op, lambda: OP_OVERHEAD + len(repr(path)) + (
+        0 if value is None else len(str(value[0])) + size_of(value[1]) if kind == "insert"
+        else size_of(value)))
 
 
 def diff(old: Any, new: Any, path: Path = ()) -> list[Op]:
@@ -187,20 +189,21 @@ def _list_edit(old: list, new: list, path: Path) -> tuple[list[Op] | None, bool]
     dropped at the end, each shown twice in a scrolling track): the list's edit script, from
     its end so every index stays valid (None when the lists share no item), and whether it
     is the one to send: it only inserts and removes whole items, or the items it keeps moved
-    (so pairing items by position would pair different ones)."""
-    # Items equal at the start and at the end (most of a feed or a figure's points) are
-    # matched by their place, not written out as JSON to be compared.
+    (so pairing items by position would pair different ones). Items equal at the start and
+    the end (most of a feed or a figure's points) are matched by their place."""
     shared = min(len(old), len(new))
     head = next((i for i in range(shared) if old[i] != new[i]), shared)
     tail = next((i for i in range(shared - head) if old[-1 - i] != new[-1 - i]), shared - head)
-    a = _keys(old, head, tail)
-    b = _keys(new, head, tail)
+    a, b = _keys(old, new, head, tail)
     opcodes = SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
     if not any(tag == "equal" for tag, *_ in opcodes):
         return None, False
     ops: list[Op] = []
     for tag, i1, i2, j1, j2 in reversed(opcodes):
         if tag == "equal":
+            # A component keyed by its place (``_node_key``) may have changed: diffed here.
+            ops += [op for k in range(i2 - i1) if a[i1 + k][0] == "node"
+                    for op in diff(old[i1 + k], new[j1 + k], (*path, i1 + k))]
             continue
         if tag == "replace":
             ops += min(_replace(old, new, path, (i1, i2, j1, j2), True),
@@ -213,12 +216,34 @@ def _list_edit(old: list, new: list, path: Path) -> tuple[list[Op] | None, bool]
     return ops, pure or shifted
 
 
-def _keys(items: list, head: int, tail: int) -> list:
-    """The items' keys (``_item_key``), the first ``head`` and last ``tail`` ones standing for
-    their place (they are equal in both lists)."""
-    middle = [_item_key(item) for item in items[head:len(items) - tail]]
-    return ([("head", i) for i in range(head)] + middle
-            + [("tail", i) for i in range(tail, 0, -1)])
+def _keys(old: list, new: list, head: int, tail: int) -> tuple[list, list]:
+    """Both lists' item keys (the first ``head`` and last ``tail``, equal in both, by place):
+    a component once in each list's middle by ``_node_key``, so a changed one (a feed's
+    clone) is diffed where it is, not written out whole and paired both ways with its
+    neighbours (most of a feed's 1.2-1.5 ms diff); the others by ``_item_key``."""
+    ends = ([("head", i) for i in range(head)], [("tail", i) for i in range(tail, 0, -1)])
+    middles = (old[head:len(old) - tail], new[head:len(new) - tail])
+    nodes = [[_node_key(item) for item in middle] for middle in middles]
+    once = [{key for key, n in Counter(keys).items() if n == 1 and key is not None}
+            for keys in nodes]
+    unique = once[0] & once[1]
+    keyed = [[key if key in unique else _item_key(item)
+              for item, key in zip(middle, keys, strict=True)]
+             for middle, keys in zip(middles, nodes, strict=True)]
+    return ends[0] + keyed[0] + ends[1], ends[0] + keyed[1] + ends[1]
+
+
+def _node_key(item: Any) -> tuple | None:
+    """A plain component dict's type, id and class (None without either, or not one)."""
+    if type(item) is not dict:
+        return None
+    props, kind = item.get("props"), item.get("type")
+    if type(props) is not dict or type(kind) is not str:
+        return None
+    ident, css = props.get("id"), props.get("className")
+    if ident is None and css is None:
+        return None
+    return ("node", kind, repr(item.get("namespace")), repr(ident), repr(css))
 
 
 def _item_key(item: Any) -> Any:
