@@ -144,13 +144,8 @@ def _diff(old: Any, new: Any, path: Path) -> list[Op]:
     if isinstance(old, dict) and isinstance(new, dict):
         ops = [("delete", (*path, key), None) for key in old if key not in new]
         for key, value in new.items():
-            if key not in old:
-                ops.append(("assign", (*path, key), value))
-                continue
-            was = old[key]
-            # Most of a part is as it was: passed here, without a call and a path made.
-            if was is not value and was != value:
-                ops += diff(was, value, (*path, key))
+            ops += (diff(old[key], value, (*path, key)) if key in old
+                    else [("assign", (*path, key), value)])
     elif isinstance(old, list) and isinstance(new, list):
         ops = _list_diff(old, new, path)
     else:
@@ -270,8 +265,7 @@ def _replace(old: list, new: list, path: Path, block: tuple[int, int, int, int],
 
 def _item_diff(old: list, new: list, path: Path) -> list[Op]:
     common = min(len(old), len(new))
-    ops = [op for i in range(common) if old[i] is not new[i] and old[i] != new[i]
-           for op in diff(old[i], new[i], (*path, i))]
+    ops = [op for i in range(common) for op in diff(old[i], new[i], (*path, i))]
     if len(new) > common:
         ops.append(("extend", path, new[common:]))
     ops += [("delete", (*path, i), None) for i in range(len(old) - 1, common - 1, -1)]
