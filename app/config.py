@@ -201,8 +201,9 @@ class Settings:
     ask_seconds: float = setting(1.0,
         "How often a wall screen asks whether its data changed (GET /api/v1/tick: about "
         "130 bytes, or a bodiless 304 when nothing did), or every NPS_TV_POLL_SECONDS when "
-        "that is shorter. It fetches its panels only when the answer changed (and every 30 s "
-        "regardless), as patches of what it shows.",
+        "that is shorter. It fetches its panels only when the answer changed (and when it "
+        "has not for 30-45 s, at a random point, so screens do not fetch together), as "
+        "patches of what it shows.",
         parse=_positive_seconds)
     ask_stream: bool = setting(True,
         "Wall screens are sent their tick (GET /api/v1/tick/stream, server-sent events) when it "

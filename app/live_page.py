@@ -130,7 +130,11 @@ def build_frame(page: LivePage, services: Services, config: dict,
     ids = page.ids
     stores = [dcc.Store(id=page.target(p)[0], data=first.parts.get(p.part_name(page.surface)))
               for p in page.parts() if p.figure or p.overlay]
-    # An asking page's timed poll is only the safety net: its asks trigger the real ones.
+    # An asking page's asks trigger its polls, and assets/nps_ask.js runs its safety net
+    # (SAFETY_NET_SECONDS after its last poll, and a random part of half that more): a timed
+    # poll here fired every 30 s from the page's load, so a fleet opened together (TVs on
+    # one timer, a benchmark's warm-up) polled together, 1,000 screens in one second, and
+    # the pushes of a change that fell on it were held up to 300 ms (bench_viewers).
     poll_ms = (int(SAFETY_NET_SECONDS * 1000) if page.asks
                else live_status.screen_poll_ms(services.settings))
     asked = [dcc.Store(id=ids.ask, data=None)] if page.asks else []
@@ -139,7 +143,7 @@ def build_frame(page: LivePage, services: Services, config: dict,
     # staleness and ends its gong in the browser alone, with no Dash callback.
     ticked = [dcc.Interval(id=ids.tick, interval=1000, disabled=True)] if page.ticks else []
     return [
-        dcc.Interval(id=ids.poll, interval=poll_ms),
+        dcc.Interval(id=ids.poll, interval=poll_ms, disabled=page.asks),
         *asked,
         *ticked,
         dcc.Store(id=ids.config, data=config),

@@ -57,7 +57,9 @@ def screen_poll_ms(settings: Settings) -> int:
     return int(min(settings.poll_seconds, 1.0) * 1000)
 
 
-SAFETY_NET_SECONDS = 30.0  # an asking wall's full poll, whatever its asks say
+# An asking wall's full poll, whatever its asks say: this long after its last poll, and a
+# random part of half this more (assets/nps_ask.js), so screens do not poll together.
+SAFETY_NET_SECONDS = 30.0
 
 
 def ask_seconds(settings: Settings, low_power: bool = False) -> float:

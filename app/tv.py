@@ -68,7 +68,9 @@ def build_layout(query: dict[str, str], services: Services) -> html.Div:
             "data-ask-path": ask.ask_path(config["query"]),
             # ...or is sent its ticks here (app/ask_stream.py), when the server keeps streams.
             "data-stream-path": ask.stream_path(config["query"]) if settings.ask_stream else "",
-            "data-ask-ms": str(int(ask_seconds * 1000))}
+            "data-ask-ms": str(int(ask_seconds * 1000)),
+            # ...and polls all the same after this long without a poll (and up to half more).
+            "data-safety-ms": str(int(live_status.SAFETY_NET_SECONDS * 1000))}
     return html.Div(id=IDS.root, className=" ".join(classes), **data, children=[
         *live_page.build_frame(PAGE, services, config, first),
         html.Div(id=STAGE, className="tv-stage", children=[

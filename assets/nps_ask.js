@@ -9,18 +9,24 @@
  * is also handed to nps_tv.js (npsTv.hear: staleness, data-source trouble, an admin's
  * reload), which paints the "updated" label and the connection notice and feeds the watchdog
  * without a Dash cycle (its /health check still reloads on a new build).
+ * The safety net: a wall whose poll has not run for data-safety-ms (and a random part of half
+ * that again) polls all the same. It is timed from the page's last poll, asked or answered
+ * from a push, not from its load: a told wall that keeps hearing of changes never needs it,
+ * and a fleet that opened together (TVs on one timer) does not poll together every 30 s.
  * Refused share links: the fetch wrapper in nps_tv.js reads X-NPS-TV-Link on any answer. */
 (function () {
   "use strict";
 
   var ask = { stamp: null, etag: null, body: null, busy: false, asks: 0, changes: 0,
     failures: 0, source: null, streaming: false, streamAt: 0, events: 0, heardAt: 0,
-    pushed: null, served: 0, missed: 0 };
+    pushed: null, served: 0, missed: 0, polledAt: 0, safetyAt: 0, safeties: 0 };
   var STATE_ID = "tv-state";  // the wall's client state (app/tv.py IDS.state)
   var STREAM_RETRY_MS = 60000;
   var BEHIND_RETRIES = 3;  // polls again when the answering worker was behind the told stamp
   var BEHIND_MS = 700;  // ... this long after the answer, times the retry's number
   var STREAM_SILENT_MS = 16000;  // three of the server's 5 s heartbeats missed: ask instead
+  var SAFETY_SPREAD = 0.5;  // the safety net waits up to this part of its interval more
+  var POLL_OUTPUT = ".." + STATE_ID + ".data..";  // in the wall's poll's outputs only
   window.npsAsk = ask;
 
   function setProps(id, props) {
@@ -82,14 +88,16 @@
    * interval: screens that miss together do not all ask at once); null: not the wall's poll,
    * or nothing pushed. */
   ask.serve = function (input, init) {
-    var pushed = ask.pushed;
-    if (!pushed || pushed.stamp !== ask.stamp || !init || typeof init.body !== "string" ||
+    if (!init || typeof init.body !== "string" || init.body.indexOf(POLL_OUTPUT) < 0 ||
         !/_dash-update-component/.test(String((input && input.url) || input))) {
       return null;
     }
+    polled();  // the wall's poll runs (asked, or answered here): the safety net starts again
+    var pushed = ask.pushed;
+    if (!pushed || pushed.stamp !== ask.stamp) { return null; }
     var request;
     try { request = JSON.parse(init.body); } catch (err) { return null; }
-    if (String(request.output).indexOf(".." + STATE_ID + ".data..") < 0) { return null; }
+    if (String(request.output).indexOf(POLL_OUTPUT) < 0) { return null; }
     var state = null;
     (request.state || []).forEach(function (item) {
       if (item && item.id === STATE_ID && item.property === "data") { state = item.value; }
@@ -116,6 +124,23 @@
     setTimeout(function () { setProps("tv-ask", { data: ask.stamp + "~" + n }); },
       BEHIND_MS * n);
   };
+
+  /* The wall's poll ran just now: the safety net's next poll is due data-safety-ms (from
+   * app/live_status.py SAFETY_NET_SECONDS) and a random part of half that again from now. */
+  function polled() {
+    var every = parseInt(rootAttr("data-safety-ms") || "30000", 10) || 30000;
+    ask.polledAt = Date.now();
+    ask.safetyAt = ask.polledAt + every * (1 + SAFETY_SPREAD * Math.random());
+  }
+  ask.polled = polled;
+
+  /* Nothing ran the wall's poll for the safety net's time: run it (a new value of the ask
+   * store; the poll names ask.stamp all the same). */
+  function safety() {
+    ask.safeties += 1;
+    polled();  // once a period, however long the poll takes to start
+    setProps("tv-ask", { data: ask.stamp + "~s" + ask.safeties });
+  }
 
   /* How often the page asks (data-ask-ms, from app/live_status.py ask_seconds). */
   function askMs() { return parseInt(rootAttr("data-ask-ms") || "1000", 10) || 1000; }
@@ -189,6 +214,7 @@
     if (ask.streaming && Date.now() - ask.heardAt > STREAM_SILENT_MS) { closeStream(); }
     if (!ask.source && Date.now() >= ask.streamAt) { stream(); }
     if (!ask.streaming) { once(); }
+    if (ask.stamp !== null && ask.safetyAt && Date.now() >= ask.safetyAt) { safety(); }
     setTimeout(loop, Math.max(every, 200));
   }
   loop();

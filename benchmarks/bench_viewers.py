@@ -11,7 +11,8 @@ sends (issue 13).
    127.0.0.1 and a free port.
 3. **The request sequence, captured, not guessed**: headless Chromium opens ``--path`` (the
    rotating wall by default) for ``--capture-seconds`` while a writer posts one response a
-   second; every request the page makes is read from the DevTools network log. Requests that
+   second; every request the page makes is read from the DevTools network log (its polls all
+   go to the server while captured: a told page answers most from its pushes). Requests that
    repeat are the screen's steady asks (their period is the lower quartile of the gaps between
    repeats, as a busy machine stalls the capturing browser's timers); the rest are the cold
    page load, counted and printed, not replayed.
@@ -24,7 +25,8 @@ sends (issue 13).
    A Dash poll whose inputs include the page's ask store (the wall since issue 13) is sent as
    the page sends it: when the screen's ``GET /api/v1/tick`` answers a new stamp, or its tick
    stream (``GET /api/v1/tick/stream``, server-sent events, when the page opened one) sends
-   one, a random part of the page's ``data-ask-ms`` later, or after 30 s without one. A
+   one, a random part of the page's ``data-ask-ms`` later, or when its safety net is due
+   (30-45 s after its last poll or applied push, as ``assets/nps_ask.js`` times it). A
    stream is held on a connection of its own; its events are counted, not timed. A changed
    tick that carries the poll's answer is applied without a request when the screen's state
    has the parts it starts from, as the page's ``npsAsk.serve`` does (else it polls at once).
@@ -106,6 +108,12 @@ CLIENT_LAG_LIMIT_MS = 10.0
 # visible: the server's default poll (3 s), a screen's ask (1 s) and its poll may all come after.
 VISIBLE_GRACE = 5.0
 SAFETY_NET_SECONDS = 30.0  # app.live_status.SAFETY_NET_SECONDS: an asking page's timed poll
+SAFETY_SPREAD = 0.5  # assets/nps_ask.js: it waits up to this part of its interval more
+
+
+def safety_due() -> float:
+    """When a page that polls now polls again with nothing new (assets/nps_ask.js)."""
+    return time.monotonic() + SAFETY_NET_SECONDS * (1 + SAFETY_SPREAD * random.random())
 
 
 # -- the store and the server ---------------------------------------------------------------
@@ -249,6 +257,12 @@ def capture(port: int, path: str, seconds: float, width: int = 1920, height: int
     try:
         driver.execute_cdp_cmd("Network.enable", {})
         driver.get(f"http://{HOST}:{port}{path}")
+        # A told page answers its polls from what its stream pushed and polls the server
+        # only for the changes it could not take, and for its safety net after 30-45 s
+        # without a change: too seldom to learn the poll from. While captured, each of its
+        # polls goes to the server, so the poll is seen once a change.
+        driver.execute_script("if (window.npsAsk) { window.npsAsk.serve = function () {"
+                              " return null; }; }")
         started = time.monotonic()
         seen: list[dict] = []
         sizes: dict[str, int] = {}
@@ -473,6 +487,7 @@ class Screen:
         self.etags: dict[str, str] = {}
         self.lock = asyncio.Lock()
         self.changed = asyncio.Event()  # the tick's stamp changed: run the triggered polls
+        self.safety_at = 0.0  # when the safety net polls (a poll or an applied push moves it)
         self.stamp: str | None = None
         self.streaming = False  # its tick stream is open (the page sends X-NPS-TV-Streamed)
         self.seen: list[tuple[float, int]] = []
@@ -650,6 +665,7 @@ class Screen:
             if ask.triggered:
                 self.values[(json.dumps(ask_store_id(ask)), "data")] = self.stamp
         self.learn(answer)
+        self.safety_at = safety_due()  # the page's poll ran, answered from the push
         self.tally.served += 1
         mark = pushed.get("mark")
         if isinstance(mark, list) and mark and isinstance(mark[0], int):
@@ -699,17 +715,22 @@ class Screen:
             await asyncio.wait([pending], timeout=REQUEST_TIMEOUT)
 
     async def run_triggered(self, ask: Ask, until: float) -> None:
-        """Send ``ask`` whenever the tick's stamp changed, or after the safety net's
-        ``SAFETY_NET_SECONDS`` without a change (the page's timed poll)."""
+        """Send ``ask`` whenever the tick's stamp changed, or when the safety net is due:
+        ``SAFETY_NET_SECONDS`` and a random part of half that again after the page's last
+        poll, asked or answered from a push (``safety_due``)."""
         self.changed.clear()
+        self.safety_at = safety_due()
         while time.monotonic() < until:
             try:
                 await asyncio.wait_for(self.changed.wait(),
-                                       min(SAFETY_NET_SECONDS, until - time.monotonic()))
+                                       max(0.0, min(self.safety_at, until) - time.monotonic()))
             except TimeoutError:
                 if time.monotonic() >= until:
                     break
+                if time.monotonic() < self.safety_at:  # a push was applied meanwhile
+                    continue
             self.changed.clear()
+            self.safety_at = safety_due()
             await self.send(ask)
 
 

@@ -103,6 +103,45 @@ def test_an_idle_wall_hears_but_does_not_poll(wall):
         wait_until(lambda: dash_duo.driver.execute_script(HEALTH_JS) > health, 5, "/health")
 
 
+# The page's safety net made short for a test (30 s on a real wall), timed from now.
+SAFETY_JS = ("document.getElementById('tv-root').setAttribute('data-safety-ms', arguments[0]);"
+             "window.npsAsk.polled();"
+             "return [window.npsAsk.safetyAt - window.npsAsk.polledAt, window.npsAsk.safeties];")
+
+
+def test_the_safety_net_polls_after_a_quiet_spell_not_while_changes_come(wall):
+    """A wall polls all the same when its poll has not run for its safety net's time (and a
+    random part of half that more, so a fleet opened together does not poll together), timed
+    from its last poll, asked or answered from a push, not from its load."""
+    dash_duo, dash_app = wall
+    driver = dash_duo.driver
+    driver.get(f"{dash_duo.server_url}/tv?panels=score,comments&dwell=600")
+    wait_for_text(dash_duo, "#score-value", "50", timeout=10)
+    assert dash_duo.find_element("#tv-root").get_attribute("data-safety-ms") == "30000"
+    wait_settled(dash_duo)
+    wait_until(lambda: asks(dash_duo)["changes"] >= 1, 10, "the first tick")
+    # Nothing new: a poll 1.5-2.25 s after the last, at a random point of each period (the
+    # page looks once a second).
+    waits = [driver.execute_script(SAFETY_JS, "1500")[0] for _ in range(20)]
+    assert all(1500 <= w <= 2250 for w in waits) and len(set(waits)) > 1, waits
+    before_polls = driver.execute_script(POLLS_JS)
+    safeties = driver.execute_script(SAFETY_JS, "1500")[1]
+    time.sleep(7)
+    ran = driver.execute_script("return window.npsAsk.safeties;") - safeties
+    assert 2 <= ran <= 5, ran
+    assert driver.execute_script(POLLS_JS) - before_polls >= ran  # each one a real poll
+    # A response every second (the server reads every 2 s): each change runs the poll, asked
+    # or answered from its push, so a 4 s safety net never comes due.
+    safeties = driver.execute_script(SAFETY_JS, "4000")[1]
+    store = get_services(dash_app).store
+    changes = asks(dash_duo)["changes"]
+    for i in range(9):
+        store.upsert_responses([make_record(5000 + i, 9, when=datetime.now(UTC))])
+        time.sleep(1)
+    assert asks(dash_duo)["changes"] - changes >= 3
+    assert driver.execute_script("return window.npsAsk.safeties;") == safeties
+
+
 def test_a_new_response_shows_within_the_poll_plus_two_seconds_as_a_patch(wall):
     dash_duo, dash_app = wall
     dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score,comments,trend&dwell=600")

@@ -32,6 +32,15 @@ def wall(dash_duo, settings):
                           POLL_SECONDS)
 
 
+@pytest.fixture(params=["stream", "ticks"])
+def either_wall(request, dash_duo, settings):
+    """``wall``, whose screens are sent their ticks (``stream``) or ask for them (``ticks``:
+    where a stream cannot open, a low-power screen asks ASK_FACTOR times less often)."""
+    yield from serve_wall(dash_duo, settings.replace(low_power_ask_factor=ASK_FACTOR,
+                                                     ask_stream=request.param == "stream"),
+                          POLL_SECONDS)
+
+
 def layouts_over(driver, seconds: float) -> float:
     """How many times the page was laid out in ``seconds`` (DevTools performance metrics)."""
     driver.execute_cdp_cmd("Performance.enable", {})
@@ -93,8 +102,8 @@ def test_an_idle_panel_does_not_lay_the_page_out(wall):
     assert layouts <= IDLE_LAYOUTS, f"{layouts:g} layouts in {IDLE_SECONDS} s on an idle panel"
 
 
-def test_low_power_has_no_animations_and_still_rotates_and_updates(wall):
-    dash_duo, dash_app = wall
+def test_low_power_has_no_animations_and_still_rotates_and_updates(either_wall):
+    dash_duo, dash_app = either_wall
     dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score,comments&dwell=3&power=low")
     wait_for_text(dash_duo, "#score-value", "50", timeout=10)
     root = dash_duo.find_element("#tv-root").get_attribute("class").split()
@@ -111,9 +120,20 @@ def test_low_power_has_no_animations_and_still_rotates_and_updates(wall):
     get_services(dash_app).store.upsert_responses([
         make_record(2000 + i, 0, when=datetime.now(UTC), comment=unique, product="Ledger")
         for i in range(10)])
-    # A low-power screen asks ASK_FACTOR times less often, so it may take that much longer.
+    # Pushed at once when told; asked ASK_FACTOR times less often otherwise, so it may
+    # take that much longer.
     wait_for_text(dash_duo, "#tv-panel-comments", unique, timeout=POLL_SECONDS * ASK_FACTOR + 4)
     wait_for_text(dash_duo, "#score-value", "20", timeout=POLL_SECONDS * ASK_FACTOR + 4)
+    ask_ms = int(dash_duo.find_element("#tv-root").get_attribute("data-ask-ms"))
+    assert ask_ms == 1000 * min(1.0, POLL_SECONDS) * ASK_FACTOR  # NPS_TV_ASK_SECONDS: 1 s
+    streaming = dash_duo.driver.execute_script("return window.npsAsk.streaming;")
+    assert streaming == (dash_duo.driver.execute_script(
+        "return !!document.getElementById('tv-root').getAttribute('data-stream-path');"))
+    first = dash_duo.driver.execute_script(TICKS_ASKED)
+    time.sleep(6)
+    asked = dash_duo.driver.execute_script(TICKS_ASKED) - first
+    # Told: it asks nothing while its stream is open. Asking: every 2 s, not every second.
+    assert asked == 0 if streaming else 2 <= asked <= 4, asked
 
 
 def test_low_power_comments_turn_a_page_instead_of_scrolling(wall):
@@ -154,6 +174,52 @@ def test_each_screen_keeps_its_own_reload_offset(wall):
     assert attrs == ["600", "60"]
 
 
+def _screen_with_nightly_offset(low: float, high: float, spread: float) -> str:
+    """A screen id whose nightly offset lies in [low, high) of ``spread`` seconds."""
+    return next(name for name in (f"screen-{i}" for i in range(10_000))
+                if low <= live_status.reload_offset_seconds(name + ":nightly", spread) < high)
+
+
+# The nightly reload time (``data-reload-at``, ms) moved to ``arguments[0]`` ms ago, and the
+# watchdog's check run at once (it runs every 10 s).
+NIGHTLY_WAS = ("document.getElementById('tv-root').setAttribute('data-reload-at',"
+               " String(Date.now() - arguments[0])); window.npsTv.watchdog.check();")
+
+
+def test_the_nightly_reload_waits_for_each_screens_own_offset(wall):
+    dash_duo, dash_app = wall
+    driver = dash_duo.driver
+    spread = get_services(dash_app).settings.reload_spread_seconds  # 600 s by default
+    screen = _screen_with_nightly_offset(300, 400, spread)
+    offset_ms = live_status.reload_offset_seconds(screen + ":nightly", spread) * 1000
+    driver.get(f"{dash_duo.server_url}/tv?panels=score")
+    dash_duo.wait_for_element("#tv-root", timeout=10)
+    driver.execute_script("localStorage.setItem('npsTvScreenId', arguments[0]);", screen)
+    driver.refresh()
+    dash_duo.wait_for_element("#tv-root", timeout=10)
+    assert int(dash_duo.find_element("#tv-root").get_attribute("data-reload-at")) > 0
+    driver.execute_script("window.__samePage = true;")
+    # The nightly time passed a minute ago; this screen's turn is 5-6 minutes after it.
+    driver.execute_script(NIGHTLY_WAS, 60_000)
+    time.sleep(2)  # the check's /health answer, after which a wanted reload happens
+    assert driver.execute_script("return window.__samePage === true;")
+    assert not driver.execute_script("return window.npsTv.watchdog.want;")
+    # Its turn came a second ago: it reloads, for the nightly reload.
+    driver.execute_script(NIGHTLY_WAS, offset_ms + 1000)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and driver.execute_script(
+            "return window.__samePage === true;"):
+        time.sleep(0.25)
+    assert not driver.execute_script("return window.__samePage === true;"), "no reload"
+    dash_duo.wait_for_element("#tv-root", timeout=10)
+    reason = driver.execute_script(
+        "return JSON.parse(sessionStorage.getItem('npsTvReload')).reason;")
+    assert reason == "nightly"
+    # The page it reloaded to names the next nightly time, in the future: no loop.
+    assert int(dash_duo.find_element("#tv-root").get_attribute("data-reload-at")) > \
+        driver.execute_script("return Date.now();")
+
+
 # Counts what Dash does from now on: notifications of its Redux stores (every callback,
 # prop change and React render of Dash's goes through one) and the server callbacks sent.
 WATCH_DASH = """
@@ -176,6 +242,12 @@ return performance.getEntriesByType('resource').filter(function (e) {
 ASKED = """
 return performance.getEntriesByType('resource').filter(function (e) {
   return /\\/api\\/v1\\/tick/.test(e.name) && e.responseEnd > 0; }).length;
+"""
+
+
+TICKS_ASKED = """
+return performance.getEntriesByType('resource').filter(function (e) {
+  return /\\/api\\/v1\\/tick(?!\\/stream)/.test(e.name) && e.responseEnd > 0; }).length;
 """
 
 
