@@ -139,7 +139,7 @@
   function safety() {
     ask.safeties += 1;
     polled();  // once a period, however long the poll takes to start
-    setProps("tv-ask", { data: ask.stamp + "~s" + ask.safeties });
+    setProps("tv-ask", { data: (ask.stamp === null ? "" : ask.stamp) + "~s" + ask.safeties });
   }
 
   /* How often the page asks (data-ask-ms, from app/live_status.py ask_seconds). */
@@ -214,7 +214,11 @@
     if (ask.streaming && Date.now() - ask.heardAt > STREAM_SILENT_MS) { closeStream(); }
     if (!ask.source && Date.now() >= ask.streamAt) { stream(); }
     if (!ask.streaming) { once(); }
-    if (ask.stamp !== null && ask.safetyAt && Date.now() >= ask.safetyAt) { safety(); }
+    // The safety net, on a wall only, timed from when the wall appeared (with its data) at
+    // first: it polls even where no tick ever answers (a proxy refusing /api/v1/tick).
+    if (rootAttr("data-ask-path")) {
+      if (!ask.safetyAt) { polled(); } else if (Date.now() >= ask.safetyAt) { safety(); }
+    }
     setTimeout(loop, Math.max(every, 200));
   }
   loop();

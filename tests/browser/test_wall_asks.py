@@ -142,6 +142,27 @@ def test_the_safety_net_polls_after_a_quiet_spell_not_while_changes_come(wall):
     assert driver.execute_script("return window.npsAsk.safeties;") == safeties
 
 
+def test_a_wall_whose_ticks_never_answer_still_polls_at_its_safety_net(wall):
+    """Where a proxy refuses the tick and its stream, the wall still shows new data through
+    its safety-net polls, as it did when Dash's timer ran them."""
+    dash_duo, dash_app = wall
+    driver = dash_duo.driver
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/api/v1/tick*"]})
+    try:
+        driver.get(f"{dash_duo.server_url}/tv?panels=score&dwell=600")
+        wait_for_text(dash_duo, "#score-value", "50", timeout=10)
+        driver.execute_script(SAFETY_JS, "1500")
+        get_services(dash_app).store.upsert_responses([
+            make_record(6000 + i, 0, when=datetime.now(UTC)) for i in range(10)])
+        wait_for_text(dash_duo, "#score-value", "20", timeout=12)
+        stamp, safeties, streaming = driver.execute_script(
+            "var a = window.npsAsk; return [a.stamp, a.safeties, a.streaming];")
+        assert stamp is None and safeties >= 1 and not streaming
+    finally:
+        driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+
+
 def test_a_new_response_shows_within_the_poll_plus_two_seconds_as_a_patch(wall):
     dash_duo, dash_app = wall
     dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score,comments,trend&dwell=600")
