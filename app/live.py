@@ -43,7 +43,7 @@ TOLD_HEADER = "X-NPS-TV-Stamp"
 BEHIND = "behind"
 # Sent with the wall's poll while its tick stream is open (assets/nps_tv.js). The worker
 # holding the stream pushes the screen its answers and notes it (``poll_bytes``), so that one
-# builds them ahead; a poll reaching another worker (the 30 s safety net, a push the page
+# builds them ahead; a poll reaching another worker (its safety net, a push the page
 # could not take) is answered but not noted, or every worker would build ahead for every
 # streamed screen on every change (2 workers each built ahead for 87-93 of 100 distinct
 # screens: ``benchmarks/bench_viewers.py --distinct 100``).

@@ -37,8 +37,9 @@ CATCH_UP_BACKOFF = 5.0  # seconds without catch-ups after one's read failed
 # Publishes (in this process, of every poller) between two full garbage collections; between
 # them, what a publish leaves alive is frozen (``settle_garbage``).
 FULL_COLLECT_EVERY = 100
+COLLECT_AFTER = 1.0  # seconds after the publish the due full collection runs, at most
 _publishes = 0
-_collect_due = False  # a full collection is due: the poll job's next poll runs it first
+_collect_due = False  # a full collection is due: the poll job runs it once all is quiet
 _publishes_lock = threading.Lock()
 
 
@@ -67,12 +68,12 @@ def settle_garbage() -> None:
 
 def collect_if_due() -> bool:
     """The full collection ``settle_garbage`` made due, if it did: unfreeze, collect
-    everything, freeze again. The poll job runs it before its next read, not at the publish:
-    it holds the interpreter 0.1-0.35 s, and run there it held up the pushes of the change
-    just published (the stream hub's round runs then). 1,000 told screens with a full
-    collection every 3 publishes (84-116 ms each): pushed answer p95 195-201 ms at the
-    publish, 72-98 ms before the read. Before the read, it delays no change's way from its
-    read to the screens, only the read by that much."""
+    everything, freeze again. It holds the interpreter 0.1-0.35 s, so the poll job runs it
+    when nothing waits on it (``Poller.poll``): a while after the publish, once the stream
+    hub's round has pushed the change (run at the publish, it held those pushes up: 1,000
+    told screens with a full collection every 3 publishes, about 100 ms each, had pushed
+    answers p95 142-164 ms, 60-67 ms with it here), and long before the next read (run
+    before the read, it would hold up the next change as long)."""
     global _collect_due
     with _publishes_lock:
         due, _collect_due = _collect_due, False
@@ -164,13 +165,16 @@ class Poller:
         ``catching``: a catch-up's read (``catch_up``), whose failure is neither counted nor
         shown (/health judges the poll job's own reads) but pauses catch-ups a while; a
         catch-up never runs the due full collection (a screen's request waits for it)."""
-        if not catching:
-            collect_if_due()  # before the read, whose clock starts the change's way
         with self._lock:
             began = time.monotonic()
             changed = self._guarded_poll(catching)
         self._finished(began)
         self._publish(changed)
+        if not catching and _collect_due:
+            # A quiet moment: the round's pushes are out (20-150 ms), the next read is a poll
+            # interval away. Only the requests that arrive meanwhile wait for it.
+            time.sleep(min(self.settings.poll_seconds / 3, COLLECT_AFTER))
+            collect_if_due()
         return changed
 
     def catch_up(self) -> bool:

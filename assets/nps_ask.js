@@ -129,7 +129,7 @@
    * app/live_status.py SAFETY_NET_SECONDS) and a random part of half that again from now. */
   function polled() {
     var every = parseInt(rootAttr("data-safety-ms") || "30000", 10) || 30000;
-    ask.polledAt = Date.now();
+    ask.polledAt = performance.now();  // a clock the device's time being set cannot move
     ask.safetyAt = ask.polledAt + every * (1 + SAFETY_SPREAD * Math.random());
   }
   ask.polled = polled;
@@ -210,16 +210,15 @@
   /* Asks while a wall is on the page (the app may show another page first) and its stream
    * is not open. */
   function loop() {
-    var every = askMs();
+    setTimeout(loop, Math.max(askMs(), 200));  // first: nothing below may stop the asks
     if (ask.streaming && Date.now() - ask.heardAt > STREAM_SILENT_MS) { closeStream(); }
     if (!ask.source && Date.now() >= ask.streamAt) { stream(); }
     if (!ask.streaming) { once(); }
     // The safety net, on a wall only, timed from when the wall appeared (with its data) at
     // first: it polls even where no tick ever answers (a proxy refusing /api/v1/tick).
     if (rootAttr("data-ask-path")) {
-      if (!ask.safetyAt) { polled(); } else if (Date.now() >= ask.safetyAt) { safety(); }
+      if (!ask.safetyAt) { polled(); } else if (performance.now() >= ask.safetyAt) { safety(); }
     }
-    setTimeout(loop, Math.max(every, 200));
   }
   loop();
 })();

@@ -530,7 +530,9 @@
     var poll = parseFloat(root.getAttribute("data-poll-seconds") || "3");
     var ask = (status.cfg && status.cfg.ask_seconds) || 1;  // a low-power screen asks less
     var silentFor = status.receivedAt ? (Date.now() - status.receivedAt) / 1000 : 0;
-    if (silentFor > Math.max(10 * poll, 10 * ask, 60) && !watchdog.want &&
+    // Where only the safety net's polls answer (ticks refused), one may fail before a reload.
+    var safety = parseFloat(root.getAttribute("data-safety-ms") || "0") / 1000 || 0;
+    if (silentFor > Math.max(10 * poll, 10 * ask, 60, 3 * safety) && !watchdog.want &&
         !recentlyReloadedFor("no data")) {
       watchdog.want = "no data";
     }

@@ -13,7 +13,7 @@ def test_a_publish_freezes_what_lives_and_a_full_collection_comes_every_so_often
     reference cycles made meanwhile is freed by the full collection every
     ``FULL_COLLECT_EVERY`` publishes (issue 13, item 3: the collector's scans of long-lived
     parts were a tenth of a change's CPU with 100 distinct screens), which the poll job runs
-    before its next read, not at the publish whose pushes it would hold up."""
+    a while after a publish: not during it, whose pushes it would hold up, nor before a read."""
     import gc
     import weakref
 
@@ -24,6 +24,8 @@ def test_a_publish_freezes_what_lives_and_a_full_collection_comes_every_so_often
 
     monkeypatch.setattr(poller_module, "FULL_COLLECT_EVERY", 3)
     monkeypatch.setattr(poller_module, "_publishes", 0)
+    monkeypatch.setattr(poller_module, "_collect_due", False)
+    monkeypatch.setattr(poller_module, "COLLECT_AFTER", 0.05)
     poller = Poller(sqlite_store, settings)
     sqlite_store.upsert_responses([make_record(0, 9)])
     gc.disable()  # only the publishes' freezes and collections, not the automatic ones
@@ -36,20 +38,25 @@ def test_a_publish_freezes_what_lives_and_a_full_collection_comes_every_so_often
         assert gc.get_freeze_count() > 0
         gc.collect()
         assert dead() is not None  # frozen: not scanned
-        for i in (1, 2):
-            sqlite_store.upsert_responses([make_record(i, 9)])
-            poller.poll()  # publishes 2 and 3: after the third a full collection is due
-        # Not at the publish (it would hold up the pushes of that change), and not in a
-        # catch-up's poll (a screen's request waits for that one).
+        alive_at_publish: list[bool] = []
+        poller.on_publish.append(lambda: alive_at_publish.append(dead() is not None))
+        sqlite_store.upsert_responses([make_record(1, 9)])
+        poller.poll()  # publish 2
+        # Publish 3, a catch-up's: the collection is due, but a screen's request waits for
+        # a catch-up, so not there.
+        sqlite_store.upsert_responses([make_record(2, 9)])
+        assert poller.poll(catching=True)
         assert dead() is not None
-        poller.poll(catching=True)
-        assert dead() is not None
-        read_when_collected: list[bool] = []
+        # The poll job's next poll runs it, a while after its publish (the stream hub's
+        # round pushes the change meanwhile), not before its read nor during the listeners.
+        sqlite_store.upsert_responses([make_record(3, 9)])
+        read_alive: list[bool] = []
         clock = sqlite_store.clock_micros
         monkeypatch.setattr(sqlite_store, "clock_micros", lambda: (
-            read_when_collected.append(dead() is None), clock())[1])
-        assert not poller.poll()  # the poll job's next poll: nothing new, collected first
-        assert dead() is None and read_when_collected == [True]
+            read_alive.append(dead() is not None), clock())[1])
+        assert poller.poll()
+        assert read_alive == [True] and alive_at_publish == [True, True, True]
+        assert dead() is None
         assert gc.get_freeze_count() > 0  # and freezes again
     finally:
         gc.enable()

@@ -121,18 +121,19 @@ def test_the_safety_net_polls_after_a_quiet_spell_not_while_changes_come(wall):
     wait_settled(dash_duo)
     wait_until(lambda: asks(dash_duo)["changes"] >= 1, 10, "the first tick")
     # Nothing new: a poll 1.5-2.25 s after the last, at a random point of each period (the
-    # page looks once a second).
+    # page looks once a second, so 1.5-3.25 s apart).
     waits = [driver.execute_script(SAFETY_JS, "1500")[0] for _ in range(20)]
     assert all(1500 <= w <= 2250 for w in waits) and len(set(waits)) > 1, waits
     before_polls = driver.execute_script(POLLS_JS)
     safeties = driver.execute_script(SAFETY_JS, "1500")[1]
-    time.sleep(7)
+    time.sleep(10)
     ran = driver.execute_script("return window.npsAsk.safeties;") - safeties
-    assert 2 <= ran <= 5, ran
-    assert driver.execute_script(POLLS_JS) - before_polls >= ran  # each one a real poll
+    assert 2 <= ran <= 7, ran  # every 1.5-3.25 s; fewer where a loaded machine's timers lag
+    wait_until(lambda: driver.execute_script(POLLS_JS) - before_polls >= ran, 5,
+               "each safety poll answered by the server")
     # A response every second (the server reads every 2 s): each change runs the poll, asked
-    # or answered from its push, so a 4 s safety net never comes due.
-    safeties = driver.execute_script(SAFETY_JS, "4000")[1]
+    # or answered from its push, so a 6 s safety net never comes due.
+    safeties = driver.execute_script(SAFETY_JS, "6000")[1]
     store = get_services(dash_app).store
     changes = asks(dash_duo)["changes"]
     for i in range(9):
@@ -155,7 +156,9 @@ def test_a_wall_whose_ticks_never_answer_still_polls_at_its_safety_net(wall):
         driver.execute_script(SAFETY_JS, "1500")
         get_services(dash_app).store.upsert_responses([
             make_record(6000 + i, 0, when=datetime.now(UTC)) for i in range(10)])
-        wait_for_text(dash_duo, "#score-value", "20", timeout=12)
+        # The first safety poll may come after the server's read: the next one shows it
+        # (1.5-3.25 s apart; Plotly's bundle may block the page's timers a few seconds).
+        wait_for_text(dash_duo, "#score-value", "20", timeout=20)
         stamp, safeties, streaming = driver.execute_script(
             "var a = window.npsAsk; return [a.stamp, a.safeties, a.streaming];")
         assert stamp is None and safeties >= 1 and not streaming
