@@ -174,12 +174,6 @@ def test_each_screen_keeps_its_own_reload_offset(wall):
     assert attrs == ["600", "60"]
 
 
-def _screen_with_nightly_offset(low: float, high: float, spread: float) -> str:
-    """A screen id whose nightly offset lies in [low, high) of ``spread`` seconds."""
-    return next(name for name in (f"screen-{i}" for i in range(10_000))
-                if low <= live_status.reload_offset_seconds(name + ":nightly", spread) < high)
-
-
 # The nightly reload time (``data-reload-at``, ms) moved to ``arguments[0]`` ms ago, and the
 # watchdog's check run at once (it runs every 10 s).
 NIGHTLY_WAS = ("document.getElementById('tv-root').setAttribute('data-reload-at',"
@@ -190,7 +184,7 @@ def test_the_nightly_reload_waits_for_each_screens_own_offset(wall):
     dash_duo, dash_app = wall
     driver = dash_duo.driver
     spread = get_services(dash_app).settings.reload_spread_seconds  # 600 s by default
-    screen = _screen_with_nightly_offset(300, 400, spread)
+    screen = _screen_with_offset(300, 400, spread, ":nightly")
     offset_ms = live_status.reload_offset_seconds(screen + ":nightly", spread) * 1000
     driver.get(f"{dash_duo.server_url}/tv?panels=score")
     dash_duo.wait_for_element("#tv-root", timeout=10)
@@ -308,10 +302,11 @@ def test_rotation_clock_and_staleness_run_no_dash_callback(wall):
     assert driver.execute_script(DASH_SEEN) == [0, 0]
 
 
-def _screen_with_offset(low: float, high: float, spread: float) -> str:
-    """A screen id whose build-reload offset lies in [low, high) of ``spread`` seconds."""
+def _screen_with_offset(low: float, high: float, spread: float, salt: str = ":build") -> str:
+    """A screen id whose reload offset (``salt``: ":build" or ":nightly") lies in
+    [low, high) of ``spread`` seconds."""
     return next(name for name in (f"screen-{i}" for i in range(10_000))
-                if low <= live_status.reload_offset_seconds(name + ":build", spread) < high)
+                if low <= live_status.reload_offset_seconds(name + salt, spread) < high)
 
 
 def test_a_new_build_reloads_each_screen_at_its_own_offset(wall):
