@@ -57,6 +57,10 @@ class PageIds:
         """The store an overlay's data arrives in."""
         return f"{self.prefix}-{name}"
 
+    def data(self, name: str) -> str:
+        """The store a drawn panel's data arrives in (``Panel.drawn``)."""
+        return f"{self.prefix}-{name}-data"
+
 
 @dataclass(frozen=True)
 class LivePage:
@@ -90,7 +94,13 @@ class LivePage:
             return self.ids.store(panel.name), "data"
         if panel.figure:
             return self.ids.figure(panel.name), "data"
+        if self.draws(panel):
+            return self.ids.data(panel.name), "data"
         return self.ids.body(panel.name), "children"
+
+    def draws(self, panel: Panel) -> bool:
+        """Whether this page draws ``panel`` from data itself (``Panel.drawn``)."""
+        return self.surface in panel.drawn
 
     def poll_outputs(self, extra: Sequence[tuple[str, str]] = ()) -> list[tuple[str, str]]:
         """Every (id, property) the poll callback returns, in order."""
@@ -129,7 +139,7 @@ def build_frame(page: LivePage, services: Services, config: dict,
     """The non-visual part of a live page: its intervals and stores, holding the first data."""
     ids = page.ids
     stores = [dcc.Store(id=page.target(p)[0], data=first.parts.get(p.part_name(page.surface)))
-              for p in page.parts() if p.figure or p.overlay]
+              for p in page.parts() if p.figure or p.overlay or page.draws(p)]
     # An asking page's asks trigger its polls, and assets/nps_ask.js runs its safety net
     # (SAFETY_NET_SECONDS after its last poll, and a random part of half that more): a timed
     # poll here fired every 30 s from the page's load, so a fleet opened together (TVs on
@@ -154,7 +164,8 @@ def build_frame(page: LivePage, services: Services, config: dict,
 
 
 def build_body(page: LivePage, panel: Panel, payload: Any) -> Any:
-    """A panel's body: a graph for a figure panel, else a div holding its components."""
+    """A panel's body: a graph for a figure panel, else a div holding its components (none
+    for a panel the page draws itself: ``LivePage.draws``)."""
     if panel.figure:
         static = page.surface == "wall"  # nobody hovers or zooms a wall
         return dcc.Graph(
@@ -162,7 +173,7 @@ def build_body(page: LivePage, panel: Panel, payload: Any) -> Any:
             figure=payload or {"data": [], "layout": {}}, responsive=True,
             style={"height": "100%", "width": "100%"},
             config={"displayModeBar": False, "staticPlot": static, "responsive": True})
-    return html.Div(payload, id=page.ids.body(panel.name),
+    return html.Div(None if page.draws(panel) else payload, id=page.ids.body(panel.name),
                     className=f"panel-body {panel.name}-panel")
 
 
@@ -240,6 +251,13 @@ def register_client(dash_app: Dash, page: LivePage) -> None:
         ClientsideFunction("nps_tv", "status"),
         Input(ids.status, "data"), State(ids.config, "data"))
     for panel in panels():
+        if page.draws(panel):
+            # The script draws into the panel's body and answers no_update: a callback needs
+            # an output in the page's layout to run when the page appears.
+            dash_app.clientside_callback(
+                ClientsideFunction("nps_tv", f"draw_{panel.name}"),
+                Output(ids.body(panel.name), "className"), Input(ids.data(panel.name), "data"),
+                State(ids.config, "data"))
         if panel.figure:
             dash_app.clientside_callback(
                 ClientsideFunction("nps_tv", "scale_figure"),

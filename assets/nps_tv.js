@@ -256,6 +256,7 @@
     tick.seconds += 1;
     rotate(now);
     endGong(now);
+    drawFeed();
     watchScroll();
     if (paintStatus(now) && tick.id) {
       var setProps = window.dash_clientside && window.dash_clientside.set_props;
@@ -365,8 +366,97 @@
     if (box) { box.className = "tv-gong"; }
   }
 
+  // -- the comments' feed, drawn here from its data (app/panels/comments.py build_feed): as
+  // Dash components it was two thirds of the wall's, and every Dash cycle (one per change)
+  // walks every component several times. Text goes in as text only, never as markup.
+  // cards: the element drawn for each card, by its data; data: the newest, drawn: the last drawn
+  var feed = { cards: {}, data: null, drawn: null, body: "tv-comments-body" };
+  function element(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined && text !== null) { node.textContent = String(text); }
+    return node;
+  }
+
+  function drawCard(card) {
+    var category = String(card.category);
+    var box = element("div", "comment-card");
+    box.setAttribute("data-category", category);
+    box.setAttribute("data-id", String(card.id));
+    var badge = element("div", "comment-badge badge-" + category, card.score);
+    badge.title = category;
+    var words = element("div", "comment-body");
+    words.appendChild(element("p", "comment-text", card.text));
+    var meta = element("div", "comment-meta");
+    var then = Date.parse(card.ts);
+    var time = element("span", "rel-time", isNaN(then) ? "" : formatAgo(Date.now() - then, then));
+    time.setAttribute("data-ts", String(card.ts));
+    meta.appendChild(time);
+    (card.chips || []).forEach(function (chip) {
+      var span = element("span", "chip chip-" + chip[1], chip[0]);
+      if (chip[2]) { span.title = String(chip[2]); }
+      meta.appendChild(span);
+    });
+    words.appendChild(meta);
+    box.appendChild(badge);
+    box.appendChild(words);
+    return box;
+  }
+
+  /* The feed's callback: draws the data now, or as soon as the panel's body is there (a
+   * callback of a page just rendered may run before React has put its elements in). */
+  function drawComments(data, config) {
+    feed.data = data;
+    feed.body = ((config && config.prefix) || "tv") + "-comments-body";
+    if (!drawFeed()) { setTimeout(drawFeed, 50); }  // and each second after (everySecond)
+    return window.dash_clientside.no_update;
+  }
+
+  function drawFeed() {
+    var data = feed.data;
+    if (!data || data === feed.drawn) { return true; }
+    var body = document.getElementById(feed.body);
+    if (!body) { return false; }
+    feed.drawn = data;
+    if (!data.cards) {
+      feed.cards = {};
+      body.replaceChildren(element("div", "panel-message", data.message || ""));
+      return;
+    }
+    var track = document.getElementById("comments-list");
+    if (!track || !body.contains(track)) {
+      var viewport = element("div", "comments-viewport");
+      track = element("div", "comments-track");
+      track.id = "comments-list";
+      viewport.appendChild(track);
+      body.replaceChildren(viewport);
+    }
+    var kept = {};
+    var cards = data.cards.map(function (card) {  // a card shown before keeps its element
+      var key = JSON.stringify(card);
+      var node = feed.cards[key] && !kept[key] ? feed.cards[key] : drawCard(card);
+      kept[key] = node;
+      return node;
+    });
+    feed.cards = kept;
+    var nodes = cards.slice();
+    if (data.scroll) {  // a hidden copy makes the loop seamless: the track moves up by half
+      var copy = element("div", "comments-clone");
+      copy.setAttribute("aria-hidden", "true");
+      cards.forEach(function (node) { copy.appendChild(node.cloneNode(true)); });
+      nodes.push(copy);
+    }
+    var className = data.scroll ? "comments-track is-scrolling" : "comments-track";
+    if (track.className !== className) { track.className = className; }
+    var duration = data.scroll ? data.seconds + "s" : "";
+    if (track.style.animationDuration !== duration) { track.style.animationDuration = duration; }
+    track.replaceChildren.apply(track, nodes);
+    watchScroll();
+  }
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
-    nps_tv: { status: updateStatus, scale_figure: scaleFigure, gong: gong }
+    nps_tv: { status: updateStatus, scale_figure: scaleFigure, gong: gong,
+      draw_comments: drawComments }
   });
 
   // -- relative times ("4 min ago"), mirrored from app.panels.format_ago --------------------
@@ -433,6 +523,7 @@
     if (track) { scroll.observer.observe(track); }
   }
   window.npsTv.scroll = scroll;
+  window.npsTv.feed = feed;
 
   // -- low power: the comments turn a page every few seconds instead of scrolling ----------
   var PAGE_EVERY_MS = 12000;

@@ -86,7 +86,7 @@ def test_a_poll_naming_a_newer_stamp_is_answered_with_the_newer_data(workers, sl
     unnamed = poll(second, state, None, slow)
     assert NEWS not in str(unnamed) and set(unnamed["response"]) == {"tv-status"}
     named = poll(second, state, told, slow)
-    assert NEWS in str(named["response"]["tv-comments-body"])
+    assert NEWS in str(named["response"]["tv-comments-data"])
     assert "behind" not in named["response"]["tv-status"]["data"]  # caught up
     assert tick(second, COMMENTS) == told  # B caught up for every later screen too
 
@@ -155,7 +155,7 @@ def test_the_catch_up_warms_other_screens_off_the_polls_thread(workers):
         done.set()
     get_services(second).poller.on_publish.append(slow_listener)
     answer = poll(second, state, news_arrives(first))
-    assert NEWS in str(answer["response"]["tv-comments-body"])
+    assert NEWS in str(answer["response"]["tv-comments-data"])
     release.set()
     assert done.wait(10)
     assert ran_in and ran_in[0] != threading.get_ident()
@@ -171,7 +171,7 @@ def test_a_stamp_this_worker_has_moved_past_reads_nothing(workers, monkeypatch):
     assert tick(second, COMMENTS) != older
     polls = count_polls(second, monkeypatch)
     answer = poll(second, state, older)
-    assert NEWS in str(answer["response"]["tv-comments-body"])  # the newer data, at once
+    assert NEWS in str(answer["response"]["tv-comments-data"])  # the newer data, at once
     assert polls[0] == 0
 
 

@@ -44,7 +44,7 @@ def test_a_wall_link_shows_its_pinned_screen_whatever_the_browser_asks(links_app
     client, _ = open_link(links_app, screen="panels=score,trend&window=90d&product=Ledger")
     sent = poll(client, {"panels": "comments", "window": "all"})  # ignored: the link's screen
     assert sent["tv-state"]["data"]["key"] == "dark-norest?window=90d&product=Ledger"
-    assert "tv-score-body" in sent and "tv-comments-body" not in sent
+    assert "tv-score-body" in sent and "tv-comments-data" not in sent
     # Asking for other segment values (an edited address) is refused, naming the field.
     for path, body in (("poll", wall_poll_body({"query": {"product": "Pulse"}}, None)),
                        ("page", route_body("/tv", "?product=Ledger,Pulse"))):
@@ -64,7 +64,7 @@ def test_a_link_without_comments_never_sends_a_comment(links_app):
     assert page.status_code == 200 and LINK_SECRET not in page.get_data(as_text=True)
     sent = poll(client, {"panels": "comments"})
     assert LINK_SECRET not in json.dumps(sent)
-    assert "tv-comments-body" not in sent  # never built, never sent
+    assert "tv-comments-data" not in sent  # never built, never sent
     gong = sent["tv-latest"]["data"]
     assert gong["text"] is None and gong["score"] in (2, 10)
     # Asking the router for the manager view with a wall link renders the link's wall.

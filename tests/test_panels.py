@@ -15,10 +15,15 @@ from app.metrics import TopicRow, build_trend_points, compare_scores, compute_de
 from app.panels import CHIP_CHARS, classify_band, describe_delta, format_ago
 from app.panels.changes import CHANGES_LIST, build_changes_panel
 from app.panels.comments import (
+    CARDS,
     COMMENT_CHARS,
     COMMENTS_LIST,
+    MIN_TO_SCROLL,
+    SECONDS_PER_COMMENT,
     build_comment_card,
     build_comments_panel,
+    build_feed,
+    feed_card,
 )
 from app.panels.gong import GONG_CHARS, build_latest_payload
 from app.panels.score import SCORE_DELTA, SCORE_VALUE, SCORE_VERSUS_REST, build_score_panel
@@ -387,19 +392,41 @@ def test_comments_badges_chips_and_relative_time():
     assert text_of(find_class(cards[2], "rel-time")[0]) == "3 h ago"
 
 
-def test_comments_scroll_with_a_hidden_copy_only_when_many():
-    many = [make_comment(i, 9) for i in range(6)]
-    panel = build_comments_panel(make_view(comments=many), NOW, limit=20)
-    track = find_id(panel, COMMENTS_LIST)
-    assert "is-scrolling" in track.className
-    assert len([c for c in track.children if c.className == "comment-card"]) == 6
-    clone = track.children[-1]
-    assert clone.className == "comments-clone"
-    assert clone.to_plotly_json()["props"]["aria-hidden"] == "true"
-    assert len(clone.children) == 6
-    few = build_comments_panel(make_view(comments=many[:2]), NOW, limit=20)
-    assert "is-scrolling" not in find_id(few, COMMENTS_LIST).className
-    assert not find_class(few, "comments-clone")
+def test_the_walls_feed_is_data_that_scrolls_only_when_many():
+    many = [make_comment(i, 9 - i, region="EMEA", product="Ledger") for i in range(6)]
+    feed = build_feed(make_view(comments=many), limit=20, fields=("region", "product"))
+    assert feed["scroll"] is True and feed["seconds"] == 6 * SECONDS_PER_COMMENT
+    assert [c["id"] for c in feed["cards"]] == [str(i) for i in range(6)]
+    first = feed["cards"][0]
+    assert first == {"id": "0", "score": 9, "category": "promoter", "text": "Comment number 0",
+                     "ts": "2026-03-31T11:56:00+00:00",
+                     "chips": [["EMEA", "segment", "region"], ["Ledger", "segment", "product"],
+                               ["Pricing", "topic"], ["Support", "topic"]]}
+    assert [c["category"] for c in feed["cards"][1:4]] == ["passive", "passive", "detractor"]
+    few = build_feed(make_view(comments=many[:MIN_TO_SCROLL - 1]), limit=20)
+    assert few["scroll"] is False and len(few["cards"]) == MIN_TO_SCROLL - 1
+    assert build_feed(make_view(comments=many), limit=2, fields=("region", "product"))[
+        "cards"] == feed["cards"][:2]
+    assert build_feed(make_view(), limit=20) == {"message": "No comments in the last 30 days"}
+
+
+def test_a_feed_card_is_one_object_for_every_screen_and_change_that_show_it():
+    comment = make_comment(4, 3, region="APAC")
+    builds = CARDS.builds
+    card = feed_card(comment, ("region",))
+    assert feed_card(comment, ("region",)) is card and CARDS.builds == builds + 1
+    assert feed_card(comment, ()) is not card  # the chips differ
+    edited = dataclasses.replace(comment, text="Edited words")
+    assert feed_card(edited, ("region",))["text"] == "Edited words"
+
+
+def test_a_feed_card_is_cut_and_masked_as_the_wall_shows_it():
+    from app.privacy import load_profanity
+
+    long = dataclasses.replace(make_comment(5, 1, region="x" * 200), text="shit " + "y" * 900)
+    card = feed_card(long, ("region",), load_profanity())
+    assert card["text"].startswith("s*** ") and len(card["text"]) <= COMMENT_CHARS
+    assert len(card["chips"][0][0]) <= CHIP_CHARS
 
 
 def test_comments_empty_message():
@@ -541,7 +568,7 @@ def test_profanity_is_masked_on_the_wall_only():
     words = load_profanity()
     wall = panel.build(view, panel.context("wall", "dark", "UTC", ("product",), words))
     desk = panel.build(view, panel.context("manager", "dark", "UTC", ("product",), words))
-    assert "The export is s***" in text_of(wall) and "shit" not in text_of(wall)
+    assert wall["cards"][0]["text"] == "The export is s***" and "shit" not in str(wall)
     assert "The export is shit" in text_of(desk)
     gong = GONG.build(view, GONG.context("wall", "dark", "UTC", ("product",), words))
     assert gong["text"] == "The export is s***"

@@ -155,7 +155,7 @@ def test_a_scoped_link_gets_its_own_data_and_the_gate_still_refuses(make_app, sq
     # The unscoped screen's answer is built first; the scoped one must not get its bytes.
     assert LINK_SECRET in json.dumps(post(shown, {"panels": "comments"}, None))
     sent = post(hidden, {"panels": "comments"}, None)
-    assert LINK_SECRET not in json.dumps(sent) and "tv-comments-body" not in sent["response"]
+    assert LINK_SECRET not in json.dumps(sent) and "tv-comments-data" not in sent["response"]
     refused = dash_app.server.test_client().post(UPDATE, json=wall_poll_body({}, None))
     assert refused.status_code in (401, 403)
 

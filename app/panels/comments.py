@@ -28,12 +28,13 @@ CARDS = WireMemo(1024)
 
 
 def build_comments_panel(view: View, now: datetime | None = None, *, limit: int,
-                         scroll: bool = True, fields: tuple[str, ...] = (),
+                         fields: tuple[str, ...] = (),
                          profanity: Profanity | None = None, editable: bool = False,
                          card: Callable[..., Any] | None = None,
                          tags: Any = html) -> list[Component]:
-    """The comment feed for a view: newest first, looping upwards when ``scroll`` is on, the
-    words of ``profanity`` masked, each with an "Edit topics" button when ``editable``.
+    """The manager's comment list for a view (the wall draws its feed from ``build_feed``):
+    newest first, the words of ``profanity`` masked, each with an "Edit topics" button when
+    ``editable``.
     ``card`` builds each card (``build_comment_card`` by default); ``tags`` makes the rest
     (``dash.html``, or ``app.wire.TAGS`` for the wire form)."""
     now = now or datetime.now(UTC)
@@ -44,15 +45,8 @@ def build_comments_panel(view: View, now: datetime | None = None, *, limit: int,
     card = card or build_comment_card
     cards = [card(c, now, fields=fields, profanity=profanity, editable=editable)
              for c in comments]
-    scrolling = scroll and len(cards) >= MIN_TO_SCROLL
-    track: list[Any] = list(cards)
-    if scrolling:
-        # A hidden second copy makes the loop seamless: the track moves up by half its height.
-        track.append(tags.Div(cards, className="comments-clone", **{"aria-hidden": "true"}))
-    style = {"animationDuration": f"{len(cards) * SECONDS_PER_COMMENT}s"} if scrolling else {}
     return [tags.Div(className="comments-viewport", children=[
-        tags.Div(track, id=COMMENTS_LIST, style=style,
-                 className="comments-track is-scrolling" if scrolling else "comments-track"),
+        tags.Div(cards, id=COMMENTS_LIST, className="comments-track"),
     ])]
 
 
@@ -126,10 +120,51 @@ def _shown_as(c: Comment) -> tuple:
     return found[1]
 
 
-def build(view: View, ctx: PartContext) -> list[dict]:
-    """The registry's builder: a scrolling feed on the wall, a still list for managers, in
-    wire form."""
+def build_feed(view: View, *, limit: int, fields: tuple[str, ...] = (),
+               profanity: Profanity | None = None) -> dict[str, Any]:
+    """The wall's feed as data, which the page draws itself (assets/nps_tv.js
+    ``draw_comments``, the same cards as ``build_comments_panel`` makes, scrolling in a loop):
+    ``{"cards": [...], "scroll": bool, "seconds": the loop's length}``, or ``{"message":
+    ...}`` when there are none. As Dash components the feed was two thirds of the wall's
+    components (about 420, the loop's copy included), and every Dash cycle, one per change,
+    walks every component several times: drawn, a change cost the wall's browser a third as
+    much. Each card is shared by every screen that shows the comment alike (``feed_card``)."""
+    comments = view.comments[:limit]
+    if not comments:
+        return {"message": f"No comments {describe_window(view.request.window, view.label)}"}
+    cards = [feed_card(c, fields, profanity) for c in comments]
+    return {"cards": cards, "scroll": len(cards) >= MIN_TO_SCROLL,
+            "seconds": len(cards) * SECONDS_PER_COMMENT}
+
+
+def feed_card(comment: Comment, fields: tuple[str, ...] = (),
+              profanity: Profanity | None = None) -> Wire:
+    """One comment of the wall's feed as data: its id, score, category, masked words, time
+    (the page writes "4 min ago" from it, and keeps it current) and chips (``[text, kind]``
+    or ``[text, kind, title]``); the same object for every screen and change that show it."""
+    key = ("feed", comment.id, comment.created_at, comment.score, comment.text,
+           tuple(comment.segments.items()), comment.topics, fields, profanity)
+
+    def make() -> dict[str, Any]:
+        order = {name: i for i, name in enumerate(fields)}
+        names = sorted(comment.segments, key=lambda name: (order.get(name, len(order)), name))
+        chips = [[clean_for_display(comment.segments[name], CHIP_CHARS, profanity), "segment",
+                  name] for name in names if comment.segments[name]]
+        chips += [[clean_for_display(topic, CHIP_CHARS), "topic"] for topic in comment.topics]
+        return {"id": str(comment.id), "score": comment.score,
+                "category": category_name(comment.score),
+                "text": clean_for_display(comment.text, COMMENT_CHARS, profanity),
+                "ts": comment.created_at.isoformat(timespec="seconds"), "chips": chips}
+    return CARDS.get(key, make)
+
+
+def build(view: View, ctx: PartContext) -> Any:
+    """The registry's builder: the feed's data on the wall (``build_feed``), a still list of
+    cards in wire form for managers."""
+    if ctx.surface == "wall":
+        return build_feed(view, limit=ctx.limit or len(view.comments),
+                          fields=ctx.segment_fields, profanity=ctx.profanity)
     return build_comments_panel(view, datetime.now(UTC), limit=ctx.limit or len(view.comments),
-                                scroll=ctx.surface == "wall", fields=ctx.segment_fields,
+                                fields=ctx.segment_fields,
                                 profanity=ctx.profanity, editable=ctx.editable,
                                 card=shared_card, tags=TAGS)

@@ -39,6 +39,10 @@ class Panel:
     verbatim: bool = False  # shows customers' own words: left out where a link hides them
     skip_when_empty: bool = False  # the wall rotates past it while it says nothing happened
     follow_ups: bool = False  # shows the wall's follow-up line when a screen asks for it
+    # The surfaces whose page draws the part from data itself (a store and assets/nps_tv.js
+    # ``draw_<name>``), not from Dash components: every component is walked several times in
+    # every Dash cycle (one per change), and a long feed of them was most of the wall's.
+    drawn: tuple[str, ...] = ()
     # ``build`` gives the wire form (made with ``app.wire.TAGS``, or a figure of plain lists,
     # strings and finite numbers), kept by the part cache as it is: no Dash components made
     # and converted for every screen's part, no walk through a figure to convert it
@@ -74,7 +78,7 @@ PANELS: tuple[Panel, ...] = (
           by_surface=True, wire=True),  # the tone: a share on the wall, counts in the manager
     Panel("comments", comments.needs, comments.build, title="What customers say",
           nav="Comments", card_title="Newest comments", limits={"wall": 20, "manager": 30},
-          by_surface=True, verbatim=True, wire=True),
+          by_surface=True, verbatim=True, wire=True, drawn=("wall",)),
     Panel("changes", changes.needs, changes.build, title="What changed", nav="Changes",
           card_title="What changed", skip_when_empty=True, wire=True),
 )
