@@ -255,9 +255,9 @@ def register_client(dash_app: Dash, page: LivePage) -> None:
             # The script draws into the panel's body and answers no_update: a callback needs
             # an output in the page's layout to run when the page appears.
             dash_app.clientside_callback(
-                ClientsideFunction("nps_tv", f"draw_{panel.name}"),
+                ClientsideFunction("nps_tv", f"draw_{panel.drawer}"),
                 Output(ids.body(panel.name), "className"), Input(ids.data(panel.name), "data"),
-                State(ids.config, "data"))
+                State(ids.body(panel.name), "id"))
         if panel.figure:
             dash_app.clientside_callback(
                 ClientsideFunction("nps_tv", "scale_figure"),

@@ -256,7 +256,7 @@
     tick.seconds += 1;
     rotate(now);
     endGong(now);
-    drawFeed();
+    drawAll();
     watchScroll();
     if (paintStatus(now) && tick.id) {
       var setProps = window.dash_clientside && window.dash_clientside.set_props;
@@ -366,17 +366,97 @@
     if (box) { box.className = "tv-gong"; }
   }
 
-  // -- the comments' feed, drawn here from its data (app/panels/comments.py build_feed): as
-  // Dash components it was two thirds of the wall's, and every Dash cycle (one per change)
-  // walks every component several times. Text goes in as text only, never as markup.
-  // cards: the element drawn for each card, by its data; data: the newest, drawn: the last drawn
-  var feed = { cards: {}, data: null, drawn: null, body: "tv-comments-body" };
+  // -- panels drawn here from their data (app/panels/registry.py Panel.drawn, drawer): as
+  // Dash components the comment feed and the topic table were nine tenths of the wall's; every
+  // Dash cycle (one per change) walks every component several times. Text goes in as text
+  // only, never as markup.
+  var drawn = {};  // by body id: its newest data, the data last drawn, its drawer
+
+  /* A drawn panel's callback (``draw(body, data)`` draws it; the panel's body id comes with
+   * the data): draws the data now, or as soon as the body is there (a callback of a page
+   * just rendered may run before React has put its elements in), and answers no_update. */
+  function drawer(draw) {
+    return function (data, bodyId) {
+      var entry = drawn[bodyId] || (drawn[bodyId] = { data: null, done: null });
+      entry.data = data;
+      entry.draw = draw;
+      if (!drawPending(bodyId)) {  // and each second after (everySecond)
+        setTimeout(function () { drawPending(bodyId); }, 50);
+      }
+      return window.dash_clientside.no_update;
+    };
+  }
+
+  /* Draw a panel's newest data if it is not drawn yet; false while its body is missing. */
+  function drawPending(bodyId) {
+    var entry = drawn[bodyId];
+    if (!entry || !entry.data || entry.data === entry.done) { return true; }
+    var body = document.getElementById(bodyId);
+    if (!body) { return false; }
+    entry.done = entry.data;
+    entry.draw(body, entry.data);
+    return true;
+  }
+
+  function drawAll() { Object.keys(drawn).forEach(drawPending); }
+
   function element(tag, className, text) {
     var node = document.createElement(tag);
     if (className) { node.className = className; }
     if (text !== undefined && text !== null) { node.textContent = String(text); }
     return node;
   }
+
+  // A panel in the wire form of Dash's html components (app/wire.py), drawn as the same
+  // elements: only these tags, and of their props only the class, a text id, the title, the
+  // style and data-/aria- attributes (never a handler, a link or markup).
+  var TREE_TAGS = { Div: "div", Span: "span", P: "p", B: "b", Strong: "strong", Em: "em" };
+  var STYLE_NAME = /^[a-zA-Z]+$/;
+  var STYLE_VALUE = /^[-\w.%# ,]*$/;  // sizes, colours, names: no url(), nothing loaded
+  var ATTRIBUTE = /^(data|aria)-[a-z0-9-]+$/;
+  function drawTree(node) {
+    if (node === null || node === undefined || node === false) { return null; }
+    if (typeof node === "string" || typeof node === "number") {
+      return document.createTextNode(String(node));
+    }
+    if (typeof node !== "object" || node.namespace !== "dash_html_components" ||
+        !TREE_TAGS.hasOwnProperty(node.type)) { return null; }
+    var out = document.createElement(TREE_TAGS[node.type]);
+    var props = node.props || {};
+    Object.keys(props).forEach(function (key) {
+      var value = props[key];
+      if (value === null || value === undefined || key === "children") { return; }
+      if (key === "className") { out.className = String(value); }
+      else if (key === "id" && typeof value === "string") { out.id = value; }
+      else if (key === "title") { out.title = String(value); }
+      else if (key === "style" && typeof value === "object") {
+        Object.keys(value).forEach(function (name) {
+          var text = String(value[name]);
+          if (STYLE_NAME.test(name) && STYLE_VALUE.test(text)) { out.style[name] = text; }
+        });
+      } else if (ATTRIBUTE.test(key)) { out.setAttribute(key, String(value)); }
+    });
+    drawChildren(out, props.children);
+    return out;
+  }
+
+  function drawChildren(parent, children) {
+    (Array.isArray(children) ? children : [children]).forEach(function (child) {
+      var node = drawTree(child);
+      if (node) { parent.appendChild(node); }
+    });
+  }
+
+  /* A panel in wire form (the topic table: app/panels/topics.py). */
+  function drawPanelTree(body, data) {
+    var holder = document.createDocumentFragment();
+    drawChildren(holder, data);
+    body.replaceChildren(holder);
+  }
+
+  // -- the comments' feed (app/panels/comments.py build_feed): its own small form, so a
+  // card is drawn once and kept while it is shown, and the loop's copy is not sent.
+  var feed = { cards: {} };  // the element drawn for each card, by the card's data
 
   function drawCard(card) {
     var category = String(card.category);
@@ -403,21 +483,7 @@
     return box;
   }
 
-  /* The feed's callback: draws the data now, or as soon as the panel's body is there (a
-   * callback of a page just rendered may run before React has put its elements in). */
-  function drawComments(data, config) {
-    feed.data = data;
-    feed.body = ((config && config.prefix) || "tv") + "-comments-body";
-    if (!drawFeed()) { setTimeout(drawFeed, 50); }  // and each second after (everySecond)
-    return window.dash_clientside.no_update;
-  }
-
-  function drawFeed() {
-    var data = feed.data;
-    if (!data || data === feed.drawn) { return true; }
-    var body = document.getElementById(feed.body);
-    if (!body) { return false; }
-    feed.drawn = data;
+  function drawFeed(body, data) {
     if (!data.cards) {
       feed.cards = {};
       body.replaceChildren(element("div", "panel-message", data.message || ""));
@@ -456,7 +522,7 @@
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     nps_tv: { status: updateStatus, scale_figure: scaleFigure, gong: gong,
-      draw_comments: drawComments }
+      draw_feed: drawer(drawFeed), draw_tree: drawer(drawPanelTree) }
   });
 
   // -- relative times ("4 min ago"), mirrored from app.panels.format_ago --------------------
@@ -523,7 +589,7 @@
     if (track) { scroll.observer.observe(track); }
   }
   window.npsTv.scroll = scroll;
-  window.npsTv.feed = feed;
+  window.npsTv.drawn = drawn;
 
   // -- low power: the comments turn a page every few seconds instead of scrolling ----------
   var PAGE_EVERY_MS = 12000;

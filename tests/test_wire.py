@@ -14,7 +14,7 @@ from dash import dcc, html
 from app.changes import Finding
 from app.panels import PartContext
 from app.panels.changes import build_changes_panel
-from app.panels.comments import build_comments_panel
+from app.panels.comments import MIN_TO_SCROLL, SECONDS_PER_COMMENT, build_comments_panel
 from app.panels.registry import PANELS
 from app.panels.score import build_follow_up_line, build_score_panel
 from app.panels.topics import build_topics_panel
@@ -46,16 +46,47 @@ def with_components(name: str, view, ctx: PartContext) -> list:
             built.append(build_follow_up_line(view, ctx.follow_ups))
     elif name == "topics":
         built = build_topics_panel(view, ctx.limit or len(view.topics), ctx.surface)
+    elif name == "comments" and ctx.surface == "wall":
+        return feed_of_cards(view, ctx)
     elif name == "comments":
         built = build_comments_panel(view, datetime.now(UTC),
                                      limit=ctx.limit or len(view.comments),
-                                     scroll=ctx.surface == "wall", fields=ctx.segment_fields,
+                                     fields=ctx.segment_fields,
                                      profanity=ctx.profanity, editable=ctx.editable)
     elif name == "trend":
         built = build_trend_figure(view, ctx.theme, ctx.timezone)
     else:
         built = build_changes_panel(view, ctx.profanity)
     return to_plain(built)
+
+
+def feed_of_cards(view, ctx: PartContext) -> dict:
+    """The wall's feed (``comments.build_feed``, which the page draws) read off the cards
+    the component way makes: each card's id, score, category, words, time and chips."""
+    panel = to_plain(build_comments_panel(view, datetime.now(UTC),
+                                          limit=ctx.limit or len(view.comments),
+                                          fields=ctx.segment_fields, profanity=ctx.profanity))
+    if panel[0]["props"]["className"] == "panel-message":
+        return {"message": panel[0]["props"]["children"]}
+    cards = panel[0]["props"]["children"][0]["props"]["children"]
+
+    def part(card: dict, *path: int) -> dict:
+        for i in path:
+            card = card["props"]["children"][i]
+        return card["props"]
+
+    def read(card: dict) -> dict:
+        meta = part(card, 1, 1)["children"]
+        chips = [[c["props"]["children"], c["props"]["className"].removeprefix("chip chip-"),
+                  c["props"]["title"]] if "title" in c["props"] else
+                 [c["props"]["children"], c["props"]["className"].removeprefix("chip chip-")]
+                 for c in meta[1:]]
+        return {"id": card["props"]["data-id"], "score": int(part(card, 0)["children"]),
+                "category": card["props"]["data-category"],
+                "text": part(card, 1, 0)["children"], "ts": meta[0]["props"]["data-ts"],
+                "chips": chips}
+    return {"cards": [read(c) for c in cards], "scroll": len(cards) >= MIN_TO_SCROLL,
+            "seconds": len(cards) * SECONDS_PER_COMMENT}
 
 
 def contexts(panel) -> list[PartContext]:

@@ -123,7 +123,7 @@ def _shown_as(c: Comment) -> tuple:
 def build_feed(view: View, *, limit: int, fields: tuple[str, ...] = (),
                profanity: Profanity | None = None) -> dict[str, Any]:
     """The wall's feed as data, which the page draws itself (assets/nps_tv.js
-    ``draw_comments``, the same cards as ``build_comments_panel`` makes, scrolling in a loop):
+    ``draw_feed``, the same cards as ``build_comments_panel`` makes, scrolling in a loop):
     ``{"cards": [...], "scroll": bool, "seconds": the loop's length}``, or ``{"message":
     ...}`` when there are none. As Dash components the feed was two thirds of the wall's
     components (about 420, the loop's copy included), and every Dash cycle, one per change,

@@ -40,9 +40,13 @@ class Panel:
     skip_when_empty: bool = False  # the wall rotates past it while it says nothing happened
     follow_ups: bool = False  # shows the wall's follow-up line when a screen asks for it
     # The surfaces whose page draws the part from data itself (a store and assets/nps_tv.js
-    # ``draw_<name>``), not from Dash components: every component is walked several times in
-    # every Dash cycle (one per change), and a long feed of them was most of the wall's.
+    # ``draw_<name>``: a small form of its own, or the wire form of html components), not as
+    # Dash components: every component is walked several times in every Dash cycle (one per
+    # change), and the feed's and the topic table's were nine tenths of the wall's.
     drawn: tuple[str, ...] = ()
+    # How the script draws it there (``draw_<drawer>``): ``tree``, the wire form of Dash's
+    # html components; ``feed``, the comment feed's own form (``comments.build_feed``)
+    drawer: str = "tree"
     # ``build`` gives the wire form (made with ``app.wire.TAGS``, or a figure of plain lists,
     # strings and finite numbers), kept by the part cache as it is: no Dash components made
     # and converted for every screen's part, no walk through a figure to convert it
@@ -75,10 +79,11 @@ PANELS: tuple[Panel, ...] = (
           card_title="Trend", figure=True, wire=True),
     Panel("topics", topics.needs, topics.build, title="Topics", nav="Topics",
           card_title="Topics by effect on the score", limits={"wall": 8, "manager": 8},
-          by_surface=True, wire=True),  # the tone: a share on the wall, counts in the manager
+          # the tone: a share on the wall, counts in the manager
+          by_surface=True, wire=True, drawn=("wall",)),
     Panel("comments", comments.needs, comments.build, title="What customers say",
           nav="Comments", card_title="Newest comments", limits={"wall": 20, "manager": 30},
-          by_surface=True, verbatim=True, wire=True, drawn=("wall",)),
+          by_surface=True, verbatim=True, wire=True, drawn=("wall",), drawer="feed"),
     Panel("changes", changes.needs, changes.build, title="What changed", nav="Changes",
           card_title="What changed", skip_when_empty=True, wire=True),
 )
