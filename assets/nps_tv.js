@@ -367,7 +367,7 @@
   }
 
   // -- panels drawn here from their data (app/panels/registry.py Panel.drawn, drawer): as
-  // Dash components the comment feed and the topic table were nine tenths of the wall's; every
+  // Dash components the comment feed and the topic table were four fifths of the wall's; every
   // Dash cycle (one per change) walks every component several times. Text goes in as text
   // only, never as markup.
   var drawn = {};  // by body id: its newest data, the data last drawn, its drawer

@@ -125,7 +125,7 @@ def build_feed(view: View, *, limit: int, fields: tuple[str, ...] = (),
     """The wall's feed as data, which the page draws itself (assets/nps_tv.js
     ``draw_feed``, the same cards as ``build_comments_panel`` makes, scrolling in a loop):
     ``{"cards": [...], "scroll": bool, "seconds": the loop's length}``, or ``{"message":
-    ...}`` when there are none. As Dash components the feed was two thirds of the wall's
+    ...}`` when there are none. As Dash components the feed was three fifths of the wall's
     components (about 420, the loop's copy included), and every Dash cycle, one per change,
     walks every component several times: drawn, a change cost the wall's browser a third as
     much. Each card is shared by every screen that shows the comment alike (``feed_card``)."""

@@ -42,7 +42,7 @@ class Panel:
     # The surfaces whose page draws the part from data itself (a store and assets/nps_tv.js
     # ``draw_<name>``: a small form of its own, or the wire form of html components), not as
     # Dash components: every component is walked several times in every Dash cycle (one per
-    # change), and the feed's and the topic table's were nine tenths of the wall's.
+    # change), and the feed's and the topic table's were four fifths of the wall's.
     drawn: tuple[str, ...] = ()
     # How the script draws it there (``draw_<drawer>``): ``tree``, the wire form of Dash's
     # html components; ``feed``, the comment feed's own form (``comments.build_feed``)
