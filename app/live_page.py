@@ -99,8 +99,9 @@ class LivePage:
         return self.ids.body(panel.name), "children"
 
     def draws(self, panel: Panel) -> bool:
-        """Whether this page draws ``panel`` from data itself (``Panel.drawn``)."""
-        return self.surface in panel.drawn
+        """Whether this page draws ``panel`` from data itself (``Panel.drawn``; a figure or
+        an overlay has a store and a drawing of its own)."""
+        return self.surface in panel.drawn and not (panel.figure or panel.overlay)
 
     def poll_outputs(self, extra: Sequence[tuple[str, str]] = ()) -> list[tuple[str, str]]:
         """Every (id, property) the poll callback returns, in order."""

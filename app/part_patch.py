@@ -181,7 +181,7 @@ def _in_place(old: list, new: list, most: int = 8) -> bool:
 
 def _list_edit(old: list, new: list, path: Path) -> tuple[list[Op] | None, bool]:
     """Items inserted and removed where they were (a feed's new cards at the top, the oldest
-    dropped at the end, each shown twice in a scrolling track): the list's edit script, from
+    dropped at the end): the list's edit script, from
     its end so every index stays valid (None when the lists share no item), and whether it
     is the one to send: it only inserts and removes whole items, or the items it keeps moved
     (so pairing items by position would pair different ones). Items equal at the start and
@@ -213,9 +213,10 @@ def _list_edit(old: list, new: list, path: Path) -> tuple[list[Op] | None, bool]
 
 def _keys(old: list, new: list, head: int, tail: int) -> tuple[list, list]:
     """Both lists' item keys (the first ``head`` and last ``tail``, equal in both, by place):
-    a component once in each list's middle by ``_node_key``, so a changed one (a feed's
-    clone) is diffed where it is, not written out whole and paired both ways with its
-    neighbours (most of a feed's 1.2-1.5 ms diff); the others by ``_item_key``."""
+    a component once in each list's middle by ``_node_key``, so a changed one (a container
+    of cards, as the feed's loop copy was) is diffed where it is, not written out whole and
+    paired both ways with its neighbours (most of a feed's 1.2-1.5 ms diff then); the others
+    by ``_item_key``."""
     ends = ([("head", i) for i in range(head)], [("tail", i) for i in range(tail, 0, -1)])
     middles = (old[head:len(old) - tail], new[head:len(new) - tail])
     nodes = [[_node_key(item) for item in middle] for middle in middles]

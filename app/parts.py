@@ -142,7 +142,11 @@ def build_parts(services: Services, snapshot: Snapshot, screen: ScreenConfig,
 
     def fingerprint_of(part_name: str) -> str:
         panel, ctx = context(part_name)
-        return stamp(view.stamps, (data_key, part_name), (part_name, *panel.needs(view, ctx)))
+        # The form counts too: a page of the build before, which has the part as components,
+        # must not take the drawn form's patches for its own (a pushed answer matches by it).
+        form = panel.drawer if ctx.surface in panel.drawn else ""
+        return stamp(view.stamps, (data_key, part_name),
+                     (part_name, form, *panel.needs(view, ctx)))
 
     def build(part_name: str) -> Any:
         panel, ctx = context(part_name)

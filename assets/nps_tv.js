@@ -390,10 +390,12 @@
   /* Draw a panel's newest data if it is not drawn yet; false while its body is missing. */
   function drawPending(bodyId) {
     var entry = drawn[bodyId];
-    if (!entry || !entry.data || entry.data === entry.done) { return true; }
+    if (!entry || !entry.data) { return true; }
     var body = document.getElementById(bodyId);
     if (!body) { return false; }
+    if (entry.data === entry.done && body === entry.into) { return true; }
     entry.done = entry.data;
+    entry.into = body;  // a body React made anew (the page drawn again) is drawn into again
     entry.draw(body, entry.data);
     return true;
   }
@@ -430,9 +432,12 @@
       else if (key === "id" && typeof value === "string") { out.id = value; }
       else if (key === "title") { out.title = String(value); }
       else if (key === "style" && typeof value === "object") {
-        Object.keys(value).forEach(function (name) {
+        Object.keys(value).forEach(function (name) {  // unknown names are ignored
           var text = String(value[name]);
-          if (STYLE_NAME.test(name) && STYLE_VALUE.test(text)) { out.style[name] = text; }
+          if (STYLE_NAME.test(name) && STYLE_VALUE.test(text)) {
+            out.style.setProperty(name.replace(/[A-Z]/g, function (c) {
+              return "-" + c.toLowerCase(); }), text);
+          }
         });
       } else if (ATTRIBUTE.test(key)) { out.setAttribute(key, String(value)); }
     });
@@ -442,6 +447,7 @@
 
   function drawChildren(parent, children) {
     (Array.isArray(children) ? children : [children]).forEach(function (child) {
+      if (Array.isArray(child)) { drawChildren(parent, child); return; }
       var node = drawTree(child);
       if (node) { parent.appendChild(node); }
     });
@@ -456,7 +462,8 @@
 
   // -- the comments' feed (app/panels/comments.py build_feed): its own small form, so a
   // card is drawn once and kept while it is shown, and the loop's copy is not sent.
-  var feed = { cards: {} };  // the element drawn for each card, by the card's data
+  // cards: the element drawn for each card, by the card's data; newest: the first card's data
+  var feed = { cards: {}, newest: null };
 
   function drawCard(card) {
     var category = String(card.category);
@@ -486,17 +493,22 @@
   function drawFeed(body, data) {
     if (!data.cards) {
       feed.cards = {};
+      feed.newest = null;
       body.replaceChildren(element("div", "panel-message", data.message || ""));
       return;
     }
     var track = document.getElementById("comments-list");
-    if (!track || !body.contains(track)) {
+    var newest = JSON.stringify(data.cards[0]);
+    if (!track || !body.contains(track) || newest !== feed.newest) {
+      // A new track for a new comment: the scroll starts again from the newest, and a low
+      // power screen's paging from the top (both kept their place on the old track).
       var viewport = element("div", "comments-viewport");
       track = element("div", "comments-track");
       track.id = "comments-list";
       viewport.appendChild(track);
       body.replaceChildren(viewport);
     }
+    feed.newest = newest;
     var kept = {};
     var cards = data.cards.map(function (card) {  // a card shown before keeps its element
       var key = JSON.stringify(card);

@@ -190,3 +190,18 @@ def test_a_panel_with_nothing_to_say_is_marked_for_the_rotation_to_skip(sample_a
     assert skippable == ["changes"]
     assert f'"skip_empty": {json.dumps(skippable)}' in flat
     assert "No significant change" in flat and '"data-empty": "true"' in flat
+
+
+def test_each_drawn_panel_has_its_drawer_and_a_store_on_its_surface_only():
+    from app.live_page import build_body
+
+    script = (ASSETS_DIR / "nps_tv.js").read_text()
+    drawn = [panel for panel in registry.PANELS if panel.drawn]
+    assert drawn
+    for panel in drawn:
+        assert f"draw_{panel.drawer}:" in script, panel.drawer
+        assert tv.PAGE.draws(panel) and not manager.PAGE.draws(panel)
+        assert tv.PAGE.target(panel) == (f"tv-{panel.name}-data", "data")
+        assert manager.PAGE.target(panel) == (f"mgr-{panel.name}-body", "children")
+        assert build_body(tv.PAGE, panel, ["anything"]).children is None
+        assert build_body(manager.PAGE, panel, ["anything"]).children == ["anything"]

@@ -104,6 +104,7 @@ def test_the_feed_is_drawn_as_text_and_a_new_comment_keeps_the_cards_drawn(wall)
     driver = open_wall(dash_duo, "panels=comments")
     before = driver.execute_script(
         f"var cards = document.querySelectorAll('{TRACK} > .comment-card');"
+        f"document.querySelector('{TRACK}').__old = true;"
         "cards.forEach(function (c) { c.__kept = true; });"
         "return Array.from(cards).map(function (c) { return c.getAttribute('data-id'); });")
     get_services(dash_app).store.upsert_responses([make_record(
@@ -124,6 +125,8 @@ def test_the_feed_is_drawn_as_text_and_a_new_comment_keeps_the_cards_drawn(wall)
           markup: document.querySelectorAll('#tv-comments-body img, #tv-comments-body b')
             .length,
           pwned: window.__pwned === 1,
+          newTrack: !document.querySelector('{TRACK}').__old,
+          hidden: document.querySelector('{TRACK} .comments-clone').getAttribute('aria-hidden'),
           copies: document.querySelectorAll('{TRACK} .comments-clone > .comment-card').length}};
     """)
     assert drawn["text"] == MARKUP and MARKUP[:30] in " ".join(drawn["chips"])
@@ -133,7 +136,9 @@ def test_the_feed_is_drawn_as_text_and_a_new_comment_keeps_the_cards_drawn(wall)
     # The cards that stay are the elements drawn before, not drawn again.
     stayed = [i for i in drawn["ids"] if i in before]
     assert stayed and drawn["kept"] == len(stayed)
-    assert drawn["copies"] == len(drawn["ids"])  # the loop's copy follows
+    assert drawn["copies"] == len(drawn["ids"]) and drawn["hidden"] == "true"  # the copy
+    # A new comment starts the scroll (and a low-power screen's paging) again from the top.
+    assert drawn["newTrack"]
 
 
 def test_the_feed_adds_no_dash_component_to_the_wall(wall):

@@ -377,6 +377,6 @@ def test_the_scroll_is_a_compositor_animation_with_no_script_per_frame(wall):
         f"return document.querySelectorAll('{track} .comments-clone > .comment-card').length;")
     assert copies == driver.execute_script(
         f"return document.querySelectorAll('{track} > .comment-card').length;")
-    time.sleep(1.5)  # Dash draws the feed anew: nps_tv.js measures the new track within 1 s
+    time.sleep(1.5)  # a new comment makes a new track: nps_tv.js measures it within 1 s
     steps = driver.execute_script(style)
     assert steps[:2] == ["transform", f"steps({steps[2]})"], steps
