@@ -475,8 +475,7 @@
     var words = element("div", "comment-body");
     words.appendChild(element("p", "comment-text", card.text));
     var meta = element("div", "comment-meta");
-    var then = Date.parse(card.ts);
-    var time = element("span", "rel-time", isNaN(then) ? "" : formatAgo(Date.now() - then, then));
+    var time = element("span", "rel-time", agoText(String(card.ts), Date.now()));
     time.setAttribute("data-ts", String(card.ts));
     meta.appendChild(time);
     (card.chips || []).forEach(function (chip) {
@@ -552,14 +551,18 @@
     return d.getUTCDate() + " " + MONTHS[d.getUTCMonth()];
   }
 
+  /* "4 min ago" for an ISO time at ``now`` (ms); null when it is not a time. */
+  function agoText(ts, now) {
+    var then = Date.parse(ts);
+    return isNaN(then) ? null : formatAgo(now - then, then);
+  }
+
   function refreshTimes() {
     var now = Date.now();
     var nodes = document.querySelectorAll("[data-ts]");
     for (var i = 0; i < nodes.length; i++) {
-      var then = Date.parse(nodes[i].getAttribute("data-ts"));
-      if (isNaN(then)) { continue; }
-      var text = formatAgo(now - then, then);
-      if (nodes[i].textContent !== text) { nodes[i].textContent = text; }
+      var text = agoText(nodes[i].getAttribute("data-ts"), now);
+      if (text !== null && nodes[i].textContent !== text) { nodes[i].textContent = text; }
     }
   }
   setInterval(refreshTimes, 5000);

@@ -56,14 +56,8 @@ def build_comment_card(comment: Comment, now: datetime, fields: tuple[str, ...] 
     """One comment: score badge, the verbatim, relative time, segment and topic chips (and
     an "Edit topics" button for an admin); ``tags`` as for ``build_comments_panel``."""
     category = category_name(comment.score)
-    order = {name: i for i, name in enumerate(fields)}
-    names = sorted(comment.segments, key=lambda name: (order.get(name, len(order)), name))
-    # Segment values can come from respondents (hidden survey fields): masked like comments.
-    chips = [tags.Span(clean_for_display(comment.segments[name], CHIP_CHARS, profanity),
-                       className="chip chip-segment", title=name)
-             for name in names if comment.segments[name]]
-    chips += [tags.Span(clean_for_display(topic, CHIP_CHARS), className="chip chip-topic")
-              for topic in comment.topics]
+    chips = [tags.Span(text, className=f"chip chip-{kind}", **({"title": title} if title else {}))
+             for text, kind, title in card_chips(comment, fields, profanity)]
     return tags.Div(
         className="comment-card", **{"data-category": category, "data-id": str(comment.id)},
         children=[
@@ -82,6 +76,19 @@ def build_comment_card(comment: Comment, now: datetime, fields: tuple[str, ...] 
                 ]),
             ]),
         ])
+
+
+def card_chips(comment: Comment, fields: tuple[str, ...] = (),
+               profanity: Profanity | None = None) -> list[tuple[str, str, str | None]]:
+    """A card's chips as (text, kind, title): its segment values in ``fields`` order (the
+    others after, by name), then its topics."""
+    order = {name: i for i, name in enumerate(fields)}
+    names = sorted(comment.segments, key=lambda name: (order.get(name, len(order)), name))
+    # Segment values can come from respondents (hidden survey fields): masked like comments.
+    chips = [(clean_for_display(comment.segments[name], CHIP_CHARS, profanity), "segment", name)
+             for name in names if comment.segments[name]]
+    return chips + [(clean_for_display(topic, CHIP_CHARS), "topic", None)
+                    for topic in comment.topics]
 
 
 def shared_card(comment: Comment, now: datetime, fields: tuple[str, ...] = (),
@@ -146,11 +153,8 @@ def feed_card(comment: Comment, fields: tuple[str, ...] = (),
            tuple(comment.segments.items()), comment.topics, fields, profanity)
 
     def make() -> dict[str, Any]:
-        order = {name: i for i, name in enumerate(fields)}
-        names = sorted(comment.segments, key=lambda name: (order.get(name, len(order)), name))
-        chips = [[clean_for_display(comment.segments[name], CHIP_CHARS, profanity), "segment",
-                  name] for name in names if comment.segments[name]]
-        chips += [[clean_for_display(topic, CHIP_CHARS), "topic"] for topic in comment.topics]
+        chips = [[text, kind, title] if title else [text, kind]
+                 for text, kind, title in card_chips(comment, fields, profanity)]
         return {"id": str(comment.id), "score": comment.score,
                 "category": category_name(comment.score),
                 "text": clean_for_display(comment.text, COMMENT_CHARS, profanity),
