@@ -48,13 +48,17 @@ DOMAIN_LEXICON: dict[str, float] = {
     "seamless": 1.8, "smooth": 1.5, "painless": 1.5, "killer": 1.5,
     # names of things, not judgements ("customer success", "third party", "credit card")
     "support": 0.0, "success": 0.0, "credit": 0.0, "party": 0.0, "promised": 0.0,
+    # "data manipulation" is what a data tool is for (VADER: -1.2, read as a complaint)
+    "manipulation": 0.0,
 }
 # "No crashes", "zero downtime", "no more timeouts": praise that VADER reads as complaint
 # ("no" is -1.2 to it and not a negation); read as "not ...", which VADER does negate.
 _NONE_OF = re.compile(r"\b(?:no(?:\s+more)?|zero)\b(?=\s+\w)", re.IGNORECASE)
 
-# Sentence ends, then the words that turn a sentence from one judgement to another.
-_SENTENCES = re.compile(r"(?<=[.!?;])\s+|\n+")
+# Sentence ends (and the middle dot the CSV importer joins several answers with: "like best ·
+# like least" are two judgements, not one), then the words that turn a sentence from one
+# judgement to another.
+_SENTENCES = re.compile(r"(?<=[.!?;])\s+|\n+|\s+\u00b7\s+")
 _CLAUSES = re.compile(r",?\s+(?=(?:but|however|although|though|whereas|except)\b)",
                       re.IGNORECASE)
 

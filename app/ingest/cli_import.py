@@ -47,7 +47,8 @@ def add_import_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
     parser.add_argument("--score", required=True, metavar="COL",
                         help="column holding the 0-10 (or 1-10) score")
     parser.add_argument("--comment", action="append", default=[], metavar="COL",
-                        help="comment column; repeat to join several with a blank line")
+                        help="comment column; repeat to join several with ' · ' (each read "
+                             "for tone on its own)")
     # Required: with the import's own time, a re-import would move every response to "now".
     parser.add_argument("--time", metavar="COL", required=True,
                         help="column with the response time")
