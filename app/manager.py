@@ -17,6 +17,7 @@ from app.panels.registry import Panel, panels
 from app.privacy import clean_for_display
 from app.scopes import is_admin_request, request_scope
 from app.screen import VIEW_PARAMS, ScreenConfig, describe_request, public_query
+from app.segments import join_values
 from app.windows import RANGE, window_days
 from app.workspace import callbacks as workspace_callbacks
 from app.workspace import page as workspace
@@ -53,7 +54,7 @@ def build_query(base: dict[str, str], window: str | None, fields: list[str],
         query["window"] = window
     for field, chosen in zip(fields, values, strict=False):
         if chosen:
-            query[field] = ",".join(chosen)
+            query[field] = join_values(chosen)
     return query
 
 

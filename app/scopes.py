@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 
 from flask import g, has_request_context
 
+from app.segments import join_values, split_values
 from app.store.links import ShareLinkRow
 
 VIEW_PARAMS = ("window", "from", "to")
@@ -77,7 +78,7 @@ def scope_of(link: ShareLinkRow) -> LinkScope:
     """The scope a stored link carries (its screen was validated when it was created)."""
     pairs = parse_qsl(link.screen, keep_blank_values=True)
     reserved = (*SCREEN_PARAMS, *VIEW_PARAMS)
-    segments = tuple((k, tuple(v for v in value.split(",") if v))
+    segments = tuple((k, tuple(split_values(value)))
                      for k, value in pairs if k not in reserved)
     view = tuple((k, v) for k, v in pairs if k in VIEW_PARAMS)
     return LinkScope(link.id, link.role, link.screen, segments, view, link.comments == "hide")
@@ -90,12 +91,12 @@ def scoped_args(args: Mapping[str, str], scope: LinkScope,
     window replaces the request's."""
     result = dict(args.items())
     for name, allowed in scope.segments:
-        asked = [v.strip() for v in (args.get(name) or "").split(",") if v.strip()]
+        asked = split_values(args.get(name) or "")
         outside = [v for v in asked if v not in allowed]
         if outside:
             raise OutOfScope(name, f"{outside[0]!r} is outside this link's scope "
-                                 f"({name}={','.join(allowed)})")
-        result[name] = ",".join(allowed if scope.pinned or not asked else asked)
+                                 f"({name}={join_values(allowed)})")
+        result[name] = join_values(allowed if scope.pinned or not asked else asked)
     if scope.pinned:  # the screen is the link's: the browser's own filters are ignored
         pinned = dict(scope.segments)
         for name in (*VIEW_PARAMS, *segment_fields):
@@ -120,9 +121,9 @@ def screen_query_for(query: Mapping[str, str], scope: LinkScope | None,
     result = {k: v for k, v in query.items()}
     notices = []
     for name, allowed in scope.segments:
-        asked = [v.strip() for v in (query.get(name) or "").split(",") if v.strip()]
+        asked = split_values(query.get(name) or "")
         kept = [v for v in asked if v in allowed]
         if len(kept) < len(asked):
-            notices.append(f"{name}: this link shows only {','.join(allowed)}")
-        result[name] = ",".join(kept or allowed)
+            notices.append(f"{name}: this link shows only {join_values(allowed)}")
+        result[name] = join_values(kept or allowed)
     return result, tuple(notices)

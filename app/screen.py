@@ -19,6 +19,7 @@ from app.panels import CHIP_CHARS
 from app.panels.registry import panel_names, verbatim_names
 from app.privacy import clean_for_display
 from app.scopes import SCREEN_PARAMS, VIEW_PARAMS, LinkScope, screen_query_for
+from app.segments import join_values
 from app.views import RequestError, ViewRequest
 from app.windows import days_window, window_title
 
@@ -218,7 +219,7 @@ def _request_params(request: ViewRequest, default_window: str) -> list[tuple[str
         params += [("to", request.end.isoformat())] if request.end else []
     elif request.window != default_window:
         params.append(("window", request.window))
-    params += [(name, ",".join(values)) for name, values in request.segments]
+    params += [(name, join_values(values)) for name, values in request.segments]
     return params
 
 

@@ -15,6 +15,30 @@ log = logging.getLogger(__name__)
 OTHER = "Other"
 
 
+def split_values(raw: str) -> list[str]:
+    """A segment filter's values from its URL parameter (``product=Ledger,Pulse``: either):
+    separated by commas, a comma inside a value written ``\\,`` and a backslash ``\\\\``
+    (``industry=Media\\, Journalism`` is one value; real answers hold commas: "Korea, South");
+    each value stripped, empty ones dropped. ``join_values`` writes them."""
+    values, current = [], []
+    chars = iter(raw)
+    for ch in chars:
+        if ch == "\\":
+            current.append(next(chars, "\\"))
+        elif ch == ",":
+            values.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    values.append("".join(current))
+    return [value.strip() for value in values if value.strip()]
+
+
+def join_values(values: Sequence[str]) -> str:
+    """The URL parameter of a segment filter's values, as ``split_values`` reads it."""
+    return ",".join(v.replace("\\", "\\\\").replace(",", "\\,") for v in values)
+
+
 class SegmentGroups:
     """Maps stored segment sets (canonical JSON) to combination indices."""
 

@@ -17,6 +17,7 @@ from app.ingest.rules import TimeRange
 from app.panels.registry import panel_names
 from app.scopes import SCREEN_PARAMS, VIEW_PARAMS
 from app.screen import DWELL_RANGE, POWER_NAMES, THEME_NAMES
+from app.segments import join_values, split_values
 from app.views import RequestError, ViewRequest
 from app.windows import days_window
 
@@ -153,7 +154,7 @@ def _canonical_dwell(raw: str) -> str:
 
 def _view_params(query: Mapping[str, str], settings: Settings) -> list[tuple[str, str]]:
     for name in settings.segment_fields:
-        for value in (query.get(name) or "").split(","):
+        for value in split_values(query.get(name) or ""):
             if len(value) > SEGMENT_VALUE_MAX or any(
                     unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value):
                 raise LinkInputError(f"screen.{name}", "values must be one line of at most "
@@ -171,7 +172,7 @@ def _view_params(query: Mapping[str, str], settings: Settings) -> list[tuple[str
         params += [("to", request.end.isoformat())] if request.end else []
     elif "window" in query:  # the default window stays implicit, as on a screen's URL
         params.append(("window", request.window))
-    return params + [(name, ",".join(values)) for name, values in request.segments]
+    return params + [(name, join_values(values)) for name, values in request.segments]
 
 
 class LinkProblems(ValueError):

@@ -19,6 +19,7 @@ from app.changes import DEFAULT_MINIMUMS, Finding, Minimums, SegmentCounts, find
 from app.ingest.rules import TimeRange
 from app.metrics import Change, ScoreSummary, TopicRow, TrendPoint
 from app.rollup import Comment, Snapshot
+from app.segments import split_values
 from app.snapshot_sums import comment_combos, comment_times, every_per_day, micros, segment_values
 from app.store.database import EventRow
 from app.windows import ALL, RANGE, WindowError, parse_window, window_days, window_label
@@ -65,11 +66,9 @@ class ViewRequest:
                 raise RequestError(str(exc)) from None
         segments = []
         for name in segment_fields:
-            raw = args.get(name)
-            if raw:
-                values = tuple(sorted({v.strip() for v in raw.split(",") if v.strip()}))
-                if values:
-                    segments.append((name, values))
+            values = tuple(sorted(set(split_values(args.get(name) or ""))))
+            if values:
+                segments.append((name, values))
         return cls(window=window, start=start, end=end, segments=tuple(segments))
 
 
@@ -131,7 +130,6 @@ def today_in(tz: str, now: datetime | None = None) -> date:
 def epoch_day(d: date) -> int:
     """Days from 1970-01-01 to ``d`` (the snapshot's day axis counts from ``day0`` in these)."""
     return (d - EPOCH).days
-
 
 
 def _fromepoch_day(n: int) -> date:

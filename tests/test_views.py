@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import gc
 import json
 import tracemalloc
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -12,10 +14,12 @@ import pytest
 from app.ingest.rules import TimeRange
 from app.part_cache import BYTES_PER_CHAR, PartCache
 from app.poller import Poller
+from app.segments import join_values, split_values
 from app.services import get_services
 from app.view_cache import ViewCache
 from app.views import RequestError, ViewRequest
-from tests.conftest import make_record, real_data
+from app.web import create_app
+from tests.conftest import make_record, poll, real_data
 
 FIELDS = ("product", "region")
 
@@ -204,3 +208,64 @@ def test_all_time_trend_of_a_short_burst_covers_the_data_by_day(env, make_app):
     first, last = (datetime.fromisoformat(x).date() for x in axis)
     assert first <= view.start and first > view.start - timedelta(days=7)
     assert last > view.end and last < view.end + timedelta(days=7)
+
+
+# -- segment values that hold commas ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("values", [["Ledger"], ["Ledger", "Pulse"], ["Korea, South"],
+                                    ["Media, Journalism", "Media"], ["a\\b,", "\\", ",,"]])
+def test_segment_values_round_trip_through_a_url_parameter(values):
+    assert split_values(join_values(values)) == values
+    assert ViewRequest.parse({"country": join_values(values)}, ("country",), "30d").segments \
+        == (("country", tuple(sorted(set(values)))),)
+
+
+def test_a_plain_comma_still_separates_values_as_before():
+    assert split_values(" Ledger, Pulse ,,") == ["Ledger", "Pulse"]
+    assert split_values("Media\\, Journalism,Media") == ["Media, Journalism", "Media"]
+
+
+def test_a_real_value_holding_commas_is_filtered_as_one_value(settings, monkeypatch):
+    """"Government Services (Federal, State, or Local)" (the R survey 2018's industry, real
+    answers): the filter was cut at its commas into three values that match nothing (n=0), and
+    "Media, Journalism" matched the segments "Media" and "Journalism" instead. A comma in a value
+    is written ``\\,``, as the manager's dropdowns and the share links write it."""
+    from app.cli import main
+    from app.manager import build_query
+
+    path = real_data("r-community-survey-2018.tsv")
+    monkeypatch.setenv("NPS_TV_DATA_DIR", settings.data_dir)
+    monkeypatch.setenv("NPS_TV_TOPICS_FILE", settings.topics_file)
+    assert main(["import", str(path), "--score", "Qrecommend", "--time", "Qtime", "--segment",
+                 "industry=Qindustry", "--no-progress"]) == 0
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = csv.reader(handle, delimiter="\t")
+        header = next(rows)
+        at, score = header.index("Qindustry"), header.index("Qrecommend")
+        scored = Counter(row[at] for row in rows if row[score].strip().isdigit())
+    government = "Government Services (Federal, State, or Local)"
+    assert scored[government] > 100 and scored["Media, Journalism"] >= 1
+    dash_app = create_app(settings.replace(segment_fields=("industry",)))
+    poll(dash_app)
+    client = dash_app.server.test_client()
+
+    def n(*values: str) -> int:
+        query = build_query({"window": "all"}, None, ["industry"], [list(values)])
+        body = client.get("/api/v1/summary", query_string=query).get_json()
+        return body["n"]
+
+    assert n(government) == scored[government]
+    assert n("Media, Journalism") == scored["Media, Journalism"]
+    assert n(government, "Education") == scored[government] + scored["Education"]
+
+
+def test_a_link_scoped_to_a_value_with_commas_does_not_widen_to_its_pieces():
+    from app.scopes import LinkScope, OutOfScope, scoped_args
+
+    scope = LinkScope(1, "manager", "industry=Media%5C%2C+Journalism",
+                      (("industry", ("Media, Journalism",)),), (), False)
+    assert split_values(scoped_args({}, scope, ("industry",))["industry"]) == [
+        "Media, Journalism"]
+    with pytest.raises(OutOfScope):
+        scoped_args({"industry": "Media, Journalism"}, scope, ("industry",))  # two values

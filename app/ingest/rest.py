@@ -39,6 +39,7 @@ from app.scopes import (
     is_admin_request,
     scoped_args,
 )
+from app.segments import split_values
 from app.services import get_services
 from app.windows import ALL, RANGE, window_days
 
@@ -290,7 +291,7 @@ def _response_filters(args, segment_fields: tuple[str, ...]) -> dict[str, Any]:
         "created_to": day("to", shift=1),
         "source": args.get("source") or None,
         # product=Ledger,Pulse: either, as on the screens and /api/v1/summary.
-        "segments": {k: tuple(v for v in args[k].split(",") if v)
+        "segments": {k: tuple(split_values(args[k]))
                      for k in segment_fields if args.get(k)},
     }
     category = args.get("category")

@@ -14,6 +14,7 @@ from dash import dcc, html
 
 from app.panels import CHIP_CHARS
 from app.privacy import clean_for_display
+from app.segments import join_values
 from app.store.search import CommentQuery
 from app.views import View
 from app.workspace.comment_list import FIELD, build_comment_list, local_bounds
@@ -36,7 +37,7 @@ def export_href(view: View, ws: Workspace) -> str:
     """The comments CSV of the explorer's filters: the view's days and segments, the search,
     category and topic."""
     params = [("from", view.start.isoformat()), ("to", view.end.isoformat())]
-    params += [(name, ",".join(values)) for name, values in view.request.segments]
+    params += [(name, join_values(values)) for name, values in view.request.segments]
     params += [(name, value) for name, value in (("q", ws.q), ("category", ws.category),
                                                  ("topic", ws.topic)) if value]
     return "/api/v1/comments.csv?" + urlencode(params, safe=",")
