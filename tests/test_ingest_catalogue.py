@@ -107,6 +107,10 @@ RESPONSE_CASES = [
                       "text-direction override"), id="external-id-bidi-override"),
     pytest.param(Case(with_good(source="my survey"), 400, "source", "letters, digits"),
                  id="source-with-space"),
+    # "$" matched before a final line break: "api\n" was stored as a source of its own, so
+    # the same external_id could be stored twice
+    pytest.param(Case(with_good(source="api\n"), 400, "source", "letters, digits"),
+                 id="source-trailing-newline"),
     pytest.param(Case(with_good(excluded="yes"), 400, "excluded", "must be true or false"),
                  id="excluded-string"),
     pytest.param(Case(with_good(segments=["plan"]), 400, "segments", "must be an object"),
@@ -227,6 +231,8 @@ EVENT_CASES = [
                  id="event-label-nul"),
     pytest.param(Case(as_json({"label": "x", "kind": "big release!"}), 400, "kind",
                       "letters, digits"), id="event-bad-kind"),
+    pytest.param(Case(as_json({"label": "x", "kind": "release\n"}), 400, "kind",
+                      "letters, digits"), id="event-kind-trailing-newline"),
     pytest.param(Case(as_json({"label": "x", "occurred_at": "2026-11-20T10:00"}), 400,
                       "occurred_at", "must include a time zone"), id="event-naive-time"),
     pytest.param(Case(as_json({"label": "x", "occurred_at": "last tuesday"}), 400,

@@ -15,6 +15,8 @@ from urllib.parse import quote
 import pytest
 from werkzeug.serving import make_server
 
+from app.ingest.http import ApiError
+from app.ingest.signatures import check_replay
 from app.ingest.vendors import (
     build_segment_map,
     map_typeform,
@@ -703,10 +705,28 @@ def test_vendor_times_accept_unix_seconds_and_iso_with_offset(value):
 
 
 @pytest.mark.parametrize("value", ["2024-11-21T11:00:44", "yesterday", "", True, None,
-                                   T0 * 1000, -5, float("inf"), 946684799, "1e9"])
+                                   T0 * 1000, -5, float("inf"), 946684799, "1e9",
+                                   "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00",
+                                   [T0], {"t": T0}])
 def test_vendor_times_refuse_naive_garbage_and_out_of_range(value):
     with pytest.raises(ValueError):
         parse_vendor_time(value)
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_time_beyond_the_calendar_in_utc_is_a_400_naming_the_field(make_client, moment):
+    """Year 1 at +01:00 is before year 1 in UTC: it was an HTML 500 (OverflowError), which a
+    vendor retries for ever; the signed-time replay check read it the same way."""
+    client, store = make_client()
+    response = post(client, "delighted", *as_json(delighted_body(rid="y1", created_at=moment)))
+    assert response.status_code == 400, response.data[:200]
+    problem = response.json["problems"][0]
+    assert problem["path"] == "event_data.created_at"
+    assert problem["message"].startswith("must lie between 2000-01-01")
+    assert store.count_responses() == 0
+    with pytest.raises(ApiError) as refused:
+        check_replay("wootric", {"timestamp": moment}, 300)
+    assert refused.value.status == 401
 
 
 def test_typeform_mapping_is_pure_and_reads_hidden_then_variables():

@@ -40,7 +40,7 @@ from app.ingest.rules import (
 from app.store import ResponseRecord
 
 MAX_BATCH = 1000
-NAME_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+NAME_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}\Z")  # \Z: "$" passes "api\n"
 SEGMENT_KEY_RE = SEGMENT_NAME_RE  # the shared rule (app.ingest.rules), for the vendor mappings
 
 

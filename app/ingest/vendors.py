@@ -24,8 +24,9 @@ from app.ingest.rules import (
     clean_line,
     clean_segment_value,
     parse_ascii_int,
+    parse_iso_time,
 )
-from app.ingest.schema import SEGMENT_KEY_RE, parse_score, parse_time
+from app.ingest.schema import SEGMENT_KEY_RE, parse_score
 from app.store import ResponseRecord
 
 SegmentMap = tuple[tuple[str, str], ...]  # (our segment, vendor property lower-cased)
@@ -133,9 +134,14 @@ def parse_vendor_time(value: Any, now: datetime | None = None,
             raise ValueError(f"must be Unix seconds (milliseconds are not accepted), "
                              f"got {show_value(value)}")
         moment = datetime.fromtimestamp(value, UTC)
+    elif isinstance(value, str):
+        moment = parse_iso_time(value)  # with a zone; naive or garbage raises ValueError
     else:
-        moment = parse_time(value)  # ISO with a zone; naive or garbage raises ValueError
-    return times.check(moment, now)
+        raise ValueError(f"must be Unix seconds or an ISO 8601 time with an offset, "
+                         f"got {show_value(value)}")
+    # Checked before it is moved to UTC: "0001-01-01T00:00:00+01:00" is a year before the
+    # first one there (OverflowError, a 500 the vendor retried forever), the range says why.
+    return times.check(moment, now).astimezone(UTC)
 
 
 def parse_vendor_id(value: Any) -> str:
