@@ -53,6 +53,10 @@ WORKER_CONNECTIONS = 4096
 # large bodies cannot make the worker hold a body limit's worth of memory each.
 ARRIVING_BUDGET = 32 * 1024 * 1024
 CONTENT_LENGTH = re.compile(rb"\r\ncontent-length[ \t]*:[ \t]*(\d{1,12})[ \t]*\r\n")
+CHUNKED = re.compile(rb"\r\ntransfer-encoding[ \t]*:[^\r\n]*chunked")
+# A chunk's size line: hex digits, then extensions (";name=value") up to its line break.
+CHUNK_SIZE = re.compile(rb"([0-9a-fA-F]{1,8})[ \t]*(?:;[^\r\n]*)?(?=\r\n)")
+CHUNK_LINE_LIMIT = 1024
 # Tick streams a worker keeps at most: half its connections, so however many streams are
 # opened (a valid link in many tabs, a hostile client), requests still find a connection;
 # past it the stream route answers 204 and the page asks by tick instead.
@@ -76,14 +80,45 @@ FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})
 
 def request_complete(data: bytes, body_limit: int) -> bool:
     """True when ``data`` holds a whole request head and the body it declares (when that body
-    is within ``body_limit``; a larger or chunked one is left to the app, which refuses it)."""
+    is within ``body_limit``; a larger one is left to the app, which refuses it)."""
     end = data.find(b"\r\n\r\n")
     if end < 0:
         return len(data) > HEAD_LIMIT
-    match = CONTENT_LENGTH.search(data[:end + 2].lower())
+    head = data[:end + 2].lower()
+    match = CONTENT_LENGTH.search(head)
+    if match is None and CHUNKED.search(head):
+        return chunks_complete(data, end + 4, body_limit)
     if match is None or int(match.group(1)) > body_limit:
         return True
     return len(data) >= end + 4 + int(match.group(1))
+
+
+def chunks_complete(data: bytes, at: int, body_limit: int) -> bool:
+    """Whether a chunked body starting at ``at`` has come to its last chunk and trailers, or
+    to more than ``body_limit`` bytes (all the app reads before it refuses the body), or is
+    malformed (gunicorn's parser refuses it). A client that stops inside its chunks was
+    handed to a thread at once, whose read of the body waited for as long as the client
+    kept the socket open: eight such sockets held every thread of a worker."""
+    body = 0
+    while True:
+        line_end = data.find(b"\r\n", at)
+        if line_end < 0:
+            return len(data) - at > CHUNK_LINE_LIMIT
+        size = CHUNK_SIZE.match(data, at, line_end + 2)
+        if size is None:
+            return True
+        chunk = int(size.group(1), 16)
+        if chunk == 0:  # the last chunk, then trailers up to an empty line
+            return data.find(b"\r\n\r\n", line_end) >= 0
+        start = line_end + 2
+        body += min(chunk, len(data) - start)
+        if body > body_limit:
+            return True
+        if len(data) < start + chunk + 2:
+            return False
+        if data[start + chunk:start + chunk + 2] != b"\r\n":
+            return True
+        at = start + chunk + 2
 
 
 class WallConn(TConn):
@@ -132,6 +167,9 @@ class WallWorker(ThreadWorker):
             return None
         self.nr_conns += 1
         client_sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _SEND_TIMEOUT_OPTION)
+        # And a blocking read in a thread gives up too (a body read there, past the arriving
+        # budget): requests are collected by the event loop, so no read should wait at all.
+        client_sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _SEND_TIMEOUT_OPTION)
         conn = WallConn(self.cfg, client_sock, client_addr, listener.getsockname(),
                         self.keepalive_seconds)
         self.await_request(conn)
@@ -222,10 +260,10 @@ class WallWorker(ThreadWorker):
             if req.method != "GET" or req.path != STREAM_PATH or self.cfg.is_ssl:
                 return super().handle_request(req, conn)
             return self.handle_stream(req, conn)
-        except BlockingIOError:  # SEND_TIMEOUT ran out: the client stopped reading
-            self.log.warning("dropped %s %s for %s: took nothing of its answer for %g s",
-                             req.method, redact(req.path), conn.client[0] if conn.client else "?",
-                             SEND_TIMEOUT)
+        except BlockingIOError:  # SEND_TIMEOUT ran out: the client stopped reading or sending
+            self.log.warning("dropped %s %s for %s: it stalled for %g s (taking its answer or "
+                             "sending its body)", req.method, redact(req.path),
+                             conn.client[0] if conn.client else "?", SEND_TIMEOUT)
             return False
 
     def handle_stream(self, req, conn: TConn) -> bool:
