@@ -12,7 +12,7 @@ from flask import g
 
 from app import manager
 from app.services import get_services
-from tests.conftest import LINK_SECRET, make_record, wall_poll_body
+from tests.conftest import ADMIN_TOKEN, LINK_SECRET, make_record, wall_poll_body
 
 
 def open_link(dash_app, role="wall", screen="", comments="show"):
@@ -149,6 +149,25 @@ def test_the_api_keeps_a_wall_links_pinned_window(links_app):
     oldest = min(datetime.fromisoformat(r["created_at"]) for r in rows)
     assert rows and datetime.now(UTC) - oldest < timedelta(days=7)
     assert {r["segments"]["product"] for r in rows} == {"Ledger"}
+
+
+def test_a_wall_link_without_a_window_reads_the_walls_default_window_only(links_app):
+    """Its wall and comments.csv show the server's default window (30 days): the responses
+    API read the whole history for it (and customers' words with it)."""
+    services = get_services(links_app)
+    days = services.settings.window_days
+    services.store.upsert_responses([make_record(
+        901, 3, when=datetime.now(UTC) - timedelta(days=2 * days), comment="Old words",
+        product="Ledger")])
+    client, _ = open_link(links_app, screen="panels=score,comments&product=Ledger")
+    rows = client.get("/api/v1/responses?limit=500").get_json()["responses"]
+    oldest = min(datetime.fromisoformat(r["created_at"]) for r in rows)
+    assert rows and datetime.now(UTC) - oldest < timedelta(days=days)
+    admin = links_app.server.test_client().get(
+        "/api/v1/responses?limit=500&product=Ledger",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).get_json()["responses"]
+    assert "Old words" in {r["comment"] for r in admin}  # stored: the link keeps it out
+    assert "Old words" not in {r["comment"] for r in rows}
 
 
 def test_a_manager_links_filters_offer_nothing_seen_only_outside_it(links_app):

@@ -41,7 +41,7 @@ from app.scopes import (
 )
 from app.segments import split_values
 from app.services import get_services
-from app.windows import ALL, RANGE, window_days
+from app.windows import ALL, RANGE, days_window, window_days
 
 API = "/api/v1"
 MAX_PAGE = 500
@@ -157,7 +157,7 @@ def reader_query(paged: bool = True) -> tuple[dict[str, Any], str]:
             args = scoped_args(args, scope, settings.segment_fields)
         except OutOfScope as exc:
             raise ApiError.single(403, exc.field, exc.reason, error="out of scope") from None
-        args = _pinned_window(args, scope, settings.timezone)
+        args = _pinned_window(args, scope, settings)
     filters = _response_filters(args, settings.segment_fields)
     if scope is None:
         return filters, "admin"
@@ -250,13 +250,19 @@ def with_idempotency_key(records: list, given_ids: list[str | None], key: str | 
             for i, (record, given) in enumerate(zip(records, given_ids, strict=True))]
 
 
-def _pinned_window(args: Mapping[str, str], scope, timezone: str) -> Mapping[str, str]:
-    """A wall link's pinned window (``90d``) as the ``from`` day this endpoint filters by."""
-    window = dict(scope.view).get("window") if scope.pinned else None
+def _pinned_window(args: Mapping[str, str], scope, settings) -> Mapping[str, str]:
+    """A wall link's pinned window (``90d``) as the ``from`` day this endpoint filters by; a
+    wall link that pins no window nor dates shows the server's default window, and so reads
+    that (it read the whole history, where its wall and comments.csv show 30 days)."""
+    if not scope.pinned:
+        return args
+    view = dict(scope.view)
+    window = view.get("window") or (None if "from" in view or "to" in view
+                                    else days_window(settings.window_days))
     days = window_days(window) if window not in (None, ALL, RANGE) else None
     if not days:
         return args
-    today = datetime.now(ZoneInfo(timezone)).date()
+    today = datetime.now(ZoneInfo(settings.timezone)).date()
     return {**args, "from": (today - timedelta(days=days - 1)).isoformat()}
 
 
