@@ -114,7 +114,7 @@ def install_gate(server: Flask, settings: Settings, book: LinkBook) -> None:
 
     server.before_request(gate)
     server.add_url_rule("/s/<token>", "share_link_door", lambda token: open_door(token, book))
-    install_admin_session(server)
+    install_admin_session(server, book)
 
 
 def check_request(mode: str, book: LinkBook):
@@ -131,7 +131,8 @@ def check_request(mode: str, book: LinkBook):
             return None
         if mode == "links":
             return refuse_unknown_credential("the Authorization header is not the admin token")
-    if is_admin_cookie(request.cookies.get(ADMIN_COOKIE, ""), settings.admin_token):
+    if is_admin_cookie(request.cookies.get(ADMIN_COOKIE, ""), settings.admin_token,
+                       book.admin_sessions_ended()):
         g.admin = True  # an admin signed in at /admin: sees everything, no link scope
         return None
     token = request.cookies.get(COOKIE, "")

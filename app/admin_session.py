@@ -3,9 +3,12 @@ token sets an admin cookie (HttpOnly, SameSite=Strict, Secure over https, 12 hou
 ``POST /admin/logout`` clears it. The gate then treats the browser as the admin token would be
 (``scopes.is_admin_request()``), so the pages can offer the share dialog and the Screens page.
 
-The cookie holds an HMAC of the admin token, not the token: rotating NPS_TV_ADMIN_TOKEN ends
-every admin session, and a leaked cookie does not reveal the token. Wrong tokens count as
-failed attempts like every other token.
+The cookie holds when it was issued and an HMAC of that time under the admin token, not the
+token: rotating NPS_TV_ADMIN_TOKEN ends every admin session, and a leaked cookie does not
+reveal the token. The server ends a session after 12 hours itself, and a sign-out ends every
+admin session issued before it, in every worker and instance (a stamp in the store, read with
+the share links): the cookie was one fixed value that stayed valid for as long as the token
+did, whatever its Max-Age said. Wrong tokens count as failed attempts like every other token.
 """
 
 from __future__ import annotations
@@ -14,13 +17,17 @@ import hashlib
 import hmac
 import html
 import logging
+import time
+from datetime import datetime
 
 from flask import Flask, Response, redirect, request
 
 from app.ingest.http import failed_attempts
 from app.ingest.tokens import client_address, split_tokens, token_valid
+from app.links import LinkBook
 from app.redact import redact
 from app.services import get_services
+from app.store import StoreUnavailable
 
 log = logging.getLogger("nps_tv.access")
 ADMIN_COOKIE = "nps_tv_admin"
@@ -32,20 +39,31 @@ FORM_CSS = ("body{margin:0;min-height:100vh;display:flex;align-items:center;just
             "p.error{color:#ff6b6b}")
 
 
-def session_value(admin_token: str) -> str:
-    """The cookie value for one admin token: an HMAC, so the cookie never holds the token."""
-    return hmac.new(admin_token.encode("utf-8"), b"nps-tv admin session",
-                    hashlib.sha256).hexdigest()
+def session_value(admin_token: str, issued_ms: int) -> str:
+    """The cookie value of a session of one admin token issued at ``issued_ms`` (Unix
+    milliseconds): the time and its HMAC under the token, so the cookie never holds it."""
+    mac = hmac.new(admin_token.encode("utf-8"), f"nps-tv admin session {issued_ms}".encode(),
+                   hashlib.sha256).hexdigest()
+    return f"{issued_ms}.{mac}"
 
 
-def is_admin_cookie(value: str, admin_tokens: str) -> bool:
-    """Whether ``value`` is the session of one of the configured admin tokens (constant time,
-    every token compared)."""
-    if not value:
+def is_admin_cookie(value: str, admin_tokens: str, ended: datetime | None = None,
+                    now: float | None = None) -> bool:
+    """Whether ``value`` is a live session of one of the configured admin tokens: issued in
+    the last ``SESSION_SECONDS``, after ``ended`` (the last sign-out), and signed by the token
+    (constant time, every token compared)."""
+    issued_text, _, _mac = value.partition(".")
+    if not (issued_text.isascii() and issued_text.isdigit() and len(issued_text) <= 15):
+        return False
+    issued = int(issued_text)
+    now_ms = 1000 * (time.time() if now is None else now)
+    if not now_ms - 1000 * SESSION_SECONDS <= issued <= now_ms + 60_000:
+        return False
+    if ended is not None and issued <= ended.timestamp() * 1000:
         return False
     matched = False
     for token in split_tokens(admin_tokens):
-        matched |= hmac.compare_digest(value.encode(), session_value(token).encode())
+        matched |= hmac.compare_digest(value.encode(), session_value(token, issued).encode())
     return matched
 
 
@@ -79,21 +97,30 @@ def sign_in() -> Response:
             client)
         return login_page("That is not the admin token")
     response = redirect("/", code=303)
-    response.set_cookie(ADMIN_COOKIE, session_value(given), max_age=SESSION_SECONDS, path="/",
+    issued = int(time.time() * 1000)
+    response.set_cookie(ADMIN_COOKIE, session_value(given, issued), max_age=SESSION_SECONDS,
+                        path="/",
                         httponly=True, samesite="Strict", secure=request.is_secure)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def sign_out() -> Response:
-    """``POST /admin/logout``: clear the session cookie."""
+def sign_out(book: LinkBook) -> Response:
+    """``POST /admin/logout``: end every admin session issued until now, and clear this
+    browser's cookie (it is cleared even when the store cannot be written, logged)."""
+    try:
+        book.end_admin_sessions()
+    except StoreUnavailable as exc:
+        log.warning("admin sign-out: the store is unavailable, so other admin sessions "
+                    "stay until they expire: %s", exc.one_line())
     response = redirect("/admin", code=303)
     response.delete_cookie(ADMIN_COOKIE, path="/", httponly=True, samesite="Strict")
     return response
 
 
-def install_admin_session(server: Flask) -> None:
+def install_admin_session(server: Flask, book: LinkBook) -> None:
     """Register /admin (form and sign-in) and /admin/logout."""
     server.add_url_rule("/admin", "admin_form", lambda: login_page(), methods=["GET"])
     server.add_url_rule("/admin", "admin_sign_in", sign_in, methods=["POST"])
-    server.add_url_rule("/admin/logout", "admin_sign_out", sign_out, methods=["POST"])
+    server.add_url_rule("/admin/logout", "admin_sign_out", lambda: sign_out(book),
+                        methods=["POST"])

@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from app.store import StoreUnavailable
-from app.store.links import ShareLinkRow, ShareLinks, hash_token
+from app.store.links import (
+    ADMIN_SESSIONS_ENDED,
+    RELOAD_ALL,
+    ShareLinkRow,
+    ShareLinks,
+    hash_token,
+)
 
 log = logging.getLogger(__name__)
 TOUCH_SECONDS = 30.0  # a link's last-seen row is written at most this often per worker
@@ -54,6 +60,7 @@ class LinkBook:
         self._by_hash: dict[str, ShareLinkRow] = {}
         self._by_id: dict[int, ShareLinkRow] = {}
         self._reload_all: datetime | None = None
+        self._admin_ended: datetime | None = None
         self._loaded_at: float | None = None
         self._refreshing = threading.Lock()
         self._touch_lock = threading.Lock()
@@ -76,10 +83,11 @@ class LinkBook:
             return
         try:
             rows = self.links.list_links()
-            reload_all = self.links.reload_all_at()
+            stamps = self.links.stamps()
             self._by_hash = {row.token_hash: row for row in rows}
             self._by_id = {row.id: row for row in rows}
-            self._reload_all = reload_all
+            self._reload_all = stamps.get(RELOAD_ALL)
+            self._admin_ended = stamps.get(ADMIN_SESSIONS_ENDED)
         except StoreUnavailable as exc:
             log.warning("share links: keeping the cached copy; store unavailable: %s",
                         exc.one_line())
@@ -112,6 +120,17 @@ class LinkBook:
             return Resolution("unknown")
         state = row.state(now)
         return Resolution("ok" if state == "active" else state, row)
+
+    def admin_sessions_ended(self) -> datetime | None:
+        """When an admin last signed out: admin sessions issued before are over (cached, so
+        a sign-out ends the sessions of other workers and instances within the refresh)."""
+        self.refresh()
+        return self._admin_ended
+
+    def end_admin_sessions(self, now: datetime | None = None) -> None:
+        """Sign every admin browser out (``POST /admin/logout``)."""
+        self.links.set_stamp(ADMIN_SESSIONS_ENDED, now)
+        self.refresh(force=True)
 
     def get(self, link_id: int) -> ShareLinkRow | None:
         """A cached link by id (None when unknown to this worker)."""

@@ -4,6 +4,7 @@ the browser on; the API applies a link's scope. Run on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -280,16 +281,57 @@ def test_an_admin_signs_in_in_a_browser_and_sees_everything(links_app):
         assert is_admin_request()
     client.post("/admin/logout")
     assert client.get("/tv").status_code == 401
+    # The cookie a sign-out cleared is over on the server too: it was one fixed value that
+    # stayed valid for as long as the token did, whatever its Max-Age said.
+    replayed = links_app.server.test_client()
+    replayed.set_cookie(ADMIN_COOKIE, cookie.split(";")[0].split("=", 1)[1])
+    assert replayed.get("/tv").status_code == 401
 
 
 def test_a_forged_admin_cookie_is_not_admin(links_app):
     from app.admin_session import ADMIN_COOKIE, session_value
 
+    now_ms = int(time.time() * 1000)
     client = links_app.server.test_client()
-    client.set_cookie(ADMIN_COOKIE, session_value("some-other-token-0123456789"))
+    client.set_cookie(ADMIN_COOKIE, session_value("some-other-token-0123456789", now_ms))
     assert client.get("/tv").status_code == 401
     client.set_cookie(ADMIN_COOKIE, ADMIN)  # the token itself is not the session either
     assert client.get("/tv").status_code == 401
+    client.set_cookie(ADMIN_COOKIE, session_value(ADMIN, now_ms))
+    assert client.get("/tv").status_code == 200  # (the right token's, to show the check bites)
+
+
+@pytest.mark.parametrize(("issued_hours_ago", "status"), [(11.9, 200), (12.1, 401),
+                                                          (-0.1, 401)])
+def test_an_admin_session_ends_after_twelve_hours_on_the_server(links_app, issued_hours_ago,
+                                                                 status):
+    from app.admin_session import ADMIN_COOKIE, session_value
+
+    client = links_app.server.test_client()
+    issued = int((time.time() - issued_hours_ago * 3600) * 1000)
+    client.set_cookie(ADMIN_COOKIE, session_value(ADMIN, issued))
+    assert client.get("/tv").status_code == status
+
+
+def test_a_sign_out_ends_the_admin_sessions_of_every_worker(make_app, store):
+    """Two apps on one store (two workers, or two instances): a sign-out in one ends the
+    session in the other within the share links' refresh, and a later sign-in works."""
+    from app.admin_session import ADMIN_COOKIE
+
+    first = seeded_app(make_app, store, access="links")
+    second = make_app(store=store, access="links")
+    browser = first.server.test_client()
+    browser.post("/admin", data={"token": ADMIN})
+    value = browser.get_cookie(ADMIN_COOKIE).value
+    elsewhere = second.server.test_client()
+    elsewhere.set_cookie(ADMIN_COOKIE, value)
+    assert elsewhere.get("/tv").status_code == 200
+    browser.post("/admin/logout")
+    get_services(second).links.refresh(force=True)  # what its refresh does within 3 s
+    assert elsewhere.get("/tv").status_code == 401
+    again = second.server.test_client()
+    again.post("/admin", data={"token": ADMIN})
+    assert again.get("/tv").status_code == 200
 
 
 def test_screen_query_for_pins_wall_links_and_clamps_manager_links():

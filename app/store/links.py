@@ -25,6 +25,8 @@ LINKS = ShareLink.__table__
 STAMPS = FleetStamp.__table__
 TOKEN_BYTES = 32  # 256 bits; the issue asks for at least 128
 RELOAD_ALL = "reload"
+# When an admin last signed out: every admin session issued before it is over (app.admin_session)
+ADMIN_SESSIONS_ENDED = "admin-sessions-ended"
 TOUCH_COLUMNS = ("last_seen_at", "last_user_agent", "last_build", "last_trouble")
 
 
@@ -145,16 +147,28 @@ class ShareLinks:
             if link_id is not None:
                 return conn.execute(update(LINKS).where(LINKS.c.id == link_id)
                                     .values(reload_requested_at=now)).rowcount > 0
-            dialect_insert = pg_insert if self.store.dialect == "postgresql" else sqlite_insert
-            stmt = dialect_insert(STAMPS).values(name=RELOAD_ALL, at=now)
-            conn.execute(stmt.on_conflict_do_update(index_elements=["name"],
-                                                    set_={"at": stmt.excluded.at}))
+            self._write_stamp(conn, RELOAD_ALL, now)
         return True
+
+    def set_stamp(self, name: str, now: datetime | None = None) -> None:
+        """Write the fleet stamp ``name`` (``ADMIN_SESSIONS_ENDED``...) as ``now``."""
+        with self.store._writing() as conn:
+            self._write_stamp(conn, name, now or datetime.now(UTC))
+
+    def _write_stamp(self, conn, name: str, now: datetime) -> None:
+        dialect_insert = pg_insert if self.store.dialect == "postgresql" else sqlite_insert
+        stmt = dialect_insert(STAMPS).values(name=name, at=now)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["name"],
+                                                set_={"at": stmt.excluded.at}))
 
     def reload_all_at(self) -> datetime | None:
         """When every screen was last asked to reload (None: never)."""
+        return self.stamps().get(RELOAD_ALL)
+
+    def stamps(self) -> dict[str, datetime]:
+        """Every fleet stamp, by name."""
         with translated(), self.store.engine.connect() as conn:
-            return conn.execute(select(STAMPS.c.at).where(STAMPS.c.name == RELOAD_ALL)).scalar()
+            return dict(conn.execute(select(STAMPS.c.name, STAMPS.c.at)).all())
 
     def _select(self, stmt) -> list[ShareLinkRow]:
         with translated(), self.store.engine.connect() as conn:
