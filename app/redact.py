@@ -8,9 +8,18 @@ import logging
 import re
 
 REDACTED = "(redacted)"
+SECRET_NAMES = ("token", "access_token", "api_key", "key", "secret", "signature")
+
+
+def _spelled(name: str) -> str:
+    """A pattern for ``name`` with any of its characters percent-encoded (``tok%65n`` is the
+    ``token`` parameter to the app, and was written to the access log in clear)."""
+    return "".join(f"(?:{re.escape(ch)}|%{ord(ch):02x})" for ch in name)
+
+
 # A query parameter that carries a credential, anywhere in a URL or a log line.
 SECRET_PARAM = re.compile(
-    r"(?i)((?:[?&]|%3F|%26)(?:token|access_token|api_key|key|secret|signature)(?:=|%3D))"
+    r"(?i)((?:[?&]|%3F|%26)(?:" + "|".join(map(_spelled, SECRET_NAMES)) + r")(?:=|%3D))"
     r"[^&\s\"'#]*")
 SHARE_PATH = re.compile(r"(/s/)[^\s?#\"'/]+")
 BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
