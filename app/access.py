@@ -121,12 +121,13 @@ def check_request(mode: str, book: LinkBook):
     """None to let the request through (with ``g.share_link`` or ``g.admin`` set), or the
     refusal to send."""
     settings = get_services().settings
-    header = request.headers.get("Authorization", "")
-    if header:
-        scheme, _, given = header.partition(" ")
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    # Only a Bearer header is a credential here: another scheme is a proxy's in front (nginx's
+    # basic auth passes its header on), and counting it as a wrong token locked people out.
+    if scheme.lower() == "bearer":
         if mode == "links" and (throttled := throttle_response()) is not None:
             return throttled  # as check_bearer: no token is checked for a throttled client
-        if scheme.lower() == "bearer" and token_valid(given.strip(), settings.admin_token):
+        if token_valid(given.strip(), settings.admin_token):
             g.admin = True
             return None
         if mode == "links":

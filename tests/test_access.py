@@ -121,6 +121,19 @@ def test_a_wrong_admin_token_is_refused_and_slowed(links_app):
     assert codes[:5] == [403] * 5 and codes[5:] == [429, 429]
 
 
+def test_a_proxys_basic_auth_header_is_not_taken_for_a_wrong_token(links_app):
+    """nginx's basic auth in front passes its Authorization header on: it was refused as a
+    wrong admin token and counted, so a link holder behind it was locked out (429)."""
+    client = links_app.server.test_client()
+    _, good = make_link(links_app)
+    client.set_cookie(COOKIE, good)
+    basic = {"Authorization": "Basic d2FsbDp3YWxs"}
+    codes = [client.get("/_dash-layout", headers=basic).status_code for _ in range(7)]
+    assert codes == [200] * 7
+    anonymous = links_app.server.test_client()
+    assert anonymous.get("/_dash-layout", headers=basic).status_code == 401  # still gated
+
+
 def test_forged_cookies_are_slowed_per_client_but_good_links_are_not(links_app):
     client = links_app.server.test_client()
     _, good = make_link(links_app)
