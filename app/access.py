@@ -113,6 +113,15 @@ def install_gate(server: Flask, settings: Settings, book: LinkBook) -> None:
         return check_request(mode, book)
 
     server.before_request(gate)
+
+    @server.after_request
+    def not_kept(response: Response) -> Response:
+        # Customers' words and scores behind the gate are no shared cache's to keep (a proxy
+        # or the browser's disk); an answer that says how it may be kept (the tick's ETag)
+        # keeps its own header.
+        if is_gated(request.method, request.path) and "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "private, no-store"
+        return response
     server.add_url_rule("/s/<token>", "share_link_door", lambda token: open_door(token, book))
     install_admin_session(server, book)
 

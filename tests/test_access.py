@@ -146,6 +146,17 @@ def test_forged_cookies_are_slowed_per_client_but_good_links_are_not(links_app):
     assert client.get("/_dash-layout").status_code == 200
 
 
+def test_gated_answers_are_not_kept_by_caches(links_app):
+    client = links_app.server.test_client()
+    bearer = {"Authorization": f"Bearer {ADMIN}"}
+    for path in ("/api/v1/responses", "/api/v1/summary", "/api/v1/compare?field=product",
+                 "/_dash-layout", "/tv"):
+        reply = client.get(path, headers=bearer)
+        assert reply.status_code == 200, path
+        assert reply.headers["Cache-Control"] == "private, no-store", path
+    assert "no-store" not in client.get("/assets/nps_tv.css").headers.get("Cache-Control", "")
+
+
 def test_static_health_ingest_and_webhooks_are_not_gated(links_app):
     client = links_app.server.test_client()
     assert client.get("/health").status_code == 200
