@@ -85,8 +85,10 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     compression.install(dash_app, settings.compress)
     dash_app.layout = build_shell()
     register_pages(dash_app, services)
-    install_dash_guard(dash_app)
+    # The gate first: a body is checked against the callbacks only for those let in (before,
+    # anyone could map the callback graph from the guard's 400s and make it parse 200 KB).
     install_gate(server, settings, links)
+    install_dash_guard(dash_app)
     # After every page and callback is registered: the hashes cover all inline scripts.
     install_hardening(server, settings, list(dash_app.csp_hashes()))
     # After the gate and the Dash guard: the wall's poll answered from shared bytes.

@@ -146,6 +146,19 @@ def test_forged_cookies_are_slowed_per_client_but_good_links_are_not(links_app):
     assert client.get("/_dash-layout").status_code == 200
 
 
+def test_a_dash_body_is_checked_only_for_those_the_gate_lets_in(links_app):
+    """Without credentials a malformed update is refused by the gate (401), not answered with
+    the guard's description of the callback it should have named."""
+    client = links_app.server.test_client()
+    reply = client.post("/_dash-update-component", json={"output": "x", "inputs": []})
+    assert reply.status_code == 401
+    assert "callback" not in reply.get_data(as_text=True)
+    admin = client.post("/_dash-update-component", json={"output": "x", "inputs": []},
+                        headers={"Authorization": f"Bearer {ADMIN}"})
+    assert admin.status_code == 400 and "names no server-side callback" in admin.get_data(
+        as_text=True)
+
+
 def test_gated_answers_are_not_kept_by_caches(links_app):
     client = links_app.server.test_client()
     bearer = {"Authorization": f"Bearer {ADMIN}"}
