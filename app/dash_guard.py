@@ -48,6 +48,17 @@ def install_dash_guard(dash_app: Dash) -> None:
         return ApiError.single(404, "path", "is not a script this server serves",
                                error="not found").to_response()
 
+    suites = dash_app.config.routes_pathname_prefix + "_dash-component-suites/"
+
+    @server.errorhandler(FileNotFoundError)
+    def missing_script_file(exc: FileNotFoundError):
+        # A file of a package Dash serves that is not shipped (the renderer's source map,
+        # which browsers ask for with devtools open): a 404, not a 500 and a traceback that
+        # anyone could fill the log with. Elsewhere it is a bug: raised on.
+        if not request.path.startswith(suites):
+            raise exc
+        return unknown_script(DependencyException(str(exc)))
+
 
 def check_callback_body(body: Any, callback_map: Mapping[str, Mapping[str, Any]]) -> None:
     """Raise ApiError (400) unless ``body`` is a well-formed call of a server-side callback."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from typing import Any
 
 import pytest
@@ -312,3 +313,32 @@ def test_behind_a_proxy_the_forwarded_client_address_is_used(make_app):
             "/_test-remote", environ_base={"REMOTE_ADDR": "127.0.0.1"},
             headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.9"})
         assert response.get_data(as_text=True) == expected
+
+
+def test_a_segment_chip_call_that_clicked_nothing_changes_nothing(client, deps, caplog):
+    """The workspace's segment chips write the manager's filters (a wildcard output): a call
+    with no click (n_clicks 0) answered a bare no_update, which Dash 4 refuses (a 500)."""
+    dep = next(d for d in deps if d["output"].startswith('{"field":["ALL"],"type":"mgr-filter"}'))
+    fields = ("product", "region", "plan")
+    body = {"output": dep["output"],
+            "outputs": [{"id": {"field": f, "type": "mgr-filter"}, "property": "value"}
+                        for f in fields],
+            "inputs": [[{"id": {"field": "product", "place": "card", "type": "ws-segment",
+                                "value": "Ledger"}, "property": "n_clicks", "value": 0}]],
+            "state": [[{"id": {"field": f, "type": "mgr-filter"}, "property": "value",
+                        "value": None} for f in fields]],
+            "changedPropIds": []}
+    response = post_update(client, body)
+    assert response.status_code == 204, response.get_data(as_text=True)[:300]
+    assert_no_traceback(caplog)
+
+
+def test_the_renderers_missing_source_map_is_a_404_without_a_traceback(client, caplog):
+    """Browsers ask for it whenever devtools is open; Dash does not ship it, and the
+    FileNotFoundError was a 500 with a traceback anyone could fill the log with."""
+    page = client.get("/tv").get_data(as_text=True)
+    renderer = next(src for src in re.findall(r'src="([^"]+)"', page) if "dash_renderer" in src)
+    response = client.get(renderer.split("?")[0] + ".map")
+    assert response.status_code == 404
+    assert response.get_json()["problems"][0]["path"] == "path"
+    assert_no_traceback(caplog)

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from dash import ALL, Dash, Input, Output, State, ctx, no_update
 from dash.dependencies import DashDependency
+from dash.exceptions import PreventUpdate
 
 from app import live_page
 from app.panels.topics import TOPIC_OPEN
@@ -290,11 +291,13 @@ def _register_segment_filter(dash_app: Dash, fields: tuple[str, ...], filter_typ
     def on_segment(_clicks: Any, current: Any) -> Any:
         trigger = ctx.triggered_id
         if not _clicked() or not isinstance(trigger, dict):
-            return no_update
+            raise PreventUpdate  # a bare no_update for a wildcard output is a 500 in Dash 4
         names = [id_part(item, "field") for item in ctx.states_list[0]]
         new = filtered_values(trigger.get("field"), trigger.get("value"), names, current,
                               fields)
-        return no_update if new is None else new
+        if new is None:
+            raise PreventUpdate
+        return new
 
 
 def _register_saves(dash_app: Dash, services: Services) -> None:
