@@ -422,6 +422,25 @@ def test_a_cell_past_the_reader_limit_is_named_not_taken_for_a_quote(
     assert empty_store.count_responses() == 0
 
 
+def test_a_quote_left_open_to_the_end_of_the_file_is_refused_not_stored(empty_store: Store,
+                                                                         tmp_path: Path):
+    """The reader took every line after the open quote into one cell: the import said "read 1
+    rows; imported 1, 0 errors", lost the other rows and stored raw CSV as a comment."""
+    good = write_rows(tmp_path, [["a", 9, "2024-05-01T10:00:00Z", "fine", "", ""]],
+                      name="good.csv")
+    import_file(empty_store, good, basic_options())
+    path = tmp_path / "open.csv"
+    path.write_text("id,score,time,best\na,9,2024-05-01T10:00:00Z,\"never closed\n"
+                    "b,8,2024-05-01T10:00:00Z,ok\nc,7,2024-05-01T10:00:00Z,ok\n")
+    with pytest.raises(ImportFailed, match=r"^open\.csv, line 2: a quote opened in this row is "
+                                           r"never closed .*nothing imported$"):
+        import_file(empty_store, path, basic_options())
+    assert empty_store.count_responses() == 1  # the earlier import's row alone
+    closed = tmp_path / "closed.csv"  # a quoted line break in the last row is fine
+    closed.write_text("id,score,time,best\nb,8,2024-05-01T10:00:00Z,\"two\nlines\"\n")
+    assert import_file(empty_store, closed, basic_options()).imported == 1
+
+
 # -- times and delimiters -----------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -33,12 +34,13 @@ def iter_rows(path: Path, delimiter: str, bar: tqdm | None,
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(_counted(handle, bar), delimiter=delimiter)
-            start, first = 1, True
+            start, first, last = 1, True, (1, 1)
             try:
                 for cells in reader:
                     if cells and (with_header or not first):
                         yield start, cells
                     first = first and not cells
+                    last = start, reader.line_num
                     start = reader.line_num + 1
             except csv.Error as exc:
                 if not str(exc).startswith("field larger than field limit"):
@@ -48,6 +50,24 @@ def iter_rows(path: Path, delimiter: str, bar: tqdm | None,
                 raise ImportFailed(_not_utf8(path)) from None
     except OSError as exc:
         raise ImportFailed(f"cannot read {path}: {exc.strerror or exc}") from None
+    if last[1] > last[0]:  # the last row ran over several lines: closed, or the file ended?
+        _check_closed(path, delimiter, last[0])
+
+
+def _check_closed(path: Path, delimiter: str, start: int) -> None:
+    """ImportFailed when the file ends inside a quote the row on line ``start`` opened: the
+    reader took every later line into that one cell, and the import said "read 1 row" and
+    stored the rest of the file as a comment."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        tail = "".join(line for number, line in enumerate(handle, 1) if number >= start)
+    try:
+        for _ in csv.reader(io.StringIO(tail), delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as exc:
+        if "unexpected end of data" in str(exc):
+            raise ImportFailed(f"{path.name}, line {start}: a quote opened in this row is never "
+                               "closed (the file ends inside it, so every later line would "
+                               "be one cell); nothing imported") from None
 
 
 def _too_long(path: Path, start: int, reached: int, limit: int) -> str:
