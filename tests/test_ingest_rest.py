@@ -202,6 +202,33 @@ def test_mixed_list_reports_inserted_updated_and_unchanged(client, app_store):
     assert app_store.count_responses() == 3
 
 
+def keyed(client, body: Any, key: str):
+    return client.post(RESPONSES, data=json.dumps(body), content_type="application/json",
+                       headers={**bearer(INGEST_TOKEN), "Idempotency-Key": key})
+
+
+def test_an_idempotency_key_used_again_for_other_responses_overwrites_nothing(client,
+                                                                             app_store):
+    """The id a key derives was its hash and the item's place: a second batch under the same
+    key overwrote the first batch's responses (updated 1, the earlier answer gone)."""
+    first = keyed(client, [{"score": 3, "comment": "First batch"}], "reused-key")
+    retry = keyed(client, [{"score": 3, "comment": "First batch"}], "reused-key")
+    assert first.get_json()["inserted"] == 1 and retry.get_json()["unchanged"] == 1
+    other = keyed(client, [{"score": 10, "comment": "Second batch"}], "reused-key")
+    assert other.get_json()["inserted"] == 1
+    assert sorted(r["comment"] for r in stored(app_store)) == ["First batch", "Second batch"]
+
+
+def test_an_id_a_key_derives_given_again_in_the_batch_is_refused(client, app_store):
+    keyed(client, [{"score": 3}], "key-7")
+    derived = stored(app_store)[0]["external_id"]
+    clash = keyed(client, [{"score": 3}, {"score": 9, "external_id": derived}], "key-7")
+    assert clash.status_code == 400
+    problem = clash.get_json()["problems"][0]
+    assert problem["path"] == "[1].external_id" and "appear twice" in problem["message"]
+    assert app_store.count_responses() == 1  # the batch refused whole
+
+
 def test_same_external_id_in_another_source_is_another_response(client, app_store):
     post(client, answer(1, source="typeform"))
     post(client, answer(1, source="delighted"))

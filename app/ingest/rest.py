@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -112,9 +113,7 @@ def post_responses():
     require_json_type(request)
     payload = parse_json(read_body(request, settings.max_body_bytes))
     items = parse_responses(payload, TimeRange.from_settings(settings))
-    records = with_idempotency_key([item.to_record() for item in items],
-                                   [item.external_id for item in items],
-                                   idempotency_key(request))
+    records = with_idempotency_key(items, idempotency_key(request))
     result = get_services().store.upsert_responses(records)
     status = 201 if result.inserted else 200
     return jsonify({"received": len(items), "inserted": result.inserted,
@@ -237,17 +236,36 @@ def idempotency_key(req) -> str | None:
     return key
 
 
-def with_idempotency_key(records: list, given_ids: list[str | None], key: str | None) -> list:
-    """Give each record sent without an external_id one derived from the key and its position.
+def with_idempotency_key(items: list, key: str | None) -> list:
+    """The records of ``items``; each sent without an external_id gets one derived from the
+    key, its position and what it says.
 
-    A retried batch (same key, same order) then updates what a first attempt may have
-    committed although its client saw an error, instead of storing every response twice.
+    A retried batch (same key, same items) then updates what a first attempt may have
+    committed although its client saw an error, instead of storing every response twice. A
+    key used again for other items stores them as new responses: with the position alone
+    they overwrote the responses sent first under it. An id derived that another item of
+    the batch gives itself is refused (400), as any repeated id is: one of the two was lost.
     """
+    records = [item.to_record() for item in items]
     if key is None:
         return records
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-    return [record if given else dataclasses.replace(record, external_id=f"idem-{digest}-{i}")
-            for i, (record, given) in enumerate(zip(records, given_ids, strict=True))]
+    derived = []
+    for i, (record, item) in enumerate(zip(records, items, strict=True)):
+        if item.external_id:
+            derived.append(record)
+            continue
+        said = json.dumps(item.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        content = hashlib.sha256(said.encode()).hexdigest()[:16]
+        derived.append(dataclasses.replace(record, external_id=f"idem-{digest}-{i}-{content}"))
+    seen: dict[tuple[str, str], int] = {}
+    for i, record in enumerate(derived):
+        other = seen.setdefault((record.source, record.external_id), i)
+        if other != i:
+            raise ApiError.single(400, f"[{i}].external_id", f"is the id the Idempotency-Key "
+                                  f"gives item {other}: the same source and external_id "
+                                  "appear twice in one request")
+    return derived
 
 
 def _pinned_window(args: Mapping[str, str], scope, settings) -> Mapping[str, str]:
