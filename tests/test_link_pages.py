@@ -82,6 +82,23 @@ def test_a_manager_link_without_comments_shows_why_the_card_is_empty(links_app):
     assert "comments are not shared through this link" in text
 
 
+def test_a_manager_links_address_says_what_it_shows_not_what_it_asked(links_app):
+    """A link held to Ledger asking for Pulse is shown Ledger with a notice; the address the
+    workspace wrote back still said product=Pulse, so a copied link said something else."""
+    from tests.test_hostile_requests import WORKSPACE, call
+
+    client, _ = open_link(links_app, role="manager", screen="product=Ledger")
+    deps = client.get("/_dash-dependencies").get_json()
+    body = call(deps, WORKSPACE, {}, "30d",
+                [({"field": "product"}, ["Pulse"]), ({"field": "region"}, None),
+                 ({"field": "plan"}, None)],
+                {"query": {"product": "Pulse", "window": "30d", "compare": "region"}})
+    reply = client.post("/_dash-update-component", json=body)
+    assert reply.status_code == 200, reply.get_data(as_text=True)[:300]
+    search = reply.get_json()["response"]["page-url"]["search"]
+    assert "product=Ledger" in search and "Pulse" not in search, search
+
+
 def test_a_manager_link_cannot_widen_its_segments_through_the_url_or_the_dropdowns(links_app):
     client, row = open_link(links_app, role="manager", screen="product=Ledger")
     page = client.post("/_dash-update-component", json=route_body("/", "?product=Pulse"))

@@ -16,7 +16,8 @@ from dash.exceptions import PreventUpdate
 
 from app import live_page
 from app.panels.topics import TOPIC_OPEN
-from app.scopes import is_admin_request
+from app.scopes import is_admin_request, request_scope
+from app.segments import join_values
 from app.workspace import events_editor, follow_up_view
 from app.workspace.comment_list import FIELD, STEP
 from app.workspace.multiples import SEGMENT
@@ -123,6 +124,10 @@ def register_callbacks(dash_app: Dash, services: Services, *, graph_id: str,
         message = state.get(MESSAGE_KEY) if isinstance(state, dict) else None
         body = render(services, screen, ws, message if isinstance(message, str) else None)
         full = {**query, **workspace_query(ws)}
+        if request_scope() is not None:  # the address says what a link shows, not what it
+            for name in fields:         # asked for beyond its scope (a copied link misled)
+                full.pop(name, None)
+            full.update((name, join_values(v)) for name, v in screen.request.segments)
         return body, (f"?{urlencode(full, safe=',:')}" if full else "")
 
     # A click (on a panel, a tab, a pager) changes what lies below the grid: bring it into view.
