@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -14,6 +15,7 @@ from app.access import access_mode, open_mode_warning
 from app.health import health_problems
 from app.ingest.http import ApiError
 from app.ingest.rules import TimeRange
+from app.redact import redact
 from app.scopes import OutOfScope, current_scope, scoped_args
 from app.services import get_services
 from app.store import StoreUnavailable
@@ -47,6 +49,39 @@ def database_answers(services) -> bool:
     return ok
 
 
+class RefusalLog:
+    """One warning per refused request (a webhook's bad field is otherwise lost without a
+    trace: nobody reads a vendor's delivery log): the method, the path without its query and
+    the fields refused, never their values. At most one line per route and status every
+    ``every`` seconds, saying how many more there were, so a flood of bad requests cannot
+    flood the log."""
+
+    def __init__(self, every: float = 10.0):
+        self.every = every
+        self._last: dict[tuple[str, str, int], tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def note(self, method: str, path: str, error: ApiError) -> None:
+        key = (method, path[:200], error.status)
+        now = time.monotonic()
+        with self._lock:
+            last, held = self._last.get(key, (-math.inf, 0))
+            if now - last < self.every:
+                self._last[key] = (last, held + 1)
+                return
+            if len(self._last) > 1000:
+                self._last.clear()
+            self._last[key] = (now, 0)
+        fields = ", ".join(dict.fromkeys(str(p.get("path", "")) for p in error.problems))
+        fields = "".join(ch if ch.isprintable() else "?" for ch in fields[:300])  # sent keys
+        more = f" ({held} more like it before)" if held else ""
+        log.warning("refused %s %s (%d): %s%s", method, redact(key[1]), error.status,
+                    fields, more)
+
+
+REFUSALS = RefusalLog()
+
+
 def build_blueprint() -> Blueprint:
     """The Flask blueprint with /health and /api/v1/*."""
     bp = Blueprint("nps_api", __name__)
@@ -54,6 +89,8 @@ def build_blueprint() -> Blueprint:
     @bp.app_errorhandler(ApiError)
     def refused(error: ApiError):
         # The one JSON error handler for every route: REST, events, webhooks, limits.
+        if error.status not in (401, 403, 429):  # those are logged where they are decided
+            REFUSALS.note(request.method, request.path, error)
         return error.to_response()
 
     bp.app_errorhandler(OutOfScope)(out_of_scope)

@@ -734,3 +734,23 @@ def test_typeform_mapping_is_pure_and_reads_hidden_then_variables():
     [record] = map_typeform(payload, (("region", "region"), ("name", "name")))
     assert record.segments == {"region": "EU", "name": "typeform"}
     assert (record.external_id, record.score, record.comment) == ("a3a12ec6fake", 9, "Fine")
+
+
+def test_a_refused_delivery_is_logged_by_its_fields_without_values(make_client, caplog,
+                                                                    monkeypatch):
+    """A signed delivery refused for one bad segment lost the whole response without a trace
+    (nobody reads a vendor's delivery log); a flood of them logs one line per 10 s."""
+    from app import api
+
+    monkeypatch.setattr(api, "REFUSALS", api.RefusalLog())  # not the earlier tests' counts
+    client, store = make_client()
+    caplog.set_level("WARNING")
+    bad = delighted_body(rid="log1", props={"Region": "EM\nEA-secret-value"})
+    for _ in range(3):
+        response = post(client, "delighted", *as_json(bad))
+        assert response.status_code == 400
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused POST")]
+    assert len(lines) == 1, lines
+    assert "/api/v1/webhooks/delighted (400)" in lines[0] and "region" in lines[0].lower()
+    assert "secret-value" not in lines[0] and "token" not in lines[0]
+    assert store.count_responses() == 0
