@@ -148,6 +148,33 @@ def test_segment_value_must_be_one_clean_line(raw: str, reason: str):
     assert reason in str(caught.value)
 
 
+@pytest.mark.parametrize(("raw", "kept"), [
+    ("EMEA\u200b", "EMEA"), ("\ufeffEMEA", "EMEA"), ("\u200b\u200b", ""), ("\u2800", ""),
+    ("Zu\u0308rich", "Z\u00fcrich"),  # NFD: the same value as the NFC one it looks like
+    ("Caf\u00e9\u200dBar", "Caf\u00e9\u200dBar"),  # inside a value: left as sent
+])
+def test_a_segment_value_is_what_a_screen_shows_of_it(raw: str, kept: str):
+    """A value with a zero-width character at an end, or typed with a combining mark, was a
+    value of its own beside the one it looks like (two "Zürich" rows, a blank one)."""
+    assert clean_segment_value(raw) == kept
+
+
+def test_invisible_segment_values_are_dropped_on_every_way_in(client):
+    from tests.conftest import ADMIN_TOKEN, INGEST_TOKEN
+
+    body = [{"score": 9, "external_id": "s1", "segments": {"region": "EMEA\u200b",
+                                                           "plan": "\u200b"}},
+            {"score": 7, "external_id": "s2", "segments": {"region": "EMEA",
+                                                           "city": "Zu\u0308rich"}}]
+    response = client.post("/api/v1/responses", json=body,
+                           headers={"Authorization": f"Bearer {INGEST_TOKEN}"})
+    assert response.status_code == 201, response.get_json()
+    rows = {r["external_id"]: r["segments"] for r in client.get(
+        "/api/v1/responses", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    ).get_json()["responses"]}
+    assert rows["s1"] == {"region": "EMEA"} and rows["s2"]["city"] == "Z\u00fcrich"
+
+
 def test_one_line_values_are_trimmed_and_may_be_at_the_limit():
     assert clean_segment_value("  Café — Zürich  ") == "Café — Zürich"
     assert clean_segment_value("x" * 200) == "x" * 200

@@ -310,8 +310,10 @@ def _convert_row(cells: list[str], line: int, plan: _Plan, report: ImportReport,
     segments = {}
     for name, column in plan.segments:
         raw = cell_value(cells, column.index)
-        if raw is not None:
-            segments[name] = _known(known, errors, line, column, clean_segment_value, raw)
+        value = None if raw is None else _known(known, errors, line, column,
+                                                 clean_segment_value, raw)
+        if value:  # a cell of invisible characters is no value, as a blank one is not
+            segments[name] = value
     if len(errors) > count_before:
         return None
     return ResponseRecord(

@@ -128,8 +128,21 @@ def check_segment_name(name: str) -> str:
 
 
 def clean_segment_value(value: str) -> str:
-    """A segment value (product, region, ...): one printable line of at most 200 characters."""
-    return clean_line(value, MAX_SEGMENT_VALUE)
+    """A segment value (product, region, ...): one printable line of at most 200 characters,
+    in NFC and without invisible characters at either end; "" when nothing would show.
+    "EMEA" with a zero-width space after it, and "Zürich" typed with a combining mark, were
+    values of their own beside the ones they look like (two "Zürich" rows in a comparison)."""
+    text = clean_line(unicodedata.normalize("NFC", value), MAX_SEGMENT_VALUE)
+    start, end = 0, len(text)
+    while start < end and _invisible(text[start]):
+        start += 1
+    while end > start and _invisible(text[end - 1]):
+        end -= 1
+    return text[start:end]
+
+
+def _invisible(ch: str) -> bool:
+    return ch.isspace() or ch in BLANK_LETTERS or unicodedata.category(ch) == "Cf"
 
 
 def parse_ascii_int(text: str) -> int:
