@@ -202,6 +202,21 @@ def test_mixed_list_reports_inserted_updated_and_unchanged(client, app_store):
     assert app_store.count_responses() == 3
 
 
+def test_a_segment_name_in_another_case_is_the_configured_field(dash_app, client, app_store):
+    """The webhooks match property names ignoring case; REST stored "Region" as a field of its
+    own, which no screen, filter or comparison shows."""
+    assert post(client, answer(1, segments={"Region": "LATAM", "PLAN": "team"})).status_code \
+        == 201
+    assert stored(app_store)[0]["segments"] == {"region": "LATAM", "plan": "team"}
+    get_services(dash_app).poller.poll()
+    shown = get(client, "/api/v1/summary?window=all&region=LATAM").get_json()
+    assert shown["n"] == 1
+    clash = post(client, answer(2, segments={"region": "EMEA", "Region": "LATAM"}))
+    assert clash.status_code == 400
+    assert clash.get_json()["problems"][0]["path"] == "[0].segments.Region"
+    assert app_store.count_responses() == 1
+
+
 def keyed(client, body: Any, key: str):
     return client.post(RESPONSES, data=json.dumps(body), content_type="application/json",
                        headers={**bearer(INGEST_TOKEN), "Idempotency-Key": key})

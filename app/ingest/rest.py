@@ -113,7 +113,8 @@ def post_responses():
     require_json_type(request)
     payload = parse_json(read_body(request, settings.max_body_bytes))
     items = parse_responses(payload, TimeRange.from_settings(settings))
-    records = with_idempotency_key(items, idempotency_key(request))
+    records = as_configured(with_idempotency_key(items, idempotency_key(request)),
+                            settings.segment_fields)
     result = get_services().store.upsert_responses(records)
     status = 201 if result.inserted else 200
     return jsonify({"received": len(items), "inserted": result.inserted,
@@ -223,6 +224,25 @@ def delete_event(event_id: int):
     if not get_services().store.remove_event(event_id):
         raise ApiError.single(404, "id", f"no event with id {event_id}", error="not found")
     return "", 204
+
+
+def as_configured(records: list, fields: tuple[str, ...]) -> list:
+    """The records with each segment name spelled as the configured field it names, whatever
+    its case (``Region`` is ``region``), as the webhooks read them: stored as sent, it was a
+    field of its own that no screen or comparison shows. Two names of one field: a 400."""
+    spelled = {name.lower(): name for name in fields}
+    out = []
+    for i, record in enumerate(records):
+        segments: dict[str, str] = {}
+        for name, value in record.segments.items():
+            field_name = spelled.get(name.lower(), name)
+            if field_name in segments:
+                raise ApiError.single(400, f"[{i}].segments.{name}", f"names the field "
+                                      f"{field_name!r} another name of this item names too")
+            segments[field_name] = value
+        out.append(record if segments == record.segments
+                   else dataclasses.replace(record, segments=segments))
+    return out
 
 
 def idempotency_key(req) -> str | None:
