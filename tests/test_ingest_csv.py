@@ -441,6 +441,19 @@ def test_a_quote_left_open_to_the_end_of_the_file_is_refused_not_stored(empty_st
     assert import_file(empty_store, closed, basic_options()).imported == 1
 
 
+def test_the_source_is_one_clean_line_whether_given_or_from_the_file_name(empty_store: Store,
+                                                                         tmp_path: Path):
+    """--source and the file name went to the store without the rules every other way in
+    keeps: an ESC or a line break reached the store, the API and every export."""
+    rows = [["a", 9, "2024-05-01T10:00:00Z", "", "", ""]]
+    with pytest.raises(ImportFailed, match=r"^--source 'line1\\nline2': must be one line"):
+        import_file(empty_store, write_rows(tmp_path, rows), basic_options(source="line1\nline2"))
+    named = write_rows(tmp_path, rows, name="evil\x1b[2J\u202ename.csv")
+    assert import_file(empty_store, named, basic_options()).source == "import:evil_[2J_name.csv"
+    plain = write_rows(tmp_path, rows, name="My answers.csv")  # a re-import keeps its source
+    assert import_file(empty_store, plain, basic_options()).source == "import:My answers.csv"
+
+
 # -- times and delimiters -----------------------------------------------------------------
 
 

@@ -29,6 +29,7 @@ from app.ingest.csv_values import (
     ImportFailed,
     build_time_parser,
     cell_value,
+    import_source,
     parse_score,
     resolve_column,
     resolve_segments,
@@ -377,9 +378,7 @@ def _build_plan(path: Path, options: ImportOptions) -> _Plan:
     header = [name.strip() for name in header]
     segments = resolve_segments(options.segments, header)
     time_column = None if options.time is None else resolve_column(header, options.time, "--time")
-    source = options.source or f"import:{path.name}"[:SOURCE_MAX]
-    if len(source) > SOURCE_MAX:
-        raise ImportFailed(f"--source {source!r} is longer than {SOURCE_MAX} characters")
+    source = import_source(options.source, path, SOURCE_MAX)
     return _Plan(
         delimiter=delimiter,
         score=resolve_column(header, options.score, "--score"),

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, tzinfo
+from pathlib import Path
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,6 +20,7 @@ from app.ingest.rules import (
     MAX_SEGMENTS,
     SEGMENT_NAME_RULE,
     check_segment_name,
+    clean_line,
     parse_ascii_int,
 )
 
@@ -245,3 +248,18 @@ def _suggest(header: Sequence[str], text: str) -> str:
         return f"the columns are {shown}{more}"
     return "close matches: " + ", ".join(
         f"{shorten(header[i], 60)!r} (position {i + 1})" for i in picks[:5])
+
+
+def import_source(given: str | None, path: Path, limit: int) -> str:
+    """The source stored with each row: ``--source`` when given (one clean line: refused with
+    control or direction characters, as REST refuses them), else ``import:<file name>`` with
+    any such character of the name made ``_`` (an ESC in a file name reached the store and
+    every export); the name is kept otherwise, so a re-import keeps its source."""
+    if given is None:
+        name = "".join(ch if ch.isprintable() and unicodedata.category(ch) != "Cf" else "_"
+                       for ch in path.name)
+        return f"import:{name}"[:limit]
+    try:
+        return clean_line(given, limit)
+    except ValueError as exc:
+        raise ImportFailed(f"--source {given[:80]!r}: {exc}") from None
