@@ -15,7 +15,6 @@ matters; without one it keeps a few anonymous sockets from freezing the wall.
 from __future__ import annotations
 
 import errno
-import re
 import selectors
 import socket
 import struct
@@ -29,6 +28,7 @@ from gunicorn.glogging import Logger
 from gunicorn.http import wsgi as gunicorn_wsgi
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from app.arrival import request_complete
 from app.ask_stream import ADOPT_KEY, STREAM_PATH, StreamHub
 from app.config import Settings
 from app.redact import FILTER, redact
@@ -36,9 +36,6 @@ from app.redact import FILTER, redact
 # Seconds a client may take from connecting (or from its previous response) to the end of its
 # request, when the body is no larger than the body limit. Browsers send a request in one go.
 HEAD_TIMEOUT = 10.0
-# Request line and headers larger than this go to gunicorn's parser, which refuses them (its
-# limit_request_line and limit_request_field_size are smaller).
-HEAD_LIMIT = 64 * 1024
 # Seconds an idle kept-alive connection stays open: a wall polls every second, so its
 # connection is reused; idle ones wait in the event loop, not in a thread.
 KEEPALIVE_SECONDS = 5
@@ -52,11 +49,6 @@ WORKER_CONNECTIONS = 4096
 # goes to a thread to read its body there (as plain gthread does), so many clients sending
 # large bodies cannot make the worker hold a body limit's worth of memory each.
 ARRIVING_BUDGET = 32 * 1024 * 1024
-CONTENT_LENGTH = re.compile(rb"\r\ncontent-length[ \t]*:[ \t]*(\d{1,12})[ \t]*\r\n")
-CHUNKED = re.compile(rb"\r\ntransfer-encoding[ \t]*:[^\r\n]*chunked")
-# A chunk's size line: hex digits, then extensions (";name=value") up to its line break.
-CHUNK_SIZE = re.compile(rb"([0-9a-fA-F]{1,8})[ \t]*(?:;[^\r\n]*)?(?=\r\n)")
-CHUNK_LINE_LIMIT = 1024
 # Tick streams a worker keeps at most: half its connections, so however many streams are
 # opened (a valid link in many tabs, a hostile client), requests still find a connection;
 # past it the stream route answers 204 and the page asks by tick instead.
@@ -76,49 +68,6 @@ _SEND_TIMEOUT_OPTION = struct.pack("ll", int(SEND_TIMEOUT), 0)  # struct timeval
 STREAMING = object()
 # Headers of the stream's answer that the worker writes itself (it is closed, not framed).
 FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})
-
-
-def request_complete(data: bytes, body_limit: int) -> bool:
-    """True when ``data`` holds a whole request head and the body it declares (when that body
-    is within ``body_limit``; a larger one is left to the app, which refuses it)."""
-    end = data.find(b"\r\n\r\n")
-    if end < 0:
-        return len(data) > HEAD_LIMIT
-    head = data[:end + 2].lower()
-    match = CONTENT_LENGTH.search(head)
-    if match is None and CHUNKED.search(head):
-        return chunks_complete(data, end + 4, body_limit)
-    if match is None or int(match.group(1)) > body_limit:
-        return True
-    return len(data) >= end + 4 + int(match.group(1))
-
-
-def chunks_complete(data: bytes, at: int, body_limit: int) -> bool:
-    """Whether a chunked body starting at ``at`` has come to its last chunk and trailers, or
-    to more than ``body_limit`` bytes (all the app reads before it refuses the body), or is
-    malformed (gunicorn's parser refuses it). A client that stops inside its chunks was
-    handed to a thread at once, whose read of the body waited for as long as the client
-    kept the socket open: eight such sockets held every thread of a worker."""
-    body = 0
-    while True:
-        line_end = data.find(b"\r\n", at)
-        if line_end < 0:
-            return len(data) - at > CHUNK_LINE_LIMIT
-        size = CHUNK_SIZE.match(data, at, line_end + 2)
-        if size is None:
-            return True
-        chunk = int(size.group(1), 16)
-        if chunk == 0:  # the last chunk, then trailers up to an empty line
-            return data.find(b"\r\n\r\n", line_end) >= 0
-        start = line_end + 2
-        body += min(chunk, len(data) - start)
-        if body > body_limit:
-            return True
-        if len(data) < start + chunk + 2:
-            return False
-        if data[start + chunk:start + chunk + 2] != b"\r\n":
-            return True
-        at = start + chunk + 2
 
 
 class WallConn(TConn):

@@ -28,6 +28,7 @@ from tests.servers import ROOT, get_health, start_nginx, start_serve, stop
 
 NGINX_CONF = ROOT / "docs" / "deploy" / "nginx.conf"
 STALLED = 64
+INGEST = "front-door-ingest-token-0123456789abcdef"
 STALL_KINDS = {
     "idle": b"",  # connects and never sends a byte
     "partial-line": b"GET /hea",
@@ -71,7 +72,7 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """``nps-tv serve`` (2 gunicorn workers x 8 threads, the defaults) as NPS TV runs behind the
     shipped proxy config; yields its port. One per module: starting one takes seconds."""
     proc, port = start_serve(tmp_path_factory.mktemp("serve"), PROXY_HOPS="1",
-                             BUILD_ID="front-door-test")
+                             BUILD_ID="front-door-test", INGEST_TOKEN=INGEST)
     try:
         yield port
     finally:
@@ -263,10 +264,11 @@ def test_requests_through_nginx_are_served_whole(proxied):
 
 def test_a_chunked_body_sent_in_pieces_is_collected_and_answered_whole(serve):
     """The event loop collects a chunked body across reads to its last chunk, then the route
-    reads it whole: a Dash update with a bad output is judged by the route (a 400 naming it),
-    not cut short or left waiting."""
-    body = b'{"output": "nope"}'
-    pieces = [b"POST /_dash-update-component HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    reads it whole: a response with a bad score is judged by the route (a 400 naming the
+    field), not cut short or left waiting."""
+    body = b'{"score": 11, "external_id": "chunked-1"}'
+    pieces = [b"POST /api/v1/responses HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+              b"Authorization: Bearer " + INGEST.encode() + b"\r\n"
               b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
               b"%x\r\n%s\r\n" % (8, body[:8]), b"%x\r\n%s\r\n" % (len(body) - 8, body[8:]),
               b"0\r\n\r\n"]
@@ -276,7 +278,7 @@ def test_a_chunked_body_sent_in_pieces_is_collected_and_answered_whole(serve):
             time.sleep(0.2)
         answer = sock.recv(65536)
     assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
-    assert b'"path": "output"' in answer or b'"path":"output"' in answer, answer[-300:]
+    assert b'"path":"score"' in answer.replace(b" ", b""), answer[-300:]
 
 
 @pytest.mark.parametrize(("data", "complete"), [
