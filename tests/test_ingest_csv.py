@@ -466,11 +466,43 @@ def test_the_source_is_one_clean_line_whether_given_or_from_the_file_name(empty_
     ("2024-07-01 12:00", None, "Europe/Paris", datetime(2024, 7, 1, 10, 0, tzinfo=UTC)),
     ("01.07.2024 12:00", "%d.%m.%Y %H:%M", "Europe/Paris", datetime(2024, 7, 1, 10, 0,
                                                                       tzinfo=UTC)),
+    ("1764000000", "unix", "UTC", datetime(2025, 11, 24, 16, 0, tzinfo=UTC)),
+    ("1764000000.5", "unix", "Europe/Paris", datetime(2025, 11, 24, 16, 0, 0, 500000,
+                                                      tzinfo=UTC)),
+    # the hour the clocks repeat: the first of the two
+    ("2026-10-25 02:30", None, "Europe/Berlin", datetime(2026, 10, 25, 0, 30, tzinfo=UTC)),
 ])
 def test_time_parser_reads_common_export_formats(value: str, time_format: str | None,
                                                  zone: str, expected: datetime):
     tz = UTC if zone == "UTC" else ZoneInfo(zone)
-    assert build_time_parser(time_format, tz)(value) == expected
+    assert build_time_parser(time_format, tz)(value).astimezone(UTC) == expected
+
+
+@pytest.mark.parametrize(("value", "time_format", "zone", "reason"), [
+    # the hour the clocks skip in Berlin: no such time was ever shown there
+    ("2026-03-29 02:30", None, "Europe/Berlin", "does not exist in Europe/Berlin"),
+    ("3/29/2026 2:30", None, "Europe/Berlin", "does not exist in Europe/Berlin"),
+    ("2026-02-29", None, "UTC", "is not a valid date: day is out of range for month"),
+    ("2026-11-01T23:59:60Z", None, "UTC", "is not a valid date: second must be in 0..59"),
+    ("1764000000000", "unix", "UTC", "is not Unix seconds"),
+    ("-5", "unix", "UTC", "is not Unix seconds"),
+])
+def test_time_parser_says_why_a_time_cannot_be(value: str, time_format: str | None, zone: str,
+                                               reason: str):
+    """A time in the skipped hour was stored an hour off without a word; an impossible date
+    was "not ISO 8601" whatever was wrong with it; Unix seconds could not be imported at all."""
+    with pytest.raises(ValueError, match=reason):
+        build_time_parser(time_format, ZoneInfo(zone))(value)
+
+
+@pytest.mark.parametrize("time_format", ["%Q", "%Y-%m-%d %"])
+def test_a_time_format_strptime_cannot_read_is_refused_before_any_row(empty_store: Store,
+                                                                      tmp_path: Path,
+                                                                      time_format: str):
+    path = write_rows(tmp_path, [["a", 9, "2024-05-01", "", "", ""]])
+    with pytest.raises(ImportFailed, match=r"^--time-format '.*': .*(bad directive|stray %)"):
+        import_file(empty_store, path, basic_options(time_format=time_format))
+    assert empty_store.count_responses() == 0
 
 
 def test_timezone_applies_to_naive_times_on_import(empty_store: Store, tmp_path: Path):

@@ -53,8 +53,8 @@ def add_import_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
     parser.add_argument("--time", metavar="COL", required=True,
                         help="column with the response time")
     parser.add_argument("--time-format", metavar="FMT",
-                        help="strptime format of --time (default: auto-detect ISO 8601, "
-                             "M/D/YYYY H:MM:SS and M/D/YY H:MM)")
+                        help="strptime format of --time, or 'unix' for seconds since 1970 "
+                             "(default: auto-detect ISO 8601, M/D/YYYY H:MM:SS and M/D/YY H:MM)")
     parser.add_argument("--timezone", default="UTC", metavar="TZ",
                         help="IANA zone of times written without one (default: UTC)")
     parser.add_argument("--segment", action="append", default=[], metavar="NAME=COL",

@@ -97,6 +97,9 @@ def shorten(text: str, limit: int = 40) -> str:
 
 # -- times ------------------------------------------------------------------------------------
 
+UNIX_SECONDS = re.compile(r"[0-9]{1,11}(\.[0-9]{1,9})?", re.ASCII)
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+
 
 def build_time_parser(time_format: str | None, zone: tzinfo) -> Callable[[str], datetime]:
     """A parser returning aware datetimes; naive times are read in ``zone``.
@@ -104,9 +107,18 @@ def build_time_parser(time_format: str | None, zone: tzinfo) -> Callable[[str], 
     ``time_format`` None (or "auto") accepts ISO 8601, M/D/YYYY H:MM:SS and M/D/YY H:MM;
     anything else is a ``strptime`` format.
     """
-    if (time_format or "auto").lower() == "auto":
+    kind = (time_format or "auto").lower()
+    if kind == "auto":
         parse_naive = _parse_auto_time
+    elif kind == "unix":
+        parse_naive = _parse_unix_time
     else:
+        try:
+            datetime.strptime("", time_format)
+        except ValueError as exc:  # a directive strptime does not know: no row could match
+            if "bad directive" in str(exc) or "stray %" in str(exc):
+                raise ImportFailed(f"--time-format {time_format!r}: {exc}") from None
+
         def parse_naive(text: str) -> datetime:
             try:
                 return datetime.strptime(text, time_format)
@@ -116,17 +128,38 @@ def build_time_parser(time_format: str | None, zone: tzinfo) -> Callable[[str], 
 
     def parse(text: str) -> datetime:
         moment = parse_naive(text)
-        return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+        if moment.tzinfo is not None:
+            return moment
+        local = moment.replace(tzinfo=zone)
+        if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment:
+            # In the hour the clocks skip (spring forward): no such time was ever shown there.
+            raise ValueError(f"time {shorten(text)!r} does not exist in {zone} (the clocks "
+                             "skipped it); check --timezone")
+        return local
 
     return parse
+
+
+def _parse_unix_time(text: str) -> datetime:
+    """Seconds since 1970-01-01 UTC (``--time-format unix``), as the webhooks take them."""
+    try:
+        seconds = float(text) if UNIX_SECONDS.fullmatch(text) else None
+    except ValueError:
+        seconds = None
+    if seconds is None or not 0 <= seconds < 1e11:
+        raise ValueError(f"time {shorten(text)!r} is not Unix seconds (0 to 99,999,999,999; "
+                         "milliseconds are not accepted)")
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def _parse_auto_time(text: str) -> datetime:
     if "/" not in text:
         try:
             return datetime.fromisoformat(text)  # 3.11 reads a trailing Z and most ISO forms
-        except ValueError:
-            pass
+        except ValueError as exc:
+            if ISO_DATE.match(text) and not str(exc).startswith("Invalid isoformat"):
+                # a date that cannot be ("2026-02-29", a 60th second): say why
+                raise ValueError(f"time {shorten(text)!r} is not a valid date: {exc}") from None
     else:
         match = _SLASH_TIME.fullmatch(text)
         if match is not None:
