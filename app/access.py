@@ -106,10 +106,17 @@ def install_gate(server: Flask, settings: Settings, book: LinkBook) -> None:
     """Register the gate (a before_request) and ``GET /s/<token>`` on ``server``."""
     mode = access_mode(settings)
 
+    # Open only because the server listens on loopback with no proxy declared: a request a
+    # proxy forwarded shows the proxy was forgotten in the settings (NPS_TV_PROXY_HOPS), and
+    # everyone the proxy serves would see every comment. Refused, with what to set.
+    undeclared_proxy = mode == "open" and not settings.access.strip()
+
     def gate():
         g.access_mode = mode
         if not is_gated(request.method, request.path):
             return None
+        if undeclared_proxy and any(h in request.headers for h in FORWARDED_HEADERS):
+            return undeclared_proxy_refusal()
         return check_request(mode, book)
 
     server.before_request(gate)
@@ -211,6 +218,21 @@ def wall_redirect(link):
             and not path.startswith(JSON_PREFIXES)):
         return redirect("/tv", code=303)
     return None
+
+
+FORWARDED_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
+_warned = []
+
+
+def undeclared_proxy_refusal() -> Response:
+    """The 403 for a forwarded request to a server open only because no proxy was declared."""
+    if not _warned:
+        _warned.append(True)
+        log.warning("refused a forwarded request: this server is open only to this machine "
+                    "(loopback, NPS_TV_PROXY_HOPS=0), yet a reverse proxy forwards to it; set "
+                    "NPS_TV_PROXY_HOPS (share links then apply) or NPS_TV_ACCESS=open")
+    return refusal_response(403, "proxy", "A reverse proxy forwards to this server, which was "
+                            "not told: set NPS_TV_PROXY_HOPS=1 on it (or NPS_TV_ACCESS=open)")
 
 
 def refusal(reason: str) -> Response:

@@ -159,6 +159,22 @@ def test_a_dash_body_is_checked_only_for_those_the_gate_lets_in(links_app):
         as_text=True)
 
 
+def test_a_forwarded_request_to_a_server_open_only_on_loopback_is_refused(make_app, caplog):
+    """Open by default on loopback with no proxy declared, a server an nginx forwards to (its
+    NPS_TV_PROXY_HOPS forgotten) showed every comment to everyone the proxy serves."""
+    dash_app = make_app(host="127.0.0.1", proxy_hops=0, access="")
+    client = dash_app.server.test_client()
+    assert client.get("/api/v1/summary").status_code == 200  # from this machine
+    forwarded = {"X-Forwarded-For": "203.0.113.9"}
+    refused = client.get("/api/v1/summary", headers=forwarded)
+    assert refused.status_code == 403 and "NPS_TV_PROXY_HOPS" in refused.get_json()["error"]
+    assert client.get("/tv", headers={"Forwarded": "for=203.0.113.9"}).status_code == 403
+    assert client.get("/health", headers=forwarded).status_code == 200  # ungated: as before
+    assert any("NPS_TV_PROXY_HOPS" in r.getMessage() for r in caplog.records)
+    said_open = make_app(host="127.0.0.1", proxy_hops=0, access="open").server.test_client()
+    assert said_open.get("/api/v1/summary", headers=forwarded).status_code == 200
+
+
 def test_gated_answers_are_not_kept_by_caches(links_app):
     client = links_app.server.test_client()
     bearer = {"Authorization": f"Bearer {ADMIN}"}
