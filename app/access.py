@@ -148,8 +148,8 @@ def check_request(mode: str, book: LinkBook):
             return None
         if mode == "links":
             return refuse_unknown_credential("the Authorization header is not the admin token")
-    if is_admin_cookie(request.cookies.get(ADMIN_COOKIE, ""), settings.admin_token,
-                       book.admin_sessions_ended()):
+    session = request.cookies.get(ADMIN_COOKIE, "")
+    if session and is_admin_cookie(session, settings.admin_token, book.admin_sessions_ended()):
         g.admin = True  # an admin signed in at /admin: sees everything, no link scope
         return None
     token = request.cookies.get(COOKIE, "")

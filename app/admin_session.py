@@ -80,7 +80,7 @@ def login_page(error: str = "") -> Response:
     return response
 
 
-def sign_in() -> Response:
+def sign_in(book: LinkBook) -> Response:
     """``POST /admin``: the admin token from the form sets the session cookie."""
     settings = get_services().settings
     client = client_address(request.remote_addr, request.headers, settings.proxy_hops)
@@ -97,7 +97,11 @@ def sign_in() -> Response:
             client)
         return login_page("That is not the admin token")
     response = redirect("/", code=303)
-    issued = int(time.time() * 1000)
+    # After the last sign-out even when this machine's clock runs behind the one that wrote
+    # it: a session issued "before" it would be refused on the next page.
+    ended = book.admin_sessions_ended()
+    issued = max(int(time.time() * 1000),
+                 0 if ended is None else int(ended.timestamp() * 1000) + 1)
     response.set_cookie(ADMIN_COOKIE, session_value(given, issued), max_age=SESSION_SECONDS,
                         path="/",
                         httponly=True, samesite="Strict", secure=request.is_secure)
@@ -106,14 +110,22 @@ def sign_in() -> Response:
 
 
 def sign_out(book: LinkBook) -> Response:
-    """``POST /admin/logout``: end every admin session issued until now, and clear this
-    browser's cookie (it is cleared even when the store cannot be written, logged)."""
-    try:
-        book.end_admin_sessions()
-    except StoreUnavailable as exc:
-        log.warning("admin sign-out: the store is unavailable, so other admin sessions "
-                    "stay until they expire: %s", exc.one_line())
+    """``POST /admin/logout``: clear this browser's cookie and, when it held a live admin
+    session, end every admin session issued until now. Anyone may clear their own cookie;
+    only an admin ends the others' (an anonymous POST signed every admin out everywhere).
+    When the store cannot be written the other sessions stay: a 503 says so."""
+    settings = get_services().settings
     response = redirect("/admin", code=303)
+    if is_admin_cookie(request.cookies.get(ADMIN_COOKIE, ""), settings.admin_token,
+                       book.admin_sessions_ended()):
+        try:
+            book.end_admin_sessions()
+        except StoreUnavailable as exc:
+            log.warning("admin sign-out: the store is unavailable, so other admin sessions "
+                        "stay until they expire: %s", exc.one_line())
+            response = login_page("Signed out here; other admin sessions could not be ended "
+                                  "(the store is unavailable): sign out again soon")
+            response.status_code = 503
     response.delete_cookie(ADMIN_COOKIE, path="/", httponly=True, samesite="Strict")
     return response
 
@@ -121,6 +133,6 @@ def sign_out(book: LinkBook) -> Response:
 def install_admin_session(server: Flask, book: LinkBook) -> None:
     """Register /admin (form and sign-in) and /admin/logout."""
     server.add_url_rule("/admin", "admin_form", lambda: login_page(), methods=["GET"])
-    server.add_url_rule("/admin", "admin_sign_in", sign_in, methods=["POST"])
+    server.add_url_rule("/admin", "admin_sign_in", lambda: sign_in(book), methods=["POST"])
     server.add_url_rule("/admin/logout", "admin_sign_out", lambda: sign_out(book),
                         methods=["POST"])

@@ -12,6 +12,7 @@ import pytest
 from app.access import COOKIE, access_mode, is_gated, open_mode_warning
 from app.config import Settings
 from app.services import get_services
+from app.store import StoreUnavailable
 from app.web import create_app
 from tests.conftest import ADMIN_TOKEN, INGEST_TOKEN, seeded_app, wall_poll_body
 
@@ -352,6 +353,44 @@ def test_a_forged_admin_cookie_is_not_admin(links_app):
     assert client.get("/tv").status_code == 401
     client.set_cookie(ADMIN_COOKIE, session_value(ADMIN, now_ms))
     assert client.get("/tv").status_code == 200  # (the right token's, to show the check bites)
+
+
+def test_only_an_admin_ends_the_admin_sessions(links_app, monkeypatch):
+    """/admin/logout is open to anyone (to clear their own cookie): an anonymous POST, or one
+    from another site (the Strict cookie is not sent), wrote the stamp and signed every admin
+    out everywhere."""
+    from app.admin_session import ADMIN_COOKIE
+
+    admin = links_app.server.test_client()
+    admin.post("/admin", data={"token": ADMIN})
+    assert admin.get("/tv").status_code == 200
+    stranger = links_app.server.test_client()
+    assert stranger.post("/admin/logout").status_code == 303
+    stranger.set_cookie(ADMIN_COOKIE, "1.forged")
+    assert stranger.post("/admin/logout").status_code == 303
+    get_services(links_app).links.refresh(force=True)
+    assert admin.get("/tv").status_code == 200  # still signed in
+    book = get_services(links_app).links
+
+    def down(now=None):
+        raise StoreUnavailable("OperationalError", "database is locked")
+
+    monkeypatch.setattr(book, "end_admin_sessions", down)
+    failed = admin.post("/admin/logout")
+    assert failed.status_code == 503 and "could not be ended" in failed.get_data(as_text=True)
+    assert admin.get("/tv").status_code == 401  # this browser is signed out all the same
+
+
+def test_a_sign_in_after_a_sign_out_counts_whatever_this_clock_says(links_app):
+    """Another instance's clock ran ahead when it signed out: a sign-in here within the skew
+    made a session 'issued before' the sign-out, refused on the next page."""
+    from datetime import timedelta as span
+
+    book = get_services(links_app).links
+    book.end_admin_sessions(datetime.now(UTC) + span(seconds=30))
+    browser = links_app.server.test_client()
+    browser.post("/admin", data={"token": ADMIN})
+    assert browser.get("/tv").status_code == 200
 
 
 @pytest.mark.parametrize(("issued_hours_ago", "status"), [(11.9, 200), (12.1, 401),
