@@ -61,8 +61,10 @@ class RefusalLog:
         self._last: dict[tuple[str, str, int], tuple[float, int]] = {}
         self._lock = threading.Lock()
 
-    def note(self, method: str, path: str, error: ApiError) -> None:
-        key = (method, path[:200], error.status)
+    def note(self, method: str, path: str, error: ApiError, route: str | None = None) -> None:
+        """Log ``error`` for ``path``; the limit counts per ``route`` (the URL rule: a path
+        made up anew for every request is one route, not a line each)."""
+        key = (method, route or "(no route)", error.status)
         now = time.monotonic()
         with self._lock:
             last, held = self._last.get(key, (-math.inf, 0))
@@ -73,13 +75,20 @@ class RefusalLog:
                 self._last.clear()
             self._last[key] = (now, 0)
         fields = ", ".join(dict.fromkeys(str(p.get("path", "")) for p in error.problems))
-        fields = "".join(ch if ch.isprintable() else "?" for ch in fields[:300])  # sent keys
         more = f" ({held} more like it before)" if held else ""
-        log.warning("refused %s %s (%d): %s%s", method, redact(key[1]), error.status,
-                    fields, more)
+        # The path (decoded) and the fields can hold what the client sent: made printable, so
+        # a line break cannot forge a line of its own.
+        log.warning("refused %s %s (%d): %s%s", method, printable(redact(path[:200])),
+                    error.status, printable(fields[:300]), more)
 
 
 REFUSALS = RefusalLog()
+
+
+def printable(text: str) -> str:
+    """``text`` with every character a log line should not hold (line breaks, controls)
+    shown as ``?``."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
 def build_blueprint() -> Blueprint:
@@ -90,7 +99,8 @@ def build_blueprint() -> Blueprint:
     def refused(error: ApiError):
         # The one JSON error handler for every route: REST, events, webhooks, limits.
         if error.status not in (401, 403, 429):  # those are logged where they are decided
-            REFUSALS.note(request.method, request.path, error)
+            REFUSALS.note(request.method, request.path, error,
+                          request.url_rule.rule if request.url_rule else None)
         return error.to_response()
 
     bp.app_errorhandler(OutOfScope)(out_of_scope)

@@ -754,3 +754,9 @@ def test_a_refused_delivery_is_logged_by_its_fields_without_values(make_client, 
     assert "/api/v1/webhooks/delighted (400)" in lines[0] and "region" in lines[0].lower()
     assert "secret-value" not in lines[0] and "token" not in lines[0]
     assert store.count_responses() == 0
+    # A path made up anew each time is one route, and cannot forge a line of its own.
+    caplog.clear()
+    for i in range(5):
+        client.post(f"/api/v1/webhooks/x{i}%0AFAKE%20refused%20line", json={})
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused POST")]
+    assert len(lines) == 1 and "\n" not in lines[0] and "?FAKE" in lines[0], lines
