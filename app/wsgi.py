@@ -28,7 +28,7 @@ from gunicorn.glogging import Logger
 from gunicorn.http import wsgi as gunicorn_wsgi
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-from app.arrival import request_complete
+from app.arrival import Refused, Scan, request_complete
 from app.ask_stream import ADOPT_KEY, STREAM_PATH, StreamHub
 from app.config import Settings
 from app.redact import FILTER, redact
@@ -139,6 +139,7 @@ class WallWorker(ThreadWorker):
         (``registered``: the socket is in the poller already, as a kept-alive one)."""
         conn.sock.setblocking(False)
         conn.arrived = bytearray()
+        conn.scan = Scan()
         conn.timeout = time.monotonic() + HEAD_TIMEOUT
         self.arriving.append(conn)
         if registered:
@@ -159,13 +160,30 @@ class WallWorker(ThreadWorker):
             return
         conn.arrived += data
         self.arriving_bytes += len(data)
-        if request_complete(conn.arrived, self.body_limit or 0) or (
+        try:
+            whole = request_complete(conn.arrived, self.body_limit or 0, conn.scan)
+        except Refused as exc:
+            self.refuse_arriving(conn, str(exc))
+            return
+        if whole or (
                 self.arriving_bytes > ARRIVING_BUDGET and b"\r\n\r\n" in conn.arrived):
             self.poller.unregister(conn.sock)
             self.arriving.remove(conn)
             self.arriving_bytes -= len(conn.arrived)
             conn.data_ready = True
             self.enqueue_req(conn)
+
+    def refuse_arriving(self, conn: TConn, reason: str) -> None:
+        """Answer a request the loop will not hand on 400 (as far as the socket takes it at
+        once) and close it."""
+        body = f"request refused: {reason}\n".encode()
+        try:
+            conn.sock.send(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
+                           b"Content-Type: text/plain\r\nContent-Length: "
+                           + str(len(body)).encode() + b"\r\n\r\n" + body)
+        except OSError:
+            pass
+        self.drop_arriving(conn)
 
     def drop_arriving(self, conn: TConn) -> None:
         self.arriving.remove(conn)
