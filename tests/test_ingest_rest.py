@@ -229,6 +229,9 @@ def test_an_idempotency_key_used_again_for_other_responses_overwrites_nothing(cl
     first = keyed(client, [{"score": 3, "comment": "First batch"}], "reused-key")
     retry = keyed(client, [{"score": 3, "comment": "First batch"}], "reused-key")
     assert first.get_json()["inserted"] == 1 and retry.get_json()["unchanged"] == 1
+    restamped = keyed(client, [{"score": 3, "comment": "First batch",
+                                "updated_at": "2026-01-02T00:00:00Z"}], "reused-key")
+    assert restamped.get_json()["inserted"] == 0  # a retry that stamps updated_at anew
     other = keyed(client, [{"score": 10, "comment": "Second batch"}], "reused-key")
     assert other.get_json()["inserted"] == 1
     assert sorted(r["comment"] for r in stored(app_store)) == ["First batch", "Second batch"]

@@ -256,6 +256,9 @@ def idempotency_key(req) -> str | None:
     return key
 
 
+SAID = {"source", "score", "comment", "created_at", "segments"}
+
+
 def with_idempotency_key(items: list, key: str | None) -> list:
     """The records of ``items``; each sent without an external_id gets one derived from the
     key, its position and what it says.
@@ -275,7 +278,10 @@ def with_idempotency_key(items: list, key: str | None) -> list:
         if item.external_id:
             derived.append(record)
             continue
-        said = json.dumps(item.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        # What the response says, not how it was sent again: a client that stamps
+        # updated_at anew on a retry still retries the same responses.
+        said = json.dumps(item.model_dump(mode="json", include=SAID), sort_keys=True,
+                          ensure_ascii=False)
         content = hashlib.sha256(said.encode()).hexdigest()[:16]
         derived.append(dataclasses.replace(record, external_id=f"idem-{digest}-{i}-{content}"))
     seen: dict[tuple[str, str], int] = {}
