@@ -124,6 +124,6 @@ def screen_query_for(query: Mapping[str, str], scope: LinkScope | None,
         asked = split_values(query.get(name) or "")
         kept = [v for v in asked if v in allowed]
         if len(kept) < len(asked):
-            notices.append(f"{name}: this link shows only {join_values(allowed)}")
+            notices.append(f"{name}: this link shows only {', '.join(allowed)}")
         result[name] = join_values(kept or allowed)
     return result, tuple(notices)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import unicodedata
 from collections.abc import Sequence
 
 log = logging.getLogger(__name__)
@@ -20,18 +21,22 @@ def split_values(raw: str) -> list[str]:
     separated by commas, a comma inside a value written ``\\,`` and a backslash ``\\\\``
     (``industry=Media\\, Journalism`` is one value; real answers hold commas: "Korea, South");
     each value stripped, empty ones dropped. ``join_values`` writes them."""
-    values, current = [], []
-    chars = iter(raw)
-    for ch in chars:
-        if ch == "\\":
-            current.append(next(chars, "\\"))
-        elif ch == ",":
+    values, current, i = [], [], 0
+    while i < len(raw):
+        ch = raw[i]
+        if ch == "\\" and raw[i + 1:i + 2] in (",", "\\"):  # else a backslash of its own,
+            current.append(raw[i + 1])                      # as stored links and bookmarks
+            i += 2                                          # wrote it before (region=A\B)
+            continue
+        if ch == ",":
             values.append("".join(current))
             current = []
         else:
             current.append(ch)
+        i += 1
     values.append("".join(current))
-    return [value.strip() for value in values if value.strip()]
+    # In NFC, as stored values are (``ingest.rules.clean_segment_value``).
+    return [unicodedata.normalize("NFC", v.strip()) for v in values if v.strip()]
 
 
 def join_values(values: Sequence[str]) -> str:

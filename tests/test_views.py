@@ -224,6 +224,10 @@ def test_segment_values_round_trip_through_a_url_parameter(values):
 def test_a_plain_comma_still_separates_values_as_before():
     assert split_values(" Ledger, Pulse ,,") == ["Ledger", "Pulse"]
     assert split_values("Media\\, Journalism,Media") == ["Media, Journalism", "Media"]
+    # a backslash before anything else is its own, as links stored before wrote it
+    assert split_values("A\\B,C\\") == ["A\\B", "C\\"]
+    # in NFC, as stored values are: "Zürich" typed with a combining mark finds them
+    assert split_values("Zu\u0308rich") == ["Z\u00fcrich"]
 
 
 def test_a_real_value_holding_commas_is_filtered_as_one_value(settings, monkeypatch):
