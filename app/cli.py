@@ -152,7 +152,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from app.ingest.cli_import import run_import
     from app.ingest.rules import TimeRange
 
-    return run_import(args, open_store(settings), time_range=TimeRange.from_settings(settings))
+    return run_import(args, open_store(settings), time_range=TimeRange.from_settings(settings),
+                      fields=settings.segment_fields)
 
 
 def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:

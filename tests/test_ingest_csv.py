@@ -454,6 +454,16 @@ def test_the_source_is_one_clean_line_whether_given_or_from_the_file_name(empty_
     assert import_file(empty_store, plain, basic_options()).source == "import:My answers.csv"
 
 
+def test_a_segment_name_in_another_case_is_the_configured_field(empty_store: Store,
+                                                                tmp_path: Path):
+    """As on REST and the webhooks: --segment Region=country stored a field "Region" that no
+    screen, filter or comparison shows when NPS_TV_SEGMENT_FIELDS says region."""
+    path = write_rows(tmp_path, [["a", 9, "2024-05-01T10:00:00Z", "", "", "EMEA"]])
+    import_file(empty_store, path, basic_options(segments={"Region": "country"},
+                                                 fields=("product", "region")))
+    assert json.loads(stored(empty_store)[0]["segments"]) == {"region": "EMEA"}
+
+
 # -- times and delimiters -----------------------------------------------------------------
 
 

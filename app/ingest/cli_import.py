@@ -88,8 +88,8 @@ def _non_negative(text: str) -> int:
     return value
 
 
-def build_options(args: argparse.Namespace, time_range: TimeRange | None = None
-                  ) -> ImportOptions:
+def build_options(args: argparse.Namespace, time_range: TimeRange | None = None,
+                  fields: tuple[str, ...] = ()) -> ImportOptions:
     """The ImportOptions that parsed ``import`` arguments describe."""
     delimiter = args.delimiter
     if delimiter is not None and delimiter.lower() in {"tab", "\\t"}:
@@ -99,14 +99,14 @@ def build_options(args: argparse.Namespace, time_range: TimeRange | None = None
         time_format=args.time_format, timezone=args.timezone, segments=tuple(args.segment),
         scale=args.scale, source=args.source, id_column=args.id_column, delimiter=delimiter,
         dry_run=args.dry_run, max_errors=args.max_errors, time_range=time_range or TimeRange(),
-        workers=getattr(args, "workers", None))
+        workers=getattr(args, "workers", None), fields=fields)
 
 
 def run_import(args: argparse.Namespace, store: Store, out: TextIO | None = None,
-               time_range: TimeRange | None = None) -> int:
+               time_range: TimeRange | None = None, fields: tuple[str, ...] = ()) -> int:
     """Run the import sub-command; the exit code is one of the EXIT_* above."""
     out = out or sys.stdout
-    options = build_options(args, time_range or TimeRange())
+    options = build_options(args, time_range or TimeRange(), fields)
     try:
         report = import_file(store, args.file, options, progress=not args.no_progress)
     except ImportWriteFailed as exc:

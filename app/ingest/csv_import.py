@@ -127,6 +127,7 @@ class ImportOptions:
     max_errors: int = 100
     time_range: TimeRange = TimeRange()  # the app's: TimeRange.from_settings(settings)
     workers: int | None = None  # tagging processes (tag_pool.py); None: default_workers
+    fields: tuple[str, ...] = ()  # NPS_TV_SEGMENT_FIELDS: a name in another case is the field
 
     def __post_init__(self) -> None:
         if self.scale not in SCALES:
@@ -376,7 +377,7 @@ def _build_plan(path: Path, options: ImportOptions) -> _Plan:
     if header is None:
         raise ImportFailed(f"{path.name} is empty: no header row")
     header = [name.strip() for name in header]
-    segments = resolve_segments(options.segments, header)
+    segments = resolve_segments(options.segments, header, options.fields)
     time_column = None if options.time is None else resolve_column(header, options.time, "--time")
     source = import_source(options.source, path, SOURCE_MAX)
     return _Plan(

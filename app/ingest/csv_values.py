@@ -198,10 +198,13 @@ def resolve_zone(name: str) -> tzinfo:
 # -- columns ----------------------------------------------------------------------------------
 
 
-def resolve_segments(items: Sequence[str | tuple[str, ColumnSpec]], header: list[str]
-                     ) -> list[tuple[str, Column]]:
+def resolve_segments(items: Sequence[str | tuple[str, ColumnSpec]], header: list[str],
+                     fields: Sequence[str] = ()) -> list[tuple[str, Column]]:
     """(segment name, column) for each --segment item, under REST's rules for segment names
-    and their number; ImportFailed naming the item otherwise."""
+    and their number; ImportFailed naming the item otherwise. A name that is one of
+    ``fields`` in another case is that field, as on REST and the webhooks (``Region=COL``
+    was a field of its own that no screen shows)."""
+    spelled = {field.lower(): field for field in fields}
     if len(items) > MAX_SEGMENTS:
         raise ImportFailed(f"--segment is given {len(items)} times; the limit is "
                            f"{MAX_SEGMENTS} segments, as for REST")
@@ -212,6 +215,7 @@ def resolve_segments(items: Sequence[str | tuple[str, ColumnSpec]], header: list
         shown = item if isinstance(item, str) else f"{item[0]}={item[1]}"
         _check_segment_name(shown, name, column)
         name = name or column.name.lower()
+        name = spelled.get(name.lower(), name)
         if any(name == taken for taken, _column in segments):
             raise ImportFailed(f"--segment {shown!r}: segment {name!r} is given twice")
         segments.append((name, column))
