@@ -14,8 +14,6 @@ CHUNKED = re.compile(rb"\r\ntransfer-encoding[ \t]*:[^\r\n]*chunked")
 # A chunk's size line: hex digits, then extensions (";name=value") up to its line break.
 CHUNK_SIZE = re.compile(rb"([0-9a-fA-F]{1,8})[ \t]*(?:;[^\r\n]*)?(?=\r\n)")
 CHUNK_LINE_LIMIT = 1024
-
-
 CHUNKS_MAX = 16_384  # more chunks than any client sends a body of the limit's size in
 
 
