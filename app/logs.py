@@ -6,6 +6,10 @@ from __future__ import annotations
 import logging
 import sys
 
+from gunicorn.glogging import Logger
+
+from app.redact import FILTER, redact
+
 # Libraries that log routine work at INFO: every poll run (each few seconds, per worker), every
 # schema check at start. Their warnings and errors still show.
 QUIET = ("apscheduler", "alembic")
@@ -49,3 +53,18 @@ def configure_logging(level: int = logging.INFO) -> None:
     root.setLevel(level)
     for chatty in QUIET:
         logging.getLogger(chatty).setLevel(logging.WARNING)
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger with tokens cut from every access-log atom (``?token=`` values,
+    ``/s/<token>`` paths) and from error-log lines, which can quote a request line."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            if FILTER not in log.filters:
+                log.addFilter(FILTER)
+
+    def atoms(self, resp, req, environ, request_time) -> dict:
+        return {key: redact(value) if isinstance(value, str) else value
+                for key, value in super().atoms(resp, req, environ, request_time).items()}

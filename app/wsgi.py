@@ -24,14 +24,15 @@ from datetime import datetime
 from functools import partial
 
 from gunicorn.app.base import BaseApplication
-from gunicorn.glogging import Logger
 from gunicorn.http import wsgi as gunicorn_wsgi
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from app.arrival import Refused, Scan, request_complete
 from app.ask_stream import ADOPT_KEY, STREAM_PATH, StreamHub
 from app.config import Settings
-from app.redact import FILTER, redact
+from app.departure import SEND_TIMEOUT, Budget, DepartingAnswers
+from app.logs import RedactingLogger
+from app.redact import redact
 
 # Seconds a client may take from connecting (or from its previous response) to the end of its
 # request, when the body is no larger than the body limit. Browsers send a request in one go.
@@ -56,13 +57,9 @@ MAX_STREAMS = WORKER_CONNECTIONS // 2
 # What a stream may have waiting to be written (a pushed answer larger than its socket takes at
 # once waits for the socket to drain); a page this far behind has stopped reading: it ends.
 STREAM_BACKLOG_BYTES = 1024 * 1024
-# Seconds an answer may wait for its client to take any of it. A thread writes an answer with
-# blocking sends; a client that stopped reading (a frozen browser, or 16 anonymous sockets asking
-# for plotly.min.js without gzip and reading nothing) held that thread for as long as it kept the
-# socket open, and with every thread so held /health and the wall timed out. Each send now
-# gives up after this long without progress (SO_SNDTIMEO, nginx's send_timeout); the client is
-# dropped with one log line. A slow reader that keeps reading is never cut.
-SEND_TIMEOUT = 10.0
+# A thread's answer leaves through ``app.departure`` (the event loop writes what a slow client
+# has not taken yet); the one blocking send left (past the worker's held budget) still gives up
+# after SEND_TIMEOUT without progress (SO_SNDTIMEO, nginx's send_timeout).
 _SEND_TIMEOUT_OPTION = struct.pack("ll", int(SEND_TIMEOUT), 0)  # struct timeval
 # What ``handle`` returns for a connection that became a tick stream (app/ask_stream.py).
 STREAMING = object()
@@ -83,8 +80,10 @@ class WallConn(TConn):
         self.timeout = time.monotonic() + self.keepalive
 
 
-class WallWorker(ThreadWorker):
-    """gthread, but a connection gets a thread only once its request has arrived."""
+class WallWorker(DepartingAnswers, ThreadWorker):
+    """gthread, but a connection gets a thread only once its request has arrived, and a
+    thread's answer that its client is slow to take is written by the event loop
+    (``app.departure``)."""
 
     body_limit: int | None = None  # WallServer sets it from the settings; else read at start
 
@@ -93,6 +92,8 @@ class WallWorker(ThreadWorker):
         self.arriving: deque[TConn] = deque()  # in deadline order
         self.arriving_bytes = 0
         self.streams: set[TConn] = set()  # tick streams, kept by the event loop
+        self.departing_conns: list[TConn] = []  # answers the event loop is writing
+        self.budget = Budget()
         self.hub = StreamHub(self.deliver_soon)
 
     def init_process(self) -> None:
@@ -206,6 +207,7 @@ class WallWorker(ThreadWorker):
         now = time.monotonic()
         while self.arriving and (self.arriving[0].timeout <= now or not self.alive):
             self.drop_arriving(self.arriving[0])
+        self.murder_departing()
         if not self.alive:
             for conn in list(self.streams):
                 self.end_stream(conn)
@@ -217,12 +219,18 @@ class WallWorker(ThreadWorker):
             conn.sock.setblocking(True)
             conn.init()
             conn.parser.unreader.unread(bytes(arrived))
-        result = super().handle(conn)
+        if not self.cfg.is_ssl:
+            self.answer_through(conn)
+        try:
+            result = super().handle(conn)
+        finally:
+            self.answered(conn)
         return STREAMING if result and getattr(conn, "watch", None) is not None else result
 
     # -- tick streams (app/ask_stream.py): kept by the event loop, written by it ------------
 
     def handle_request(self, req, conn: TConn):
+        conn.asked = f"{req.method} {redact(req.path)}"  # for a line if it is dropped
         try:
             if req.method != "GET" or req.path != STREAM_PATH or self.cfg.is_ssl:
                 return super().handle_request(req, conn)
@@ -255,8 +263,9 @@ class WallWorker(ThreadWorker):
             head += [f"{name}: {value}\r\n" for name, value in resp.headers
                      if name.lower() not in FRAMING]
             body = b"".join(respiter)
-            conn.sock.sendall("".join([*head, "Connection: close\r\n\r\n"]).encode("latin-1")
-                              + body)
+            sock = getattr(conn, "real_sock", None) or conn.sock  # small: sent directly
+            sock.sendall("".join([*head, "Connection: close\r\n\r\n"]).encode("latin-1")
+                         + body)
             resp.sent = len(body)
             conn.watch = watch
             return True
@@ -275,8 +284,9 @@ class WallWorker(ThreadWorker):
 
     def finish_request(self, conn: TConn, fs) -> None:
         if not fs.cancelled() and fs.exception() is None and fs.result() is STREAMING:
+            self.depart(conn, None)  # nothing held: its head went out directly
             self.keep_stream(conn)
-        else:
+        elif not self.depart(conn, partial(super().finish_request, conn, fs)):
             super().finish_request(conn, fs)
 
     def keep_stream(self, conn: TConn) -> None:
@@ -346,21 +356,6 @@ class WallWorker(ThreadWorker):
         self.streams.discard(conn)
         self.hub.remove(conn)
         self.close_held(conn)
-
-
-class RedactingLogger(Logger):
-    """gunicorn's logger with tokens cut from every access-log atom (``?token=`` values,
-    ``/s/<token>`` paths) and from error-log lines, which can quote a request line."""
-
-    def setup(self, cfg) -> None:
-        super().setup(cfg)
-        for log in (self.error_log, self.access_log):
-            if FILTER not in log.filters:
-                log.addFilter(FILTER)
-
-    def atoms(self, resp, req, environ, request_time) -> dict:
-        return {key: redact(value) if isinstance(value, str) else value
-                for key, value in super().atoms(resp, req, environ, request_time).items()}
 
 
 def gunicorn_options(settings: Settings) -> dict:

@@ -218,12 +218,11 @@ def bytes_until_closed(sock: socket.socket) -> int:
 
 
 def test_clients_that_stop_reading_are_dropped_and_free_their_threads(tmp_path):
-    """Clients ask for the plotly bundle and read nothing. Each thread wrote to its client with
-    blocking sends and no deadline, so it was held for as long as the client kept its socket
-    open (16 such clients froze /health, the wall and the webhooks). Now a send that moves
-    nothing for SEND_TIMEOUT ends the answer: the thread is free, the client gets a cut answer.
-    (The kernel's growing send buffer counts as moving, so a drop can take a few times
-    SEND_TIMEOUT; the server's own log line says when it happened.)"""
+    """Clients ask for the plotly bundle and read nothing. What their sockets do not take
+    waits in the worker's event loop (``app.departure``); once it has moved nothing for
+    SEND_TIMEOUT, neither by the loop's sends nor out of the kernel's queue, the client is
+    dropped with one line and gets a cut answer. (Before, each thread wrote with blocking
+    sends and no deadline, and 16 such clients froze /health, the wall and the webhooks.)"""
     proc, port = start_serve(tmp_path, BUILD_ID="slow-reader-test")
     socks = []
     try:
@@ -245,6 +244,63 @@ def test_clients_that_stop_reading_are_dropped_and_free_their_threads(tmp_path):
     finally:
         close_all(socks)
         stop(proc)
+
+
+def test_clients_that_read_nothing_hold_no_thread_while_their_answers_wait(tmp_path):
+    """Forty clients ask for the plotly bundle and read nothing: more than the 16 threads of
+    both workers. A thread wrote its answer with blocking sends, so sixteen such clients held
+    every thread until their sends gave up (20-45 s each time), and /health waited. Now what
+    a client has not taken waits in the worker's event loop (``app.departure``), and /health
+    answers at once while every one of those answers is still held."""
+    proc, port = start_serve(tmp_path, BUILD_ID="departure-test")
+    socks = []
+    try:
+        for _ in range(40):
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", port))
+            sock.sendall(BIG_ANSWER + f"Host: 127.0.0.1:{port}\r\n\r\n".encode())
+            socks.append(sock)
+        time.sleep(1.0)  # every request has arrived and been answered into the loop
+        timings = [get_health(port) for _ in range(10)]
+        print(f"/health with 40 clients not reading 4.8 MB answers: {timings}")
+        assert all(status == 200 for status, _ in timings), timings
+        assert max(seconds for _, seconds in timings) < 1.0, timings
+        assert "stalled for" not in (tmp_path / "serve.log").read_text()  # none dropped yet
+    finally:
+        close_all(socks)
+        stop(proc)
+
+
+def test_a_slowly_read_answer_arrives_whole_and_the_connection_stays_alive(serve):
+    """A client that reads a large answer slowly gets every byte, in order, and its kept-alive
+    connection then answers its next request: the loop wrote what the thread could not send
+    at once, then went on as gunicorn does."""
+    whole = http.client.HTTPConnection("127.0.0.1", serve, timeout=10)
+    whole.request("GET", BIG_ANSWER.split()[1].decode())
+    expected = whole.getresponse().read()
+    whole.close()
+    assert len(expected) > BIG_ANSWER_BYTES
+    sock = socket.create_connection(("127.0.0.1", serve), timeout=10)
+    # A small window: the socket's buffers take some 4 MB of the answer, the loop the rest.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    try:
+        sock.sendall(BIG_ANSWER + f"Host: 127.0.0.1:{serve}\r\n\r\n".encode())
+        time.sleep(1.5)  # the thread is done long before the client reads
+        received = bytearray()
+        while b"\r\n\r\n" not in received:
+            received += sock.recv(65536)
+        head, _, body = bytes(received).partition(b"\r\n\r\n")
+        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length")))
+        body = bytearray(body)
+        while len(body) < length and (chunk := sock.recv(256 * 1024)):
+            body += chunk
+        assert bytes(body) == expected
+        sock.sendall(f"GET /health HTTP/1.1\r\nHost: 127.0.0.1:{serve}\r\n\r\n".encode())
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+    finally:
+        sock.close()
 
 
 def test_requests_through_nginx_are_served_whole(proxied):

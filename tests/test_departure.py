@@ -1,0 +1,155 @@
+"""A thread's answer leaves without waiting for its client (``app.departure``): what the socket
+does not take at once is held for the worker's event loop, within a budget, and the loop drops
+a client only when it takes nothing at all for ``SEND_TIMEOUT``."""
+
+from __future__ import annotations
+
+import logging
+import selectors
+import socket
+import threading
+import time
+from types import SimpleNamespace
+
+from app.departure import SEND_TIMEOUT, Budget, Departing, DepartingAnswers, drain, queued
+
+ANSWER = bytes(range(256)) * 40_000  # 10 MB: more than a socket pair's buffers take
+
+
+def pair() -> tuple[socket.socket, socket.socket]:
+    """A server's and a client's end of a TCP connection on 127.0.0.1, small buffers."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.socket()
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        client.connect(listener.getsockname())
+        server, _ = listener.accept()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+    return server, client
+
+
+def read_some(sock: socket.socket) -> bytes:
+    """What has arrived on ``sock`` by now (a slow reader's one read of its buffer)."""
+    time.sleep(0.05)
+    sock.setblocking(False)
+    got = bytearray()
+    try:
+        while chunk := sock.recv(1 << 20):
+            got += chunk
+    except BlockingIOError:
+        pass
+    sock.setblocking(True)
+    time.sleep(0.05)  # the window update reaches the sender
+    return bytes(got)
+
+
+def read_all(sock: socket.socket, size: int) -> bytes:
+    got = bytearray()
+    while len(got) < size and (chunk := sock.recv(1 << 20)):
+        got += chunk
+    return bytes(got)
+
+
+def test_a_send_to_a_client_that_reads_nothing_returns_at_once_and_holds_the_rest():
+    server, client = pair()
+    budget = Budget(64 * 2**20)
+    departing = Departing(server, budget)
+    started = time.monotonic()
+    departing.sendall(ANSWER[:100])
+    departing.sendall(ANSWER)
+    assert time.monotonic() - started < 0.5  # a blocking send would wait for the client
+    assert departing.bytes == budget.held == sum(len(p) for p in departing.held) > 0
+    # The loop's side: what the socket takes as the client reads, in order, nothing lost.
+    received = bytearray()
+    server.setblocking(False)
+    while departing.held:
+        drain(departing.held, server)
+        received += client.recv(1 << 20)
+    received += read_all(client, 100 + len(ANSWER) - len(received))
+    assert bytes(received) == ANSWER[:100] + ANSWER
+
+
+def test_past_the_budget_the_thread_writes_its_answer_itself_in_order():
+    server, client = pair()
+    budget = Budget(1024)  # less than this answer leaves over
+    departing = Departing(server, budget)
+    reader = threading.Thread(target=lambda: out.append(read_all(client, 10_000 + len(ANSWER))))
+    out: list[bytes] = []
+    departing.sendall(ANSWER[:10_000])  # taken by the socket at once, or held
+    reader.start()
+    departing.sendall(ANSWER)  # over the budget: blocking sends, held bytes first
+    reader.join(10)
+    assert out == [ANSWER[:10_000] + ANSWER]
+    assert not departing.held and budget.held == 0
+
+
+def test_queued_tells_what_the_kernel_still_holds():
+    server, client = pair()
+    server.setblocking(False)
+    server.send(ANSWER)
+    time.sleep(0.05)
+    before = queued(server)
+    assert before > 0  # more than the client's buffer takes, nothing read yet
+    assert read_some(client)
+    assert queued(server) < before
+
+
+class Loop(DepartingAnswers):
+    """The worker's side without gunicorn: a poller, a log and the counters it keeps."""
+
+    def __init__(self):
+        self.poller = selectors.DefaultSelector()
+        self.log = logging.getLogger("departure-test")
+        self.budget, self.departing_conns, self.nr_conns = Budget(), [], 1
+
+
+def departing_conn(loop: Loop) -> tuple[SimpleNamespace, socket.socket, list]:
+    server, client = pair()
+    conn = SimpleNamespace(sock=server, client=("203.0.113.9", 1), asked="GET /big",
+                           closed=False)
+    conn.close = lambda: setattr(conn, "closed", True)
+    finished: list[bool] = []
+    loop.answer_through(conn).sendall(ANSWER)
+    loop.answered(conn)
+    assert conn.sock is server
+    assert loop.depart(conn, lambda: finished.append(True))
+    return conn, client, finished
+
+
+def test_the_loop_drops_a_client_that_takes_nothing(caplog):
+    loop = Loop()
+    conn, _client, finished = departing_conn(loop)
+    conn.timeout = time.monotonic() - 1  # SEND_TIMEOUT has passed
+    with caplog.at_level(logging.WARNING, "departure-test"):
+        loop.murder_departing()
+    assert conn.closed and not finished and loop.departing_conns == []
+    assert loop.budget.held == 0 and loop.nr_conns == 0
+    assert f"dropped GET /big for 203.0.113.9: it stalled for {SEND_TIMEOUT:g} s" in caplog.text
+
+
+def test_the_loop_keeps_a_client_that_reads_slowly_and_finishes_it():
+    loop = Loop()
+    conn, client, finished = departing_conn(loop)
+    received = bytearray(read_some(client))  # a slow reader: the kernel's queue shrank,
+    assert received  # the loop sent nothing
+    conn.timeout = time.monotonic() - 1
+    loop.murder_departing()
+    assert not conn.closed and loop.departing_conns == [conn]
+    assert conn.timeout > time.monotonic() + SEND_TIMEOUT - 1
+    while not finished:
+        for key, _ in loop.poller.select(0.1):
+            key.data(key.fileobj)
+        received += client.recv(1 << 20)
+    received += read_all(client, len(ANSWER) - len(received))
+    assert bytes(received) == ANSWER
+    assert finished == [True] and not conn.closed and loop.budget.held == 0
+
+
+def test_an_answer_the_socket_took_whole_is_finished_at_once():
+    loop = Loop()
+    server, client = pair()
+    conn = SimpleNamespace(sock=server, client=None)
+    loop.answer_through(conn).sendall(b"small")
+    loop.answered(conn)
+    assert loop.depart(conn, lambda: None) is False  # gthread finishes it as before
+    assert loop.budget.held == 0 and loop.departing_conns == []
+    assert client.recv(10) == b"small"
