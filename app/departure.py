@@ -83,12 +83,19 @@ class Departing:
             return
         # Over the worker's budget: this thread writes what it holds and the rest itself, and
         # gives up as before when a send moves nothing for SEND_TIMEOUT (SO_SNDTIMEO).
-        while self.held:
-            piece = self.held.popleft()
-            self._budget.give(len(piece))
-            self.bytes -= len(piece)
-            self._sock.sendall(piece)
-        self._sock.sendall(view)
+        try:
+            while self.held:
+                self._sock.sendall(self.held[0])
+                self._release(len(self.held.popleft()))
+            self._sock.sendall(view)
+        except OSError:  # the client is dropped: what is held must not follow a cut piece
+            self._release(self.bytes)
+            self.held.clear()
+            raise
+
+    def _release(self, n: int) -> None:
+        self._budget.give(n)
+        self.bytes -= n
 
     def send(self, data: bytes, *flags: int) -> int:
         self.sendall(data)

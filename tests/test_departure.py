@@ -11,6 +11,8 @@ import threading
 import time
 from types import SimpleNamespace
 
+import pytest
+
 from app.departure import SEND_TIMEOUT, Budget, Departing, DepartingAnswers, drain, queued
 
 ANSWER = bytes(range(256)) * 40_000  # 10 MB: more than a socket pair's buffers take
@@ -153,3 +155,15 @@ def test_an_answer_the_socket_took_whole_is_finished_at_once():
     assert loop.depart(conn, lambda: None) is False  # gthread finishes it as before
     assert loop.budget.held == 0 and loop.departing_conns == []
     assert client.recv(10) == b"small"
+
+
+def test_a_blocking_send_that_fails_leaves_nothing_held_to_follow_it():
+    server, _client = pair()
+    server.settimeout(1)  # as SO_SNDTIMEO does on the worker's sockets
+    budget = Budget(len(ANSWER))
+    departing = Departing(server, budget)
+    departing.sendall(ANSWER)  # the socket takes some, the rest is held
+    assert departing.held
+    with pytest.raises(OSError):
+        departing.sendall(ANSWER)  # over the budget: the thread's own sends, which time out
+    assert not departing.held and departing.bytes == 0 and budget.held == 0

@@ -217,6 +217,16 @@ def bytes_until_closed(sock: socket.socket) -> int:
     return total
 
 
+def ask_big_and_read_nothing(port: int, count: int, socks: list[socket.socket]) -> None:
+    """``count`` clients (added to ``socks``) that ask for the bundle and never read."""
+    for _ in range(count):
+        sock = socket.socket()
+        socks.append(sock)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", port))
+        sock.sendall(BIG_ANSWER + f"Host: 127.0.0.1:{port}\r\n\r\n".encode())
+
+
 def test_clients_that_stop_reading_are_dropped_and_free_their_threads(tmp_path):
     """Clients ask for the plotly bundle and read nothing. What their sockets do not take
     waits in the worker's event loop (``app.departure``); once it has moved nothing for
@@ -224,14 +234,9 @@ def test_clients_that_stop_reading_are_dropped_and_free_their_threads(tmp_path):
     dropped with one line and gets a cut answer. (Before, each thread wrote with blocking
     sends and no deadline, and 16 such clients froze /health, the wall and the webhooks.)"""
     proc, port = start_serve(tmp_path, BUILD_ID="slow-reader-test")
-    socks = []
+    socks: list[socket.socket] = []
     try:
-        for _ in range(8):
-            sock = socket.socket()
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            sock.connect(("127.0.0.1", port))
-            sock.sendall(BIG_ANSWER + f"Host: 127.0.0.1:{port}\r\n\r\n".encode())
-            socks.append(sock)
+        ask_big_and_read_nothing(port, 8, socks)
         log = tmp_path / "serve.log"
         deadline = time.monotonic() + 12 * SEND_TIMEOUT
         while log.read_text().count("stalled for") < len(socks):
@@ -253,14 +258,9 @@ def test_clients_that_read_nothing_hold_no_thread_while_their_answers_wait(tmp_p
     a client has not taken waits in the worker's event loop (``app.departure``), and /health
     answers at once while every one of those answers is still held."""
     proc, port = start_serve(tmp_path, BUILD_ID="departure-test")
-    socks = []
+    socks: list[socket.socket] = []
     try:
-        for _ in range(40):
-            sock = socket.socket()
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            sock.connect(("127.0.0.1", port))
-            sock.sendall(BIG_ANSWER + f"Host: 127.0.0.1:{port}\r\n\r\n".encode())
-            socks.append(sock)
+        ask_big_and_read_nothing(port, 40, socks)
         time.sleep(1.0)  # every request has arrived and been answered into the loop
         timings = [get_health(port) for _ in range(10)]
         print(f"/health with 40 clients not reading 4.8 MB answers: {timings}")
