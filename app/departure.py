@@ -33,27 +33,41 @@ from typing import Any
 # it the client is dropped with one log line.
 SEND_TIMEOUT = 10.0
 # Bytes of answers a worker holds for clients slow to take them: plotly's bundle without gzip
-# (4.8 MB) thirteen times over. Past it a thread writes its answer itself, with blocking sends.
+# (4.8 MB) thirteen times over. When they are held, a thread with more to hold waits
+# (``PRESSURE_WAIT``) while the loop drops the answers whose client took nothing for
+# ``SHED_AFTER`` seconds; if none is, it writes its answer itself, with blocking sends.
 HELD_BYTES = 64 * 1024 * 1024
+PRESSURE_WAIT = 5.0
+SHED_AFTER = 1.0
 
 
 class Budget:
-    """The bytes a worker may hold for departing answers, shared by its threads and its loop."""
+    """The bytes a worker may hold for departing answers, shared by its threads and its loop;
+    ``on_pressure`` (set by the worker) asks the loop to drop stalled answers for room."""
 
     def __init__(self, limit: int = HELD_BYTES):
         self.limit, self.held = limit, 0
-        self._lock = threading.Lock()
+        self.on_pressure: Any = None
+        self._room = threading.Condition()
 
-    def take(self, n: int) -> bool:
-        with self._lock:
-            if self.held + n > self.limit:
-                return False
+    def take(self, n: int, wait: float = 0.0) -> bool:
+        """Take ``n`` bytes, waiting up to ``wait`` seconds for room; False without it."""
+        deadline = time.monotonic() + wait
+        with self._room:
+            while self.held + n > self.limit:
+                left = deadline - time.monotonic()
+                if left <= 0 or n > self.limit:
+                    return False
+                if self.on_pressure is not None:
+                    self.on_pressure()
+                self._room.wait(min(left, SHED_AFTER / 4))
             self.held += n
             return True
 
     def give(self, n: int) -> None:
-        with self._lock:
+        with self._room:
             self.held -= n
+            self._room.notify_all()
 
 
 class Departing:
@@ -77,7 +91,7 @@ class Departing:
                 pass
             if not view:
                 return
-        if self._budget.take(len(view)):
+        if self._budget.take(len(view), PRESSURE_WAIT):
             self.held.append(view)
             self.bytes += len(view)
             return
@@ -193,6 +207,23 @@ class DepartingAnswers:
         else:
             self.nr_conns -= 1
             conn.close()
+
+    def shed(self) -> None:
+        """Held answers fill the budget (a thread waits for room): drop those whose client
+        took nothing for ``SHED_AFTER`` seconds, so clients that read nothing cannot keep
+        the threads waiting on their behalf."""
+        now = time.monotonic()
+        for conn in list(self.departing_conns):
+            left = queued(conn.sock)
+            if left is not None and conn.queued is not None and left < conn.queued:
+                conn.timeout, conn.queued = now + SEND_TIMEOUT, left  # it is reading
+            elif conn.timeout - SEND_TIMEOUT + SHED_AFTER <= now:
+                self.log.warning("dropped %s for %s: it stalled for %g s taking its answer, "
+                                 "while answers held for slow clients filled the worker's %d MB",
+                                 getattr(conn, "asked", "an answer"),
+                                 conn.client[0] if conn.client else "?", SHED_AFTER,
+                                 self.budget.limit // 2**20)
+                self.end_departing(conn)
 
     def murder_departing(self) -> None:
         """Drop answers whose client took nothing for ``SEND_TIMEOUT`` seconds: neither

@@ -94,6 +94,7 @@ class WallWorker(DepartingAnswers, ThreadWorker):
         self.streams: set[TConn] = set()  # tick streams, kept by the event loop
         self.departing_conns: list[TConn] = []  # answers the event loop is writing
         self.budget = Budget()
+        self.budget.on_pressure = lambda: self.method_queue.defer(self.shed)
         self.hub = StreamHub(self.deliver_soon)
 
     def init_process(self) -> None:

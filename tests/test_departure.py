@@ -13,7 +13,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from app.departure import SEND_TIMEOUT, Budget, Departing, DepartingAnswers, drain, queued
+from app.departure import (
+    SEND_TIMEOUT,
+    SHED_AFTER,
+    Budget,
+    Departing,
+    DepartingAnswers,
+    drain,
+    queued,
+)
 
 ANSWER = bytes(range(256)) * 40_000  # 10 MB: more than a socket pair's buffers take
 
@@ -114,6 +122,8 @@ def departing_conn(loop: Loop) -> tuple[SimpleNamespace, socket.socket, list]:
     loop.answered(conn)
     assert conn.sock is server
     assert loop.depart(conn, lambda: finished.append(True))
+    time.sleep(0.1)  # what was in flight on the loopback has arrived: the queue is settled
+    conn.queued = queued(server)
     return conn, client, finished
 
 
@@ -167,3 +177,34 @@ def test_a_blocking_send_that_fails_leaves_nothing_held_to_follow_it():
     with pytest.raises(OSError):
         departing.sendall(ANSWER)  # over the budget: the thread's own sends, which time out
     assert not departing.held and departing.bytes == 0 and budget.held == 0
+
+
+def test_a_full_budget_asks_the_loop_for_room_and_takes_what_it_frees():
+    budget = Budget(100)
+    assert budget.take(80)
+    asked: list[bool] = []
+
+    def on_pressure() -> None:  # the loop drops a stalled answer of 80 bytes, soon after
+        asked.append(True)
+        if len(asked) == 1:
+            threading.Timer(0.2, budget.give, (80,)).start()
+
+    budget.on_pressure = on_pressure
+    started = time.monotonic()
+    assert budget.take(50, wait=5)  # room once the loop dropped a stalled answer
+    assert asked and time.monotonic() - started < 2 and budget.held == 50
+    assert not budget.take(60, wait=0.3)  # no room comes: the thread writes it itself
+    assert not budget.take(101, wait=5)  # never fits: at once
+
+
+def test_under_pressure_the_loop_drops_answers_that_took_nothing_and_keeps_readers(caplog):
+    loop = Loop()
+    stalled, _quiet, _ = departing_conn(loop)
+    reading, client, _ = departing_conn(loop)
+    for conn in (stalled, reading):  # both made no send for longer than SHED_AFTER
+        conn.timeout = time.monotonic() + SEND_TIMEOUT - SHED_AFTER - 0.1
+    assert read_some(client)  # but this one's client reads: the kernel's queue shrank
+    with caplog.at_level(logging.WARNING, "departure-test"):
+        loop.shed()
+    assert stalled.closed and not reading.closed and loop.departing_conns == [reading]
+    assert f"it stalled for {SHED_AFTER:g} s taking its answer, while answers held" in caplog.text
