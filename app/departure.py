@@ -10,10 +10,13 @@ plotly's 4.8 MB bundle without gzip and reading nothing held every thread of bot
 until their sends gave up (``SO_SNDTIMEO``, which the kernel's growing send buffer stretched to
 20-45 s), and /health, the wall and the webhooks waited that long, each time they asked again.
 
-What a worker holds is bounded (``HELD_BYTES``): past it a thread writes the rest of its answer
-with blocking sends as before. The loop drops an answer whose client takes nothing for
-``SEND_TIMEOUT`` seconds, with one warning line; a client that keeps reading, however slowly,
-is never cut.
+What a worker holds is bounded (``HELD_BYTES``, counting what stays in memory): when it is
+full, a thread with more to hold waits a little while the loop drops the answers whose client
+took nothing lately, and then drops its own client (``Crowded``) rather than wait on it. The
+loop drops an answer whose client takes nothing for ``SEND_TIMEOUT`` seconds, with one warning
+line; a client that keeps taking it (a TCP segment at least every ``SEND_TIMEOUT`` seconds: on
+a real network 1.5 KB, on the loopback 64 KB) is not cut. A connection that closes after its
+answer lingers in the loop too (``linger``), not in a blocking read on it.
 """
 
 from __future__ import annotations
@@ -35,10 +38,19 @@ SEND_TIMEOUT = 10.0
 # Bytes of answers a worker holds for clients slow to take them: plotly's bundle without gzip
 # (4.8 MB) thirteen times over. When they are held, a thread with more to hold waits
 # (``PRESSURE_WAIT``) while the loop drops the answers whose client took nothing for
-# ``SHED_AFTER`` seconds; if none is, it writes its answer itself, with blocking sends.
+# ``SHED_AFTER`` seconds; if no room comes, its own client is dropped (``Crowded``): waiting
+# on it with blocking sends let a few dozen sockets hold every thread again.
 HELD_BYTES = 64 * 1024 * 1024
-PRESSURE_WAIT = 5.0
+PRESSURE_WAIT = 2.0
 SHED_AFTER = 1.0
+# Seconds a closing connection may keep sending before it is closed whole (gunicorn's
+# close_graceful, RFC 9112 section 9.6): the loop drains it meanwhile, it does not wait on it.
+LINGER = 2.0
+LINGER_BYTES = 65536
+
+
+class Crowded(ConnectionError):
+    """No room to hold an answer for a slow client: the worker drops it (the message says why)."""
 
 
 class Budget:
@@ -91,25 +103,22 @@ class Departing:
                 pass
             if not view:
                 return
-        if self._budget.take(len(view), PRESSURE_WAIT):
-            self.held.append(view)
-            self.bytes += len(view)
-            return
-        # Over the worker's budget: this thread writes what it holds and the rest itself, and
-        # gives up as before when a send moves nothing for SEND_TIMEOUT (SO_SNDTIMEO).
-        try:
-            while self.held:
-                self._sock.sendall(self.held[0])
-                self._release(len(self.held.popleft()))
-            self._sock.sendall(view)
-        except OSError:  # the client is dropped: what is held must not follow a cut piece
-            self._release(self.bytes)
-            self.held.clear()
-            raise
+        if not self._budget.take(len(view), PRESSURE_WAIT):
+            self.drop()
+            raise Crowded(f"answers held for slow clients fill the worker's "
+                          f"{self._budget.limit // 2**20} MB")
+        # A copy unless it is the whole answer: what is held is then all that stays in memory
+        # for it (a view of a tail kept the whole 4.8 MB bundle alive, counted as its tail).
+        piece = view if type(data) is bytes and len(view) == len(data) else memoryview(
+            bytes(view))
+        self.held.append(piece)
+        self.bytes += len(piece)
 
-    def _release(self, n: int) -> None:
-        self._budget.give(n)
-        self.bytes -= n
+    def drop(self) -> None:
+        """Forget what is held (its client is dropped), giving its room back."""
+        self._budget.give(self.bytes)
+        self.bytes = 0
+        self.held.clear()
 
     def send(self, data: bytes, *flags: int) -> int:
         self.sendall(data)
@@ -167,14 +176,25 @@ class DepartingAnswers:
         if real is not None:
             conn.sock, conn.real_sock = real, None
 
-    def depart(self, conn: Any, finish: Any) -> bool:
-        """Write what ``conn``'s answer left held, from the loop, then ``finish()``; False
-        when nothing is held (finish at once)."""
+    def take_held(self, conn: Any) -> bytes:
+        """What ``conn``'s answer left held, taken from it (a tick stream writes it first)."""
         departing = getattr(conn, "departing", None)
         conn.departing = None
-        if departing is None or not departing.held:
+        if departing is None:
+            return b""
+        data = b"".join(departing.held)
+        departing.drop()
+        return data
+
+    def depart(self, conn: Any, finish: Any) -> bool:
+        """Write what ``conn``'s answer left held, from the loop, then ``finish()``; False
+        when nothing is held, or its socket is closed already (the app failed mid-answer and
+        gunicorn closed it): finish at once."""
+        departing = getattr(conn, "departing", None)
+        conn.departing = None
+        if departing is None or not departing.held or conn.sock.fileno() < 0:
             if departing is not None:
-                self.budget.give(departing.bytes)
+                departing.drop()
             return False
         conn.sock.setblocking(False)
         conn.held, conn.held_bytes, conn.finish = departing.held, departing.bytes, finish
@@ -205,8 +225,50 @@ class DepartingAnswers:
         if finished:
             conn.finish()
         else:
-            self.nr_conns -= 1
-            conn.close()
+            self.close_now(conn)
+
+    def close_now(self, conn: Any) -> None:
+        self.nr_conns -= 1
+        try:
+            conn.sock.close()
+        except OSError:
+            pass
+
+    def linger(self, conn: Any) -> None:
+        """Close ``conn`` after its answer as gunicorn's ``close_graceful`` does (its end of
+        the connection first, then what the client still sends is read and dropped, for
+        ``LINGER`` seconds at most, so the kernel does not reset the answer's last bytes),
+        but from the loop without waiting: gthread waited in a blocking read on the event
+        loop, and ten clients that sent ``Connection: close`` and kept their socket open
+        froze the worker for 2 s each."""
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+            conn.sock.setblocking(False)
+        except OSError:
+            self.close_now(conn)
+            return
+        conn.timeout, conn.drained = time.monotonic() + LINGER, 0
+        self.lingering.append(conn)
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_lingering, conn))
+
+    def on_lingering(self, conn: Any, _sock: Any) -> None:
+        try:
+            data = conn.sock.recv(LINGER_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        conn.drained += len(data)
+        if not data or conn.drained >= LINGER_BYTES:
+            self.end_lingering(conn)
+
+    def end_lingering(self, conn: Any) -> None:
+        self.lingering.remove(conn)
+        try:
+            self.poller.unregister(conn.sock)
+        except (KeyError, ValueError, OSError):
+            pass
+        self.close_now(conn)
 
     def shed(self) -> None:
         """Held answers fill the budget (a thread waits for room): drop those whose client
@@ -227,8 +289,11 @@ class DepartingAnswers:
 
     def murder_departing(self) -> None:
         """Drop answers whose client took nothing for ``SEND_TIMEOUT`` seconds: neither
-        what the loop sent nor what the kernel held for it (``queued``)."""
+        what the loop sent nor what the kernel held for it (``queued``); and close the
+        connections that lingered ``LINGER`` seconds."""
         now = time.monotonic()
+        while self.lingering and self.lingering[0].timeout <= now:
+            self.end_lingering(self.lingering[0])
         for conn in [c for c in self.departing_conns if c.timeout <= now]:
             left = queued(conn.sock)
             if left is not None and conn.queued is not None and left < conn.queued:

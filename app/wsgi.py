@@ -1,15 +1,9 @@
 """Runs the server under gunicorn: ``WallServer`` for ``nps-tv serve``, ``WallWorker`` for both it
-and the Procfile.
-
-gunicorn's gthread worker gives each new connection a thread that waits up to 5 s for a first
-byte and then reads the request line, headers and body with blocking reads and no deadline
-(gunicorn/workers/gthread.py, ``DEFAULT_WORKER_DATA_TIMEOUT``). So as many idle sockets as
-threads delay every request by 5 s each, and as many clients sending half a header hold every
-thread for as long as they like: /health and the wall time out. ``WallWorker`` collects each
-request in the worker's event loop instead, without a thread, and hands it to a thread only
-once it has fully arrived; a request that has not arrived within ``HEAD_TIMEOUT`` is dropped.
-Behind a reverse proxy that buffers requests (README, "Behind a reverse proxy") this never
-matters; without one it keeps a few anonymous sockets from freezing the wall.
+and the Procfile. gunicorn's gthread gives a new connection a thread that reads the request
+with blocking reads and no deadline, and writes the answer with blocking sends: as many
+stalled clients as threads froze /health and the wall. ``WallWorker`` collects each request in
+its event loop and hands it to a thread only once it has arrived (``HEAD_TIMEOUT``), and what
+a slow client has not taken of its answer is written by the loop too (``app.departure``).
 """
 
 from __future__ import annotations
@@ -30,7 +24,7 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 from app.arrival import Refused, Scan, request_complete
 from app.ask_stream import ADOPT_KEY, STREAM_PATH, StreamHub
 from app.config import Settings
-from app.departure import SEND_TIMEOUT, Budget, DepartingAnswers
+from app.departure import SEND_TIMEOUT, Budget, Crowded, DepartingAnswers
 from app.logs import RedactingLogger
 from app.redact import redact
 
@@ -40,10 +34,8 @@ HEAD_TIMEOUT = 10.0
 # Seconds an idle kept-alive connection stays open: a wall polls every second, so its
 # connection is reused; idle ones wait in the event loop, not in a thread.
 KEEPALIVE_SECONDS = 5
-# Connections a worker keeps open. gunicorn's default (1000) is the most a worker accepts, and
-# past 1000 minus its threads it closes every kept-alive connection after its answer: at 1,000
-# wall screens the two workers' share is rarely even, so one worker churned connections and
-# stopped accepting, and every screen on it saw an error (bench_viewers). An idle kept-alive
+# Connections a worker keeps open. With gunicorn's 1000, at 1,000 wall screens one worker
+# churned kept-alive connections and stopped accepting (bench_viewers); an idle kept-alive
 # connection here costs a socket and a poller entry, no thread (``WallWorker``).
 WORKER_CONNECTIONS = 4096
 # Bytes a worker holds for requests still arriving. Past it, a request whose head has arrived
@@ -57,9 +49,7 @@ MAX_STREAMS = WORKER_CONNECTIONS // 2
 # What a stream may have waiting to be written (a pushed answer larger than its socket takes at
 # once waits for the socket to drain); a page this far behind has stopped reading: it ends.
 STREAM_BACKLOG_BYTES = 1024 * 1024
-# A thread's answer leaves through ``app.departure`` (the event loop writes what a slow client
-# has not taken yet); the one blocking send left (past the worker's held budget) still gives up
-# after SEND_TIMEOUT without progress (SO_SNDTIMEO, nginx's send_timeout).
+# A blocking send or read left in a thread gives up after SEND_TIMEOUT without progress.
 _SEND_TIMEOUT_OPTION = struct.pack("ll", int(SEND_TIMEOUT), 0)  # struct timeval
 # What ``handle`` returns for a connection that became a tick stream (app/ask_stream.py).
 STREAMING = object()
@@ -93,6 +83,7 @@ class WallWorker(DepartingAnswers, ThreadWorker):
         self.arriving_bytes = 0
         self.streams: set[TConn] = set()  # tick streams, kept by the event loop
         self.departing_conns: list[TConn] = []  # answers the event loop is writing
+        self.lingering: deque[TConn] = deque()  # answered and closing, in deadline order
         self.budget = Budget()
         self.budget.on_pressure = lambda: self.method_queue.defer(self.shed)
         self.hub = StreamHub(self.deliver_soon)
@@ -236,6 +227,10 @@ class WallWorker(DepartingAnswers, ThreadWorker):
             if req.method != "GET" or req.path != STREAM_PATH or self.cfg.is_ssl:
                 return super().handle_request(req, conn)
             return self.handle_stream(req, conn)
+        except Crowded as exc:  # no room to hold its answer (app/departure.py)
+            self.log.warning("dropped %s for %s: %s", conn.asked,
+                             conn.client[0] if conn.client else "?", exc)
+            return False
         except BlockingIOError:  # SEND_TIMEOUT ran out: the client stopped reading or sending
             self.log.warning("dropped %s %s for %s: it stalled for %g s (taking its answer or "
                              "sending its body)", req.method, redact(req.path),
@@ -264,9 +259,8 @@ class WallWorker(DepartingAnswers, ThreadWorker):
             head += [f"{name}: {value}\r\n" for name, value in resp.headers
                      if name.lower() not in FRAMING]
             body = b"".join(respiter)
-            sock = getattr(conn, "real_sock", None) or conn.sock  # small: sent directly
-            sock.sendall("".join([*head, "Connection: close\r\n\r\n"]).encode("latin-1")
-                         + body)
+            conn.sock.sendall("".join([*head, "Connection: close\r\n\r\n"]).encode("latin-1")
+                              + body)
             resp.sent = len(body)
             conn.watch = watch
             return True
@@ -285,10 +279,19 @@ class WallWorker(DepartingAnswers, ThreadWorker):
 
     def finish_request(self, conn: TConn, fs) -> None:
         if not fs.cancelled() and fs.exception() is None and fs.result() is STREAMING:
-            self.depart(conn, None)  # nothing held: its head went out directly
+            held = self.take_held(conn)  # its head, when the socket did not take it at once
             self.keep_stream(conn)
-        elif not self.depart(conn, partial(super().finish_request, conn, fs)):
+            if held and conn in self.streams:
+                self.write_stream(conn, held)
+        elif not self.depart(conn, partial(self.finish_answer, conn, fs)):
+            self.finish_answer(conn, fs)
+
+    def finish_answer(self, conn: TConn, fs) -> None:
+        """Kept alive as gthread does; closed from the loop without waiting (``linger``)."""
+        if self.cfg.is_ssl or (not fs.cancelled() and fs.exception() is None and fs.result()):
             super().finish_request(conn, fs)
+        else:
+            self.linger(conn)
 
     def keep_stream(self, conn: TConn) -> None:
         """The event loop keeps the stream: it reads only to notice the client leaving."""

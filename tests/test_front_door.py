@@ -272,6 +272,26 @@ def test_clients_that_read_nothing_hold_no_thread_while_their_answers_wait(tmp_p
         stop(proc)
 
 
+def test_clients_that_ask_to_close_and_keep_their_socket_open_do_not_stall_the_worker(serve):
+    """Ten clients send ``Connection: close`` and never close their end. gthread closed each
+    such connection with a read that waited up to 2 s on the worker's event loop (its
+    close_graceful), so /health waited 2 s for each; the loop now lingers without waiting."""
+    socks = []
+    try:
+        for _ in range(10):
+            sock = socket.create_connection(("127.0.0.1", serve), timeout=5)
+            socks.append(sock)
+            sock.sendall(f"GET /health HTTP/1.1\r\nHost: 127.0.0.1:{serve}\r\n"
+                         "Connection: close\r\n\r\n".encode())
+        time.sleep(0.3)
+        timings = [get_health(serve) for _ in range(5)]
+        assert all(status == 200 for status, _ in timings), timings
+        assert max(seconds for _, seconds in timings) < 1.0, timings
+        assert all(sock.recv(65536).startswith(b"HTTP/1.1 200") for sock in socks)
+    finally:
+        close_all(socks)
+
+
 def test_a_slowly_read_answer_arrives_whole_and_the_connection_stays_alive(serve):
     """A client that reads a large answer slowly gets every byte, in order, and its kept-alive
     connection then answers its next request: the loop wrote what the thread could not send
