@@ -42,6 +42,9 @@ SEND_TIMEOUT = 10.0
 # on it with blocking sends let a few dozen sockets hold every thread again.
 HELD_BYTES = 64 * 1024 * 1024
 PRESSURE_WAIT = 2.0
+# Bytes one answer may have held: past it the thread sends the rest at its client's pace (a
+# streamed export's generator ran ahead of a client reading 10 MB/s and piled 64 MB up).
+ANSWER_HELD_MAX = 8 * 1024 * 1024
 SHED_AFTER = 1.0
 # Seconds a closing connection may keep sending before it is closed whole (gunicorn's
 # close_graceful, RFC 9112 section 9.6): the loop drains it meanwhile, it does not wait on it.
@@ -84,11 +87,13 @@ class Budget:
 
 class Departing:
     """The connection's socket as a thread's answer sees it: ``sendall`` never waits while the
-    budget lasts. Everything else is the socket's."""
+    budget lasts, for an answer of up to ``ANSWER_HELD_MAX`` held. Everything else is the
+    socket's."""
 
     def __init__(self, sock: socket.socket, budget: Budget):
         self._sock, self._budget = sock, budget
         self.held: deque[memoryview] = deque()  # in order: the answer's bytes not yet sent
+        self.sizes: deque[int] = deque()  # what each piece took from the budget
         self.bytes = 0  # held, and taken from the budget
 
     def __getattr__(self, name: str) -> Any:
@@ -96,6 +101,7 @@ class Departing:
 
     def sendall(self, data: bytes) -> None:
         view = memoryview(data).cast("B")
+        self._flush()
         if not self.held:
             try:
                 view = view[self._sock.send(view, socket.MSG_DONTWAIT):]
@@ -103,6 +109,9 @@ class Departing:
                 pass
             if not view:
                 return
+        if self.bytes + len(view) > ANSWER_HELD_MAX:
+            self._write_through(view)  # a long streamed answer goes at its client's pace
+            return
         if not self._budget.take(len(view), PRESSURE_WAIT):
             self.drop()
             raise Crowded(f"answers held for slow clients fill the worker's "
@@ -112,13 +121,48 @@ class Departing:
         piece = view if type(data) is bytes and len(view) == len(data) else memoryview(
             bytes(view))
         self.held.append(piece)
+        self.sizes.append(len(piece))
         self.bytes += len(piece)
+
+    def _flush(self) -> None:
+        """Send what the socket takes now of what is held, without waiting."""
+        while self.held:
+            piece = self.held[0]
+            try:
+                n = self._sock.send(piece, socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                return
+            if n < len(piece):
+                self.held[0] = piece[n:]
+                return
+            self._sent_first()
+
+    def _sent_first(self) -> None:
+        self.held.popleft()
+        size = self.sizes.popleft()
+        self._budget.give(size)
+        self.bytes -= size
+
+    def _write_through(self, view: memoryview) -> None:
+        """What is held, then ``view``, with blocking sends: a streamed answer (an export)
+        longer than ``ANSWER_HELD_MAX`` ahead of its client waits for it, as its generator
+        would otherwise run ahead and pile the whole answer up here. A send that moves
+        nothing for ``SEND_TIMEOUT`` gives up (SO_SNDTIMEO) and the client is dropped."""
+        try:
+            while self.held:
+                self._sock.sendall(self.held[0])
+                self._sent_first()
+            self._sock.sendall(view)
+        except OSError:  # nothing held may follow a cut piece
+            self.drop()
+            raise
 
     def drop(self) -> None:
         """Forget what is held (its client is dropped), giving its room back."""
         self._budget.give(self.bytes)
         self.bytes = 0
         self.held.clear()
+        self.sizes.clear()
 
     def send(self, data: bytes, *flags: int) -> int:
         self.sendall(data)
@@ -205,6 +249,8 @@ class DepartingAnswers:
         return True
 
     def on_departing(self, conn: Any, _sock: Any) -> None:
+        if conn.held is None:  # ended by ``shed`` earlier in the same round of events
+            return
         sent, gone = drain(conn.held, conn.sock)
         if gone:
             self.end_departing(conn)
@@ -252,6 +298,8 @@ class DepartingAnswers:
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_lingering, conn))
 
     def on_lingering(self, conn: Any, _sock: Any) -> None:
+        if conn not in self.lingering:  # closed earlier in the same round of events
+            return
         try:
             data = conn.sock.recv(LINGER_BYTES)
         except (BlockingIOError, InterruptedError):

@@ -85,7 +85,7 @@ class WallWorker(DepartingAnswers, ThreadWorker):
         self.departing_conns: list[TConn] = []  # answers the event loop is writing
         self.lingering: deque[TConn] = deque()  # answered and closing, in deadline order
         self.budget = Budget()
-        self.budget.on_pressure = lambda: self.method_queue.defer(self.shed)
+        self.budget.on_pressure = lambda: self.alive and self.method_queue.defer(self.shed)
         self.hub = StreamHub(self.deliver_soon)
 
     def init_process(self) -> None:

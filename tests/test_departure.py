@@ -4,6 +4,7 @@ a client only when it takes nothing at all for ``SEND_TIMEOUT``."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import selectors
 import socket
@@ -15,6 +16,7 @@ from types import SimpleNamespace
 import pytest
 
 from app.departure import (
+    ANSWER_HELD_MAX,
     LINGER,
     PRESSURE_WAIT,
     SEND_TIMEOUT,
@@ -27,7 +29,7 @@ from app.departure import (
     queued,
 )
 
-ANSWER = bytes(range(256)) * 40_000  # 10 MB: more than a socket pair's buffers take
+ANSWER = bytes(range(256)) * 12_000  # 3 MB: more than a socket pair's buffers take
 
 
 def pair() -> tuple[socket.socket, socket.socket]:
@@ -85,7 +87,7 @@ def test_a_send_to_a_client_that_reads_nothing_returns_at_once_and_holds_the_res
 def test_past_the_budget_the_client_is_dropped_not_waited_on():
     """Blocking sends past the budget let a few dozen sockets hold every thread again."""
     server, _client = pair()
-    budget = Budget(len(ANSWER))
+    budget = Budget(len(ANSWER) + len(ANSWER) // 2)
     departing = Departing(server, budget)
     departing.sendall(ANSWER)  # the socket takes some, the rest is held
     assert departing.held
@@ -251,4 +253,58 @@ def test_a_client_that_closes_ends_its_lingering_at_once():
     client.close()
     for key, _ in loop.poller.select(1):
         key.data(key.fileobj)
+    assert not loop.lingering and loop.nr_conns == 0
+
+
+def test_a_long_streamed_answer_goes_at_its_clients_pace_and_arrives_whole():
+    """A streamed export's generator ran ahead of its client (held bytes were never sent by
+    the thread again), piled 64 MB up and was cut, for a client reading 10 MB/s."""
+    server, client = pair()
+    server.settimeout(SEND_TIMEOUT)
+    budget = Budget(4 * ANSWER_HELD_MAX)
+    departing = Departing(server, budget)
+    chunk = bytes(range(256)) * 256  # 64 KB, as an export's pages
+    count = 8 * ANSWER_HELD_MAX // len(chunk)  # 64 MB in all
+    out: list[int] = []
+
+    def reader() -> None:  # about 100 MB/s, in small reads
+        total, digest = 0, hashlib.sha256()
+        while total < count * len(chunk):
+            got = client.recv(256 * 1024)
+            if not got:
+                break
+            digest.update(got)
+            total += len(got)
+            time.sleep(0.001)
+        out.append((total, digest.hexdigest()))
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    most = 0
+    for _ in range(count):
+        departing.sendall(chunk)
+        most = max(most, departing.bytes)
+    server.settimeout(10)
+    while departing.held:  # the loop's part: what is left when the app is done
+        drain(departing.held, server)
+    thread.join(30)
+    assert out == [(count * len(chunk), hashlib.sha256(chunk * count).hexdigest())]
+    assert most <= ANSWER_HELD_MAX  # never more held than one answer may have
+
+
+def test_events_of_a_connection_ended_earlier_in_the_same_round_are_ignored():
+    """``select`` hands a round of events at once: ``shed`` (from the pipe) could end a
+    connection whose own event came later in the round, and its second end raised in the
+    event loop and killed the worker."""
+    loop = Loop()
+    conn, _client, finished = departing_conn(loop)
+    loop.end_departing(conn)  # as ``shed`` does
+    loop.on_departing(conn, None)  # its stale writable event
+    assert loop.departing_conns == [] and not finished and loop.nr_conns == 0
+    server, _other = pair()
+    lingering = SimpleNamespace(sock=server, client=None)
+    loop.nr_conns = 1
+    loop.linger(lingering)
+    loop.end_lingering(lingering)
+    loop.on_lingering(lingering, None)
     assert not loop.lingering and loop.nr_conns == 0
