@@ -318,16 +318,23 @@ class DepartingAnswers:
             pass
         self.close_now(conn)
 
+    def still_reading(self, conn: Any, now: float) -> bool:
+        """Whether the kernel's queue for ``conn`` shrank since it was last looked at (its
+        client is taking its answer): then its deadline moves on."""
+        left = queued(conn.sock)
+        if left is not None and conn.queued is not None and left < conn.queued:
+            conn.timeout, conn.queued = now + SEND_TIMEOUT, left
+            return True
+        return False
+
     def shed(self) -> None:
         """Held answers fill the budget (a thread waits for room): drop those whose client
         took nothing for ``SHED_AFTER`` seconds, so clients that read nothing cannot keep
         the threads waiting on their behalf."""
         now = time.monotonic()
         for conn in list(self.departing_conns):
-            left = queued(conn.sock)
-            if left is not None and conn.queued is not None and left < conn.queued:
-                conn.timeout, conn.queued = now + SEND_TIMEOUT, left  # it is reading
-            elif conn.timeout - SEND_TIMEOUT + SHED_AFTER <= now:
+            if not self.still_reading(conn, now) and (
+                    conn.timeout - SEND_TIMEOUT + SHED_AFTER <= now):
                 self.log.warning("dropped %s for %s: it stalled for %g s taking its answer, "
                                  "while answers held for slow clients filled the worker's %d MB",
                                  getattr(conn, "asked", "an answer"),
@@ -343,9 +350,7 @@ class DepartingAnswers:
         while self.lingering and self.lingering[0].timeout <= now:
             self.end_lingering(self.lingering[0])
         for conn in [c for c in self.departing_conns if c.timeout <= now]:
-            left = queued(conn.sock)
-            if left is not None and conn.queued is not None and left < conn.queued:
-                conn.timeout, conn.queued = now + SEND_TIMEOUT, left  # it is reading
+            if self.still_reading(conn, now):
                 continue
             self.log.warning("dropped %s for %s: it stalled for %g s taking its answer",
                              getattr(conn, "asked", "an answer"),
