@@ -144,8 +144,13 @@ def _diff(old: Any, new: Any, path: Path) -> list[Op]:
     if isinstance(old, dict) and isinstance(new, dict):
         ops = [("delete", (*path, key), None) for key in old if key not in new]
         for key, value in new.items():
-            ops += (diff(old[key], value, (*path, key)) if key in old
-                    else [("assign", (*path, key), value)])
+            if key not in old:
+                ops.append(("assign", (*path, key), value))
+                continue
+            was = old[key]
+            if was is value or (type(was) is str and was == value):
+                continue  # most props of a node stay: no call to find that out
+            ops += diff(was, value, (*path, key))
     elif isinstance(old, list) and isinstance(new, list):
         ops = _list_diff(old, new, path)
     else:
@@ -174,9 +179,18 @@ def _in_place(old: list, new: list, most: int = 8) -> bool:
     another changed place's old item): then pairing items by place is the diff, and the
     edit script (keys for every item, a sequence match) would only find the same pairs."""
     changed = [i for i in range(len(new)) if old[i] != new[i]]
-    if len(changed) > most:
-        return False
+    if len(changed) > most or any(_react_key(old[i]) != _react_key(new[i]) for i in changed):
+        return False  # a keyed item (a topic's row) that is now another's place moved
     return not any(new[i] == old[j] for i in changed for j in changed if i != j)
+
+
+def _react_key(item: Any) -> Any:
+    """A component's ``key`` prop (what React, and the diff, tell its items apart by), or
+    None."""
+    if type(item) is not dict and type(item) is not Wire:
+        return None
+    props = item.get("props")
+    return props.get("key") if type(props) is dict else None
 
 
 def _list_edit(old: list, new: list, path: Path) -> tuple[list[Op] | None, bool]:
@@ -230,16 +244,16 @@ def _keys(old: list, new: list, head: int, tail: int) -> tuple[list, list]:
 
 
 def _node_key(item: Any) -> tuple | None:
-    """A plain component dict's type, id and class (None without either, or not one)."""
-    if type(item) is not dict:
+    """A component's type, id, class and key (None without any of those, or not one)."""
+    if type(item) is not dict and type(item) is not Wire:
         return None
     props, kind = item.get("props"), item.get("type")
     if type(props) is not dict or type(kind) is not str:
         return None
-    ident, css = props.get("id"), props.get("className")
-    if ident is None and css is None:
+    ident, css, key = props.get("id"), props.get("className"), props.get("key")
+    if ident is None and css is None and key is None:
         return None
-    return ("node", kind, repr(item.get("namespace")), repr(ident), repr(css))
+    return ("node", kind, repr(item.get("namespace")), repr(ident), repr(css), repr(key))
 
 
 def _item_key(item: Any) -> Any:
@@ -257,6 +271,9 @@ def _replace(old: list, new: list, path: Path, block: tuple[int, int, int, int],
     i1, i2, j1, j2 = block
     paired = min(i2 - i1, j2 - j1)
     o1, n1 = (i2 - paired, j2 - paired) if at_end else (i1, j1)
+    if any(_react_key(old[o1 + k]) != _react_key(new[n1 + k]) for k in range(paired)):
+        paired = 0  # keyed items (topics' rows) that moved: removed and inserted, not paired
+        o1, n1 = (i2, j2) if at_end else (i1, j1)
     ops = [op for k in range(paired) for op in diff(old[o1 + k], new[n1 + k], (*path, o1 + k))]
     gone = range(i1, i2 - paired) if at_end else range(i1 + paired, i2)
     ops += [("delete", (*path, i), None) for i in reversed(gone)]
@@ -266,7 +283,8 @@ def _replace(old: list, new: list, path: Path, block: tuple[int, int, int, int],
 
 def _item_diff(old: list, new: list, path: Path) -> list[Op]:
     common = min(len(old), len(new))
-    ops = [op for i in range(common) for op in diff(old[i], new[i], (*path, i))]
+    ops = [op for i in range(common) if old[i] is not new[i]
+           for op in diff(old[i], new[i], (*path, i))]
     if len(new) > common:
         ops.append(("extend", path, new[common:]))
     ops += [("delete", (*path, i), None) for i in range(len(old) - 1, common - 1, -1)]

@@ -366,6 +366,64 @@ def test_a_feeds_scrolling_clone_is_diffed_where_it_is(monkeypatch):
     assert sum(written) < cards[1].chars  # nothing as large as one card written out
 
 
+def keyed_row(topic: str, count: int) -> dict:
+    """A topic table's row as ``panels.topics`` makes it: keyed by its topic."""
+    cells = [{"props": {"children": text, "className": f"topic-cell c{i}"}, "type": "Div",
+              "namespace": "dash_html_components"}
+             for i, text in enumerate((topic, str(count), f"{count}%", f"+{count / 10:.1f}"))]
+    return {"props": {"children": cells, "className": "topic-row", "key": topic},
+            "type": "Div", "namespace": "dash_html_components"}
+
+
+def test_keyed_rows_that_moved_are_moved_not_rewritten_cell_by_cell(monkeypatch):
+    """A response that lifts one topic above another reorders the table: rows paired by
+    their place (another topic's row) had every cell rewritten and were diffed three ways
+    (by place, and a replaced block from either end: 300-900 us a screen). Rows keyed by
+    their topic are diffed with their own old row, and a row that moved is removed and
+    inserted whole, with no pairing of different topics' rows."""
+    import app.part_patch as part_patch
+    from app.part_patch import remembering
+
+    old = [keyed_row(t, n) for t, n in (("Price", 40), ("Speed", 30), ("Support", 20),
+                                        ("Setup", 10), ("Docs", 5))]
+    new = [keyed_row(t, n) for t, n in (("Price", 40), ("Support", 35), ("Speed", 30),
+                                        ("Setup", 11), ("Docs", 5))]
+    paired: list[tuple] = []
+    inner = part_patch._diff
+
+    def noting(a, b, path):
+        if isinstance(a, dict) and a.get("props", {}).get("className") == "topic-row":
+            paired.append((a["props"]["key"], b["props"]["key"]))
+        return inner(a, b, path)
+
+    monkeypatch.setattr(part_patch, "_diff", noting)
+    with remembering():
+        ops = part_patch.diff(old, new)
+    assert apply_patch(old, to_patch(ops)) == new
+    assert paired and all(a == b for a, b in paired), paired  # a row only with its own
+    moved = [value[1]["props"]["key"] for kind, _, value in ops if kind == "insert"]
+    assert len(moved) == 1 and moved[0] in ("Speed", "Support")
+
+
+def test_the_topic_table_s_rows_carry_their_topic_as_key(services):
+    """The keys the diff goes by come from the panel (a React key, which the wall's drawer
+    does not draw)."""
+    from app.panels.registry import find_part
+    from app.views import ViewRequest
+
+    services.store.upsert_responses([make_record(i, s, comment=c)
+                                     for i, (s, c) in enumerate(
+                                         [(10, "Great support team"), (2, "Too expensive"),
+                                          (9, "Fast and easy setup")] * 4)])
+    services.poller.poll()
+    view = services.poller.view(ViewRequest(window="all"))
+    panel, surface = find_part("topics.wall")
+    table = panel.build(view, panel.context(surface, "dark", "UTC", (), None))[0]
+    rows = [row for row in table["props"]["children"] if row["props"].get("key") is not None]
+    assert [row["props"]["key"] for row in rows] == [row.topic for row in view.topics[:8]]
+    assert len(rows) >= 2
+
+
 def test_wire_text_is_the_json_dash_sends_and_falls_back_for_what_orjson_cannot_write():
     from app.part_patch import wire_text
     value = {"a": ["é ✓", 1.5, None, True, {"b": 2}], "big": 2**70}

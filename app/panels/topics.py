@@ -78,7 +78,9 @@ def _build_row(row: TopicRow, surface: str, memo: WireMemo | None = None,
     impact = round(row.impact, 1)
     impact_class = "is-up" if impact > 0 else "is-down" if impact < 0 else "is-flat"
     detractors = round(row.detractor_share * 100)
-    return tags.Div(className="topic-row", children=[
+    # Keyed by its topic (React's key; the wall's drawer ignores it): a change that reorders
+    # the rows is diffed as rows moved, not as every cell of every shifted row rewritten.
+    return tags.Div(className="topic-row", key=row.topic, children=[
         cell(("name", surface, row.topic), lambda: _build_name(row.topic, surface, tags)),
         cell(("mentions", row.mentions), lambda: tags.Div(
             format_count(row.mentions), className="topic-cell topic-mentions")),
