@@ -14,7 +14,7 @@ from flask import Flask, current_app
 from app.config import Settings
 from app.links import LinkBook
 from app.part_cache import ActiveScreens, AnswerBook, PartCache
-from app.part_patch import PatchBook
+from app.patch_book import PatchBook
 from app.poller import Poller
 from app.store import Store
 

@@ -460,6 +460,61 @@
     body.replaceChildren(holder);
   }
 
+  // -- the topic table (app/panels/topics.py build_wall_table): its rows as data (a change
+  // moves a few values; as components, finding them took the server 150-900 us a screen),
+  // drawn as the elements build_topics_panel makes of the same rows, by drawTree. Every
+  // text comes in the data.
+  function wire(type, props, children) {
+    var all = Object.assign({}, props);
+    if (children !== undefined) { all.children = children; }
+    return { type: type, namespace: "dash_html_components", props: all };
+  }
+
+  function topicRow(cells) {
+    var tone = cells[2], nps = cells[3], change = cells[4], impact = cells[6];
+    var toneCell = !tone ? wire("Div", { className: "topic-cell topic-tone is-empty" }) :
+      wire("Div", { className: "topic-cell topic-tone", title: tone[2] }, [
+        wire("Span", { className: "tone-text " + tone[1] }, tone[0]),
+        wire("Span", { className: "tone-bar" }, tone[3].map(function (part) {
+          return wire("Span", { className: "tone-bar-part tone-" + part[0],
+                                style: { width: part[1] } });
+        }))]);
+    var npsCell = wire("Div", { className: "topic-cell topic-nps" }, nps.length === 4 ? [
+      wire("Span", { className: "topic-nps-value band-" + nps[1] }, nps[0]),
+      wire("Span", { className: "nps-bar" }, [
+        wire("Span", { className: "nps-bar-zero" }),
+        wire("Span", { className: "nps-bar-fill band-" + nps[1],
+                       style: { left: nps[2], width: nps[3] } })])] : [
+      wire("Span", { className: "topic-nps-value is-muted" }, nps[0]),
+      wire("Span", { className: "topic-nps-note" }, nps[1])]);
+    return wire("Div", { className: "topic-row" }, [
+      wire("Div", { className: "topic-cell topic-name" }, cells[0]),
+      wire("Div", { className: "topic-cell topic-mentions" }, cells[1]),
+      toneCell,
+      npsCell,
+      wire("Div", { className: "topic-cell topic-delta " + change[3], title: change[4] }, [
+        change[0] ? wire("Span", { className: "delta-arrow" }, change[0]) : null,
+        wire("Span", { className: "delta-value" }, change[1]),
+        change[2] ? wire("Span", { className: "delta-word" }, change[2]) : null]),
+      wire("Div", { className: "topic-cell topic-detractors" }, cells[5]),
+      wire("Div", { className: "topic-cell topic-impact " + impact[1] }, impact[0])]);
+  }
+
+  function drawTopics(body, data) {
+    if (!data.rows) {
+      drawPanelTree(body, [wire("Div", { className: "panel-message" }, data.message || "")]);
+      return;
+    }
+    var header = wire("Div", { className: "topic-row topic-header" },
+      data.headings.map(function (text, i) {
+        return wire("Div", { className: "topic-cell topic-head-" + i }, text); }));
+    drawPanelTree(body, [
+      wire("Div", { id: "topics-table", className: "topics-table",
+                    "data-rows": String(data.rows.length) },
+           [header].concat(data.rows.map(topicRow))),
+      data.note ? wire("Div", { className: "topics-more" }, data.note) : null]);
+  }
+
   // -- the comments' feed (app/panels/comments.py build_feed): its own small form, so a
   // card is drawn once and kept while it is shown, and the loop's copy is not sent.
   // cards: the element drawn for each card, by the card's data; newest: the first card's data
@@ -533,7 +588,8 @@
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     nps_tv: { status: updateStatus, scale_figure: scaleFigure, gong: gong,
-      draw_feed: drawer(drawFeed), draw_tree: drawer(drawPanelTree) }
+      draw_feed: drawer(drawFeed), draw_tree: drawer(drawPanelTree),
+      draw_topics: drawer(drawTopics) }
   });
 
   // -- relative times ("4 min ago"), mirrored from app.panels.format_ago --------------------

@@ -12,7 +12,8 @@ from dash import Patch, no_update
 
 from app import tv
 from app.part_cache import Part
-from app.part_patch import PatchBook, diff, size_of, to_json, to_patch
+from app.part_patch import diff, size_of, to_json, to_patch
+from app.patch_book import PatchBook
 from app.services import get_services
 from tests.conftest import make_record
 
@@ -406,8 +407,8 @@ def test_keyed_rows_that_moved_are_moved_not_rewritten_cell_by_cell(monkeypatch)
 
 
 def test_the_topic_table_s_rows_carry_their_topic_as_key(services):
-    """The keys the diff goes by come from the panel (a React key, which the wall's drawer
-    does not draw)."""
+    """The keys the diff goes by come from the panel (a React key): the manager's table, made
+    of components (the wall's is data, ``topics.build_wall_table``)."""
     from app.panels.registry import find_part
     from app.views import ViewRequest
 
@@ -417,7 +418,7 @@ def test_the_topic_table_s_rows_carry_their_topic_as_key(services):
                                           (9, "Fast and easy setup")] * 4)])
     services.poller.poll()
     view = services.poller.view(ViewRequest(window="all"))
-    panel, surface = find_part("topics.wall")
+    panel, surface = find_part("topics.manager")
     table = panel.build(view, panel.context(surface, "dark", "UTC", (), None))[0]
     rows = [row for row in table["props"]["children"] if row["props"].get("key") is not None]
     assert [row["props"]["key"] for row in rows] == [row.topic for row in view.topics[:8]]

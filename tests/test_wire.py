@@ -44,6 +44,8 @@ def with_components(name: str, view, ctx: PartContext) -> list:
         built = build_score_panel(view, ctx.rest)
         if ctx.follow_ups is not None:
             built.append(build_follow_up_line(view, ctx.follow_ups))
+    elif name == "topics" and ctx.surface == "wall":
+        return table_of_rows(view, ctx)
     elif name == "topics":
         built = build_topics_panel(view, ctx.limit or len(view.topics), ctx.surface)
     elif name == "comments" and ctx.surface == "wall":
@@ -58,6 +60,48 @@ def with_components(name: str, view, ctx: PartContext) -> list:
     else:
         built = build_changes_panel(view, ctx.profanity)
     return to_plain(built)
+
+
+def table_of_rows(view, ctx: PartContext) -> dict:
+    """The wall's topic table (``topics.build_wall_table``, which the page draws) read off the
+    table the component way makes: its headings, each cell's texts, classes, title and bar
+    widths, the note under it; or the message of an empty one."""
+    table, note = (to_plain(build_topics_panel(view, ctx.limit or len(view.topics), "wall"))
+                   + [None])[:2]
+    if table["props"]["className"] == "panel-message":
+        return {"message": table["props"]["children"]}
+    header, *rows = table["props"]["children"]
+    return {"headings": [cell["props"]["children"] for cell in header["props"]["children"]],
+            "rows": [row_cells(row) for row in rows],
+            "note": note["props"]["children"] if note else ""}
+
+
+def row_cells(row: dict) -> list:
+    """One row's cells as ``topics._row_data`` gives them, read off its components."""
+    name, mentions, tone, nps, delta, detractors, impact = (
+        cell["props"] for cell in row["props"]["children"])
+
+    def kids(props):
+        return [child["props"] if child else None for child in props["children"]]
+
+    def last_class(props, prefix=""):
+        return props["className"].split()[-1].removeprefix(prefix)
+
+    tone_cells = None
+    if "is-empty" not in tone["className"]:
+        text, bar = kids(tone)
+        tone_cells = [text["children"], last_class(text), tone["title"],
+                      [[last_class(part, "tone-"), part["style"]["width"]]
+                       for part in kids(bar)]]
+    value, bar = kids(nps)
+    nps_cells = ([value["children"], bar["children"]] if "is-muted" in value["className"] else
+                 [value["children"], last_class(value, "band-"),
+                  kids(bar)[1]["style"]["left"], kids(bar)[1]["style"]["width"]])
+    arrow, magnitude, word = kids(delta)
+    return [name["children"], mentions["children"], tone_cells, nps_cells,
+            [arrow["children"] if arrow else "", magnitude["children"],
+             word["children"] if word else "", last_class(delta), delta["title"]],
+            detractors["children"], [impact["children"], last_class(impact)]]
 
 
 def feed_of_cards(view, ctx: PartContext) -> dict:

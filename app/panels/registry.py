@@ -45,7 +45,8 @@ class Panel:
     # change), and the feed's and the topic table's were four fifths of the wall's.
     drawn: tuple[str, ...] = ()
     # How the script draws it there (``draw_<drawer>``): ``tree``, the wire form of Dash's
-    # html components; ``feed``, the comment feed's own form (``comments.build_feed``)
+    # html components; ``feed``, the comment feed's own form (``comments.build_feed``);
+    # ``topics``, the topic table's (``topics.build_wall_table``)
     drawer: str = "tree"
     # ``build`` gives the wire form (made with ``app.wire.TAGS``, or a figure of plain lists,
     # strings and finite numbers), kept by the part cache as it is: no Dash components made
@@ -80,7 +81,7 @@ PANELS: tuple[Panel, ...] = (
     Panel("topics", topics.needs, topics.build, title="Topics", nav="Topics",
           card_title="Topics by effect on the score", limits={"wall": 8, "manager": 8},
           # the tone: a share on the wall, counts in the manager
-          by_surface=True, wire=True, drawn=("wall",)),
+          by_surface=True, wire=True, drawn=("wall",), drawer="topics"),
     Panel("comments", comments.needs, comments.build, title="What customers say",
           nav="Comments", card_title="Newest comments", limits={"wall": 20, "manager": 30},
           by_surface=True, verbatim=True, wire=True, drawn=("wall",), drawer="feed"),

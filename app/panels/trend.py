@@ -55,20 +55,38 @@ def build_trend_figure(view: View, theme: str = "dark", tz: str = "UTC") -> dict
     traces += _point_traces(points, view.granularity, palette)
     y_range = _y_range(points, view.goal)
     _drop_outside(traces[-1], y_range)
-    shapes, annotations = [], []
-    if view.goal is not None:
-        _add_goal(view.goal, palette, shapes, annotations)
-    rows = _add_events(view.events, tz, x0, x1, theme, palette, shapes, annotations)
-    if rows:
-        traces.append(_event_handles(view.events, tz, x0, x1, y_range[1], theme))
+    layout, handles = _layout(theme, tz, view.goal, view.events, (x0, x1), view.granularity,
+                              y_range)
+    if handles is not None:
+        traces.append(handles)
+    return {"data": traces, "layout": layout}
+
+
+@functools.lru_cache(maxsize=1024)
+def _layout(theme: str, tz: str, goal: float | None, events: tuple[EventRow, ...],
+            x_range: tuple[datetime, datetime], granularity: str, y_range: tuple[int, int]
+            ) -> tuple[dict, dict | None]:
+    """The figure's layout (with its goal and event markers) and the events' click handles
+    (None without events on the chart), made once for what they show: a new response moves
+    the trend's points, seldom its axes, so every build after the first takes the same
+    objects, which the diff passes by identity instead of walking (issue 13, item 3). Shared
+    by every figure that shows them: never change them."""
+    palette = resolve_theme(theme)
+    x0, x1 = x_range
+    shapes: list = []
+    annotations: list = []
+    if goal is not None:
+        _add_goal(goal, palette, shapes, annotations)
+    rows = _add_events(events, tz, x0, x1, theme, palette, shapes, annotations)
+    handles = _event_handles(events, tz, x0, x1, y_range[1], theme) if rows else None
     layout = _base_layout(palette)
     layout.update({
-        "margin": {"l": 90, "r": 30 if view.goal is None else 150,
+        "margin": {"l": 90, "r": 30 if goal is None else 150,
                    "t": 30 + rows * EVENT_ROW_PX if rows else 30, "b": 130, "pad": 0},
         "xaxis": {
             "type": "date", "range": [x0.isoformat(), x1.isoformat()], "showgrid": False,
-            "tickformat": TICK_FORMATS[view.granularity], "tickfont": {"size": BASE_FONT,
-                                                                        "color": palette["muted"]},
+            "tickformat": TICK_FORMATS[granularity], "tickfont": {"size": BASE_FONT,
+                                                                   "color": palette["muted"]},
             "linecolor": palette["grid"], "ticks": "outside", "ticklen": 6,
             "tickcolor": palette["grid"], "fixedrange": True, "nticks": 8,
         },
@@ -86,7 +104,7 @@ def build_trend_figure(view: View, theme: str = "dark", tz: str = "UTC") -> dict
         "shapes": shapes,
         "annotations": annotations,
     })
-    return {"data": traces, "layout": layout}
+    return layout, handles
 
 
 def build_message_figure(message: str, palette: dict[str, str]) -> dict:

@@ -16,7 +16,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from app.panels.topics import build_topics_panel, build_wall_table
+from app.screen import parse_screen
 from app.services import get_services
+from app.wire import TAGS
 from tests.browser.conftest import serve_wall
 from tests.browser.test_wall import wait_for_text
 from tests.conftest import make_record
@@ -149,8 +152,13 @@ def test_the_feed_adds_no_dash_component_to_the_wall(wall):
     assert cards >= 8  # the feed is there, with its copy
     assert counted["drawn"] == 0
     assert 0 < counted["all"] <= WALL_COMPONENTS_MAX, counted["all"]
-    # The topic table is drawn as Dash would draw its wire form, row for row.
-    expected = [d for d in map(as_dash_draws, counted["topics"]) if d is not None]
+    # The topic table comes as data and is drawn as Dash would draw the components the
+    # manager's table is made of, row for row.
+    assert set(counted["topics"]) == {"headings", "rows", "note"}
+    view = get_services(wall[1]).poller.view(
+        parse_screen({"dwell": "10"}, get_services(wall[1]).settings).request)
+    expected = [d for d in map(as_dash_draws, build_topics_panel(view, 8, "wall", tags=TAGS))
+                if d is not None]
     drawn = driver.execute_script(DESCRIBE, "tv-topics-body")
     assert drawn == expected
     rows = expected[0]["children"]
@@ -160,6 +168,43 @@ def test_the_feed_adds_no_dash_component_to_the_wall(wall):
         return isinstance(node, dict) and (bool(node["style"]) or any(map(styled,
                                                                          node["children"])))
     assert styled(expected[0])  # a bar's width, drawn with the rest
+
+
+# Comments that give the topic table every kind of row: many mentions of one tone, of the
+# other, too few to score or to judge the tone, and a name as markup would read it.
+TOPIC_COMMENTS = ([(10, "Support was quick and friendly")] * 7 + [(0, "Support never answered")] * 2
+                  + [(1, "The price is too expensive for what it does")] * 6
+                  + [(9, "Setup was easy")] * 2 + [(4, "Reports are slow to load")])
+
+
+def test_the_topic_table_is_drawn_from_its_data_as_its_components_are(wall):
+    """``draw_topics`` draws the wall's table data (``topics.build_wall_table``) as the
+    elements Dash draws of ``build_topics_panel``'s components for the same view: every kind
+    of cell (tones either way or too few, a score or too few mentions, a change or none), a
+    shorter table, and the message of an empty one, whose text stays text."""
+    dash_duo, dash_app = wall
+    services = get_services(dash_app)
+    services.store.upsert_responses([
+        make_record(5000 + i, score, when=datetime.now(UTC), comment=text, product="Ledger",
+                    region="EMEA") for i, (score, text) in enumerate(TOPIC_COMMENTS)])
+    services.poller.poll()
+    driver = open_wall(dash_duo, "panels=topics", "#topics-table .topic-row")
+    view = services.poller.view(parse_screen({"panels": "topics"}, services.settings).request)
+    assert len(view.topics) >= 3
+    cases = [(build_wall_table(view, limit), build_topics_panel(view, limit, "wall", tags=TAGS))
+             for limit in (8, 1)]
+    cases.append(({"message": MARKUP}, [TAGS.Div(MARKUP, className="panel-message")]))
+    seen = set()
+    for data, tree in cases:
+        driver.execute_script(
+            "window.dash_clientside.nps_tv.draw_topics(arguments[0], 'tv-topics-body');", data)
+        drawn = driver.execute_script(DESCRIBE, "tv-topics-body")
+        assert drawn == [d for d in map(as_dash_draws, tree) if d is not None]
+        seen.update(re.findall(r"(is-empty|is-muted|is-negative|is-positive|delta-arrow|"
+                               r"topics-more|panel-message)", repr(drawn)))
+    assert seen >= {"is-positive", "is-muted", "topics-more", "panel-message"}, seen
+    assert driver.execute_script("return window.__pwned === undefined && "
+                                 "!document.querySelector('#tv-topics-body img');")
 
 
 HOSTILE_TREE = [
