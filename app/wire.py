@@ -233,3 +233,27 @@ class WireMemo:
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
         return piece
+
+
+class ValueMemo:
+    """Plain values (a drawn panel's data: lists, strings) by key, the ``size`` most recently
+    used: a piece a change left alone is the same object as before, which the diff passes by
+    identity (``app.part_patch``). Never change a value taken from it."""
+
+    def __init__(self, size: int = 8192):
+        self.size = size
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        made = make()
+        with self._lock:
+            self._items[key] = made
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return made

@@ -515,6 +515,79 @@
       data.note ? wire("Div", { className: "topics-more" }, data.note) : null]);
   }
 
+  // -- the score panel (app/panels/score.py build_wall_score): its pieces as data (a new
+  // response outside a screen's segments moves only its line against the rest), drawn as the
+  // elements build_score_panel makes, by drawTree. Every text comes in the data.
+  function scoreChange(id, base, data, valueClass) {
+    // delta [arrow, magnitude, word, class, significant]; versus [arrow, magnitude, word,
+    // caption, class, significant]
+    var versus = data.length === 6;
+    var css = versus ? data[4] : data[3];
+    return wire("Div", { id: id, className: base + " " + css,
+                         "data-significant": versus ? data[5] : data[4] }, versus ? [
+      data[0] ? wire("Span", { className: "delta-arrow" }, data[0]) : null,
+      data[1] ? wire("Span", { className: valueClass }, data[1]) : null,
+      wire("Span", { className: "versus-word" }, data[2]),
+      wire("Span", { className: "versus-caption" }, data[3])] : [
+      data[0] ? wire("Span", { className: "delta-arrow" }, data[0]) : null,
+      wire("Span", { className: valueClass }, data[1]),
+      data[2] ? wire("Span", { className: "delta-word" }, data[2]) : null]);
+  }
+
+  function scoreFact(fact, id) {
+    return wire("Div", id ? { className: "score-fact", id: id } : { className: "score-fact" }, [
+      wire("Span", { className: "fact-value" }, fact[0]),
+      wire("Span", { className: "fact-label" }, fact[1])]);
+  }
+
+  function scoreSplit(split) {
+    return wire("Div", { id: "score-split", className: "score-split" }, [
+      wire("Div", { className: "split-bar" }, split.map(function (part) {
+        return wire("Div", { className: "split-segment split-" + part[1],
+                             style: { width: part[2] }, title: part[4] }); })),
+      wire("Div", { className: "split-legend" }, split.map(function (part) {
+        return wire("Div", { className: "split-item split-item-" + part[1] }, [
+          wire("Span", { className: "split-dot split-" + part[1] }),
+          wire("Span", { className: "split-label" }, part[0]),
+          wire("Span", { className: "split-pct" }, part[2]),
+          wire("Span", { className: "split-count" }, part[3])]); }))]);
+  }
+
+  function scoreTree(data) {
+    var follow = data.follow ? wire("Div", { id: "score-follow-ups", className: data.follow[1],
+      "data-total": data.follow[2], "data-contacted": data.follow[3] }, data.follow[0]) : null;
+    if (data.insufficient) {
+      var none = data.insufficient;
+      return [wire("Div", { className: "score-main score-insufficient" }, [
+        wire("Div", { id: "score-value", className: "score-value is-insufficient",
+                      "data-band": "none" }, none[0]),
+        wire("Div", { className: "score-insufficient-detail" }, [
+          wire("Span", { id: "score-responses", className: "insufficient-count" }, none[1]),
+          wire("Span", {}, none[2])])]), follow];
+    }
+    var hero = data.hero;  // [score, band, spoken label, unit, margin, margin's title]
+    return [
+      wire("Div", { className: "score-main" }, [
+        wire("Div", { className: "score-hero" }, [
+          wire("Div", { id: "score-value", className: "score-value band-" + hero[1],
+                        "data-band": hero[1], "aria-label": hero[2] }, hero[0]),
+          wire("Div", { className: "score-hero-caption" }, [
+            wire("Span", { className: "score-unit" }, hero[3]),
+            wire("Span", { id: "score-margin", className: "score-margin", title: hero[5] },
+                 hero[4])])]),
+        wire("Div", { className: "score-side" }, [
+          scoreChange("score-delta", "score-delta", data.delta, "delta-value"),
+          wire("Div", { className: "score-side-caption" }, data.caption),
+          data.versus ? scoreChange("score-versus-rest", "score-versus", data.versus,
+                                    "versus-value") : null,
+          wire("Div", { className: "score-facts" }, [scoreFact(data.facts[0], "score-responses"),
+                                                      scoreFact(data.facts[1])])])]),
+      scoreSplit(data.split),
+      follow];
+  }
+
+  function drawScore(body, data) { drawPanelTree(body, scoreTree(data)); }
+
   // -- the comments' feed (app/panels/comments.py build_feed): its own small form, so a
   // card is drawn once and kept while it is shown, and the loop's copy is not sent.
   // cards: the element drawn for each card, by the card's data; newest: the first card's data
@@ -589,7 +662,7 @@
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     nps_tv: { status: updateStatus, scale_figure: scaleFigure, gong: gong,
       draw_feed: drawer(drawFeed), draw_tree: drawer(drawPanelTree),
-      draw_topics: drawer(drawTopics) }
+      draw_topics: drawer(drawTopics), draw_score: drawer(drawScore) }
   });
 
   // -- relative times ("4 min ago"), mirrored from app.panels.format_ago --------------------

@@ -15,7 +15,7 @@ from tests.conftest import ADMIN_TOKEN, INGEST_TOKEN, poll
 
 UPDATE = "/_dash-update-component"
 ROUTE = "page-content.children"
-TV_POLL = "..tv-score-body.children"  # prefixes of the callbacks' output ids
+TV_POLL = "..tv-score-data.data"  # prefixes of the callbacks' output ids
 MGR_POLL = "..mgr-score-body.children"
 MGR_URL = "mgr-wall-link.href"  # the window and filters' sync of the "Open wall" link
 WORKSPACE = "..ws-body.children"  # the workspace's render, which also writes the page's URL

@@ -44,7 +44,7 @@ def test_a_wall_link_shows_its_pinned_screen_whatever_the_browser_asks(links_app
     client, _ = open_link(links_app, screen="panels=score,trend&window=90d&product=Ledger")
     sent = poll(client, {"panels": "comments", "window": "all"})  # ignored: the link's screen
     assert sent["tv-state"]["data"]["key"] == "dark-norest?window=90d&product=Ledger"
-    assert "tv-score-body" in sent and "tv-comments-data" not in sent
+    assert "tv-score-data" in sent and "tv-comments-data" not in sent
     # Asking for other segment values (an edited address) is refused, naming the field.
     for path, body in (("poll", wall_poll_body({"query": {"product": "Pulse"}}, None)),
                        ("page", route_body("/tv", "?product=Ledger,Pulse"))):

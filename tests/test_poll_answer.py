@@ -110,7 +110,7 @@ def test_screens_in_the_same_place_share_one_build(wall_app):
     state = state_of(post(client, {}, None))
     write(wall_app, 2)
     before = book.builds
-    answers = {json.dumps(post(client, {}, state)["response"]["tv-score-body"])
+    answers = {json.dumps(post(client, {}, state)["response"]["tv-score-data"])
                for _ in range(20)}
     assert len(answers) == 1
     assert book.builds - before <= 1  # built by the poll job's warm-up, or by the first
@@ -123,7 +123,7 @@ def test_the_poll_job_builds_the_next_answer_before_any_screen_asks(wall_app):
     state = state_of(post(client, {}, None))
     write(wall_app, 3)  # publishes: the warm-up builds this screen's next answer
     built = book.builds
-    assert post(client, {}, state)["response"]["tv-score-body"]
+    assert post(client, {}, state)["response"]["tv-score-data"]
     assert book.builds == built  # the request found it ready
 
 

@@ -86,7 +86,7 @@ def test_new_event_sends_only_the_trend(services):
     texts = [a["text"] for a in trend["layout"]["annotations"]]
     assert "Atlas 3.0" in texts
     assert [name for name, p in parts.items() if p is not no_update] == ["trend"]
-    assert new_state["hashes"]["score"] == state["hashes"]["score"]
+    assert new_state["hashes"]["score.wall"] == state["hashes"]["score.wall"]
 
 
 def test_new_response_sends_score_and_latest(services):

@@ -55,7 +55,11 @@ def tick_stamp(services, query) -> str:
 
 
 def line_of(part) -> str | None:
-    """The follow-up line's text in a score part (None when it has none)."""
+    """The follow-up line's text in a score part: the wall's data (``build_wall_score``), or
+    components (None when it has none)."""
+    if isinstance(part, dict) and "follow" in part:
+        return part["follow"][0] if part["follow"] else None
+
     def find(node):
         if isinstance(node, dict):
             props = node.get("props", node)

@@ -40,6 +40,8 @@ def dumped(value) -> str:
 def with_components(name: str, view, ctx: PartContext) -> list:
     """What the registry's builder of ``name`` gives, made the component way (``dash.html``,
     no memos) and converted as the part cache converts components."""
+    if name == "score" and ctx.surface == "wall":
+        return score_of_tree(view, ctx)
     if name == "score":
         built = build_score_panel(view, ctx.rest)
         if ctx.follow_ups is not None:
@@ -60,6 +62,58 @@ def with_components(name: str, view, ctx: PartContext) -> list:
     else:
         built = build_changes_panel(view, ctx.profanity)
     return to_plain(built)
+
+
+def score_of_tree(view, ctx: PartContext) -> dict:
+    """The wall's score panel data (``score.build_wall_score``, which the page draws) read off
+    the panel the component way makes: each piece's texts, classes and attributes."""
+    built = to_plain(build_score_panel(view, ctx.rest))
+    if ctx.follow_ups is not None:
+        built.append(to_plain(build_follow_up_line(view, ctx.follow_ups)))
+    follow = None
+    if built[-1] and built[-1]["props"].get("id") == "score-follow-ups":
+        line = built.pop()["props"]
+        follow = [line["children"], line["className"], line["data-total"],
+                  line["data-contacted"]]
+
+    def kids(node):
+        return [child["props"] if child else None for child in node["props"]["children"]]
+
+    main = built[0]
+    if "score-insufficient" in main["props"]["className"]:
+        value, detail = kids(main)
+        count, why = detail["children"]
+        return {"insufficient": [value["children"], count["props"]["children"],
+                                 why["props"]["children"]], "follow": follow}
+    hero, side = main["props"]["children"]
+    value, caption = hero["props"]["children"]
+    unit, margin = (piece["props"] for piece in caption["props"]["children"])
+    value = value["props"]
+    delta, words, versus, facts = side["props"]["children"]
+
+    def change(node) -> list:
+        """[its spans' texts ("" for one left out), class, whether significant]."""
+        props = node["props"]
+        return [*(span["children"] if span else "" for span in kids(node)),
+                props["className"].split()[-1], props["data-significant"]]
+
+    bar, legend = built[1]["props"]["children"]
+    return {
+        "hero": [value["children"], value["data-band"], value["aria-label"], unit["children"],
+                 margin["children"], margin["title"]],
+        "delta": change(delta),
+        "caption": words["props"]["children"],
+        "versus": change(versus) if versus else None,
+        "facts": [[span["props"]["children"] for span in fact["props"]["children"]]
+                  for fact in facts["props"]["children"]],
+        "split": [[item["props"]["children"][1]["props"]["children"],
+                   item["props"]["className"].split("split-item-")[-1],
+                   item["props"]["children"][2]["props"]["children"],
+                   item["props"]["children"][3]["props"]["children"], segment["props"]["title"]]
+                  for segment, item in zip(bar["props"]["children"],
+                                           legend["props"]["children"], strict=True)],
+        "follow": follow,
+    }
 
 
 def table_of_rows(view, ctx: PartContext) -> dict:

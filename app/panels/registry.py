@@ -46,7 +46,8 @@ class Panel:
     drawn: tuple[str, ...] = ()
     # How the script draws it there (``draw_<drawer>``): ``tree``, the wire form of Dash's
     # html components; ``feed``, the comment feed's own form (``comments.build_feed``);
-    # ``topics``, the topic table's (``topics.build_wall_table``)
+    # ``topics``, the topic table's (``topics.build_wall_table``); ``score``, the score
+    # panel's (``score.build_wall_score``)
     drawer: str = "tree"
     # ``build`` gives the wire form (made with ``app.wire.TAGS``, or a figure of plain lists,
     # strings and finite numbers), kept by the part cache as it is: no Dash components made
@@ -75,7 +76,8 @@ class Panel:
 
 PANELS: tuple[Panel, ...] = (
     Panel("score", score.needs, score.build, title="Net Promoter Score", nav="Score",
-          card_title="Score", follow_ups=True, wire=True),
+          card_title="Score", follow_ups=True, by_surface=True, wire=True, drawn=("wall",),
+          drawer="score"),
     Panel("trend", trend.needs, trend.build, title="NPS trend", nav="Trend",
           card_title="Trend", figure=True, wire=True),
     Panel("topics", topics.needs, topics.build, title="Topics", nav="Topics",

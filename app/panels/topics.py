@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +20,7 @@ from app.panels import (
 )
 from app.privacy import clean_for_display
 from app.views import View
-from app.wire import TAGS, WireMemo
+from app.wire import TAGS, ValueMemo, WireMemo
 
 TOPICS_TABLE = "topics-table"
 TOPIC_OPEN = "topic-open"  # manager: the pattern id type of a topic's name, which drills in
@@ -67,8 +65,9 @@ def build_wall_table(view: View, limit: int) -> dict:
     rows = view.topics[:limit]
     if not rows:
         return {"message": _empty_message(view)}
-    return {"headings": list(HEADINGS), "rows": [ROW_DATA.get(_row_key(row, "wall"), row)
-                                           for row in rows], "note": _note(view, limit)}
+    return {"headings": list(HEADINGS),
+            "rows": [ROW_DATA.get(_row_key(row, "wall"), lambda row=row: _row_data(row))
+                     for row in rows], "note": _note(view, limit)}
 
 
 def _empty_message(view: View) -> str:
@@ -97,31 +96,9 @@ def _row_data(row: TopicRow) -> list:
             f"{round(row.detractor_share * 100)}%", list(_impact_data(row))]
 
 
-class _RowData:
-    """Wall rows' data by what they show (``_row_key``), the most recent ``size``: a new
-    response moves few topics, and the other rows are the same objects as before, which the
-    diff passes by identity."""
-
-    def __init__(self, size: int = 8192):
-        self.size = size
-        self._items: OrderedDict[tuple, list] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple, row: TopicRow) -> list:
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-                return found
-        made = _row_data(row)
-        with self._lock:
-            self._items[key] = made
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return made
-
-
-ROW_DATA = _RowData()
+# Wall rows' data by what they show (``_row_key``): a new response moves few topics, and the
+# other rows stay the same objects.
+ROW_DATA = ValueMemo()
 
 
 def _row_key(row: TopicRow, surface: str) -> tuple:

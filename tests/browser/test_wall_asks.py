@@ -321,7 +321,7 @@ SERVE_JS = """
 var pushed = arguments[0], state = arguments[1], ask = window.npsAsk;
 ask.pushed = {stamp: ask.stamp, key: pushed.key, from: pushed.from, mark: pushed.mark,
               text: '{"multi":true,"response":{}}'};
-var body = JSON.stringify({output: "..tv-score-body.children...tv-state.data...tv-status.data..",
+var body = JSON.stringify({output: "..tv-score-data.data...tv-state.data...tv-status.data..",
                            state: [{id: "tv-config", property: "data", value: {}},
                                    {id: "tv-state", property: "data", value: state}]});
 var served = ask.serve("/_dash-update-component", {method: "POST", body: body});

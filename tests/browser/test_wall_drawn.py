@@ -28,8 +28,8 @@ POLL_SECONDS = 2.0
 TRACK = "#tv-comments-body .comments-track"
 # What a comment or a segment value may hold: markup that would run if it were not text.
 MARKUP = '<img src="x" onerror="window.__pwned = 1"><b>bold</b>'
-# The rotating wall's Dash components: 80-130 now (the scaffold and its bar, the score's,
-# what changed); 700-900 while the feed and the topic table were made of them.
+# The rotating wall's Dash components: 80-130 now (the scaffold and its bar, what changed);
+# 700-900 while the feed and the topic table were made of them.
 WALL_COMPONENTS_MAX = 250
 
 
@@ -55,7 +55,8 @@ var at = function (id) {
 };
 return {all: count(state.layout.components || state.layout),
         drawn: count(at('tv-comments-body').props.children)
-               + count(at('tv-topics-body').props.children),
+               + count(at('tv-topics-body').props.children)
+               + count(at('tv-score-body').props.children),
         topics: at('tv-topics-data').props.data};
 """
 # The drawn elements, as their tag, attributes, inline style and children (text as text).
@@ -205,6 +206,44 @@ def test_the_topic_table_is_drawn_from_its_data_as_its_components_are(wall):
     assert seen >= {"is-positive", "is-muted", "topics-more", "panel-message"}, seen
     assert driver.execute_script("return window.__pwned === undefined && "
                                  "!document.querySelector('#tv-topics-body img');")
+
+
+def test_the_score_is_drawn_from_its_data_as_its_components_are(wall):
+    """``draw_score`` draws the wall's score data (``score.build_wall_score``) as the elements
+    Dash draws of ``build_score_panel``'s components (and the follow-up line's) for the same
+    view: a score with its line against the rest or without one, a window too thin for a
+    score, and the follow-up line done or not."""
+    from app.panels.score import build_follow_up_line, build_score_panel, build_wall_score
+    from app.views import ViewRequest
+
+    dash_duo, dash_app = wall
+    services = get_services(dash_app)
+    services.store.upsert_responses([  # the rest, for the EMEA screen's line against it
+        make_record(6000 + i, (0, 6, 9, 10)[i % 4], when=datetime.now(UTC), comment=MARKUP,
+                    product="Ledger", region="APAC") for i in range(40)])
+    services.poller.poll()
+    driver = open_wall(dash_duo, "panels=score", "#tv-score-body #score-value")
+    cases = []
+    for request, rest, follow in (
+            (ViewRequest(window="30d", segments=(("region", ("EMEA",)),)), True, (5, 2)),
+            (ViewRequest(window="30d"), True, (3, 3)),
+            (ViewRequest(window="90d", segments=(("region", ("EMEA",)),)), False, None),
+            (ViewRequest(window="7d", segments=(("product", ("Nothing",)),)), True, (0, 0))):
+        view = services.poller.view(request)
+        tree = build_score_panel(view, rest, tags=TAGS)
+        if follow is not None:
+            tree.append(build_follow_up_line(view, follow, TAGS))
+        cases.append((build_wall_score(view, rest, follow), tree))
+    shown = set()
+    for data, tree in cases:
+        driver.execute_script(
+            "window.dash_clientside.nps_tv.draw_score(arguments[0], 'tv-score-body');", data)
+        drawn = driver.execute_script(DESCRIBE, "tv-score-body")
+        assert drawn == [d for d in map(as_dash_draws, tree) if d is not None]
+        shown.update(re.findall(r"(score-versus-rest|score-insufficient|is-done|"
+                                r"score-follow-ups|split-segment)", repr(drawn)))
+    assert shown == {"score-versus-rest", "score-insufficient", "is-done", "score-follow-ups",
+                     "split-segment"}, shown
 
 
 HOSTILE_TREE = [
