@@ -171,6 +171,19 @@ def test_the_feed_adds_no_dash_component_to_the_wall(wall):
     assert styled(expected[0])  # a bar's width, drawn with the rest
 
 
+def draw_each(driver, drawer: str, body: str, cases: list, marks: str) -> set[str]:
+    """Draw each (data, components) case with ``nps_tv.<drawer>`` into ``body`` and check it
+    is what Dash draws of the components; the ``marks`` (a pattern) the drawings showed."""
+    seen: set[str] = set()
+    for data, tree in cases:
+        driver.execute_script(
+            f"window.dash_clientside.nps_tv.{drawer}(arguments[0], arguments[1]);", data, body)
+        drawn = driver.execute_script(DESCRIBE, body)
+        assert drawn == [d for d in map(as_dash_draws, tree) if d is not None]
+        seen.update(re.findall(f"({marks})", repr(drawn)))
+    return seen
+
+
 # Comments that give the topic table every kind of row: many mentions of one tone, of the
 # other, too few to score or to judge the tone, and a name as markup would read it.
 TOPIC_COMMENTS = ([(10, "Support was quick and friendly")] * 7 + [(0, "Support never answered")] * 2
@@ -195,14 +208,9 @@ def test_the_topic_table_is_drawn_from_its_data_as_its_components_are(wall):
     cases = [(build_wall_table(view, limit), build_topics_panel(view, limit, "wall", tags=TAGS))
              for limit in (8, 1)]
     cases.append(({"message": MARKUP}, [TAGS.Div(MARKUP, className="panel-message")]))
-    seen = set()
-    for data, tree in cases:
-        driver.execute_script(
-            "window.dash_clientside.nps_tv.draw_topics(arguments[0], 'tv-topics-body');", data)
-        drawn = driver.execute_script(DESCRIBE, "tv-topics-body")
-        assert drawn == [d for d in map(as_dash_draws, tree) if d is not None]
-        seen.update(re.findall(r"(is-empty|is-muted|is-negative|is-positive|delta-arrow|"
-                               r"topics-more|panel-message)", repr(drawn)))
+    seen = draw_each(driver, "draw_topics", "tv-topics-body", cases,
+                     r"is-empty|is-muted|is-negative|is-positive|delta-arrow|topics-more|"
+                     r"panel-message")
     assert seen >= {"is-positive", "is-muted", "topics-more", "panel-message"}, seen
     assert driver.execute_script("return window.__pwned === undefined && "
                                  "!document.querySelector('#tv-topics-body img');")
@@ -234,14 +242,9 @@ def test_the_score_is_drawn_from_its_data_as_its_components_are(wall):
         if follow is not None:
             tree.append(build_follow_up_line(view, follow, TAGS))
         cases.append((build_wall_score(view, rest, follow), tree))
-    shown = set()
-    for data, tree in cases:
-        driver.execute_script(
-            "window.dash_clientside.nps_tv.draw_score(arguments[0], 'tv-score-body');", data)
-        drawn = driver.execute_script(DESCRIBE, "tv-score-body")
-        assert drawn == [d for d in map(as_dash_draws, tree) if d is not None]
-        shown.update(re.findall(r"(score-versus-rest|score-insufficient|is-done|"
-                                r"score-follow-ups|split-segment)", repr(drawn)))
+    shown = draw_each(driver, "draw_score", "tv-score-body", cases,
+                      r"score-versus-rest|score-insufficient|is-done|score-follow-ups|"
+                      r"split-segment")
     assert shown == {"score-versus-rest", "score-insufficient", "is-done", "score-follow-ups",
                      "split-segment"}, shown
 
