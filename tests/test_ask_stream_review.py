@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 from app import ask_stream, parts, wsgi
 from app.ask_stream import StreamHub
-from app.part_patch import PatchBook
+from app.patch_book import PatchBook
 from app.services import get_services
 from app.store import StoreUnavailable
 from app.wsgi import WallWorker
@@ -28,11 +28,11 @@ FRESH_SOCKET_BYTES = 16 * 1024
 
 
 def busy_wall(make_app, sqlite_store, **changes):
-    """A wall on a month of responses, half with comments, polled once."""
+    """A wall on a month of responses, half with long comments, polled once."""
     now = datetime.now(UTC)
     sqlite_store.upsert_responses([
         make_record(i, [10, 9, 3, 7, 0, 6][i % 6], when=now - timedelta(days=i % 30, hours=1),
-                    comment=("Support was slow to answer my billing question " * 3)
+                    comment=("Support was slow to answer my billing question " * 8)
                     if i % 2 == 0 else None, product="Ledger")
         for i in range(3000)])
     dash_app = make_app(store=sqlite_store, ask_stream=True, **changes)
@@ -42,9 +42,9 @@ def busy_wall(make_app, sqlite_store, **changes):
 
 def test_a_push_from_parts_this_worker_never_sent_carries_them_whole(make_app, sqlite_store):
     # The page's last poll reached another worker or instance and this one's patch book
-    # lost the parts the push starts from: the answer carries every part whole (~80 KB here),
-    # more than a fresh connection takes at once; it is pushed all the same (WallWorker
-    # writes it as the socket drains), and the next push is a patch again.
+    # lost the parts the push starts from: the answer carries every part whole (over 16 KB
+    # with these long comments), more than a fresh connection takes at once; it is pushed all
+    # the same (WallWorker writes it as the socket drains), and the next push is a patch again.
     dash_app = busy_wall(make_app, sqlite_store)
     client = dash_app.server.test_client()
     _, watch = open_stream(client)
