@@ -162,9 +162,11 @@ def _list_diff(old: list, new: list, path: Path) -> list[Op]:
     if len(new) == len(old) and _in_place(old, new):
         return _item_diff(old, new, path)
     moved, settled = _list_edit(old, new, path)
-    if settled:
-        # Whole items inserted and removed (a feed's new cards), or the items kept moved:
-        # pairing the items by position would diff every shifted pair to send more.
+    if settled or (moved is not None and any(
+            _react_key(a) != _react_key(b) for a, b in zip(old, new, strict=False))):
+        # Whole items inserted and removed (a feed's new cards), or the items kept moved, or
+        # keyed items in another's place: pairing the items by position would diff every
+        # shifted pair to send more, or pair one topic's row with another's.
         return moved
     options = [_item_diff(old, new, path)] + ([moved] if moved is not None else [])
     return min(options, key=ops_size) if len(options) > 1 else options[0]

@@ -235,25 +235,37 @@ class WireMemo:
         return piece
 
 
-class ValueMemo:
-    """Plain values (a drawn panel's data: lists, strings) by key, the ``size`` most recently
-    used: a piece a change left alone is the same object as before, which the diff passes by
-    identity (``app.part_patch``). Never change a value taken from it."""
+class Held(list):
+    """A list ``ValueMemo`` keeps: one a weak reference can point to (a plain list cannot)."""
 
-    def __init__(self, size: int = 8192):
+    __slots__ = ("__weakref__",)
+
+
+class ValueMemo:
+    """Lists of plain values (a drawn panel's data pieces) by key, as ``WireMemo`` keeps wire
+    pieces: built once while in the ``size`` most recently used, only the ``strong`` made last
+    held here, the others found while the cached parts that show them hold them (counted in
+    ``NPS_TV_CACHE_MB``). A piece a change left alone is the same object as before, which the
+    diff passes by identity (``app.part_patch``). Never change a value taken from it."""
+
+    def __init__(self, size: int = 8192, strong: int = 256):
         self.size = size
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._items: OrderedDict[Hashable, weakref.ref] = OrderedDict()
+        self._held: deque[Held] = deque(maxlen=strong)
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
+    def get(self, key: Hashable, make: Callable[[], list]) -> Held:
         with self._lock:
-            found = self._items.get(key)
+            ref = self._items.get(key)
+            found = ref() if ref is not None else None
             if found is not None:
                 self._items.move_to_end(key)
                 return found
-        made = make()
+        made = Held(make())
         with self._lock:
-            self._items[key] = made
+            self._items[key] = weakref.ref(made)
+            self._held.append(made)
+            self._items.move_to_end(key)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
         return made

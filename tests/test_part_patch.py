@@ -404,6 +404,15 @@ def test_keyed_rows_that_moved_are_moved_not_rewritten_cell_by_cell(monkeypatch)
     assert paired and all(a == b for a, b in paired), paired  # a row only with its own
     moved = [value[1]["props"]["key"] for kind, _, value in ops if kind == "insert"]
     assert len(moved) == 1 and moved[0] in ("Speed", "Support")
+    # A newcomer that pushes the last topic out takes its place: removed and inserted, not
+    # the old row rewritten cell by cell into the new one (its key assigned).
+    paired.clear()
+    pushed = [*new[:4], keyed_row("Billing", 6)]
+    with remembering():
+        ops = part_patch.diff(new, pushed)
+    assert apply_patch(new, to_patch(ops)) == pushed
+    assert all(a == b for a, b in paired), paired
+    assert not any(path[-1:] == ("key",) for _, path, _ in ops), ops
 
 
 def test_the_topic_table_s_rows_carry_their_topic_as_key(services):

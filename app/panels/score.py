@@ -273,8 +273,7 @@ def build_wall_score(view: View, rest: bool = True,
     return {
         "hero": DATA.get(("hero", current), lambda: _hero_data(current)),
         "delta": DATA.get(("delta", *head), lambda: _delta_data(view)),
-        "caption": DATA.get(("caption", *head), lambda: _caption(view, describe_change(
-            current, view.previous, view.change).noise)),
+        "caption": _caption(view, describe_change(current, view.previous, view.change).noise),
         "versus": _versus_data(view) if rest else None,
         "facts": DATA.get(("facts", *head, view.label), lambda: _facts_data(view)),
         "split": DATA.get(("split", current), lambda: _split_data(current)),

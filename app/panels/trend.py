@@ -62,7 +62,7 @@ def build_trend_figure(view: View, theme: str = "dark", tz: str = "UTC") -> dict
     return {"data": traces, "layout": layout}
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=256)  # a few windows by a few y ranges: ~1.2 MB when full
 def _layout(theme: str, tz: str, goal: float | None, events: tuple[EventRow, ...],
             x_range: tuple[datetime, datetime], granularity: str, y_range: tuple[int, int]
             ) -> tuple[dict, dict | None]:
