@@ -205,13 +205,16 @@ class WireMemo:
     def __init__(self, size: int, strong: int | None = None):
         self.size = size
         self.builds = 0
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()  # Wire, or a weak ref to one
-        self._held: deque[Wire] | None = deque(maxlen=strong) if strong is not None else None
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()  # a piece, or a weak ref to one
+        self._held: deque | None = deque(maxlen=strong) if strong is not None else None
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, build: Callable[[], Component | dict]) -> Wire:
         """The piece for ``key``, built (and converted) on a miss; a piece built in wire form
         (a dict, made with ``TAGS``) is taken as it is."""
+        return self._get(key, lambda: _as_wire(build()))
+
+    def _get(self, key: Hashable, make: Callable[[], Any]) -> Any:
         with self._lock:
             found = self._items.get(key)
             if found is not None and self._held is not None:
@@ -219,9 +222,7 @@ class WireMemo:
             if found is not None:
                 self._items.move_to_end(key)
                 return found
-        built = build()
-        piece = Wire(built if type(built) is dict else to_plain(built))
-        piece.chars = json_size(piece)
+        piece = make()
         with self._lock:
             self.builds += 1
             if self._held is None:
@@ -235,37 +236,26 @@ class WireMemo:
         return piece
 
 
+def _as_wire(built: Component | dict) -> Wire:
+    piece = Wire(built if type(built) is dict else to_plain(built))
+    piece.chars = json_size(piece)
+    return piece
+
+
 class Held(list):
     """A list ``ValueMemo`` keeps: one a weak reference can point to (a plain list cannot)."""
 
     __slots__ = ("__weakref__",)
 
 
-class ValueMemo:
-    """Lists of plain values (a drawn panel's data pieces) by key, as ``WireMemo`` keeps wire
-    pieces: built once while in the ``size`` most recently used, only the ``strong`` made last
-    held here, the others found while the cached parts that show them hold them (counted in
-    ``NPS_TV_CACHE_MB``). A piece a change left alone is the same object as before, which the
-    diff passes by identity (``app.part_patch``). Never change a value taken from it."""
+class ValueMemo(WireMemo):
+    """Lists of plain values (a drawn panel's data pieces) by key, kept as ``WireMemo`` keeps
+    wire pieces: only the ``strong`` made last held here. A piece a change left alone is the
+    same object as before, which the diff passes by identity (``app.part_patch``). Never
+    change a value taken from it."""
 
     def __init__(self, size: int = 8192, strong: int = 256):
-        self.size = size
-        self._items: OrderedDict[Hashable, weakref.ref] = OrderedDict()
-        self._held: deque[Held] = deque(maxlen=strong)
-        self._lock = threading.Lock()
+        super().__init__(size, strong)
 
-    def get(self, key: Hashable, make: Callable[[], list]) -> Held:
-        with self._lock:
-            ref = self._items.get(key)
-            found = ref() if ref is not None else None
-            if found is not None:
-                self._items.move_to_end(key)
-                return found
-        made = Held(make())
-        with self._lock:
-            self._items[key] = weakref.ref(made)
-            self._held.append(made)
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return made
+    def get(self, key: Hashable, make: Callable[[], list]) -> Held:  # type: ignore[override]
+        return self._get(key, lambda: Held(make()))
