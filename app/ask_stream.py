@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,6 +35,7 @@ from flask import Blueprint, Response, request
 
 from app import ask, live_page, poll_bytes
 from app.access import COOKIE
+from app.ingest.http import ApiError
 from app.live_status import build_status
 from app.scopes import access_mode_of_request, current_link, is_admin_request
 from app.services import get_services
@@ -65,6 +67,12 @@ PUSHED = "push"
 # are ~5 KB, every part whole ~80 KB; WallWorker.deliver writes what a socket cannot take at
 # once as it drains (app/wsgi.py, STREAM_BACKLOG_BYTES).
 MAX_PUSH_BYTES = 256 * 1024
+# A page whose parts are not the ones its stream last pushed from (its last poll reached a
+# worker or instance at another snapshot) opens its stream again naming the parts it has,
+# ``had=<part>:<fingerprint>,...`` (assets/nps_ask.js ``resync``): the stream only knows what
+# it sent, and without this every push after would miss too, each costing a poll.
+HAD = "had"
+FINGERPRINT = re.compile(r"[0-9a-f]{16}")  # ``parts.fingerprint``: 8 bytes, hex
 
 
 @dataclass
@@ -305,6 +313,21 @@ class StreamHub:
         return batch
 
 
+def parse_had(text: str, names: tuple[str, ...]) -> dict[str, str]:
+    """The part fingerprints a page reopening its stream says it has (``HAD``): each of the
+    screen's parts once, as ``name:fingerprint``; ApiError 400 naming ``had`` otherwise."""
+    hashes: dict[str, str] = {}
+    for item in text.split(",") if len(text) <= 64 * max(len(names), 1) else ():
+        name, _, value = item.partition(":")
+        if name not in names or name in hashes or not FINGERPRINT.fullmatch(value):
+            break
+        hashes[name] = value
+    if len(hashes) != len(names) or len(text.split(",")) != len(names):
+        raise ApiError.single(400, HAD, "must name each of the screen's parts once as "
+                              f"part:fingerprint (16 hex digits); its parts: {', '.join(names)}")
+    return hashes
+
+
 def dev_server_events(watch: Watch, seconds: float = DEV_STREAM_SECONDS) -> Iterator[bytes]:
     """The stream as a generator (a thread each): for Werkzeug's development server."""
     yield first_bytes(watch)
@@ -329,14 +352,19 @@ def build_blueprint(page: LivePage | None = None) -> Blueprint:
     @bp.get(STREAM_PATH)
     def stream():
         services = get_services()
-        query = {k: v for k, v in request.args.items() if isinstance(v, str)}
+        query = {k: v for k, v in request.args.items() if isinstance(v, str) and k != HAD}
         screen = live_page.screen_for(services, query)  # OutOfScope: a 403 naming the field
         live_page.require_surface("wall")
         link = None if is_admin_request() else current_link()
+        had = request.args.get(HAD)
+        hashes = None if had is None or page is None else parse_had(
+            had, page.part_names(screen))
         watch = Watch(services, screen.data_key, link,
                       request.cookies.get(COOKIE, "") if link is not None else "",
                       links_mode=access_mode_of_request() == "links",
-                      page=page, screen=screen)
+                      page=page, screen=screen,
+                      # Its first event pushes the answer from the parts the page has.
+                      stamp=None if hashes is None else "", hashes=hashes)
         adopt = request.environ.get(ADOPT_KEY)
         if not services.settings.ask_stream:
             return Response(status=204, headers=HEADERS)

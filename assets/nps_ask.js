@@ -19,7 +19,8 @@
 
   var ask = { stamp: null, etag: null, body: null, busy: false, asks: 0, changes: 0,
     failures: 0, source: null, streaming: false, streamAt: 0, events: 0, heardAt: 0,
-    pushed: null, served: 0, missed: 0, polledAt: 0, safetyAt: 0, safeties: 0 };
+    pushed: null, served: 0, missed: 0, polledAt: 0, safetyAt: 0, safeties: 0, resyncs: 0,
+    resyncAt: 0 };
   var STATE_ID = "tv-state";  // the wall's client state (app/tv.py IDS.state)
   var STREAM_RETRY_MS = 60000;
   var BEHIND_RETRIES = 3;  // polls again when the answering worker was behind the told stamp
@@ -27,6 +28,7 @@
   var STREAM_SILENT_MS = 16000;  // three of the server's 5 s heartbeats missed: ask instead
   var SAFETY_SPREAD = 0.5;  // the safety net waits up to this part of its interval more
   var POLL_OUTPUT = ".." + STATE_ID + ".data..";  // in the wall's poll's outputs only
+  var RESYNC_MS = 5000;  // the stream is reopened from the page's parts at most this often
   window.npsAsk = ask;
 
   function setProps(id, props) {
@@ -98,10 +100,7 @@
     var request;
     try { request = JSON.parse(init.body); } catch (err) { return null; }
     if (String(request.output).indexOf(POLL_OUTPUT) < 0) { return null; }
-    var state = null;
-    (request.state || []).forEach(function (item) {
-      if (item && item.id === STATE_ID && item.property === "data") { state = item.value; }
-    });
+    var state = stateOf(init);
     ask.pushed = null;  // one poll at most: a second asks the server
     if (!state || state.key !== pushed.key || !sameHashes(state.hashes, pushed.from) ||
         newer(state.mark, pushed.mark)) {
@@ -112,6 +111,49 @@
     return new Response(pushed.text, { status: 200,
       headers: { "Content-Type": "application/json" } });
   };
+
+  /* The poll that followed a push the page could not take was answered (``response``; the
+   * poll's request ``init``): the page's parts are not the ones its stream pushes from (its
+   * last poll reached a worker or instance at another snapshot, or it missed an event), and
+   * the stream only knows what it sent, so every push after would miss as well. Reopen the
+   * stream naming the parts the page has now (app/ask_stream.py HAD): its first event pushes
+   * from them. At most once every RESYNC_MS, and only while a stream is open. */
+  ask.resync = function (response, init) {
+    if (!ask.source || Date.now() - ask.resyncAt < RESYNC_MS) { return; }
+    var before = stateOf(init);
+    var read = response.status === 200 ? response.json() : Promise.resolve(null);
+    read.then(function (body) {
+      var sent = body && body.response && body.response[STATE_ID];
+      var had = hadOf(sent && sent.data ? sent.data : before);
+      if (!had || !ask.source || Date.now() - ask.resyncAt < RESYNC_MS) { return; }
+      ask.resyncAt = Date.now();
+      ask.resyncs += 1;
+      closeStream();
+      ask.streamAt = 0;
+      stream(had);
+    }).catch(function () { /* the stream stays as it was: the next miss tries again */ });
+  };
+
+  /* The wall's state in a poll's request (init.body), or null. */
+  function stateOf(init) {
+    var request, state = null;
+    try { request = JSON.parse(init.body); } catch (err) { return null; }
+    (request.state || []).forEach(function (item) {
+      if (item && item.id === STATE_ID && item.property === "data") { state = item.value; }
+    });
+    return state;
+  }
+
+  /* A state's part fingerprints as the stream's ``had`` names them, or null. */
+  function hadOf(state) {
+    var hashes = state && state.hashes;
+    if (!hashes || typeof hashes !== "object") { return null; }
+    var names = Object.keys(hashes);
+    if (!names.length || !names.every(function (n) { return typeof hashes[n] === "string"; })) {
+      return null;
+    }
+    return names.map(function (n) { return n + ":" + hashes[n]; }).join(",");
+  }
 
   /* The poll's answer came from a worker that had not caught up with the stamp this page was
    * told (its status says "behind"): poll again a little later, a few times at most (a new
@@ -151,9 +193,10 @@
   }
 
   /* Opens the tick stream; until it is open (and after it failed) the page asks. */
-  function stream() {
+  function stream(had) {
     var path = rootAttr("data-stream-path");
     if (!path || !window.EventSource || ask.source) { return; }
+    if (had) { path += (path.indexOf("?") < 0 ? "?" : "&") + "had=" + encodeURIComponent(had); }
     var source = new window.EventSource(path, { withCredentials: true });
     ask.source = source;
     source.onopen = function () { ask.streaming = true; ask.heardAt = Date.now(); };

@@ -63,6 +63,9 @@
       } else if (typeof served === "number") {  // a push it could not take: ask, spread
         answer = new Promise(function (ok) { setTimeout(ok, served); }).then(function () {
           return realFetch(input, withStamp(input, init));
+        }).then(function (r) {  // its stream then pushes from the parts the page has now
+          if (r.ok && window.npsAsk.resync) { window.npsAsk.resync(r.clone(), init); }
+          return r;
         });
       } else {
         answer = realFetch(input, withStamp(input, init));

@@ -281,6 +281,53 @@ def test_each_pushed_answer_starts_from_the_parts_the_last_one_left(wall_app):
     assert data is not None and answers_of(data) == [None]
 
 
+def had_of(state: dict) -> str:
+    """A state's part fingerprints as a page reopening its stream names them."""
+    return ",".join(f"{name}:{value}" for name, value in state["hashes"].items())
+
+
+def test_a_stream_opened_naming_the_parts_the_page_has_pushes_from_them_at_once(wall_app):
+    """A page whose parts are not the ones its stream pushes from (its poll reached another
+    worker or instance) reopens the stream naming them: the first event pushes from them."""
+    client = wall_app.server.test_client()
+    has = poll(client, None)["response"]["tv-state"]["data"]
+    opened, watch = open_stream(client, f"{STREAM}&had={had_of(has)}")
+    (answer,) = answers_of(opened.data)  # it has the parts of now: no part to push
+    assert set(json.loads(answer)["response"]) == {"tv-state", "tv-status"}
+    assert watch.hashes == has["hashes"]
+    add_response(wall_app, 1)
+    opened, _ = open_stream(client, f"{STREAM}&had={had_of(has)}")  # parts one change old
+    (tick,), (answer,) = events_of(opened.data), answers_of(opened.data)
+    assert answer is not None and tick["push"]["from"] == has["hashes"]
+    assert without_age(json.loads(answer)) == without_age(
+        poll(client, {"key": has["key"], "hashes": has["hashes"]}))
+    assert b'"__dash_patch_update"' in answer  # patches: this worker built those parts
+
+
+@pytest.mark.parametrize("had", [
+    "", "junk", "trend:zz", "score.wall:0123456789abcdef", "nope:0123456789abcdef",
+    ",".join(["trend:0123456789abcdef"] * 5), "trend:0123456789abcdef" + ",x" * 400])
+def test_a_stream_refuses_parts_it_cannot_read_naming_had(wall_app, had):
+    client = wall_app.server.test_client()
+    before = client.get(TICK).get_json()
+    response, watch = open_stream(client, f"{STREAM}&had={had}")
+    assert response.status_code == 400 and watch is None
+    assert response.get_json()["problems"][0]["path"] == "had"
+    assert "16 hex digits" in response.get_json()["detail"]
+    assert client.get(TICK).get_json() == before
+
+
+def test_a_stream_takes_had_for_each_of_the_screens_parts_in_any_order(wall_app):
+    client = wall_app.server.test_client()
+    has = poll(client, None)["response"]["tv-state"]["data"]
+    reverse = ",".join(f"{n}:{v}" for n, v in reversed(list(has["hashes"].items())))
+    _, watch = open_stream(client, f"{STREAM}&had={reverse}")
+    assert watch.hashes == has["hashes"]
+    missing = ",".join(f"{n}:{v}" for n, v in list(has["hashes"].items())[1:])
+    response, _ = open_stream(client, f"{STREAM}&had={missing}")
+    assert response.status_code == 400
+
+
 def test_a_stream_without_the_wall_page_sends_ticks_only(wall_app):
     client = wall_app.server.test_client()
     _, watch = open_stream(client)

@@ -317,6 +317,43 @@ def test_a_told_wall_without_the_pushed_answers_parts_asks_the_server(told_wall,
     wait_until(lambda: asks(dash_duo)["served"] == 1, 2, "the next answer served")
 
 
+def test_a_told_wall_whose_stream_pushes_from_other_parts_reopens_it_from_its_own(
+        told_wall, monkeypatch):
+    """The stream believes the page has parts it has not (the page's poll reached a worker
+    or instance at another snapshot): after the push it could not take and its poll, the
+    page reopens the stream naming the parts it has, and the next push is served."""
+    dash_duo, dash_app = told_wall
+    real, first, had = ask_stream.Watch._answer, [], []
+
+    def believes_wrong(self, names, start, status):
+        pushed, answer, hashes = real(self, names, start, status)
+        first.append(first[0] if first else self)
+        if self is first[0] and hashes:  # the first stream's record goes wrong after a push
+            hashes = {**hashes, "score.wall": "0" * 16}
+        return pushed, answer, hashes
+    monkeypatch.setattr(ask_stream.Watch, "_answer", believes_wrong)
+    real_parse = ask_stream.parse_had
+    monkeypatch.setattr(ask_stream, "parse_had",
+                        lambda text, names: had.append(text) or real_parse(text, names))
+    dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score,comments&dwell=600")
+    wait_for_text(dash_duo, "#score-value", "50", timeout=10)
+    wait_settled(dash_duo)
+    wait_until(lambda: asks(dash_duo)["streaming"], 10, "the stream to open")
+    time.sleep(1)
+    store = get_services(dash_app).store
+    for i, comment in enumerate(["Pushed once", "Then missed", "Back from its own parts"]):
+        store.upsert_responses([make_record(3200 + i, 10, when=datetime.now(UTC),
+                                            comment=comment, product="Ledger")])
+        wait_for_text(dash_duo, "#tv-panel-comments", comment, timeout=REACH_SECONDS)
+        if i == 1:
+            wait_until(lambda: dash_duo.driver.execute_script(
+                "return window.npsAsk.resyncs;") == 1 and asks(dash_duo)["streaming"], 5,
+                "the stream reopened")
+    wait_until(lambda: asks(dash_duo)["served"] == 2, 2, "the third answer served")
+    assert asks(dash_duo)["missed"] == 1
+    assert len(had) == 1 and "score.wall:" in had[0] and "0" * 16 not in had[0]
+
+
 SERVE_JS = """
 var pushed = arguments[0], state = arguments[1], ask = window.npsAsk;
 ask.pushed = {stamp: ask.stamp, key: pushed.key, from: pushed.from, mark: pushed.mark,
