@@ -11,6 +11,7 @@ is cleaned and masked by ``app.privacy`` before it can reach a screen.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -113,11 +114,13 @@ def find_changes(current: ScoreSummary, previous: ScoreSummary | None,
     if segments is not None:
         found += _segment_findings(segments, current, previous, period, least)
     for row in topics:
-        share = row.current.n / current.n
-        finding = _score_finding("topic", row.topic, row.current, row.previous, share,
-                                 "NPS among {} mentions", period, least)
+        # The test and its sentence by the topic's own counts (most rows of a touched view
+        # kept theirs: a response mentions a topic or two), weighed by its share here.
+        finding = _topic_sentence(row.topic, row.current, row.previous, period, least)
         if finding is not None:
-            found.append(finding)
+            found.append(Finding(finding.kind, finding.subject, finding.text,
+                                 finding.direction, finding.tone,
+                                 row.current.n / current.n * finding.effect))
         finding = _complaint_finding(row, current.n, previous.n, minimums.mentions, period)
         if finding is not None:
             found.append(finding)
@@ -206,9 +209,9 @@ def _value_counts(segments: SegmentCounts, both: np.ndarray) -> list[tuple[str, 
     if segments.values is not None:
         keys, held = segments.values
         sums = held.astype(np.int64) @ both  # (values, 6): exact integer sums
+        present = held.any(axis=1).tolist()
         return [(value, sums[i].tolist()) for i, (field, value) in enumerate(keys)
-                if field not in segments.pinned and value and value != OTHER
-                and held[i].any()]
+                if field not in segments.pinned and value and value != OTHER and present[i]]
     rows: dict[tuple[str, str], list[int]] = {}  # the combinations holding each value
     for i, combo in enumerate(segments.combos):
         for field, value in combo.items():
@@ -226,11 +229,31 @@ def _segment_findings(segments: SegmentCounts, overall: ScoreSummary,
                            for counts in (segments.current, segments.previous)], axis=1)
     found = []
     for value, entry in _value_counts(segments, both):
-        now, before = summarize(entry[:3], 1), summarize(entry[3:], 1)
-        if now.n == overall.n and before.n == overall_before.n:
+        n_now, n_before = sum(entry[:3]), sum(entry[3:])
+        if n_now == overall.n and n_before == overall_before.n:
             continue  # one value holds everything: that is the overall sentence
-        finding = _score_finding("segment", value, now, before, now.n / overall.n,
-                                 "NPS in {}", period, least)
-        if finding is not None:
-            found.append(finding)
+        sentence = _segment_sentence(value, tuple(entry), period, least)
+        if sentence is not None:  # its pull on the view's score: its share of the responses
+            found.append(Finding(sentence.kind, sentence.subject, sentence.text,
+                                 sentence.direction, sentence.tone,
+                                 n_now / overall.n * sentence.effect))
     return found
+
+
+@functools.lru_cache(maxsize=8192)  # ~3 MB when full
+def _topic_sentence(topic: str, current: ScoreSummary, previous: ScoreSummary, period: str,
+                    least: int) -> Finding | None:
+    """A topic's score finding, its effect the change itself (``_segment_sentence``)."""
+    return _score_finding("topic", topic, current, previous, 1.0, "NPS among {} mentions",
+                          period, least)
+
+
+@functools.lru_cache(maxsize=8192)  # ~3 MB when full
+def _segment_sentence(value: str, entry: tuple[int, ...], period: str,
+                      least: int) -> Finding | None:
+    """A segment value's finding from its six counts (now, before), its effect the change
+    itself (the caller weighs it by the value's share of the view): the same for every
+    change that left the value's counts alone, which is most values of a touched view (a
+    response is in one value of each field), so those are not summarised and tested again."""
+    return _score_finding("segment", value, summarize(entry[:3], 1), summarize(entry[3:], 1),
+                          1.0, "NPS in {}", period, least)

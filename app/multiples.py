@@ -22,8 +22,9 @@ import numpy as np
 
 from app.comparison import Comparison
 from app.metrics import ROLLING_PERIODS
+from app.periods import period_starts, periods_before
 from app.rollup import Snapshot
-from app.views import View, _period_starts, _periods_before, combo_mask, epoch_day
+from app.views import View, combo_mask, epoch_day
 
 MULTIPLES_CAP = 12
 Y_STEP = 10  # the shared y range is padded out to multiples of this
@@ -66,7 +67,7 @@ def build_multiples(snapshot: Snapshot, view: View, table: Comparison, min_sampl
     granularity = view.granularity
     lead = ROLLING_PERIODS[granularity] - 1
     shown = len(view.trend)
-    every = _period_starts(_periods_before(view.start, granularity, lead), view.end,
+    every = period_starts(periods_before(view.start, granularity, lead), view.end,
                            granularity)
     starts = every[-shown:] if shown else []
     overall = tuple(p.rolling.nps if p.rolling.enough else None for p in view.trend)

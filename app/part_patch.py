@@ -27,6 +27,7 @@ from plotly.utils import PlotlyJSONEncoder
 from app.wire import Wire, json_length, orjson
 
 OP_OVERHEAD = 48  # bytes an operation costs beside its value, about
+SMALL_NODE = 2 * OP_OVERHEAD  # a list or dict this small (JSON) is assigned whole if changed
 Path = tuple[str | int, ...]
 Op = tuple[str, Path, Any]  # ("assign" | "delete" | "extend" | "insert", location, value)
 
@@ -123,6 +124,10 @@ def diff(old: Any, new: Any, path: Path = ()) -> list[Op]:
     if old is new or old == new:  # pieces shared across versions (a comment's card) are one
         return []
     if isinstance(old, (dict, list)) and isinstance(new, (dict, list)):
+        if path and size_of(new) <= SMALL_NODE:
+            # Two operations inside cost more than writing it again: a topic row's cell
+            # ([text, class]) or a score's piece is assigned, not walked (five calls a level).
+            return [("assign", path, new)]
         # A list's edit script and its item-by-item pairing, and a replaced block paired
         # from either end, diff the same pairs at the same places: once each, not once per
         # way of pairing at every level above (a score panel's 5 KB took ~900 calls, 2 ms).
@@ -144,7 +149,7 @@ def _diff(old: Any, new: Any, path: Path) -> list[Op]:
                 ops.append(("assign", (*path, key), value))
                 continue
             was = old[key]
-            if was is value or (type(was) is str and was == value):
+            if was is value or was == value:
                 continue  # most props of a node stay: no call to find that out
             ops += diff(was, value, (*path, key))
     elif isinstance(old, list) and isinstance(new, list):

@@ -44,16 +44,19 @@ def fingerprint(*values: object) -> str:
 
 
 def _hash(values: tuple, last: tuple | None) -> tuple[str, tuple]:
-    """(``fingerprint(*values)``, each value's item hashes when it is a long tuple, else
-    None); ``last``: (the values, their item hashes) of an earlier call, whose items that are
-    the same objects in the same place are not written out again."""
+    """(``fingerprint(*values)``, what each value was written as: a long tuple's item hashes,
+    any other value's text); ``last``: (the values, what they were written as) of an earlier
+    call: a value that is the same object in the same place is not written out again (a
+    screen the change left out keeps its score and window summaries, and only its line
+    against the rest is new), nor are a long tuple's items that are."""
     text, items = [], []
     for i, value in enumerate(values):
+        prior = last[1][i] if last is not None and i < len(last[0]) else None
         if type(value) is not tuple or len(value) < LONG:
-            piece, hashed = repr(value), None
+            piece = prior if type(prior) is str and last[0][i] is value else repr(value)
+            hashed: str | bytes = piece
         else:
-            old, known = (last[0][i], last[1][i]) if last is not None and i < len(
-                last[0]) and last[1][i] is not None else ((), b"")
+            old, known = (last[0][i], prior) if type(prior) is bytes else ((), b"")
             hashed = _item_hashes(value, old, known)
             piece = "T" + hashed.hex()
         text.append(f"{len(piece)}:{piece}")

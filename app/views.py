@@ -18,13 +18,12 @@ from app import metrics
 from app.changes import DEFAULT_MINIMUMS, Finding, Minimums, SegmentCounts, find_changes
 from app.ingest.rules import TimeRange
 from app.metrics import Change, ScoreSummary, TopicRow, TrendPoint
+from app.periods import EPOCH, epoch_day, trend_frame
 from app.rollup import Comment, Snapshot
 from app.segments import split_values
 from app.snapshot_sums import comment_combos, comment_times, every_per_day, micros, segment_values
 from app.store.database import EventRow
 from app.windows import ALL, RANGE, WindowError, parse_window, window_days, window_label
-
-EPOCH = date(1970, 1, 1)
 
 
 class RequestError(ValueError):
@@ -127,11 +126,6 @@ def today_in(tz: str, now: datetime | None = None) -> date:
     return (now or datetime.now(UTC)).astimezone(ZoneInfo(tz)).date()
 
 
-def epoch_day(d: date) -> int:
-    """Days from 1970-01-01 to ``d`` (the snapshot's day axis counts from ``day0`` in these)."""
-    return (d - EPOCH).days
-
-
 def _fromepoch_day(n: int) -> date:
     return EPOCH + timedelta(days=int(n))
 
@@ -182,29 +176,6 @@ def _slice_sum(per_day: np.ndarray, day0: int, start: date, end: date) -> np.nda
     if hi <= lo:
         return np.zeros(per_day.shape[1:], dtype=np.int64)
     return per_day[lo:hi].sum(axis=0, dtype=np.int64)
-
-
-def _period_starts(start: date, end: date, granularity: str) -> list[date]:
-    if granularity == "day":
-        return [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    if granularity == "week":
-        first = start - timedelta(days=start.weekday())
-        return [first + timedelta(weeks=i) for i in range((end - first).days // 7 + 1)]
-    starts, d = [], date(start.year, start.month, 1)
-    while d <= end:
-        starts.append(d)
-        d = date(d.year + (d.month == 12), d.month % 12 + 1, 1)
-    return starts
-
-
-def _periods_before(start: date, granularity: str, count: int) -> date:
-    """The first day of the period ``count`` periods before the one holding ``start``."""
-    if granularity == "day":
-        return start - timedelta(days=count)
-    if granularity == "week":
-        return start - timedelta(days=start.weekday(), weeks=count)
-    months = start.year * 12 + start.month - 1 - count
-    return date(months // 12, months % 12 + 1, 1)
 
 
 @dataclass(frozen=True)
@@ -336,25 +307,14 @@ def _build_trend(per_day: np.ndarray, day0: int, start: date, end: date, granula
     """The trend points of the window, each rolling over the periods before it; ``memo``
     (by granularity) holds the last call's inputs and points for the same request, whose
     points up to the first changed period are kept (``metrics.build_trend_points``)."""
-    # The rolling line starts with the periods before the window, so its first points are
-    # as steady as the rest instead of resting on a single day.
-    lead = metrics.ROLLING_PERIODS[granularity] - 1
-    starts = _period_starts(_periods_before(start, granularity, lead), end, granularity)
-    bounds = starts[1:] + [end + timedelta(days=1)]
-    # Running totals: each period's sum is a difference of two rows, as _slice_sum's would be.
+    labels, lo_whole, lo_shown, hi, first_in_window = trend_frame(
+        start, end, granularity, day0, len(per_day))
+    # Running totals: each period's sum is a difference of two rows, as _slice_sum's would be;
+    # all periods at once (one by one, they were a third of a touched view's trend).
     running = np.zeros((len(per_day) + 1, 3), dtype=np.int64)
     np.cumsum(per_day, axis=0, dtype=np.int64, out=running[1:])
-
-    def period(first: date, after: date) -> list[int]:
-        lo = max(epoch_day(first) - day0, 0)
-        hi = min(epoch_day(after) - day0, len(per_day))
-        return (running[hi] - running[lo]).tolist() if hi > lo else [0, 0, 0]
-
-    whole = [period(s, b) for s, b in zip(starts, bounds, strict=True)]
-    shown = [period(max(s, start), b) if s < start < b else counts
-             for s, b, counts in zip(starts, bounds, whole, strict=True)]
-    first_in_window = sum(1 for b in bounds if b <= start)
-    labels = [s.isoformat() for s in starts]
+    whole = (running[hi] - running[lo_whole]).tolist()
+    shown = (running[hi] - running[lo_shown]).tolist()
     points = metrics.build_trend_points(labels, shown, granularity, min_sample,
                                         rolling_counts=whole,
                                         known=memo.get(granularity) if memo is not None else None)

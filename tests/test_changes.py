@@ -214,3 +214,21 @@ def test_the_minimum_settings_are_read_and_checked():
     with pytest.raises(ValueError, match="NPS_TV_CHANGE_MIN_MENTIONS: must be a whole number "
                                          "of at least 1, got 0"):
         Settings.from_env({"NPS_TV_CHANGE_MIN_MENTIONS": "0"})
+
+
+def test_a_sentence_found_again_for_other_totals_is_weighed_by_its_share_of_them():
+    """The test and the sentence of a segment value or a topic are kept by their own counts
+    (a response leaves most of a view's values alone); the effect is weighed by each call's
+    share of the view, so a value whose counts stayed while the view grew pulls less."""
+    segments = segment_counts({"EMEA": ((50, 30, 20), (20, 30, 50)),
+                               "APAC": ((450, 330, 120), (430, 330, 140))})
+    topics = [("Pricing", (60, 20, 20), (20, 20, 60))]
+    before = (450, 360, 190)
+    for now, n in (((500, 360, 140), 1000), ((1000, 720, 280), 2000),
+                   ((500, 360, 140), 1000)):
+        emea = next(f for f in changes(now, before, segments=segments) if f.kind == "segment")
+        assert emea.effect == pytest.approx(100 / n * 60)
+        assert emea.text == "NPS in EMEA up 60 over 30 days (± 21.6)"
+        pricing = next(f for f in changes(now, before, topics=topics) if f.kind == "topic")
+        assert pricing.effect == pytest.approx(100 / n * 80)
+        assert pricing.text == "NPS among Pricing mentions up 80 over 30 days (± 22.2)"

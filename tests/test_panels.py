@@ -286,6 +286,33 @@ def test_trend_marks_only_special_cause_periods():
     assert None not in rolling["y"] and fig["data"][0]["fill"] == "toself"
 
 
+def test_a_trend_point_is_read_once_and_forgotten_with_it():
+    """The figure reads each point through a memo by the point (a new response leaves the
+    others the same objects): the figure of a trend sharing points with an earlier one is
+    the figure of fresh points, a changed point draws its new values, and the memo holds no
+    point alive."""
+    import gc
+
+    from app.panels import trend as trend_panel
+    counts = [(12, 4, 4)] * 20 + [(4, 0, 12)] + [(12, 4, 4)] * 8 + [(1, 0, 1)]
+    first = make_trend(counts)
+    before = build_trend_figure(make_view(trend=first), "dark")
+    moved = first[:-1] + make_trend(counts[:-1] + [(9, 0, 1)])[-1:]  # the last day moved
+    after = build_trend_figure(make_view(trend=moved), "dark")
+    assert after == build_trend_figure(make_view(trend=make_trend(
+        counts[:-1] + [(9, 0, 1)])), "dark")  # as from points never seen
+    assert after != before and before == build_trend_figure(make_view(
+        trend=make_trend(counts)), "dark")
+    thin = next(t for t in before["data"] if t["name"].startswith("under"))
+    assert thin["x"] == [first[-1].start]
+    usual = next(t for t in after["data"] if t["name"] == "Daily NPS")
+    assert usual["x"][-1] == moved[-1].start and usual["y"][-1] == 80.0
+    held = len(trend_panel._POINTS)
+    del first, moved
+    gc.collect()
+    assert len(trend_panel._POINTS) < held
+
+
 def test_trend_without_special_causes_has_no_such_legend_entry():
     fig = build_trend_figure(make_view(trend=make_trend([(12, 4, 4)] * 30)), "dark")
     assert "outside control limits" not in [t["name"] for t in fig["data"]]

@@ -271,7 +271,8 @@ def test_trend_from_running_totals_equals_period_sums(granularity):
     import numpy as np
 
     from app import metrics
-    from app.views import _build_trend, _period_starts, _periods_before, _slice_sum, epoch_day
+    from app.periods import period_starts, periods_before
+    from app.views import _build_trend, _slice_sum, epoch_day
 
     rng = np.random.default_rng(3)
     per_day = rng.integers(0, 4, size=(120, 3)).astype(np.int64)
@@ -279,7 +280,7 @@ def test_trend_from_running_totals_equals_period_sums(granularity):
     for start, end in ((date(2026, 1, 1), date(2026, 2, 20)), (date(2026, 3, 3), date(2026, 6, 1)),
                        (date(2025, 11, 5), date(2026, 1, 12))):
         lead = metrics.ROLLING_PERIODS[granularity] - 1
-        starts = _period_starts(_periods_before(start, granularity, lead), end, granularity)
+        starts = period_starts(periods_before(start, granularity, lead), end, granularity)
         bounds = [*starts[1:], end + timedelta(days=1)]
         whole = [_slice_sum(per_day, day0, s, b - timedelta(days=1)).tolist()
                  for s, b in zip(starts, bounds, strict=True)]

@@ -52,9 +52,28 @@ def _build_item(finding: Finding, profanity: Profanity | None, tags: Any = html)
                    ])
 
 
+# The shown fields by the findings' tuple (a carried view hands its parts the same one), so a
+# screen the change left out gives its stamp the same object again (``parts.same``).
+_SHOWN: dict[int, tuple[tuple, tuple]] = {}
+SHOWN_SIZE = 4096
+
+
+def _shown(changes: tuple[Finding, ...]) -> tuple:
+    found = _SHOWN.get(id(changes))
+    if found is None or found[0] is not changes:  # an id is reused only once its object is gone
+        if len(_SHOWN) >= SHOWN_SIZE:
+            _SHOWN.clear()
+        found = _SHOWN[id(changes)] = (changes, tuple(
+            (f.kind, f.text, f.direction, f.tone) for f in changes))
+    return found[1]
+
+
 def needs(view: View, ctx: PartContext) -> tuple:
-    """The sentences, whether there is a previous window, and the window's wording."""
-    return (view.changes, view.previous is None, view.label, view.request.window,
+    """The sentences (what each shows: not its ``effect``, which orders them and moves with
+    every response, so a touched screen whose sentences read the same is not built and
+    diffed again: a quarter of a distinct screen's "changes" rebuilds found nothing to
+    send), whether there is a previous window, and the window's wording."""
+    return (_shown(view.changes), view.previous is None, view.label, view.request.window,
             view.minimums, ctx.profanity)
 
 

@@ -16,7 +16,9 @@ import functools
 import html
 import math
 import textwrap
+import weakref
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from app.metrics import ROLLING_PERIODS, TrendPoint
@@ -51,9 +53,10 @@ def build_trend_figure(view: View, theme: str = "dark", tz: str = "UTC") -> dict
         where = describe_window(view.request.window, view.label)
         return build_message_figure(f"No responses {where}", palette)
     x0, x1 = _x_range(view)
-    traces = [_band_trace(points, palette), _rolling_trace(points, view.granularity, palette)]
-    traces += _point_traces(points, view.granularity, palette)
-    y_range = _y_range(points, view.goal)
+    drawn = [_point(p) for p in points]
+    traces = [_band_trace(drawn, palette), _rolling_trace(drawn, view.granularity, palette)]
+    traces += _point_traces(drawn, view.granularity, points[0].summary.min_sample, palette)
+    y_range = _y_range(drawn, view.goal)
     _drop_outside(traces[-1], y_range)
     layout, handles = _layout(theme, tz, view.goal, view.events, (x0, x1), view.granularity,
                               y_range)
@@ -137,47 +140,94 @@ def _x_range(view: View) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _band_trace(points: tuple[TrendPoint, ...], palette: dict[str, str]) -> dict:
+class _Point(NamedTuple):
+    """What the figure draws of one trend point, read once per point (``_point``)."""
+
+    start: str
+    band: tuple[float, float] | None  # the rolling band's (top, bottom), None: too few
+    rolling: float | None  # the rolling line's value, rounded as drawn
+    kind: int  # which marker trace: USUAL, SPECIAL, THIN, or NONE (no responses)
+    y: float  # the marker's value, rounded as drawn (0.0 without a score)
+    n: int  # the period's responses
+    extent: tuple[float, ...]  # the values the y axis must show
+
+
+USUAL, SPECIAL, THIN, NONE = range(4)
+# A point's drawing by the point (a touched view keeps its points before the change, the
+# same objects): every figure after a new response reads only the new points' properties,
+# not the 60-90 of a window again, several per trace (issue 13, item 3). Held weakly: an
+# entry goes with its point (views hold their points; this holds nothing).
+_POINTS: dict[int, tuple[weakref.ref, _Point]] = {}
+
+
+def _forget(ref: weakref.ref, key: int) -> None:
+    if _POINTS.get(key, (None,))[0] is ref:
+        _POINTS.pop(key, None)
+
+
+def _point(p: TrendPoint) -> _Point:
+    found = _POINTS.get(id(p))
+    if found is None or found[0]() is not p:
+        summary, rolling = p.summary, p.rolling
+        band, line, extent = None, None, ()
+        if rolling.enough:
+            nps, margin = rolling.nps or 0.0, rolling.margin or 0.0
+            band = (min(nps + margin, 100.0), max(nps - margin, -100.0))
+            if rolling.nps is not None:
+                line = round(rolling.nps, 2)
+                extent = (rolling.nps + margin, rolling.nps - margin)
+        if p.special:
+            kind = SPECIAL
+        elif summary.enough:
+            kind = USUAL
+        else:
+            kind = THIN if summary.n else NONE
+        y = round(summary.nps, 2) if summary.nps is not None else 0.0
+        if summary.enough and summary.nps is not None:
+            extent = (summary.nps, *extent)
+        found = _POINTS[id(p)] = (weakref.ref(p, functools.partial(_forget, key=id(p))),
+                                  _Point(p.start, band, line, kind, y, summary.n, extent))
+    return found[1]
+
+
+def _band_trace(points: list[_Point], palette: dict[str, str]) -> dict:
     """One filled polygon per run of periods whose rolling window has enough responses."""
     xs: list = []
     ys: list = []
-    run: list[tuple[str, float, float]] = []
+    run: list[_Point] = []
     for p in (*points, None):
-        if p is not None and p.rolling.enough:
-            nps, margin = p.rolling.nps or 0.0, p.rolling.margin or 0.0
-            run.append((p.start, min(nps + margin, 100.0), max(nps - margin, -100.0)))
+        if p is not None and p.band is not None:
+            run.append(p)
             continue
         if run:
-            xs += [r[0] for r in run] + [r[0] for r in reversed(run)] + [None]
-            ys += [r[1] for r in run] + [r[2] for r in reversed(run)] + [None]
+            xs += [r.start for r in run] + [r.start for r in reversed(run)] + [None]
+            ys += [r.band[0] for r in run] + [r.band[1] for r in reversed(run)] + [None]
             run = []
     return {"type": "scatter", "x": xs, "y": ys, "mode": "lines", "fill": "toself",
             "fillcolor": palette["band"], "line": {"width": 0, "color": palette["band"]},
             "hoverinfo": "skip", "name": "95% margin", "showlegend": True}
 
 
-def _rolling_trace(points: tuple[TrendPoint, ...], granularity: str,
+def _rolling_trace(points: list[_Point], granularity: str,
                    palette: dict[str, str]) -> dict:
     k = ROLLING_PERIODS[granularity]
-    y = [round(p.rolling.nps, 2) if p.rolling.enough and p.rolling.nps is not None else None
-         for p in points]
-    return {"type": "scatter", "x": [p.start for p in points], "y": y, "mode": "lines",
+    return {"type": "scatter", "x": [p.start for p in points], "y": [p.rolling for p in points],
+            "mode": "lines",
             "line": {"color": palette["accent"], "width": 5, "shape": "spline",
                      "smoothing": 0.5},
             "connectgaps": False, "name": f"{k}-{granularity} rolling NPS",
             "hovertemplate": "%{x|%b %-d}: rolling NPS %{y:.0f}<extra></extra>"}
 
 
-def _point_traces(points: tuple[TrendPoint, ...], granularity: str,
+def _point_traces(points: list[_Point], granularity: str, minimum: int,
                   palette: dict[str, str]) -> list[dict]:
     """Quiet period dots, ringed special-cause dots, then faint hollow rings for periods under
     the minimum sample (last, so ``_drop_outside`` can thin them)."""
-    usual = [p for p in points if p.summary.enough and not p.special]
-    special = [p for p in points if p.special]
-    thin = [p for p in points if p.summary.n and not p.summary.enough]
+    usual = [p for p in points if p.kind == USUAL]
+    special = [p for p in points if p.kind == SPECIAL]
+    thin = [p for p in points if p.kind == THIN]
     name = PERIOD_NAMES[granularity]
     hover = "%{x|%b %-d}: NPS %{y:.0f} (%{customdata} responses)<extra></extra>"
-    minimum = points[0].summary.min_sample if points else 0
     traces = [_markers(usual, f"{name} NPS", hover,
                        {"size": 10, "color": palette["point"], "line": {"width": 0}})]
     if special:  # no legend entry for what is not on the chart
@@ -193,21 +243,14 @@ def _point_traces(points: tuple[TrendPoint, ...], granularity: str,
     return traces
 
 
-def _markers(points: list[TrendPoint], name: str, hover: str, marker: dict) -> dict:
-    return {"type": "scatter", "x": [p.start for p in points],
-            "y": [round(p.summary.nps, 2) for p in points],
-            "customdata": [p.summary.n for p in points], "mode": "markers", "name": name,
+def _markers(points: list[_Point], name: str, hover: str, marker: dict) -> dict:
+    return {"type": "scatter", "x": [p.start for p in points], "y": [p.y for p in points],
+            "customdata": [p.n for p in points], "mode": "markers", "name": name,
             "hovertemplate": hover, "marker": marker}
 
 
-def _y_range(points: tuple[TrendPoint, ...], goal: float | None) -> tuple[int, int]:
-    values: list[float] = []
-    for p in points:
-        if p.summary.enough and p.summary.nps is not None:
-            values.append(p.summary.nps)
-        if p.rolling.enough and p.rolling.nps is not None:
-            margin = p.rolling.margin or 0.0
-            values += [p.rolling.nps + margin, p.rolling.nps - margin]
+def _y_range(points: list[_Point], goal: float | None) -> tuple[int, int]:
+    values = [v for p in points for v in p.extent]
     if goal is not None:
         values.append(goal)
     if not values:
