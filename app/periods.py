@@ -43,13 +43,14 @@ def periods_before(start: date, granularity: str, count: int) -> date:
     return date(months // 12, months % 12 + 1, 1)
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=256)  # ~10 KB each at most (100 periods): ~2.5 MB when full
 def trend_frame(start: date, end: date, granularity: str, day0: int, days: int
-                ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, int]:
+                ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray, int]:
     """The trend's periods for a window: (their labels, where each period's counts start in
     the running totals, where its shown counts start (the period holding the window's first
     day shows only its days in the window), where each ends, how many periods lead the
-    window). The same for every change of a day; shared: never change them."""
+    window). The same for every change of a day; shared, so none of it can be changed (a
+    tuple, read-only arrays)."""
     # The rolling line starts with the periods before the window, so its first points are
     # as steady as the rest instead of resting on a single day.
     lead = metrics.ROLLING_PERIODS[granularity] - 1
@@ -66,4 +67,4 @@ def trend_frame(start: date, end: date, granularity: str, day0: int, days: int
     for array in (lo_whole, lo_shown, hi):
         array.flags.writeable = False
     first_in_window = sum(1 for b in bounds if b <= start)
-    return [s.isoformat() for s in starts], lo_whole, lo_shown, hi, first_in_window
+    return tuple(s.isoformat() for s in starts), lo_whole, lo_shown, hi, first_in_window

@@ -20,7 +20,7 @@
   var ask = { stamp: null, etag: null, body: null, busy: false, asks: 0, changes: 0,
     failures: 0, source: null, streaming: false, streamAt: 0, events: 0, heardAt: 0,
     pushed: null, served: 0, missed: 0, polledAt: 0, safetyAt: 0, safeties: 0, resyncs: 0,
-    resyncAt: 0 };
+    resyncAt: null, resyncable: false };
   var STATE_ID = "tv-state";  // the wall's client state (app/tv.py IDS.state)
   var STREAM_RETRY_MS = 60000;
   var BEHIND_RETRIES = 3;  // polls again when the answering worker was behind the told stamp
@@ -105,6 +105,10 @@
     if (!state || state.key !== pushed.key || !sameHashes(state.hashes, pushed.from) ||
         newer(state.mark, pushed.mark)) {
       ask.missed += 1;
+      // Reopening the stream helps when its worker has the page's data (its record of the
+      // page's parts is what is wrong), not when it is behind the page: it would push from
+      // the page's parts down to its older ones, which the page refuses, and again.
+      ask.resyncable = !!state && state.key === pushed.key && !newer(state.mark, pushed.mark);
       return Math.random() * askMs();
     }
     ask.served += 1;
@@ -117,16 +121,22 @@
    * last poll reached a worker or instance at another snapshot, or it missed an event), and
    * the stream only knows what it sent, so every push after would miss as well. Reopen the
    * stream naming the parts the page has now (app/ask_stream.py HAD): its first event pushes
-   * from them. At most once every RESYNC_MS, and only while a stream is open. */
+   * from them. At most once every RESYNC_MS (a clock the device's time being set cannot
+   * move), only while a stream is open, and not when the stream's worker was behind the page
+   * (``resyncable``). The ``had`` holds for that one connection: a reconnect goes without. */
+  function resyncDue() {
+    return ask.resyncable && ask.source && (ask.resyncAt === null ||
+      performance.now() - ask.resyncAt >= RESYNC_MS);
+  }
   ask.resync = function (response, init) {
-    if (!ask.source || Date.now() - ask.resyncAt < RESYNC_MS) { return; }
+    if (!resyncDue()) { return; }
     var before = stateOf(init);
     var read = response.status === 200 ? response.json() : Promise.resolve(null);
     read.then(function (body) {
       var sent = body && body.response && body.response[STATE_ID];
       var had = hadOf(sent && sent.data ? sent.data : before);
-      if (!had || !ask.source || Date.now() - ask.resyncAt < RESYNC_MS) { return; }
-      ask.resyncAt = Date.now();
+      if (!had || !resyncDue()) { return; }
+      ask.resyncAt = performance.now();
       ask.resyncs += 1;
       closeStream();
       ask.streamAt = 0;
@@ -198,6 +208,7 @@
     if (!path || !window.EventSource || ask.source) { return; }
     if (had) { path += (path.indexOf("?") < 0 ? "?" : "&") + "had=" + encodeURIComponent(had); }
     var source = new window.EventSource(path, { withCredentials: true });
+    source.had = !!had;
     ask.source = source;
     source.onopen = function () { ask.streaming = true; ask.heardAt = Date.now(); };
     source.onmessage = function (e) {
@@ -218,6 +229,9 @@
       // ask instead. CONNECTING: the browser reconnects by itself; meanwhile, ask.
       ask.streaming = false;
       if (source.readyState === 2) { closeStream(); }
+      // A stream opened naming the page's parts then is not reopened naming them again (the
+      // browser's reconnect keeps the address): the page opens a plain one at its next ask.
+      else if (source.had) { closeStream(); ask.streamAt = 0; }
     };
   }
 

@@ -352,6 +352,17 @@ def test_a_told_wall_whose_stream_pushes_from_other_parts_reopens_it_from_its_ow
     wait_until(lambda: asks(dash_duo)["served"] == 2, 2, "the third answer served")
     assert asks(dash_duo)["missed"] == 1
     assert len(had) == 1 and "score.wall:" in had[0] and "0" * 16 not in had[0]
+    # The connection that named them breaks: the page opens a plain stream, not one naming
+    # the parts it had then (the browser's own reconnect would keep that address).
+    assert dash_duo.driver.execute_script("return window.npsAsk.source.had;") is True
+    dash_duo.driver.execute_script("window.npsAsk.source.onerror();")
+    wait_until(lambda: dash_duo.driver.execute_script(
+        "return window.npsAsk.source && window.npsAsk.source.had === false"
+        " && window.npsAsk.streaming;"), 5, "a plain stream open again")
+    store.upsert_responses([make_record(3210, 0, when=datetime.now(UTC),
+                                        comment="After the reconnect", product="Ledger")])
+    wait_for_text(dash_duo, "#tv-panel-comments", "After the reconnect", timeout=REACH_SECONDS)
+    assert len(had) == 1
 
 
 SERVE_JS = """
@@ -364,17 +375,23 @@ var body = JSON.stringify({output: "..tv-score-data.data...tv-state.data...tv-st
 var served = ask.serve("/_dash-update-component", {method: "POST", body: body});
 var left = ask.pushed;
 ask.pushed = null;
-return [served instanceof Response, left === null];
+var resyncable = ask.resyncable;
+ask.resyncable = false;
+return [served instanceof Response, left === null, resyncable];
 """
 
 
-CASES = [({"key": "k", "hashes": {"score": "a"}, "mark": [5, 1]}, True),
-         ({"key": "k", "hashes": {"score": "a"}, "mark": [4, 9]}, True),  # older data: taken
-         ({"key": "k", "hashes": {"score": "a"}, "mark": [5, 2]}, False),  # newer data than it
-         ({"key": "k", "hashes": {"score": "b"}, "mark": [5, 1]}, False),  # other parts
-         ({"key": "k", "hashes": {"score": "a", "trend": "c"}, "mark": [5, 1]}, False),
-         ({"key": "other", "hashes": {"score": "a"}, "mark": [5, 1]}, False),
-         (None, False)]
+# (the page's state, whether it takes the push, whether a miss reopens its stream after its
+# poll: not when the stream's worker is behind the page, nor for another screen)
+CASES = [({"key": "k", "hashes": {"score": "a"}, "mark": [5, 1]}, True, False),
+         ({"key": "k", "hashes": {"score": "a"}, "mark": [4, 9]}, True, False),  # older: taken
+         ({"key": "k", "hashes": {"score": "a"}, "mark": [5, 2]}, False, False),  # newer data
+         ({"key": "k", "hashes": {"score": "b"}, "mark": [5, 1]}, False, True),  # other parts
+         ({"key": "k", "hashes": {"score": "b"}, "mark": [4, 1]}, False, True),
+         ({"key": "k", "hashes": {"score": "b"}, "mark": [6, 1]}, False, False),
+         ({"key": "k", "hashes": {"score": "a", "trend": "c"}, "mark": [5, 1]}, False, True),
+         ({"key": "other", "hashes": {"score": "a"}, "mark": [5, 1]}, False, False),
+         (None, False, False)]
 
 
 def test_a_poll_is_served_from_the_push_only_from_the_parts_and_data_it_starts_from(told_wall):
@@ -382,9 +399,10 @@ def test_a_poll_is_served_from_the_push_only_from_the_parts_and_data_it_starts_f
     dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score&dwell=600")
     wait_until(lambda: asks(dash_duo)["changes"] >= 1, 10, "the first tick")
     pushed = {"key": "k", "from": {"score": "a"}, "mark": [5, 1]}
-    for state, taken in CASES:
-        served, used = dash_duo.driver.execute_script(SERVE_JS, pushed, state)
+    for state, taken, reopens in CASES:
+        served, used, resyncable = dash_duo.driver.execute_script(SERVE_JS, pushed, state)
         assert (served, used) == (taken, True), state  # one poll at most tries a push
+        assert resyncable == reopens, state
 
 
 def label_class(dash_duo) -> str:
