@@ -316,13 +316,13 @@ class StreamHub:
 def parse_had(text: str, names: tuple[str, ...]) -> dict[str, str]:
     """The part fingerprints a page reopening its stream says it has (``HAD``): each of the
     screen's parts once, as ``name:fingerprint``; ApiError 400 naming ``had`` otherwise."""
+    items = text.split(",") if len(text) <= 64 * max(len(names), 1) else []
     hashes: dict[str, str] = {}
-    for item in text.split(",") if len(text) <= 64 * max(len(names), 1) else ():
-        name, _, value = item.partition(":")
+    for name, _, value in (item.partition(":") for item in items):
         if name not in names or name in hashes or not FINGERPRINT.fullmatch(value):
             break
         hashes[name] = value
-    if len(hashes) != len(names) or len(text.split(",")) != len(names):
+    if len(hashes) != len(names) or len(items) != len(names):
         raise ApiError.single(400, HAD, "must name each of the screen's parts once as "
                               f"part:fingerprint (16 hex digits); its parts: {', '.join(names)}")
     return hashes

@@ -339,15 +339,9 @@ def _same_prefix(known: tuple, starts: Sequence[str], counts: Sequence[Sequence[
                  source: Sequence[Sequence[int]]) -> int:
     """How many leading periods have the same start, counts and rolling counts as ``known``."""
     k_starts, k_counts, k_source, _ = known
-    if not (type(starts) is type(k_starts) and type(starts) in (list, tuple) and all(
-            type(x) is list for x in (counts, source, k_counts, k_source))):
-        n, limit = 0, min(len(starts), len(k_starts))
-        while (n < limit and starts[n] == k_starts[n] and list(counts[n]) == list(k_counts[n])
-               and list(source[n]) == list(k_source[n])):
-            n += 1
-        return n
-    # As the views make them (labels a tuple, counts lists of lists): the longest equal
-    # prefix by halving, each step one comparison of slices in C, not a step per period.
+    # The longest equal prefix by halving, each step one comparison of slices in C, not a
+    # step per period. Sequences of other kinds than last time (a tuple against a list)
+    # compare unequal: fewer points kept, the same points made.
     lo, hi = 0, min(len(starts), len(k_starts))
     while lo < hi:
         mid = (lo + hi + 1) // 2

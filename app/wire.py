@@ -259,3 +259,22 @@ class ValueMemo(WireMemo):
 
     def get(self, key: Hashable, make: Callable[[], list]) -> Held:  # type: ignore[override]
         return self._get(key, lambda: Held(make()))
+
+
+class ObjectMemo:
+    """What is made of an object, kept by the object's identity: the same object asks again
+    without making it again (a comment or the findings a carried view hands every screen's
+    stamp). It holds each object, so an id stays its object's; cleared when ``size`` are
+    held."""
+
+    def __init__(self, size: int = 4096):
+        self.size = size
+        self._made: dict[int, tuple[Any, Any]] = {}
+
+    def get(self, obj: Any, make: Callable[[Any], Any]) -> Any:
+        found = self._made.get(id(obj))
+        if found is None or found[0] is not obj:
+            if len(self._made) >= self.size:
+                self._made.clear()
+            found = self._made[id(obj)] = (obj, make(obj))
+        return found[1]

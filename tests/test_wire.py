@@ -311,3 +311,26 @@ def orjson_or_json(value) -> str:
     from app.part_patch import wire_text
 
     return wire_text(value)
+
+
+def test_an_object_memo_makes_once_per_object_and_holds_what_it_keeps():
+    """``ObjectMemo`` (a comment's or the findings' shown fields) makes once per object,
+    again for an equal but other object, and holds its objects until cleared at its size."""
+    from app.wire import ObjectMemo
+
+    memo, made = ObjectMemo(size=3), []
+
+    def make(obj):
+        made.append(obj)
+        return ("shown", *obj)
+
+    first = [1, 2]
+    assert memo.get(first, make) == ("shown", 1, 2) and memo.get(first, make) is not None
+    assert len(made) == 1  # the same object: not made again
+    other = [1, 2]
+    assert memo.get(other, make) == ("shown", 1, 2) and len(made) == 2  # equal, not the same
+    for i in range(3):
+        memo.get([i], make)
+    assert len(memo._made) <= 3  # cleared at its size, not grown
+    memo.get(first, make)
+    assert len(made) == 6  # cleared: made again

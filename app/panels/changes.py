@@ -15,7 +15,7 @@ from app.changes import Finding
 from app.panels import ARROW_DOWN, ARROW_UP, PartContext, describe_previous, describe_window
 from app.privacy import Profanity, mask_profanity
 from app.views import View
-from app.wire import TAGS
+from app.wire import TAGS, ObjectMemo
 
 CHANGES_LIST = "changes-list"
 
@@ -54,18 +54,12 @@ def _build_item(finding: Finding, profanity: Profanity | None, tags: Any = html)
 
 # The shown fields by the findings' tuple (a carried view hands its parts the same one), so a
 # screen the change left out gives its stamp the same object again (``parts.same``).
-_SHOWN: dict[int, tuple[tuple, tuple]] = {}
-SHOWN_SIZE = 4096
+_SHOWN = ObjectMemo()
 
 
 def _shown(changes: tuple[Finding, ...]) -> tuple:
-    found = _SHOWN.get(id(changes))
-    if found is None or found[0] is not changes:  # an id is reused only once its object is gone
-        if len(_SHOWN) >= SHOWN_SIZE:
-            _SHOWN.clear()
-        found = _SHOWN[id(changes)] = (changes, tuple(
-            (f.kind, f.text, f.direction, f.tone) for f in changes))
-    return found[1]
+    return _SHOWN.get(changes, lambda changes: tuple(
+        (f.kind, f.text, f.direction, f.tone) for f in changes))
 
 
 def needs(view: View, ctx: PartContext) -> tuple:

@@ -13,7 +13,7 @@ from app.panels import CHIP_CHARS, PartContext, category_name, describe_window, 
 from app.privacy import Profanity, clean_for_display
 from app.rollup import Comment
 from app.views import View
-from app.wire import TAGS, Wire, WireMemo
+from app.wire import TAGS, ObjectMemo, Wire, WireMemo
 
 COMMENTS_LIST = "comments-list"
 # Pattern id type of a comment's "Edit topics" button (admins on the manager page only);
@@ -112,19 +112,13 @@ def needs(view: View, ctx: PartContext) -> tuple:
 # Each comment's needs by the comment (the rollup keeps a comment's object from snapshot to
 # snapshot): every screen's feed hands its stamp the same tuples again, which ``parts.same``
 # sees by identity instead of writing 20 comments out to hash them, per screen per change.
-_SHOWN: dict[int, tuple[Comment, tuple]] = {}
-SHOWN_SIZE = 4096
+_SHOWN = ObjectMemo()
 
 
 def _shown_as(c: Comment) -> tuple:
     """What the feed shows of a comment (its part of ``needs``), one tuple per comment."""
-    found = _SHOWN.get(id(c))
-    if found is None or found[0] is not c:  # an id is only reused once its object is gone
-        if len(_SHOWN) >= SHOWN_SIZE:
-            _SHOWN.clear()
-        found = _SHOWN[id(c)] = (c, (c.id, c.created_at, c.score, c.text,
-                                     tuple(c.segments.items()), c.topics))
-    return found[1]
+    return _SHOWN.get(c, lambda c: (c.id, c.created_at, c.score, c.text,
+                                    tuple(c.segments.items()), c.topics))
 
 
 def build_feed(view: View, *, limit: int, fields: tuple[str, ...] = (),
