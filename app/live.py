@@ -41,12 +41,15 @@ TOLD_HEADER = "X-NPS-TV-Stamp"
 # In a poll's status when this process has not caught up with the stamp the poll named (its
 # catch-up timed out or was not allowed): the page polls again shortly (assets/nps_ask.js).
 BEHIND = "behind"
-# Sent with the wall's poll while its tick stream is open (assets/nps_tv.js). The worker
+# Sent with the wall's poll while its tick stream is open or about to be (assets/nps_ask.js,
+# ``streamed``: from the page's first poll, which goes before the stream opens). The worker
 # holding the stream pushes the screen its answers and notes it (``poll_bytes``), so that one
-# builds them ahead; a poll reaching another worker (its safety net, a push the page
-# could not take) is answered but not noted, or every worker would build ahead for every
-# streamed screen on every change (2 workers each built ahead for 87-93 of 100 distinct
-# screens: ``benchmarks/bench_viewers.py --distinct 100``).
+# builds them ahead; a poll reaching another worker (the first, its safety net, a push the
+# page could not take) is answered but not noted, or every worker would build ahead for
+# every streamed screen on every change (2 workers each built ahead for 87-93 of 100 distinct
+# screens: ``benchmarks/bench_viewers.py --distinct 100``; noted by its first poll only, a
+# screen was built ahead by that poll's worker for two minutes, ``ActiveScreens.max_age``:
+# after a fleet's nightly reload, and throughout that benchmark's measured span).
 STREAMED_HEADER = "X-NPS-TV-Streamed"
 
 

@@ -45,7 +45,10 @@ def build_layout(query: dict[str, str], services: Services) -> html.Div:
     """The wall for a URL query, with the current data already in place."""
     settings = services.settings
     screen = live_page.screen_for(services, query)
-    first = live.compute_update(services, screen, None, PAGE.part_names(screen), patch=True)
+    # Not noted for building ahead where the page will open its stream: the stream's worker
+    # builds for it, and this one would too, for two minutes (``live.STREAMED_HEADER``).
+    first = live.compute_update(services, screen, None, PAGE.part_names(screen), patch=True,
+                                note=not settings.ask_stream)
     low_power = live_status.low_power(settings, screen.power)
     classes = ["tv-root", f"theme-{screen.theme}"]
     classes += [] if screen.shift and not low_power else ["no-shift"]

@@ -235,6 +235,15 @@
     };
   }
 
+  /* Whether the page's stream is open or about to be (its path known, not given up on for
+   * now): its polls say so (X-NPS-TV-Streamed, nps_tv.js), the first too, which goes before
+   * the stream opens. The worker that poll reaches builds ahead for the screen otherwise,
+   * for two minutes, beside the stream's worker (app/part_cache.py, ActiveScreens). */
+  ask.streamed = function () {
+    return ask.streaming || !!ask.source || (!!rootAttr("data-stream-path") &&
+      !!window.EventSource && Date.now() >= ask.streamAt);
+  };
+
   function closeStream() {
     if (ask.source) { ask.source.close(); }
     ask.source = null;

@@ -32,11 +32,13 @@
   // The wall's poll names the stamp its tick told (X-NPS-TV-Stamp): the tick and the poll may
   // reach different workers or instances, and one that has not read that data yet reads the
   // store before answering (app/live.py, catch_up) instead of answering "nothing new"; and
-  // whether its tick stream is open (X-NPS-TV-Streamed).
+  // whether its tick stream is open or about to be (X-NPS-TV-Streamed).
   function withStamp(input, init) {
-    var stamp = window.npsAsk && window.npsAsk.stamp;
+    var ask = window.npsAsk;
+    var stamp = ask && ask.stamp;
+    var streamed = !!(ask && ask.streamed && ask.streamed());
     var wall = document.getElementById("tv-root");  // the stamp is the wall's (nps_ask.js)
-    if (!stamp || !wall || !wall.getAttribute("data-ask-path") ||
+    if ((!stamp && !streamed) || !wall || !wall.getAttribute("data-ask-path") ||
         !/_dash-update-component/.test(String((input && input.url) || input))) {
       return init;
     }
@@ -45,10 +47,11 @@
     // A Request carries its own headers, which an init without any would replace.
     var given = (init && init.headers) || (input && input.headers) || {};
     var headers = new Headers(given);
-    headers.set("X-NPS-TV-Stamp", stamp);
+    if (stamp) { headers.set("X-NPS-TV-Stamp", stamp); }
     // Its stream's worker builds its next answer ahead (app/live.py, STREAMED_HEADER): the
-    // worker this poll reaches need not build ahead for it on every change as well.
-    if (window.npsAsk.streaming) { headers.set("X-NPS-TV-Streamed", "1"); }
+    // worker this poll reaches need not build ahead for it on every change as well. Said
+    // from the first poll, which goes before the stream opens (nps_ask.js, streamed).
+    if (streamed) { headers.set("X-NPS-TV-Streamed", "1"); }
     out.headers = headers;
     return out;
   }

@@ -490,6 +490,9 @@ class Screen:
         self.safety_at = 0.0  # when the safety net polls (a poll or an applied push moves it)
         self.stamp: str | None = None
         self.streaming = False  # its tick stream is open (the page sends X-NPS-TV-Streamed)
+        # ... or about to be: the page says so from its first poll (assets/nps_ask.js,
+        # ``streamed``), until its stream fails.
+        self.will_stream = any(ask.stream for ask in asks)
         self.seen: list[tuple[float, int]] = []
         tally.seen.append(self.seen)
         self.reader: asyncio.StreamReader | None = None
@@ -535,8 +538,8 @@ class Screen:
             headers += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
             if self.stamp is not None:  # the stamp its tick told, as assets/nps_tv.js sends
                 headers.append(f"X-NPS-TV-Stamp: {self.stamp}")
-                if self.streaming:  # and that its stream is open
-                    headers.append("X-NPS-TV-Streamed: 1")
+            if self.streaming or self.will_stream:  # and that its stream is open or coming
+                headers.append("X-NPS-TV-Streamed: 1")
         if (etag := self.etags.get(ask.path)) is not None:
             headers.append(f"If-None-Match: {etag}")
         return ("\r\n".join(headers) + "\r\n\r\n").encode() + payload
@@ -750,6 +753,7 @@ class Screen:
         except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
             self.tally.errors += 1
             self.tally.error_kinds[f"stream {type(exc).__name__}"] += 1
+            self.will_stream = False
             return
         self.tally.bytes_in += len(head)
         self.tally.bytes_by_kind[ask.kind] += len(head)
@@ -784,7 +788,7 @@ class Screen:
             self.tally.errors += 1
             self.tally.error_kinds[f"stream {type(exc).__name__}"] += 1
         finally:
-            self.streaming = False
+            self.streaming = self.will_stream = False
             writer.close()
 
 

@@ -353,3 +353,34 @@ def test_a_stream_reads_a_pushed_answer_as_large_as_the_server_pushes():
     tally = asyncio.run(scenario())
     assert tally.errors == 0 and tally.count_by_kind["GET /api/v1/tick/stream"] == 2
     assert tally.bytes_in > MAX_PUSH_BYTES
+
+
+def test_a_streamed_screen_says_so_from_its_first_poll_until_its_stream_fails():
+    """As the page does (``nps_ask.js``, ``streamed``): its first poll goes before its stream
+    opens and says the stream is coming, so the worker it reaches does not build ahead for it
+    (``app.live.builds_ahead``); a screen without a stream, or whose stream failed, says
+    nothing."""
+    from app import live
+
+    poll = Ask("poll", "POST", "/_dash-update-component", {"output": "x"}, 1.0, 3,
+               triggered=True)
+    stream = Ask("stream", "GET", "/api/v1/tick/stream?dwell=10", None, 0.0, 1, stream=True,
+                 spread=1.0)
+    header = f"\r\n{live.STREAMED_HEADER}: 1\r\n"
+    streamed = Screen(8050, [poll, stream], Tally())
+    assert header in streamed.request_bytes(poll).decode()
+    assert header not in Screen(8050, [poll], Tally()).request_bytes(poll).decode()
+
+    async def stream_refused():
+        # No server on this port: the stream cannot open, and the page asks instead.
+        await streamed.run_stream(stream, time.monotonic() + 1)
+    streamed.port = free_port()
+    asyncio.run(stream_refused())
+    assert header not in streamed.request_bytes(poll).decode()
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

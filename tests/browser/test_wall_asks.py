@@ -238,6 +238,28 @@ def test_a_poll_says_whether_the_pages_stream_is_open(wall, monkeypatch):
     assert said and said[-1] == ("1" if streaming else None), (streaming, said)
 
 
+def test_a_streamed_pages_first_poll_says_its_stream_is_coming(wall, monkeypatch):
+    """The page polls as it opens, before its stream is open: that poll says the stream is
+    coming, so the worker it reaches does not build ahead for the screen for two minutes
+    beside the stream's (``ActiveScreens.max_age``); a page without a stream says nothing."""
+    dash_duo, dash_app = wall
+    said: list[str | None] = []
+    real = live.builds_ahead
+
+    def recording(headers):
+        said.append(headers.get(live.STREAMED_HEADER))
+        return real(headers)
+    monkeypatch.setattr(live, "builds_ahead", recording)
+    dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score,comments&dwell=600")
+    wait_for_text(dash_duo, "#score-value", "50", timeout=10)
+    streams = get_services(dash_app).settings.ask_stream
+    assert said and said[0] == ("1" if streams else None), (streams, said)
+    # Built ahead by the poll job: the asking page's screen, not the streamed one's.
+    ahead = [names for screen, names in get_services(dash_app).screens.recent(polled=True)
+             if screen.panels == ("score", "comments")]
+    assert len(ahead) == (0 if streams else 1), (streams, ahead)
+
+
 def test_a_poll_answered_by_a_worker_behind_its_stamp_is_asked_again(wall, monkeypatch):
     """A worker that could not catch up with the named stamp says so (``behind``): the page
     polls again shortly instead of keeping old data until the next change."""
