@@ -28,7 +28,7 @@ def run_server(settings: Settings, background: threading.Thread | None = None) -
     """Serve the app under gunicorn (a production WSGI server) until interrupted."""
     from app.access import access_mode, open_mode_warning
     from app.logs import configure_logging
-    from app.wsgi import WallServer
+    from app.server import WallServer
 
     configure_logging()  # before the workers fork, so each of them logs one line per event
     print(f"NPS TV {__version__} on http://{_display_host(settings.host)}:{settings.port}/  "

@@ -1,5 +1,5 @@
-"""Runs the server under gunicorn: ``WallServer`` for ``nps-tv serve``, ``WallWorker`` for both it
-and the Procfile. gunicorn's gthread gives a new connection a thread that reads the request
+"""The gunicorn worker of ``nps-tv serve`` (``app.server.WallServer``) and the Procfile:
+``WallWorker``. gunicorn's gthread gives a new connection a thread that reads the request
 with blocking reads and no deadline, and writes the answer with blocking sends: as many
 stalled clients as threads froze /health and the wall. ``WallWorker`` collects each request in
 its event loop and hands it to a thread only once it has arrived (``HEAD_TIMEOUT``), and what
@@ -17,7 +17,6 @@ from collections import deque
 from datetime import datetime
 from functools import partial
 
-from gunicorn.app.base import BaseApplication
 from gunicorn.http import wsgi as gunicorn_wsgi
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
@@ -25,8 +24,9 @@ from app.arrival import Refused, Scan, request_complete
 from app.ask_stream import ADOPT_KEY, STREAM_PATH, StreamHub
 from app.config import Settings
 from app.departure import SEND_TIMEOUT, Budget, Crowded, DepartingAnswers
-from app.logs import RedactingLogger
+from app.logs import RedactingLogger  # noqa: F401 - the Procfile's --logger-class
 from app.redact import redact
+from app.stream_homing import HomingStreams
 
 # Seconds a client may take from connecting (or from its previous response) to the end of its
 # request, when the body is no larger than the body limit. Browsers send a request in one go.
@@ -55,6 +55,7 @@ _SEND_TIMEOUT_OPTION = struct.pack("ll", int(SEND_TIMEOUT), 0)  # struct timeval
 STREAMING = object()
 # Headers of the stream's answer that the worker writes itself (it is closed, not framed).
 FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})
+STREAM_PATH_BYTES = STREAM_PATH.encode()
 
 
 class WallConn(TConn):
@@ -70,7 +71,7 @@ class WallConn(TConn):
         self.timeout = time.monotonic() + self.keepalive
 
 
-class WallWorker(DepartingAnswers, ThreadWorker):
+class WallWorker(HomingStreams, DepartingAnswers, ThreadWorker):
     """gthread, but a connection gets a thread only once its request has arrived, and a
     thread's answer that its client is slow to take is written by the event loop
     (``app.departure``)."""
@@ -112,10 +113,18 @@ class WallWorker(DepartingAnswers, ThreadWorker):
         # And a blocking read in a thread gives up too (a body read there, past the arriving
         # budget): requests are collected by the event loop, so no read should wait at all.
         client_sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _SEND_TIMEOUT_OPTION)
-        conn = WallConn(self.cfg, client_sock, client_addr, listener.getsockname(),
-                        self.keepalive_seconds)
-        self.await_request(conn)
+        self.await_request(self.new_conn(client_sock, client_addr, listener.getsockname()))
         return None
+
+    def new_conn(self, sock, client, server) -> WallConn:
+        return WallConn(self.cfg, sock, client, server, self.keepalive_seconds)
+
+    def run(self) -> None:
+        self.open_homes(STREAM_PATH_BYTES)  # app/stream_homes.py: one worker per screen URL
+        try:
+            super().run()
+        finally:
+            self.close_homes()
 
     def on_client_socket_readable(self, conn: TConn, client) -> None:
         """A kept-alive connection's next request is starting: collect it like a new one,
@@ -163,6 +172,8 @@ class WallWorker(DepartingAnswers, ThreadWorker):
             self.poller.unregister(conn.sock)
             self.arriving.remove(conn)
             self.arriving_bytes -= len(conn.arrived)
+            if whole and self.hand_stream(conn, bytes(conn.arrived)):
+                return
             conn.data_ready = True
             self.enqueue_req(conn)
 
@@ -200,7 +211,9 @@ class WallWorker(DepartingAnswers, ThreadWorker):
         while self.arriving and (self.arriving[0].timeout <= now or not self.alive):
             self.drop_arriving(self.arriving[0])
         self.murder_departing()
+        self.homes_resume()
         if not self.alive:
+            self.close_homes()
             for conn in list(self.streams):
                 self.end_stream(conn)
 
@@ -297,6 +310,7 @@ class WallWorker(DepartingAnswers, ThreadWorker):
         """The event loop keeps the stream: it reads only to notice the client leaving."""
         conn.sock.setblocking(False)
         self.streams.add(conn)
+        self.homes_room(len(self.streams), MAX_STREAMS)
         conn.backlog = b""
         self.poller.register(conn.sock, selectors.EVENT_READ,
                              partial(self.on_stream_readable, conn))
@@ -358,51 +372,6 @@ class WallWorker(DepartingAnswers, ThreadWorker):
         if conn not in self.streams:
             return
         self.streams.discard(conn)
+        self.homes_room(len(self.streams), MAX_STREAMS)
         self.hub.remove(conn)
         self.close_held(conn)
-
-
-def gunicorn_options(settings: Settings) -> dict:
-    """The gunicorn settings of ``nps-tv serve`` (the Procfile passes the same as flags)."""
-    return {
-        "bind": f"{settings.host}:{settings.port}",
-        "workers": max(1, settings.workers),
-        "threads": max(1, settings.threads),
-        "worker_connections": WORKER_CONNECTIONS,
-        "worker_class": type("WallWorker", (WallWorker,), {
-            "body_limit": max(settings.max_body_bytes, settings.max_dash_body_bytes)}),
-        # gthread workers heartbeat from their event loop, so this only catches a hung worker.
-        "timeout": 60,
-        "graceful_timeout": 10,
-        "keepalive": KEEPALIVE_SECONDS,
-        # gunicorn >= 25.1 opens a control socket at one per-user path
-        # ($HOME/.gunicorn/gunicorn.ctl) and deletes it on exit, so a second instance (a demo
-        # next to the real wall, a test run) takes over or removes the first one's. NPS TV
-        # needs no runtime control (restart the service instead): none.
-        "control_socket_disable": True,
-        # Off by default (a wall polls every second); when on, redacted like the error log.
-        "accesslog": "-" if settings.access_log else None,
-        "logger_class": RedactingLogger,
-        "errorlog": "-",
-        "loglevel": "info",
-    }
-
-
-class WallServer(BaseApplication):
-    """gunicorn with threaded workers; each worker builds its own app and poll job."""
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in gunicorn_options(self.settings).items():
-            self.cfg.set(key, value)
-
-    def load(self):
-        from app.web import create_app, start_jobs, warm_up
-
-        dash_app = create_app(self.settings)
-        warm_up(dash_app)
-        start_jobs(dash_app)
-        return dash_app.server

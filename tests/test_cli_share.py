@@ -147,9 +147,9 @@ def test_expiry_in_hours():
 
 
 def test_serve_open_on_a_network_address_warns_loudly(env, capsys, monkeypatch):
-    from app import wsgi
+    from app import server
 
-    monkeypatch.setattr(wsgi.WallServer, "run", lambda self: None)
+    monkeypatch.setattr(server.WallServer, "run", lambda self: None)
     env.setenv("NPS_TV_ACCESS", "open")
     assert main(["serve", "--host", "0.0.0.0", "--port", "8699"]) == 0
     out, err = capsys.readouterr()
@@ -168,9 +168,9 @@ def test_serve_refuses_a_bad_access_mode(env, capsys):
 
 
 def test_the_demo_stays_open_unless_told_otherwise(env, capsys, monkeypatch):
-    from app import wsgi
+    from app import server
 
-    monkeypatch.setattr(wsgi.WallServer, "run", lambda self: None)
+    monkeypatch.setattr(server.WallServer, "run", lambda self: None)
     env.setenv("NPS_TV_DEMO_DAYS", "2")
     assert main(["demo", "--no-live", "--port", "8698"]) == 0
     assert "access: open" in capsys.readouterr().out

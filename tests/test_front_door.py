@@ -13,6 +13,7 @@ import pytest
 
 from app.arrival import Refused, Scan
 from app.config import Settings
+from app.server import gunicorn_options
 from app.wsgi import (
     HEAD_TIMEOUT,
     KEEPALIVE_SECONDS,
@@ -21,7 +22,6 @@ from app.wsgi import (
     RedactingLogger,
     WallConn,
     WallWorker,
-    gunicorn_options,
     request_complete,
 )
 from tests.conftest import free_port, write_nginx_main
