@@ -53,9 +53,12 @@ INSTANCE = secrets.token_hex(6)
 # The most a handed request may hold: a stream's GET is a few hundred bytes (a cookie more).
 REQUEST_MAX = 32 * 1024
 LINKS_BACKLOG = 64  # peers connecting at once (one link each)
-# What a link may hold unread before its home counts as busy (a home that is stuck, until the
-# arbiter kills it, would otherwise take every stream of its screens): some 25 requests.
-LINK_UNREAD_MAX = 8 * 1024
+# What a link may hold unread before its home counts as busy: some 170 requests (768 bytes a
+# message, as the kernel counts them), below the link's own limit (its send buffer, about
+# 277). A fleet opening at once hands hundreds in a second, which a home reads within
+# milliseconds; at 8 KB (ten), most of 1,000 streams opening together stayed where they
+# landed. A stuck worker takes that many of its screens' streams until the arbiter kills it.
+LINK_UNREAD_MAX = 128 * 1024
 RELIST_SECONDS = 2.0  # the peers are listed again at least this often (and when they change)
 SUFFIX = ".sock"
 FULL_SUFFIX = ".full"  # a worker's socket while it has no room for more streams
