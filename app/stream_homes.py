@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import array
 import errno
-import fcntl
 import hashlib
 import logging
 import os
@@ -38,12 +37,12 @@ import socket
 import stat
 import struct
 import tempfile
-import termios
 import time
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from app.ask_stream import HAD
+from app.departure import queued
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +102,7 @@ def private_dir(path: Path) -> bool:
             and not info.st_mode & 0o077)
 
 
-def stream_target(request: bytes, path: bytes) -> bytes | None:
+def stream_target(request: bytes | bytearray, path: bytes) -> bytes | bytearray | None:
     """The target of ``request`` when it is exactly one bodiless GET of ``path`` (with its
     query), else None."""
     if not request.startswith(b"GET " + path):
@@ -232,7 +231,7 @@ class Homes:
             return False
         try:
             link = self.links.get(pid) or self._link(pid)
-            if unread(link) > LINK_UNREAD_MAX:
+            if (queued(link) or 0) > LINK_UNREAD_MAX:  # sent, not yet read by the home
                 self.kept += 1
                 return False  # it has not read what it was passed: busy or stuck
             link.sendmsg([request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
@@ -337,11 +336,6 @@ def passed_fds(ancillary: list) -> list[int]:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
     return list(fds)
-
-
-def unread(link: socket.socket) -> int:
-    """The bytes sent on ``link`` its peer has not read yet."""
-    return struct.unpack("i", fcntl.ioctl(link, termios.TIOCOUTQ, b"\0" * 4))[0]
 
 
 def sibling(link: socket.socket) -> bool:

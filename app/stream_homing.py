@@ -53,17 +53,18 @@ class HomingStreams:
             self.homes_paused = None
             self.poller.register(self.homes, selectors.EVENT_READ, self.on_homes_readable)
 
-    def hand_stream(self, conn, request: bytes) -> bool:
+    def hand_stream(self, conn, request: bytearray) -> bool:
         """Pass ``conn`` (its request arrived whole, out of the poller) to its stream's home
-        when that is another worker; True when handed (this worker is done with it)."""
+        when that is another worker; True when handed (this worker is done with it). Every
+        request comes here: anything but a stream's is turned away by its first bytes."""
         homes = self.homes
         if homes is None or getattr(conn, "handed_here", False):
             return False  # one hand-off at most: a connection handed here is served here
         target = stream_target(request, homes.stream_path)
         if target is None:
             return False
-        home = homes.home_of(target)
-        if home == homes.pid or not homes.hand(home, request, conn.sock):
+        home = homes.home_of(bytes(target))
+        if home == homes.pid or not homes.hand(home, bytes(request), conn.sock):
             return False
         self.nr_conns -= 1
         conn.sock.close()  # the home holds the socket now: no shutdown, no goodbye

@@ -172,7 +172,7 @@ class WallWorker(HomingStreams, DepartingAnswers, ThreadWorker):
             self.poller.unregister(conn.sock)
             self.arriving.remove(conn)
             self.arriving_bytes -= len(conn.arrived)
-            if whole and self.hand_stream(conn, bytes(conn.arrived)):
+            if whole and self.hand_stream(conn, conn.arrived):
                 return
             conn.data_ready = True
             self.enqueue_req(conn)

@@ -286,7 +286,8 @@ def two_workers(tmp_path):
     assert not served_dir(proc.pid).exists()  # the last worker out removed it
 
 
-@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux's /proc")
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(),
+                    reason="finds which worker holds a connection in Linux's /proc")
 def test_on_a_real_server_each_screens_streams_are_held_by_its_home(two_workers):
     proc, port, pids = two_workers
     homes = homed_screens(pids)
@@ -314,7 +315,8 @@ def test_on_a_real_server_each_screens_streams_are_held_by_its_home(two_workers)
             time.sleep(0.1)
 
 
-@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux's /proc")
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(),
+                    reason="finds which worker holds a connection in Linux's /proc")
 def test_a_connection_handed_once_is_served_where_it_was_handed(two_workers):
     """A stream's request refused by its home (a malformed ``had``: 400) leaves the
     connection alive there; the next request on it, a stream homed in the other worker, is

@@ -216,10 +216,8 @@ def test_the_poll_names_the_stamp_the_page_was_told(wall, monkeypatch):
     assert stamp and stamp in told, (stamp, told)
 
 
-def test_a_poll_says_whether_the_pages_stream_is_open(wall, monkeypatch):
-    """A streamed page's poll says so (X-NPS-TV-Streamed): the worker it reaches leaves
-    building its answers ahead to the stream's (app/live.py, ``builds_ahead``)."""
-    dash_duo, dash_app = wall
+def record_streamed_header(monkeypatch) -> list[str | None]:
+    """What each poll's X-NPS-TV-Streamed says, in order, as ``live.builds_ahead`` reads it."""
     said: list[str | None] = []
     real = live.builds_ahead
 
@@ -227,6 +225,14 @@ def test_a_poll_says_whether_the_pages_stream_is_open(wall, monkeypatch):
         said.append(headers.get(live.STREAMED_HEADER))
         return real(headers)
     monkeypatch.setattr(live, "builds_ahead", recording)
+    return said
+
+
+def test_a_poll_says_whether_the_pages_stream_is_open(wall, monkeypatch):
+    """A streamed page's poll says so (X-NPS-TV-Streamed): the worker it reaches leaves
+    building its answers ahead to the stream's (app/live.py, ``builds_ahead``)."""
+    dash_duo, dash_app = wall
+    said = record_streamed_header(monkeypatch)
     dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score,comments&dwell=600")
     wait_for_text(dash_duo, "#score-value", "50", timeout=10)
     wait_settled(dash_duo)
@@ -243,13 +249,7 @@ def test_a_streamed_pages_first_poll_says_its_stream_is_coming(wall, monkeypatch
     coming, so the worker it reaches does not build ahead for the screen for two minutes
     beside the stream's (``ActiveScreens.max_age``); a page without a stream says nothing."""
     dash_duo, dash_app = wall
-    said: list[str | None] = []
-    real = live.builds_ahead
-
-    def recording(headers):
-        said.append(headers.get(live.STREAMED_HEADER))
-        return real(headers)
-    monkeypatch.setattr(live, "builds_ahead", recording)
+    said = record_streamed_header(monkeypatch)
     dash_duo.driver.get(f"{dash_duo.server_url}/tv?panels=score,comments&dwell=600")
     wait_for_text(dash_duo, "#score-value", "50", timeout=10)
     streams = get_services(dash_app).settings.ask_stream
