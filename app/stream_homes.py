@@ -17,9 +17,10 @@ connection; the home serves the request as if it had accepted it, through its ow
 gate, the scope). When the home cannot take it (gone, busy, near its most streams) the worker
 serves it itself, as before. ``app.stream_homing`` is the worker's side.
 
-The workers' sockets are files in a directory of the instance (named by the gunicorn arbiter's
-pid and a random part drawn in the arbiter before it forks: instances whose arbiters have one
-pid, in containers sharing /tmp, keep apart) that only this user may enter, and a link is
+The workers' sockets are files in a directory of the instance (``app.stream_dirs``: named by
+the gunicorn arbiter's pid and a random part drawn in the arbiter before it forks: instances
+whose arbiters have one pid, in containers sharing /tmp, keep apart) that only this user may
+enter, and a link is
 taken only from a sibling worker (``SO_PEERCRED``: this user, this arbiter's child), whose
 messages are checked again. TLS (gunicorn's own) has state a socket cannot carry: such
 streams stay where they land. Several instances each keep their own homes.
@@ -32,23 +33,27 @@ import errno
 import hashlib
 import logging
 import os
-import secrets
 import socket
-import stat
 import struct
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from app.ask_stream import HAD
 from app.departure import queued
+from app.stream_dirs import (
+    FULL_SUFFIX,
+    NEW_SUFFIX,
+    SUFFIX,
+    alive,
+    instance_dir,
+    parent_of,
+    private_dir,
+    sweep,
+)
 
 log = logging.getLogger(__name__)
 
-# Drawn when the module is imported: in gunicorn's arbiter (it loads the worker class) before
-# it forks, so every worker of one instance has it, and no other instance.
-INSTANCE = secrets.token_hex(6)
 # The most a handed request may hold: a stream's GET is a few hundred bytes (a cookie more).
 REQUEST_MAX = 32 * 1024
 LINKS_BACKLOG = 64  # peers connecting at once (one link each)
@@ -59,21 +64,9 @@ LINKS_BACKLOG = 64  # peers connecting at once (one link each)
 # landed. A stuck worker takes that many of its screens' streams until the arbiter kills it.
 LINK_UNREAD_MAX = 128 * 1024
 RELIST_SECONDS = 2.0  # the peers are listed again at least this often (and when they change)
-SUFFIX = ".sock"
-FULL_SUFFIX = ".full"  # a worker's socket while it has no room for more streams
-NEW_SUFFIX = ".new"  # bound, not yet listening: never connected to
 # A peer that is gone: its link refused, reset or closed, its file removed.
 GONE = (ConnectionRefusedError, FileNotFoundError, BrokenPipeError, ConnectionResetError)
 STREAM_FAMILIES = (socket.AF_INET, socket.AF_INET6, socket.AF_UNIX)
-
-
-def instance_dir(parent: int | None = None, instance: str = INSTANCE) -> Path:
-    """Where the workers of this instance (children of one gunicorn arbiter) keep their
-    sockets."""
-    parent = os.getppid() if parent is None else parent
-    return Path(tempfile.gettempdir()) / f"nps-tv-streams-{os.getuid()}-{parent}-{instance}"
-
-
 def url_key(target: bytes) -> bytes:
     """What a stream request's home is chosen by: its path and query, ``had`` left out and
     the rest in order."""
@@ -88,18 +81,6 @@ def rendezvous(key: bytes, pids: list[int]) -> int | None:
     if not pids:
         return None
     return max(pids, key=lambda pid: hashlib.blake2b(key + b"|%d" % pid, digest_size=8).digest())
-
-
-def private_dir(path: Path) -> bool:
-    """Make ``path`` (or take it as it is) a directory only this user can enter: False when
-    it is someone else's or open to others (then no homes: streams stay where they land)."""
-    try:
-        path.mkdir(mode=0o700, exist_ok=True)
-        info = path.lstat()
-    except OSError:
-        return False
-    return (stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
-            and not info.st_mode & 0o077)
 
 
 def stream_target(request: bytes | bytearray, path: bytes) -> bytes | bytearray | None:
@@ -152,6 +133,7 @@ class Homes:
         """This worker's homes for streams of ``path``, or None where they cannot be (no
         Unix sockets, the directory not private): the worker then keeps every stream."""
         directory = instance_dir() if directory is None else directory
+        sweep(directory.parent, keep=directory)
         if not hasattr(socket, "SCM_RIGHTS") or not private_dir(directory):
             log.warning("streams stay in the worker that accepted them: %s is not private",
                         directory)
@@ -347,21 +329,3 @@ def sibling(link: socket.socket) -> bool:
     except OSError:
         return False
     return uid == os.getuid() and parent_of(pid) == os.getppid()
-
-
-def parent_of(pid: int) -> int | None:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(text[text.rindex(")") + 2:].split()[1])
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return False  # another user's process took the pid: not one of these workers
-    return True

@@ -5,6 +5,7 @@ served by the home, and a home that is gone or busy leaves the stream where it l
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -19,14 +20,8 @@ from app import tv
 from app.ask_stream import STREAM_PATH
 from app.config import Settings
 from app.screen import parse_screen
-from app.stream_homes import (
-    Homes,
-    instance_dir,
-    private_dir,
-    rendezvous,
-    stream_target,
-    url_key,
-)
+from app.stream_dirs import instance_dir, private_dir, sweep
+from app.stream_homes import Homes, rendezvous, stream_target, url_key
 from tests.servers import start_serve, stop
 from tests.test_ask_stream_served import Stream
 
@@ -76,6 +71,68 @@ def test_the_directory_must_be_this_users_alone(tmp_path):
     link.symlink_to(tmp_path / "homes")
     assert not private_dir(link)
     assert instance_dir(1234, "ab12").name == f"nps-tv-streams-{os.getuid()}-1234-ab12"
+
+
+def dead_pid() -> int:
+    """The pid of a process that has ended (and been reaped)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def killed_instance(parent: Path, arbiter: int, *files: str, age: float = 3600) -> Path:
+    """An instance directory as a killed server leaves it: its workers' socket files, with
+    nothing listening on them, unchanged for ``age`` seconds."""
+    directory = parent / instance_dir(arbiter, secrets.token_hex(6)).name
+    assert private_dir(directory)
+    for name in files:
+        if name.endswith((".sock", ".full", ".new")):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            sock.bind(str(directory / name))
+            sock.close()  # bound and closed: the file stays, a connection is refused
+        else:
+            (directory / name).write_text("not a socket")
+    os.utime(directory, (time.time() - age, time.time() - age))
+    return directory
+
+
+def test_a_killed_servers_directory_is_removed_when_a_worker_starts(tmp_path):
+    gone = dead_pid()
+    killed = killed_instance(tmp_path, gone, "101.sock", "102.full")
+    empty = killed_instance(tmp_path, gone)  # killed before its first worker made its file
+    ours = tmp_path / instance_dir(os.getpid(), "live").name
+    home = Homes.open(PATH, ours)
+    try:
+        assert home is not None
+        assert not killed.exists() and not empty.exists() and ours.exists()
+    finally:
+        if home is not None:
+            home.close()
+
+
+def test_only_a_dead_servers_directory_is_swept(tmp_path):
+    gone = dead_pid()
+    starting = killed_instance(tmp_path, gone, "103.new")  # a worker binding: not yet
+    foreign = killed_instance(tmp_path, gone, "104.sock", "notes.txt")  # not ours to remove
+    recent = killed_instance(tmp_path, gone, "105.sock", age=0)  # may be starting
+    running = killed_instance(tmp_path, os.getpid(), "106.sock")  # its arbiter runs
+    listening = killed_instance(tmp_path, gone, "107.sock")
+    (listening / "107.sock").unlink()
+    live = Homes(listening, 107, PATH)  # a worker listens in it
+    os.utime(listening, (time.time() - 3600, time.time() - 3600))
+    shared = killed_instance(tmp_path, gone, "108.sock")
+    shared.chmod(0o755)  # not private: not a directory these workers made
+    other = tmp_path / f"nps-tv-streams-{os.getuid() + 1}-{gone}-x"
+    other.mkdir()
+    try:
+        assert sweep(tmp_path) == 0
+        for kept in (starting, foreign, recent, running, listening, shared, other):
+            assert kept.exists(), kept
+        live.sock.close()  # now killed: nothing listens
+        assert sweep(tmp_path, keep=None) == 1
+        assert not listening.exists()
+    finally:
+        live.sock.close()
 
 
 def connected_pair() -> tuple[socket.socket, socket.socket]:
