@@ -171,6 +171,35 @@ def test_a_connection_is_passed_with_its_request_and_stays_open(tmp_path):
     assert not directory.exists()  # the last one out removed it
 
 
+def test_a_home_stopping_with_connections_still_on_its_link_closes_them(tmp_path):
+    """A home that stops before reading what was passed to it (a graceful stop with hand-offs
+    in flight): each such connection ends (its page reconnects to a worker that runs), none
+    is left open with nobody serving it, and the worker that handed them goes on."""
+    directory = tmp_path / "homes"
+    assert private_dir(directory)
+    here, home = Homes(directory, os.getpid(), PATH), Homes(directory, os.getppid(), PATH)
+    pairs = [connected_pair() for _ in range(3)]
+    try:
+        for _, server in pairs:
+            assert here.hand(home.pid, b"GET " + PATH + b" HTTP/1.1\r\n\r\n", server)
+            server.close()
+        (link,), _ = home.accept()  # accepted, nothing read from it
+        link.close()
+        home.close()
+        for client, _ in pairs:
+            client.settimeout(5)
+            assert client.recv(100) == b""  # closed: no descriptor of it is left anywhere
+        pairs.append(connected_pair())
+        assert not here.hand(home.pid, b"GET " + PATH + b" HTTP/1.1\r\n\r\n", pairs[-1][1])
+        assert here.live_peers() == [here.pid]  # gone: the stream stays here
+    finally:
+        for client, server in pairs:
+            client.close()
+            server.close()
+        here.close()
+        home.close()
+
+
 def test_a_home_that_is_gone_leaves_the_stream_here(tmp_path):
     directory = tmp_path / "homes"
     assert private_dir(directory)
