@@ -105,9 +105,27 @@ class HomingStreams:
             except OSError:  # the client left meanwhile
                 sock.close()
                 continue
+            server = listener_address(self.sockets, server)
             conn = self.new_conn(sock, client, server)
             conn.handed_here = True
             conn.arrived = bytearray(request)
             conn.data_ready = True
             self.nr_conns += 1
             self.enqueue_req(conn)
+
+
+def listener_address(listeners, local):
+    """The address of the listener a connection handed here came in on, which is what a
+    connection the worker accepted itself is given (gunicorn's ``SERVER_NAME`` and
+    ``SERVER_PORT``: ``0.0.0.0`` for a wildcard bind), by its family and port; the
+    connection's own local address when no listener matches."""
+    for listener in listeners:
+        try:
+            name = listener.getsockname()
+        except OSError:
+            continue
+        if name == local or (type(name) is tuple and type(local) is tuple
+                             and len(name) == len(local) and name[1] == local[1]
+                             and name[0] in (local[0], "0.0.0.0", "::")):
+            return name
+    return local

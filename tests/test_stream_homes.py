@@ -22,6 +22,7 @@ from app.config import Settings
 from app.screen import parse_screen
 from app.stream_dirs import instance_dir, private_dir, sweep
 from app.stream_homes import Homes, rendezvous, stream_target, url_key
+from app.stream_homing import listener_address
 from tests.servers import start_serve, stop
 from tests.test_ask_stream_served import Stream
 
@@ -198,6 +199,29 @@ def test_a_home_stopping_with_connections_still_on_its_link_closes_them(tmp_path
             server.close()
         here.close()
         home.close()
+
+
+def test_a_handed_connection_gets_the_address_of_the_listener_it_came_in_on(tmp_path):
+    """As a connection the home accepted itself would (gunicorn gives the listener's address:
+    ``SERVER_NAME`` 0.0.0.0 for a wildcard bind), not the socket's own local address."""
+    with socket.create_server(("0.0.0.0", 0)) as wildcard, \
+            socket.create_server(("127.0.0.1", 0)) as other, \
+            socket.socket(socket.AF_UNIX) as unix:
+        port = wildcard.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        server, _ = wildcard.accept()
+        unix.bind(str(tmp_path / "gunicorn.sock"))
+        unix.listen()
+        try:
+            local = server.getsockname()
+            assert local == ("127.0.0.1", port)
+            assert listener_address([other, unix, wildcard], local) == ("0.0.0.0", port)
+            assert listener_address([other], local) == local  # no listener of its port
+            assert listener_address([other, unix], str(tmp_path / "gunicorn.sock")) == \
+                str(tmp_path / "gunicorn.sock")
+        finally:
+            client.close()
+            server.close()
 
 
 def test_a_home_that_is_gone_leaves_the_stream_here(tmp_path):
