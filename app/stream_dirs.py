@@ -51,7 +51,7 @@ def sweep(parent: Path | None = None, keep: Path | None = None) -> int:
     stopped server removes its own: ``Homes.close``): one whose arbiter is no longer
     running, unchanged for ``STALE_SECONDS``, private, holding only workers' sockets, none
     of which a worker listens on (a connection to each is refused). Returns how many went.
-    Anything else (another user's, a starting instance's, a file not of ours) is left."""
+    Anything else (another user's, a running instance's, a file not of ours) is left."""
     parent = Path(tempfile.gettempdir()) if parent is None else parent
     prefix = f"nps-tv-streams-{os.getuid()}-"
     gone = 0
@@ -83,10 +83,12 @@ def sweep(parent: Path | None = None, keep: Path | None = None) -> int:
 
 
 def _dead_socket(path: Path) -> bool:
-    """Whether ``path`` is a worker's socket file (by its name) that nothing listens on."""
+    """Whether ``path`` is a worker's socket file (by its name) that nothing listens on (one
+    killed between bind and rename left a ``NEW_SUFFIX`` file; its arbiter, which forks
+    workers, is gone: none is starting)."""
     stem, _, suffix = path.name.partition(".")
-    if not stem.isdigit() or f".{suffix}" not in (SUFFIX, FULL_SUFFIX):
-        return False  # a starting worker's (NEW_SUFFIX), or not a worker's file at all
+    if not stem.isdigit() or f".{suffix}" not in (SUFFIX, FULL_SUFFIX, NEW_SUFFIX):
+        return False  # not a worker's file
     if not stat.S_ISSOCK(path.lstat().st_mode):
         return False
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)

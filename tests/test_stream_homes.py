@@ -113,7 +113,7 @@ def test_a_killed_servers_directory_is_removed_when_a_worker_starts(tmp_path):
 
 def test_only_a_dead_servers_directory_is_swept(tmp_path):
     gone = dead_pid()
-    starting = killed_instance(tmp_path, gone, "103.new")  # a worker binding: not yet
+    binding = killed_instance(tmp_path, gone, "103.new")  # killed between bind and rename
     foreign = killed_instance(tmp_path, gone, "104.sock", "notes.txt")  # not ours to remove
     recent = killed_instance(tmp_path, gone, "105.sock", age=0)  # may be starting
     running = killed_instance(tmp_path, os.getpid(), "106.sock")  # its arbiter runs
@@ -126,8 +126,8 @@ def test_only_a_dead_servers_directory_is_swept(tmp_path):
     other = tmp_path / f"nps-tv-streams-{os.getuid() + 1}-{gone}-x"
     other.mkdir()
     try:
-        assert sweep(tmp_path) == 0
-        for kept in (starting, foreign, recent, running, listening, shared, other):
+        assert sweep(tmp_path) == 1 and not binding.exists()
+        for kept in (foreign, recent, running, listening, shared, other):
             assert kept.exists(), kept
         live.sock.close()  # now killed: nothing listens
         assert sweep(tmp_path, keep=None) == 1
