@@ -27,11 +27,24 @@ NEW_SUFFIX = ".new"  # bound, not yet listening: never connected to
 STALE_SECONDS = 60.0
 
 
+def pid_space() -> int:
+    """The inode of this process's PID namespace (0 where it cannot be read): containers that
+    share /tmp but not their pids have different ones, so a pid in a directory's name is
+    looked up only in the namespace it was taken in (``sweep``)."""
+    try:
+        return os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return 0
+
+
 def instance_dir(parent: int | None = None, instance: str = INSTANCE) -> Path:
     """Where the workers of this instance (children of one gunicorn arbiter) keep their
-    sockets."""
+    sockets: named by this user, the PID namespace (in hex), the arbiter's pid and the
+    instance. With /tmp, a worker's socket path is some 70 bytes of the 107 a Unix socket's
+    may have (a longer ``TMPDIR`` past that: no homes, ``Homes.open``)."""
     parent = os.getppid() if parent is None else parent
-    return Path(tempfile.gettempdir()) / f"nps-tv-streams-{os.getuid()}-{parent}-{instance}"
+    return Path(tempfile.gettempdir()) / \
+        f"nps-tv-streams-{os.getuid()}-{pid_space():x}-{parent}-{instance}"
 
 
 def private_dir(path: Path) -> bool:
@@ -48,21 +61,25 @@ def private_dir(path: Path) -> bool:
 
 def sweep(parent: Path | None = None, keep: Path | None = None) -> int:
     """Remove the directories that killed instances of this user left in ``parent`` (a
-    stopped server removes its own: ``Homes.close``): one whose arbiter is no longer
-    running, unchanged for ``STALE_SECONDS``, private, holding only workers' sockets, none
-    of which a worker listens on (a connection to each is refused). Returns how many went.
-    Anything else (another user's, a running instance's, a file not of ours) is left."""
+    stopped server removes its own: ``Homes.close``): one made in this PID namespace whose
+    arbiter no longer runs (none of its workers can be starting: the arbiter forks them),
+    unchanged for ``STALE_SECONDS``, private, holding only workers' sockets, none of which a
+    worker listens on (a connection to each is refused). Returns how many went. Anything else
+    (another user's, another namespace's, a running instance's, a file not of ours) is left;
+    where the namespace cannot be read, everything is."""
     parent = Path(tempfile.gettempdir()) if parent is None else parent
-    prefix = f"nps-tv-streams-{os.getuid()}-"
-    gone = 0
-    try:
-        names = [n for n in os.listdir(parent) if n.startswith(prefix)]
-    except OSError:
+    space = pid_space()
+    if not space:
         return 0
+    prefix = f"nps-tv-streams-{os.getuid()}-{space:x}-"
+    gone = 0
+    with os.scandir(parent) as entries:
+        names = [e.name for e in entries if e.name.startswith(prefix)]
     for name in names:
         directory = parent / name
         arbiter = name[len(prefix):].split("-")[0]
-        if directory == keep or not arbiter.isdigit() or alive(int(arbiter)):
+        if directory == keep or not (arbiter.isascii() and arbiter.isdigit()) or \
+                len(arbiter) > 10 or alive(int(arbiter)):
             continue
         try:
             info = directory.lstat()
@@ -76,7 +93,7 @@ def sweep(parent: Path | None = None, keep: Path | None = None) -> int:
                 (directory / f).unlink(missing_ok=True)
             directory.rmdir()
         except OSError:
-            continue  # changed meanwhile: left for the next worker that starts
+            continue  # changed meanwhile: left for the next instance that starts
         gone += 1
         log.info("removed %s: a stopped server's stream homes", directory)
     return gone
@@ -84,13 +101,13 @@ def sweep(parent: Path | None = None, keep: Path | None = None) -> int:
 
 def _dead_socket(path: Path) -> bool:
     """Whether ``path`` is a worker's socket file (by its name) that nothing listens on (one
-    killed between bind and rename left a ``NEW_SUFFIX`` file; its arbiter, which forks
-    workers, is gone: none is starting)."""
+    killed between bind and rename left a ``NEW_SUFFIX`` file)."""
     stem, _, suffix = path.name.partition(".")
-    if not stem.isdigit() or f".{suffix}" not in (SUFFIX, FULL_SUFFIX, NEW_SUFFIX):
+    if not (stem.isascii() and stem.isdigit()) or \
+            f".{suffix}" not in (SUFFIX, FULL_SUFFIX, NEW_SUFFIX):
         return False  # not a worker's file
     if not stat.S_ISSOCK(path.lstat().st_mode):
-        return False
+        return False  # a connection to a plain file is refused too
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         probe.setblocking(False)
@@ -119,4 +136,6 @@ def alive(pid: int) -> bool:
         return False
     except PermissionError:
         return False  # another user's process took the pid: not one of these workers
+    except (OverflowError, ValueError):
+        return False  # no such pid
     return True

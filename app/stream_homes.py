@@ -133,11 +133,19 @@ class Homes:
         """This worker's homes for streams of ``path``, or None where they cannot be (no
         Unix sockets, the directory not private): the worker then keeps every stream."""
         directory = instance_dir() if directory is None else directory
-        sweep(directory.parent, keep=directory)
-        if not hasattr(socket, "SCM_RIGHTS") or not private_dir(directory):
+        if not hasattr(socket, "SCM_RIGHTS"):
+            log.warning("streams stay in the worker that accepted them: no SCM_RIGHTS here")
+            return None
+        first = not os.path.lexists(directory)  # the instance's first worker
+        if not private_dir(directory):
             log.warning("streams stay in the worker that accepted them: %s is not private",
                         directory)
             return None
+        if first:  # once an instance, not at every worker's restart
+            try:
+                sweep(directory.parent, keep=directory)
+            except Exception:  # a stale directory left is no reason not to start
+                log.exception("could not sweep killed servers' stream homes")
         try:
             return cls(directory, path=path)
         except OSError as exc:

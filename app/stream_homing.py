@@ -17,6 +17,7 @@ class HomingStreams:
     homes: Homes | None = None
     home_links: set = frozenset()  # the links peers opened to this worker
     homes_paused: float | None = None  # when its listening resumes, after accepting failed
+    listener_names: tuple | list = ()  # the worker's listeners' addresses (``listener_address``)
 
     def open_homes(self, path: bytes) -> None:
         """Called in the worker's process before its event loop runs."""
@@ -24,6 +25,12 @@ class HomingStreams:
             return  # a TLS session cannot be passed with its socket
         self.homes = Homes.open(path)
         self.home_links = set()
+        self.listener_names = []
+        for listener in self.sockets:
+            try:
+                self.listener_names.append(listener.getsockname())
+            except (OSError, AttributeError):  # closed (gunicorn's wrapper has no socket)
+                pass
         if self.homes is not None:
             self.poller.register(self.homes, selectors.EVENT_READ, self.on_homes_readable)
 
@@ -105,7 +112,7 @@ class HomingStreams:
             except OSError:  # the client left meanwhile
                 sock.close()
                 continue
-            server = listener_address(self.sockets, server)
+            server = listener_address(self.listener_names, server)
             conn = self.new_conn(sock, client, server)
             conn.handed_here = True
             conn.arrived = bytearray(request)
@@ -114,18 +121,16 @@ class HomingStreams:
             self.enqueue_req(conn)
 
 
-def listener_address(listeners, local):
-    """The address of the listener a connection handed here came in on, which is what a
-    connection the worker accepted itself is given (gunicorn's ``SERVER_NAME`` and
-    ``SERVER_PORT``: ``0.0.0.0`` for a wildcard bind), by its family and port; the
-    connection's own local address when no listener matches."""
-    for listener in listeners:
-        try:
-            name = listener.getsockname()
-        except OSError:
-            continue
-        if name == local or (type(name) is tuple and type(local) is tuple
-                             and len(name) == len(local) and name[1] == local[1]
-                             and name[0] in (local[0], "0.0.0.0", "::")):
+def listener_address(listeners: list, local):
+    """The address of the listener (of the worker's ``listeners``' addresses) a connection
+    handed here came in on, which is what a connection the worker accepted itself is given
+    (gunicorn's ``SERVER_NAME`` and ``SERVER_PORT``: ``0.0.0.0`` for a wildcard bind): the
+    listener of that very address, else the wildcard of its family and port; the
+    connection's own local address when none matches."""
+    if local in listeners:
+        return local
+    for name in listeners:
+        if (type(name) is tuple and type(local) is tuple and len(name) == len(local)
+                and name[1] == local[1] and name[0] in ("0.0.0.0", "::")):
             return name
     return local

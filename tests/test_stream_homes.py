@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import selectors
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,9 +22,9 @@ from app import tv
 from app.ask_stream import STREAM_PATH
 from app.config import Settings
 from app.screen import parse_screen
-from app.stream_dirs import instance_dir, private_dir, sweep
+from app.stream_dirs import instance_dir, pid_space, private_dir, sweep
 from app.stream_homes import Homes, rendezvous, stream_target, url_key
-from app.stream_homing import listener_address
+from app.stream_homing import HomingStreams, listener_address
 from tests.servers import start_serve, stop
 from tests.test_ask_stream_served import Stream
 
@@ -71,7 +73,9 @@ def test_the_directory_must_be_this_users_alone(tmp_path):
     link = tmp_path / "link"
     link.symlink_to(tmp_path / "homes")
     assert not private_dir(link)
-    assert instance_dir(1234, "ab12").name == f"nps-tv-streams-{os.getuid()}-1234-ab12"
+    assert instance_dir(1234, "ab12").name == \
+        f"nps-tv-streams-{os.getuid()}-{pid_space():x}-1234-ab12"
+    assert pid_space() == os.stat("/proc/self/ns/pid").st_ino
 
 
 def dead_pid() -> int:
@@ -81,57 +85,81 @@ def dead_pid() -> int:
     return child.pid
 
 
-def killed_instance(parent: Path, arbiter: int, *files: str, age: float = 3600) -> Path:
+def killed_instance(parent: Path, arbiter: int, *files: str, age: float = 3600,
+                    name: str | None = None) -> Path:
     """An instance directory as a killed server leaves it: its workers' socket files, with
-    nothing listening on them, unchanged for ``age`` seconds."""
-    directory = parent / instance_dir(arbiter, secrets.token_hex(6)).name
+    nothing listening on them ("file:NAME" a plain file), unchanged for ``age`` seconds."""
+    directory = parent / (name or instance_dir(arbiter, secrets.token_hex(6)).name)
     assert private_dir(directory)
-    for name in files:
-        if name.endswith((".sock", ".full", ".new")):
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            sock.bind(str(directory / name))
-            sock.close()  # bound and closed: the file stays, a connection is refused
-        else:
-            (directory / name).write_text("not a socket")
+    for file in files:
+        if file.startswith("file:"):
+            (directory / file.removeprefix("file:")).write_text("not a socket")
+            continue
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        sock.bind(str(directory / file))
+        sock.close()  # bound and closed: the file stays, a connection is refused
     os.utime(directory, (time.time() - age, time.time() - age))
     return directory
 
 
-def test_a_killed_servers_directory_is_removed_when_a_worker_starts(tmp_path):
+@pytest.fixture()
+def tmp():
+    """A short directory in /tmp: a socket's path may have 107 bytes, and pytest's tmp_path
+    with an instance directory's name in it is longer."""
+    path = Path(tempfile.mkdtemp(prefix="nps-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_a_killed_servers_directory_is_removed_when_an_instance_starts(tmp):
     gone = dead_pid()
-    killed = killed_instance(tmp_path, gone, "101.sock", "102.full")
-    empty = killed_instance(tmp_path, gone)  # killed before its first worker made its file
-    ours = tmp_path / instance_dir(os.getpid(), "live").name
-    home = Homes.open(PATH, ours)
+    killed = killed_instance(tmp, gone, "101.sock", "102.full")
+    empty = killed_instance(tmp, gone)  # killed before its first worker made its file
+    ours = tmp / instance_dir(gone, "ours").name  # its arbiter's pid is reused: kept
+    homes = [Homes.open(PATH, ours)]
     try:
-        assert home is not None
+        assert homes[0] is not None
         assert not killed.exists() and not empty.exists() and ours.exists()
+        later = killed_instance(tmp, gone, "103.sock")
+        homes.append(Homes.open(PATH, ours))  # a second worker (or one restarted) of ours
+        assert homes[1] is not None and later.exists()  # the instance's first one swept
     finally:
-        if home is not None:
-            home.close()
+        for home in homes:
+            if home is not None:
+                home.close()
 
 
-def test_only_a_dead_servers_directory_is_swept(tmp_path):
-    gone = dead_pid()
-    binding = killed_instance(tmp_path, gone, "103.new")  # killed between bind and rename
-    foreign = killed_instance(tmp_path, gone, "104.sock", "notes.txt")  # not ours to remove
-    recent = killed_instance(tmp_path, gone, "105.sock", age=0)  # may be starting
-    running = killed_instance(tmp_path, os.getpid(), "106.sock")  # its arbiter runs
-    listening = killed_instance(tmp_path, gone, "107.sock")
+def test_only_a_dead_servers_directory_is_swept(tmp):
+    gone, space, uid = dead_pid(), pid_space(), os.getuid()
+    binding = killed_instance(tmp, gone, "103.new")  # killed between bind and rename
+    foreign = killed_instance(tmp, gone, "104.sock", "file:notes.txt")  # not ours
+    plain = killed_instance(tmp, gone, "file:109.sock")  # a connection is refused too
+    recent = killed_instance(tmp, gone, "105.sock", age=0)  # may be starting
+    running = killed_instance(tmp, os.getpid(), "106.sock")  # its arbiter runs
+    listening = killed_instance(tmp, gone, "107.sock")
     (listening / "107.sock").unlink()
     live = Homes(listening, 107, PATH)  # a worker listens in it
     os.utime(listening, (time.time() - 3600, time.time() - 3600))
-    shared = killed_instance(tmp_path, gone, "108.sock")
+    shared = killed_instance(tmp, gone, "108.sock")
     shared.chmod(0o755)  # not private: not a directory these workers made
-    other = tmp_path / f"nps-tv-streams-{os.getuid() + 1}-{gone}-x"
-    other.mkdir()
+    # Another user's name, and another PID namespace's (a container sharing /tmp, whose pids
+    # mean nothing here): otherwise like the swept ones.
+    other_user = killed_instance(tmp, gone, "110.sock",
+                                 name=f"nps-tv-streams-{uid + 1}-{space:x}-{gone}-x")
+    other_space = killed_instance(tmp, gone, "111.sock",
+                                  name=f"nps-tv-streams-{uid}-{space + 1:x}-{gone}-x")
+    # Names anyone may make in /tmp, with pids int() or the kernel refuse: nothing raised.
+    for odd in ("99999999999", "\u00b2", "12x", ""):
+        (tmp / f"nps-tv-streams-{uid}-{space:x}-{odd}-x").write_text("")
     try:
-        assert sweep(tmp_path) == 1 and not binding.exists()
-        for kept in (foreign, recent, running, listening, shared, other):
+        assert sweep(tmp) == 1 and not binding.exists()
+        for kept in (foreign, plain, recent, running, listening, shared, other_user,
+                     other_space):
             assert kept.exists(), kept
+        assert len(list(tmp.glob("nps-tv-streams-*"))) == 8 + 4
         live.sock.close()  # now killed: nothing listens
-        assert sweep(tmp_path, keep=None) == 1
-        assert not listening.exists()
+        assert sweep(tmp, keep=listening) == 0 and listening.exists()
+        assert sweep(tmp) == 1 and not listening.exists()
     finally:
         live.sock.close()
 
@@ -172,33 +200,48 @@ def test_a_connection_is_passed_with_its_request_and_stays_open(tmp_path):
     assert not directory.exists()  # the last one out removed it
 
 
-def test_a_home_stopping_with_connections_still_on_its_link_closes_them(tmp_path):
+class Worker(HomingStreams):
+    """A worker's side of stream homes without the worker: its selector, no listeners."""
+
+    def __init__(self, homes: Homes):
+        self.poller, self.homes, self.home_links = selectors.DefaultSelector(), homes, set()
+        self.sockets = []
+
+
+def test_a_home_stopping_with_connections_still_on_its_links_closes_them(tmp_path):
     """A home that stops before reading what was passed to it (a graceful stop with hand-offs
-    in flight): each such connection ends (its page reconnects to a worker that runs), none
-    is left open with nobody serving it, and the worker that handed them goes on."""
+    in flight), on a link it accepted and on one it had not yet: each such connection ends
+    (its page reconnects to a worker that runs), none is left open with nobody serving it,
+    and the workers that handed them go on."""
     directory = tmp_path / "homes"
     assert private_dir(directory)
-    here, home = Homes(directory, os.getpid(), PATH), Homes(directory, os.getppid(), PATH)
-    pairs = [connected_pair() for _ in range(3)]
+    home = Homes(directory, os.getppid(), PATH)
+    here, there = Homes(directory, os.getpid(), PATH), Homes(directory, 1, PATH)
+    worker = Worker(home)
+    pairs = [connected_pair() for _ in range(4)]
     try:
-        for _, server in pairs:
+        for _, server in pairs[:2]:
             assert here.hand(home.pid, b"GET " + PATH + b" HTTP/1.1\r\n\r\n", server)
-            server.close()
-        (link,), _ = home.accept()  # accepted, nothing read from it
-        link.close()
-        home.close()
+        worker.on_homes_readable(home)  # here's link: accepted, nothing read from it
+        assert len(worker.home_links) == 1
+        for _, server in pairs[2:]:  # there's link: still in the backlog
+            assert there.hand(home.pid, b"GET " + PATH + b" HTTP/1.1\r\n\r\n", server)
+        for _, server in pairs:
+            server.close()  # the handing workers forget them
+        worker.close_homes()
+        assert worker.homes is None and not worker.home_links
         for client, _ in pairs:
             client.settimeout(5)
             assert client.recv(100) == b""  # closed: no descriptor of it is left anywhere
         pairs.append(connected_pair())
         assert not here.hand(home.pid, b"GET " + PATH + b" HTTP/1.1\r\n\r\n", pairs[-1][1])
-        assert here.live_peers() == [here.pid]  # gone: the stream stays here
+        assert home.pid not in here.live_peers()  # gone: the stream stays here
     finally:
         for client, server in pairs:
             client.close()
             server.close()
-        here.close()
-        home.close()
+        for homes in (here, there, home):
+            homes.close()
 
 
 def test_a_handed_connection_gets_the_address_of_the_listener_it_came_in_on(tmp_path):
@@ -212,16 +255,24 @@ def test_a_handed_connection_gets_the_address_of_the_listener_it_came_in_on(tmp_
         server, _ = wildcard.accept()
         unix.bind(str(tmp_path / "gunicorn.sock"))
         unix.listen()
+        names = [s.getsockname() for s in (other, unix, wildcard)]
         try:
             local = server.getsockname()
             assert local == ("127.0.0.1", port)
-            assert listener_address([other, unix, wildcard], local) == ("0.0.0.0", port)
-            assert listener_address([other], local) == local  # no listener of its port
-            assert listener_address([other, unix], str(tmp_path / "gunicorn.sock")) == \
+            assert listener_address(names, local) == ("0.0.0.0", port)
+            assert listener_address(names[:1], local) == local  # no listener of its port
+            assert listener_address(names[:2], str(tmp_path / "gunicorn.sock")) == \
                 str(tmp_path / "gunicorn.sock")
         finally:
             client.close()
             server.close()
+    # Both a wildcard and the very address listening (reuse_port): the kernel gave it to the
+    # latter, in whatever order they are listed.
+    for names in ([("0.0.0.0", 80), ("127.0.0.1", 80)], [("127.0.0.1", 80), ("0.0.0.0", 80)]):
+        assert listener_address(names, ("127.0.0.1", 80)) == ("127.0.0.1", 80)
+    v6 = [("::", 80, 0, 0), ("0.0.0.0", 81)]
+    assert listener_address(v6, ("::ffff:127.0.0.1", 80, 0, 0)) == ("::", 80, 0, 0)
+    assert listener_address(v6, ("::1", 81, 0, 0)) == ("::1", 81, 0, 0)  # another family
 
 
 def test_a_home_that_is_gone_leaves_the_stream_here(tmp_path):
@@ -349,7 +400,8 @@ def _link(path: str) -> str:
 
 
 def served_dir(arbiter: int) -> Path:
-    found = sorted(Path(tempfile.gettempdir()).glob(f"nps-tv-streams-{os.getuid()}-{arbiter}-*"))
+    found = sorted(Path(tempfile.gettempdir()).glob(
+        f"nps-tv-streams-{os.getuid()}-{pid_space():x}-{arbiter}-*"))
     assert len(found) <= 1, found
     return found[0] if found else Path("/nonexistent")
 
@@ -384,12 +436,12 @@ def two_workers(tmp_path):
     proc, port = start_serve(tmp_path, ACCESS="open", POLL_SECONDS="1", ASK_STREAM="true",
                              WORKERS="2")
     try:
-        pids = worker_pids(proc.pid)
-        assert len(pids) == 2
-        deadline = time.monotonic() + 10
-        while len(list(served_dir(proc.pid).glob("*.sock"))) < 2:
-            assert time.monotonic() < deadline, "the workers' homes did not appear"
+        deadline = time.monotonic() + 20  # the second worker may boot after /health answers
+        while len(pids := worker_pids(proc.pid)) < 2 or \
+                len(list(served_dir(proc.pid).glob("*.sock"))) < 2:
+            assert time.monotonic() < deadline, f"the workers' homes did not appear: {pids}"
             time.sleep(0.05)
+        assert len(pids) == 2
         yield proc, port, pids
     finally:
         stop(proc)
