@@ -58,8 +58,5 @@ class WallServer(BaseApplication):
         for key, value in gunicorn_options(self.settings).items():
             self.cfg.set(key, value)
 
-    def load(self):
-        dash_app = create_app(self.settings)
-        warm_up(dash_app)
-        start_jobs(dash_app)
-        return dash_app.server
+    def load(self) -> Flask:
+        return create_server(self.settings)  # in each worker, after the fork

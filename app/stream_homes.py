@@ -109,8 +109,7 @@ class Homes:
         self.directory, self.stream_path = directory, path
         self.pid = os.getpid() if pid is None else pid
         self.path = directory / f"{self.pid}{SUFFIX}"
-        for suffix in (SUFFIX, FULL_SUFFIX, NEW_SUFFIX):  # a killed worker's with this pid
-            self.path.with_suffix(suffix).unlink(missing_ok=True)
+        self._remove_files()  # a killed worker's with this pid
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self.sock.setblocking(False)
@@ -160,12 +159,16 @@ class Homes:
             link.close()
         self.links.clear()
         self.sock.close()
-        for suffix in (SUFFIX, FULL_SUFFIX, NEW_SUFFIX):
-            self.path.with_suffix(suffix).unlink(missing_ok=True)
+        self._remove_files()
         try:
             self.directory.rmdir()  # the last worker out; others' files keep it otherwise
         except OSError:
             pass
+
+    def _remove_files(self) -> None:
+        """This worker's socket file, under any of its names."""
+        for suffix in (SUFFIX, FULL_SUFFIX, NEW_SUFFIX):
+            self.path.with_suffix(suffix).unlink(missing_ok=True)
 
     def room(self, streams: int, most: int) -> None:
         """With ``streams`` held of the ``most`` a worker keeps, take hand-offs or not: at

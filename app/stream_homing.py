@@ -17,7 +17,7 @@ class HomingStreams:
     homes: Homes | None = None
     home_links: set = frozenset()  # the links peers opened to this worker
     homes_paused: float | None = None  # when its listening resumes, after accepting failed
-    listener_names: tuple | list = ()  # the worker's listeners' addresses (``listener_address``)
+    listener_names: tuple = ()  # the worker's listeners' addresses (``listener_address``)
 
     def open_homes(self, path: bytes) -> None:
         """Called in the worker's process before its event loop runs."""
@@ -25,13 +25,8 @@ class HomingStreams:
             return  # a TLS session cannot be passed with its socket
         self.homes = Homes.open(path)
         self.home_links = set()
-        self.listener_names = []
-        for listener in self.sockets:
-            try:
-                self.listener_names.append(listener.getsockname())
-            except (OSError, AttributeError):  # closed (gunicorn's wrapper has no socket)
-                pass
         if self.homes is not None:
+            self.listener_names = tuple(_names(self.sockets))
             self.poller.register(self.homes, selectors.EVENT_READ, self.on_homes_readable)
 
     def close_homes(self) -> None:
@@ -121,7 +116,18 @@ class HomingStreams:
             self.enqueue_req(conn)
 
 
-def listener_address(listeners: list, local):
+def _names(listeners) -> list:
+    """The listeners' addresses (a closed one has none: gunicorn's wrapper has no socket)."""
+    names = []
+    for listener in listeners:
+        try:
+            names.append(listener.getsockname())
+        except (OSError, AttributeError):
+            pass
+    return names
+
+
+def listener_address(listeners, local):
     """The address of the listener (of the worker's ``listeners``' addresses) a connection
     handed here came in on, which is what a connection the worker accepted itself is given
     (gunicorn's ``SERVER_NAME`` and ``SERVER_PORT``: ``0.0.0.0`` for a wildcard bind): the
